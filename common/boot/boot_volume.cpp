@@ -1,0 +1,59 @@
+#include "boot_volume.h"
+
+#include "loader_log.h"
+
+namespace boot {
+
+EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image) {
+    EFI_LOADED_IMAGE* loaded_image = nullptr;
+    EFI_STATUS status = BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded_image));
+    if (EFI_ERROR(status)) {
+        auto line = klog::error("loader");
+        line.msg("no loaded-image protocol");
+        log_status(line, status);
+    } else if (EFI_FILE_HANDLE root = LibOpenRoot(loaded_image->DeviceHandle)) {
+        return root;
+    } else {
+        klog::error("loader").msg("boot device has no readable file system");
+        status = EFI_NOT_FOUND;
+    }
+    loader_fail(image, status);
+}
+
+EFI_STATUS read_file(EFI_FILE_HANDLE root, const char16_t* path, uint64_t max_size, FileContents* out) {
+    *out = {nullptr, 0};
+    EFI_FILE_HANDLE file = nullptr;
+    EFI_STATUS status = root->Open(root, &file, wide(path), EFI_FILE_MODE_READ, 0);
+    if (EFI_ERROR(status)) return status;
+
+    EFI_FILE_INFO* info = LibFileInfo(file);
+    if (info == nullptr) {
+        file->Close(file);
+        return EFI_DEVICE_ERROR;
+    }
+    const uint64_t size = info->FileSize;
+    FreePool(info);
+    if (size > max_size) {
+        file->Close(file);
+        return EFI_BAD_BUFFER_SIZE;
+    }
+
+    // One spare byte so text files can be NUL-terminated by the caller.
+    auto* data = static_cast<uint8_t*>(AllocatePool(size + 1));
+    if (data == nullptr) {
+        file->Close(file);
+        return EFI_OUT_OF_RESOURCES;
+    }
+    UINTN read_size = size;
+    status = file->Read(file, &read_size, data);
+    file->Close(file);
+    if (!EFI_ERROR(status) && read_size != size) status = EFI_DEVICE_ERROR;  // short read
+    if (EFI_ERROR(status)) {
+        FreePool(data);
+        return status;
+    }
+    *out = {data, size};
+    return EFI_SUCCESS;
+}
+
+}  // namespace boot

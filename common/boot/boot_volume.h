@@ -1,0 +1,22 @@
+// Reading files from the FAT volume BOOTX64.EFI itself was loaded from.
+#pragma once
+
+#include <stdint.h>
+
+#include "efi.h"
+
+namespace boot {
+
+struct FileContents {
+    uint8_t* data;  // pool memory (EfiLoaderData), freed before the final memory map
+    uint64_t size;
+};
+
+// Opens the root of the boot volume; fails the boot when there is none.
+EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image);
+
+// Reads a whole file. A missing file returns EFI_NOT_FOUND so the caller decides
+// whether it is optional; any other failure is returned as is.
+EFI_STATUS read_file(EFI_FILE_HANDLE root, const char16_t* path, uint64_t max_size, FileContents* out);
+
+}  // namespace boot

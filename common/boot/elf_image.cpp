@@ -1,0 +1,149 @@
+#include "elf_image.h"
+
+#include "support/units.h"
+
+namespace boot::elf {
+namespace {
+
+// ELF64 on-disk structures (System V gABI, "ELF Header" and "Program Header").
+struct FileHeader {
+    uint8_t ident[16];
+    uint16_t type;
+    uint16_t machine;
+    uint32_t version;
+    uint64_t entry;
+    uint64_t program_header_offset;
+    uint64_t section_header_offset;
+    uint32_t flags;
+    uint16_t header_size;
+    uint16_t program_header_size;
+    uint16_t program_header_count;
+    uint16_t section_header_size;
+    uint16_t section_header_count;
+    uint16_t section_name_index;
+};
+static_assert(sizeof(FileHeader) == 64);
+
+struct ProgramHeader {
+    uint32_t type;
+    uint32_t flags;
+    uint64_t offset;
+    uint64_t virtual_address;
+    uint64_t physical_address;
+    uint64_t file_size;
+    uint64_t memory_size;
+    uint64_t alignment;
+};
+static_assert(sizeof(ProgramHeader) == 56);
+
+constexpr uint8_t kClass64 = 2, kLittleEndian = 1, kCurrentVersion = 1;
+constexpr uint16_t kTypeExecutable = 2, kMachineX86_64 = 62;
+constexpr uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3;
+
+constexpr Violation accept() { return {nullptr, 0, nullptr}; }
+constexpr Violation reject(const char* field, uint64_t value, const char* rule) { return {field, value, rule}; }
+
+// The file buffer has no alignment guarantee: copy headers out byte by byte.
+template <typename T>
+T read_at(const uint8_t* file, uint64_t offset) {
+    T value;
+    __builtin_memcpy(&value, file + offset, sizeof(T));
+    return value;
+}
+
+Violation check_header(const FileHeader& h, uint64_t file_size) {
+    if (h.ident[0] != 0x7f || h.ident[1] != 'E' || h.ident[2] != 'L' || h.ident[3] != 'F')
+        return reject("e_ident.magic", read_at<uint32_t>(h.ident, 0), "must be 0x7f 'E' 'L' 'F'");
+    if (h.ident[4] != kClass64) return reject("e_ident.class", h.ident[4], "must be ELFCLASS64 (2)");
+    if (h.ident[5] != kLittleEndian) return reject("e_ident.data", h.ident[5], "must be ELFDATA2LSB (1)");
+    if (h.ident[6] != kCurrentVersion) return reject("e_ident.version", h.ident[6], "must be EV_CURRENT (1)");
+    if (h.type != kTypeExecutable) return reject("e_type", h.type, "must be ET_EXEC (2): a statically linked kernel");
+    if (h.machine != kMachineX86_64) return reject("e_machine", h.machine, "must be EM_X86_64 (0x3e)");
+    if (h.version != kCurrentVersion) return reject("e_version", h.version, "must be EV_CURRENT (1)");
+    if (h.program_header_size != sizeof(ProgramHeader))
+        return reject("e_phentsize", h.program_header_size, "must be 56, the size of an ELF64 program header");
+    if (h.program_header_count == 0 || h.program_header_count > kMaxProgramHeaders)
+        return reject("e_phnum", h.program_header_count, "must be between 1 and 64");
+    // offset + count * 56 <= file_size, without letting the sum wrap around.
+    const uint64_t table_bytes = uint64_t(h.program_header_count) * sizeof(ProgramHeader);
+    if (h.program_header_offset > file_size || table_bytes > file_size - h.program_header_offset)
+        return reject("e_phoff", h.program_header_offset, "program header table must lie inside the file");
+    return accept();
+}
+
+Violation check_load_segment(const ProgramHeader& p, uint64_t file_size) {
+    if (p.file_size > p.memory_size) return reject("p_filesz", p.file_size, "must not exceed p_memsz");
+    if (p.offset > file_size || p.file_size > file_size - p.offset)
+        return reject("p_offset", p.offset, "segment bytes must lie inside the file");
+    if (p.virtual_address < kHigherHalfBase)
+        return reject("p_vaddr", p.virtual_address, "must be in the higher half (>= 0xffff800000000000)");
+    if ((p.flags & kSegmentWritable) && (p.flags & kSegmentExecutable))
+        return reject("p_flags", p.flags, "must not be both writable and executable (W^X)");
+    if (p.memory_size > kMaxImageSpan) return reject("p_memsz", p.memory_size, "must be at most 64MiB");
+    uint64_t end = 0;
+    if (__builtin_add_overflow(p.virtual_address, p.memory_size, &end) || !align_up(end, kPageSize, &end))
+        return reject("p_memsz", p.memory_size, "segment end must not pass the top of the address space");
+    return accept();
+}
+
+void insert_sorted(KernelImageLayout* layout, const LoadSegment& segment) {
+    size_t i = layout->segment_count++;
+    while (i > 0 && layout->segments[i - 1].virtual_address > segment.virtual_address) {
+        layout->segments[i] = layout->segments[i - 1];
+        --i;
+    }
+    layout->segments[i] = segment;
+}
+
+uint64_t segment_end(const LoadSegment& s) { return s.virtual_address + s.memory_size; }
+
+// Permissions are set per 4 KiB page, so two segments may not share a page:
+// their page-rounded ranges must be disjoint.
+Violation check_layout(KernelImageLayout* layout) {
+    if (layout->segment_count == 0) return reject("PT_LOAD", 0, "at least one loadable segment with p_memsz > 0");
+    for (size_t i = 0; i + 1 < layout->segment_count; ++i) {
+        uint64_t end_page = 0;
+        align_up(segment_end(layout->segments[i]), kPageSize, &end_page);  // checked in check_load_segment
+        if (end_page > align_down(layout->segments[i + 1].virtual_address, kPageSize))
+            return reject("p_vaddr", layout->segments[i + 1].virtual_address,
+                          "PT_LOAD segments must not overlap or share a 4KiB page");
+    }
+    const uint64_t base = align_down(layout->segments[0].virtual_address, kPageSize);
+    uint64_t top = 0;
+    align_up(segment_end(layout->segments[layout->segment_count - 1]), kPageSize, &top);
+    if (top - base > kMaxImageSpan) return reject("image span", top - base, "all segments must fit in 64MiB");
+    layout->virtual_base = base;
+    layout->span = top - base;
+
+    for (size_t i = 0; i < layout->segment_count; ++i) {
+        const LoadSegment& s = layout->segments[i];
+        if ((s.flags & kSegmentExecutable) && layout->entry >= s.virtual_address && layout->entry < segment_end(s))
+            return accept();
+    }
+    return reject("e_entry", layout->entry, "must point into an executable PT_LOAD segment");
+}
+
+}  // namespace
+
+Violation parse_kernel_elf(const uint8_t* file, uint64_t file_size, KernelImageLayout* layout) {
+    *layout = KernelImageLayout{};
+    if (file == nullptr || file_size < sizeof(FileHeader))
+        return reject("file size", file_size, "must hold at least the 64-byte ELF header");
+    const auto header = read_at<FileHeader>(file, 0);
+    if (Violation v = check_header(header, file_size); !v.ok()) return v;
+    layout->entry = header.entry;
+
+    for (uint16_t i = 0; i < header.program_header_count; ++i) {
+        const auto p = read_at<ProgramHeader>(file, header.program_header_offset + uint64_t(i) * sizeof(ProgramHeader));
+        if (p.type == kPtInterp) return reject("p_type", p.type, "PT_INTERP: the kernel must not need an interpreter");
+        if (p.type == kPtDynamic) return reject("p_type", p.type, "PT_DYNAMIC: the kernel must be statically linked");
+        if (p.type != kPtLoad || p.memory_size == 0) continue;  // notes, GNU_STACK, ...: nothing to load
+        if (Violation v = check_load_segment(p, file_size); !v.ok()) return v;
+        if (layout->segment_count == kMaxLoadSegments)
+            return reject("PT_LOAD count", layout->segment_count + 1, "must be at most 16");
+        insert_sorted(layout, {p.virtual_address, p.offset, p.file_size, p.memory_size, p.flags});
+    }
+    return check_layout(layout);
+}
+
+}  // namespace boot::elf

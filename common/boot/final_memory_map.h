@@ -1,0 +1,42 @@
+// The last thing the loader does with the firmware: take the final memory map
+// and exit boot services.
+//
+// The map must describe every page the loader used, so it is taken after the
+// last allocation, and nothing is allocated after it. ExitBootServices refuses
+// a map key that went stale (the firmware may change the map itself, e.g. from
+// a timer event); then the map is fetched again into the same buffer and the
+// exit retried (UEFI 2.10, 7.4 "ExitBootServices()").
+#pragma once
+
+#include <stdint.h>
+
+#include "efi.h"
+
+namespace boot {
+
+struct MemoryMapBuffer {
+    uint64_t address;  // kBootHandoff pages
+    uint64_t capacity;  // bytes
+};
+
+struct FinalMemoryMap {
+    uint64_t address;
+    uint64_t size;  // bytes of valid descriptors
+    uint64_t capacity;
+    uint32_t descriptor_size;
+    uint32_t descriptor_version;
+    unsigned attempts;  // ExitBootServices calls it took
+};
+
+// Allocates a map buffer with room for the current map plus slack for the
+// descriptors that later allocations (including this one) add.
+MemoryMapBuffer allocate_memory_map_buffer(EFI_HANDLE image);
+
+// Highest physical address any descriptor of the current map covers.
+uint64_t current_memory_top(EFI_HANDLE image, const MemoryMapBuffer& buffer);
+
+// Takes the final map into `buffer` and exits boot services. On return the
+// firmware is gone: no boot service may be called any more.
+FinalMemoryMap exit_boot_services(EFI_HANDLE image, const MemoryMapBuffer& buffer);
+
+}  // namespace boot

@@ -1,0 +1,82 @@
+#include "loader_log.h"
+
+#include "arch/x86/cpu.h"
+#include "arch/x86/io.h"
+#include "arch/x86/uart16550.h"
+#include "boot/exit_codes.h"
+
+namespace boot {
+namespace {
+
+constexpr x86::Uart16550 kSerial(x86::kCom1);
+EFI_SYSTEM_TABLE* g_system_table = nullptr;  // nullptr once boot services have exited
+
+void show_on_firmware_console(const char* text, size_t length) {
+    // Not the log's own format on purpose: in QEMU the firmware console is also
+    // on COM1, and this copy must not be parsed as a second log record.
+    CHAR16 wide_text[160];
+    size_t n = 0;
+    for (const char* prefix = "loader: "; *prefix; ++prefix) wide_text[n++] = CHAR16(*prefix);
+    for (size_t i = 0; i < length && n + 3 < sizeof(wide_text) / sizeof(wide_text[0]); ++i)
+        if (text[i] != '\n') wide_text[n++] = CHAR16(text[i]);
+    wide_text[n++] = '\r';
+    wide_text[n++] = '\n';
+    wide_text[n] = 0;
+    g_system_table->ConOut->OutputString(g_system_table->ConOut, wide_text);
+}
+
+void loader_sink(klog::Level level, const char* text, size_t length) {
+    kSerial.write(text, length);
+    if (level >= klog::Level::kError && g_system_table != nullptr) {
+        // Skip the "[ERROR loader]" tag: the screen copy is for people.
+        size_t skip = 0;
+        while (skip < length && text[skip] != ']') ++skip;
+        skip = skip + 2 <= length ? skip + 2 : 0;
+        show_on_firmware_console(text + skip, length - skip);
+    }
+}
+
+}  // namespace
+
+const char* efi_status_name(EFI_STATUS status) {
+    switch (status) {
+        case EFI_SUCCESS: return "success";
+        case EFI_LOAD_ERROR: return "load-error";
+        case EFI_INVALID_PARAMETER: return "invalid-parameter";
+        case EFI_UNSUPPORTED: return "unsupported";
+        case EFI_BUFFER_TOO_SMALL: return "buffer-too-small";
+        case EFI_DEVICE_ERROR: return "device-error";
+        case EFI_OUT_OF_RESOURCES: return "out-of-resources";
+        case EFI_NOT_FOUND: return "not-found";
+        case EFI_ACCESS_DENIED: return "access-denied";
+        case EFI_VOLUME_CORRUPTED: return "volume-corrupted";
+        case EFI_BAD_BUFFER_SIZE: return "bad-buffer-size";
+        default: return nullptr;
+    }
+}
+
+void log_status(klog::Line& line, EFI_STATUS status) {
+    if (const char* name = efi_status_name(status)) line.kv("status", name);
+    else line.kv("status", klog::hex(status));
+}
+
+void init_loader_log(EFI_SYSTEM_TABLE* system_table) {
+    kSerial.init();
+    g_system_table = system_table;
+    klog::set_sink(loader_sink);
+}
+
+void loader_log_boot_services_exited() { g_system_table = nullptr; }
+
+void loader_fail(EFI_HANDLE image, EFI_STATUS status) {
+    klog::error("loader").msg("boot stopped").kv("exit", "failure");
+    x86::outb(kDebugExitPort, uint8_t(ExitCode::kFailure));
+    // Still running: there is no debug-exit device, as on real hardware.
+    if (g_system_table != nullptr) {
+        g_system_table->BootServices->Stall(10 * 1000 * 1000);  // let a human read the screen
+        g_system_table->BootServices->Exit(image, status, 0, nullptr);
+    }
+    x86::halt_forever();
+}
+
+}  // namespace boot

@@ -1,0 +1,185 @@
+// BOOTX64.EFI: loads \kernel.elf and hands the machine over to it.
+//
+// Read top to bottom, efi_main is the boot contract of DESIGN.md:
+//   1. read \cmdline.txt and \kernel.elf from the boot volume; validate and place the kernel
+//   2. collect what only the firmware knows (GOP framebuffer, ACPI RSDP)
+//   3. allocate everything the kernel is handed (boot stack, map buffer, bootstrap tables)
+//   4. take the final memory map and exit boot services (nothing allocated after)
+//   5. load CR3 and jump to the kernel with the handoff
+// Every page handed over is allocated under one of our own memory types, so the
+// kernel can find it in the map by name.
+#include "boot/handoff.h"
+#include "boot/uefi_memory.h"
+#include "boot_volume.h"
+#include "bootstrap_paging.h"
+#include "arch/x86/cpu.h"
+#include "efi.h"
+#include "enter_kernel.h"
+#include "final_memory_map.h"
+#include "firmware_memory.h"
+#include "firmware_tables.h"
+#include "kernel_image.h"
+#include "loader_log.h"
+#include "support/command_line.h"
+#include "support/units.h"
+
+namespace boot {
+namespace {
+
+constexpr uint64_t kBootStackSize = 64 * KiB;
+constexpr uint64_t kMaxKernelFileSize = 64 * MiB;
+// The kernel reaches the LAPIC, IOAPIC and a 32-bit framebuffer through the
+// bootstrap identity map, so it covers at least the whole 32-bit space.
+constexpr uint64_t kMinIdentityTop = 4 * GiB;
+
+void log_start(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
+    char vendor[48] = {};
+    for (size_t i = 0; i + 1 < sizeof(vendor) && system_table->FirmwareVendor[i]; ++i)
+        vendor[i] = char(system_table->FirmwareVendor[i] & 0x7f);
+    EFI_LOADED_IMAGE* loaded = nullptr;
+    BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded));
+    klog::info("loader")
+        .msg("start")
+        .kv("firmware", vendor)
+        .kv("uefi", klog::hex(system_table->Hdr.Revision))
+        .kv("image-base", klog::hex(loaded ? reinterpret_cast<uint64_t>(loaded->ImageBase) : 0));
+}
+
+// Our tables are 4-level; a firmware that left 5-level paging on would need
+// 5-level ones, and mixing them up would crash at the CR3 load.
+void require_four_level_paging(EFI_HANDLE image) {
+    if (x86::read_cr4() & x86::kCr4La57) {
+        klog::error("loader").msg("unsupported paging mode").kv("field", "CR4.LA57").kv("value", 1u).kv(
+            "rule", "must be 0: this kernel builds 4-level page tables");
+        loader_fail(image, EFI_UNSUPPORTED);
+    }
+}
+
+// \cmdline.txt is optional; when present it must fit the handoff and be text.
+void read_command_line(EFI_HANDLE image, EFI_FILE_HANDLE root, BootHandoff* handoff) {
+    FileContents file{};
+    const EFI_STATUS status = read_file(root, u"\\cmdline.txt", 64 * KiB, &file);
+    if (status == EFI_NOT_FOUND) return;
+    if (EFI_ERROR(status)) {
+        auto line = klog::error("loader");
+        line.msg("cannot read file").kv("path", "\\cmdline.txt");
+        log_status(line, status);
+        loader_fail(image, status);
+    }
+    uint64_t length = file.size;
+    while (length > 0 && (file.data[length - 1] == '\n' || file.data[length - 1] == '\r' || file.data[length - 1] == ' '))
+        --length;
+    if (length >= kCommandLineCapacity) {
+        klog::error("loader").msg("command line rejected").kv("field", "cmdline.txt").kv("value", length).kv(
+            "rule", "must be at most 255 bytes");
+        loader_fail(image, EFI_BAD_BUFFER_SIZE);
+    }
+    for (uint64_t i = 0; i < length; ++i) {
+        char c = char(file.data[i]);
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+        if (c < 0x20 || c > 0x7e) {
+            klog::error("loader").msg("command line rejected").kv("field", "cmdline.txt").kv("value", klog::hex(uint8_t(c))).kv(
+                "rule", "must be printable ASCII");
+            loader_fail(image, EFI_INVALID_PARAMETER);
+        }
+        handoff->command_line[i] = c;
+    }
+    FreePool(file.data);
+}
+
+LoadedKernel read_and_load_kernel(EFI_HANDLE image, EFI_FILE_HANDLE root) {
+    FileContents file{};
+    const EFI_STATUS status = read_file(root, u"\\kernel.elf", kMaxKernelFileSize, &file);
+    if (EFI_ERROR(status)) {
+        auto line = klog::error("loader");
+        line.msg("cannot read kernel").kv("path", "\\kernel.elf");
+        log_status(line, status);
+        loader_fail(image, status);
+    }
+    klog::info("loader").msg("read kernel").kv("path", "\\kernel.elf").kv("size", file.size);
+    const LoadedKernel kernel = load_kernel_image(image, file.data, file.size);
+    FreePool(file.data);  // freed now, so the final map already shows it free
+    return kernel;
+}
+
+void dump_memory_map(const FinalMemoryMap& map) {
+    for (uint64_t offset = 0; offset + sizeof(EfiMemoryDescriptor) <= map.size; offset += map.descriptor_size) {
+        const auto* d = reinterpret_cast<const EfiMemoryDescriptor*>(map.address + offset);
+        klog::info("loader")
+            .msg("map")
+            .kv("type", memory_type_name(d->type))
+            .kv("start", klog::hex(d->physical_start))
+            .kv("pages", d->number_of_pages)
+            .kv("attribute", klog::hex(d->attribute));
+    }
+}
+
+}  // namespace
+}  // namespace boot
+
+extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
+    using namespace boot;
+    InitializeLib(image, system_table);
+    init_loader_log(system_table);
+    log_start(image, system_table);
+    BS->SetWatchdogTimer(0, 0, 0, nullptr);  // the 5-minute boot watchdog would reset a slow boot
+    require_four_level_paging(image);
+
+    // 1. Files from the boot volume.
+    auto* handoff = reinterpret_cast<BootHandoff*>(
+        allocate_loader_pages(image, EfiMemoryType::kBootHandoff, pages_for(sizeof(BootHandoff)), "handoff"));
+    EFI_FILE_HANDLE root = open_boot_volume(image);
+    read_command_line(image, root, handoff);
+    const CommandLine command_line(handoff->command_line);
+    klog::info("loader").msg("command line").kv("text", handoff->command_line);
+    const LoadedKernel kernel = read_and_load_kernel(image, root);
+    root->Close(root);
+
+    // 2. What only the firmware knows.
+    collect_framebuffer(handoff);
+    collect_rsdp(handoff);
+
+    // 3. Everything else the kernel is handed.
+    const uint64_t stack = allocate_loader_pages(image, EfiMemoryType::kBootStack, kBootStackSize / kPageSize, "boot stack");
+    const MemoryMapBuffer map_buffer = allocate_memory_map_buffer(image);
+    uint64_t identity_top = current_memory_top(image, map_buffer);
+    if (identity_top < kMinIdentityTop) identity_top = kMinIdentityTop;
+    if (handoff->framebuffer_base + handoff->framebuffer_size > identity_top)
+        identity_top = handoff->framebuffer_base + handoff->framebuffer_size;
+    const BootstrapTables tables = build_bootstrap_tables(image, identity_top, kernel);
+
+    handoff->magic = kHandoffMagic;
+    handoff->version = kHandoffVersion;
+    handoff->size = sizeof(BootHandoff);
+    handoff->kernel_physical_base = kernel.physical_base;
+    handoff->kernel_size = kernel.layout.span;
+    handoff->kernel_virtual_base = kernel.layout.virtual_base;
+    handoff->bootstrap_pml4 = tables.pml4;
+    handoff->boot_stack_base = stack;
+    handoff->boot_stack_size = kBootStackSize;
+    EFI_LOADED_IMAGE* loaded = nullptr;
+    BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded));
+    handoff->loader_image_base = reinterpret_cast<uint64_t>(loaded->ImageBase);
+
+    // 4. The final map. From here on only COM1 works: no firmware console.
+    klog::info("loader").msg("exiting boot services");
+    const FinalMemoryMap map = exit_boot_services(image, map_buffer);
+    handoff->memory_map = map.address;
+    handoff->memory_map_size = map.size;
+    handoff->memory_map_capacity = map.capacity;
+    handoff->descriptor_size = map.descriptor_size;
+    handoff->descriptor_version = map.descriptor_version;
+    klog::info("loader")
+        .msg("boot services exited")
+        .kv("attempts", map.attempts)
+        .kv("map-entries", map.size / map.descriptor_size)
+        .kv("descriptor-size", map.descriptor_size);
+    if (command_line.has("loader.dump-map")) dump_memory_map(map);
+
+    // 5. Into the kernel.
+    klog::info("loader")
+        .msg("jump to kernel")
+        .kv("entry", klog::hex(kernel.layout.entry))
+        .kv("handoff", klog::hex(reinterpret_cast<uint64_t>(handoff)));
+    enter_kernel(tables.pml4, stack + kBootStackSize, kernel.layout.entry, handoff);
+}

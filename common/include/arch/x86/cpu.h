@@ -1,0 +1,65 @@
+// Control registers, MSRs and CPUID: thin wrappers, one instruction each.
+// Register and bit names follow the Intel SDM so they can be looked up there.
+#pragma once
+
+#include <stdint.h>
+
+namespace x86 {
+
+// CR0 (SDM Vol. 3A, 2.5)
+inline constexpr uint64_t kCr0WriteProtect = 1ull << 16;  // WP: supervisor writes honour read-only pages
+inline constexpr uint64_t kCr0Paging = 1ull << 31;        // PG
+// CR4
+inline constexpr uint64_t kCr4Pae = 1ull << 5;
+inline constexpr uint64_t kCr4La57 = 1ull << 12;  // 5-level paging: our tables are 4-level
+inline constexpr uint64_t kCr4Smep = 1ull << 20;
+inline constexpr uint64_t kCr4Smap = 1ull << 21;
+
+// IA32_EFER (SDM Vol. 3A, 2.2.1)
+inline constexpr uint32_t kMsrEfer = 0xC0000080;
+inline constexpr uint64_t kEferLongModeActive = 1ull << 10;  // LMA
+inline constexpr uint64_t kEferNoExecute = 1ull << 11;       // NXE: makes the NX bit of page entries legal
+
+struct CpuidResult {
+    uint32_t eax, ebx, ecx, edx;
+};
+
+inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
+    CpuidResult r;
+    asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+    return r;
+}
+
+inline uint32_t cpuid_max_extended_leaf() { return cpuid(0x80000000).eax; }
+
+// CPUID.80000001H:EDX.NX [bit 20] and .Page1GB [bit 26].
+inline bool cpu_has_nx() { return cpuid_max_extended_leaf() >= 0x80000001 && (cpuid(0x80000001).edx & (1u << 20)); }
+inline bool cpu_has_1gb_pages() {
+    return cpuid_max_extended_leaf() >= 0x80000001 && (cpuid(0x80000001).edx & (1u << 26));
+}
+
+inline uint64_t rdmsr(uint32_t msr) {
+    uint32_t lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (uint64_t(hi) << 32) | lo;
+}
+
+inline void wrmsr(uint32_t msr, uint64_t value) {
+    asm volatile("wrmsr" : : "c"(msr), "a"(uint32_t(value)), "d"(uint32_t(value >> 32)));
+}
+
+inline uint64_t read_cr0() { uint64_t v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+
+inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
+
+// Stops this CPU for good: interrupts off, then hlt in a loop (an NMI can still
+// wake hlt, so one hlt is not enough).
+[[noreturn]] inline void halt_forever() {
+    for (;;) asm volatile("cli; hlt" ::: "memory");
+}
+
+}  // namespace x86

@@ -1,0 +1,88 @@
+// The one struct the loader hands to the kernel: versioned, fixed layout.
+//
+// Loader and kernel are compiled separately (one a PE application, the other an
+// ELF at -2 GiB), so this header is their whole contract. Every field has a fixed
+// size and offset, pinned by the static_asserts below; a change to the layout
+// must bump kHandoffVersion. All addresses are physical: the kernel is entered
+// with physical memory identity-mapped, and later chapters re-address the
+// handoff through the kernel's own phys-offset window.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace boot {
+
+inline constexpr uint64_t kHandoffMagic = 0x4646'4f44'4e41'484dull;  // "MHANDOFF" read little-endian
+inline constexpr uint32_t kHandoffVersion = 1;
+inline constexpr size_t kCommandLineCapacity = 256;  // bytes, including the terminating NUL
+
+enum class PixelFormat : uint32_t {
+    kRgbx = 0,  // PixelRedGreenBlueReserved8BitPerColor
+    kBgrx = 1,  // PixelBlueGreenRedReserved8BitPerColor
+    kBitMask = 2,
+    kBltOnly = 3,  // no linear framebuffer
+    kNone = 0xFFFFFFFF,  // the firmware offered no graphics output
+};
+
+struct BootHandoff {
+    uint64_t magic;  // kHandoffMagic
+    uint32_t version;  // kHandoffVersion
+    uint32_t size;  // sizeof(BootHandoff) as the loader built it
+
+    // The final UEFI memory map, taken just before ExitBootServices.
+    uint64_t memory_map;  // physical address of the first descriptor
+    uint64_t memory_map_size;  // bytes of valid descriptors
+    uint64_t memory_map_capacity;  // bytes of the buffer holding them
+    uint32_t descriptor_size;  // stride between descriptors: never assume sizeof
+    uint32_t descriptor_version;
+
+    // GOP linear framebuffer (all zero and format kNone when there is none).
+    uint64_t framebuffer_base;
+    uint64_t framebuffer_size;
+    uint32_t framebuffer_width;
+    uint32_t framebuffer_height;
+    uint32_t framebuffer_stride;  // pixels per scan line, >= width
+    PixelFormat framebuffer_format;
+
+    // ACPI root pointer (0 when the firmware published none).
+    uint64_t rsdp;
+    uint32_t rsdp_revision;  // 0 = ACPI 1.0 RSDP, 2 = ACPI 2.0+ (XSDT available)
+    uint32_t reserved0;
+
+    // Where the loader put the kernel: one physically contiguous block holding
+    // every PT_LOAD segment at `kernel_physical_base + (vaddr - kernel_virtual_base)`.
+    uint64_t kernel_physical_base;
+    uint64_t kernel_size;  // bytes, a multiple of 4 KiB
+    uint64_t kernel_virtual_base;  // lowest PT_LOAD address, page-aligned
+
+    // The loader's bootstrap state, reserved in the map until the kernel no longer uses it.
+    uint64_t bootstrap_pml4;  // physical address loaded into CR3 before the jump
+    uint64_t boot_stack_base;
+    uint64_t boot_stack_size;
+
+    uint64_t loader_image_base;  // runtime base of BOOTX64.EFI, for loading its symbols in GDB
+
+    char command_line[kCommandLineCapacity];  // NUL-terminated contents of \cmdline.txt
+};
+
+static_assert(offsetof(BootHandoff, magic) == 0);
+static_assert(offsetof(BootHandoff, version) == 8);
+static_assert(offsetof(BootHandoff, size) == 12);
+static_assert(offsetof(BootHandoff, memory_map) == 16);
+static_assert(offsetof(BootHandoff, descriptor_size) == 40);
+static_assert(offsetof(BootHandoff, framebuffer_base) == 48);
+static_assert(offsetof(BootHandoff, framebuffer_format) == 76);
+static_assert(offsetof(BootHandoff, rsdp) == 80);
+static_assert(offsetof(BootHandoff, kernel_physical_base) == 96);
+static_assert(offsetof(BootHandoff, bootstrap_pml4) == 120);
+static_assert(offsetof(BootHandoff, loader_image_base) == 144);
+static_assert(offsetof(BootHandoff, command_line) == 152);
+static_assert(sizeof(BootHandoff) == 152 + kCommandLineCapacity);
+
+// The kernel's entry point, called by the loader with the SysV ABI (first
+// argument in RDI) on the boot stack, with interrupts off and the bootstrap
+// tables in CR3.
+using KernelEntry = void (*)(const BootHandoff* handoff);
+
+}  // namespace boot

@@ -1,0 +1,37 @@
+// Sizes and alignment arithmetic, defined once for the loader, the kernel and the host tests.
+#pragma once
+
+#include <stdint.h>
+
+inline constexpr uint64_t KiB = 1024;
+inline constexpr uint64_t MiB = 1024 * KiB;
+inline constexpr uint64_t GiB = 1024 * MiB;
+
+// The three x86_64 page sizes (SDM Vol. 3A, 4.5 "4-Level Paging").
+inline constexpr uint64_t FOUR_KB = 4 * KiB;
+inline constexpr uint64_t TWO_MB = 2 * MiB;
+inline constexpr uint64_t ONE_GB = 1 * GiB;
+
+// The base page: what "a page" and "a frame" mean unless a size is named.
+inline constexpr uint64_t kPageSize = FOUR_KB;
+
+constexpr bool is_power_of_two(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
+
+// `alignment` must be a power of two in all of these.
+constexpr bool is_aligned(uint64_t value, uint64_t alignment) { return (value & (alignment - 1)) == 0; }
+constexpr uint64_t align_down(uint64_t value, uint64_t alignment) { return value & ~(alignment - 1); }
+
+// Rounds up, reporting overflow instead of wrapping to zero: a range that ends
+// near 2^64 must be rejected, not silently turned into an empty one.
+constexpr bool align_up(uint64_t value, uint64_t alignment, uint64_t* result) {
+    uint64_t bumped = 0;
+    if (__builtin_add_overflow(value, alignment - 1, &bumped)) return false;
+    *result = align_down(bumped, alignment);
+    return true;
+}
+
+// Number of base pages needed to hold `bytes` (bytes must not be within a page of 2^64).
+constexpr uint64_t pages_for(uint64_t bytes) { return bytes / kPageSize + (bytes % kPageSize != 0); }
+
+static_assert(is_power_of_two(kPageSize) && is_power_of_two(TWO_MB) && is_power_of_two(ONE_GB));
+static_assert(pages_for(1) == 1 && pages_for(FOUR_KB) == 1 && pages_for(FOUR_KB + 1) == 2);

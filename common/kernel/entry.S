@@ -1,0 +1,21 @@
+/* The kernel's first instructions.
+ *
+ * The loader jumps here with interrupts off, the bootstrap page tables in CR3,
+ * RSP on a loader-owned stack and the handoff's physical address in RDI.
+ * We move to the kernel's own stack at once, so nothing after this depends on
+ * loader memory for the stack, and call into C++.
+ */
+    .section .text.entry, "ax", @progbits
+    .global _start
+    .type _start, @function
+_start:
+    cli
+    cld
+    lea __boot_stack_top(%rip), %rsp   /* 4 KiB aligned: after the call, rsp+8 is 16-byte aligned */
+    xor %ebp, %ebp                     /* ends the frame-pointer chain for backtraces */
+    call kernel_start                  /* never returns; RDI still holds the handoff */
+1:  hlt
+    jmp 1b
+    .size _start, . - _start
+
+    .section .note.GNU-stack, "", @progbits

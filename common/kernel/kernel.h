@@ -1,0 +1,20 @@
+// What a chapter provides to the shared kernel runtime, and what it gets.
+#pragma once
+
+#include "boot/handoff.h"
+#include "support/command_line.h"
+
+namespace kernel {
+
+// The chapter's name ("01-boot"), set per chapter by the build.
+extern const char kChapterName[];
+
+// The boot command line (the loader's \cmdline.txt), valid from kernel_main on.
+CommandLine command_line();
+
+}  // namespace kernel
+
+// Each chapter defines this. The runtime calls it once the console, the early
+// CPU state and global constructors are ready, and the handoff header checked.
+// When it returns, the runtime logs `ready` and exits with the success code.
+void kernel_main(const boot::BootHandoff& handoff);

@@ -1,0 +1,21 @@
+// How the kernel stops: success, failure, panic, and assertions.
+#pragma once
+
+#include "boot/exit_codes.h"
+
+namespace kernel {
+
+// Writes `code` to QEMU's isa-debug-exit port, which ends the emulator with
+// status (code << 1) | 1. On real hardware nothing listens there, so the CPU
+// then halts forever: the last log line stays the last thing that happened.
+[[noreturn]] void exit_kernel(boot::ExitCode code);
+
+// Logs `[PANIC kernel] <message> file=... line=...` and exits with the failure code.
+[[noreturn]] void panic(const char* message, const char* file = __builtin_FILE(), int line = __builtin_LINE());
+
+}  // namespace kernel
+
+// Checks an assumption the code relies on. Kept in every build: a tutorial
+// kernel that guesses wrong should say so at once, not corrupt memory later.
+#define KASSERT(condition) \
+    ((condition) ? static_cast<void>(0) : ::kernel::panic("assertion failed: " #condition, __FILE__, __LINE__))

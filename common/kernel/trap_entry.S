@@ -1,0 +1,65 @@
+/* Entry stubs for the 32 exception vectors of the early IDT (early_cpu.cpp).
+ *
+ * The CPU pushes an error code for some vectors only (8, 10-14, 17, 21, 29, 30);
+ * the others get a zero here, so every handler sees the same frame layout.
+ */
+    .section .text, "ax", @progbits
+
+.macro TRAP_STUB vector
+trap_stub_\vector:
+    .if (\vector == 8) || (\vector >= 10 && \vector <= 14) || (\vector == 17) || (\vector == 21) || (\vector == 29) || (\vector == 30)
+    .else
+    pushq $0
+    .endif
+    pushq $\vector
+    jmp trap_common
+.endm
+
+trap_common:
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi          /* TrapFrame* */
+    and $-16, %rsp          /* the ABI wants a 16-byte aligned stack at the call */
+    call early_trap         /* reports and exits: never returns */
+1:  hlt
+    jmp 1b
+
+.altmacro
+.macro EMIT_STUBS from=0, to=31
+    TRAP_STUB %(\from)
+    .if \to-\from
+    EMIT_STUBS %(\from+1), \to
+    .endif
+.endm
+EMIT_STUBS 0, 31
+
+.macro STUB_ADDRESS vector
+    .quad trap_stub_\vector
+.endm
+.macro EMIT_TABLE from=0, to=31
+    STUB_ADDRESS %(\from)
+    .if \to-\from
+    EMIT_TABLE %(\from+1), \to
+    .endif
+.endm
+
+    .section .rodata, "a", @progbits
+    .global early_trap_stubs
+    .balign 8
+early_trap_stubs:
+    EMIT_TABLE 0, 31
+
+    .section .note.GNU-stack, "", @progbits

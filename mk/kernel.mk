@@ -1,0 +1,47 @@
+# Kernels: the shared runtime (common/kernel) compiled once, plus each chapter.
+#
+# Per chapter NN-name:
+#   build/NN-name/kernel.elf        the kernel, with symbols for GDB
+#   build/NN-name/esp/              EFI/BOOT/BOOTX64.EFI, kernel.elf, cmdline.txt
+#   build/NN-name/disk.img          FAT image of esp/, made with mtools (no root, no loop mounts)
+
+KERNEL_CXXFLAGS := $(CXX_COMMON) -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie \
+    -fno-omit-frame-pointer -Icommon/include -Icommon/kernel -Icommon/mm
+KERNEL_ASFLAGS  := -Icommon/include
+KERNEL_LDFLAGS  := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --build-id=none -T common/kernel/kernel.ld
+
+RUNTIME_SRCS := $(filter-out common/kernel/chapter_identity.cpp,$(wildcard common/kernel/*.cpp)) $(wildcard common/kernel/*.S)
+RUNTIME_OBJS := $(patsubst common/kernel/%,$(BUILD)/common/kernel/%.o,$(RUNTIME_SRCS))
+
+$(BUILD)/common/%.cpp.o: common/%.cpp | $(BUILD)/common/kernel/ $(BUILD)/common/mm/
+	$(CXX) $(KERNEL_CXXFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/common/%.S.o: common/%.S | $(BUILD)/common/kernel/
+	$(CXX) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
+
+# chapter_template(NAME): the rules for one chapter folder.
+define chapter_template
+CHAPTER_MM_MODULES :=
+include chapters/$(1)/chapter.mk
+$(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard chapters/$(1)/*.cpp)) \
+    $(BUILD)/$(1)/obj/chapter_identity.o \
+    $$(foreach m,$$(CHAPTER_MM_MODULES),$(BUILD)/common/mm/$$(m).cpp.o)
+
+$(BUILD)/$(1)/obj/%.o: chapters/$(1)/%.cpp | $(BUILD)/$(1)/obj/
+	$$(CXX) $$(KERNEL_CXXFLAGS) -Ichapters/$(1) -MMD -MP -c $$< -o $$@
+$(BUILD)/$(1)/obj/chapter_identity.o: common/kernel/chapter_identity.cpp | $(BUILD)/$(1)/obj/
+	$$(CXX) $$(KERNEL_CXXFLAGS) -DCHAPTER_NAME='"$(1)"' -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_OBJS) common/kernel/kernel.ld
+	$$(LD) $$(KERNEL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(RUNTIME_OBJS)
+
+$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh
+	scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf "$$(CMDLINE)"
+
+-include $$($(1)_OBJS:.o=.d)
+endef
+
+CHAPTERS := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard chapters/*/kernel_main.cpp)))))
+$(foreach c,$(CHAPTERS),$(eval $(call chapter_template,$(c))))
+CHAPTER_IMAGES := $(foreach c,$(CHAPTERS),$(BUILD)/$(c)/disk.img)
+
+-include $(RUNTIME_OBJS:.o=.d)

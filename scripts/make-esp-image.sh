@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make-esp-image.sh IMAGE LOADER KERNEL [CMDLINE]
+#
+# Builds the EFI system partition of one chapter, twice over:
+#   <dir of IMAGE>/esp/   the files, for reading (and for QEMU's fat: driver if you like)
+#   IMAGE                 a FAT disk image of the same files, made with mtools
+# The image is a bare FAT file system without a partition table (a "superfloppy"):
+# OVMF mounts it as removable media and boots \EFI\BOOT\BOOTX64.EFI from it.
+set -euo pipefail
+image=$1 loader=$2 kernel=$3 cmdline=${4:-}
+esp=$(dirname "$image")/esp
+export MTOOLS_SKIP_CHECK=1
+
+rm -rf "$esp" "$image.tmp"
+mkdir -p "$esp/EFI/BOOT"
+cp "$loader" "$esp/EFI/BOOT/BOOTX64.EFI"
+cp "$kernel" "$esp/kernel.elf"
+printf '%s' "$cmdline" > "$esp/cmdline.txt"
+
+# 32 MiB, sparse on disk; mtools picks FAT16 for this size, which UEFI reads as well as FAT32.
+truncate -s 32M "$image.tmp"
+mformat -i "$image.tmp" -v ESP ::
+mmd -i "$image.tmp" ::/EFI ::/EFI/BOOT
+mcopy -i "$image.tmp" "$esp/EFI/BOOT/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -i "$image.tmp" "$esp/kernel.elf" "$esp/cmdline.txt" ::/
+mv "$image.tmp" "$image"
