@@ -1,28 +1,88 @@
-# Top-level build: see README.md. Every output lands in build/.
+# The tutorial's one build file. Start with:
+#
+#   make run            build and boot the newest chapter (CH=01-boot for another)
+#   make test           host unit tests, then every chapter booted in QEMU
+#   make debug CH=...   QEMU paused with its GDB stub, and GDB attached
+#
+# Every output lands in build/. V=1 shows the full commands.
+
 BUILD   := build
 CXX     := g++
 LD      := ld
 OBJCOPY := objcopy
+PYTHON  := /usr/bin/python3   # Debian's interpreter: it sees python3-pytest and friends
+
+# Extra words for every chapter's cmdline.txt (tests write their own per boot).
+CMDLINE ?=
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Install missing Debian packages before anything else (skipped for clean/help).
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+ifneq ($(shell scripts/install-deps.sh >&2 && echo ok),ok)
+$(error scripts/install-deps.sh could not install what the build needs (see above))
+endif
+endif
 
 # Shared by the loader and the kernels: freestanding C++20, no exceptions, no RTTI.
 CXX_COMMON := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics \
     -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
     -nostdlib -O2 -g -Wall -Wextra -Werror=return-type
 
-# Extra words for every chapter's cmdline.txt (tests write their own per boot).
-CMDLINE ?=
-
 .PHONY: all
-all: loader kernels
+all: loader kernels host-tests compile_commands.json
 
 include mk/loader.mk
 include mk/kernel.mk
+include mk/host.mk
 
-.PHONY: kernels
+.PHONY: loader kernels
+loader: $(LOADER_EFI)
 kernels: $(CHAPTER_IMAGES)
 
-.PHONY: loader
-loader: $(LOADER_EFI)
+# ---- running ---------------------------------------------------------------
+NEWEST_CHAPTER := $(lastword $(CHAPTERS))
+CH ?= $(NEWEST_CHAPTER)
+
+.PHONY: run debug check-chapter
+check-chapter:
+	@test -f chapters/$(CH)/kernel_main.cpp || { echo "unknown chapter CH=$(CH); chapters: $(CHAPTERS)" >&2; exit 2; }
+
+run: check-chapter $(BUILD)/$(CH)/disk.img
+	$(Q)$(PYTHON) tests/run_chapter.py run --chapter $(CH) $(if $(MEM),--memory $(MEM)) $(if $(CPU),--cpu $(CPU))
+
+debug: check-chapter $(BUILD)/$(CH)/disk.img
+	$(Q)scripts/debug.sh $(CH)
+
+# ---- testing ---------------------------------------------------------------
+# Boots run in parallel (one QEMU per core); a module's tests share its boots.
+PYTEST_ARGS ?= -n auto --dist loadscope
+
+.PHONY: test
+test: all
+	$(Q)$(HOST_TEST_BIN)
+	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
+
+# ---- tooling ---------------------------------------------------------------
+# For clangd: one entry per source file, with the exact flags make uses.
+compile_commands.json: Makefile mk/loader.mk mk/kernel.mk mk/host.mk $(LOADER_SRCS) $(RUNTIME_SRCS) $(wildcard chapters/*/*.cpp) $(HOST_TEST_SRCS)
+	@echo "  GEN     $@"
+	$(Q)$(PYTHON) scripts/compile_commands.py $(CURDIR) \
+	    "$(CXX) $(LOADER_CXXFLAGS)" $(LOADER_SRCS) -- \
+	    "$(CXX) $(KERNEL_CXXFLAGS)" $(filter %.cpp,$(RUNTIME_SRCS)) $(wildcard common/mm/*.cpp) $(wildcard chapters/*/*.cpp) -- \
+	    "$(CXX) $(HOST_CXXFLAGS)" $(HOST_TEST_SRCS) > $@
+
+.PHONY: clean help
+clean:
+	rm -rf $(BUILD) compile_commands.json
+
+help:
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "chapters: $(CHAPTERS)"
 
 %/:
-	mkdir -p $@
+	$(Q)mkdir -p $@

@@ -14,9 +14,11 @@ RUNTIME_SRCS := $(filter-out common/kernel/chapter_identity.cpp,$(wildcard commo
 RUNTIME_OBJS := $(patsubst common/kernel/%,$(BUILD)/common/kernel/%.o,$(RUNTIME_SRCS))
 
 $(BUILD)/common/%.cpp.o: common/%.cpp | $(BUILD)/common/kernel/ $(BUILD)/common/mm/
-	$(CXX) $(KERNEL_CXXFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(KERNEL_CXXFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/common/%.S.o: common/%.S | $(BUILD)/common/kernel/
-	$(CXX) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
+	@echo "  AS      $<"
+	$(Q)$(CXX) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
 
 # chapter_template(NAME): the rules for one chapter folder.
 define chapter_template
@@ -27,15 +29,19 @@ $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard c
     $$(foreach m,$$(CHAPTER_MM_MODULES),$(BUILD)/common/mm/$$(m).cpp.o)
 
 $(BUILD)/$(1)/obj/%.o: chapters/$(1)/%.cpp | $(BUILD)/$(1)/obj/
-	$$(CXX) $$(KERNEL_CXXFLAGS) -Ichapters/$(1) -MMD -MP -c $$< -o $$@
+	@echo "  CXX     $$<"
+	$(Q)$$(CXX) $$(KERNEL_CXXFLAGS) -Ichapters/$(1) -MMD -MP -c $$< -o $$@
 $(BUILD)/$(1)/obj/chapter_identity.o: common/kernel/chapter_identity.cpp | $(BUILD)/$(1)/obj/
-	$$(CXX) $$(KERNEL_CXXFLAGS) -DCHAPTER_NAME='"$(1)"' -MMD -MP -c $$< -o $$@
+	@echo "  CXX     $$< ($(1))"
+	$(Q)$$(CXX) $$(KERNEL_CXXFLAGS) -DCHAPTER_NAME='"$(1)"' -MMD -MP -c $$< -o $$@
 
 $(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_OBJS) common/kernel/kernel.ld
-	$$(LD) $$(KERNEL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(RUNTIME_OBJS)
+	@echo "  LD      $$@"
+	$(Q)$$(LD) $$(KERNEL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(RUNTIME_OBJS)
 
 $(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh
-	scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf "$$(CMDLINE)"
+	@echo "  IMAGE   $$@"
+	$(Q)scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf "$$(CMDLINE)"
 
 -include $$($(1)_OBJS:.o=.d)
 endef
@@ -45,3 +51,6 @@ $(foreach c,$(CHAPTERS),$(eval $(call chapter_template,$(c))))
 CHAPTER_IMAGES := $(foreach c,$(CHAPTERS),$(BUILD)/$(c)/disk.img)
 
 -include $(RUNTIME_OBJS:.o=.d)
+
+# Flags live in these files: a change to them rebuilds every kernel object.
+$(RUNTIME_OBJS) $(foreach c,$(CHAPTERS),$($(c)_OBJS)): mk/kernel.mk Makefile

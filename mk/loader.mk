@@ -29,19 +29,25 @@ LOADER_CXXFLAGS := $(CXX_COMMON) -fpic -fvisibility=hidden -fno-zero-initialized
     -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I$(EFI_INC)/protocol -Icommon/include -I$(LOADER_DIR)
 
 $(LOADER_OUT)/%.o: $(LOADER_DIR)/%.cpp | $(LOADER_OUT)/
-	$(CXX) $(LOADER_CXXFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(LOADER_CXXFLAGS) -MMD -MP -c $< -o $@
 
 # After linking, refuse any relocation but R_X86_64_RELATIVE: GNU-EFI's
 # _relocate applies only those, so any other kind would be silently wrong.
 $(LOADER_OUT)/loader.so: $(LOADER_OBJS)
-	$(LD) -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L$(EFI_LIB) \
+	@echo "  LD      $@"
+	$(Q)$(LD) -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic -L$(EFI_LIB) \
 	    $(EFI_CRT0) $^ -o $@.tmp -lefi -lgnuefi
 	@if readelf -rW $@.tmp | grep -E '^[0-9a-f]+ +[0-9a-f]+ R_X86_64_' | grep -v R_X86_64_RELATIVE; then \
 	    echo "error: $@ has relocations GNU-EFI cannot apply (see above)" >&2; rm -f $@.tmp; exit 1; fi
-	mv $@.tmp $@
+	$(Q)mv $@.tmp $@
 
 $(LOADER_EFI): $(LOADER_OUT)/loader.so
-	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* -j .rela.* \
+	@echo "  EFI     $@"
+	$(Q)$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* -j .rela.* \
 	    -j .reloc --target=efi-app-x86_64 --subsystem=10 $< $@
 
 -include $(LOADER_OBJS:.o=.d)
+
+# Flags live in these files: a change to them rebuilds the loader.
+$(LOADER_OBJS): mk/loader.mk Makefile

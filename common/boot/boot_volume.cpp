@@ -8,9 +8,7 @@ EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image) {
     EFI_LOADED_IMAGE* loaded_image = nullptr;
     EFI_STATUS status = BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded_image));
     if (EFI_ERROR(status)) {
-        auto line = klog::error("loader");
-        line.msg("no loaded-image protocol");
-        log_status(line, status);
+        klog::error("loader").msg("no loaded-image protocol").kv("status", efi_status_text(status));
     } else if (EFI_FILE_HANDLE root = LibOpenRoot(loaded_image->DeviceHandle)) {
         return root;
     } else {

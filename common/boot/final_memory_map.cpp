@@ -30,9 +30,7 @@ MapSnapshot get_memory_map(uint64_t buffer, uint64_t capacity) {
 }
 
 [[noreturn]] void fail_map(EFI_HANDLE image, const char* what, EFI_STATUS status) {
-    auto line = klog::error("loader");
-    line.msg(what);
-    log_status(line, status);
+    klog::error("loader").msg(what).kv("status", efi_status_text(status));
     loader_fail(image, status);
 }
 

@@ -10,9 +10,8 @@ uint64_t allocate_loader_pages(EFI_HANDLE image, EfiMemoryType type, uint64_t pa
     EFI_STATUS status =
         BS->AllocatePages(AllocateAnyPages, static_cast<EFI_MEMORY_TYPE>(type), pages, &address);
     if (EFI_ERROR(status)) {
-        auto line = klog::error("loader");
-        line.msg("out of memory").kv("purpose", purpose).kv("pages", pages);
-        log_status(line, status);
+        klog::error("loader").msg("out of memory").kv("purpose", purpose).kv("pages", pages).kv(
+            "status", efi_status_text(status));
         loader_fail(image, status);
     }
     SetMem(reinterpret_cast<void*>(address), pages * kPageSize, 0);

@@ -9,9 +9,7 @@ void collect_framebuffer(BootHandoff* handoff) {
     EFI_GRAPHICS_OUTPUT_PROTOCOL* gop = nullptr;
     EFI_STATUS status = BS->LocateProtocol(&GraphicsOutputProtocol, nullptr, reinterpret_cast<void**>(&gop));
     if (EFI_ERROR(status) || gop == nullptr || gop->Mode == nullptr || gop->Mode->Info == nullptr) {
-        auto line = klog::warn("loader");
-        line.msg("no graphics output");
-        log_status(line, status);
+        klog::warn("loader").msg("no graphics output").kv("status", efi_status_text(status));
         return;
     }
     const EFI_GRAPHICS_OUTPUT_MODE_INFORMATION& info = *gop->Mode->Info;

@@ -55,9 +55,14 @@ const char* efi_status_name(EFI_STATUS status) {
     }
 }
 
-void log_status(klog::Line& line, EFI_STATUS status) {
-    if (const char* name = efi_status_name(status)) line.kv("status", name);
-    else line.kv("status", klog::hex(status));
+const char* efi_status_text(EFI_STATUS status) {
+    if (const char* name = efi_status_name(status)) return name;
+    static char text[19];  // "0x" + 16 digits; the loader is single-threaded
+    text[0] = '0';
+    text[1] = 'x';
+    for (int i = 0; i < 16; ++i) text[2 + i] = "0123456789abcdef"[(status >> (60 - 4 * i)) & 0xF];
+    text[18] = '\0';
+    return text;
 }
 
 void init_loader_log(EFI_SYSTEM_TABLE* system_table) {

@@ -13,8 +13,11 @@ void init_loader_log(EFI_SYSTEM_TABLE* system_table);
 // After ExitBootServices the firmware console is gone: only COM1 remains.
 void loader_log_boot_services_exited();
 
-// Logs `status` as a field: its name when known ("not-found"), else its value.
-void log_status(klog::Line& line, EFI_STATUS status);
+// `status` as log text: its name when known ("not-found"), else its value in
+// hex. Returned as text so an error line stays one statement: a klog::Line
+// held in a variable would never be written if loader_fail() came before its
+// destructor.
+const char* efi_status_text(EFI_STATUS status);
 
 // Stops the boot after an error has been logged: exits QEMU with the failure
 // code through isa-debug-exit; on a machine without that device, returns to the

@@ -61,9 +61,7 @@ void read_command_line(EFI_HANDLE image, EFI_FILE_HANDLE root, BootHandoff* hand
     const EFI_STATUS status = read_file(root, u"\\cmdline.txt", 64 * KiB, &file);
     if (status == EFI_NOT_FOUND) return;
     if (EFI_ERROR(status)) {
-        auto line = klog::error("loader");
-        line.msg("cannot read file").kv("path", "\\cmdline.txt");
-        log_status(line, status);
+        klog::error("loader").msg("cannot read file").kv("path", "\\cmdline.txt").kv("status", efi_status_text(status));
         loader_fail(image, status);
     }
     uint64_t length = file.size;
@@ -91,9 +89,7 @@ LoadedKernel read_and_load_kernel(EFI_HANDLE image, EFI_FILE_HANDLE root) {
     FileContents file{};
     const EFI_STATUS status = read_file(root, u"\\kernel.elf", kMaxKernelFileSize, &file);
     if (EFI_ERROR(status)) {
-        auto line = klog::error("loader");
-        line.msg("cannot read kernel").kv("path", "\\kernel.elf");
-        log_status(line, status);
+        klog::error("loader").msg("cannot read kernel").kv("path", "\\kernel.elf").kv("status", efi_status_text(status));
         loader_fail(image, status);
     }
     klog::info("loader").msg("read kernel").kv("path", "\\kernel.elf").kv("size", file.size);

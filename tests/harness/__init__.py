@@ -1,0 +1,68 @@
+"""Test harness: boot tutorial chapters under QEMU + OVMF and inspect the result.
+
+Typical use in a test::
+
+    from harness import BootConfig, boot, assert_outcome
+
+    def test_kernel_reports_ready():
+        result = boot(BootConfig(chapter="01-boot"))
+        assert_outcome(result, "success")
+        ready = result.record("kernel", "ready")
+        assert ready.fields["chapter"] == "01-boot"
+
+Modules:
+
+* :mod:`harness.paths`       repository layout, chapter list, OVMF files
+* :mod:`harness.exit_codes`  exit codes parsed from ``common/include/boot/exit_codes.h``
+* :mod:`harness.log`         serial log cleaning and ``[LEVEL subsystem] message`` parsing
+* :mod:`harness.qmp`         a minimal QMP (QEMU Machine Protocol) client
+* :mod:`harness.qemu`        :func:`boot`, :func:`qemu_command` and friends
+"""
+
+from .exit_codes import ExitCodes, load_exit_codes, parse_exit_codes, qemu_status
+from .log import (
+    LEVELS,
+    LogRecord,
+    clean_lines,
+    find_record,
+    int_field,
+    parse_fields,
+    parse_line,
+    parse_records,
+    records_for,
+    strip_ansi,
+)
+from .paths import (
+    BUILD_DIR,
+    OVMF_CODE,
+    OVMF_VARS,
+    REPO_ROOT,
+    chapter_image,
+    chapter_kernel,
+    chapters,
+    newest_chapter,
+    resolve_chapter,
+)
+from .qemu import (
+    OUTCOMES,
+    BootConfig,
+    BootResult,
+    HarnessError,
+    MissingBuildError,
+    RunFiles,
+    assert_outcome,
+    boot,
+    prepare_run_dir,
+    qemu_command,
+)
+from .qmp import QMPClient, QMPError
+
+__all__ = [
+    "BUILD_DIR", "LEVELS", "OUTCOMES", "OVMF_CODE", "OVMF_VARS", "REPO_ROOT",
+    "BootConfig", "BootResult", "ExitCodes", "HarnessError", "LogRecord", "MissingBuildError",
+    "QMPClient", "QMPError", "RunFiles",
+    "assert_outcome", "boot", "chapter_image", "chapter_kernel", "chapters", "clean_lines",
+    "find_record", "int_field", "load_exit_codes", "newest_chapter", "parse_exit_codes",
+    "parse_fields", "parse_line", "parse_records", "prepare_run_dir", "qemu_command",
+    "qemu_status", "records_for", "resolve_chapter", "strip_ansi",
+]

@@ -1,0 +1,97 @@
+"""Where things live: the repository, the build tree, the chapters and OVMF.
+
+Every other harness module asks this one for paths, so the layout of the
+repository is described in exactly one place:
+
+* ``chapters/NN-name/``           one folder per tutorial chapter
+* ``build/<chapter>/disk.img``    raw FAT image (no partition table) made by ``make``
+* ``build/<chapter>/kernel.elf``  the kernel with symbols, for gdb and tests
+* ``common/include/boot/exit_codes.h``  exit codes shared with the C++ side
+
+OVMF (the UEFI firmware for QEMU) comes from Debian's ``ovmf`` package. The
+environment variables ``OVMF_CODE`` and ``OVMF_VARS`` may point elsewhere on
+systems that install it in another place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+#: Root of the git checkout (this file is tests/harness/paths.py).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: Folder holding the chapter sources.
+CHAPTERS_DIR = REPO_ROOT / "chapters"
+
+#: Everything ``make`` produces lives below this folder.
+BUILD_DIR = REPO_ROOT / "build"
+
+#: Header that defines the isa-debug-exit port and the success/failure codes.
+EXIT_CODES_HEADER = REPO_ROOT / "common" / "include" / "boot" / "exit_codes.h"
+
+#: Firmware code. QEMU maps it read-only, so all runs can share the one file.
+OVMF_CODE = Path(os.environ.get("OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd"))
+
+#: Pristine UEFI variable store. Firmware writes to its variable store (boot
+#: entries, for example), so every run gets its own copy of this file.
+OVMF_VARS = Path(os.environ.get("OVMF_VARS", "/usr/share/OVMF/OVMF_VARS_4M.fd"))
+
+# A chapter folder is two digits, a dash, and a name: "01-boot".
+_CHAPTER_RE = re.compile(r"^\d{2}-[A-Za-z0-9_.-]+$")
+
+
+def chapters() -> list[str]:
+    """Return the chapter names (``"01-boot"``, ...) in tutorial order.
+
+    The two-digit prefix makes plain string sorting the tutorial order.
+    """
+    if not CHAPTERS_DIR.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in CHAPTERS_DIR.iterdir()
+        if entry.is_dir() and _CHAPTER_RE.match(entry.name)
+    )
+
+
+def newest_chapter() -> str:
+    """Return the last chapter in tutorial order (what ``make run`` boots)."""
+    found = chapters()
+    if not found:
+        raise FileNotFoundError(f"no chapter folders (NN-name) found in {CHAPTERS_DIR}")
+    return found[-1]
+
+
+def resolve_chapter(name: str) -> str:
+    """Turn a user-supplied chapter name into a full chapter name.
+
+    Accepts the full name (``"01-boot"``), a unique prefix (``"01"``) or a
+    path such as ``"chapters/01-boot/"``, so command lines stay short.
+    """
+    name = Path(name.rstrip("/")).name
+    known = chapters()
+    if name in known:
+        return name
+    matches = [chapter for chapter in known if chapter.startswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ValueError(f"unknown chapter {name!r}; known chapters: {', '.join(known) or 'none'}")
+    raise ValueError(f"chapter {name!r} is ambiguous: {', '.join(matches)}")
+
+
+def chapter_build_dir(chapter: str) -> Path:
+    """``build/<chapter>/``: where ``make`` puts a chapter's outputs."""
+    return BUILD_DIR / chapter
+
+
+def chapter_image(chapter: str) -> Path:
+    """``build/<chapter>/disk.img``: the FAT image QEMU boots from."""
+    return chapter_build_dir(chapter) / "disk.img"
+
+
+def chapter_kernel(chapter: str) -> Path:
+    """``build/<chapter>/kernel.elf``: the kernel ELF with symbols."""
+    return chapter_build_dir(chapter) / "kernel.elf"

@@ -1,0 +1,195 @@
+// The loader's ELF validator: every rule, each broken on its own.
+#include "elf_image.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "elf_builder.h"
+
+using boot::elf::KernelImageLayout;
+using boot::elf::parse_kernel_elf;
+using boot::elf::Violation;
+
+namespace {
+
+Violation check(const TestElf& elf, KernelImageLayout* layout = nullptr) {
+    KernelImageLayout scratch;
+    const std::vector<uint8_t> bytes = elf.bytes();
+    return parse_kernel_elf(bytes.data(), bytes.size(), layout ? layout : &scratch);
+}
+
+void expect_rejected(const TestElf& elf, const std::string& field, uint64_t value) {
+    const Violation v = check(elf);
+    ASSERT_FALSE(v.ok()) << "expected a rejection on " << field;
+    EXPECT_EQ(std::string(v.field), field);
+    EXPECT_EQ(v.value, value);
+    EXPECT_NE(v.rule, nullptr);
+}
+
+}  // namespace
+
+TEST(ElfImage, AcceptsAValidKernelAndDescribesItsLayout) {
+    KernelImageLayout layout;
+    ASSERT_TRUE(check(TestElf{}, &layout).ok());
+    EXPECT_EQ(layout.entry, 0xFFFFFFFF80001000ull);
+    EXPECT_EQ(layout.virtual_base, 0xFFFFFFFF80001000ull);
+    // data segment ends at 0x...3000 + 0x5000 = 0x...8000
+    EXPECT_EQ(layout.span, 0x7000u);
+    ASSERT_EQ(layout.segment_count, 3u);
+    EXPECT_EQ(layout.segments[2].memory_size, 0x5000u);
+}
+
+TEST(ElfImage, SortsSegmentsByAddress) {
+    TestElf elf;
+    std::swap(elf.segments[0], elf.segments[2]);
+    KernelImageLayout layout;
+    ASSERT_TRUE(check(elf, &layout).ok());
+    EXPECT_LT(layout.segments[0].virtual_address, layout.segments[1].virtual_address);
+    EXPECT_LT(layout.segments[1].virtual_address, layout.segments[2].virtual_address);
+}
+
+TEST(ElfImage, RejectsFilesShorterThanTheHeader) {
+    KernelImageLayout layout;
+    const uint8_t tiny[10] = {0x7f, 'E', 'L', 'F'};
+    const Violation v = parse_kernel_elf(tiny, sizeof(tiny), &layout);
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(std::string(v.field), "file size");
+    EXPECT_EQ(v.value, 10u);
+    EXPECT_FALSE(parse_kernel_elf(nullptr, 0, &layout).ok());
+}
+
+TEST(ElfImage, RejectsBadMagic) {
+    TestElf elf;
+    std::vector<uint8_t> bytes = elf.bytes();
+    bytes[1] = 'X';
+    KernelImageLayout layout;
+    const Violation v = parse_kernel_elf(bytes.data(), bytes.size(), &layout);
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(std::string(v.field), "e_ident.magic");
+    EXPECT_EQ(v.value, 0x464c587fu);  // 7f 'X' 'L' 'F' read little-endian
+}
+
+TEST(ElfImage, RejectsWrongIdentification) {
+    TestElf elf32;
+    elf32.ident_class = 1;
+    expect_rejected(elf32, "e_ident.class", 1);
+    TestElf big_endian;
+    big_endian.ident_data = 2;
+    expect_rejected(big_endian, "e_ident.data", 2);
+    TestElf shared_object;
+    shared_object.type = 3;
+    expect_rejected(shared_object, "e_type", 3);
+    TestElf arm;
+    arm.machine = 183;
+    expect_rejected(arm, "e_machine", 183);
+    TestElf version;
+    version.version = 2;
+    expect_rejected(version, "e_version", 2);
+}
+
+TEST(ElfImage, RejectsProgramHeaderTableProblems) {
+    TestElf entry_size;
+    entry_size.phentsize = 32;
+    expect_rejected(entry_size, "e_phentsize", 32);
+    TestElf none;
+    none.phnum_override = 0;
+    expect_rejected(none, "e_phnum", 0);
+    TestElf too_many;
+    too_many.phnum_override = 65;
+    expect_rejected(too_many, "e_phnum", 65);
+    TestElf outside;
+    outside.phoff = 0x3FF0;  // 3 * 56 bytes do not fit before 0x4000
+    expect_rejected(outside, "e_phoff", 0x3FF0);
+    TestElf wrapping;
+    wrapping.phoff = ~0ull - 8;  // offset + size would wrap around 2^64
+    wrapping.segments.clear();   // (the builder cannot write a table there)
+    wrapping.phnum_override = 3;
+    expect_rejected(wrapping, "e_phoff", ~0ull - 8);
+}
+
+TEST(ElfImage, RejectsSegmentsOutsideTheFile) {
+    TestElf elf;
+    elf.segments[1].offset = 0x3F90;  // 0x80 bytes from here pass the end (0x4000)
+    expect_rejected(elf, "p_offset", 0x3F90);
+    TestElf wrapping;
+    wrapping.segments[1].offset = ~0ull - 0x10;
+    expect_rejected(wrapping, "p_offset", ~0ull - 0x10);
+}
+
+TEST(ElfImage, RejectsFileSizeLargerThanMemorySize) {
+    TestElf elf;
+    elf.segments[0].filesz = 0x200;
+    expect_rejected(elf, "p_filesz", 0x200);
+}
+
+TEST(ElfImage, RejectsLowHalfSegments) {
+    TestElf elf;
+    elf.segments[0].vaddr = 0x100000;
+    expect_rejected(elf, "p_vaddr", 0x100000);
+    TestElf non_canonical;
+    non_canonical.segments[0].vaddr = 0x0000'8000'0000'0000ull;
+    expect_rejected(non_canonical, "p_vaddr", 0x0000'8000'0000'0000ull);
+}
+
+TEST(ElfImage, RejectsWritableAndExecutableSegments) {
+    TestElf elf;
+    elf.segments[0].flags = 7;
+    expect_rejected(elf, "p_flags", 7);
+}
+
+TEST(ElfImage, RejectsAnEnormousBss) {
+    TestElf elf;
+    elf.segments[2].memsz = 1ull << 40;
+    expect_rejected(elf, "p_memsz", 1ull << 40);
+}
+
+TEST(ElfImage, RejectsSegmentsWrappingPastTheTopOfMemory) {
+    TestElf elf;
+    elf.segments[2].vaddr = 0xFFFFFFFFFFFFF000ull;
+    elf.segments[2].memsz = 0x2000;
+    expect_rejected(elf, "p_memsz", 0x2000);
+}
+
+TEST(ElfImage, RejectsOverlapsAndSharedPages) {
+    TestElf overlap;
+    overlap.segments[1].vaddr = 0xFFFFFFFF80001080ull;  // inside text
+    expect_rejected(overlap, "p_vaddr", 0xFFFFFFFF80001080ull);
+    TestElf shared_page;
+    shared_page.segments[1].vaddr = 0xFFFFFFFF80001800ull;  // no overlap in bytes, but the same 4 KiB page
+    expect_rejected(shared_page, "p_vaddr", 0xFFFFFFFF80001800ull);
+}
+
+TEST(ElfImage, RejectsImagesSpanningMoreThan64MiB) {
+    TestElf elf;
+    elf.segments[2].vaddr = 0xFFFFFFFF80001000ull + 64 * 1024 * 1024;
+    // from the text page to the end of the data segment's 0x5000 bytes
+    expect_rejected(elf, "image span", 64 * 1024 * 1024 + 0x5000);
+}
+
+TEST(ElfImage, RejectsEntryOutsideExecutableCode) {
+    TestElf in_data;
+    in_data.entry = 0xFFFFFFFF80003000ull;
+    expect_rejected(in_data, "e_entry", 0xFFFFFFFF80003000ull);
+    TestElf nowhere;
+    nowhere.entry = 0;
+    expect_rejected(nowhere, "e_entry", 0);
+}
+
+TEST(ElfImage, RejectsDynamicAndInterpretedFiles) {
+    TestElf dynamic;
+    dynamic.segments.push_back(TestSegment{2, 4, 0x3800, 0xFFFFFFFF80009000ull, 0x10, 0x10});
+    expect_rejected(dynamic, "p_type", 2);
+    TestElf interp;
+    interp.segments.push_back(TestSegment{3, 4, 0x3800, 0xFFFFFFFF80009000ull, 0x10, 0x10});
+    expect_rejected(interp, "p_type", 3);
+}
+
+TEST(ElfImage, IgnoresNonLoadSegmentsButNeedsOneLoad) {
+    TestElf with_note;
+    with_note.segments.push_back(TestSegment{4, 4, 0x3800, 0, 0x10, 0x10});  // PT_NOTE, low address: ignored
+    EXPECT_TRUE(check(with_note).ok());
+    TestElf only_notes;
+    only_notes.segments = {TestSegment{4, 4, 0x3800, 0, 0x10, 0x10}};
+    expect_rejected(only_notes, "PT_LOAD", 0);
+}

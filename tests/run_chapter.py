@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Boot a chapter in QEMU interactively (``make run``) or for gdb (``make debug``).
+
+Usage::
+
+    tests/run_chapter.py run   [--chapter CH] [--memory M] [--smp N] [--cpu C]
+                               [--machine T] [--cmdline "..."]
+    tests/run_chapter.py debug [same options] [--port P]
+    tests/run_chapter.py gdb-script [--chapter CH] [--port P]
+
+``run`` connects the guest's serial port to your terminal; quit with Ctrl-A
+then X (Ctrl-A C toggles QEMU's monitor). ``debug`` does the same, but QEMU
+starts paused with a gdb server on 127.0.0.1:PORT; attach with
+``target remote :PORT`` (the Makefile starts gdb for you).
+
+The command line comes from :func:`harness.qemu_command`, the very function
+the tests use, so an interactive run matches a test run. QEMU works on copies
+of the disk image and of the UEFI variable store, so the build tree is never
+written to.
+
+This script *replaces* itself with QEMU (``os.execvp``): signals and the exit
+status go straight to QEMU/from QEMU, with no Python process in between.
+Because nothing is left to clean up afterwards, copies live in
+``$TMPDIR/uefi-tutorial-<uid>/run-<pid>-*``; each start deletes the folders
+of earlier runs whose process has ended (QEMU keeps the PID of this script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import BootConfig, HarnessError, newest_chapter, prepare_run_dir, qemu_command, resolve_chapter  # noqa: E402
+from harness.gdb import gdb_script  # noqa: E402
+
+
+def default_gdb_port() -> int:
+    """A per-user port, so people sharing a machine do not collide."""
+    return 20000 + os.getuid() % 10000
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, but belongs to someone else
+    return True
+
+
+def make_run_dir() -> Path:
+    """Create this run's private folder and remove the leftovers of finished runs."""
+    parent = Path(tempfile.gettempdir()) / f"uefi-tutorial-{os.getuid()}"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    for old in parent.glob("run-*-*"):
+        pid_text = old.name.split("-")[1]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=parent))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--chapter", help="chapter to boot, e.g. 01-boot or 01 (default: newest)")
+    common.add_argument("--memory", default="256M", help="guest RAM (default: %(default)s)")
+    common.add_argument("--smp", type=int, default=1, help="number of CPUs (default: %(default)s)")
+    common.add_argument("--cpu", default="max", help="CPU model (default: %(default)s)")
+    common.add_argument("--machine", default="q35", help="machine type, q35 or pc (default: %(default)s)")
+    common.add_argument("--cmdline", help="kernel command line (default: the image's cmdline.txt)")
+
+    modes.add_parser("run", parents=[common], help="boot with the serial console on this terminal")
+    debug = modes.add_parser("debug", parents=[common], help="boot paused, waiting for gdb")
+    debug.add_argument(
+        "--port", type=int, default=default_gdb_port(), help="gdb server port (default: %(default)s)"
+    )
+    script = modes.add_parser("gdb-script", parents=[common], help="print the gdb commands for make debug")
+    script.add_argument("--port", type=int, default=default_gdb_port())
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        chapter = resolve_chapter(args.chapter) if args.chapter else newest_chapter()
+        config = BootConfig(
+            chapter=chapter,
+            memory=args.memory,
+            smp=args.smp,
+            cpu=args.cpu,
+            machine=args.machine,
+            cmdline=args.cmdline,
+            gdb_port=args.port if args.mode == "debug" else None,
+        )
+        if args.mode == "gdb-script":
+            print(gdb_script(chapter, args.port), end="")
+            return 0
+        run_dir = make_run_dir()
+        prepare_run_dir(config, run_dir)
+    except (HarnessError, ValueError, FileNotFoundError) as error:
+        print(f"run_chapter.py: {error}", file=sys.stderr)
+        return 2
+
+    command = qemu_command(config, run_dir, interactive=True)
+    print(f"QEMU: booting chapter {chapter}")
+    if config.gdb_port is not None:
+        print(f"QEMU: paused, gdb server on 127.0.0.1:{config.gdb_port} (target remote :{config.gdb_port})")
+    print("QEMU: serial console below; quit with Ctrl-A then X", flush=True)
+    try:
+        os.execvp(command[0], command)  # does not return on success
+    except OSError as error:
+        print(f"run_chapter.py: cannot start {command[0]}: {error}", file=sys.stderr)
+        return 127
+
+
+if __name__ == "__main__":
+    sys.exit(main())

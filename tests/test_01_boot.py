@@ -1,0 +1,200 @@
+"""Chapter 01: the loader hands over, the kernel reports, QEMU agrees.
+
+One held boot is checked many ways: what the kernel printed against what the
+loader printed, against kernel.elf itself, and against QEMU's own view of the
+CPU and the page tables (QMP ``info registers`` / ``info mem`` / ``info tlb``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+from harness.elf import PF_W, PF_X, read_elf
+from harness.log import int_field
+from harness.monitor import (
+    parse_info_mem,
+    parse_info_pci_memory_bars,
+    parse_info_registers,
+    parse_info_tlb,
+    ranges_covering,
+)
+
+CHAPTER = "01-boot"
+COMMAND_LINE = "loader.dump-map probe=01-boot-test"
+PAGE = 4096
+KERNEL_LINK_BASE = 0xFFFF_FFFF_8000_0000
+CR0_WP = 1 << 16
+EFER_NXE = 1 << 11
+
+
+@pytest.fixture(scope="module")
+def held(built):
+    result = harness.boot(
+        harness.BootConfig(
+            CHAPTER,
+            cmdline=COMMAND_LINE,
+            hold=True,
+            monitor_commands=["info registers", "info mem", "info tlb", "info pci"],
+        )
+    )
+    harness.assert_outcome(result, "held")
+    return result
+
+
+@pytest.fixture(scope="module")
+def kernel_elf():
+    return read_elf(harness.chapter_kernel(CHAPTER).read_bytes())
+
+
+def only(result, subsystem, message):
+    """The one record with this message: a second one would be a bug too."""
+    matches = [r for r in result.records_for(subsystem) if r.event == message]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {message}' line, found {len(matches)}"
+    return matches[0]
+
+
+def firmware_map(result):
+    """The final memory map as the loader dumped it: (type, start, end) tuples."""
+    return [
+        (r.fields["type"], int_field(r, "start"), int_field(r, "start") + int_field(r, "pages") * PAGE)
+        for r in result.records_for("loader")
+        if r.event == "map"
+    ]
+
+
+def region_containing(memory_map, address, size=1):
+    for kind, start, end in memory_map:
+        if start <= address and address + size <= end:
+            return kind
+    return None
+
+
+def test_banner_and_ready(held):
+    assert only(held, "kernel", "hello from the higher half").fields["chapter"] == CHAPTER
+    assert only(held, "kernel", "ready").fields["chapter"] == CHAPTER
+    # Nothing went wrong on the way.
+    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+
+def test_handoff_header(held):
+    header = only(held, "handoff", "header")
+    assert int_field(header, "magic").to_bytes(8, "little") == b"MHANDOFF"
+    assert int_field(header, "version") == 1
+    assert int_field(header, "size") == 152 + 256  # the static_assert'ed layout
+
+
+def test_memory_map_matches_the_loaders_dump(held):
+    summary = only(held, "handoff", "memory map")
+    entries = int_field(summary, "entries")
+    descriptor_size = int_field(summary, "descriptor-size")
+    assert descriptor_size >= 40 and descriptor_size % 8 == 0
+    assert int_field(summary, "size") == entries * descriptor_size
+    assert int_field(summary, "descriptor-version") == 1
+    assert entries == len(firmware_map(held)) > 10
+    assert entries == int_field(only(held, "loader", "boot services exited"), "map-entries")
+
+
+def test_handoff_objects_live_in_loader_owned_memory(held):
+    memory_map = firmware_map(held)
+    summary = only(held, "handoff", "memory map")
+    jump = only(held, "loader", "jump to kernel")
+    bootstrap = only(held, "handoff", "bootstrap")
+    kernel = only(held, "handoff", "kernel")
+    assert region_containing(memory_map, int_field(jump, "handoff"), 408) == "boot-handoff"
+    assert region_containing(memory_map, int_field(summary, "address"), int_field(summary, "size")) == "boot-handoff"
+    assert region_containing(memory_map, int_field(bootstrap, "pml4"), PAGE) == "boot-page-tables"
+    assert region_containing(memory_map, int_field(bootstrap, "stack"), 64 * 1024) == "boot-stack"
+    kernel_size = int(kernel.fields["size"].removesuffix("KiB")) * 1024
+    assert region_containing(memory_map, int_field(kernel, "pa"), kernel_size) == "kernel-image"
+
+
+def test_kernel_placement_matches_the_elf(held, kernel_elf):
+    kernel = only(held, "handoff", "kernel")
+    loads = kernel_elf.loads
+    lowest = min(s.vaddr for s in loads)
+    top = max(s.vaddr + s.memsz for s in loads)
+    span = (top + PAGE - 1) // PAGE * PAGE - lowest
+    assert int_field(kernel, "va") == lowest == KERNEL_LINK_BASE + PAGE  # the guard page stays below
+    assert kernel.fields["size"] == f"{span // 1024}KiB"
+    assert int_field(kernel, "pa") % PAGE == 0
+    assert int_field(only(held, "loader", "jump to kernel"), "entry") == kernel_elf.entry
+    # One loader line per PT_LOAD segment, with the ELF's own numbers.
+    segments = [r for r in held.records_for("loader") if r.event == "segment"]
+    assert [(int_field(r, "va"), int_field(r, "memsz")) for r in segments] == [(s.vaddr, s.memsz) for s in loads]
+
+
+def test_framebuffer_lies_in_the_vga_bar(held):
+    fb = only(held, "handoff", "framebuffer")
+    base, width, height, stride = (int_field(fb, k) for k in ("base", "width", "height", "stride"))
+    size = int(fb.fields["size"].removesuffix("KiB")) * 1024
+    assert fb.fields["format"] in ("bgrx", "rgbx")
+    assert width > 0 and height > 0 and stride >= width
+    assert stride * height * 4 <= size
+    vga_bars = [b for b in parse_info_pci_memory_bars(held.monitor["info pci"]) if b.device == "VGA controller"]
+    assert any(b.start <= base and base + size - 1 <= b.end for b in vga_bars), (hex(base), vga_bars)
+
+
+def test_rsdp_is_real_and_in_acpi_memory(held):
+    acpi = only(held, "handoff", "acpi")
+    assert acpi.fields["signature"] == "ok"
+    assert int_field(acpi, "revision") == 2  # OVMF publishes ACPI 2.0+ tables
+    assert region_containing(firmware_map(held), int_field(acpi, "rsdp"), 36) in ("acpi-reclaim", "acpi-nvs")
+
+
+def test_command_line_passes_through(held):
+    expected = COMMAND_LINE + " hold"
+    assert only(held, "handoff", "command line").fields["text"] == expected
+    assert only(held, "loader", "command line").fields["text"] == expected
+
+
+def test_cpu_state_agrees_with_qemu(held):
+    state = only(held, "cpu", "state")
+    registers = parse_info_registers(held.monitor["info registers"])
+    assert int_field(state, "cr3") == registers["CR3"] & ~0xFFF == int_field(only(held, "handoff", "bootstrap"), "pml4")
+    assert state.fields["wp"] == "yes" and registers["CR0"] & CR0_WP
+    assert state.fields["nxe"] == "yes" and registers["EFER"] & EFER_NXE
+
+
+def test_kernel_sections_have_the_elf_permissions_in_qemus_tables(held, kernel_elf):
+    mem = parse_info_mem(held.monitor["info mem"])
+    tlb = {e.va: e for e in parse_info_tlb(held.monitor["info tlb"])}
+    for segment in kernel_elf.loads:
+        start = segment.vaddr // PAGE * PAGE
+        end = (segment.vaddr + segment.memsz + PAGE - 1) // PAGE * PAGE
+        covering = ranges_covering(mem, start, end)
+        assert covering and covering[0].start <= start and covering[-1].end >= end, f"segment {segment.index} unmapped"
+        assert all(r.writable == bool(segment.flags & PF_W) and not r.user for r in covering)
+        for va in range(start, end, PAGE):
+            assert tlb[va].no_execute == (not segment.flags & PF_X), hex(va)
+            assert not (tlb[va].writable and not tlb[va].no_execute), f"W+X page at {va:#x}"
+    # The page below the image is the guard: not mapped.
+    assert KERNEL_LINK_BASE not in tlb
+
+
+def test_identity_map_covers_low_memory_with_2mib_pages(held):
+    tlb = parse_info_tlb(held.monitor["info tlb"])
+    identity = [e for e in tlb if e.va < 1 << 47]
+    assert all(e.va == e.pa and e.huge and e.writable for e in identity)
+    top = only(held, "loader", "bootstrap tables").fields["identity"]
+    assert top.endswith("GiB") and len(identity) == int(top.removesuffix("GiB")) * 512
+
+
+def test_the_section_report_matches_the_elf(held, kernel_elf):
+    sections = {r.fields["name"]: r for r in held.records_for("kernel") if r.event == "section"}
+    assert list(sections) == ["text", "rodata", "data"]
+    assert int_field(sections["text"], "va") == min(s.vaddr for s in kernel_elf.loads)
+    for name, flags in (("text", PF_X), ("rodata", 0), ("data", PF_W)):
+        segment = next(s for s in kernel_elf.loads if s.vaddr == int_field(sections[name], "va"))
+        assert segment.flags & (PF_X | PF_W) == flags
+
+
+class TestPlainBoot:
+    """Without `hold` and without a cmdline.txt, the kernel exits by itself."""
+
+    def test_exits_with_the_success_code(self, built):
+        result = harness.boot(harness.BootConfig(CHAPTER, esp_files={"cmdline.txt": None}))
+        harness.assert_outcome(result, "success")
+        assert result.exit_status == harness.load_exit_codes().success_status
+        assert only(result, "handoff", "command line").fields["text"] == ""
+        assert result.records[-1].event == "ready"
