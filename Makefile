@@ -29,9 +29,10 @@ endif
 endif
 
 # Shared by the loader and the kernels: freestanding C++20, no exceptions, no RTTI.
+# -Og: optimised, but every line and variable stays where GDB expects it.
 CXX_COMMON := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics \
     -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
-    -nostdlib -O2 -g -Wall -Wextra -Werror=return-type
+    -nostdlib -Og -g -Wall -Wextra -Werror=return-type
 
 .PHONY: all
 all: loader kernels host-tests compile_commands.json

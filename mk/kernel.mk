@@ -20,6 +20,13 @@ $(BUILD)/common/%.S.o: common/%.S | $(BUILD)/common/kernel/
 	@echo "  AS      $<"
 	$(Q)$(CXX) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
 
+# The images hold CMDLINE in cmdline.txt: this file changes only when CMDLINE
+# does, so `make run CMDLINE=...` rebuilds the image and a plain `make` keeps it.
+CMDLINE_STAMP := $(BUILD)/cmdline.stamp
+ifneq ($(shell cat $(CMDLINE_STAMP) 2>/dev/null),$(strip $(CMDLINE)))
+$(shell mkdir -p $(BUILD) && printf '%s' "$(strip $(CMDLINE))" > $(CMDLINE_STAMP))
+endif
+
 # chapter_template(NAME): the rules for one chapter folder.
 define chapter_template
 CHAPTER_MM_MODULES :=
@@ -39,7 +46,7 @@ $(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_OBJS) common/kernel/kernel.ld
 	@echo "  LD      $$@"
 	$(Q)$$(LD) $$(KERNEL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(RUNTIME_OBJS)
 
-$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh
+$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh $(CMDLINE_STAMP)
 	@echo "  IMAGE   $$@"
 	$(Q)scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf "$$(CMDLINE)"
 

@@ -18,11 +18,10 @@ the tests use, so an interactive run matches a test run. QEMU works on copies
 of the disk image and of the UEFI variable store, so the build tree is never
 written to.
 
-This script *replaces* itself with QEMU (``os.execvp``): signals and the exit
-status go straight to QEMU/from QEMU, with no Python process in between.
-Because nothing is left to clean up afterwards, copies live in
-``$TMPDIR/uefi-tutorial-<uid>/run-<pid>-*``; each start deletes the folders
-of earlier runs whose process has ended (QEMU keeps the PID of this script).
+The script waits for QEMU and turns its exit status into a sentence (the
+kernel's success/failure codes come from common/include/boot/exit_codes.h).
+Copies live in ``$TMPDIR/uefi-tutorial-<uid>/run-<pid>-*`` and are removed
+when QEMU ends; each start also deletes folders left by runs that were killed.
 """
 
 from __future__ import annotations
@@ -30,13 +29,23 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import BootConfig, HarnessError, newest_chapter, prepare_run_dir, qemu_command, resolve_chapter  # noqa: E402
+from harness import (  # noqa: E402
+    BootConfig,
+    HarnessError,
+    load_exit_codes,
+    newest_chapter,
+    prepare_run_dir,
+    qemu_command,
+    resolve_chapter,
+)
 from harness.gdb import gdb_script  # noqa: E402
 
 
@@ -115,12 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     if config.gdb_port is not None:
         print(f"QEMU: paused, gdb server on 127.0.0.1:{config.gdb_port} (target remote :{config.gdb_port})")
     print("QEMU: serial console below; quit with Ctrl-A then X", flush=True)
+    # Ctrl-C belongs to the guest console (QEMU puts the terminal in raw mode);
+    # this process only waits, then says how the run ended.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        os.execvp(command[0], command)  # does not return on success
+        status = subprocess.run(command).returncode
     except OSError as error:
         print(f"run_chapter.py: cannot start {command[0]}: {error}", file=sys.stderr)
         return 127
-
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    codes = load_exit_codes()
+    if status == codes.success_status:
+        print("QEMU: the kernel exited with the success code")
+        return 0
+    if status == codes.failure_status:
+        print("QEMU: the kernel exited with the FAILURE code (see the log above)")
+        return 1
+    if status == 0:
+        print("QEMU: quit (Ctrl-A X), or the guest reset itself (a triple fault ends like this under -no-reboot)")
+        return 0
+    print(f"QEMU: exited with status {status}")
+    return status
 
 if __name__ == "__main__":
     sys.exit(main())
