@@ -15,6 +15,11 @@ PYTHON  := /usr/bin/python3   # Debian's interpreter: it sees python3-pytest and
 # Extra words for every chapter's cmdline.txt (tests write their own per boot).
 CMDLINE ?=
 
+# Build on every core unless told otherwise (make -jN).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
+
 ifeq ($(V),1)
 Q :=
 else
@@ -85,5 +90,7 @@ help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "chapters: $(CHAPTERS)"
 
+# Output folders: made on demand, and never deleted as "intermediate" files.
+.PRECIOUS: %/
 %/:
 	$(Q)mkdir -p $@

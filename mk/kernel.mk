@@ -23,7 +23,7 @@ $(BUILD)/common/%.S.o: common/%.S | $(BUILD)/common/kernel/
 # The images hold CMDLINE in cmdline.txt: this file changes only when CMDLINE
 # does, so `make run CMDLINE=...` rebuilds the image and a plain `make` keeps it.
 CMDLINE_STAMP := $(BUILD)/cmdline.stamp
-ifneq ($(shell cat $(CMDLINE_STAMP) 2>/dev/null),$(strip $(CMDLINE)))
+ifneq ($(wildcard $(CMDLINE_STAMP))|$(shell cat $(CMDLINE_STAMP) 2>/dev/null),$(CMDLINE_STAMP)|$(strip $(CMDLINE)))
 $(shell mkdir -p $(BUILD) && printf '%s' "$(strip $(CMDLINE))" > $(CMDLINE_STAMP))
 endif
 
