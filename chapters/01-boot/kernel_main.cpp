@@ -7,9 +7,17 @@
 #include "boot/handoff.h"
 #include "image_layout.h"
 #include "kernel.h"
+#include "panic.h"
 #include "support/log.h"
 
 namespace {
+
+// A global with a constructor whose value only exists at run time: if the
+// runtime forgot .init_array, `cr3` would still be zero in kernel_main.
+struct ConstructorProbe {
+    uint64_t cr3 = x86::read_cr3();
+};
+ConstructorProbe g_constructor_probe;
 
 const char* pixel_format_name(boot::PixelFormat format) {
     switch (format) {
@@ -82,10 +90,26 @@ void report_cpu() {
         .kv("la57", (x86::read_cr4() & x86::kCr4La57) != 0);
 }
 
+// `test.fail=WHAT` on the command line proves, on a real boot, that each way of
+// failing is reported and ends with the failure code (tests/test_01_failures.py).
+void fail_if_requested() {
+    const Str what = kernel::command_line().value("test.fail");
+    if (what.empty()) return;
+    klog::warn("kernel").msg("failing on request").kv("test.fail", what);
+    if (what == Str("panic")) kernel::panic("test.fail=panic requested");
+    if (what == Str("assert")) KASSERT(what == Str("an assumption that does not hold"));
+    if (what == Str("invalid-opcode")) asm volatile("ud2");
+    // Above the 4 GiB identity map of 256 MiB machines, and not the kernel: not present.
+    if (what == Str("page-fault")) *reinterpret_cast<volatile uint64_t*>(0x0000'0dea'd000'0000ull) = 1;
+    kernel::panic("unknown test.fail value");
+}
+
 }  // namespace
 
 void kernel_main(const boot::BootHandoff& handoff) {
     klog::info("kernel").msg("hello from the higher half").kv("chapter", kernel::kChapterName);
+    klog::info("kernel").msg("global constructors").kv("ran", g_constructor_probe.cr3 == x86::read_cr3());
+    fail_if_requested();
     report_handoff(handoff);
     report_image();
     report_cpu();
