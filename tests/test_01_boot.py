@@ -198,3 +198,9 @@ class TestPlainBoot:
         assert result.exit_status == harness.load_exit_codes().success_status
         assert only(result, "handoff", "command line").fields["text"] == ""
         assert result.records[-1].event == "ready"
+
+
+def test_loader_image_base_is_handed_over_for_gdb(held):
+    base = int_field(only(held, "handoff", "bootstrap"), "loader-image-base")
+    assert base == int_field(only(held, "loader", "start"), "image-base")
+    assert region_containing(firmware_map(held), base, PAGE) == "loader-code"

@@ -4,18 +4,23 @@
 
 namespace boot {
 
-EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image) {
-    EFI_LOADED_IMAGE* loaded_image = nullptr;
-    EFI_STATUS status = BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded_image));
-    if (EFI_ERROR(status)) {
+EFI_LOADED_IMAGE* loaded_image(EFI_HANDLE image) {
+    EFI_LOADED_IMAGE* loaded = nullptr;
+    const EFI_STATUS status = BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded));
+    if (EFI_ERROR(status) || loaded == nullptr) {
         klog::error("loader").msg("no loaded-image protocol").kv("status", efi_status_text(status));
-    } else if (EFI_FILE_HANDLE root = LibOpenRoot(loaded_image->DeviceHandle)) {
-        return root;
-    } else {
-        klog::error("loader").msg("boot device has no readable file system");
-        status = EFI_NOT_FOUND;
+        loader_fail(image, EFI_ERROR(status) ? status : EFI_NOT_FOUND);
     }
-    loader_fail(image, status);
+    return loaded;
+}
+
+EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image, const EFI_LOADED_IMAGE& loaded) {
+    EFI_FILE_HANDLE root = LibOpenRoot(loaded.DeviceHandle);
+    if (root == nullptr) {
+        klog::error("loader").msg("boot device has no readable file system");
+        loader_fail(image, EFI_NOT_FOUND);
+    }
+    return root;
 }
 
 EFI_STATUS read_file(EFI_FILE_HANDLE root, const char16_t* path, uint64_t max_size, FileContents* out) {

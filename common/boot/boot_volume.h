@@ -12,8 +12,13 @@ struct FileContents {
     uint64_t size;
 };
 
-// Opens the root of the boot volume; fails the boot when there is none.
-EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image);
+// The loader's own image: where the firmware put it and which device it came from.
+// Fails the boot when the firmware does not say.
+EFI_LOADED_IMAGE* loaded_image(EFI_HANDLE image);
+
+// Opens the root of the volume the loader was loaded from; fails the boot when
+// it has no readable file system.
+EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image, const EFI_LOADED_IMAGE& loaded);
 
 // Reads a whole file. A missing file returns EFI_NOT_FOUND so the caller decides
 // whether it is optional; any other failure is returned as is.

@@ -32,17 +32,16 @@ constexpr uint64_t kMaxKernelFileSize = 64 * MiB;
 // bootstrap identity map, so it covers at least the whole 32-bit space.
 constexpr uint64_t kMinIdentityTop = 4 * GiB;
 
-void log_start(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
+void log_start(EFI_SYSTEM_TABLE* system_table, const EFI_LOADED_IMAGE& loaded) {
     char vendor[48] = {};
     for (size_t i = 0; i + 1 < sizeof(vendor) && system_table->FirmwareVendor[i]; ++i)
         vendor[i] = char(system_table->FirmwareVendor[i] & 0x7f);
-    EFI_LOADED_IMAGE* loaded = nullptr;
-    BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded));
+    // image-base: where BOOTX64.EFI runs, for GDB's add-symbol-file (README, "Debugging").
     klog::info("loader")
         .msg("start")
         .kv("firmware", vendor)
         .kv("uefi", klog::hex(system_table->Hdr.Revision))
-        .kv("image-base", klog::hex(loaded ? reinterpret_cast<uint64_t>(loaded->ImageBase) : 0));
+        .kv("image-base", klog::hex(reinterpret_cast<uint64_t>(loaded.ImageBase)));
 }
 
 // Our tables are 4-level; a firmware that left 5-level paging on would need
@@ -117,14 +116,15 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     using namespace boot;
     InitializeLib(image, system_table);
     init_loader_log(system_table);
-    log_start(image, system_table);
+    const EFI_LOADED_IMAGE& loaded = *loaded_image(image);
+    log_start(system_table, loaded);
     BS->SetWatchdogTimer(0, 0, 0, nullptr);  // the 5-minute boot watchdog would reset a slow boot
     require_four_level_paging(image);
 
     // 1. Files from the boot volume.
     auto* handoff = reinterpret_cast<BootHandoff*>(
         allocate_loader_pages(image, EfiMemoryType::kBootHandoff, pages_for(sizeof(BootHandoff)), "handoff"));
-    EFI_FILE_HANDLE root = open_boot_volume(image);
+    EFI_FILE_HANDLE root = open_boot_volume(image, loaded);
     read_command_line(image, root, handoff);
     const CommandLine command_line(handoff->command_line);
     klog::info("loader").msg("command line").kv("text", handoff->command_line);
@@ -153,9 +153,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     handoff->bootstrap_pml4 = tables.pml4;
     handoff->boot_stack_base = stack;
     handoff->boot_stack_size = kBootStackSize;
-    EFI_LOADED_IMAGE* loaded = nullptr;
-    BS->HandleProtocol(image, &LoadedImageProtocol, reinterpret_cast<void**>(&loaded));
-    handoff->loader_image_base = reinterpret_cast<uint64_t>(loaded->ImageBase);
+    handoff->loader_image_base = reinterpret_cast<uint64_t>(loaded.ImageBase);
 
     // 4. The final map. From here on only COM1 works: no firmware console.
     klog::info("loader").msg("exiting boot services");
