@@ -172,6 +172,16 @@ def test_kernel_sections_have_the_elf_permissions_in_qemus_tables(held, kernel_e
     assert KERNEL_LINK_BASE not in tlb
 
 
+def test_bootstrap_tables_are_counted_exactly_and_taken_in_one_block(held):
+    tables = only(held, "loader", "bootstrap tables")
+    pages = int_field(tables, "table-pages")
+    assert pages == int_field(tables, "table-pages-reserved")
+    pml4 = int_field(tables, "pml4")
+    assert region_containing(firmware_map(held), pml4, pages * PAGE) == "boot-page-tables"
+    # PML4 + PDPT + 4 PDs for the 4 GiB identity map, PDPT + PD + one PT for the kernel.
+    assert pages == 1 + 1 + 4 + 2 + 1
+
+
 def test_identity_map_covers_low_memory_with_2mib_pages(held):
     tlb = parse_info_tlb(held.monitor["info tlb"])
     identity = [e for e in tlb if e.va < 1 << 47]

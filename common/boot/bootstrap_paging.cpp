@@ -11,9 +11,26 @@ namespace {
 
 namespace pte = x86::pte;
 
+// How many table pages the layout needs, counted exactly, so they can be taken
+// from the firmware in one allocation: one allocation adds at most one
+// descriptor to the memory map, however large the machine (one page per table
+// on a 1 TiB machine would add over a thousand, more than the map buffer's slack).
+uint64_t count_table_pages(uint64_t identity_top, const elf::KernelImageLayout& layout) {
+    const uint64_t pdpts = (identity_top + 512 * ONE_GB - 1) / (512 * ONE_GB);
+    const uint64_t pds = identity_top / ONE_GB;  // identity_top is a multiple of 1 GiB
+    // The kernel's 4 KiB pages: one PDPT and one PD (the image is < 64 MiB at
+    // -2 GiB, inside one PDPT entry), and one PT per 2 MiB the span touches.
+    const uint64_t first_pt = align_down(layout.virtual_base, TWO_MB);
+    const uint64_t kernel_pts = (layout.virtual_base + layout.span - first_pt + TWO_MB - 1) / TWO_MB;
+    return 1 + pdpts + pds + 2 + kernel_pts;
+}
+
 class TableBuilder {
 public:
-    explicit TableBuilder(EFI_HANDLE image) : image_(image) { pml4_ = new_table(); }
+    TableBuilder(EFI_HANDLE image, uint64_t pool, uint64_t pool_pages)
+        : image_(image), next_(pool), end_(pool + pool_pages * kPageSize) {
+        pml4_ = new_table();
+    }
 
     uint64_t pml4() const { return pml4_; }
     uint64_t pages() const { return pages_; }
@@ -35,14 +52,22 @@ private:
     // Boot services run identity-mapped: a table's physical address is its pointer.
     static uint64_t* entries(uint64_t table) { return reinterpret_cast<uint64_t*>(table); }
 
+    // The pool arrives zeroed (allocate_loader_pages), so a new table is empty.
     uint64_t new_table() {
+        if (next_ == end_) {
+            klog::error("loader").msg("bootstrap table pool exhausted").kv("pages", pages_).kv(
+                "rule", "count_table_pages must cover the layout");
+            loader_fail(image_, EFI_OUT_OF_RESOURCES);
+        }
         ++pages_;
-        return allocate_loader_pages(image_, EfiMemoryType::kBootPageTables, 1, "bootstrap page table");
+        const uint64_t table = next_;
+        next_ += kPageSize;
+        return table;
     }
 
     // Returns the table that entry `index` of `table` points to, creating it
-    // (zeroed, then installed) on first use. Intermediate entries are RW and
-    // executable: the leaf entries alone decide permissions.
+    // on first use. Intermediate entries are RW and executable: the leaf
+    // entries alone decide permissions.
     uint64_t next_level(uint64_t table, unsigned index) {
         uint64_t& entry = entries(table)[index];
         if (!(entry & pte::kPresent)) entry = new_table() | pte::kPresent | pte::kWritable;
@@ -50,6 +75,7 @@ private:
     }
 
     EFI_HANDLE image_;
+    uint64_t next_, end_;
     uint64_t pml4_ = 0;
     uint64_t pages_ = 0;
 };
@@ -60,7 +86,9 @@ BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, 
     uint64_t top = 0;
     if (!align_up(identity_top, ONE_GB, &top)) top = align_down(identity_top, ONE_GB);
 
-    TableBuilder tables(image);
+    const uint64_t pool_pages = count_table_pages(top, kernel.layout);
+    const uint64_t pool = allocate_loader_pages(image, EfiMemoryType::kBootPageTables, pool_pages, "bootstrap page tables");
+    TableBuilder tables(image, pool, pool_pages);
     for (uint64_t address = 0; address < top; address += TWO_MB) tables.map_2mb(address, address, pte::kWritable);
 
     // NX needs EFER.NXE, which the loader sets before the jump; on a CPU
@@ -83,6 +111,7 @@ BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, 
         .kv("pml4", klog::hex(tables.pml4()))
         .kv("identity", klog::size(top))
         .kv("table-pages", tables.pages())
+        .kv("table-pages-reserved", pool_pages)
         .kv("nx", no_execute != 0);
     return {tables.pml4(), top, tables.pages()};
 }
