@@ -16,13 +16,14 @@ namespace pte = x86::pte;
 // descriptor to the memory map, however large the machine (one page per table
 // on a 1 TiB machine would add over a thousand, more than the map buffer's slack).
 uint64_t count_table_pages(uint64_t identity_top, const elf::KernelImageLayout& layout) {
-    const uint64_t pdpts = (identity_top + 512 * ONE_GB - 1) / (512 * ONE_GB);
+    constexpr uint64_t kPdptSpan = 512 * ONE_GB;  // what one PML4 entry (one PDPT) covers
+    const uint64_t pdpts = (identity_top + kPdptSpan - 1) / kPdptSpan;
     const uint64_t pds = identity_top / ONE_GB;  // identity_top is a multiple of 1 GiB
-    // The kernel's 4 KiB pages: one PDPT and one PD (the image is < 64 MiB at
-    // -2 GiB, inside one PDPT entry), and one PT per 2 MiB the span touches.
-    const uint64_t first_pt = align_down(layout.virtual_base, TWO_MB);
-    const uint64_t kernel_pts = (layout.virtual_base + layout.span - first_pt + TWO_MB - 1) / TWO_MB;
-    return 1 + pdpts + pds + 2 + kernel_pts;
+    // The kernel, in the upper half so never sharing a table with the identity
+    // map: one table per 512 GiB, 1 GiB and 2 MiB region its span touches.
+    const uint64_t first = layout.virtual_base, last = layout.virtual_base + layout.span - 1;
+    auto regions = [&](uint64_t size) { return last / size - first / size + 1; };
+    return 1 + pdpts + pds + regions(kPdptSpan) + regions(ONE_GB) + regions(TWO_MB);
 }
 
 class TableBuilder {

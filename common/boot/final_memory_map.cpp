@@ -49,11 +49,10 @@ uint64_t current_memory_top(EFI_HANDLE image, const MemoryMapBuffer& buffer) {
     const MapSnapshot map = get_memory_map(buffer.address, buffer.capacity);
     if (EFI_ERROR(map.status)) fail_map(image, "GetMemoryMap failed", map.status);
     uint64_t top = 0;
-    for (uint64_t offset = 0; offset + sizeof(EfiMemoryDescriptor) <= map.size; offset += map.descriptor_size) {
-        const auto* d = reinterpret_cast<const EfiMemoryDescriptor*>(buffer.address + offset);
-        const uint64_t end = d->physical_start + d->number_of_pages * kPageSize;
+    for_each_descriptor(buffer.address, map.size, map.descriptor_size, [&](const EfiMemoryDescriptor& d) {
+        const uint64_t end = d.physical_start + d.number_of_pages * kPageSize;
         if (end > top) top = end;
-    }
+    });
     return top;
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "boot/uefi_memory.h"
 #include "efi.h"
 
 namespace boot {
@@ -27,6 +28,14 @@ struct FinalMemoryMap {
     uint32_t descriptor_version;
     unsigned attempts;  // ExitBootServices calls it took
 };
+
+// Calls `visit` with each descriptor of a map held in loader memory, stepping
+// by the firmware's descriptor size (never sizeof: OVMF's are 48 bytes, not 40).
+template <typename Visit>
+void for_each_descriptor(uint64_t address, uint64_t size, uint64_t descriptor_size, Visit visit) {
+    for (uint64_t offset = 0; offset + sizeof(EfiMemoryDescriptor) <= size; offset += descriptor_size)
+        visit(*reinterpret_cast<const EfiMemoryDescriptor*>(address + offset));
+}
 
 // Allocates a map buffer with room for the current map plus slack for the
 // descriptors that later allocations (including this one) add.

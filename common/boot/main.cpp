@@ -98,15 +98,14 @@ LoadedKernel read_and_load_kernel(EFI_HANDLE image, EFI_FILE_HANDLE root) {
 }
 
 void dump_memory_map(const FinalMemoryMap& map) {
-    for (uint64_t offset = 0; offset + sizeof(EfiMemoryDescriptor) <= map.size; offset += map.descriptor_size) {
-        const auto* d = reinterpret_cast<const EfiMemoryDescriptor*>(map.address + offset);
+    for_each_descriptor(map.address, map.size, map.descriptor_size, [](const EfiMemoryDescriptor& d) {
         klog::info("loader")
             .msg("map")
-            .kv("type", memory_type_name(d->type))
-            .kv("start", klog::hex(d->physical_start))
-            .kv("pages", d->number_of_pages)
-            .kv("attribute", klog::hex(d->attribute));
-    }
+            .kv("type", memory_type_name(d.type))
+            .kv("start", klog::hex(d.physical_start))
+            .kv("pages", d.number_of_pages)
+            .kv("attribute", klog::hex(d.attribute));
+    });
 }
 
 }  // namespace
