@@ -11,7 +11,7 @@ import pytest
 
 import harness
 from harness.elf import PF_W, PF_X, read_elf
-from harness.log import int_field
+from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import (
     parse_info_mem,
     parse_info_pci_memory_bars,
@@ -54,15 +54,6 @@ def only(result, subsystem, message):
     return matches[0]
 
 
-def firmware_map(result):
-    """The final memory map as the loader dumped it: (type, start, end) tuples."""
-    return [
-        (r.fields["type"], int_field(r, "start"), int_field(r, "start") + int_field(r, "pages") * PAGE)
-        for r in result.records_for("loader")
-        if r.event == "map"
-    ]
-
-
 def region_containing(memory_map, address, size=1):
     for kind, start, end in memory_map:
         if start <= address and address + size <= end:
@@ -91,12 +82,12 @@ def test_memory_map_matches_the_loaders_dump(held):
     assert descriptor_size >= 40 and descriptor_size % 8 == 0
     assert int_field(summary, "size") == entries * descriptor_size
     assert int_field(summary, "descriptor-version") == 1
-    assert entries == len(firmware_map(held)) > 10
+    assert entries == len(loader_memory_map(held.records)) > 10
     assert entries == int_field(only(held, "loader", "boot services exited"), "map-entries")
 
 
 def test_handoff_objects_live_in_loader_owned_memory(held):
-    memory_map = firmware_map(held)
+    memory_map = loader_memory_map(held.records)
     summary = only(held, "handoff", "memory map")
     jump = only(held, "loader", "jump to kernel")
     bootstrap = only(held, "handoff", "bootstrap")
@@ -105,8 +96,7 @@ def test_handoff_objects_live_in_loader_owned_memory(held):
     assert region_containing(memory_map, int_field(summary, "address"), int_field(summary, "size")) == "boot-handoff"
     assert region_containing(memory_map, int_field(bootstrap, "pml4"), PAGE) == "boot-page-tables"
     assert region_containing(memory_map, int_field(bootstrap, "stack"), 64 * 1024) == "boot-stack"
-    kernel_size = int(kernel.fields["size"].removesuffix("KiB")) * 1024
-    assert region_containing(memory_map, int_field(kernel, "pa"), kernel_size) == "kernel-image"
+    assert region_containing(memory_map, int_field(kernel, "pa"), size_field(kernel, "size")) == "kernel-image"
 
 
 def test_kernel_placement_matches_the_elf(held, kernel_elf):
@@ -116,7 +106,7 @@ def test_kernel_placement_matches_the_elf(held, kernel_elf):
     top = max(s.vaddr + s.memsz for s in loads)
     span = (top + PAGE - 1) // PAGE * PAGE - lowest
     assert int_field(kernel, "va") == lowest == KERNEL_LINK_BASE + PAGE  # the guard page stays below
-    assert kernel.fields["size"] == f"{span // 1024}KiB"
+    assert size_field(kernel, "size") == span
     assert int_field(kernel, "pa") % PAGE == 0
     assert int_field(only(held, "loader", "jump to kernel"), "entry") == kernel_elf.entry
     # One loader line per PT_LOAD segment, with the ELF's own numbers.
@@ -127,7 +117,7 @@ def test_kernel_placement_matches_the_elf(held, kernel_elf):
 def test_framebuffer_lies_in_the_vga_bar(held):
     fb = only(held, "handoff", "framebuffer")
     base, width, height, stride = (int_field(fb, k) for k in ("base", "width", "height", "stride"))
-    size = int(fb.fields["size"].removesuffix("KiB")) * 1024
+    size = size_field(fb, "size")
     assert fb.fields["format"] in ("bgrx", "rgbx")
     assert width > 0 and height > 0 and stride >= width
     assert stride * height * 4 <= size
@@ -139,7 +129,7 @@ def test_rsdp_is_real_and_in_acpi_memory(held):
     acpi = only(held, "handoff", "acpi")
     assert acpi.fields["signature"] == "ok"
     assert int_field(acpi, "revision") == 2  # OVMF publishes ACPI 2.0+ tables
-    assert region_containing(firmware_map(held), int_field(acpi, "rsdp"), 36) in ("acpi-reclaim", "acpi-nvs")
+    assert region_containing(loader_memory_map(held.records), int_field(acpi, "rsdp"), 36) in ("acpi-reclaim", "acpi-nvs")
 
 
 def test_command_line_passes_through(held):
@@ -177,7 +167,7 @@ def test_bootstrap_tables_are_counted_exactly_and_taken_in_one_block(held):
     pages = int_field(tables, "table-pages")
     assert pages == int_field(tables, "table-pages-reserved")
     pml4 = int_field(tables, "pml4")
-    assert region_containing(firmware_map(held), pml4, pages * PAGE) == "boot-page-tables"
+    assert region_containing(loader_memory_map(held.records), pml4, pages * PAGE) == "boot-page-tables"
     # PML4 + PDPT + 4 PDs for the 4 GiB identity map, PDPT + PD + one PT for the kernel.
     assert pages == 1 + 1 + 4 + 2 + 1
 
@@ -186,8 +176,8 @@ def test_identity_map_covers_low_memory_with_2mib_pages(held):
     tlb = parse_info_tlb(held.monitor["info tlb"])
     identity = [e for e in tlb if e.va < 1 << 47]
     assert all(e.va == e.pa and e.huge and e.writable for e in identity)
-    top = only(held, "loader", "bootstrap tables").fields["identity"]
-    assert top.endswith("GiB") and len(identity) == int(top.removesuffix("GiB")) * 512
+    top = size_field(only(held, "loader", "bootstrap tables"), "identity")
+    assert top % (1 << 30) == 0 and len(identity) == top // (2 << 20)
 
 
 def test_the_section_report_matches_the_elf(held, kernel_elf):
@@ -213,4 +203,4 @@ class TestPlainBoot:
 def test_loader_image_base_is_handed_over_for_gdb(held):
     base = int_field(only(held, "handoff", "bootstrap"), "loader-image-base")
     assert base == int_field(only(held, "loader", "start"), "image-base")
-    assert region_containing(firmware_map(held), base, PAGE) == "loader-code"
+    assert region_containing(loader_memory_map(held.records), base, PAGE) == "loader-code"

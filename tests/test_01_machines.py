@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import harness
-from harness.log import int_field
+from harness.log import loader_memory_map, size_field
 
 CHAPTER = "01-boot"
 GiB = 1 << 30
@@ -22,11 +22,11 @@ def boot(**machine) -> harness.BootResult:
 
 
 def top_of_memory_map(result) -> int:
-    return max(int_field(r, "start") + int_field(r, "pages") * 4096 for r in result.records_for("loader") if r.event == "map")
+    return max(end for _type, _start, end in loader_memory_map(result.records))
 
 
 def identity_bytes(result) -> int:
-    return int(result.record("loader", "bootstrap tables").fields["identity"].removesuffix("GiB")) * GiB
+    return size_field(result.record("loader", "bootstrap tables"), "identity")
 
 
 class TestPcChipset:

@@ -388,3 +388,25 @@ def test_qmp_client(tmp_path):
 def test_qmp_connect_gives_up_when_socket_never_appears(tmp_path):
     with pytest.raises(harness.QMPError, match="not available"):
         harness.QMPClient(tmp_path / "absent.sock").connect(wait=0.2)
+
+
+def test_size_field_reads_klog_sizes():
+    from harness.log import parse_line, size_field
+
+    record = parse_line("[INFO  t] x a=4KiB b=10GiB c=100B d=3MiB e=4kb")
+    assert [size_field(record, k) for k in "abcd"] == [4096, 10 << 30, 100, 3 << 20]
+    with pytest.raises(ValueError):
+        size_field(record, "e")
+    with pytest.raises(KeyError):
+        size_field(record, "missing")
+
+
+def test_loader_memory_map_reads_the_dump():
+    from harness.log import loader_memory_map, parse_records
+
+    log = (
+        "[INFO  loader] map type=conventional start=0x1000 pages=2 attribute=0xf\n"
+        "[INFO  kernel] map type=ignored start=0x0 pages=1\n"
+        "[INFO  loader] map type=acpi-nvs start=0xf000 pages=1 attribute=0xf\n"
+    )
+    assert loader_memory_map(parse_records(log)) == [("conventional", 0x1000, 0x3000), ("acpi-nvs", 0xF000, 0x10000)]

@@ -26,6 +26,8 @@ from .log import (
     clean_lines,
     find_record,
     int_field,
+    loader_memory_map,
+    size_field,
     parse_fields,
     parse_line,
     parse_records,
@@ -62,7 +64,7 @@ __all__ = [
     "BootConfig", "BootResult", "ExitCodes", "HarnessError", "LogRecord", "MissingBuildError",
     "QMPClient", "QMPError", "RunFiles",
     "assert_outcome", "boot", "chapter_image", "chapter_kernel", "chapters", "clean_lines",
-    "find_record", "int_field", "load_exit_codes", "newest_chapter", "parse_exit_codes",
+    "find_record", "int_field", "loader_memory_map", "size_field", "load_exit_codes", "newest_chapter", "parse_exit_codes",
     "parse_fields", "parse_line", "parse_records", "prepare_run_dir", "qemu_command",
     "qemu_status", "records_for", "resolve_chapter", "strip_ansi",
 ]

@@ -164,3 +164,27 @@ def int_field(record: LogRecord, key: str) -> int:
     except ValueError:
         raise ValueError(f"field {key}={text!r} is not an integer in log record: {record}") from None
     return -value if text.startswith("-") else value
+
+
+_SIZE_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+_SIZE_RE = re.compile(r"^(\d+)(B|KiB|MiB|GiB)$")
+
+
+def size_field(record: LogRecord, key: str) -> int:
+    """Return a size field (klog::size: ``4KiB``, ``10GiB``, ``100B``) in bytes."""
+    if key not in record.fields:
+        raise KeyError(f"field {key!r} missing from log record: {record}")
+    match = _SIZE_RE.match(record.fields[key])
+    if not match:
+        raise ValueError(f"field {key!r} is not a size: {record}")
+    return int(match[1]) * _SIZE_UNITS[match[2]]
+
+
+def loader_memory_map(records: Iterable[LogRecord]) -> list[tuple[str, int, int]]:
+    """The final memory map as the loader dumped it (``loader.dump-map``):
+    ``(type name, start, end)`` per descriptor, in the firmware's order."""
+    return [
+        (r.fields["type"], int_field(r, "start"), int_field(r, "start") + int_field(r, "pages") * 4096)
+        for r in records
+        if r.subsystem == "loader" and r.event == "map"
+    ]
