@@ -17,3 +17,5 @@ void panic(const char* message, const char* file, int line) {
 }
 
 }  // namespace kernel
+
+void kassert_failed(const char* expression, const char* file, int line) { kernel::panic(expression, file, line); }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "boot/exit_codes.h"
+#include "support/assert.h"
 
 namespace kernel {
 
@@ -14,8 +15,3 @@ namespace kernel {
 [[noreturn]] void panic(const char* message, const char* file = __builtin_FILE(), int line = __builtin_LINE());
 
 }  // namespace kernel
-
-// Checks an assumption the code relies on. Kept in every build: a tutorial
-// kernel that guesses wrong should say so at once, not corrupt memory later.
-#define KASSERT(condition) \
-    ((condition) ? static_cast<void>(0) : ::kernel::panic("assertion failed: " #condition, __FILE__, __LINE__))
