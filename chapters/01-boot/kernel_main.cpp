@@ -106,6 +106,7 @@ void fail_if_requested() {
 
 }  // namespace
 
+// book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
     klog::info("kernel").msg("hello from the higher half").kv("chapter", kernel::kChapterName);
     klog::info("kernel").msg("global constructors").kv("ran", g_constructor_probe.cr3 == x86::read_cr3());
@@ -114,3 +115,4 @@ void kernel_main(const boot::BootHandoff& handoff) {
     report_image();
     report_cpu();
 }
+// book:end kernel-main

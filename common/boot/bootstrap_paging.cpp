@@ -92,6 +92,7 @@ BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, 
     TableBuilder tables(image, pool, pool_pages);
     for (uint64_t address = 0; address < top; address += TWO_MB) tables.map_2mb(address, address, pte::kWritable);
 
+    // book:begin kernel-permissions
     // NX needs EFER.NXE, which the loader sets before the jump; on a CPU
     // without NX the bit would be reserved, so it is left out there.
     const uint64_t no_execute = x86::cpu_has_nx() ? pte::kNoExecute : 0;
@@ -106,6 +107,7 @@ BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, 
         for (uint64_t va = align_down(s.virtual_address, kPageSize); va < end; va += kPageSize)
             tables.map_4kb(va, kernel.physical_base + (va - layout.virtual_base), flags);
     }
+    // book:end kernel-permissions
 
     klog::info("loader")
         .msg("bootstrap tables")

@@ -56,6 +56,7 @@ uint64_t current_memory_top(EFI_HANDLE image, const MemoryMapBuffer& buffer) {
     return top;
 }
 
+// book:begin exit-boot-services
 FinalMemoryMap exit_boot_services(EFI_HANDLE image, const MemoryMapBuffer& buffer) {
     for (unsigned attempt = 1; attempt <= kMaxExitAttempts; ++attempt) {
         // From here to ExitBootServices: no allocation, no firmware console,
@@ -73,5 +74,6 @@ FinalMemoryMap exit_boot_services(EFI_HANDLE image, const MemoryMapBuffer& buffe
     }
     fail_map(image, "ExitBootServices kept rejecting the map key", EFI_INVALID_PARAMETER);
 }
+// book:end exit-boot-services
 
 }  // namespace boot

@@ -111,6 +111,7 @@ void dump_memory_map(const FinalMemoryMap& map) {
 }  // namespace
 }  // namespace boot
 
+// book:begin efi-main
 extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
     using namespace boot;
     InitializeLib(image, system_table);
@@ -176,3 +177,4 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
         .kv("handoff", klog::hex(reinterpret_cast<uint64_t>(handoff)));
     enter_kernel(tables.pml4, stack + kBootStackSize, kernel.layout.entry, handoff);
 }
+// book:end efi-main

@@ -7,6 +7,7 @@
  */
     .cfi_sections .debug_frame          /* unwind info for GDB only (.eh_frame is discarded) */
     .section .text.entry, "ax", @progbits
+    /* book:begin entry */
     .global _start
     .type _start, @function
 _start:
@@ -21,5 +22,6 @@ _start:
     jmp 1b
     .cfi_endproc
     .size _start, . - _start
+    /* book:end entry */
 
     .section .note.GNU-stack, "", @progbits

@@ -54,6 +54,7 @@ CommandLine command_line() { return CommandLine(g_handoff ? g_handoff->command_l
 
 }  // namespace kernel
 
+// book:begin kernel-start
 extern "C" [[noreturn]] void kernel_start(const boot::BootHandoff* handoff) {
     using namespace kernel;
     console_init();
@@ -65,3 +66,4 @@ extern "C" [[noreturn]] void kernel_start(const boot::BootHandoff* handoff) {
     kernel_main(*handoff);
     finish_boot();
 }
+// book:end kernel-start

@@ -27,6 +27,7 @@ enum class EfiMemoryType : uint32_t {
     kPalCode = 13,
     kPersistent = 14,
     kUnaccepted = 15,
+    // book:begin loader-memory-types
     // Types 0x80000000 and above belong to the OS loader (UEFI 2.10, 7.2 AllocatePages).
     // Ours mark everything the loader hands to the kernel, so the kernel can tell
     // it apart from free RAM without trusting anything but the map.
@@ -34,6 +35,7 @@ enum class EfiMemoryType : uint32_t {
     kBootHandoff = 0x80000002,     // the handoff struct and the memory-map buffer
     kBootPageTables = 0x80000003,  // the loader's bootstrap page tables
     kBootStack = 0x80000004,       // the stack the kernel is entered on
+    // book:end loader-memory-types
 };
 
 // The descriptor layout of UEFI 2.x, version 1 (EFI_MEMORY_DESCRIPTOR_VERSION).
