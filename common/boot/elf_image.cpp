@@ -40,9 +40,6 @@ constexpr uint8_t kClass64 = 2, kLittleEndian = 1, kCurrentVersion = 1;
 constexpr uint16_t kTypeExecutable = 2, kMachineX86_64 = 62;
 constexpr uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3;
 
-constexpr Violation accept() { return {nullptr, 0, nullptr}; }
-constexpr Violation reject(const char* field, uint64_t value, const char* rule) { return {field, value, rule}; }
-
 // The file buffer has no alignment guarantee: copy headers out byte by byte.
 template <typename T>
 T read_at(const uint8_t* file, uint64_t offset) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "support/violation.h"
+
 namespace boot::elf {
 
 // The kernel must live in the upper canonical half (DESIGN.md, "Address space").
@@ -43,13 +45,7 @@ struct KernelImageLayout {
     LoadSegment segments[kMaxLoadSegments];
 };
 
-struct Violation {
-    const char* field;  // nullptr when the file is acceptable
-    uint64_t value;
-    const char* rule;
-
-    constexpr bool ok() const { return field == nullptr; }
-};
+using ::Violation;
 
 Violation parse_kernel_elf(const uint8_t* file, uint64_t file_size, KernelImageLayout* layout);
 

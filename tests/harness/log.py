@@ -93,7 +93,7 @@ class LogRecord:
         The kernel's log format keeps '=' out of event words, so this is
         exactly the event a line reports."""
         words = []
-        for word in self.message.split(" "):
+        for word in self.message.split():  # padding between columns is not part of a word
             if "=" in word:
                 break
             words.append(word)

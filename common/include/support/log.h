@@ -112,6 +112,13 @@ public:
         return *this;
     }
 
+    // Spaces up to `column`, so rows of a table line up in a terminal.
+    // Parsers split on whitespace, so the padding never changes a field.
+    Line& pad(size_t column) {
+        while (length_ < column) put(' ');
+        return *this;
+    }
+
 private:
     static bool needs_quotes(Str s) {
         if (s.empty()) return true;

@@ -1,0 +1,58 @@
+#include "memory_map_log.h"
+
+#include "support/log.h"
+
+namespace mm {
+
+// Column stops that keep the rows readable in a terminal.
+namespace column {
+constexpr size_t kType = 36, kStart = 60, kEnd = 84, kSize = 108, kTail = 124;
+}
+
+void log_descriptors(const MemoryDescriptorView& map) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+        const MemoryDescriptor d = *it;
+        PhysAddr end;
+        (void)d.end(&end);  // validated: cannot overflow
+        klog::info("memmap").msg("descriptor").kv("index", uint64_t(it.index()))
+            .pad(column::kType).kv("type", d.type_name())
+            .pad(column::kStart).kv("start", klog::hex(d.physical_start().value()))
+            .pad(column::kEnd).kv("end", klog::hex(end.value()))
+            .pad(column::kSize).kv("size", klog::size(end - d.physical_start()))
+            .pad(column::kTail).kv("attributes", klog::hex(d.attributes()));
+    }
+}
+
+void log_ranges(const MemoryRangeList& ranges) {
+    for (const MemoryRange& r : ranges)
+        klog::info("memmap").msg("range")
+            .pad(column::kType).kv("kind", range_kind_name(r.kind))
+            .pad(column::kStart).kv("start", klog::hex(r.start.value()))
+            .pad(column::kEnd).kv("end", klog::hex(r.end.value()))
+            .pad(column::kSize).kv("size", klog::size(r.size()))
+            .pad(column::kTail).kv("class", range_class_name(range_class(r.kind)));
+}
+
+void log_totals(const MemoryRangeList& ranges) {
+    klog::info("memmap").msg("totals")
+        .kv("usable", klog::size(ranges.total_bytes(RangeClass::kUsable)))
+        .kv("loader-owned", klog::size(ranges.total_bytes(RangeClass::kLoaderOwned)))
+        .kv("firmware", klog::size(ranges.total_bytes(RangeClass::kFirmware)))
+        .kv("device", klog::size(ranges.total_bytes(RangeClass::kDevice)))
+        .kv("ram", klog::size(ranges.ram_bytes()))
+        .kv("ram-end", klog::hex(ranges.ram_end().value()))
+        .kv("ranges", uint64_t(ranges.count()));
+}
+
+void log_rejection(const char* subsystem, const char* what, const Violation& v) {
+    // One statement: the line is written when this expression ends, before
+    // the caller's exit (see common/include/support/log.h).
+    if (v.has_index())
+        klog::error(subsystem).msg(what).msg("rejected").kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("rule", v.rule).kv("index", v.index);
+    else
+        klog::error(subsystem).msg(what).msg("rejected").kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("rule", v.rule);
+}
+
+}  // namespace mm

@@ -1,0 +1,23 @@
+// The memory map in the boot log: the firmware's descriptors as a table, the
+// normalised ranges, and totals per class. Later chapters print the ranges
+// they build on, so the lines are defined once here; tests and the book parse
+// them (see chapters/02-memory-map/README.md for a real excerpt).
+#pragma once
+
+#include "boot/handoff.h"
+#include "memory_descriptor_view.h"
+#include "memory_ranges.h"
+#include "support/violation.h"
+
+namespace mm {
+
+// [INFO  memmap] descriptor index=3 type=conventional start=0x100000 end=0x800000 size=7MiB attributes=0xf
+void log_descriptors(const MemoryDescriptorView& map);
+// [INFO  memmap] range start=0x100000 end=0x800000 size=7MiB kind=usable
+void log_ranges(const MemoryRangeList& ranges);
+// [INFO  memmap] totals usable=… loader-owned=… firmware=… device=… ram=… ranges=N
+void log_totals(const MemoryRangeList& ranges);
+// [ERROR memmap] handoff rejected field=descriptor_size value=0x18 rule="…" [index=N]
+void log_rejection(const char* subsystem, const char* what, const Violation& violation);
+
+}  // namespace mm

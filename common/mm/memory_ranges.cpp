@@ -1,0 +1,142 @@
+#include "memory_ranges.h"
+
+namespace mm {
+
+using boot::EfiMemoryType;
+
+const char* range_kind_name(RangeKind kind) {
+    switch (kind) {
+        case RangeKind::kUsable: return "usable";
+        case RangeKind::kKernelImage: return "kernel-image";
+        case RangeKind::kBootHandoff: return "boot-handoff";
+        case RangeKind::kBootPageTables: return "boot-page-tables";
+        case RangeKind::kBootStack: return "boot-stack";
+        case RangeKind::kAcpiReclaim: return "acpi-reclaim";
+        case RangeKind::kAcpiNvs: return "acpi-nvs";
+        case RangeKind::kFirmwareRuntime: return "firmware-runtime";
+        case RangeKind::kReserved: return "reserved";
+        case RangeKind::kDevice: return "device";
+    }
+    return "?";
+}
+
+const char* range_class_name(RangeClass cls) {
+    switch (cls) {
+        case RangeClass::kUsable: return "usable";
+        case RangeClass::kLoaderOwned: return "loader-owned";
+        case RangeClass::kFirmware: return "firmware";
+        case RangeClass::kDevice: return "device";
+    }
+    return "?";
+}
+
+RangeClass range_class(RangeKind kind) {
+    switch (kind) {
+        case RangeKind::kUsable: return RangeClass::kUsable;
+        case RangeKind::kKernelImage:
+        case RangeKind::kBootHandoff:
+        case RangeKind::kBootPageTables:
+        case RangeKind::kBootStack: return RangeClass::kLoaderOwned;
+        case RangeKind::kAcpiReclaim:
+        case RangeKind::kAcpiNvs:
+        case RangeKind::kFirmwareRuntime:
+        case RangeKind::kReserved: return RangeClass::kFirmware;
+        case RangeKind::kDevice: return RangeClass::kDevice;
+    }
+    return RangeClass::kFirmware;
+}
+
+RangeKind range_kind_of(const MemoryDescriptor& d) {
+    switch (d.type()) {
+        // Free once ExitBootServices has returned (UEFI 2.10, 7.2, Table 7-6):
+        // the loader's own code and pool are dead too, because everything the
+        // kernel still needs was copied into the loader-owned types below.
+        case EfiMemoryType::kConventional:
+        case EfiMemoryType::kBootServicesCode:
+        case EfiMemoryType::kBootServicesData:
+        case EfiMemoryType::kLoaderCode:
+        case EfiMemoryType::kLoaderData: return RangeKind::kUsable;
+        case EfiMemoryType::kKernelImage: return RangeKind::kKernelImage;
+        case EfiMemoryType::kBootHandoff: return RangeKind::kBootHandoff;
+        case EfiMemoryType::kBootPageTables: return RangeKind::kBootPageTables;
+        case EfiMemoryType::kBootStack: return RangeKind::kBootStack;
+        case EfiMemoryType::kAcpiReclaim: return RangeKind::kAcpiReclaim;
+        case EfiMemoryType::kAcpiNvs: return RangeKind::kAcpiNvs;
+        case EfiMemoryType::kRuntimeServicesCode:
+        case EfiMemoryType::kRuntimeServicesData: return RangeKind::kFirmwareRuntime;
+        case EfiMemoryType::kMmio:
+        case EfiMemoryType::kMmioPortSpace: return RangeKind::kDevice;
+        default: break;
+    }
+    // Reserved, unusable, PAL code, persistent, unaccepted, OEM/OS-defined types
+    // we do not know: never hand out. RAM only when it can be cached write-back.
+    return (d.attributes() & boot::kEfiMemoryWb) ? RangeKind::kReserved : RangeKind::kDevice;
+}
+
+Violation MemoryRangeList::build(const MemoryDescriptorView& map) {
+    count_ = 0;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+        const MemoryDescriptor d = *it;
+        PhysAddr end;
+        if (!d.end(&end)) return reject("descriptor.number_of_pages", d.pages(), "range must not overflow", it.index());
+        if (Violation v = insert({d.physical_start(), end, range_kind_of(d)}); !v.ok()) {
+            v.index = it.index();
+            return v;
+        }
+    }
+    return accept();
+}
+
+// Insertion into the sorted list, merging with a neighbour of the same kind
+// that touches the new range. Overlaps were rejected by validate_handoff; they
+// are asserted here because merging would hide one.
+Violation MemoryRangeList::insert(MemoryRange range) {
+    size_t at = 0;
+    while (at < count_ && ranges_[at].start < range.start) ++at;
+    KASSERT(at == 0 || ranges_[at - 1].end <= range.start);
+    KASSERT(at == count_ || range.end <= ranges_[at].start);
+
+    const bool joins_previous = at > 0 && ranges_[at - 1].end == range.start && ranges_[at - 1].kind == range.kind;
+    const bool joins_next = at < count_ && ranges_[at].start == range.end && ranges_[at].kind == range.kind;
+    if (joins_previous && joins_next) {
+        ranges_[at - 1].end = ranges_[at].end;
+        for (size_t i = at; i + 1 < count_; ++i) ranges_[i] = ranges_[i + 1];
+        --count_;
+    } else if (joins_previous) {
+        ranges_[at - 1].end = range.end;
+    } else if (joins_next) {
+        ranges_[at].start = range.start;
+    } else {
+        if (count_ == kCapacity)
+            return reject("memory_map", count_, "needs more than MemoryRangeList::kCapacity (256) ranges after merging");
+        for (size_t i = count_; i > at; --i) ranges_[i] = ranges_[i - 1];
+        ranges_[at] = range;
+        ++count_;
+    }
+    return accept();
+}
+
+uint64_t MemoryRangeList::total_bytes(RangeClass cls) const {
+    uint64_t total = 0;
+    for (const MemoryRange& r : *this)
+        if (range_class(r.kind) == cls) total += r.size();
+    return total;
+}
+
+uint64_t MemoryRangeList::ram_bytes() const {
+    return total_bytes(RangeClass::kUsable) + total_bytes(RangeClass::kLoaderOwned) + total_bytes(RangeClass::kFirmware);
+}
+
+PhysAddr MemoryRangeList::ram_end() const {
+    for (size_t i = count_; i > 0; --i)
+        if (range_class(ranges_[i - 1].kind) != RangeClass::kDevice) return ranges_[i - 1].end;
+    return PhysAddr(0);
+}
+
+const MemoryRange* MemoryRangeList::find(PhysAddr address) const {
+    for (const MemoryRange& r : *this)
+        if (r.contains(address)) return &r;
+    return nullptr;
+}
+
+}  // namespace mm

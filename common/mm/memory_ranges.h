@@ -1,0 +1,86 @@
+// MemoryRangeList: the memory map normalised into what the kernel needs to know.
+//
+// The firmware's map is unsorted, split into many small descriptors, and uses
+// two dozen types. Later chapters ask simpler questions: which frames may I
+// hand out? what must I never touch? what is RAM at all? So the map is turned
+// once into a sorted list of disjoint ranges, each with a RangeKind, and
+// neighbours of the same kind are merged.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory_descriptor_view.h"
+#include "phys_addr.h"
+#include "support/violation.h"
+
+namespace mm {
+
+enum class RangeKind : uint8_t {
+    kUsable,          // free after ExitBootServices: conventional, boot-services, loader code/data
+    kKernelImage,     // loader-owned: what the kernel runs from and on,
+    kBootHandoff,     //   and what it was handed; reserved until the
+    kBootPageTables,  //   kernel has its own copy or no longer needs it
+    kBootStack,
+    kAcpiReclaim,     // ACPI tables: keep until parsed (chapter 06)
+    kAcpiNvs,         // firmware's ACPI storage: never touch
+    kFirmwareRuntime, // UEFI runtime services code and data
+    kReserved,        // RAM the firmware kept for itself (reserved, unusable, persistent, unknown)
+    kDevice,          // not RAM: MMIO, port space, and reserved ranges that cannot be cached write-back
+};
+
+// The coarse classes the kernel prints totals for.
+enum class RangeClass : uint8_t { kUsable, kLoaderOwned, kFirmware, kDevice };
+
+const char* range_kind_name(RangeKind kind);
+const char* range_class_name(RangeClass cls);
+RangeClass range_class(RangeKind kind);
+
+// RAM is what can be cached write-back and is not an MMIO type: that keeps
+// the PCIe configuration window OVMF marks "reserved" (attribute UC only) out
+// of the RAM totals and out of the phys-offset window of chapter 05.
+RangeKind range_kind_of(const MemoryDescriptor& descriptor);
+
+struct MemoryRange {
+    PhysAddr start;
+    PhysAddr end;  // exclusive
+    RangeKind kind;
+
+    uint64_t size() const { return end - start; }
+    bool contains(PhysAddr address) const { return start <= address && address < end; }
+};
+
+class MemoryRangeList {
+public:
+    // Far more than any real map needs after merging (OVMF: ~130 descriptors
+    // become ~30 ranges), small enough to live in .bss.
+    static constexpr size_t kCapacity = 256;
+
+    // Builds the list from a validated map (validate_handoff: page-aligned,
+    // no overflow, no overlap). Fails only when the ranges do not fit.
+    Violation build(const MemoryDescriptorView& map);
+
+    size_t count() const { return count_; }
+    const MemoryRange& operator[](size_t index) const {
+        KASSERT(index < count_);
+        return ranges_[index];
+    }
+    const MemoryRange* begin() const { return ranges_; }
+    const MemoryRange* end() const { return ranges_ + count_; }
+
+    uint64_t total_bytes(RangeClass cls) const;
+    // usable + loader-owned + firmware: every byte of RAM the firmware described.
+    uint64_t ram_bytes() const;
+    // The end of the highest range that is RAM (not device memory).
+    PhysAddr ram_end() const;
+    // The range holding `address`, or nullptr when the map does not describe it.
+    const MemoryRange* find(PhysAddr address) const;
+
+private:
+    Violation insert(MemoryRange range);
+
+    MemoryRange ranges_[kCapacity];
+    size_t count_ = 0;
+};
+
+}  // namespace mm

@@ -1,0 +1,251 @@
+// Chapter 02's library: MemoryDescriptorView, validate_handoff, MemoryRangeList.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "handoff_validation.h"
+#include "memory_map_builder.h"
+#include "memory_map_log.h"
+#include "memory_ranges.h"
+#include "support/log.h"
+
+using boot::EfiMemoryType;
+using mm::PhysAddr;
+using mm::RangeKind;
+
+namespace {
+
+Violation validate(const boot::BootHandoff& h, const FakeMemoryMap& map) { return mm::validate_handoff(h, map.bytes.data()); }
+
+FakeMemoryMap small_machine() {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0x100000, 0x100)             // 1 MiB .. 2 MiB
+        .add(EfiMemoryType::kKernelImage, 0x200000, 0x10)
+        .add(EfiMemoryType::kBootServicesData, 0x210000, 0xF0)
+        .add(EfiMemoryType::kAcpiReclaim, 0x0, 0x10)                   // unsorted on purpose
+        .add(EfiMemoryType::kReserved, 0xB0000000, 0x10000, boot::kEfiMemoryUc);  // PCIe ECAM: not RAM
+    return map;
+}
+
+}  // namespace
+
+TEST(MemoryDescriptorView, StridesByTheFirmwaresDescriptorSize) {
+    for (uint32_t stride : {40u, 48u, 64u}) {
+        FakeMemoryMap map(stride);
+        map.add(EfiMemoryType::kConventional, 0x1000, 1).add(EfiMemoryType::kAcpiNvs, 0x5000, 2, 0xF);
+        const mm::MemoryDescriptorView view = map.view();
+        ASSERT_EQ(view.count(), 2u) << "stride " << stride;
+        EXPECT_EQ(view.at(1).type(), EfiMemoryType::kAcpiNvs);
+        EXPECT_EQ(view.at(1).physical_start(), PhysAddr(0x5000));
+        EXPECT_EQ(view.at(1).pages(), 2u);
+        EXPECT_EQ(view.at(1).attributes(), 0xFu);
+        EXPECT_STREQ(view.at(1).type_name(), "acpi-nvs");
+    }
+}
+
+TEST(MemoryDescriptorView, IteratesEveryDescriptorOnce) {
+    const FakeMemoryMap map = small_machine();
+    size_t seen = 0;
+    for (auto it = map.view().begin(); it != map.view().end(); ++it) EXPECT_EQ(it.index(), seen++);
+    EXPECT_EQ(seen, 5u);
+}
+
+TEST(MemoryDescriptorView, IndexIsBoundsChecked) {
+    const FakeMemoryMap map = small_machine();
+    EXPECT_DEATH((void)map.view().at(5), "index < count_");
+}
+
+TEST(MemoryDescriptorView, EndReportsOverflow) {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0xFFFF'FFFF'FFFF'0000ull, 0x100);
+    PhysAddr end;
+    EXPECT_FALSE(map.view().at(0).end(&end));
+}
+
+TEST(HandoffValidation, AcceptsAWellFormedMap) {
+    const FakeMemoryMap map = small_machine();
+    EXPECT_TRUE(validate(map.handoff(), map).ok());
+}
+
+TEST(HandoffValidation, NamesTheBrokenHeaderField) {
+    const FakeMemoryMap map = small_machine();
+    boot::BootHandoff h = map.handoff();
+    h.magic = 0x1234;
+    EXPECT_STREQ(validate(h, map).field, "magic");
+    h = map.handoff();
+    h.version = 7;
+    EXPECT_STREQ(validate(h, map).field, "version");
+    h = map.handoff();
+    h.size = 100;
+    EXPECT_STREQ(validate(h, map).field, "size");
+}
+
+struct GeometryCase {
+    const char* name;
+    void (*damage)(boot::BootHandoff&);
+    const char* field;
+    const char* rule_fragment;
+};
+
+TEST(HandoffValidation, RejectsBadMapGeometryWithANamedRule) {
+    const GeometryCase cases[] = {
+        {"null map", [](boot::BootHandoff& h) { h.memory_map = 0; }, "memory_map", "must not be null"},
+        {"descriptor too small", [](boot::BootHandoff& h) { h.descriptor_size = 24; }, "descriptor_size", "at least 40"},
+        {"descriptor not 8-aligned", [](boot::BootHandoff& h) { h.descriptor_size = 44; }, "descriptor_size", "multiple of 8"},
+        {"descriptor version", [](boot::BootHandoff& h) { h.descriptor_version = 2; }, "descriptor_version", "must be 1"},
+        {"empty map", [](boot::BootHandoff& h) { h.memory_map_size = 0; }, "memory_map_size", "at least one"},
+        {"size not a multiple", [](boot::BootHandoff& h) { h.memory_map_size -= 8; }, "memory_map_size", "multiple of descriptor_size"},
+        {"size beyond capacity", [](boot::BootHandoff& h) { h.memory_map_capacity -= 48; }, "memory_map_size", "capacity"},
+        {"too many descriptors",
+         [](boot::BootHandoff& h) { h.memory_map_size = h.memory_map_capacity = 48 * (mm::kMaxMemoryDescriptors + 1); },
+         "memory_map_size", "at most"},
+        {"buffer beyond 2^52", [](boot::BootHandoff& h) { h.memory_map = 1ull << 52; }, "memory_map", "2^52"},
+    };
+    const FakeMemoryMap map = small_machine();
+    for (const GeometryCase& c : cases) {
+        boot::BootHandoff h = map.handoff();
+        c.damage(h);
+        const Violation v = validate(h, map);
+        ASSERT_FALSE(v.ok()) << c.name;
+        EXPECT_STREQ(v.field, c.field) << c.name;
+        EXPECT_NE(std::string(v.rule).find(c.rule_fragment), std::string::npos) << c.name << ": " << v.rule;
+        EXPECT_FALSE(v.has_index()) << c.name;
+    }
+}
+
+TEST(HandoffValidation, RejectsBadDescriptorsAndNamesTheirIndex) {
+    FakeMemoryMap misaligned = small_machine();
+    misaligned.add(EfiMemoryType::kConventional, 0x300800, 1);
+    Violation v = validate(misaligned.handoff(), misaligned);
+    EXPECT_STREQ(v.field, "descriptor.physical_start");
+    EXPECT_EQ(v.value, 0x300800u);
+    EXPECT_EQ(v.index, 5u);
+
+    FakeMemoryMap empty = small_machine();
+    empty.add(EfiMemoryType::kConventional, 0x300000, 0);
+    EXPECT_STREQ(validate(empty.handoff(), empty).field, "descriptor.number_of_pages");
+
+    FakeMemoryMap wraps = small_machine();
+    wraps.add(EfiMemoryType::kConventional, 0xFFFF'FFFF'FFFF'0000ull, 0x100);
+    v = validate(wraps.handoff(), wraps);
+    EXPECT_STREQ(v.field, "descriptor.number_of_pages");
+    EXPECT_EQ(v.index, 5u);
+
+    FakeMemoryMap beyond = small_machine();
+    beyond.add(EfiMemoryType::kConventional, (1ull << 52) - 0x1000, 2);
+    EXPECT_STREQ(validate(beyond.handoff(), beyond).field, "descriptor.number_of_pages");
+}
+
+TEST(HandoffValidation, RejectsOverlapsWhereverTheyAre) {
+    FakeMemoryMap inside = small_machine();
+    inside.add(EfiMemoryType::kConventional, 0x180000, 1);  // within the first descriptor
+    Violation v = validate(inside.handoff(), inside);
+    EXPECT_STREQ(v.field, "descriptor.physical_start");
+    EXPECT_NE(std::string(v.rule).find("overlap"), std::string::npos);
+    EXPECT_EQ(v.index, 5u);
+
+    FakeMemoryMap straddles = small_machine();
+    straddles.add(EfiMemoryType::kConventional, 0xF0000, 0x20);  // starts before, ends inside
+    EXPECT_FALSE(validate(straddles.handoff(), straddles).ok());
+
+    FakeMemoryMap touching = small_machine();
+    touching.add(EfiMemoryType::kConventional, 0x300000, 0x10);  // begins where another ends: fine
+    EXPECT_TRUE(validate(touching.handoff(), touching).ok());
+}
+
+TEST(MemoryRangeList, SortsClassifiesAndMergesNeighboursOfOneKind) {
+    const FakeMemoryMap map = small_machine();
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_EQ(ranges.count(), 5u);
+    EXPECT_EQ(ranges[0].kind, RangeKind::kAcpiReclaim);
+    EXPECT_EQ(ranges[1].start, PhysAddr(0x100000));
+    EXPECT_EQ(ranges[1].end, PhysAddr(0x200000));
+    EXPECT_EQ(ranges[2].kind, RangeKind::kKernelImage);
+    EXPECT_EQ(ranges[3].kind, RangeKind::kUsable);  // boot-services data is free after ExitBootServices
+    // The UC-only reserved range is device memory: listed, but not RAM.
+    EXPECT_EQ(ranges[4].kind, RangeKind::kDevice);
+    EXPECT_EQ(ranges.ram_bytes(), 0x10000u + 0x200000u);
+    EXPECT_EQ(ranges.ram_end(), PhysAddr(0x300000));
+}
+
+TEST(MemoryRangeList, KeepsDeviceRangesAndMergesAcrossInsertionOrder) {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0x3000, 1)
+        .add(EfiMemoryType::kConventional, 0x1000, 1)
+        .add(EfiMemoryType::kLoaderData, 0x2000, 1)  // joins both neighbours
+        .add(EfiMemoryType::kReserved, 0xB0000000, 16, boot::kEfiMemoryUc)
+        .add(EfiMemoryType::kMmio, 0xFFC00000, 16, boot::kEfiMemoryUc | boot::kEfiMemoryRuntime)
+        .add(EfiMemoryType::kReserved, 0x5000, 1, 0xF)
+        .add(EfiMemoryType(0x70000001), 0x6000, 1, 0xF);  // OEM type: never usable
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_EQ(ranges.count(), 4u);
+    EXPECT_EQ(ranges[0].start, PhysAddr(0x1000));
+    EXPECT_EQ(ranges[0].end, PhysAddr(0x4000));
+    EXPECT_EQ(ranges[1].kind, RangeKind::kReserved);
+    EXPECT_EQ(ranges[1].end, PhysAddr(0x7000));
+    EXPECT_EQ(ranges[2].kind, RangeKind::kDevice);
+    EXPECT_EQ(ranges[3].kind, RangeKind::kDevice);
+    EXPECT_EQ(ranges.total_bytes(mm::RangeClass::kUsable), 3 * kPageSize);
+    EXPECT_EQ(ranges.ram_bytes(), 5 * kPageSize);
+    EXPECT_EQ(ranges.ram_end(), PhysAddr(0x7000));
+    EXPECT_EQ(ranges.find(PhysAddr(0x2FFF)), &ranges[0]);
+    EXPECT_EQ(ranges.find(PhysAddr(0x4000)), nullptr);
+}
+
+TEST(MemoryRangeList, ReportsWhenRangesDoNotFit) {
+    FakeMemoryMap map;
+    // Alternate kinds so that nothing merges.
+    for (uint64_t i = 0; i <= mm::MemoryRangeList::kCapacity; ++i)
+        map.add(i % 2 ? EfiMemoryType::kAcpiNvs : EfiMemoryType::kConventional, i * kPageSize, 1);
+    static mm::MemoryRangeList ranges;
+    const Violation v = ranges.build(map.view());
+    EXPECT_STREQ(v.field, "memory_map");
+    EXPECT_EQ(v.index, mm::MemoryRangeList::kCapacity);
+}
+
+TEST(LoaderObjects, MustLieWhollyInTheirOwnKind) {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kKernelImage, 0x200000, 0x10)
+        .add(EfiMemoryType::kBootHandoff, 0x300000, 3)
+        .add(EfiMemoryType::kBootPageTables, 0x400000, 4)
+        .add(EfiMemoryType::kBootStack, 0x500000, 16)
+        .add(EfiMemoryType::kConventional, 0x510000, 16);
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    boot::BootHandoff h{};
+    h.kernel_physical_base = 0x200000;
+    h.kernel_size = 0x10000;
+    h.memory_map = 0x300000;
+    h.memory_map_capacity = 0x2000;
+    h.bootstrap_pml4 = 0x401000;
+    h.boot_stack_base = 0x500000;
+    h.boot_stack_size = 0x10000;
+    mm::LoaderObject objects[mm::kLoaderObjectCount];
+    mm::list_loader_objects(h, PhysAddr(0x302000), objects);
+    EXPECT_TRUE(mm::check_loader_objects(objects, ranges).ok());
+
+    h.boot_stack_size = 0x11000;  // one page into free memory
+    mm::list_loader_objects(h, PhysAddr(0x302000), objects);
+    Violation v = mm::check_loader_objects(objects, ranges);
+    EXPECT_STREQ(v.field, "boot-stack");
+
+    h.boot_stack_size = 0x10000;
+    mm::list_loader_objects(h, PhysAddr(0x200000), objects);  // "handoff" inside the kernel image
+    v = mm::check_loader_objects(objects, ranges);
+    EXPECT_STREQ(v.field, "handoff");
+}
+
+namespace {
+std::string g_log;
+void capture(klog::Level, const char* text, size_t length) { g_log.append(text, length); }
+}  // namespace
+
+TEST(MemoryMapLog, RejectionLineNamesFieldValueRuleAndIndex) {
+    g_log.clear();
+    klog::set_sink(capture);
+    mm::log_rejection("memmap", "handoff", reject("descriptor_size", 24, "must be at least 40", 3));
+    klog::set_sink(nullptr);
+    EXPECT_EQ(g_log, "[ERROR memmap] handoff rejected field=descriptor_size value=0x18 rule=\"must be at least 40\" index=3\n");
+}

@@ -1,0 +1,201 @@
+"""Chapter 02: the kernel reads, validates and normalises the memory map.
+
+Boots at three memory sizes, each checked against two oracles outside the
+kernel: the loader's own dump of the same map (``loader.dump-map``) and QEMU's
+``info memory_size_summary`` (the RAM the machine was given). Then the kernel
+is made to damage a copy of its handoff (``test.corrupt=…``) and must reject
+each kind of damage by name.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import harness
+from harness.log import int_field, loader_memory_map, size_field
+
+CHAPTER = "02-memory-map"
+PAGE = 4096
+MiB = 1 << 20
+
+# The firmware describes every byte of RAM except the legacy VGA/option-ROM
+# hole at 0xA0000-0xFFFFF (384 KiB): that is the whole allowed difference
+# between the configured RAM and the RAM the kernel counts.
+RAM_TOLERANCE = 1 * MiB
+
+# An independent reading of the UEFI types (UEFI 2.10, Table 7-6), written
+# again here on purpose rather than imported from the kernel.
+KIND_OF_TYPE = {
+    "conventional": "usable", "boot-code": "usable", "boot-data": "usable",
+    "loader-code": "usable", "loader-data": "usable",
+    "kernel-image": "kernel-image", "boot-handoff": "boot-handoff",
+    "boot-page-tables": "boot-page-tables", "boot-stack": "boot-stack",
+    "acpi-reclaim": "acpi-reclaim", "acpi-nvs": "acpi-nvs",
+    "runtime-code": "firmware-runtime", "runtime-data": "firmware-runtime",
+    "mmio": "device", "mmio-port": "device",
+}
+CLASS_OF_KIND = {
+    "usable": "usable",
+    "kernel-image": "loader-owned", "boot-handoff": "loader-owned",
+    "boot-page-tables": "loader-owned", "boot-stack": "loader-owned",
+    "acpi-reclaim": "firmware", "acpi-nvs": "firmware", "firmware-runtime": "firmware", "reserved": "firmware",
+    "device": "device",
+}
+
+
+def boot_held(memory: str) -> harness.BootResult:
+    result = harness.boot(
+        harness.BootConfig(CHAPTER, memory=memory, cmdline="loader.dump-map", hold=True,
+                           monitor_commands=["info memory_size_summary"])
+    )
+    harness.assert_outcome(result, "held")
+    return result
+
+
+def kernel_descriptors(result):
+    return [
+        (r.fields["type"], int_field(r, "start"), int_field(r, "end"), int(r.fields["attributes"], 16))
+        for r in result.records_for("memmap") if r.event == "descriptor"
+    ]
+
+
+def kernel_ranges(result):
+    return [(r.fields["kind"], int_field(r, "start"), int_field(r, "end"), r.fields["class"])
+            for r in result.records_for("memmap") if r.event == "range"]
+
+
+def only(result, event):
+    matches = [r for r in result.records_for("memmap") if r.event == event]
+    assert len(matches) == 1, f"expected one '[memmap] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+def configured_ram(result) -> int:
+    match = re.search(r"base memory:\s*(\d+)", result.monitor["info memory_size_summary"])
+    assert match, result.monitor["info memory_size_summary"]
+    return int(match[1])
+
+
+def expected_kind(type_name: str, attributes: int) -> str:
+    if type_name in KIND_OF_TYPE:
+        return KIND_OF_TYPE[type_name]
+    return "reserved" if attributes & 0x8 else "device"  # EFI_MEMORY_WB: RAM
+
+
+class MemoryMapChecks:
+    """Every check, run on one boot per memory size (one class each, so the
+    three boots run in parallel)."""
+
+    MEMORY: str
+
+    @pytest.fixture(scope="class")
+    def held(self, built):
+        return boot_held(self.MEMORY)
+
+    def test_ready_without_warnings(self, held):
+        assert [r for r in held.records_for("kernel") if r.event == "ready"]
+        assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+    def test_descriptor_table_equals_the_loaders_dump(self, held):
+        ours = kernel_descriptors(held)
+        loader = loader_memory_map(held.records)
+        assert len(ours) == int_field(only(held, "handoff valid"), "descriptors") == len(loader)
+        assert [(t, s, e) for t, s, e, _ in ours] == loader
+        attributes = [int(r.fields["attribute"], 16) for r in held.records if r.subsystem == "loader" and r.event == "map"]
+        assert [a for *_, a in ours] == attributes
+
+    def test_ranges_are_sorted_disjoint_and_merged(self, held):
+        ranges = kernel_ranges(held)
+        for (kind_a, _, end_a, _), (kind_b, start_b, _, _) in zip(ranges, ranges[1:]):
+            assert end_a <= start_b, "ranges must be sorted and disjoint"
+            assert not (end_a == start_b and kind_a == kind_b), "touching ranges of one kind must be merged"
+        for kind, start, end, cls in ranges:
+            assert start % PAGE == 0 and end % PAGE == 0 and start < end
+            assert CLASS_OF_KIND[kind] == cls
+
+    def test_every_descriptor_lands_in_a_range_of_its_kind(self, held):
+        ranges = kernel_ranges(held)
+        covered = 0
+        for type_name, start, end, attributes in kernel_descriptors(held):
+            holders = [r for r in ranges if r[1] <= start and end <= r[2]]
+            assert len(holders) == 1, f"{type_name} {start:#x}-{end:#x} is in {len(holders)} ranges"
+            assert holders[0][0] == expected_kind(type_name, attributes), f"{type_name} at {start:#x}"
+            covered += end - start
+        assert covered == sum(end - start for _, start, end, _ in ranges), "ranges cover more than the map"
+
+    def test_totals_add_up_and_agree_with_the_configured_ram(self, held):
+        totals = only(held, "totals")
+        ranges = kernel_ranges(held)
+        for cls in ("usable", "loader-owned", "firmware", "device"):
+            assert size_field(totals, cls) == sum(e - s for _, s, e, c in ranges if c == cls), cls
+        ram = size_field(totals, "ram")
+        assert ram == size_field(totals, "usable") + size_field(totals, "loader-owned") + size_field(totals, "firmware")
+        configured = configured_ram(held)
+        assert configured - RAM_TOLERANCE <= ram <= configured, f"ram={ram} configured={configured}"
+        assert int_field(totals, "ram-end") == max(e for _, _, e, c in ranges if c != "device")
+        assert int_field(totals, "ranges") == len(ranges)
+        assert size_field(totals, "usable") > configured // 2, "most of a fresh machine's RAM is free"
+
+    def test_loader_objects_sit_in_their_own_kind(self, held):
+        objects = {r.fields["name"]: r for r in held.records_for("memmap") if r.event == "loader object"}
+        assert set(objects) == {"kernel-image", "handoff", "memory-map", "bootstrap-pml4", "boot-stack"}
+        ranges = kernel_ranges(held)
+        for name, record in objects.items():
+            start, size = int_field(record, "start"), size_field(record, "size")
+            kind = [k for k, s, e, _ in ranges if s <= start and start + size <= e]
+            assert kind == [record.fields["kind"]], name
+        # The same addresses as the loader reported them when it made them.
+        loader = {r.event: r for r in held.records_for("loader")}
+        assert int_field(objects["kernel-image"], "start") == int_field(loader["kernel loaded"], "pa")
+        assert int_field(objects["handoff"], "start") == int_field(loader["jump to kernel"], "handoff")
+        assert int_field(objects["bootstrap-pml4"], "start") == int_field(loader["bootstrap tables"], "pml4")
+
+
+class TestMemoryMap128M(MemoryMapChecks):
+    MEMORY = "128M"
+
+
+class TestMemoryMap1G(MemoryMapChecks):
+    MEMORY = "1G"
+
+
+class TestMemoryMap4G(MemoryMapChecks):
+    MEMORY = "4G"
+
+    def test_ram_above_4gib_is_found_past_the_pci_hole(self, held):
+        ranges = kernel_ranges(held)
+        assert any(s >= 1 << 32 and k == "usable" for k, s, _, _ in ranges)
+        assert any(k == "device" and s < 1 << 32 for k, s, _, _ in ranges), "the PCI hole's ECAM/flash are device"
+
+
+# (test.corrupt value, field, words of the rule, names a descriptor index)
+CORRUPTIONS = [
+    ("descriptor-size", "descriptor_size", "must be at least 40 (sizeof EFI_MEMORY_DESCRIPTOR)", False),
+    ("descriptor-stride", "descriptor_size", "must be a multiple of 8", False),
+    ("map-size", "memory_map_size", "must be a multiple of descriptor_size", False),
+    ("null-map", "memory_map", "must not be null", False),
+    ("overlap", "descriptor.physical_start", "must not overlap an earlier descriptor", True),
+    ("overflow", "descriptor.number_of_pages", "start + pages * 4 KiB must end below 2^52", True),
+    ("misaligned", "descriptor.physical_start", "must be 4 KiB aligned", True),
+]
+
+
+@pytest.mark.parametrize("corruption,field,rule,indexed", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
+def test_corrupted_handoff_is_rejected_by_name(built, corruption, field, rule, indexed):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.corrupt={corruption}", timeout=60))
+    harness.assert_outcome(result, "failure")
+    warning = [r for r in result.records_for("memmap") if r.level == "WARN"]
+    assert warning and warning[0].fields["corruption"] == corruption
+    errors = [r for r in result.records if r.level == "ERROR"]
+    assert len(errors) == 1, [str(e) for e in errors]
+    error = errors[0]
+    assert (error.subsystem, error.event) == ("memmap", "handoff rejected")
+    assert error.fields["field"] == field
+    assert error.fields["rule"] == rule
+    assert ("index" in error.fields) == indexed
+    if indexed:
+        descriptors = int_field([r for r in result.records if r.event == "boot services exited"][0], "map-entries")
+        assert int_field(error, "index") == descriptors - 1, "the damaged descriptor is the last one"
+    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
