@@ -1,0 +1,54 @@
+// VirtAddr: a virtual address as its own type, the counterpart of PhysAddr.
+//
+// Introduced in chapter 04: from here on the kernel handles both kinds of
+// address side by side, and a mix-up between them should not compile.
+#pragma once
+
+#include <stdint.h>
+
+#include "support/units.h"
+
+namespace mm {
+
+class VirtAddr {
+public:
+    // 4-level paging translates 48 bits of a linear address (SDM Vol. 3A, 4.5
+    // "4-Level Paging"); the upper 16 bits must be copies of bit 47, or the
+    // access faults (SDM Vol. 1, 3.3.7.1 "Canonical Addressing").
+    static constexpr uint64_t kTranslatedBits = 48;
+
+    constexpr VirtAddr() = default;
+    constexpr explicit VirtAddr(uint64_t value) : value_(value) {}
+
+    constexpr uint64_t value() const { return value_; }
+    constexpr bool is_null() const { return value_ == 0; }
+    constexpr bool is_aligned(uint64_t alignment) const { return ::is_aligned(value_, alignment); }
+    constexpr VirtAddr page_base() const { return VirtAddr(align_down(value_, kPageSize)); }
+    constexpr uint64_t offset_in_page() const { return value_ & (kPageSize - 1); }
+
+    // Bits 63..47 all zero (lower half) or all one (upper half).
+    constexpr bool is_canonical() const {
+        const uint64_t top = value_ >> (kTranslatedBits - 1);
+        return top == 0 || top == (~uint64_t(0) >> (kTranslatedBits - 1));
+    }
+    constexpr bool is_upper_half() const { return (value_ >> 63) != 0; }
+
+    // Plain 64-bit arithmetic: callers that can overflow check for it first.
+    constexpr VirtAddr operator+(uint64_t bytes) const { return VirtAddr(value_ + bytes); }
+    constexpr uint64_t operator-(VirtAddr other) const { return value_ - other.value_; }
+    constexpr bool operator==(const VirtAddr&) const = default;
+    constexpr bool operator<(VirtAddr other) const { return value_ < other.value_; }
+    constexpr bool operator<=(VirtAddr other) const { return value_ <= other.value_; }
+    constexpr bool operator>(VirtAddr other) const { return value_ > other.value_; }
+    constexpr bool operator>=(VirtAddr other) const { return value_ >= other.value_; }
+
+private:
+    uint64_t value_ = 0;
+};
+
+static_assert(sizeof(VirtAddr) == 8);
+static_assert(VirtAddr(0x0000'7FFF'FFFF'FFFFull).is_canonical() && VirtAddr(0xFFFF'8000'0000'0000ull).is_canonical());
+static_assert(!VirtAddr(0x0000'8000'0000'0000ull).is_canonical() && !VirtAddr(0xFFFF'7FFF'FFFF'FFFFull).is_canonical());
+static_assert(VirtAddr(0xFFFF'FFFF'8000'1234ull).page_base() == VirtAddr(0xFFFF'FFFF'8000'1000ull));
+
+}  // namespace mm
