@@ -1,0 +1,112 @@
+// Mapping policy: the one place that decides how a region is mapped, which
+// flags its leaves carry and how large its pages may be.
+//
+// Flag sets are named by what the memory is and derived from one another, so
+// "kernel data is rodata plus writable" is written once and the two cannot
+// drift apart. Later chapters add MMIO and the framebuffer here, with a memory
+// type translated to PWT/PCD/PAT in one function.
+#pragma once
+
+#include <stdint.h>
+
+#include "arch/x86/paging_bits.h"
+#include "page_size.h"
+#include "phys_addr.h"
+#include "virt_addr.h"
+
+namespace mm {
+
+// Leaf flags, before the page size adds PS (leaf_entry_flags below). Never US:
+// no page of this kernel is user-accessible.
+namespace leaf_flags {
+
+namespace pte = x86::pte;
+
+// Read-only and not executable: the base every kernel mapping starts from.
+inline constexpr uint64_t kKernelRodata = pte::kPresent | pte::kNoExecute;
+// Read-only and executable (RX): rodata with execution allowed.
+inline constexpr uint64_t kKernelText = kKernelRodata & ~pte::kNoExecute;
+// Read-write, never executable (RW+NX): nothing is both writable and executable.
+inline constexpr uint64_t kKernelData = kKernelRodata | pte::kWritable;
+// Physical memory seen through the kernel's window on it: data, never code.
+inline constexpr uint64_t kPhysWindow = kKernelData;
+// The identity map of low memory kept while the kernel switches tables.
+inline constexpr uint64_t kIdentityLowMemory = kKernelData;
+
+static_assert(kKernelText == pte::kPresent);
+static_assert(kKernelData == (pte::kPresent | pte::kWritable | pte::kNoExecute));
+
+}  // namespace leaf_flags
+
+// Flags of every non-leaf entry: present and writable, executable and
+// supervisor-only. Access rights combine across levels, most restrictive
+// wins (SDM Vol. 3A, 4.6 "Access Rights"), so permissive tables let the leaf
+// flags alone decide what a page allows.
+inline constexpr uint64_t kTableEntryFlags = x86::pte::kPresent | x86::pte::kWritable;
+
+// How map_range maps one region.
+struct MappingPolicy {
+    uint64_t leaf_flags;         // from leaf_flags::, P included; never PS, PAT or address bits
+    PageSize max_page_size;      // the largest page the region may use
+    bool cpu_has_1gib_pages;     // CPUID.80000001H:EDX.Page1GB[bit 26]; without it PS in a PDPTE faults
+};
+
+// Kernel image sections are mapped with 4 KiB pages: their boundaries are only
+// page-aligned, and a large page would lend one section's rights to its neighbour.
+inline constexpr MappingPolicy kKernelTextPolicy = {leaf_flags::kKernelText, PageSize::k4KiB, false};
+inline constexpr MappingPolicy kKernelRodataPolicy = {leaf_flags::kKernelRodata, PageSize::k4KiB, false};
+inline constexpr MappingPolicy kKernelDataPolicy = {leaf_flags::kKernelData, PageSize::k4KiB, false};
+
+// Large regions of plain memory: the largest page alignment allows.
+constexpr MappingPolicy phys_window_policy(bool cpu_has_1gib_pages) {
+    return {leaf_flags::kPhysWindow, PageSize::k1GiB, cpu_has_1gib_pages};
+}
+constexpr MappingPolicy identity_low_memory_policy(bool cpu_has_1gib_pages) {
+    return {leaf_flags::kIdentityLowMemory, PageSize::k1GiB, cpu_has_1gib_pages};
+}
+
+// A page of `size` can map `va` -> `pa` when BOTH addresses are aligned to it
+// (the CPU copies the low bits of the linear address into the physical one
+// unchanged) and at least `size` bytes are left to map.
+constexpr bool page_fits(VirtAddr va, PhysAddr pa, uint64_t bytes_left, PageSize size) {
+    return va.is_aligned(bytes(size)) && pa.is_aligned(bytes(size)) && bytes_left >= bytes(size);
+}
+
+// The largest page that can map the next `bytes_left` bytes at `va` -> `pa`,
+// no larger than `max_allowed`; 1 GiB also needs the CPU's support. 4 KiB
+// when nothing larger fits.
+constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_left, bool cpu_has_1gib_pages,
+                                     PageSize max_allowed) {
+    if (max_allowed >= PageSize::k1GiB && cpu_has_1gib_pages && page_fits(va, pa, bytes_left, PageSize::k1GiB))
+        return PageSize::k1GiB;
+    if (max_allowed >= PageSize::k2MiB && page_fits(va, pa, bytes_left, PageSize::k2MiB)) return PageSize::k2MiB;
+    return PageSize::k4KiB;
+}
+
+constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy) {
+    return largest_page_size(va, pa, bytes_left, policy.cpu_has_1gib_pages, policy.max_page_size);
+}
+
+// The flags a leaf of `size` carries under `policy`: PS marks a 2 MiB or
+// 1 GiB leaf (SDM Vol. 3A, 4.5, Tables 4-17 and 4-19).
+constexpr uint64_t leaf_entry_flags(const MappingPolicy& policy, PageSize size) {
+    return policy.leaf_flags | (size == PageSize::k4KiB ? 0 : x86::pte::kHugePage);
+}
+
+// Examples, checked by the compiler.
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'0000), ONE_GB, true, PageSize::k1GiB) ==
+              PageSize::k1GiB);
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'0000), ONE_GB, false, PageSize::k1GiB) ==
+              PageSize::k2MiB);  // no CPU support
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4020'0000), ONE_GB, true, PageSize::k1GiB) ==
+              PageSize::k2MiB);  // physical address only 2 MiB-aligned
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'1000), ONE_GB, true, PageSize::k1GiB) ==
+              PageSize::k4KiB);  // physical address only 4 KiB-aligned
+static_assert(largest_page_size(VirtAddr(0x20'0000), PhysAddr(0x20'0000), TWO_MB - FOUR_KB, true, PageSize::k1GiB) ==
+              PageSize::k4KiB);  // too few bytes left
+static_assert(largest_page_size(VirtAddr(0x20'0000), PhysAddr(0x20'0000), TWO_MB, true, PageSize::k4KiB) ==
+              PageSize::k4KiB);  // kernel sections
+static_assert(leaf_entry_flags(kKernelDataPolicy, PageSize::k2MiB) ==
+              (leaf_flags::kKernelData | x86::pte::kHugePage));
+
+}  // namespace mm
