@@ -1,0 +1,99 @@
+// PageTableBuilder: adds mappings to a set of 4-level page tables.
+//
+// map_range() is all or nothing. It validates its input, then walks the range
+// once without writing anything, to find conflicts and count the tables it
+// will need, and only when the FrameSource can supply all of them does it
+// write. A refusal therefore leaves the tables exactly as they were, and a
+// half-built mapping is never left behind.
+#pragma once
+
+#include <stdint.h>
+
+#include "frame_source.h"
+#include "mapping_policy.h"
+#include "page_size.h"
+#include "page_table_entry.h"
+#include "phys_addr.h"
+#include "physical_memory.h"
+#include "virt_addr.h"
+
+namespace mm {
+
+enum class MapStatus : uint8_t {
+    kOk,
+    kZeroLength,
+    kMisalignedVirtual,
+    kMisalignedPhysical,
+    kMisalignedLength,
+    kNonCanonical,
+    kVirtualWraps,
+    kPhysicalBeyondLimit,
+    kAlreadyMapped,
+    kHugePageInTheWay,
+    kOutOfTableFrames,
+};
+
+// The rule a refusal broke, as one sentence for a log line's rule= field.
+const char* describe(MapStatus status);
+
+// What was mapped with which page sizes, and how many tables it took: a
+// mapping phase logs this.
+struct MapStats {
+    uint64_t pages_4k = 0;
+    uint64_t pages_2m = 0;
+    uint64_t pages_1g = 0;
+    uint64_t tables_created = 0;
+
+    uint64_t pages(PageSize size) const;
+    uint64_t bytes_mapped() const;
+    void count_page(PageSize size);
+    MapStats& operator+=(const MapStats& other);
+    bool operator==(const MapStats&) const = default;
+};
+
+struct [[nodiscard]] MapResult {
+    MapStatus status = MapStatus::kOk;
+    VirtAddr where;     // the address the refusal is about: the start, or the page in conflict
+    MapStats mapped;    // what this call added (all zero when refused)
+
+    bool ok() const { return status == MapStatus::kOk; }
+};
+
+class PageTableBuilder {
+public:
+    PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames);
+    PageTableBuilder(const PageTableBuilder&) = delete;
+    PageTableBuilder& operator=(const PageTableBuilder&) = delete;
+
+    // A fresh, zeroed PML4 frame for a new address space (out_of_memory() when
+    // no page-table frame is left). Nothing is mapped in it yet.
+    static FrameResult create_pml4(PhysicalMemoryAccess& memory, FrameSource& frames);
+
+    // Maps [va, va + length) to [pa, pa + length) under `policy`, using the
+    // largest pages that the policy, the CPU and the alignment of both
+    // addresses allow, so 4 KiB pages appear only at the edges. va, pa and
+    // length must be 4 KiB multiples; nothing in the range may be mapped yet.
+    // A slot already holding a table is filled at the next size down.
+    MapResult map_range(VirtAddr va, PhysAddr pa, uint64_t length, const MappingPolicy& policy);
+
+    PhysAddr pml4() const { return pml4_; }
+    // Totals over every successful map_range() of this builder.
+    const MapStats& stats() const { return stats_; }
+
+private:
+    enum class Pass : uint8_t { kCheck, kWrite };
+    class NewTableCounter;
+
+    MapResult validate(VirtAddr va, PhysAddr pa, uint64_t length) const;
+    MapResult walk_range(Pass pass, VirtAddr va, PhysAddr pa, uint64_t length, const MappingPolicy& policy);
+    MapStatus map_page(Pass pass, VirtAddr va, PhysAddr pa, PageSize* size, const MappingPolicy& policy,
+                       NewTableCounter& counter, MapStats& stats);
+    PhysAddr install_new_table(PageTableEntry& entry, PageTableLevel level);
+
+    PhysAddr pml4_;
+    PhysicalMemoryAccess& memory_;
+    FrameSource& frames_;
+    MapStats stats_;
+};
+
+}  // namespace mm

@@ -1,0 +1,25 @@
+#include "page_table_lookup.h"
+
+#include "page_table_index.h"
+
+namespace mm {
+
+Translation translate(PhysAddr pml4, PhysicalMemoryAccess& memory, VirtAddr va) {
+    if (!va.is_canonical()) return {};
+    PhysAddr table = pml4;
+    for (PageTableLevel level = PageTableLevel::kPml4;; level = next_lower(level)) {
+        const PageTableEntry entry = (*memory.table_at(table))[index_at(va, level)];
+        if (!entry.present()) return {};
+        // PS is reserved in a PML4E: the CPU faults there instead of translating.
+        if (level == PageTableLevel::kPml4 && entry.huge()) return {};
+        // A PTE is always a leaf; above it, PS says the walk ends here.
+        if (level == PageTableLevel::kPt || entry.huge()) {
+            const PageSize size = leaf_page_size(level);
+            const uint64_t offset = va.value() & (bytes(size) - 1);
+            return {true, entry.page_address(level) + offset, size, entry.flags(level)};
+        }
+        table = entry.address();
+    }
+}
+
+}  // namespace mm

@@ -1,0 +1,25 @@
+// translate(): what the tables say about one virtual address, read-only.
+//
+// The software version of the CPU's walk (SDM Vol. 3A, 4.5), so host tests
+// can check what a builder wrote, and the kernel can check itself.
+#pragma once
+
+#include <stdint.h>
+
+#include "page_size.h"
+#include "phys_addr.h"
+#include "physical_memory.h"
+#include "virt_addr.h"
+
+namespace mm {
+
+struct Translation {
+    bool present = false;               // false: not mapped (or not canonical); the rest is unset
+    PhysAddr pa;                        // where the address itself lands, offset included
+    PageSize page_size = PageSize::k4KiB;
+    uint64_t flags = 0;                 // the leaf entry's flags (PS included for a large page)
+};
+
+Translation translate(PhysAddr pml4, PhysicalMemoryAccess& memory, VirtAddr va);
+
+}  // namespace mm
