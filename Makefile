@@ -69,9 +69,21 @@ debug: check-chapter $(BUILD)/$(CH)/disk.img
 PYTEST_ARGS ?= -n auto --dist loadscope
 
 .PHONY: test
-test: all
+test: all book
 	$(Q)$(HOST_TEST_BIN)
 	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
+
+# ---- the book --------------------------------------------------------------
+# build/book/html, by Sphinx + MyST (book/conf.py), every warning an error. The
+# boot logs the pages quote come from real boots (scripts/book/capture_logs.py,
+# into build/book/logs); book/reference/writing.md says how pages are written.
+BOOK_OUT := $(BUILD)/book
+
+.PHONY: book
+book: kernels
+	$(Q)$(PYTHON) scripts/book/capture_logs.py $(BOOK_OUT)/logs book chapters
+	@echo "  SPHINX  $(BOOK_OUT)/html"
+	$(Q)$(PYTHON) -m sphinx -b html -E -W --keep-going -n -q -d $(BOOK_OUT)/doctrees book $(BOOK_OUT)/html
 
 # ---- tooling ---------------------------------------------------------------
 # For clangd: one entry per source file, with the exact flags make uses.

@@ -16,6 +16,8 @@ packages=(
     gdb                        # make debug
     libgtest-dev               # host unit tests of the memory code
     python3 python3-pytest python3-pytest-xdist  # boot tests, run in parallel
+    python3-sphinx python3-myst-parser furo      # make book: Sphinx 5.3, MyST Markdown, theme
+    chromium                                     # book tests: headless page rendering, screenshot
 )
 
 missing=()

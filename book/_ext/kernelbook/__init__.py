@@ -1,0 +1,538 @@
+"""Sphinx extension for the tutorial's book: everything a page shows of the
+code, of a boot, or of a chapter's changes is read from the repository or from
+a real boot at build time.
+
+Directives (MyST syntax shown)::
+
+    ```{excerpt} common/boot/final_memory_map.cpp exit-boot-services
+    ```
+    ```{bootlog} 01-boot
+    :match: \\[INFO  (loader|kernel)\\]
+    :cmdline: loader.dump-map
+    :max: 12
+    ```
+    ```{chapter-sources} 01-boot
+    ```
+    ```{log-formats}
+    ```
+    ```{command-line-options}
+    ```
+
+Role: ``{src}`common/boot/main.cpp``` links to the book's copy of a source file
+(also ``{src}`main.cpp <common/boot/main.cpp>```). Markdown links to repository
+files (``[main.cpp](../../common/boot/main.cpp)``, as a chapter README writes
+them for GitHub) are turned into the same links.
+
+Everything that can go stale fails the build (run with -W): a marker the book
+names but the code lacks, unbalanced markers, a marker no page uses, a boot-log
+pattern that matches nothing, a chapter without a book page, a link to a file
+that does not exist.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+from . import markers, sources
+from .bootlogs import boot_log_name
+
+logger = logging.getLogger(__name__)
+
+SOURCE_PAGE_PREFIX = "src/"
+_LANGUAGES = {
+    ".cpp": "cpp", ".h": "cpp", ".hpp": "cpp", ".S": "kernel-gas", ".s": "kernel-gas", ".ld": "none",
+    ".mk": "make", ".py": "python", ".sh": "bash", ".md": "markdown", ".txt": "none",
+}
+
+
+def _gas_lexer_class():
+    """GNU as, AT&T syntax, plus the numeric local labels (``1:``) that
+    Pygments' GasLexer rejects."""
+    from pygments.lexer import inherit
+    from pygments.lexers.asm import GasLexer
+    from pygments.token import Name
+
+    class KernelGasLexer(GasLexer):
+        name = "GNU as with local labels"
+        aliases = ["kernel-gas"]
+        tokens = {"root": [(r"\d+:", Name.Label), inherit]}
+
+    return KernelGasLexer
+
+
+def get_lexer(language: str):
+    from pygments.lexers import get_lexer_by_name
+
+    if language == "kernel-gas":
+        return _gas_lexer_class()()
+    return get_lexer_by_name("text" if language == "none" else language)
+
+
+def language_for(path: str) -> str:
+    name = Path(path).name
+    if name == "Makefile":
+        return "make"
+    return _LANGUAGES.get(Path(path).suffix, "none")
+
+
+# ---------------------------------------------------------------------------
+# Per-build state
+# ---------------------------------------------------------------------------
+
+
+def repo_root(env) -> Path:
+    return Path(env.config.book_repo_root).resolve()
+
+
+def _state(env):
+    if not hasattr(env, "kernelbook_markers"):
+        env.kernelbook_markers = {}  # docname -> set of (path, name) used
+    if not hasattr(env, "kernelbook_files"):
+        env.kernelbook_files = {}    # docname -> set of repository paths linked
+    return env
+
+
+def _marker_scan(env) -> markers.MarkerScan:
+    scan = getattr(env, "_kernelbook_scan", None)
+    if scan is None:
+        scan = markers.scan_tree(repo_root(env), env.config.book_source_roots)
+        env._kernelbook_scan = scan
+    return scan
+
+
+def note_file(env, path: str) -> None:
+    _state(env).kernelbook_files.setdefault(env.docname, set()).add(path)
+    env.note_dependency(str(repo_root(env) / path))
+
+
+# ---------------------------------------------------------------------------
+# Links to source files
+# ---------------------------------------------------------------------------
+
+
+class source_ref(nodes.Inline, nodes.TextElement):
+    """A link to the book's page for a repository file; resolved per builder."""
+
+
+def make_source_ref(env, path: str, text: str, line: int | None = None, literal: bool = True) -> nodes.Node:
+    note_file(env, path)
+    node = source_ref("", "", path=path, line=line)
+    node += nodes.literal(text, text) if literal else nodes.Text(text)
+    return node
+
+
+def check_repo_file(env, path: str, location) -> str | None:
+    """``path`` normalised if it names a file in the repository; warns otherwise."""
+    root = repo_root(env)
+    full = (root / path).resolve()
+    if not full.is_relative_to(root) or not full.is_file():
+        logger.warning(f"no such file in the repository: {path}", location=location, type="kernelbook", subtype="file")
+        return None
+    return full.relative_to(root).as_posix()
+
+
+class SourceRole(SphinxRole):
+    """``{src}`path``` or ``{src}`text <path>```; ``path#L12`` links to a line."""
+
+    def run(self):
+        match = re.match(r"^(.*?)\s*<([^<>]+)>$", self.text, re.S)
+        text, target = (match[1], match[2]) if match else (self.text, self.text)
+        target, _, anchor = target.partition("#L")
+        path = check_repo_file(self.env, target, self.get_location())
+        if path is None:
+            return [nodes.literal(text, text)], []
+        return [make_source_ref(self.env, path, text, int(anchor) if anchor.isdigit() else None)], []
+
+
+class RepositoryLinks(SphinxTransform):
+    """Markdown links to repository files become links to the book's source pages;
+    links to a chapter's README become links to that chapter's book page.
+
+    MyST turns ``[text](../../common/boot/main.cpp)`` into a download reference
+    (an existing file) or a pending cross-reference (anything else); both are
+    caught here, before Sphinx collects downloads."""
+
+    default_priority = 100
+
+    def apply(self, **kwargs):
+        root = repo_root(self.env)
+        docdir = Path(self.env.doc2path(self.env.docname)).parent
+        for node in list(self.document.findall(addnodes.download_reference)) + [
+            n for n in self.document.findall(addnodes.pending_xref) if n.get("reftype") == "myst"
+        ]:
+            target = node.get("reftarget", "")
+            if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+                continue
+            path_part, _, fragment = target.partition("#")
+            full = (docdir / path_part).resolve()
+            if not full.is_relative_to(root) or full.is_relative_to(Path(self.env.srcdir).resolve()):
+                continue
+            rel = full.relative_to(root).as_posix()
+            chapter = re.fullmatch(r"chapters/([^/]+)/README\.md", rel)
+            if chapter:
+                page = f"chapters/{chapter[1]}"
+                xref = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget="/" + page,
+                                             refexplicit=True, refwarn=True, refdoc=self.env.docname)
+                xref += node.children
+                node.replace_self(xref)
+                continue
+            if not full.is_file():
+                continue  # leave it to MyST, which reports it
+            line = int(fragment[1:]) if re.fullmatch(r"L\d+", fragment) else None
+            ref = source_ref("", "", path=rel, line=line)
+            ref += node.children
+            note_file(self.env, rel)
+            node.replace_self(ref)
+
+
+def resolve_source_refs(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    for node in list(doctree.findall(source_ref)):
+        if app.builder.format != "html":
+            node.replace_self(node.children)
+            continue
+        uri = app.builder.get_relative_uri(docname, SOURCE_PAGE_PREFIX + node["path"])
+        if node.get("line"):
+            uri += f"#L-{node['line']}"
+        ref = nodes.reference("", "", internal=True, refuri=uri, classes=["source-link"])
+        ref += node.children
+        node.replace_self(ref)
+
+
+def source_pages(app: Sphinx):
+    """One highlighted page per repository file the book links to, with line
+    anchors ``#L-12``: the book needs no network and no repository host."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    env = _state(app.env)
+    root = repo_root(env)
+    paths = sorted(set().union(*env.kernelbook_files.values())) if env.kernelbook_files else []
+    for path in paths:
+        text = (root / path).read_text(encoding="utf-8")
+        language = language_for(path)
+        lexer = get_lexer(language)
+        formatter = HtmlFormatter(linenos="table", lineanchors="L", anchorlinenos=True, cssclass="highlight")
+        body = f"<h1><code>{html.escape(path)}</code></h1>\n" + highlight(text, lexer, formatter)
+        yield SOURCE_PAGE_PREFIX + path, {"title": path, "body": body}, "page.html"
+
+
+# ---------------------------------------------------------------------------
+# {excerpt}
+# ---------------------------------------------------------------------------
+
+
+def _captioned(caption_nodes: list[nodes.Node], block: nodes.Element) -> nodes.container:
+    container = nodes.container("", literal_block=True, classes=["literal-block-wrapper"])
+    caption = nodes.caption("", "")
+    caption.extend(caption_nodes)
+    container += caption
+    container += block
+    return container
+
+
+class ExcerptDirective(SphinxDirective):
+    """``{excerpt} PATH NAME``: the code between ``book:begin NAME`` and
+    ``book:end NAME`` in PATH (relative to the repository root)."""
+
+    required_arguments = 2
+    has_content = False
+    option_spec = {"language": directives.unchanged, "caption": directives.unchanged}
+
+    def run(self):
+        path, name = self.arguments
+        scan = _marker_scan(self.env)
+        region = scan.regions.get((path, name))
+        _state(self.env).kernelbook_markers.setdefault(self.env.docname, set()).add((path, name))
+        if region is None:
+            checked = path if (repo_root(self.env) / path).is_file() else None
+            what = f"no book:begin {name} / book:end {name} pair in {path}" if checked else f"no such file: {path}"
+            logger.warning(f"excerpt: {what}", location=self.get_location(), type="kernelbook", subtype="marker")
+            return []
+        text = (repo_root(self.env) / path).read_text(encoding="utf-8")
+        code, first = markers.excerpt_lines(text, region)
+        last = first + code.count("\n")
+        block = nodes.literal_block(code, code)
+        block["language"] = self.options.get("language", language_for(path))
+        block["linenos"] = True
+        block["highlight_args"] = {"linenostart": first}
+        self.set_source_info(block)
+        caption = [make_source_ref(self.env, path, path, first),
+                   nodes.Text(f", lines {first}–{last}" + (f": {self.options['caption']}" if "caption" in self.options else ""))]
+        return [_captioned(caption, block)]
+
+
+# ---------------------------------------------------------------------------
+# {bootlog}
+# ---------------------------------------------------------------------------
+
+
+class BootLogDirective(SphinxDirective):
+    """``{bootlog} CHAPTER``: log lines of a real boot of CHAPTER, captured by
+    ``make book`` (scripts/book/capture_logs.py). Options: ``:cmdline:`` the
+    boot's command line (default empty); ``:match:`` a regular expression a
+    line must contain (default: every log line); ``:max:`` at most this many
+    lines. A pattern that matches nothing is an error."""
+
+    required_arguments = 1
+    has_content = False
+    option_spec = {"match": directives.unchanged, "cmdline": directives.unchanged, "max": directives.positive_int}
+
+    def run(self):
+        chapter = self.arguments[0]
+        cmdline = self.options.get("cmdline", "")
+        logs = Path(self.env.config.book_logs_dir)
+        name = boot_log_name(chapter, cmdline)
+        log = logs / f"{name}.log"
+        if not log.is_file():
+            logger.warning(f"bootlog: {log} was not captured (make book captures every boot a page names)",
+                           location=self.get_location(), type="kernelbook", subtype="bootlog")
+            return []
+        self.env.note_dependency(str(log))
+        meta_file = logs / f"{name}.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        lines = log.read_text(encoding="utf-8").splitlines()
+        pattern = self.options.get("match")
+        if pattern:
+            try:
+                regex = re.compile(pattern)
+            except re.error as error:
+                logger.warning(f"bootlog: bad :match: pattern {pattern!r}: {error}", location=self.get_location(),
+                               type="kernelbook", subtype="bootlog")
+                return []
+            lines = [line for line in lines if regex.search(line)]
+        if not lines:
+            logger.warning(f"bootlog: no line of {log.name} matches {pattern!r}", location=self.get_location(),
+                           type="kernelbook", subtype="bootlog")
+            return []
+        if "max" in self.options:
+            lines = lines[: self.options["max"]]
+        text = "\n".join(lines)
+        block = nodes.literal_block(text, text, language="none", classes=["boot-log"])
+        self.set_source_info(block)
+        described = f"make run CH={chapter}" + (f" CMDLINE={cmdline}" if cmdline else "")
+        caption = [nodes.Text("Captured by the book build from a real boot: "), nodes.literal(described, described)]
+        if meta.get("outcome"):
+            caption.append(nodes.Text(f" (outcome: {meta['outcome']})"))
+        return [_captioned(caption, block)]
+
+
+# ---------------------------------------------------------------------------
+# {chapter-sources}
+# ---------------------------------------------------------------------------
+
+
+def _bullets(env, paths: list[str], note=None) -> nodes.bullet_list:
+    items = nodes.bullet_list()
+    for path in paths:
+        para = nodes.paragraph()
+        para += make_source_ref(env, path, path)
+        if note:
+            para += nodes.Text(note(path))
+        items += nodes.list_item("", para)
+    return items
+
+
+class ChapterSourcesDirective(SphinxDirective):
+    """``{chapter-sources} CHAPTER``: for the first chapter, every file its
+    kernel and the loader are built from; for later chapters, the files that
+    changed since the previous chapter and the diff itself."""
+
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        root = repo_root(self.env)
+        build = Path(self.env.config.book_build_dir)
+        chapter = self.arguments[0]
+        names = sources.chapter_names(root)
+        if chapter not in names:
+            logger.warning(f"chapter-sources: unknown chapter {chapter!r} (chapters: {', '.join(names)})",
+                           location=self.get_location(), type="kernelbook", subtype="chapter")
+            return []
+        for dep in list((build / chapter / "obj").glob("*.d")) + list((build / "loader").glob("*.d")):
+            self.env.note_dependency(str(dep))
+        try:
+            index = names.index(chapter)
+            if index == 0:
+                kernel = sources.chapter_files(root, build, chapter)
+                loader = sources.loader_files(root, build)
+                intro1 = nodes.paragraph("", f"The kernel of {chapter} is built from these files "
+                                             "(the chapter's folder, the sources and every header the compiler read):")
+                intro2 = nodes.paragraph("", "The loader, BOOTX64.EFI, is the same for every chapter:")
+                return [intro1, _bullets(self.env, kernel), intro2, _bullets(self.env, loader)]
+            diff = sources.chapter_diff(root, build, names[index - 1], chapter)
+        except sources.MissingBuild as error:
+            logger.warning(f"chapter-sources: {error}", location=self.get_location(), type="kernelbook", subtype="build")
+            return []
+        out: list[nodes.Node] = [nodes.paragraph("", f"What {chapter} changes, compared with {diff.previous}:")]
+        rows = [(b, " (changed)") for _, b in diff.changed] + [(p, " (new)") for p in diff.added]
+        if rows:
+            out.append(_bullets(self.env, [p for p, _ in rows], note=dict(rows).get))
+        if diff.removed:
+            out.append(nodes.paragraph("", "No longer used:"))
+            out.append(_bullets(self.env, diff.removed))
+        if diff.diff:
+            block = nodes.literal_block(diff.diff, diff.diff, language="diff")
+            self.set_source_info(block)
+            out.append(block)
+        else:
+            out.append(nodes.paragraph("", "(no code changes)"))
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Generated reference tables
+# ---------------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[nodes.Node]]) -> nodes.table:
+    table = nodes.table(classes=["kernelbook-index"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in header)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for title in header:
+        row += nodes.entry("", nodes.paragraph("", title))
+    head += row
+    body = nodes.tbody()
+    group += body
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += cell if isinstance(cell, nodes.paragraph) else nodes.paragraph("", "", cell)
+            row += entry
+        body += row
+    return table
+
+
+def _where(env, uses: list[tuple[str, int]]) -> nodes.paragraph:
+    para = nodes.paragraph()
+    for i, (path, line) in enumerate(uses):
+        if i:
+            para += nodes.Text(", ")
+        para += make_source_ref(env, path, f"{path}:{line}", line)
+    return para
+
+
+class LogFormatsDirective(SphinxDirective):
+    """``{log-formats}``: every log line the loader and kernels can print, read
+    from the ``klog`` calls in the sources."""
+
+    def run(self):
+        root = repo_root(self.env)
+        formats = sources.log_formats(root, self.env.config.book_source_roots, ("common/include/support/log.h",))
+        for file in sources.cpp_files(root, self.env.config.book_source_roots):
+            self.env.note_dependency(str(file))
+        rows = [[nodes.literal(f.shape, f.shape), nodes.Text(f.level), _where(self.env, [(f.path, f.line)])]
+                for f in formats]
+        return [_table(["line", "level", "printed by"], rows)]
+
+
+class CommandLineOptionsDirective(SphinxDirective):
+    """``{command-line-options}``: every option read with ``command_line().has()``
+    or ``.value()``, with the values the code compares it to."""
+
+    def run(self):
+        root = repo_root(self.env)
+        options = sources.command_line_options(root, self.env.config.book_source_roots)
+        for file in sources.cpp_files(root, self.env.config.book_source_roots):
+            self.env.note_dependency(str(file))
+        rows = []
+        for o in options:
+            shown = o.name if o.form == "flag" else f"{o.name}=…"
+            values = ", ".join(o.values) if o.values else "—"
+            rows.append([nodes.literal(shown, shown), nodes.Text(values), _where(self.env, o.uses)])
+        return [_table(["option", "values the code knows", "read in"], rows)]
+
+
+# ---------------------------------------------------------------------------
+# Consistency checks over the whole book
+# ---------------------------------------------------------------------------
+
+
+def purge_doc(app, env, docname):
+    _state(env)
+    env.kernelbook_markers.pop(docname, None)
+    env.kernelbook_files.pop(docname, None)
+
+
+def merge_info(app, env, docnames, other):
+    _state(env)
+    for docname in docnames:
+        if docname in getattr(other, "kernelbook_markers", {}):
+            env.kernelbook_markers[docname] = other.kernelbook_markers[docname]
+        if docname in getattr(other, "kernelbook_files", {}):
+            env.kernelbook_files[docname] = other.kernelbook_files[docname]
+
+
+def committed_chapters(root: Path) -> list[str]:
+    """Chapters whose kernel_main.cpp git knows: a chapter folder still being
+    written in a shared working tree needs no page until it is committed. Outside
+    a git checkout, every chapter folder counts."""
+    import subprocess
+
+    names = sources.chapter_names(root)
+    try:
+        tracked = subprocess.run(["git", "-C", str(root), "ls-files", "chapters/*/kernel_main.cpp"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return names
+    tracked_names = {Path(p).parent.name for p in tracked}
+    return [n for n in names if n in tracked_names]
+
+
+def check_consistency(app, env):
+    _state(env)
+    env._kernelbook_scan = None  # rescan: the sources may have changed since the last build
+    scan = _marker_scan(env)
+    root = repo_root(env)
+    for path, line, message in scan.errors:
+        logger.warning(message, location=(str(root / path), line), type="kernelbook", subtype="marker")
+    used = set().union(*env.kernelbook_markers.values()) if env.kernelbook_markers else set()
+    for key, region in sorted(scan.regions.items()):
+        if key not in used:
+            logger.warning(f"book marker {region.name!r} in {region.path} is used by no page: "
+                           f"quote it with {{excerpt}} or remove it", location=(str(root / region.path), region.begin_line),
+                           type="kernelbook", subtype="marker")
+    for chapter in committed_chapters(root):
+        # A chapter's text is its README: once it has one, the book must show it.
+        if (root / "chapters" / chapter / "README.md").is_file() and f"chapters/{chapter}" not in env.found_docs:
+            logger.warning(f"chapter {chapter} has no book page: add book/chapters/{chapter}.md",
+                           type="kernelbook", subtype="chapter")
+
+
+def setup(app: Sphinx):
+    app.add_config_value("book_repo_root", str(Path(__file__).resolve().parents[3]), "env")
+    app.add_config_value("book_build_dir", "", "env")
+    app.add_config_value("book_logs_dir", "", "env")
+    app.add_config_value("book_source_roots", ["chapters", "common"], "env")
+    app.add_node(source_ref)
+    app.add_lexer("kernel-gas", _gas_lexer_class())
+    app.add_role("src", SourceRole())
+    app.add_directive("excerpt", ExcerptDirective)
+    app.add_directive("bootlog", BootLogDirective)
+    app.add_directive("chapter-sources", ChapterSourcesDirective)
+    app.add_directive("log-formats", LogFormatsDirective)
+    app.add_directive("command-line-options", CommandLineOptionsDirective)
+    app.add_transform(RepositoryLinks)
+    app.connect("builder-inited", lambda app: setattr(app.env, "_kernelbook_scan", None))
+    app.connect("doctree-resolved", resolve_source_refs)
+    app.connect("html-collect-pages", source_pages)
+    app.connect("env-purge-doc", purge_doc)
+    app.connect("env-merge-info", merge_info)
+    app.connect("env-check-consistency", check_consistency)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
