@@ -1,3 +1,4 @@
 # Chapter 02 adds the memory map: its view, the handoff's validation, the
-# normalised range list, and the log lines that print them.
-CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log
+# normalised range list, the log lines that print them, and load_boot_memory,
+# which later chapters start from.
+CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memory

@@ -5,7 +5,7 @@
 // chapter validates it (and the handoff around it), prints it, and normalises
 // it into the sorted range list every later chapter allocates from.
 #include "boot/handoff.h"
-#include "handoff_validation.h"
+#include "boot_memory.h"
 #include "kernel.h"
 #include "memory_map_log.h"
 #include "panic.h"
@@ -17,7 +17,7 @@ namespace {
 // pointer until chapter 08 moves everything to the phys-offset window.
 const uint8_t* identity_pointer(uint64_t physical) { return reinterpret_cast<const uint8_t*>(physical); }
 
-mm::MemoryRangeList g_ranges;
+mm::BootMemory g_memory;  // in .bss: the range list is too big for the stack
 
 // ---- test.corrupt=…: bad input on purpose ----------------------------------
 // The kernel damages a *copy* of the handoff and its map, then runs the same
@@ -83,16 +83,13 @@ const boot::BootHandoff& select_handoff(const boot::BootHandoff& real, const uin
 
 // ---- the chapter's sequence --------------------------------------------------
 
-[[noreturn]] void reject(const char* what, const Violation& violation) {
-    mm::log_rejection("memmap", what, violation);
+[[noreturn]] void reject(const Violation& violation) {
+    mm::log_rejection("memmap", "handoff", violation);
     kernel::exit_kernel(boot::ExitCode::kFailure);
 }
 
-void check_loader_objects(const boot::BootHandoff& handoff) {
-    mm::LoaderObject objects[mm::kLoaderObjectCount];
-    mm::list_loader_objects(handoff, mm::PhysAddr(reinterpret_cast<uint64_t>(&handoff)), objects);
-    if (Violation v = mm::check_loader_objects(objects, g_ranges); !v.ok()) reject("loader object", v);
-    for (const mm::LoaderObject& o : objects)
+void log_loader_objects(const mm::BootMemory& memory) {
+    for (const mm::LoaderObject& o : memory.loader_objects)
         klog::info("memmap").msg("loader object").kv("name", o.name).kv("start", klog::hex(o.start.value()))
             .kv("size", klog::size(o.size)).kv("kind", mm::range_kind_name(o.expected_kind));
 }
@@ -102,15 +99,13 @@ void check_loader_objects(const boot::BootHandoff& handoff) {
 void kernel_main(const boot::BootHandoff& real_handoff) {
     const uint8_t* map = nullptr;
     const boot::BootHandoff& handoff = select_handoff(real_handoff, &map);
+    const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&real_handoff));
 
-    if (Violation v = mm::validate_handoff(handoff, map); !v.ok()) reject("handoff", v);
-    const mm::MemoryDescriptorView descriptors(map, handoff.memory_map_size, handoff.descriptor_size);
-    klog::info("memmap").msg("handoff valid").kv("descriptors", uint64_t(descriptors.count()))
+    if (Violation v = mm::load_boot_memory(handoff, handoff_address, map, &g_memory); !v.ok()) reject(v);
+    klog::info("memmap").msg("handoff valid").kv("descriptors", uint64_t(g_memory.descriptors.count()))
         .kv("descriptor-size", handoff.descriptor_size);
-    mm::log_descriptors(descriptors);
-
-    if (Violation v = g_ranges.build(descriptors); !v.ok()) reject("memory map", v);
-    mm::log_ranges(g_ranges);
-    mm::log_totals(g_ranges);
-    check_loader_objects(handoff);
+    mm::log_descriptors(g_memory.descriptors);
+    mm::log_ranges(g_memory.ranges);
+    mm::log_totals(g_memory.ranges);
+    log_loader_objects(g_memory);
 }

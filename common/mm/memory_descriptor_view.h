@@ -46,6 +46,8 @@ private:
 
 class MemoryDescriptorView {
 public:
+    MemoryDescriptorView() = default;  // an empty map
+
     // `map` holds `map_size` bytes; validate_handoff() has checked the
     // geometry, and the asserts restate what this class relies on.
     MemoryDescriptorView(const uint8_t* map, uint64_t map_size, uint64_t descriptor_size)
@@ -80,9 +82,9 @@ public:
     Iterator end() const { return Iterator(this, count_); }
 
 private:
-    const uint8_t* map_;
-    size_t count_;
-    size_t stride_;
+    const uint8_t* map_ = nullptr;
+    size_t count_ = 0;
+    size_t stride_ = 0;
 };
 
 }  // namespace mm

@@ -1,0 +1,14 @@
+#include "boot_memory.h"
+
+namespace mm {
+
+Violation load_boot_memory(const boot::BootHandoff& handoff, PhysAddr handoff_address, const uint8_t* map,
+                           BootMemory* out) {
+    if (Violation v = validate_handoff(handoff, map); !v.ok()) return v;
+    out->descriptors = MemoryDescriptorView(map, handoff.memory_map_size, handoff.descriptor_size);
+    if (Violation v = out->ranges.build(out->descriptors); !v.ok()) return v;
+    list_loader_objects(handoff, handoff_address, out->loader_objects);
+    return check_loader_objects(out->loader_objects, out->ranges);
+}
+
+}  // namespace mm

@@ -1,0 +1,27 @@
+// load_boot_memory: the one call every chapter from 02 on starts with.
+//
+// Validates the handoff and its memory map, normalises the map into ranges,
+// and checks that everything the loader placed for the kernel lies in memory
+// of its own loader-owned type. Only then may anything allocate.
+#pragma once
+
+#include "boot/handoff.h"
+#include "handoff_validation.h"
+#include "memory_descriptor_view.h"
+#include "memory_ranges.h"
+
+namespace mm {
+
+struct BootMemory {
+    MemoryDescriptorView descriptors;
+    MemoryRangeList ranges;
+    LoaderObject loader_objects[kLoaderObjectCount];
+};
+
+// `handoff_address`: where the handoff itself lives; `map`: where the kernel
+// can read the descriptors (see validate_handoff). The first broken rule is
+// returned; `out` is only meaningful when the result is ok().
+Violation load_boot_memory(const boot::BootHandoff& handoff, PhysAddr handoff_address, const uint8_t* map,
+                           BootMemory* out);
+
+}  // namespace mm
