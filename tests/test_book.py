@@ -351,7 +351,10 @@ def test_stale_excerpts_and_quotes_fail_the_build(tmp_path):
 
 
 def test_a_clean_fixture_builds_without_warnings(tmp_path):
-    book = _fixture_book(tmp_path, textwrap.dedent("""\
+    # The chapter page includes the chapter's README, whose links are written
+    # relative to the README's own folder.
+    book = _fixture_book(tmp_path, "```{include} ../../chapters/01-x/README.md\n```\n")
+    (tmp_path / "chapters" / "01-x" / "README.md").write_text(textwrap.dedent("""\
         # Chapter 01
 
         ```{excerpt} chapters/01-x/kernel_main.cpp used
@@ -361,7 +364,8 @@ def test_a_clean_fixture_builds_without_warnings(tmp_path):
         ```{bootlog} 01-x
         :match: ready
         ```
-        See [the kernel](../../chapters/01-x/kernel_main.cpp).
+        See [the kernel](kernel_main.cpp), [again](../01-x/kernel_main.cpp#L2)
+        and {src}`its source <chapters/01-x/kernel_main.cpp>`.
         """))
     source = tmp_path / "chapters" / "01-x" / "kernel_main.cpp"
     source.write_text(source.read_text().replace("// book:begin unbalanced\n", ""))
@@ -371,3 +375,5 @@ def test_a_clean_fixture_builds_without_warnings(tmp_path):
     assert "void kernel_main() {}" in code_blocks(html)
     assert "[INFO  kernel] ready chapter=01-x" in code_blocks(html)
     assert (tmp_path / "out" / "src" / "chapters" / "01-x" / "kernel_main.cpp.html").is_file()
+    assert html.count('href="../src/chapters/01-x/kernel_main.cpp.html') == 3 + 2  # 3 links, 2 excerpt captions
+    assert 'href="../src/chapters/01-x/kernel_main.cpp.html#L-2"' in html

@@ -158,7 +158,9 @@ class SourceRole(SphinxRole):
 
 class RepositoryLinks(SphinxTransform):
     """Markdown links to repository files become links to the book's source pages;
-    links to a chapter's README become links to that chapter's book page.
+    links to a chapter's README become links to that chapter's book page. A
+    link is read relative to the file it is written in, so a chapter README's
+    links work both on a repository host and in the book.
 
     MyST turns ``[text](../../common/boot/main.cpp)`` into a download reference
     (an existing file) or a pending cross-reference (anything else); both are
@@ -176,7 +178,11 @@ class RepositoryLinks(SphinxTransform):
             if re.match(r"^[a-z]+:", target) or target.startswith("#"):
                 continue
             path_part, _, fragment = target.partition("#")
-            full = (docdir / path_part).resolve()
+            # Relative to the Markdown file the link is written in: for an
+            # included chapter README that is the chapter's folder, not book/.
+            source = getattr(node, "source", None)
+            base = Path(source).parent if source and Path(source).is_absolute() else docdir
+            full = (base / path_part).resolve()
             if not full.is_relative_to(root) or full.is_relative_to(Path(self.env.srcdir).resolve()):
                 continue
             rel = full.relative_to(root).as_posix()
