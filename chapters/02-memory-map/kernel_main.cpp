@@ -36,6 +36,7 @@ void write_descriptor(uint64_t index, uint32_t stride, const boot::EfiMemoryDesc
     __builtin_memcpy(g_map_copy + index * stride, &d, sizeof(d));
 }
 
+// book:begin corrupt-copy
 // Returns false when `how` names no corruption we know.
 bool corrupt_copy(Str how, boot::BootHandoff& h) {
     const uint32_t stride = h.descriptor_size;
@@ -61,6 +62,7 @@ bool corrupt_copy(Str how, boot::BootHandoff& h) {
     }
     return true;
 }
+// book:end corrupt-copy
 
 // Which handoff and map the chapter goes on with: the real ones, or damaged copies.
 const boot::BootHandoff& select_handoff(const boot::BootHandoff& real, const uint8_t** map) {
@@ -96,6 +98,7 @@ void log_loader_objects(const mm::BootMemory& memory) {
 
 }  // namespace
 
+// book:begin kernel-main
 void kernel_main(const boot::BootHandoff& real_handoff) {
     const uint8_t* map = nullptr;
     const boot::BootHandoff& handoff = select_handoff(real_handoff, &map);
@@ -109,3 +112,4 @@ void kernel_main(const boot::BootHandoff& real_handoff) {
     mm::log_totals(g_memory.ranges);
     log_loader_objects(g_memory);
 }
+// book:end kernel-main

@@ -43,6 +43,7 @@ void log_stats() {
 
 // ---- the self-test -------------------------------------------------------------
 
+// book:begin frame-problem
 // Why a frame would be wrong to hand out; nullptr when it is fine.
 const char* frame_problem(mm::PhysAddr frame) {
     if (!frame.is_aligned(kPageSize)) return "not 4 KiB aligned";
@@ -55,12 +56,14 @@ const char* frame_problem(mm::PhysAddr frame) {
     if (!g_frames.was_handed_out(frame)) return "missing from the allocator's record";
     return nullptr;
 }
+// book:end frame-problem
 
 [[noreturn]] void self_test_failed(mm::PhysAddr frame, const char* reason) {
     klog::error("frames").msg("self-test failed").kv("frame", klog::hex(frame.value())).kv("reason", reason);
     kernel::exit_kernel(boot::ExitCode::kFailure);
 }
 
+// book:begin stamps
 // Each frame gets its sequence number written into its first and last word.
 // If the allocator ever handed one frame out twice, the later number would
 // overwrite the earlier one, and the read-back below finds it.
@@ -83,6 +86,7 @@ void self_test() {
     for (size_t i = 0; i < kSelfTestFrames; ++i)
         if (frame_words(g_tested[i])[0] != (kStampMagic | i) || frame_words(g_tested[i])[kLastWord] != (kStampMagic | i))
             self_test_failed(g_tested[i], "handed out twice (its stamp was overwritten)");
+// book:end stamps
 
     // Page-table frames come from the reserve first, which refill tops up.
     const size_t reserve_before = g_frames.reserve_len();
@@ -117,6 +121,7 @@ void exhaust() {
 
 }  // namespace
 
+// book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
     const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&handoff));
     if (Violation v = mm::load_boot_memory(handoff, handoff_address, identity_pointer(handoff.memory_map), &g_memory);
@@ -137,3 +142,4 @@ void kernel_main(const boot::BootHandoff& handoff) {
     log_stats();
     log_regions("usage");
 }
+// book:end kernel-main

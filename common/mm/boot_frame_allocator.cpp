@@ -2,6 +2,7 @@
 
 namespace mm {
 
+// book:begin init
 void BootFrameAllocator::init(const MemoryRange* ranges, size_t count) {
     region_count_ = current_ = 0;
     trimmed_bytes_ = 0;
@@ -28,7 +29,9 @@ void BootFrameAllocator::init(const MemoryRange* ranges, size_t count) {
     }
     (void)refill_reserve();  // on a tiny machine the reserve may stay short: alloc says so later
 }
+// book:end init
 
+// book:begin alloc
 FrameResult BootFrameAllocator::take_from_regions() {
     for (; current_ < region_count_; ++current_) {
         Region& r = regions_[current_];
@@ -47,8 +50,10 @@ FrameResult BootFrameAllocator::alloc_page_table_frame() {
     const FrameResult reserved = reserve_.pop();
     return reserved.ok() ? reserved : take_from_regions();
 }
+// book:end alloc
 
 bool BootFrameAllocator::refill_reserve() {
+
     while (!reserve_.is_full()) {
         const FrameResult frame = take_from_regions();
         if (!frame.ok()) return false;

@@ -2,6 +2,7 @@
 
 namespace mm {
 
+// book:begin load-boot-memory
 Violation load_boot_memory(const boot::BootHandoff& handoff, PhysAddr handoff_address, const uint8_t* map,
                            BootMemory* out) {
     if (Violation v = validate_handoff(handoff, map); !v.ok()) return v;
@@ -10,5 +11,6 @@ Violation load_boot_memory(const boot::BootHandoff& handoff, PhysAddr handoff_ad
     list_loader_objects(handoff, handoff_address, out->loader_objects);
     return check_loader_objects(out->loader_objects, out->ranges);
 }
+// book:end load-boot-memory
 
 }  // namespace mm

@@ -32,6 +32,7 @@ private:
     bool ok_;
 };
 
+// book:begin frame-source
 class FrameSource {
 public:
     // One 4 KiB frame for any use. Contents are unspecified: the caller
@@ -49,5 +50,6 @@ public:
 protected:
     ~FrameSource() = default;  // never deleted through this interface
 };
+// book:end frame-source
 
 }  // namespace mm

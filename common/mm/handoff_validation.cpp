@@ -15,6 +15,7 @@ Violation check_header(const BootHandoff& h) {
     return accept();
 }
 
+// book:begin map-geometry
 // The map's shape: where it is, how big, and how far apart descriptors are.
 Violation check_map_geometry(const BootHandoff& h) {
     if (h.memory_map == 0) return reject("memory_map", h.memory_map, "must not be null");
@@ -35,6 +36,7 @@ Violation check_map_geometry(const BootHandoff& h) {
         return reject("memory_map", h.memory_map, "buffer must end below 2^52 (the physical address limit)");
     return accept();
 }
+// book:end map-geometry
 
 // One descriptor on its own: a page-aligned, non-empty range that ends inside
 // the physical address space.
@@ -48,6 +50,7 @@ Violation check_descriptor(const MemoryDescriptor& d, uint64_t index) {
     return accept();
 }
 
+// book:begin no-overlap
 // No two descriptors may claim the same page. Pairwise, because the map is
 // unsorted and the kernel has no allocator yet; kMaxMemoryDescriptors bounds
 // the cost (OVMF's ~130 descriptors take ~8000 comparisons).
@@ -67,6 +70,7 @@ Violation check_no_overlap(const MemoryDescriptorView& view) {
     }
     return accept();
 }
+// book:end no-overlap
 
 }  // namespace
 

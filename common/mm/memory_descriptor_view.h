@@ -58,10 +58,12 @@ public:
 
     size_t count() const { return count_; }
 
+// book:begin descriptor-stride
     MemoryDescriptor at(size_t index) const {
         KASSERT(index < count_);
         return MemoryDescriptor(map_ + index * stride_);
     }
+// book:end descriptor-stride
 
     class Iterator {
     public:

@@ -46,6 +46,7 @@ RangeClass range_class(RangeKind kind) {
     return RangeClass::kFirmware;
 }
 
+// book:begin range-kind
 RangeKind range_kind_of(const MemoryDescriptor& d) {
     switch (d.type()) {
         // Free once ExitBootServices has returned (UEFI 2.10, 7.2, Table 7-6):
@@ -72,6 +73,7 @@ RangeKind range_kind_of(const MemoryDescriptor& d) {
     // we do not know: never hand out. RAM only when it can be cached write-back.
     return (d.attributes() & boot::kEfiMemoryWb) ? RangeKind::kReserved : RangeKind::kDevice;
 }
+// book:end range-kind
 
 Violation MemoryRangeList::build(const MemoryDescriptorView& map) {
     count_ = 0;
@@ -87,6 +89,7 @@ Violation MemoryRangeList::build(const MemoryDescriptorView& map) {
     return accept();
 }
 
+// book:begin insert-merge
 // Insertion into the sorted list, merging with a neighbour of the same kind
 // that touches the new range. Overlaps were rejected by validate_handoff; they
 // are asserted here because merging would hide one.
@@ -115,6 +118,7 @@ Violation MemoryRangeList::insert(MemoryRange range) {
     }
     return accept();
 }
+// book:end insert-merge
 
 uint64_t MemoryRangeList::total_bytes(RangeClass cls) const {
     uint64_t total = 0;

@@ -20,6 +20,7 @@ class ReservedPool {
 public:
     static_assert(Capacity > 0);
 
+// book:begin push-pop
     // False (and the frame is not taken) when the pool is already full.
     [[nodiscard]] bool push(PhysAddr frame) {
         KASSERT(frame.is_aligned(kPageSize));
@@ -32,6 +33,7 @@ public:
         if (is_empty()) return FrameResult::out_of_memory();
         return FrameResult::success(frames_[--len_]);
     }
+// book:end push-pop
 
     bool is_full() const { return len_ == Capacity; }
     bool is_empty() const { return len_ == 0; }
