@@ -53,6 +53,9 @@ inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v))
 inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+// Loading CR3 switches address spaces and flushes every non-global TLB entry
+// (SDM Vol. 3A, 4.10.4.1). "memory": no access may move across the switch.
+inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 
 inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
 

@@ -1,0 +1,50 @@
+// CpuPagingFeatures: what this CPU's page tables may use, read once, and the
+// one function that fits a mapping policy to it.
+//
+// Two features change what a correct page-table entry looks like:
+//
+//  - NX (bit 63) is a reserved bit unless EFER.NXE is set, and EFER.NXE can
+//    only be set on a CPU that reports NX in CPUID (SDM Vol. 3A, 4.6 and
+//    Table 4-15; 2.2.1). A set reserved bit makes every access through the
+//    entry a page fault. The loader sets EFER.NXE whenever CPUID reports NX
+//    (common/boot/enter_kernel.cpp), so the kernel uses NX exactly when NXE
+//    is on.
+//  - PS in a PDPTE (a 1 GiB page) is reserved without CPUID Page1GB.
+//
+// Policies (mapping_policy.h) are written for a CPU that has both, so that
+// "rodata is never executable" is stated once. fit_to_cpu() is the one place
+// where a policy loses NX on a CPU without it; every mapping phase passes its
+// policies through it, and nothing else strips or adds NX.
+#pragma once
+
+#include "arch/x86/cpu.h"
+#include "arch/x86/paging_bits.h"
+#include "mapping_policy.h"
+
+namespace mm {
+
+struct CpuPagingFeatures {
+    bool no_execute;  // NX may be set: CPUID.80000001H:EDX.NX[bit 20] and EFER.NXE
+    bool pages_1gib;  // PS may be set in a PDPTE: CPUID.80000001H:EDX.Page1GB[bit 26]
+};
+
+// Reads CPUID and EFER: kernel only (host tests build features by hand).
+inline CpuPagingFeatures read_cpu_paging_features() {
+    const bool nxe = (x86::rdmsr(x86::kMsrEfer) & x86::kEferNoExecute) != 0;
+    return {x86::cpu_has_nx() && nxe, x86::cpu_has_1gb_pages()};
+}
+
+// `policy` as this CPU can carry it out: without NX the leaves lose their NX
+// bit (everything is executable then, which the boot log says), and 1 GiB
+// pages are used only where the CPU has them.
+constexpr MappingPolicy fit_to_cpu(MappingPolicy policy, CpuPagingFeatures cpu) {
+    if (!cpu.no_execute) policy.leaf_flags &= ~x86::pte::kNoExecute;
+    policy.cpu_has_1gib_pages = cpu.pages_1gib;
+    return policy;
+}
+
+static_assert(fit_to_cpu(kKernelDataPolicy, {true, true}).leaf_flags == leaf_flags::kKernelData);
+static_assert(fit_to_cpu(kKernelDataPolicy, {false, true}).leaf_flags == (x86::pte::kPresent | x86::pte::kWritable));
+static_assert(!fit_to_cpu(identity_low_memory_policy(true), {true, false}).cpu_has_1gib_pages);
+
+}  // namespace mm
