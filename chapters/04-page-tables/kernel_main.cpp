@@ -53,7 +53,7 @@ uint64_t current_rsp() {
 [[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
 
 void log_cpu(mm::CpuPagingFeatures cpu) {
-    klog::info("paging").msg("cpu").kv("nx", cpu.no_execute).kv("1gib-pages", cpu.pages_1gib)
+    klog::info("paging").msg("cpu").kv("nx", cpu.no_execute).kv("page1gb", cpu.pages_1gib)
         .kv("bootstrap-cr3", klog::hex(x86::read_cr3()));
     // fit_to_cpu() drops NX from every policy then: rodata and data stay
     // read-only and writable, but every mapped page is also executable.
@@ -150,6 +150,18 @@ void log_table_frames(const mm::PageTableBuilder& builder, size_t reserve_before
         .kv("handed-out", g_frames.frames_handed_out());
 }
 
+// `test.remap` on the command line maps the image a second time: the builder
+// must refuse (a present page is never remapped), and the kernel must say so
+// and stop (tests/test_04_page_tables.py).
+void remap_if_requested(mm::PageTableBuilder& builder, const mm::KernelImageLayout& layout,
+                        const mm::KernelPlacement& placement, mm::CpuPagingFeatures cpu) {
+    if (!kernel::command_line().has("test.remap")) return;
+    klog::warn("paging").msg("mapping the kernel image twice on request");
+    if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) fail();
+    remap_if_requested(builder, layout, placement, cpu);
+    kernel::panic("the second map_kernel_image was not refused");
+}
+
 }  // namespace
 
 // book:begin kernel-main
@@ -181,6 +193,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     mm::PageTableBuilder builder(pml4.frame(), g_tables, g_frames);
     if (!mm::identity_map_low_memory(builder, g_memory.ranges, cpu).ok()) fail();
     if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) fail();
+    remap_if_requested(builder, layout, placement, cpu);
 
     check_before_switch(builder.pml4(), handoff, cpu);
     switch_to(builder.pml4());

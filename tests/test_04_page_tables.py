@@ -1,0 +1,339 @@
+"""Chapter 04: the kernel's own page tables, checked against QEMU's view of them.
+
+Three held boots (one class each, so pytest-xdist runs them in parallel):
+
+* ``-cpu max -m 4G``: NX and 1 GiB pages, RAM above the 32-bit PCI hole;
+* ``-cpu qemu64 -m 4G``: NX but no 1 GiB pages;
+* ``-cpu qemu64,-nx``: no NX at all, so no entry may carry bit 63.
+
+After the CR3 switch the tests ask QEMU for ``info registers``, ``info mem``
+and ``info tlb`` and hold them against three oracles the kernel does not
+control: the kernel ELF's own symbols (``nm``), the loader's log, and a Python
+re-implementation of the largest-page rule run over the RAM ranges the kernel
+printed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+
+import pytest
+
+import harness
+from harness.log import int_field, size_field
+from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
+
+CHAPTER = "04-page-tables"
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+PAGE = 4 * KiB
+KERNEL_LINK_BASE = 0xFFFF_FFFF_8000_0000
+LOWER_HALF_END = 1 << 47
+EFER_NXE = 1 << 11
+DATA_PROBE = 0xC0DE_CAFE_F00D  # g_data_probe in kernel_main.cpp
+
+
+# ---- oracles ---------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def symbols() -> dict[str, int]:
+    """The linker-script symbols of kernel.elf, read by binutils, not by the kernel."""
+    out = subprocess.run(["nm", str(harness.chapter_kernel(CHAPTER))], capture_output=True, text=True, check=True)
+    table = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            table[parts[2]] = int(parts[0], 16)
+    return table
+
+
+def ram_runs(result) -> list[tuple[int, int]]:
+    """The RAM the kernel printed (every range that is not a device range),
+    touching ranges merged, page 0 cut off: what the identity map must cover."""
+    runs: list[list[int]] = []
+    for r in result.records_for("memmap"):
+        if r.event != "range" or r.fields["class"] == "device":
+            continue
+        start, end = int_field(r, "start"), int_field(r, "end")
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = end
+        else:
+            runs.append([start, end])
+    out = []
+    for start, end in runs:
+        start = max(start, PAGE)
+        if start < end:
+            out.append((start, end))
+    return out
+
+
+def largest_page(address: int, left: int, one_gib: bool) -> int:
+    """Identity map, so va == pa: one alignment check covers both."""
+    for size in ([GiB] if one_gib else []) + [2 * MiB]:
+        if address % size == 0 and left >= size:
+            return size
+    return PAGE
+
+
+def predicted_pages(runs, one_gib: bool) -> list[tuple[int, int]]:
+    """(address, size) of every leaf the policy should produce."""
+    pages = []
+    for start, end in runs:
+        address = start
+        while address < end:
+            size = largest_page(address, end - address, one_gib)
+            pages.append((address, size))
+            address += size
+    return pages
+
+
+def count_by_size(pages) -> dict[int, int]:
+    return {size: sum(1 for _, s in pages if s == size) for size in (PAGE, 2 * MiB, GiB)}
+
+
+def tables_needed(pages) -> int:
+    """Tables below the PML4 for these leaves in an empty address space: a PDPT
+    per 512 GiB touched, a PD per 1 GiB touched by a smaller page, a PT per
+    2 MiB touched by a 4 KiB page."""
+    pdpts = {a >> 39 for a, _ in pages}
+    pds = {a >> 30 for a, s in pages if s < GiB}
+    pts = {a >> 21 for a, s in pages if s == PAGE}
+    return len(pdpts) + len(pds) + len(pts)
+
+
+def canonical(va: int) -> int:
+    """QEMU prints upper-half addresses sign-extended already; keep them 64-bit."""
+    return va & (1 << 64) - 1
+
+
+def only(result, subsystem, event):
+    matches = [r for r in result.records_for(subsystem) if r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+def boot_held(memory: str, cpu: str) -> harness.BootResult:
+    result = harness.boot(
+        harness.BootConfig(CHAPTER, memory=memory, cpu=cpu, cmdline="", hold=True,
+                           monitor_commands=["info registers", "info mem", "info tlb"])
+    )
+    harness.assert_outcome(result, "held")
+    return result
+
+
+# ---- the checks, run on each boot ---------------------------------------------
+
+
+class PageTableChecks:
+    MEMORY: str
+    CPU: str
+    NX: bool        # the CPU model has NX
+    ONE_GIB: bool   # the CPU model has 1 GiB pages
+
+    @pytest.fixture(scope="class")
+    def held(self, built):
+        return boot_held(self.MEMORY, self.CPU)
+
+    @pytest.fixture(scope="class")
+    def tlb(self, held):
+        return parse_info_tlb(held.monitor["info tlb"])
+
+    @pytest.fixture(scope="class")
+    def mem(self, held):
+        return parse_info_mem(held.monitor["info mem"])
+
+    def test_ready_and_only_the_expected_warnings(self, held):
+        assert only(held, "kernel", "ready").fields["chapter"] == CHAPTER
+        assert not [r for r in held.records if r.level in ("ERROR", "PANIC")]
+        warnings = [r.event for r in held.records if r.level == "WARN"]
+        assert warnings == ([] if self.NX else ["no NX: every mapped page is executable"])
+
+    def test_cpu_features_as_the_kernel_read_them(self, held):
+        cpu = only(held, "paging", "cpu")
+        assert cpu.fields["nx"] == ("yes" if self.NX else "no")
+        assert cpu.fields["page1gb"] == ("yes" if self.ONE_GIB else "no")
+        assert int_field(cpu, "bootstrap-cr3") == int_field(only(held, "loader", "bootstrap tables"), "pml4")
+
+    def test_cr3_holds_the_kernels_own_pml4(self, held):
+        switched = only(held, "paging", "switched")
+        pml4 = int_field(switched, "pml4")
+        registers = parse_info_registers(held.monitor["info registers"])
+        assert registers["CR3"] & ~0xFFF == pml4 == int_field(switched, "cr3")
+        assert pml4 != int_field(only(held, "loader", "bootstrap tables"), "pml4")
+        assert bool(registers["EFER"] & EFER_NXE) == self.NX
+
+    def test_sections_are_logged_as_the_linker_laid_them_out(self, held):
+        sym = symbols()
+        loaded = only(held, "loader", "kernel loaded")
+        va_base, pa_base = int_field(loaded, "va"), int_field(loaded, "pa")
+        assert va_base == sym["__text_start"] == KERNEL_LINK_BASE + PAGE
+        expected = {
+            "text": (sym["__text_start"], sym["__text_end"]),
+            "rodata": (sym["__rodata_start"], sym["__rodata_end"]),
+            "data": (sym["__data_start"], sym["__boot_stack_guard"]),
+            "stack": (sym["__boot_stack_bottom"], sym["__kernel_end"]),
+        }
+        logged = {r.fields["section"]: r for r in held.records_for("paging") if r.event == "map"}
+        assert list(logged) == list(expected)
+        for name, (start, end) in expected.items():
+            r = logged[name]
+            assert int_field(r, "va") == start, name
+            assert int_field(r, "pa") == pa_base + (start - va_base), name  # the loader's rule, guard not subtracted
+            assert size_field(r, "size") == end - start, name
+        nx = "|NX" if self.NX else ""
+        assert [logged[n].fields["flags"] for n in expected] == ["P", "P" + nx, "P|RW" + nx, "P|RW" + nx]
+        guards = {r.fields["name"]: int_field(r, "va") for r in held.records_for("paging") if r.event == "guard"}
+        assert guards == {"below-image": KERNEL_LINK_BASE, "boot-stack": sym["__boot_stack_guard"],
+                          "above-image": sym["__kernel_end"]}
+
+    def test_kernel_sections_have_exactly_the_intended_rights_in_qemus_tables(self, held, tlb):
+        sym = symbols()
+        loaded = only(held, "loader", "kernel loaded")
+        va_base, pa_base = int_field(loaded, "va"), int_field(loaded, "pa")
+        by_va = {canonical(e.va): e for e in tlb}
+        rights = [  # (start, end, writable, executable)
+            (sym["__text_start"], sym["__text_end"], False, True),
+            (sym["__rodata_start"], sym["__rodata_end"], False, not self.NX),
+            (sym["__data_start"], sym["__boot_stack_guard"], True, not self.NX),
+            (sym["__boot_stack_bottom"], sym["__kernel_end"], True, not self.NX),
+        ]
+        for start, end, writable, executable in rights:
+            for va in range(start, end, PAGE):
+                e = by_va.get(va)
+                assert e is not None, f"{va:#x} not mapped"
+                assert not e.huge and not e.user, hex(va)
+                assert e.pa == pa_base + (va - va_base), hex(va)
+                assert e.writable == writable and e.no_execute == (not executable), f"{va:#x}: {e.flags}"
+        image_pages = {va for e in tlb if (va := canonical(e.va)) >= KERNEL_LINK_BASE}
+        assert len(image_pages) == sum((end - start) // PAGE for start, end, *_ in rights), "nothing else up there"
+
+    def test_guard_pages_are_absent(self, held, tlb, mem):
+        sym = symbols()
+        mapped = {canonical(e.va) for e in tlb}
+        for guard in (KERNEL_LINK_BASE, sym["__boot_stack_guard"], sym["__kernel_end"]):
+            assert guard not in mapped, hex(guard)
+            assert not [r for r in mem if r.start <= guard < r.end], hex(guard)
+
+    def test_page_zero_is_absent(self, tlb, mem):
+        assert all(e.va != 0 for e in tlb)
+        assert min(r.start for r in mem) == PAGE
+
+    def test_nothing_is_writable_and_executable(self, tlb):
+        if self.NX:
+            assert not [hex(e.va) for e in tlb if e.writable and not e.no_execute]
+        else:
+            # Without NX every page is executable; at least no entry carries
+            # the bit that would be reserved here.
+            assert not [hex(e.va) for e in tlb if e.no_execute]
+
+    def test_identity_map_covers_exactly_the_ram_ranges(self, held, tlb, mem):
+        runs = ram_runs(held)
+        identity = [r for r in mem if r.start < LOWER_HALF_END]
+        merged: list[list[int]] = []
+        for r in identity:  # QEMU splits ranges only where rights change; merge touching ones
+            if merged and merged[-1][1] == r.start:
+                merged[-1][1] = r.end
+            else:
+                merged.append([r.start, r.end])
+        assert [tuple(m) for m in merged] == runs
+        assert all(r.writable and not r.user for r in identity)
+        for e in tlb:
+            if e.va < LOWER_HALF_END:
+                assert e.va == e.pa and e.writable and not e.user and e.no_execute == self.NX, f"{e.va:#x} {e.flags}"
+        # Nothing in a device range, even where RAM is on both sides of it.
+        for r in held.records_for("memmap"):
+            if r.event == "range" and r.fields["class"] == "device":
+                start, end = int_field(r, "start"), int_field(r, "end")
+                assert not [m for m in identity if m.start < end and start < m.end], f"device {start:#x}-{end:#x} mapped"
+
+    def test_identity_page_sizes_match_an_independent_computation(self, held, tlb):
+        runs = ram_runs(held)
+        pages = predicted_pages(runs, self.ONE_GIB)
+        counts = count_by_size(pages)
+        phase = only(held, "paging", "phase identity_map_low_memory")
+        assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
+            counts[PAGE], counts[2 * MiB], counts[GiB])
+        assert size_field(phase, "bytes") == sum(end - start for start, end in runs)
+        assert int_field(phase, "runs") == len(runs)
+        assert int_field(phase, "tables") == tables_needed(pages)
+        assert phase.fields["flags"] == ("P|RW|NX" if self.NX else "P|RW")
+        # Per run, too.
+        logged_runs = [r for r in held.records_for("paging") if r.event == "identity run"]
+        assert [(int_field(r, "start"), int_field(r, "end")) for r in logged_runs] == runs
+        # QEMU's leaves: one per predicted page, the small ones at the predicted addresses.
+        identity = [e for e in tlb if e.va < LOWER_HALF_END]
+        assert len(identity) == len(pages)
+        assert sorted(e.va for e in identity if not e.huge) == sorted(a for a, s in pages if s == PAGE)
+        assert sorted(e.va for e in identity if e.huge) == sorted(a for a, s in pages if s > PAGE)
+        if self.ONE_GIB:
+            assert counts[GiB] > 0, "4 GiB of RAM should take some 1 GiB pages"
+        else:
+            assert counts[GiB] == 0
+
+    def test_kernel_phase_and_table_frames_add_up(self, held):
+        sym = symbols()
+        phase = only(held, "paging", "phase map_kernel_image")
+        image_pages = (sym["__kernel_end"] - sym["__text_start"]) // PAGE - 1  # minus the stack guard
+        assert int_field(phase, "pages-4k") == image_pages
+        assert int_field(phase, "pages-2m") == int_field(phase, "pages-1g") == 0
+        kernel_leaves = [(va, PAGE) for va in range(sym["__text_start"], sym["__kernel_end"], PAGE)
+                         if va != sym["__boot_stack_guard"]]
+        assert int_field(phase, "tables") == tables_needed(kernel_leaves)
+        identity = int_field(only(held, "paging", "phase identity_map_low_memory"), "tables")
+        frames = only(held, "frames", "page tables")
+        assert int_field(frames, "frames") == 1 + identity + int_field(phase, "tables")
+        assert int_field(frames, "from-reserve") + int_field(frames, "from-general") == int_field(frames, "frames")
+
+    def test_the_software_walk_agreed_before_the_switch(self, held):
+        checks = {r.fields["what"]: r for r in held.records_for("paging") if r.event == "check"}
+        assert set(checks) == {"kernel_main", "rodata-string", "bss-variable", "stack", "handoff", "pml4", "page-0",
+                               "guard-below-image", "guard-boot-stack", "guard-above-image"}
+        absent = {"page-0", "guard-below-image", "guard-boot-stack", "guard-above-image"}
+        assert all(r.fields["present"] == ("no" if what in absent else "yes") for what, r in checks.items())
+        sym = symbols()
+        assert sym["__text_start"] <= int_field(checks["kernel_main"], "va") < sym["__text_end"]
+        assert sym["__rodata_start"] <= int_field(checks["rodata-string"], "va") < sym["__rodata_end"]
+        assert sym["__boot_stack_bottom"] <= int_field(checks["stack"], "va") < sym["__kernel_end"]
+        switched = only(held, "paging", "switched")
+        assert switched.line_number > max(r.line_number for r in checks.values())
+
+    def test_the_kernel_keeps_running_after_the_switch(self, held):
+        sym = symbols()
+        running = only(held, "paging", "still running")
+        assert int_field(running, "data-probe") == DATA_PROBE
+        assert int_field(running, "call-result") == DATA_PROBE + 1
+        assert running.fields["rodata"] == "yes"
+        # The kernel runs on its own boot stack inside the image, above the guard.
+        assert sym["__boot_stack_bottom"] <= int_field(running, "rsp") < sym["__boot_stack_top"]
+        assert running.line_number > only(held, "paging", "switched").line_number
+
+
+class TestCpuMax4G(PageTableChecks):
+    MEMORY, CPU, NX, ONE_GIB = "4G", "max", True, True
+
+
+class TestQemu64Without1GiBPages(PageTableChecks):
+    MEMORY, CPU, NX, ONE_GIB = "4G", "qemu64", True, False
+
+
+class TestQemu64WithoutNx(PageTableChecks):
+    MEMORY, CPU, NX, ONE_GIB = "256M", "qemu64,-nx", False, False
+
+
+class TestRefusedMapping:
+    """A refused map_range() ends the boot with a named rule and the failure code."""
+
+    def test_mapping_the_image_twice_is_rejected_by_name(self, built):
+        result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.remap", timeout=60))
+        harness.assert_outcome(result, "failure")
+        errors = [r for r in result.records if r.level in ("ERROR", "PANIC")]
+        assert len(errors) == 1 and (errors[0].subsystem, errors[0].event) == ("paging", "map rejected"), errors
+        error = errors[0]
+        text = [r for r in result.records_for("paging") if r.event == "map" and r.fields["section"] == "text"]
+        assert len(text) == 1, "text mapped once, then refused"
+        text = text[0]
+        assert error.fields["phase"] == "map_kernel_image" and error.fields["what"] == "text"
+        assert int_field(error, "va") == int_field(error, "at") == int_field(text, "va") == symbols()["__text_start"]
+        assert error.fields["rule"] == "must not remap a page that is already present"
+        assert not [r for r in result.records if r.event in ("switched", "ready")]
