@@ -34,6 +34,7 @@ inline CpuPagingFeatures read_cpu_paging_features() {
     return {x86::cpu_has_nx() && nxe, x86::cpu_has_1gb_pages()};
 }
 
+// book:begin fit-to-cpu
 // `policy` as this CPU can carry it out: without NX the leaves lose their NX
 // bit (everything is executable then, which the boot log says), and 1 GiB
 // pages are used only where the CPU has them.
@@ -42,6 +43,7 @@ constexpr MappingPolicy fit_to_cpu(MappingPolicy policy, CpuPagingFeatures cpu) 
     policy.cpu_has_1gib_pages = cpu.pages_1gib;
     return policy;
 }
+// book:end fit-to-cpu
 
 static_assert(fit_to_cpu(kKernelDataPolicy, {true, true}).leaf_flags == leaf_flags::kKernelData);
 static_assert(fit_to_cpu(kKernelDataPolicy, {false, true}).leaf_flags == (x86::pte::kPresent | x86::pte::kWritable));
