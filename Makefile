@@ -45,6 +45,7 @@ all: loader kernels host-tests compile_commands.json
 include mk/loader.mk
 include mk/kernel.mk
 include mk/host.mk
+include mk/fuzz.mk
 
 .PHONY: loader kernels
 loader: $(LOADER_EFI)
@@ -69,7 +70,7 @@ debug: check-chapter $(BUILD)/$(CH)/disk.img
 PYTEST_ARGS ?= -n auto --dist loadscope
 
 .PHONY: test
-test: all book
+test: all book fuzz-targets
 	$(Q)$(HOST_TEST_BIN)
 	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
 

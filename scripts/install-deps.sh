@@ -15,6 +15,7 @@ packages=(
     mtools dosfstools          # FAT images without root or loop mounts
     gdb                        # make debug
     libgtest-dev               # host unit tests of the memory code
+    clang libclang-rt-14-dev   # libFuzzer targets (make fuzz; a short run in make test)
     python3 python3-pytest python3-pytest-xdist  # boot tests, run in parallel
     python3-sphinx python3-myst-parser furo      # make book: Sphinx 5.3, MyST Markdown, theme
     chromium                                     # book tests: headless page rendering, screenshot

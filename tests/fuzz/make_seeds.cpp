@@ -1,0 +1,107 @@
+// Writes the seed corpus of each fuzz target (tests/fuzz/corpus/<target>/):
+// well-formed inputs the fuzzers mutate from, so they start deep inside the
+// parsers instead of at their first magic-number check. Rerun after changing
+// an input format: `make fuzz-seeds`.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "elf_builder.h"
+#include "memory_map_builder.h"
+
+namespace {
+
+void write(const std::string& dir, const std::string& name, const std::vector<uint8_t>& bytes) {
+    const std::string path = dir + "/" + name;
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
+        std::perror(path.c_str());
+        std::exit(1);
+    }
+    std::fclose(f);
+}
+
+template <typename T>
+void append(std::vector<uint8_t>& out, T value) {
+    const size_t at = out.size();
+    out.resize(at + sizeof(T));
+    std::memcpy(out.data() + at, &value, sizeof(T));
+}
+
+// memory_map_fuzz's input: its Header, then the descriptors.
+std::vector<uint8_t> map_input(const FakeMemoryMap& map, const uint64_t (&loader)[6]) {
+    std::vector<uint8_t> out;
+    append<uint32_t>(out, map.stride);
+    append<uint32_t>(out, boot::kEfiMemoryDescriptorVersion);
+    append<uint32_t>(out, uint32_t(map.bytes.size()));
+    append<uint32_t>(out, 0);
+    for (uint64_t field : loader) append<uint64_t>(out, field);
+    out.insert(out.end(), map.bytes.begin(), map.bytes.end());
+    return out;
+}
+
+// page_table_fuzz's input: requests of (va, pa, pages, selector, policy).
+struct Request {
+    uint64_t va, pa;
+    uint16_t length;
+    uint8_t selector, policy;
+};
+std::vector<uint8_t> requests(std::initializer_list<Request> list) {
+    std::vector<uint8_t> out;
+    for (const Request& r : list) {
+        append(out, r.va);
+        append(out, r.pa);
+        append(out, r.length);
+        append(out, r.selector);
+        append(out, r.policy);
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make_seeds CORPUS_DIR\n");
+        return 2;
+    }
+    const std::string root = argv[1];
+
+    write(root + "/elf_image", "kernel-three-segments", TestElf{}.bytes());
+    TestElf one_segment;
+    one_segment.segments.resize(1);
+    write(root + "/elf_image", "kernel-text-only", one_segment.bytes());
+
+    using boot::EfiMemoryType;
+    FakeMemoryMap ovmf_like;  // the shape of OVMF's map at 128 MiB, in its order
+    ovmf_like.add(EfiMemoryType::kBootServicesCode, 0x0, 1)
+        .add(EfiMemoryType::kConventional, 0x1000, 0x9F)
+        .add(EfiMemoryType::kConventional, 0x100000, 0x706)
+        .add(EfiMemoryType::kAcpiNvs, 0x806000, 2)
+        .add(EfiMemoryType::kConventional, 0x900000, 0x5000)
+        .add(EfiMemoryType::kKernelImage, 0x5900000, 0x37)
+        .add(EfiMemoryType::kBootPageTables, 0x5937000, 9)
+        .add(EfiMemoryType::kBootStack, 0x5940000, 0x10)
+        .add(EfiMemoryType::kBootHandoff, 0x5950000, 3)
+        .add(EfiMemoryType::kRuntimeServicesData, 0x6AA0000, 0x102, boot::kEfiMemoryWb | boot::kEfiMemoryRuntime)
+        .add(EfiMemoryType::kAcpiReclaim, 0x776C000, 0x12)
+        .add(EfiMemoryType::kReserved, 0xB0000000, 0x10000, boot::kEfiMemoryUc)
+        .add(EfiMemoryType::kMmio, 0xFFC00000, 0x400, boot::kEfiMemoryUc | boot::kEfiMemoryRuntime)
+        .add(EfiMemoryType::kConventional, 0x100000000, 0x80000);
+    const uint64_t loader[6] = {0x5900000, 0x37000, 0x5937000, 0x5940000, 0x10000, 0x5952000};
+    write(root + "/memory_map", "ovmf-like", map_input(ovmf_like, loader));
+    FakeMemoryMap stride40(40);
+    stride40.add(EfiMemoryType::kConventional, 0x100000, 0x100).add(EfiMemoryType::kLoaderData, 0x200000, 0x10);
+    write(root + "/memory_map", "stride-40", map_input(stride40, loader));
+
+    write(root + "/page_table", "identity-and-kernel",
+          requests({{0x1000, 0x1000, 511, 0, 5},                 // identity [4 KiB, 2 MiB)
+                    {0x200000, 0x200000, 3, 0x20, 5},            // then 3 x 2 MiB
+                    {0x80001000, 0x5901000, 3, 3, 0},            // kernel text (4 KiB only)
+                    {0x80004000, 0x5904000, 1, 3, 1},            // rodata
+                    {0x80005000, 0x5905000, 50, 3, 2}}));        // data
+    write(root + "/page_table", "phys-window-1gib",
+          requests({{0x0, 0x0, 2, 0x22, 3}, {0x40000000, 0x40000000, 512, 0x21, 4}, {0x1000, 0x1000, 1, 0, 2}}));
+    return 0;
+}

@@ -1,0 +1,105 @@
+// Fuzz target: PageTableBuilder over a fake physical memory, driven by a
+// sequence of map requests. After every call: a refusal changed nothing; a
+// success maps exactly what was asked with the policy's flags, used exactly
+// the tables it counted, and left every earlier mapping intact.
+#include <cstdint>
+#include <vector>
+
+#include "fake_physical_memory.h"
+#include "fuzz_check.h"
+#include "page_table_builder.h"
+#include "page_table_lookup.h"
+
+using namespace mm;
+
+namespace {
+
+struct Mapping {
+    VirtAddr va;
+    PhysAddr pa;
+    uint64_t length;
+    uint64_t flags;
+};
+
+// A few windows where requests collide often, plus raw values now and then
+// (which are mostly non-canonical or misaligned and must be refused).
+VirtAddr shape_va(uint64_t raw, uint8_t selector) {
+    static constexpr uint64_t kBases[] = {0x0, 0x4000'0000, 0xFFFF'8000'0000'0000ull, 0xFFFF'FFFF'8000'0000ull};
+    if (selector % 8 == 7) return VirtAddr(raw);
+    return VirtAddr(kBases[selector % 4] + (raw & 0x3'FFFF'F000ull));  // up to 16 GiB in
+}
+
+const MappingPolicy& shape_policy(uint8_t selector) {
+    static const MappingPolicy kPolicies[] = {
+        kKernelTextPolicy, kKernelRodataPolicy, kKernelDataPolicy,
+        phys_window_policy(true), phys_window_policy(false), identity_low_memory_policy(true),
+    };
+    return kPolicies[selector % 6];
+}
+
+void expect_mapped(PhysAddr pml4, FakePhysicalMemory& memory, const Mapping& m, const MappingPolicy* policy) {
+    const uint64_t offsets[] = {0, m.length / 2 & ~0xFFFull, m.length - kPageSize};
+    for (uint64_t offset : offsets) {
+        const Translation t = translate(pml4, memory, m.va + offset);
+        FUZZ_CHECK(t.present);
+        FUZZ_CHECK(t.pa == m.pa + offset);
+        FUZZ_CHECK((t.flags & ~x86::pte::kHugePage & ~(x86::pte::kAccessed | x86::pte::kDirty)) == m.flags);
+        if (policy) FUZZ_CHECK(bytes(t.page_size) <= bytes(policy->max_page_size));
+    }
+}
+
+// The bytes of every table frame handed out so far: the only memory the
+// builder may write. (A snapshot of all the fake RAM is exact but slow.)
+std::vector<unsigned char> tables_snapshot(FakePhysicalMemory& memory, const FakeFrameSource& frames) {
+    std::vector<unsigned char> out;
+    for (PhysAddr frame : frames.handed_out()) {
+        const auto* bytes = reinterpret_cast<const unsigned char*>(memory.table_at(frame));
+        out.insert(out.end(), bytes, bytes + kPageSize);
+    }
+    return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    FakePhysicalMemory memory(PhysAddr(0x10'0000'0000ull), 96);
+    FakeFrameSource frames(memory);
+    const FrameResult pml4 = PageTableBuilder::create_pml4(memory, frames);
+    FUZZ_CHECK(pml4.ok());
+    PageTableBuilder builder(pml4.frame(), memory, frames);
+    std::vector<Mapping> done;
+
+    for (int request = 0; request < 16 && size > 0; ++request) {
+        const uint64_t raw_va = take<uint64_t>(data, size);
+        const uint64_t raw_pa = take<uint64_t>(data, size);
+        const uint16_t raw_length = take<uint16_t>(data, size);
+        const uint8_t selector = take<uint8_t>(data, size);
+        const uint8_t policy_selector = take<uint8_t>(data, size);
+
+        const VirtAddr va = shape_va(raw_va, selector);
+        const PhysAddr pa = selector & 0x40 ? PhysAddr(raw_pa) : PhysAddr(raw_pa & 0xFF'FFFF'F000ull);
+        // Mostly whole pages; in 2 MiB units now and then, so large pages
+        // appear. Bounded so that a 4 KiB walk stays fast (64 MiB at most).
+        // 1 GiB units when both addresses are 2 MiB-aligned, so 1 GiB pages appear too.
+        uint64_t length = selector & 0x20 ? uint64_t(raw_length % 32) * TWO_MB : uint64_t(raw_length % 4096) * kPageSize;
+        if ((selector & 0x10) && va.is_aligned(TWO_MB) && pa.is_aligned(TWO_MB)) length = uint64_t(raw_length % 3 + 1) * ONE_GB;
+        const MappingPolicy& policy = shape_policy(policy_selector);
+
+        const std::vector<unsigned char> before = tables_snapshot(memory, frames);
+        const size_t frames_before = frames.handed_out().size();
+        const MapResult result = builder.map_range(va, pa, length, policy);
+        if (!result.ok()) {
+            FUZZ_CHECK(tables_snapshot(memory, frames) == before);  // all or nothing
+            FUZZ_CHECK(frames.handed_out().size() == frames_before);
+            FUZZ_CHECK(result.mapped == MapStats{});
+        } else {
+            FUZZ_CHECK(result.mapped.bytes_mapped() == length);
+            FUZZ_CHECK(frames.handed_out().size() - frames_before == result.mapped.tables_created);
+            const Mapping m{va, pa, length, policy.leaf_flags};
+            expect_mapped(builder.pml4(), memory, m, &policy);
+            done.push_back(m);
+        }
+        for (const Mapping& earlier : done) expect_mapped(builder.pml4(), memory, earlier, nullptr);
+    }
+    return 0;
+}
