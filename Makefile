@@ -74,6 +74,12 @@ test: all book fuzz-targets
 	$(Q)$(HOST_TEST_BIN)
 	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
 
+# The full boot matrix (every chapter x machine x memory x CPU x CPU count);
+# make test boots a subset that covers every value once (tests/test_matrix.py).
+.PHONY: test-matrix
+test-matrix: kernels
+	$(Q)$(PYTHON) tests/run_matrix.py
+
 # ---- the book --------------------------------------------------------------
 # build/book/html, by Sphinx + MyST (book/conf.py), every warning an error. The
 # boot logs the pages quote come from real boots (scripts/book/capture_logs.py,
