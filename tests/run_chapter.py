@@ -6,7 +6,7 @@ Usage::
     tests/run_chapter.py run   [--chapter CH] [--memory M] [--smp N] [--cpu C]
                                [--machine T] [--cmdline "..."]
     tests/run_chapter.py debug [same options] [--port P]
-    tests/run_chapter.py gdb-script [--chapter CH] [--port P]
+    tests/run_chapter.py gdb-script [--chapter CH] [--port P] [--loader-base ADDR]
 
 ``run`` connects the guest's serial port to your terminal; quit with Ctrl-A
 then X (Ctrl-A C toggles QEMU's monitor). ``debug`` does the same, but QEMU
@@ -94,6 +94,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     script = modes.add_parser("gdb-script", parents=[common], help="print the gdb commands for make debug")
     script.add_argument("--port", type=int, default=default_gdb_port())
+    script.add_argument("--loader-base", type=lambda text: int(text, 0),
+                        help="BOOTX64.EFI's image base: load its symbols and stop at efi_main first")
     return parser.parse_args(argv)
 
 
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             gdb_port=args.port if args.mode == "debug" else None,
         )
         if args.mode == "gdb-script":
-            print(gdb_script(chapter, args.port), end="")
+            print(gdb_script(chapter, args.port, loader_image_base=args.loader_base), end="")
             return 0
         run_dir = make_run_dir()
         prepare_run_dir(config, run_dir)

@@ -4,6 +4,15 @@ The kernel is linked at its run address (0xffffffff80001000 and up), so its
 symbols load as they are, with no offset. A *hardware* breakpoint is used on
 ``kernel_main`` because a software one would be written into memory before
 the loader has even copied the kernel there.
+
+The script sources ``scripts/gdb/kgdb.py``: the commands ``kpt``, ``kmemmap``,
+``klayout`` and ``kloader`` (book/reference/debugging.md).
+
+With ``loader_image_base`` (``make debug LOADER=1``: the base a first boot
+logged), the script loads the loader's symbols there before anything runs and
+stops at ``efi_main`` first. OVMF loads BOOTX64.EFI at the same address on
+every boot of one build with one QEMU configuration, which is what makes this
+work; a hardware breakpoint on ``kernel_main`` stays as a safety net.
 """
 
 from __future__ import annotations
@@ -12,10 +21,14 @@ from pathlib import Path
 
 from . import paths
 
+GDB_HELPERS = paths.REPO_ROOT / "scripts" / "gdb" / "kgdb.py"
 
-def gdb_script(chapter: str, port: int, then: list[str] | None = None) -> str:
-    """Commands that load the kernel's symbols, attach to QEMU's stub on
-    ``port``, and run to ``kernel_main``; then the commands in ``then``."""
+
+def gdb_script(chapter: str, port: int, then: list[str] | None = None,
+               loader_image_base: int | None = None) -> str:
+    """Commands that load the kernel's symbols and the helpers, attach to
+    QEMU's stub on ``port``, and run to ``kernel_main`` (or first to
+    ``efi_main``, given the loader's image base); then the commands in ``then``."""
     kernel = paths.chapter_kernel(chapter)
     lines = [
         "set pagination off",
@@ -23,8 +36,17 @@ def gdb_script(chapter: str, port: int, then: list[str] | None = None) -> str:
         # QEMU starts in 16-bit real mode; the kernel is 64-bit code throughout.
         "set architecture i386:x86-64",
         f"directory {paths.REPO_ROOT}",
+        f"source {GDB_HELPERS}",
         f"file {kernel}",
         f"target remote 127.0.0.1:{port}",
+    ]
+    if loader_image_base is not None:
+        lines += [
+            f"set $loader_image_base = {loader_image_base:#x}",
+            "kloader",
+            "hbreak efi_main",
+        ]
+    lines += [
         "hbreak kernel_main",
         "continue",
     ]
