@@ -1,19 +1,55 @@
-"""`make debug`: GDB attaches to QEMU's stub, stops at kernel_main with a real
-backtrace, and the kernel then runs to completion under the debugger.
+"""`make debug` and the GDB helpers (scripts/gdb): two real boots under GDB.
 
-Uses the same command script that `make debug` generates (harness.gdb)."""
+Boot 1 (the ``session`` fixture) stops at kernel_main with the very script
+`make debug` generates (harness.gdb), runs every helper once, then lets the
+kernel finish. Its checks compare what GDB shows with what the loader logged
+(segments, ``loader.dump-map``, image base) and with QEMU's own ``info tlb``.
+Boot 2 loads the loader's symbols at the base boot 1 logged and stops at
+``efi_main``, as `make debug LOADER=1` does.
+
+The pure half of the helpers (scripts/gdb/kmodel.py) is also checked without a
+boot: against the C++ headers and against hand-built page tables.
+"""
 
 from __future__ import annotations
 
+import re
 import socket
+import struct
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 import harness
 from harness.gdb import gdb_script
 
+sys.path.insert(0, str(harness.REPO_ROOT / "scripts" / "gdb"))
+import kmodel  # noqa: E402
+
 CHAPTER = "01-boot"
+COMMAND_LINE = "loader.dump-map"
+HANDOFF = "'kernel::(anonymous namespace)::g_handoff'"
+
+# Marker -> GDB command, run in this order at kernel_main. A failing command
+# stops GDB's script, so a missing marker names the command that failed.
+SESSION_COMMANDS = {
+    "bt": "bt",
+    "rip": "print/x $rip",
+    "kpt-text": "kpt &kernel_main",
+    "kpt-rodata": "kpt __rodata_start",
+    "kpt-data": f"kpt &{HANDOFF}",
+    "kpt-identity": f"kpt {HANDOFF}",
+    "kpt-guard": "kpt 0xffffffff80000000",
+    "kmemmap": "kmemmap",
+    "klayout": "klayout",
+    "kloader": "kloader",
+    "efi-main": "info line efi_main\ninfo symbol efi_main",
+    "tlb": "monitor info tlb",
+    "end": "continue",
+}
 
 
 def free_port() -> int:
@@ -33,24 +69,302 @@ def wait_for_listener(port: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"QEMU's gdb stub never listened on port {port}")
 
 
-def test_gdb_stops_at_kernel_main_with_a_backtrace(built, tmp_path):
+def boot_under_gdb(tmp_dir, then: list[str], loader_image_base: int | None = None):
+    """Boot the chapter paused, run GDB in batch mode with the `make debug`
+    script plus ``then``; return (boot result, GDB's stdout + stderr)."""
     port = free_port()
-    script = tmp_path / "debug.gdb"
-    script.write_text(gdb_script(CHAPTER, port, then=["bt", "print/x $rip", "continue"]))
+    script = tmp_dir / f"debug-{port}.gdb"
+    script.write_text(gdb_script(CHAPTER, port, then=then, loader_image_base=loader_image_base))
+    config = harness.BootConfig(CHAPTER, cmdline=COMMAND_LINE, gdb_port=port, timeout=90)
     with ThreadPoolExecutor(1) as pool:
-        booting = pool.submit(harness.boot, harness.BootConfig(CHAPTER, gdb_port=port, timeout=90))
+        booting = pool.submit(harness.boot, config)
         wait_for_listener(port)
-        gdb = subprocess.run(["gdb", "-batch", "-nx", "-x", str(script)], capture_output=True, text=True, timeout=90)
+        # One pipe for both: `monitor` output (QEMU's info tlb) arrives on stderr.
+        gdb = subprocess.run(["gdb", "-batch", "-nx", "-x", str(script)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=90)
         result = booting.result()
+    return result, gdb.stdout
 
-    out = gdb.stdout
-    assert "Breakpoint 1, kernel_main" in out, gdb.stdout + gdb.stderr
+
+class Session:
+    def __init__(self, result, output: str):
+        self.result, self.output = result, output
+        self.sections: dict[str, str] = {}
+        for chunk in output.split("@@")[1:]:
+            name, _, text = chunk.partition("\n")
+            self.sections[name.strip()] = text
+
+    def __getitem__(self, marker: str) -> str:
+        assert marker in self.sections, f"GDB never reached {marker!r}:\n{self.output}"
+        return self.sections[marker]
+
+    def segment(self, flags: str) -> harness.LogRecord:
+        return next(r for r in self.result.records_for("loader") if r.event == "segment" and r.fields["flags"] == flags)
+
+
+@pytest.fixture(scope="module")
+def session(built, tmp_path_factory) -> Session:
+    then = []
+    for marker, commands in SESSION_COMMANDS.items():
+        then += [f"echo @@{marker}\\n", *commands.split("\n")]
+    result, output = boot_under_gdb(tmp_path_factory.mktemp("gdb"), then)
+    return Session(result, output)
+
+
+def kpt_translation(text: str) -> dict[str, str]:
+    """The last line of a kpt walk: va=… pa=… page=… access=…"""
+    line = next(line for line in text.splitlines() if line.strip().startswith("va=") and " pa=" in line)
+    return harness.parse_fields(line.strip())
+
+
+def tlb_entry(tlb: str, va: int) -> tuple[int, int, str]:
+    """QEMU's `info tlb` line for the page holding ``va``: (page va, pa, flags
+    'XGPDACTUW', where X is NX and W writable)."""
+    pages = []
+    for line in tlb.splitlines():
+        match = re.match(r"^([0-9a-f]+): ([0-9a-f]+) ([-XGPDACTUW]{9})$", line.strip())
+        if match:
+            page_va, pa, flags = int(match[1], 16), int(match[2], 16), match[3]
+            pages.append((page_va, pa, flags))
+    for page_va, pa, flags in pages:
+        size = 2 * kmodel.MiB if flags[2] == "P" else 4096  # PSE column (1 GiB pages do not occur here)
+        if page_va <= va < page_va + size:
+            return page_va, pa, flags
+    raise AssertionError(f"{va:#x} not in QEMU's info tlb")
+
+
+# ---------------------------------------------------------------------------
+# Boot 1: at kernel_main
+# ---------------------------------------------------------------------------
+
+
+def test_gdb_stops_at_kernel_main_with_a_backtrace(session):
+    out = session.output
+    assert "Breakpoint 1, kernel_main" in out, out
     assert "chapters/01-boot/kernel_main.cpp" in out  # source paths resolve
-    backtrace = out[out.index("#0"):]
-    assert "kernel_start" in backtrace.splitlines()[1]  # called from the runtime
+    backtrace = session["bt"].splitlines()
+    assert backtrace[0].startswith("#0  kernel_main")
+    assert "kernel_start" in backtrace[1] and "common/kernel/start.cpp" in backtrace[1]  # called from the runtime
+    assert "_start" in backtrace[2]
     # $rip at the breakpoint is kernel_main's address in kernel.elf.
     symbols = subprocess.run(["nm", str(harness.chapter_kernel(CHAPTER))], capture_output=True, text=True).stdout
     kernel_main = next(int(line.split()[0], 16) for line in symbols.splitlines() if line.endswith(" _Z11kernel_mainRKN4boot11BootHandoffE"))
-    assert f"0x{kernel_main:x}" in out
+    assert f"0x{kernel_main:x}" in session["rip"]
     # After `continue`, the kernel finishes normally under the debugger.
+    harness.assert_outcome(session.result, "success")
+
+
+@pytest.mark.parametrize("marker, flags", [("kpt-text", "RX"), ("kpt-rodata", "R"), ("kpt-data", "RW")])
+def test_kpt_translates_kernel_sections_as_the_loader_mapped_them(session, marker, flags):
+    walk = session[marker]
+    assert "physical reads: Qqemu.PhyMemMode" in walk  # not the identity-map fallback
+    assert [line.split()[0] for line in walk.splitlines()[1:5]] == ["PML4[511]", "PDPT[510]", "PD[0]", f"PT[{line_index(walk)}]"]
+    translation = kpt_translation(walk)
+    va, pa = int(translation["va"], 16), int(translation["pa"], 16)
+    segment = session.segment(flags)
+    segment_va, segment_pa = harness.int_field(segment, "va"), harness.int_field(segment, "pa")
+    assert segment_va <= va < segment_va + harness.int_field(segment, "memsz")
+    assert pa == segment_pa + (va - segment_va)
+    assert translation["page"] == "4KiB"
+    assert translation["access"] == flags  # the loader's own notation
+    # QEMU's view of the same page.
+    page_va, tlb_pa, tlb_flags = tlb_entry(session["tlb"], va)
+    assert tlb_pa == pa & ~0xFFF
+    assert (tlb_flags[8] == "W") == ("W" in flags)
+    assert (tlb_flags[0] == "X") == ("X" not in flags)  # QEMU's X column is NX
+
+
+def line_index(walk: str) -> int:
+    va = int(kpt_translation(walk)["va"], 16)
+    return (va >> 12) & 511
+
+
+def test_kpt_on_identity_mapped_ram(session):
+    walk = session["kpt-identity"]
+    translation = kpt_translation(walk)
+    handoff = harness.int_field(session.result.record("loader", "jump to kernel"), "handoff")
+    assert int(translation["va"], 16) == handoff
+    assert int(translation["pa"], 16) == handoff  # identity: PA == VA
+    assert translation["page"] == "2MiB"  # the bootstrap identity map uses 2 MiB pages, RW, executable
+    assert translation["access"] == "RWX"
+    assert "PS" in walk.splitlines()[3]
+    page_va, tlb_pa, tlb_flags = tlb_entry(session["tlb"], handoff)
+    assert tlb_pa == handoff & ~(2 * kmodel.MiB - 1) and tlb_flags[2] == "P" and tlb_flags[8] == "W" and tlb_flags[0] == "-"
+
+
+def test_kpt_reports_the_guard_page_below_the_image_as_not_mapped(session):
+    walk = session["kpt-guard"]
+    assert "PT[0]" in walk and "not present" in walk
+    assert "va=0xffffffff80000000 not mapped: PT[0] not present" in walk
+
+
+def test_kmemmap_matches_the_loader_dump(session):
+    text = session["kmemmap"]
+    rows = []
+    for line in text.splitlines():
+        match = re.match(r"^\s+(\d+)\s+([a-z-]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\d+)\s", line)
+        if match:
+            rows.append((match[2], int(match[3], 16), int(match[4], 16)))
+    expected = harness.loader_memory_map(session.result.records)
+    assert expected, "the loader printed no map (cmdline loader.dump-map)"
+    assert rows == expected
+    header = harness.parse_fields(text.splitlines()[0])
+    exited = session.result.record("loader", "boot services exited")
+    assert int(header["entries"]) == harness.int_field(exited, "map-entries")
+    assert header["descriptor-size"] == exited.fields["descriptor-size"]
+    assert " kernel-image " in text and " boot-page-tables " in text  # the loader's own types, by name
+
+
+def test_klayout_shows_image_sections_guard_and_identity_map(session):
+    text = session["klayout"]
+    regions = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ") and not line.startswith("  0x")}
+    assert "not mapped" in regions["guard"]
+    for name, flags in (("text", "RX"), ("rodata", "R"), ("data+bss", "RW"), ("boot-stack", "RW")):
+        assert f"access={flags} " in regions[name], regions[name]
+    text_pa = int(re.search(r"pa=(0x[0-9a-f]+)", regions["text"])[1], 16)
+    assert text_pa == harness.int_field(session.segment("RX"), "pa")
+    identity = harness.size_field(session.result.record("loader", "bootstrap tables"), "identity")
+    runs = [line for line in text.splitlines() if line.startswith("  0x")]
+    assert runs[0].split()[0] == f"0x{0:016x}-0x{identity:016x}"
+    assert "identity" in runs[0] and "pages=2MiBx" in runs[0]
+    # The kernel image: one run per permission, at the loader's physical addresses.
+    for flags in ("RX", "R", "RW"):
+        segment = session.segment(flags)
+        assert any(run.startswith(f"  0x{harness.int_field(segment, 'va'):016x}-") and f"pa={segment.fields['pa']} access={flags} " in run
+                   for run in runs), runs
+
+
+def test_kloader_resolves_efi_main_in_the_loader_source(session):
+    text = session["kloader"]
+    base = harness.int_field(session.result.record("loader", "start"), "image-base")
+    assert f"at image base {base:#x} (handoff.loader_image_base via g_handoff)" in text
+    assert f"add-symbol-file -o {base:#x}" in text  # GNU-EFI: PE RVAs are the ELF addresses
+    assert "matches build/loader/BOOTX64.EFI" in text
+    efi_main = session["efi-main"]
+    assert 'of "common/boot/main.cpp"' in efi_main, efi_main
+    assert "efi_main in section .text of" in efi_main and "build/loader/loader.so" in efi_main
+    offset = int(re.search(r"starts at address (0x[0-9a-f]+)", efi_main)[1], 16) - base
+    nm = subprocess.run(["nm", str(harness.BUILD_DIR / "loader" / "loader.so")], capture_output=True, text=True).stdout
+    assert offset == next(int(line.split()[0], 16) for line in nm.splitlines() if line.endswith(" efi_main"))
+
+
+# ---------------------------------------------------------------------------
+# Boot 2: stop in the loader
+# ---------------------------------------------------------------------------
+
+
+def test_gdb_stops_at_efi_main_with_the_base_a_first_boot_logged(session, tmp_path):
+    """OVMF loads BOOTX64.EFI at one address for one build and one machine, so
+    the base boot 1 logged is where boot 2's efi_main runs (make debug LOADER=1)."""
+    base = harness.int_field(session.result.record("loader", "start"), "image-base")
+    then = ["echo @@bt\\n", "bt 2", "echo @@next\\n", "next", "echo @@pc\\n", "info symbol $pc", "delete", "continue"]
+    result, output = boot_under_gdb(tmp_path, then, loader_image_base=base)
+    assert f"kloader: build/loader/loader.so at image base {base:#x} ($loader_image_base" in output
+    assert "Breakpoint 1, efi_main (image=" in output, output
+    assert "at common/boot/main.cpp:" in output
+    sections = Session(result, output)
+    assert "crt0-efi-x86_64.S" in sections["bt"].splitlines()[1]  # called by GNU-EFI's entry code
+    assert "InitializeLib" in sections["next"]  # stepped one source line
+    assert "efi_main + " in sections["pc"] and "loader.so" in sections["pc"]
     harness.assert_outcome(result, "success")
+    assert result.record("loader", "start").fields["image-base"] == f"{base:#x}"
+
+
+# ---------------------------------------------------------------------------
+# No boot: kmodel against the headers and hand-built tables
+# ---------------------------------------------------------------------------
+
+
+def test_handoff_layout_matches_handoff_h():
+    header = (harness.REPO_ROOT / "common/include/boot/handoff.h").read_text()
+    pinned = {m[1]: int(m[2]) for m in re.finditer(r"offsetof\(BootHandoff, (\w+)\) == (\d+)", header)}
+    assert len(pinned) >= 10
+    offsets = kmodel.handoff_offsets()
+    assert {name: offsets[name] for name in pinned} == pinned
+    assert re.search(r"sizeof\(BootHandoff\) == 152 \+ kCommandLineCapacity", header)
+    assert kmodel.HANDOFF_SIZE == 152 + kmodel.COMMAND_LINE_CAPACITY
+
+
+def test_memory_type_names_match_the_kernel():
+    header = (harness.REPO_ROOT / "common/include/boot/uefi_memory.h").read_text()
+    values = {m[1]: int(m[2], 0) for m in re.finditer(r"^\s+(k\w+) = (0x[0-9a-fA-F]+|\d+),", header, re.M)}
+    names = {values[m[1]]: m[2] for m in re.finditer(r'case EfiMemoryType::(k\w+): return "([a-z-]+)";', header)}
+    assert len(names) == 20
+    assert names == kmodel.MEMORY_TYPE_NAMES
+    assert kmodel.memory_type_name(0x80000099) == "os-defined" and kmodel.memory_type_name(99) == "invalid"
+
+
+class FakeMemory:
+    """Physical memory made of 4 KiB tables, for walks without a machine."""
+
+    def __init__(self):
+        self.pages: dict[int, bytearray] = {}
+
+    def table(self, address: int) -> int:
+        self.pages.setdefault(address, bytearray(4096))
+        return address
+
+    def set(self, table: int, index: int, entry: int) -> None:
+        struct.pack_into("<Q", self.pages[table], index * 8, entry)
+
+    def read(self, address: int, length: int) -> bytes:
+        page = self.pages.get(address & ~0xFFF, bytearray(4096))
+        return bytes(page[address & 0xFFF:(address & 0xFFF) + length])
+
+
+def test_walks_handle_1gib_2mib_4kib_pages_and_holes():
+    m = kmodel
+    mem = FakeMemory()
+    pml4, pdpt, pd, pt = (mem.table(a) for a in (0x1000, 0x2000, 0x3000, 0x4000))
+    mem.set(pml4, 0, pdpt | m.P | m.RW)
+    mem.set(pdpt, 0, pd | m.P | m.RW)
+    mem.set(pdpt, 1, 0x4000_0000 | m.P | m.RW | m.PS | m.PAT_LARGE | m.NX)  # 1 GiB at 1 GiB, PAT set
+    mem.set(pd, 0, pt | m.P | m.RW | m.NX)  # NX above: the 4 KiB page under it cannot execute
+    mem.set(pd, 1, 0x20_0000 | m.P | m.PS)  # 2 MiB, read-only, executable
+    mem.set(pt, 1, 0x9000 | m.P | m.RW)
+    mem.set(pml4, 511, 0)  # upper half absent
+
+    w = m.walk(0x1234, pml4, mem.read)
+    assert (w.pa, w.page_size, w.access) == (0x9234, 4096, "RW")
+    assert [s.level.name for s in w.steps] == ["PML4", "PDPT", "PD", "PT"] and [s.index for s in w.steps] == [0, 0, 0, 1]
+    w = m.walk(0x2F_FFFF, pml4, mem.read)
+    assert (w.pa, w.page_size, w.access) == (0x2F_FFFF, 2 * m.MiB, "RX")
+    assert m.entry_flags(w.steps[-1].entry, True, w.steps[-1].level) == "P|PS"
+    w = m.walk(0x4000_0000 + 0x1234_5678, pml4, mem.read)
+    assert (w.pa, w.page_size, w.access) == (0x5234_5678, m.GiB, "RW")  # PAT bit 12 is not address
+    assert "PAT" in m.entry_flags(w.steps[-1].entry, True, w.steps[-1].level)
+    w = m.walk(0x0, pml4, mem.read)
+    assert w.pa is None and w.problem == "PT[0] not present"
+    w = m.walk(0xFFFF_FFFF_8000_0000, pml4, mem.read)
+    assert w.pa is None and w.problem == "PML4[511] not present"
+    assert m.walk(0x0000_8000_0000_0000, pml4, mem.read).problem.startswith("not canonical")
+    w = m.walk(0x1234, pml4, mem.read, efer=0)  # without EFER.NXE the NX bit does not apply
+    assert w.access == "RWX"
+
+    leaves = m.all_leaves(pml4, mem.read)
+    assert [(l.va, l.pa, l.size, l.access) for l in leaves] == [
+        (0x1000, 0x9000, 4096, "RW"), (0x20_0000, 0x20_0000, 2 * m.MiB, "RX"), (0x4000_0000, 0x4000_0000, m.GiB, "RW")]
+    runs = m.coalesce(leaves)
+    assert len(runs) == 3 and runs[2].describe_pages() == "1GiBx1"
+
+
+def test_loader_sections_sit_at_their_elf_addresses():
+    loader = harness.BUILD_DIR / "loader"
+    if not (loader / "loader.so").is_file():
+        pytest.fail("build/loader/loader.so missing: run make")
+    pe = kmodel.pe_image((loader / "BOOTX64.EFI").read_bytes())
+    elf = kmodel.elf_sections((loader / "loader.so").read_bytes())
+    assert pe.image_base == 0
+    assert ".text" in pe.sections and ".data" in pe.sections
+    for name, (rva, _size) in pe.sections.items():
+        assert elf[name][0] == rva, name  # objcopy kept the link addresses as RVAs
+    addresses = kmodel.loader_section_addresses(elf, pe, 0x0DE7_3000)
+    assert addresses[".text"] == 0x0DE7_3000 + elf[".text"][0]
+
+
+def test_make_debug_script_with_a_loader_base():
+    script = gdb_script(CHAPTER, 1234, loader_image_base=0xDE73000).splitlines()
+    assert f"source {harness.REPO_ROOT}/scripts/gdb/kgdb.py" in script
+    assert script.index("set $loader_image_base = 0xde73000") < script.index("kloader") < script.index("hbreak efi_main")
+    assert script.index("hbreak efi_main") < script.index("hbreak kernel_main") < script.index("continue")
+    assert script.index("target remote 127.0.0.1:1234") < script.index("kloader")
