@@ -158,7 +158,6 @@ void remap_if_requested(mm::PageTableBuilder& builder, const mm::KernelImageLayo
     if (!kernel::command_line().has("test.remap")) return;
     klog::warn("paging").msg("mapping the kernel image twice on request");
     if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) fail();
-    remap_if_requested(builder, layout, placement, cpu);
     kernel::panic("the second map_kernel_image was not refused");
 }
 
