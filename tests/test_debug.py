@@ -231,7 +231,7 @@ def test_klayout_shows_image_sections_guard_and_identity_map(session):
     for flags in ("RX", "R", "RW"):
         segment = session.segment(flags)
         assert any(run.startswith(f"  0x{harness.int_field(segment, 'va'):016x}-") and f"pa={segment.fields['pa']} access={flags} " in run
-                   for run in runs), runs
+                   and run.endswith(" kernel image") for run in runs), runs
 
 
 def test_kloader_resolves_efi_main_in_the_loader_source(session):

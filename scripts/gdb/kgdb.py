@@ -327,8 +327,14 @@ whatever later chapters add: phys window, MMIO, heap)."""
                 out.append(f"  {name:<17} {start:#018x}-{end:#018x} {kmodel.size_text(end - start):>8}  "
                            f"{describe_range(start, end, leaves)}")
         out.append("mappings (live tables, runs of one offset and one access):")
+        kernel_end = symbol_address("__kernel_end")
         for run in kmodel.coalesce(leaves):
-            kind = "identity" if run.va == run.pa else f"offset {run.va - run.pa:+#x}"
+            if run.va == run.pa:
+                kind = "identity"
+            elif kernel_start is not None and kernel_end is not None and kernel_start <= run.va < kernel_end:
+                kind = "kernel image"
+            else:
+                kind = f"offset {(run.va - run.pa) & ((1 << 64) - 1):#x}"
             cache = f" cache={run.cache:#x}" if run.cache else ""
             out.append(f"  {run.va:#018x}-{run.end:#018x} {kmodel.size_text(run.size):>8}  pa={run.pa:#x} "
                        f"access={run.access}{' user' if run.user else ''}{cache} pages={run.describe_pages()} {kind}")
