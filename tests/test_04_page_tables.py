@@ -23,6 +23,7 @@ import pytest
 import harness
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
+from harness.paging_model import count_by_size, predicted_pages, ram_runs, tables_needed
 
 CHAPTER = "04-page-tables"
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -46,60 +47,6 @@ def symbols() -> dict[str, int]:
         if len(parts) == 3:
             table[parts[2]] = int(parts[0], 16)
     return table
-
-
-def ram_runs(result) -> list[tuple[int, int]]:
-    """The RAM the kernel printed (every range that is not a device range),
-    touching ranges merged, page 0 cut off: what the identity map must cover."""
-    runs: list[list[int]] = []
-    for r in result.records_for("memmap"):
-        if r.event != "range" or r.fields["class"] == "device":
-            continue
-        start, end = int_field(r, "start"), int_field(r, "end")
-        if runs and runs[-1][1] == start:
-            runs[-1][1] = end
-        else:
-            runs.append([start, end])
-    out = []
-    for start, end in runs:
-        start = max(start, PAGE)
-        if start < end:
-            out.append((start, end))
-    return out
-
-
-def largest_page(address: int, left: int, one_gib: bool) -> int:
-    """Identity map, so va == pa: one alignment check covers both."""
-    for size in ([GiB] if one_gib else []) + [2 * MiB]:
-        if address % size == 0 and left >= size:
-            return size
-    return PAGE
-
-
-def predicted_pages(runs, one_gib: bool) -> list[tuple[int, int]]:
-    """(address, size) of every leaf the policy should produce."""
-    pages = []
-    for start, end in runs:
-        address = start
-        while address < end:
-            size = largest_page(address, end - address, one_gib)
-            pages.append((address, size))
-            address += size
-    return pages
-
-
-def count_by_size(pages) -> dict[int, int]:
-    return {size: sum(1 for _, s in pages if s == size) for size in (PAGE, 2 * MiB, GiB)}
-
-
-def tables_needed(pages) -> int:
-    """Tables below the PML4 for these leaves in an empty address space: a PDPT
-    per 512 GiB touched, a PD per 1 GiB touched by a smaller page, a PT per
-    2 MiB touched by a 4 KiB page."""
-    pdpts = {a >> 39 for a, _ in pages}
-    pds = {a >> 30 for a, s in pages if s < GiB}
-    pts = {a >> 21 for a, s in pages if s == PAGE}
-    return len(pdpts) + len(pds) + len(pts)
 
 
 def canonical(va: int) -> int:
@@ -228,7 +175,7 @@ class PageTableChecks:
             assert not [hex(e.va) for e in tlb if e.no_execute]
 
     def test_identity_map_covers_exactly_the_ram_ranges(self, held, tlb, mem):
-        runs = ram_runs(held)
+        runs = ram_runs(held, floor=PAGE)
         identity = [r for r in mem if r.start < LOWER_HALF_END]
         merged: list[list[int]] = []
         for r in identity:  # QEMU splits ranges only where rights change; merge touching ones
@@ -248,7 +195,7 @@ class PageTableChecks:
                 assert not [m for m in identity if m.start < end and start < m.end], f"device {start:#x}-{end:#x} mapped"
 
     def test_identity_page_sizes_match_an_independent_computation(self, held, tlb):
-        runs = ram_runs(held)
+        runs = ram_runs(held, floor=PAGE)
         pages = predicted_pages(runs, self.ONE_GIB)
         counts = count_by_size(pages)
         phase = only(held, "paging", "phase identity_map_low_memory")
@@ -264,8 +211,8 @@ class PageTableChecks:
         # QEMU's leaves: one per predicted page, the small ones at the predicted addresses.
         identity = [e for e in tlb if e.va < LOWER_HALF_END]
         assert len(identity) == len(pages)
-        assert sorted(e.va for e in identity if not e.huge) == sorted(a for a, s in pages if s == PAGE)
-        assert sorted(e.va for e in identity if e.huge) == sorted(a for a, s in pages if s > PAGE)
+        assert sorted(e.va for e in identity if not e.huge) == sorted(a for a, _, s in pages if s == PAGE)
+        assert sorted(e.va for e in identity if e.huge) == sorted(a for a, _, s in pages if s > PAGE)
         if self.ONE_GIB:
             assert counts[GiB] > 0, "4 GiB of RAM should take some 1 GiB pages"
         else:
@@ -277,7 +224,7 @@ class PageTableChecks:
         image_pages = (sym["__kernel_end"] - sym["__text_start"]) // PAGE - 1  # minus the stack guard
         assert int_field(phase, "pages-4k") == image_pages
         assert int_field(phase, "pages-2m") == int_field(phase, "pages-1g") == 0
-        kernel_leaves = [(va, PAGE) for va in range(sym["__text_start"], sym["__kernel_end"], PAGE)
+        kernel_leaves = [(va, None, PAGE) for va in range(sym["__text_start"], sym["__kernel_end"], PAGE)
                          if va != sym["__boot_stack_guard"]]
         assert int_field(phase, "tables") == tables_needed(kernel_leaves)
         identity = int_field(only(held, "paging", "phase identity_map_low_memory"), "tables")

@@ -1,40 +1,35 @@
 #include "identity_map.h"
 
 #include "mapping_log.h"
+#include "ram_runs.h"
 #include "support/log.h"
 
 namespace mm {
-namespace {
-
-bool is_ram(const MemoryRange& range) { return range_class(range.kind) != RangeClass::kDevice; }
-
-}  // namespace
 
 // book:begin identity-map-low-memory
 MapResult identity_map_low_memory(PageTableBuilder& builder, const MemoryRangeList& ranges, CpuPagingFeatures cpu) {
     const MappingPolicy policy = fit_to_cpu(identity_low_memory_policy(cpu.pages_1gib), cpu);
     MapStats phase;
+    MapResult refused{MapStatus::kOk, VirtAddr(), {}};
     uint64_t ram_ranges = 0, runs = 0;
-    for (size_t i = 0; i < ranges.count();) {
-        if (!is_ram(ranges[i])) { ++i; continue; }
-        // One run: this RAM range and every RAM range that touches it.
-        PhysAddr start = ranges[i].start, end = ranges[i].end;
-        for (++ram_ranges, ++i; i < ranges.count() && is_ram(ranges[i]) && ranges[i].start == end; ++ram_ranges, ++i)
-            end = ranges[i].end;
-        if (start < kIdentityMapFloor) start = kIdentityMapFloor;  // page 0 is never mapped
-        if (end <= start) continue;
-
+    for_each_ram_run(ranges, [&](const RamRun& run) {
+        ram_ranges += run.ranges;
+        const PhysAddr start = run.start < kIdentityMapFloor ? kIdentityMapFloor : run.start;  // page 0 stays unmapped
+        if (run.end <= start) return true;
         const VirtAddr va(start.value());
-        const MapResult run = builder.map_range(va, start, end - start, policy);
-        if (!run.ok()) {
-            log_map_rejection("identity_map_low_memory", "ram", va, start, end - start, run);
-            return run;
+        const MapResult mapped = builder.map_range(va, start, run.end - start, policy);
+        if (!mapped.ok()) {
+            log_map_rejection("identity_map_low_memory", "ram", va, start, run.end - start, mapped);
+            refused = mapped;
+            return false;
         }
         ++runs;
         page_counts(klog::info("paging").msg("identity run").kv("start", klog::hex(start.value()))
-                        .kv("end", klog::hex(end.value())), run.mapped);
-        phase += run.mapped;
-    }
+                        .kv("end", klog::hex(run.end.value())), mapped.mapped);
+        phase += mapped.mapped;
+        return true;
+    });
+    if (!refused.ok()) return refused;
     page_counts(klog::info("paging").msg("phase identity_map_low_memory").kv("ranges", ram_ranges).kv("runs", runs),
                 phase)
         .kv("flags", flags_text(policy.leaf_flags).text);

@@ -1,0 +1,66 @@
+// The phys-offset window: all RAM, mapped once at a fixed offset in the
+// upper half, so the kernel can reach any physical address as
+// kPhysWindowBase + pa without touching the page tables again.
+//
+// Phase map_phys_offset_regions builds it over every RAM run of the range
+// list (usable, loader-owned, ACPI, firmware; never device ranges), RW+NX,
+// with 1 GiB pages where the CPU has them and both addresses are 1 GiB
+// aligned, else 2 MiB, 4 KiB only at the edges of a run. The window base is
+// 1 GiB aligned, so "both addresses aligned" reduces to the physical one.
+#pragma once
+
+#include "address_space_layout.h"
+#include "cpu_paging_features.h"
+#include "memory_ranges.h"
+#include "page_table_builder.h"
+#include "physical_memory.h"
+#include "support/assert.h"
+
+namespace mm {
+
+static_assert(layout::kPhysWindowBase.is_aligned(ONE_GB));
+
+// book:begin phys-to-virt
+// Where physical address `pa` appears in the window. Only meaningful once the
+// window is mapped and for RAM (device memory is never in the window).
+inline VirtAddr phys_to_virt(PhysAddr pa) {
+    KASSERT(pa.value() < layout::kPhysWindowSize);
+    return layout::kPhysWindowBase + pa.value();
+}
+// book:end phys-to-virt
+
+template <typename T>
+T* phys_to_pointer(PhysAddr pa) {
+    return reinterpret_cast<T*>(phys_to_virt(pa).value());
+}
+
+// Page tables reached through the window: what PageTableBuilder uses once the
+// window is live, so every new table frame is zeroed through it.
+class PhysWindowMemory final : public PhysicalMemoryAccess {
+public:
+    PageTable* table_at(PhysAddr frame) override { return phys_to_pointer<PageTable>(frame); }
+};
+
+// How the kernel reaches page tables while it builds its address space:
+// through the identity map (the loader's, then its own) until the window is
+// live, through the window from then on. One object, handed to the
+// PageTableBuilder once, so the builder never learns which it is.
+class BootTableAccess final : public PhysicalMemoryAccess {
+public:
+    PageTable* table_at(PhysAddr frame) override {
+        return window_live_ ? window_.table_at(frame) : reinterpret_cast<PageTable*>(frame.value());
+    }
+    // Call right after loading a CR3 whose tables contain the window.
+    void use_window() { window_live_ = true; }
+    bool window_live() const { return window_live_; }
+
+private:
+    PhysWindowMemory window_;
+    bool window_live_ = false;
+};
+
+// The phase. Logs one `window run` line per run and one line for the phase;
+// on a refusal logs `map rejected` and returns it.
+MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeList& ranges, CpuPagingFeatures cpu);
+
+}  // namespace mm

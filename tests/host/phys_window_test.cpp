@@ -1,0 +1,90 @@
+// Chapter 05's phase map_phys_offset_regions over a fake physical memory.
+#include <gtest/gtest.h>
+
+#include "boot/uefi_memory.h"
+#include "fake_physical_memory.h"
+#include "memory_map_builder.h"
+#include "page_table_lookup.h"
+#include "phys_window.h"
+#include "ram_runs.h"
+
+namespace {
+
+using boot::EfiMemoryType;
+using mm::PhysAddr;
+using mm::VirtAddr;
+
+struct Tables {
+    FakePhysicalMemory memory{PhysAddr(0x7000'0000), 64};
+    FakeFrameSource frames{memory};
+    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames};
+
+    mm::Translation at(PhysAddr pa) { return mm::translate(builder.pml4(), memory, mm::phys_to_virt(pa)); }
+};
+
+// Low RAM with a kind change inside it, the PCI hole with device ranges, and
+// 3 GiB above 4 GiB: the shape of a q35 machine with 5 GiB.
+FakeMemoryMap q35_like() {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0x0, 0xA0)
+        .add(EfiMemoryType::kConventional, 0x10'0000, 0x7'FE00)                // 1 MiB .. 2 GiB - 1 MiB
+        .add(EfiMemoryType::kAcpiNvs, 0x7FF0'0000, 0x100)                      // .. 2 GiB: a kind change
+        .add(EfiMemoryType::kReserved, 0xB000'0000, 0x1'0000, boot::kEfiMemoryUc)  // ECAM: device
+        .add(EfiMemoryType::kMmio, 0xFFC0'0000, 0x400, boot::kEfiMemoryUc)
+        .add(EfiMemoryType::kConventional, 0x1'0000'0000, 0xC'0000);           // 4 GiB .. 7 GiB
+    return map;
+}
+
+}  // namespace
+
+TEST(RamRuns, MergeTouchingRamOfAnyKindAndStopAtDevices) {
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(q35_like().view()).ok());
+    std::vector<std::pair<uint64_t, uint64_t>> runs;
+    mm::for_each_ram_run(ranges, [&](const mm::RamRun& r) {
+        runs.emplace_back(r.start.value(), r.end.value());
+        return true;
+    });
+    const std::vector<std::pair<uint64_t, uint64_t>> expected = {
+        {0x0, 0xA'0000}, {0x10'0000, 0x8000'0000}, {0x1'0000'0000, 0x1'C000'0000}};
+    EXPECT_EQ(runs, expected);
+}
+
+TEST(PhysWindow, MapsAllRamAtTheOffsetWithTheLargestPages) {
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(q35_like().view()).ok());
+    Tables t;
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true});
+    ASSERT_TRUE(r.ok());
+    // Page 0 is in the window (it is RAM), unlike in the identity map.
+    EXPECT_TRUE(t.at(PhysAddr(0)).present);
+    const mm::Translation above = t.at(PhysAddr(0x1'4000'1234));
+    EXPECT_TRUE(above.present);
+    EXPECT_EQ(above.pa, PhysAddr(0x1'4000'1234));
+    EXPECT_EQ(above.page_size, mm::PageSize::k1GiB);
+    EXPECT_EQ(above.flags & ~x86::pte::kHugePage, mm::leaf_flags::kPhysWindow);
+    EXPECT_EQ(t.at(PhysAddr(0x7FF0'0000)).page_size, mm::PageSize::k1GiB);  // one page across the kind change
+    EXPECT_FALSE(t.at(PhysAddr(0xB000'0000)).present);                      // device
+    EXPECT_FALSE(t.at(PhysAddr(0x9000'0000)).present);                      // the hole
+    EXPECT_FALSE(t.at(PhysAddr(0x1'C000'0000)).present);                    // past the end
+    // [0, 640K) and [1M, 2M) in 4 KiB; [2M, 1G) and [1G, 2G) in 2 MiB and 1 GiB; 3 x 1 GiB above.
+    EXPECT_EQ(r.mapped.pages_4k, 160u + 256u);
+    EXPECT_EQ(r.mapped.pages_2m, 511u);
+    EXPECT_EQ(r.mapped.pages_1g, 1u + 3u);
+}
+
+TEST(PhysWindow, Without1GiBPagesUses2MiB) {
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(q35_like().view()).ok());
+    Tables t;
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, false});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.mapped.pages_1g, 0u);
+    EXPECT_EQ(r.mapped.pages_2m, 511u + 512u + 3u * 512u);
+    EXPECT_EQ(t.at(PhysAddr(0x1'4000'0000)).page_size, mm::PageSize::k2MiB);
+}
+
+TEST(PhysWindow, PhysToVirtIsTheOffset) {
+    EXPECT_EQ(mm::phys_to_virt(PhysAddr(0x1234)), VirtAddr(0xFFFF'8000'0000'1234ull));
+    EXPECT_DEATH((void)mm::phys_to_virt(PhysAddr(mm::layout::kPhysWindowSize)), "kPhysWindowSize");
+}

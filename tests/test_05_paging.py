@@ -1,0 +1,121 @@
+"""Chapter 05: the MemoryManager's phases and the phys-offset window.
+
+Two held boots (one class each, run in parallel): ``-cpu max -m 8G`` (1 GiB
+pages, RAM on both sides of the 32-bit PCI hole) and ``-cpu qemu64 -m 4G``
+(no 1 GiB pages). Each is checked against QEMU's ``info tlb`` and an
+independent model of the page-size policy (tests/harness/paging_model.py)
+run over the RAM ranges the kernel printed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+from harness.log import int_field, size_field
+from harness.monitor import parse_info_registers, parse_info_tlb
+from harness.paging_model import GiB, MiB, PAGE, count_by_size, predicted_pages, ram_runs, tables_needed
+
+CHAPTER = "05-paging"
+WINDOW_BASE = 0xFFFF_8000_0000_0000
+WINDOW_END = WINDOW_BASE + (64 << 40)
+PHASES = ["phase identity_map_low_memory", "phase map_kernel_image", "phase map_phys_offset_regions"]
+
+
+def only(result, subsystem, event):
+    matches = [r for r in result.records_for(subsystem) if r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+def device_ranges(result):
+    return [(int_field(r, "start"), int_field(r, "end")) for r in result.records_for("memmap")
+            if r.event == "range" and r.fields["class"] == "device"]
+
+
+class WindowChecks:
+    MEMORY: str
+    CPU: str
+    ONE_GIB: bool
+
+    @pytest.fixture(scope="class")
+    def held(self, built):
+        result = harness.boot(harness.BootConfig(CHAPTER, memory=self.MEMORY, cpu=self.CPU, cmdline="", hold=True,
+                                                 monitor_commands=["info registers", "info tlb"]))
+        harness.assert_outcome(result, "held")
+        return result
+
+    @pytest.fixture(scope="class")
+    def window(self, held):
+        return [e for e in parse_info_tlb(held.monitor["info tlb"]) if WINDOW_BASE <= e.va < WINDOW_END]
+
+    def test_phases_run_in_the_constructors_order_then_the_switch(self, held):
+        events = [r.event for r in held.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]
+        assert events == PHASES + ["switched"]
+        assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+        assert [r for r in held.records_for("kernel") if r.event == "ready"]
+
+    def test_cr3_is_the_kernels_and_tables_are_reached_through_the_window(self, held):
+        switched = only(held, "paging", "switched")
+        assert switched.fields["tables-through"] == "phys-window"
+        assert int_field(switched, "cr3") == parse_info_registers(held.monitor["info registers"])["CR3"]
+
+    def test_window_page_sizes_match_the_policy(self, held):
+        pages = predicted_pages(ram_runs(held), self.ONE_GIB, offset=WINDOW_BASE)
+        counts = count_by_size(pages)
+        phase = only(held, "paging", "phase map_phys_offset_regions")
+        assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
+            counts[PAGE], counts[2 * MiB], counts[GiB])
+        assert int_field(phase, "tables") == tables_needed(pages)
+        assert size_field(phase, "bytes") == sum(e - s for s, e in ram_runs(held))
+        assert int_field(phase, "base") == WINDOW_BASE
+        assert phase.fields["flags"] == "P|RW|NX"
+        if self.ONE_GIB:
+            assert counts[GiB] > 0
+        else:
+            assert counts[GiB] == 0
+        # 4 KiB pages only at the edges of runs: never two runs' worth of small pages in the middle.
+        runs = ram_runs(held)
+        for va, pa, size in pages:
+            if size == PAGE:
+                run = next((s, e) for s, e in runs if s <= pa < e)
+                assert pa - run[0] < 2 * MiB or run[1] - pa <= 2 * MiB, f"4 KiB page in the middle at {pa:#x}"
+
+    def test_qemu_sees_exactly_the_predicted_window(self, held, window):
+        pages = predicted_pages(ram_runs(held), self.ONE_GIB, offset=WINDOW_BASE)
+        assert sorted((e.va, e.pa) for e in window) == sorted((va, pa) for va, pa, _ in pages)
+        for e in window:
+            assert e.writable and e.no_execute and not e.user, f"{e.va:#x} {e.flags}"
+        small = {(va, pa) for va, pa, size in pages if size == PAGE}
+        for e in window:
+            assert e.huge == ((e.va, e.pa) not in small), f"{e.va:#x}"
+
+    def test_no_device_memory_in_the_window(self, held, window):
+        for start, end in device_ranges(held):
+            assert not [e for e in window if start <= e.pa < end], f"device {start:#x}-{end:#x} in the window"
+        # Nor anything between the end of low RAM and 4 GiB (the PCI hole), whatever the map says.
+        low_end = max(e for s, e in ram_runs(held) if e <= 1 << 32)
+        assert not [e for e in window if low_end <= e.pa < 1 << 32]
+
+    def test_the_self_check_reached_the_last_page_of_ram(self, held, window):
+        check = only(held, "window", "check passed")
+        last = max(e for _, e in ram_runs(held)) - PAGE
+        assert int_field(check, "last-ram-page") == last
+        assert int_field(check, "last-ram-page-va") == WINDOW_BASE + last
+        assert int_field(check, "addresses") > 100 and int_field(check, "written") > 0
+        # QEMU has the leaf that translates it, where the policy puts it.
+        pages = predicted_pages(ram_runs(held), self.ONE_GIB, offset=WINDOW_BASE)
+        va, pa, _ = next(p for p in pages if p[1] <= last < p[1] + p[2])
+        assert (va, pa) in {(e.va, e.pa) for e in window}
+
+
+class TestMax8G(WindowChecks):
+    MEMORY, CPU, ONE_GIB = "8G", "max", True
+
+    def test_the_window_spans_the_pci_hole(self, held, window):
+        assert any(e.pa >= 4 * GiB for e in window), "RAM above 4 GiB is in the window"
+        assert any(e.pa < 2 * GiB for e in window)
+
+
+class TestQemu64Without1GiBPages(WindowChecks):
+    MEMORY, CPU, ONE_GIB = "4G", "qemu64", False
