@@ -3,13 +3,14 @@
 //
 // Flag sets are named by what the memory is and derived from one another, so
 // "kernel data is rodata plus writable" is written once and the two cannot
-// drift apart. Later chapters add MMIO and the framebuffer here, with a memory
-// type translated to PWT/PCD/PAT in one function.
+// drift apart. Caching is not a flag here but a memory type (memory_type.h),
+// which leaf_entry_flags() turns into PWT/PCD/PAT per page size.
 #pragma once
 
 #include <stdint.h>
 
 #include "arch/x86/paging_bits.h"
+#include "memory_type.h"
 #include "page_size.h"
 #include "phys_addr.h"
 #include "virt_addr.h"
@@ -32,6 +33,10 @@ inline constexpr uint64_t kKernelData = kKernelRodata | pte::kWritable;
 inline constexpr uint64_t kPhysWindow = kKernelData;
 // The identity map of low memory kept while the kernel switches tables.
 inline constexpr uint64_t kIdentityLowMemory = kKernelData;
+// Device registers and the framebuffer: data to the CPU, never code. Their
+// memory types (UC, WC) come with their policies below, not as flags.
+inline constexpr uint64_t kMmio = kKernelData;
+inline constexpr uint64_t kFramebuffer = kKernelData;
 
 static_assert(kKernelText == pte::kPresent);
 static_assert(kKernelData == (pte::kPresent | pte::kWritable | pte::kNoExecute));
@@ -46,9 +51,10 @@ inline constexpr uint64_t kTableEntryFlags = x86::pte::kPresent | x86::pte::kWri
 
 // How map_range maps one region.
 struct MappingPolicy {
-    uint64_t leaf_flags;         // from leaf_flags::, P included; never PS, PAT or address bits
+    uint64_t leaf_flags;         // from leaf_flags::, P included; never PS, PWT, PCD, PAT or address bits
     PageSize max_page_size;      // the largest page the region may use
     bool cpu_has_1gib_pages;     // CPUID.80000001H:EDX.Page1GB[bit 26]; without it PS in a PDPTE faults
+    MemoryType memory_type = MemoryType::kNormal;  // becomes PWT/PCD/PAT in leaf_entry_flags()
 };
 
 // Kernel image sections are mapped with 4 KiB pages: their boundaries are only
@@ -64,6 +70,14 @@ constexpr MappingPolicy phys_window_policy(bool cpu_has_1gib_pages) {
 constexpr MappingPolicy identity_low_memory_policy(bool cpu_has_1gib_pages) {
     return {leaf_flags::kIdentityLowMemory, PageSize::k1GiB, cpu_has_1gib_pages};
 }
+
+// Device registers: one 4 KiB page each, uncached, so every read and write
+// reaches the device in program order.
+inline constexpr MappingPolicy kMmioPolicy = {leaf_flags::kMmio, PageSize::k4KiB, false, MemoryType::kDevice};
+// The framebuffer: large pages where aligned (1 GiB never: no framebuffer is
+// that big), write-combining, so pixel writes leave the CPU in bursts.
+inline constexpr MappingPolicy kFramebufferPolicy = {leaf_flags::kFramebuffer, PageSize::k2MiB, false,
+                                                     MemoryType::kWriteCombining};
 
 // A page of `size` can map `va` -> `pa` when BOTH addresses are aligned to it
 // (the CPU copies the low bits of the linear address into the physical one
@@ -88,9 +102,11 @@ constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_le
 }
 
 // The flags a leaf of `size` carries under `policy`: PS marks a 2 MiB or
-// 1 GiB leaf (SDM Vol. 3A, 4.5, Tables 4-17 and 4-19).
+// 1 GiB leaf (SDM Vol. 3A, 4.5, Tables 4-17 and 4-19), and the memory type
+// adds its PWT/PCD/PAT bits, whose PAT bit moves with the page size.
 constexpr uint64_t leaf_entry_flags(const MappingPolicy& policy, PageSize size) {
-    return policy.leaf_flags | (size == PageSize::k4KiB ? 0 : x86::pte::kHugePage);
+    return policy.leaf_flags | (size == PageSize::k4KiB ? 0 : x86::pte::kHugePage) |
+           cache_bits(policy.memory_type, size);
 }
 
 // Examples, checked by the compiler.
@@ -108,5 +124,10 @@ static_assert(largest_page_size(VirtAddr(0x20'0000), PhysAddr(0x20'0000), TWO_MB
               PageSize::k4KiB);  // kernel sections
 static_assert(leaf_entry_flags(kKernelDataPolicy, PageSize::k2MiB) ==
               (leaf_flags::kKernelData | x86::pte::kHugePage));
+static_assert(leaf_entry_flags(kMmioPolicy, PageSize::k4KiB) ==
+              (leaf_flags::kKernelData | x86::pte::kCacheDisable | x86::pte::kWriteThrough));
+static_assert(leaf_entry_flags(kFramebufferPolicy, PageSize::k4KiB) == (leaf_flags::kKernelData | x86::pte::kPat4K));
+static_assert(leaf_entry_flags(kFramebufferPolicy, PageSize::k2MiB) ==
+              (leaf_flags::kKernelData | x86::pte::kHugePage | x86::pte::kPatHuge));
 
 }  // namespace mm

@@ -101,9 +101,10 @@ FrameResult PageTableBuilder::create_pml4(PhysicalMemoryAccess& memory, FrameSou
 MapResult PageTableBuilder::map_range(VirtAddr va, PhysAddr pa, uint64_t length, const MappingPolicy& policy) {
     // The policy is code, not input: a wrong one is a bug, not a refusal.
     // PS is the builder's to set (per page size), and bit 12 would land in the
-    // address of a 4 KiB page.
+    // address of a 4 KiB page. Caching comes from the policy's memory type
+    // (leaf_entry_flags), never from loose PWT/PCD/PAT bits.
     KASSERT((policy.leaf_flags & x86::pte::kPresent) != 0);
-    KASSERT((policy.leaf_flags & (x86::pte::kAddressMask | x86::pte::kHugePage)) == 0);
+    KASSERT((policy.leaf_flags & (x86::pte::kAddressMask | x86::pte::kHugePage | kCacheBitsMask)) == 0);
 
     const MapResult invalid = validate(va, pa, length);
     if (!invalid.ok()) return invalid;

@@ -20,6 +20,13 @@ inline constexpr uint32_t kMsrEfer = 0xC0000080;
 inline constexpr uint64_t kEferLongModeActive = 1ull << 10;  // LMA
 inline constexpr uint64_t kEferNoExecute = 1ull << 11;       // NXE: makes the NX bit of page entries legal
 
+// IA32_PAT (SDM Vol. 3A, 11.12.2): eight memory types, selected by PAT/PCD/PWT of a leaf.
+inline constexpr uint32_t kMsrPat = 0x277;
+// IA32_APIC_BASE (SDM Vol. 3A, 11.4.4): where this CPU's local APIC registers are.
+inline constexpr uint32_t kMsrApicBase = 0x1B;
+inline constexpr uint64_t kApicBaseEnable = 1ull << 11;                 // APIC global enable
+inline constexpr uint64_t kApicBaseAddressMask = 0x000F'FFFF'FFFF'F000ull;  // bits 12..MAXPHYADDR-1
+
 struct CpuidResult {
     uint32_t eax, ebx, ecx, edx;
 };

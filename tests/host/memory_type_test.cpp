@@ -1,0 +1,109 @@
+// Chapter 06's memory types: the PAT value, cache_bits() per page size, the
+// MMIO and framebuffer policies, and what PageTableBuilder writes for them.
+#include <gtest/gtest.h>
+
+#include "fake_physical_memory.h"
+#include "mapping_log.h"
+#include "mapping_policy.h"
+#include "memory_type.h"
+#include "page_table_builder.h"
+#include "page_table_lookup.h"
+
+namespace {
+
+using mm::MemoryType;
+using mm::PageSize;
+using mm::PageTableLevel;
+using mm::PhysAddr;
+using mm::VirtAddr;
+namespace pte = x86::pte;
+
+TEST(PatValue, KeepsPowerOnEntriesExceptPa4) {
+    for (unsigned i = 0; i < 8; ++i) {
+        if (i == 4) continue;
+        EXPECT_EQ(mm::pat::entry(mm::kPatValue, i), mm::pat::entry(mm::kPatPowerOnValue, i)) << "PA" << i;
+    }
+    EXPECT_EQ(mm::pat::entry(mm::kPatValue, 4), mm::pat::kWriteCombining);
+    EXPECT_EQ(mm::kPatValue, 0x0007040100070406ull);
+}
+
+TEST(CacheBits, EveryTypeSelectsItsPatEntryAtEverySize) {
+    struct Case { MemoryType type; uint8_t encoding; };
+    for (const Case c : {Case{MemoryType::kNormal, mm::pat::kWriteBack}, Case{MemoryType::kDevice, mm::pat::kUncacheable},
+                         Case{MemoryType::kWriteCombining, mm::pat::kWriteCombining}}) {
+        for (PageSize size : {PageSize::k4KiB, PageSize::k2MiB, PageSize::k1GiB}) {
+            const uint64_t bits = mm::cache_bits(c.type, size);
+            EXPECT_EQ(bits & ~mm::kCacheBitsMask, 0u);
+            EXPECT_EQ(mm::pat::entry(mm::kPatValue, mm::pat_index(bits, size)), c.encoding)
+                << mm::name(c.type) << " at " << mm::name(size);
+        }
+    }
+}
+
+TEST(CacheBits, PatBitMovesWithThePageSize) {
+    EXPECT_EQ(mm::cache_bits(MemoryType::kWriteCombining, PageSize::k4KiB), pte::kPat4K);
+    EXPECT_EQ(mm::cache_bits(MemoryType::kWriteCombining, PageSize::k2MiB), pte::kPatHuge);
+    EXPECT_EQ(mm::cache_bits(MemoryType::kDevice, PageSize::k4KiB), pte::kCacheDisable | pte::kWriteThrough);
+    EXPECT_EQ(mm::cache_bits(MemoryType::kNormal, PageSize::k1GiB), 0u);
+}
+
+TEST(MmioPolicies, DeriveFromKernelDataAndOnlyAddAMemoryType) {
+    EXPECT_EQ(mm::kMmioPolicy.leaf_flags, mm::leaf_flags::kKernelData);
+    EXPECT_EQ(mm::kFramebufferPolicy.leaf_flags, mm::leaf_flags::kKernelData);
+    EXPECT_EQ(mm::kMmioPolicy.max_page_size, PageSize::k4KiB);
+    EXPECT_EQ(mm::kFramebufferPolicy.max_page_size, PageSize::k2MiB);
+    EXPECT_EQ(mm::flags_text(mm::leaf_entry_flags(mm::kMmioPolicy, PageSize::k4KiB)).text,
+              std::string("P|RW|NX|PCD|PWT"));
+    EXPECT_EQ(mm::flags_text(mm::leaf_entry_flags(mm::kFramebufferPolicy, PageSize::k4KiB)).text,
+              std::string("P|RW|NX|PAT"));
+    EXPECT_EQ(mm::flags_text(mm::leaf_entry_flags(mm::kFramebufferPolicy, PageSize::k2MiB), PageTableLevel::kPd).text,
+              std::string("P|RW|NX|PAT|PS"));
+    // Policies that predate memory types stay write-back.
+    EXPECT_EQ(mm::kKernelDataPolicy.memory_type, MemoryType::kNormal);
+    EXPECT_EQ(mm::phys_window_policy(true).memory_type, MemoryType::kNormal);
+}
+
+struct Tables {
+    FakePhysicalMemory memory{PhysAddr(0x7000'0000), 32};
+    FakeFrameSource frames{memory};
+    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames};
+
+    mm::Translation at(uint64_t va) { return mm::translate(builder.pml4(), memory, VirtAddr(va)); }
+};
+
+TEST(PageTableBuilder, WritesPatBit12InLargeLeavesAndBit7InPtes) {
+    Tables t;
+    // 2 MiB + 8 KiB: one large page, then two 4 KiB pages.
+    const uint64_t va = 0xFFFF'D000'0000'0000ull;
+    const mm::MapResult r = t.builder.map_range(VirtAddr(va), PhysAddr(0x8000'0000), TWO_MB + 2 * kPageSize,
+                                                mm::kFramebufferPolicy);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.mapped.pages_2m, 1u);
+    EXPECT_EQ(r.mapped.pages_4k, 2u);
+    const mm::Translation large = t.at(va + 0x1234);
+    ASSERT_TRUE(large.present);
+    EXPECT_EQ(large.page_size, PageSize::k2MiB);
+    EXPECT_EQ(large.pa, PhysAddr(0x8000'1234));  // bit 12 is PAT, not address
+    EXPECT_EQ(large.flags, mm::leaf_flags::kFramebuffer | pte::kHugePage | pte::kPatHuge);
+    const mm::Translation small = t.at(va + TWO_MB + kPageSize);
+    ASSERT_TRUE(small.present);
+    EXPECT_EQ(small.pa, PhysAddr(0x8020'1000));
+    EXPECT_EQ(small.flags, mm::leaf_flags::kFramebuffer | pte::kPat4K);
+}
+
+TEST(PageTableBuilder, MapsDevicePagesUncached) {
+    Tables t;
+    const uint64_t va = 0xFFFF'C000'0000'0000ull;
+    ASSERT_TRUE(t.builder.map_range(VirtAddr(va), PhysAddr(0xFEE0'0000), kPageSize, mm::kMmioPolicy).ok());
+    const mm::Translation m = t.at(va + 0x30);
+    EXPECT_EQ(m.pa, PhysAddr(0xFEE0'0030));
+    EXPECT_EQ(m.flags, mm::leaf_flags::kMmio | pte::kCacheDisable | pte::kWriteThrough);
+}
+
+TEST(PageTableBuilderDeathTest, RefusesCacheBitsSmuggledIntoLeafFlags) {
+    Tables t;
+    const mm::MappingPolicy loose = {mm::leaf_flags::kKernelData | pte::kCacheDisable, PageSize::k4KiB, false};
+    EXPECT_DEATH((void)t.builder.map_range(VirtAddr(0x1000), PhysAddr(0x1000), kPageSize, loose), "assertion failed");
+}
+
+}  // namespace
