@@ -201,6 +201,34 @@ MapStatus PageTableBuilder::map_page(Pass pass, VirtAddr va, PhysAddr pa, PageSi
     }
 }
 
+TableResult PageTableBuilder::prepare_page_table(VirtAddr va) {
+    if (!va.is_aligned(kPageSize)) return {MapStatus::kMisalignedVirtual, {}, 0};
+    if (!va.is_canonical()) return {MapStatus::kNonCanonical, {}, 0};
+
+    // Check first: every level below the first missing entry needs a new table.
+    PhysAddr table = pml4_;
+    uint64_t missing = 0;
+    for (PageTableLevel level = PageTableLevel::kPml4; level != PageTableLevel::kPt; level = next_lower(level)) {
+        const PageTableEntry& entry = (*memory_.table_at(table))[index_at(va, level)];
+        if (!entry.present()) {
+            missing = static_cast<uint64_t>(level) - static_cast<uint64_t>(PageTableLevel::kPt);
+            break;
+        }
+        if (entry.huge()) return {MapStatus::kHugePageInTheWay, {}, 0};
+        table = entry.address();
+    }
+    if (missing > frames_.page_table_frames_available()) return {MapStatus::kOutOfTableFrames, {}, 0};
+
+    // Then write: the same walk, creating what is missing.
+    table = pml4_;
+    for (PageTableLevel level = PageTableLevel::kPml4; level != PageTableLevel::kPt; level = next_lower(level)) {
+        PageTableEntry& entry = (*memory_.table_at(table))[index_at(va, level)];
+        table = entry.present() ? entry.address() : install_new_table(entry, level);
+    }
+    stats_.tables_created += missing;
+    return {MapStatus::kOk, table, missing};
+}
+
 PhysAddr PageTableBuilder::install_new_table(PageTableEntry& entry, PageTableLevel level) {
     const FrameResult frame = frames_.alloc_page_table_frame();
     KASSERT(frame.ok());  // the check pass saw enough frames available

@@ -59,6 +59,15 @@ struct [[nodiscard]] MapResult {
     bool ok() const { return status == MapStatus::kOk; }
 };
 
+// A page table that prepare_page_table() found or created.
+struct [[nodiscard]] TableResult {
+    MapStatus status = MapStatus::kOk;
+    PhysAddr table;               // the PT (when ok)
+    uint64_t tables_created = 0;  // 0 when every table already existed
+
+    bool ok() const { return status == MapStatus::kOk; }
+};
+
 class PageTableBuilder {
 public:
     PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames);
@@ -75,6 +84,13 @@ public:
     // length must be 4 KiB multiples; nothing in the range may be mapped yet.
     // A slot already holding a table is filled at the next size down.
     MapResult map_range(VirtAddr va, PhysAddr pa, uint64_t length, const MappingPolicy& policy);
+
+    // Makes sure the page table (PT) that would hold the 4 KiB leaf for `va`
+    // exists, creating the tables missing on the way down, and maps nothing:
+    // the leaf stays as it is, for an owner that writes it later (chapter 07's
+    // temporary window). All or nothing, like map_range. Refuses a
+    // non-canonical or unaligned `va` and a 2 MiB or 1 GiB page in the way.
+    TableResult prepare_page_table(VirtAddr va);
 
     PhysAddr pml4() const { return pml4_; }
     // Totals over every successful map_range() of this builder.
