@@ -4,6 +4,8 @@
 // never call it, they pass a recorder (tests/host/temporary_window_test.cpp).
 #pragma once
 
+#include <stdint.h>
+
 #include "tlb_flush.h"
 
 namespace mm {
@@ -17,7 +19,14 @@ public:
     // the page-table write before it must not be moved past it.
     void invalidate_page(VirtAddr page) override {
         asm volatile("invlpg (%0)" : : "r"(page.value()) : "memory");
+        ++invalidations_;
     }
+
+    // How many INVLPGs this object executed: for the boot log.
+    uint64_t invalidations() const { return invalidations_; }
+
+private:
+    uint64_t invalidations_ = 0;
 };
 // book:end cpu-tlb
 

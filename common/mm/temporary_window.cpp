@@ -1,6 +1,8 @@
 #include "temporary_window.h"
 
+#include "mapping_log.h"
 #include "page_table_index.h"
+#include "support/log.h"
 
 namespace mm {
 namespace {
@@ -71,6 +73,23 @@ void TemporaryWindow::write_entry(PhysAddr frame) {
     slot_entry().set(PageTableLevel::kPt, frame, leaf_flags_);
     compiler_barrier();
 }
+
+// book:begin create-temporary-window
+TableResult create_temporary_window(PageTableBuilder& builder, PhysicalMemoryAccess& tables, TlbInvalidator& tlb,
+                                    CpuPagingFeatures cpu, TemporaryWindow& window) {
+    const VirtAddr slot = layout::kTemporaryWindowSlot;
+    const TableResult created = window.create(builder, tables, tlb, cpu, slot);
+    if (!created.ok()) {
+        klog::error("paging").msg("temporary window rejected").kv("va", klog::hex(slot.value()))
+            .kv("rule", describe(created.status));
+        return created;
+    }
+    klog::info("paging").msg("phase create_temporary_window").kv("va", klog::hex(slot.value()))
+        .kv("pt", klog::hex(created.table.value())).kv("tables", created.tables_created)
+        .kv("flags", flags_text(window.leaf_flags()).text);
+    return created;
+}
+// book:end create-temporary-window
 
 // ---- TemporaryMapping -----------------------------------------------------------
 

@@ -121,4 +121,11 @@ private:
     uint64_t maps_ = 0;
 };
 
+// The phase: makes `window` the kernel's temporary window at
+// layout::kTemporaryWindowSlot in `builder`'s tables. Logs
+//   [INFO  paging] phase create_temporary_window va=… pt=… tables=… flags=P|RW|NX
+// or, refused, `temporary window rejected` with the rule, and returns the result.
+TableResult create_temporary_window(PageTableBuilder& builder, PhysicalMemoryAccess& tables, TlbInvalidator& tlb,
+                                    CpuPagingFeatures cpu, TemporaryWindow& window);
+
 }  // namespace mm

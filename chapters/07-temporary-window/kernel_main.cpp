@@ -1,0 +1,250 @@
+// Chapter 07: a temporary window, and why every TLB flush is a token.
+//
+// Chapter 05's MemoryManager gets one more phase, create_temporary_window: one
+// fixed page (0xFFFFFFFE00000000) whose page table exists from the start, so
+// that any frame can be looked at through it without allocating. Mapping and
+// unmapping it execute INVLPG; a self-test maps thousands of frames in turn
+// and checks every read and write through the phys-offset window.
+//
+// `test.stale-tlb` on the command line shows what happens without INVLPG: the
+// window is pointed at frame B while the CPU still caches its translation to
+// frame A, and a read returns A's value; the same again with the flush reads B.
+#include "boot/handoff.h"
+#include "boot_frame_allocator.h"
+#include "boot_memory.h"
+#include "kernel.h"
+#include "memory_manager.h"
+#include "memory_map_log.h"
+#include "panic.h"
+#include "phys_window.h"
+#include "ram_runs.h"
+#include "support/log.h"
+#include "temporary_window.h"
+#include "tlb_flush.h"
+
+namespace {
+
+mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
+mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
+
+const uint8_t* identity_pointer(uint64_t physical) { return reinterpret_cast<const uint8_t*>(physical); }
+
+[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
+
+// ---- the window check -------------------------------------------------------
+
+struct WindowCheck {
+    uint64_t addresses = 0;  // pages looked at through both mappings
+    uint64_t written = 0;    // of which a pattern was written and restored
+    mm::PhysAddr last_ram_page;
+};
+
+// May the check write to this page for a moment? Only to free memory that no
+// one uses: not a page table the allocator handed out (the MMU may walk it at
+// any time), not the kernel, the handoff, ACPI or firmware memory.
+bool safe_to_write(mm::PhysAddr page) {
+    const mm::MemoryRange* range = g_memory.ranges.find(page);
+    return range != nullptr && range->kind == mm::RangeKind::kUsable && page >= mm::BootFrameAllocator::kLowestFrame &&
+           !g_frames.was_handed_out(page);
+}
+
+// One page, seen both ways: the identity map (va == pa, chapter 04) and the
+// window (va == base + pa). The first and last word of the page must agree;
+// on free memory a fresh pattern written one way must be read the other way.
+void check_page(mm::PhysAddr page, WindowCheck& check) {
+    if (page.is_null()) return;  // page 0 is mapped in neither
+    volatile uint64_t* identity = reinterpret_cast<volatile uint64_t*>(page.value());
+    volatile uint64_t* window = mm::phys_to_pointer<volatile uint64_t>(page);
+    constexpr size_t kLast = kPageSize / sizeof(uint64_t) - 1;
+    bool same = identity[0] == window[0] && identity[kLast] == window[kLast];
+    if (same && safe_to_write(page)) {
+        const uint64_t saved = identity[kLast];
+        const uint64_t pattern = 0x5749'4e44'0000'0000ull ^ page.value();  // "WIND"
+        identity[kLast] = pattern;
+        same = window[kLast] == pattern;
+        identity[kLast] = saved;
+        ++check.written;
+    }
+    if (!same) {
+        klog::error("window").msg("check failed").kv("pa", klog::hex(page.value()))
+            .kv("va", klog::hex(mm::phys_to_virt(page).value()));
+        fail();
+    }
+    ++check.addresses;
+}
+
+// For every RAM run: its first, middle and last page, and every 1 GiB and
+// 2 MiB boundary inside it (where page sizes change); and 256 pages spread
+// over all of RAM by a fixed pseudo-random sequence.
+void check_phys_window() {
+    WindowCheck check;
+    mm::for_each_ram_run(g_memory.ranges, [&](const mm::RamRun& run) {
+        const mm::PhysAddr last(run.end.value() - kPageSize);
+        check_page(run.start, check);
+        check_page(mm::PhysAddr(align_down(run.start.value() + (run.end - run.start) / 2, kPageSize)), check);
+        check_page(last, check);
+        const uint64_t steps[] = {ONE_GB, TWO_MB};
+        for (uint64_t step : steps) {
+            uint64_t boundary = 0;
+            if (!align_up(run.start.value() + 1, step, &boundary)) continue;
+            for (int i = 0; i < 8 && boundary < run.end.value(); ++i, boundary += step) {
+                check_page(mm::PhysAddr(boundary), check);
+                check_page(mm::PhysAddr(boundary - kPageSize), check);
+            }
+        }
+        check.last_ram_page = last;
+        return true;
+    });
+    const uint64_t ram = g_memory.ranges.ram_end().value();
+    uint64_t seed = 0x9E37'79B9'7F4A'7C15ull;
+    for (int i = 0; i < 256; ++i) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;  // an LCG: the same pages every boot
+        const mm::PhysAddr page(align_down((seed >> 11) % ram, kPageSize));
+        const mm::MemoryRange* range = g_memory.ranges.find(page);
+        if (range != nullptr && mm::is_ram(*range)) check_page(page, check);
+    }
+    klog::info("window").msg("check passed").kv("addresses", check.addresses).kv("written", check.written)
+        .kv("last-ram-page", klog::hex(check.last_ram_page.value()))
+        .kv("last-ram-page-va", klog::hex(mm::phys_to_virt(check.last_ram_page).value()));
+}
+
+// ---- the temporary window -------------------------------------------------------
+
+mm::PhysAddr take_frame() {
+    const mm::FrameResult frame = g_frames.alloc_frame();
+    if (!frame.ok()) {
+        klog::error("tlb").msg("no frame for the temporary window's tests");
+        fail();
+    }
+    return frame.frame();
+}
+
+volatile uint64_t* through_phys_window(mm::PhysAddr frame, size_t word = 0) {
+    return mm::phys_to_pointer<volatile uint64_t>(frame) + word;
+}
+
+[[noreturn]] void window_mismatch(const char* what, mm::PhysAddr frame, uint64_t expected, uint64_t got) {
+    klog::error("tlb").msg("self-test failed").kv("what", what).kv("pa", klog::hex(frame.value()))
+        .kv("expected", klog::hex(expected)).kv("got", klog::hex(got));
+    fail();
+}
+
+// book:begin window-self-test
+// Maps frames into the window one after the other, thousands of times. Each
+// one must show its own contents, never the previous frame's: a missing
+// invalidation would let the CPU keep translating the slot to the frame
+// mapped before. Part 1 cycles through kFrames frames of its own, reading
+// through the window what it last wrote there and writing a new value, which
+// the phys window must then show. Part 2 reads up to kSweep frames spread
+// over all of RAM and compares two words with the phys window's view.
+void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& tlb) {
+    constexpr size_t kFrames = 16;
+    constexpr uint64_t kRounds = 4096;
+    constexpr uint64_t kSweep = 8192;
+    const uint64_t maps_before = window.maps(), invalidations_before = tlb.invalidations();
+
+    mm::PhysAddr frames[kFrames];
+    uint64_t last_written[kFrames];
+    for (size_t i = 0; i < kFrames; ++i) {
+        frames[i] = take_frame();
+        last_written[i] = 0x5445'4d50'0000'0000ull | frames[i].value();  // "TEMP"
+        *through_phys_window(frames[i]) = last_written[i];
+    }
+    for (uint64_t round = 0; round < kRounds; ++round) {
+        const size_t i = round % kFrames;
+        const uint64_t value = (round << 32) ^ frames[i].value() ^ 0x0077'0000'0000'0077ull;
+        {
+            mm::TemporaryMapping mapping = window.map(frames[i]);
+            volatile uint64_t* word = mapping.ptr<volatile uint64_t>();
+            if (*word != last_written[i]) window_mismatch("read", frames[i], last_written[i], *word);
+            *word = value;
+        }
+        if (*through_phys_window(frames[i]) != value)
+            window_mismatch("write", frames[i], value, *through_phys_window(frames[i]));
+        last_written[i] = value;
+    }
+
+    uint64_t ram_pages = 0;
+    mm::for_each_ram_run(g_memory.ranges, [&](const mm::RamRun& run) {
+        ram_pages += (run.end - run.start) / kPageSize;
+        return true;
+    });
+    const uint64_t stride = ram_pages > kSweep ? (ram_pages + kSweep - 1) / kSweep : 1;
+    uint64_t swept = 0, page_number = 0;
+    constexpr size_t kLast = kPageSize / sizeof(uint64_t) - 1;
+    mm::for_each_ram_run(g_memory.ranges, [&](const mm::RamRun& run) {
+        for (mm::PhysAddr frame = run.start; frame < run.end; frame = frame + kPageSize, ++page_number) {
+            if (page_number % stride != 0) continue;
+            mm::TemporaryMapping mapping = window.map(frame);
+            const volatile uint64_t* words = mapping.ptr<volatile uint64_t>();
+            if (words[0] != *through_phys_window(frame, 0))
+                window_mismatch("sweep", frame, *through_phys_window(frame, 0), words[0]);
+            if (words[kLast] != *through_phys_window(frame, kLast))
+                window_mismatch("sweep", frame, *through_phys_window(frame, kLast), words[kLast]);
+            ++swept;
+        }
+        return true;
+    });
+
+    klog::info("tlb").msg("self-test passed").kv("rounds", kRounds).kv("frames", uint64_t(kFrames))
+        .kv("swept", swept).kv("stride", stride).kv("maps", window.maps() - maps_before)
+        .kv("invlpg", tlb.invalidations() - invalidations_before);
+}
+// book:end window-self-test
+
+// book:begin stale-tlb
+// The window at frame A, read once (the CPU now caches "slot -> A"), then its
+// PTE pointed at frame B in place and the slot read again: once ignoring the
+// flush token, once flushing it. Only the INVLPG makes the CPU look at the
+// PTE again; without it, the read still lands on A.
+void demonstrate_stale_tlb(mm::TemporaryWindow& window) {
+    constexpr uint64_t kValueA = 0xAAAA'AAAA'0000'000Aull, kValueB = 0xBBBB'BBBB'0000'000Bull;
+    const mm::PhysAddr a = take_frame(), b = take_frame();
+    *through_phys_window(a) = kValueA;
+    *through_phys_window(b) = kValueB;
+    klog::info("tlb").msg("frames").kv("a", klog::hex(a.value())).kv("value-a", klog::hex(kValueA))
+        .kv("b", klog::hex(b.value())).kv("value-b", klog::hex(kValueB));
+
+    const bool flushes[] = {false, true};
+    for (const bool flush : flushes) {
+        mm::TemporaryMapping mapping = window.map(a);
+        volatile uint64_t* word = mapping.ptr<volatile uint64_t>();
+        const uint64_t before = *word;  // a TLB miss: the CPU walks the tables and caches slot -> A
+        mm::TlbFlush token = mapping.remap(b);
+        if (flush)
+            token.flush();
+        else
+            token.ignore();  // on purpose: the stale translation is what this shows
+        const uint64_t got = *word;
+        klog::info("tlb").msg("stale read").kv("flushed", flush).kv("pte-frame", klog::hex(mapping.frame().value()))
+            .kv("before", klog::hex(before)).kv("expected", klog::hex(kValueB)).kv("got", klog::hex(got))
+            .kv("stale", got == kValueA);
+    }
+}
+// book:end stale-tlb
+
+}  // namespace
+
+// book:begin kernel-main
+void kernel_main(const boot::BootHandoff& handoff) {
+    const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&handoff));
+    if (Violation v = mm::load_boot_memory(handoff, handoff_address, identity_pointer(handoff.memory_map), &g_memory);
+        !v.ok()) {
+        mm::log_rejection("memmap", "handoff", v);
+        fail();
+    }
+    mm::log_ranges(g_memory.ranges);
+    g_frames.init(g_memory.ranges);
+
+    MemoryManager memory(handoff, g_memory, g_frames);
+    memory.activate();
+    check_phys_window();
+    self_test_temporary_window(memory.temporary_window(), memory.tlb());
+    if (kernel::command_line().has("test.stale-tlb")) demonstrate_stale_tlb(memory.temporary_window());
+    klog::info("frames").msg("page tables").kv("frames", memory.stats().tables_created + 1)
+        .kv("handed-out", g_frames.frames_handed_out()).kv("reserve-left", uint64_t(g_frames.reserve_len()));
+    const mm::TemporaryWindow& window = memory.temporary_window();
+    klog::info("tlb").msg("window idle").kv("va", klog::hex(window.slot().value())).kv("mapped", window.in_use())
+        .kv("maps", window.maps()).kv("invlpg", memory.tlb().invalidations());
+}
+// book:end kernel-main
