@@ -1,0 +1,170 @@
+"""Chapter 07: the temporary window, and what the emulated CPU does without INVLPG.
+
+Two boots of the default machine (``-cpu max``, 256 MiB, TCG), one after the
+other because the second needs an address from the first:
+
+* ``test.stale-tlb``: the demonstration. The window maps frame A and reads it
+  (the CPU caches the translation), then its PTE is pointed at frame B in
+  place and the slot is read again: once with the flush token ignored, once
+  flushed. QEMU's TCG keeps a software TLB per CPU that is filled by a page
+  walk on a miss and emptied by INVLPG and CR3 writes, never by stores to page
+  tables, so without INVLPG the read returns A's value; with it, B's.
+* a held boot without options, for QEMU's own view at hold time: ``info tlb``
+  must show nothing in the slot's 1 GiB (the window is idle), and the slot's
+  page table, read from guest memory with ``xp``, must exist and be empty.
+
+The self-test counts are checked against an independent count of the RAM
+pages the kernel printed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import harness
+from harness.log import int_field
+from harness.monitor import parse_info_tlb
+from harness.paging_model import GiB, PAGE, ram_runs
+
+CHAPTER = "07-temporary-window"
+SLOT = 0xFFFF_FFFE_0000_0000
+PHASES = ["phase identity_map_low_memory", "phase map_kernel_image", "phase map_phys_offset_regions",
+          "phase create_temporary_window"]
+SELF_TEST_ROUNDS, SELF_TEST_FRAMES, SWEEP_LIMIT = 4096, 16, 8192  # kernel_main.cpp's constants
+
+
+def only(result, subsystem, event):
+    matches = [r for r in result.records_for(subsystem) if r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+def no_errors(result):
+    assert not [r for r in result.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+
+@pytest.fixture(scope="module")
+def stale(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.stale-tlb"))
+    harness.assert_outcome(result, "success")
+    return result
+
+
+@pytest.fixture(scope="module")
+def page_table(stale):
+    return int_field(only(stale, "paging", "phase create_temporary_window"), "pt")
+
+
+@pytest.fixture(scope="module")
+def held(page_table):
+    # Same machine and memory map as the first boot, so the allocator hands
+    # out the same frames: the slot's page table is where that boot said.
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True,
+                                             monitor_commands=["info tlb", f"xp /512gx {page_table:#x}"]))
+    harness.assert_outcome(result, "held")
+    return result
+
+
+def stale_read(result, flushed: str):
+    return [r for r in result.records_for("tlb") if r.event == "stale read" and r.fields["flushed"] == flushed]
+
+
+# ---- the demonstration ------------------------------------------------------------
+
+
+def test_without_invlpg_the_cpu_still_reads_the_old_frame(stale):
+    frames = only(stale, "tlb", "frames")
+    [read] = stale_read(stale, "no")
+    assert int_field(read, "pte-frame") == int_field(frames, "b"), "the PTE was pointed at B"
+    assert int_field(read, "before") == int_field(frames, "value-a")
+    assert int_field(read, "expected") == int_field(frames, "value-b")
+    # TCG: the translation slot -> A filled by the first read is still in its
+    # software TLB; nothing but INVLPG or a CR3/CR0/CR4 write would drop it.
+    assert int_field(read, "got") == int_field(frames, "value-a")
+    assert read.fields["stale"] == "yes"
+
+
+def test_with_invlpg_it_reads_the_new_frame(stale):
+    frames = only(stale, "tlb", "frames")
+    [read] = stale_read(stale, "yes")
+    assert int_field(read, "pte-frame") == int_field(frames, "b")
+    assert int_field(read, "before") == int_field(frames, "value-a")
+    assert int_field(read, "got") == int_field(frames, "value-b")
+    assert read.fields["stale"] == "no"
+
+
+def test_demonstration_runs_without_flush_first_then_with_it(stale):
+    events = [(r.event, r.fields.get("flushed")) for r in stale.records_for("tlb") if r.event == "stale read"]
+    assert events == [("stale read", "no"), ("stale read", "yes")]
+    a, b = int_field(only(stale, "tlb", "frames"), "a"), int_field(only(stale, "tlb", "frames"), "b")
+    assert a != b and a % PAGE == 0 and b % PAGE == 0
+    no_errors(stale)
+
+
+def test_demonstration_only_on_request(held):
+    assert not [r for r in held.records_for("tlb") if r.event in ("frames", "stale read")]
+
+
+# ---- the phase ------------------------------------------------------------------------
+
+
+def test_create_temporary_window_is_the_fourth_phase_before_the_switch(held):
+    events = [r.event for r in held.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]
+    assert events == PHASES + ["switched"]
+    no_errors(held)
+
+
+def test_phase_made_the_slots_pd_and_pt_rw_nx(held, page_table):
+    phase = only(held, "paging", "phase create_temporary_window")
+    assert int_field(phase, "va") == SLOT
+    # PML4 slot 511 already has its PDPT (the kernel image's); the slot's PD
+    # and PT are new.
+    assert int_field(phase, "tables") == 2
+    assert phase.fields["flags"] == "P|RW|NX"
+    assert int_field(phase, "pt") == page_table, "the two boots placed the page table differently"
+    assert page_table % PAGE == 0
+
+
+# ---- the self-test ---------------------------------------------------------------------
+
+
+def test_self_test_maps_thousands_of_frames_each_with_two_invlpg(held):
+    ram_pages = sum(end - start for start, end in ram_runs(held)) // PAGE
+    stride = -(-ram_pages // SWEEP_LIMIT) if ram_pages > SWEEP_LIMIT else 1
+    swept = -(-ram_pages // stride)
+    line = only(held, "tlb", "self-test passed")
+    assert int_field(line, "rounds") == SELF_TEST_ROUNDS
+    assert int_field(line, "frames") == SELF_TEST_FRAMES
+    assert (int_field(line, "stride"), int_field(line, "swept")) == (stride, swept)
+    assert int_field(line, "maps") == SELF_TEST_ROUNDS + swept
+    assert int_field(line, "invlpg") == 2 * int_field(line, "maps")
+
+
+def test_every_map_was_invalidated_twice_and_the_window_is_idle(held):
+    idle = only(held, "tlb", "window idle")
+    assert int_field(idle, "va") == SLOT
+    assert idle.fields["mapped"] == "no"
+    assert int_field(idle, "invlpg") == 2 * int_field(idle, "maps")
+
+
+# ---- QEMU's view at hold time -----------------------------------------------------------
+
+
+def test_qemu_sees_nothing_mapped_in_the_slots_gib(held):
+    tlb = parse_info_tlb(held.monitor["info tlb"])
+    assert not [e for e in tlb if SLOT <= e.va < SLOT + GiB]
+
+
+def test_the_slots_page_table_exists_and_is_empty(held):
+    # xp prints "<address>: 0x<qword> 0x<qword>" lines: 512 entries, all zero.
+    words = [int(w, 16) for line in held.monitor[next(c for c in held.monitor if c.startswith("xp"))].splitlines()
+             if ":" in line for w in re.findall(r"0x([0-9a-f]{16})", line.split(":", 1)[1])]
+    assert len(words) == 512
+    assert words == [0] * 512
+
+
+def test_nothing_is_writable_and_executable(held):
+    tlb = parse_info_tlb(held.monitor["info tlb"])
+    assert not [e for e in tlb if e.writable and not e.no_execute]
