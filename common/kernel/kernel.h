@@ -12,6 +12,11 @@ extern const char kChapterName[];
 // The boot command line (the loader's \cmdline.txt), valid from kernel_main on.
 CommandLine command_line();
 
+// The handoff's new address, once the kernel reaches it through the
+// phys-offset window instead of the identity map (chapter 08). The caller has
+// checked that the new address shows the same bytes.
+void relocate_handoff(const boot::BootHandoff* handoff);
+
 }  // namespace kernel
 
 // Each chapter defines this. The runtime calls it once the console, the early

@@ -52,6 +52,8 @@ void check_handoff_header(const boot::BootHandoff* handoff) {
 
 CommandLine command_line() { return CommandLine(g_handoff ? g_handoff->command_line : ""); }
 
+void relocate_handoff(const boot::BootHandoff* handoff) { g_handoff = handoff; }
+
 }  // namespace kernel
 
 // book:begin kernel-start

@@ -63,6 +63,11 @@ bool BootFrameAllocator::refill_reserve() {
     return true;
 }
 
+bool BootFrameAllocator::return_page_table_frame(PhysAddr frame) {
+    KASSERT(was_handed_out(frame));  // only what this allocator gave out comes back
+    return reserve_.push(frame);
+}
+
 uint64_t BootFrameAllocator::frames_handed_out() const {
     uint64_t total = 0;
     for (size_t i = 0; i < region_count_; ++i) total += regions_[i].frames_handed_out();

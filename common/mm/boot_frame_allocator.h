@@ -54,6 +54,12 @@ public:
     // Tops the reserve up from general memory; false if memory ran out first.
     bool refill_reserve();
 
+    // A page-table frame no walk can reach any more (chapter 08 releases the
+    // identity map's tables) goes back into the reserve. False when the
+    // reserve is full: a bump allocator cannot take frames back otherwise,
+    // and the frame stays handed out until chapter 11's allocator.
+    bool return_page_table_frame(PhysAddr frame);
+
     size_t region_count() const { return region_count_; }
     const Region& region(size_t index) const {
         KASSERT(index < region_count_);

@@ -29,6 +29,13 @@ inline VirtAddr phys_to_virt(PhysAddr pa) {
 }
 // book:end phys-to-virt
 
+// The inverse, for a pointer into the window.
+inline PhysAddr window_to_phys(const void* pointer) {
+    const VirtAddr va(reinterpret_cast<uint64_t>(pointer));
+    KASSERT(va >= layout::kPhysWindowBase && va - layout::kPhysWindowBase < layout::kPhysWindowSize);
+    return PhysAddr(va - layout::kPhysWindowBase);
+}
+
 template <typename T>
 T* phys_to_pointer(PhysAddr pa) {
     return reinterpret_cast<T*>(phys_to_virt(pa).value());

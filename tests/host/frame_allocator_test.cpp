@@ -169,3 +169,18 @@ TEST(BootFrameAllocator, WalksRegionsInAddressOrderAcrossGaps) {
     EXPECT_EQ(got[2], PhysAddr(0x801000));
     EXPECT_EQ(frames.region(1).frames_handed_out(), 2u);
 }
+
+TEST(BootFrameAllocator, ReturnedPageTableFramesRefillTheReserveUntilFull) {
+    const MemoryRange usable[] = {{PhysAddr(0x100000), PhysAddr(0x200000), RangeKind::kUsable}};
+    BootFrameAllocator frames;
+    frames.init(usable, 1);
+    const PhysAddr a = frames.alloc_page_table_frame().frame();
+    const PhysAddr b = frames.alloc_page_table_frame().frame();
+    EXPECT_EQ(frames.reserve_len(), kReserve - 2);
+    EXPECT_TRUE(frames.return_page_table_frame(a));
+    EXPECT_TRUE(frames.return_page_table_frame(b));
+    EXPECT_EQ(frames.reserve_len(), kReserve);
+    const PhysAddr general = frames.alloc_frame().frame();
+    EXPECT_FALSE(frames.return_page_table_frame(general));  // the reserve is full
+    EXPECT_DEATH((void)frames.return_page_table_frame(PhysAddr(0x300000)), "was_handed_out");
+}

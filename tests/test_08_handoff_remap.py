@@ -1,0 +1,101 @@
+"""Chapter 08: the handoff and the memory map move to the phys-offset window,
+then the identity map goes: QEMU must see no lower-half mapping at all.
+
+One held boot checked against QEMU's ``info mem`` / ``info tlb`` and the
+loader's log, and three boots that damage the memory map's remap on purpose
+(``test.corrupt-remap=…``), each rejected by name.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+from harness.log import int_field, size_field
+from harness.monitor import parse_info_mem, parse_info_tlb
+
+CHAPTER = "08-handoff-remap"
+WINDOW_BASE = 0xFFFF_8000_0000_0000
+LOWER_HALF_END = 1 << 47
+
+
+def only(result, subsystem, event):
+    matches = [r for r in result.records_for(subsystem) if r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def held(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="probe=upper-half", hold=True,
+                                             monitor_commands=["info mem", "info tlb"]))
+    harness.assert_outcome(result, "held")
+    return result
+
+
+def test_ready_without_warnings(held):
+    assert [r for r in held.records_for("kernel") if r.event == "ready"]
+    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+
+def test_qemu_sees_nothing_in_the_lower_half(held):
+    mem = parse_info_mem(held.monitor["info mem"])
+    tlb = parse_info_tlb(held.monitor["info tlb"])
+    assert mem and tlb, "the upper half is still mapped"
+    assert not [r for r in mem if r.start < LOWER_HALF_END], "info mem shows a lower-half mapping"
+    assert not [e for e in tlb if e.va < LOWER_HALF_END], "info tlb shows a lower-half mapping"
+
+
+def test_the_handoff_moved_to_its_window_address(held):
+    handoff = only(held, "remap", "handoff")
+    loader_address = int_field(held.record("loader", "jump to kernel"), "handoff")
+    assert int_field(handoff, "pa") == int_field(handoff, "old-va") == loader_address
+    assert int_field(handoff, "new-va") == WINDOW_BASE + loader_address
+    assert size_field(handoff, "size") == 408 and handoff.fields["kind"] == "boot-handoff"
+    assert handoff.fields["identical"] == "yes"
+
+
+def test_the_memory_map_moved_to_its_window_address(held):
+    remap = only(held, "remap", "memory-map")
+    exited = held.record("loader", "boot services exited")
+    assert size_field(remap, "size") == int_field(exited, "map-entries") * int_field(exited, "descriptor-size")
+    assert int_field(remap, "new-va") == WINDOW_BASE + int_field(remap, "pa")
+    assert remap.fields["kind"] == "boot-handoff" and remap.fields["identical"] == "yes"
+
+
+def test_the_identity_maps_tables_were_released(held):
+    removed = only(held, "paging", "identity map removed")
+    identity = only(held, "paging", "phase identity_map_low_memory")
+    assert int_field(removed, "pml4-entries") == 1
+    assert int_field(removed, "tables-released") == int_field(identity, "tables")
+    assert int_field(removed, "returned-to-reserve") == int_field(removed, "tables-released")
+    assert removed.fields["flush"] == "cr3-reload"
+
+
+def test_the_kernel_runs_on_upper_half_addresses_only(held):
+    proof = only(held, "remap", "upper half only")
+    assert int_field(proof, "handoff-va") == int_field(only(held, "remap", "handoff"), "new-va")
+    assert int_field(proof, "map-va") == int_field(only(held, "remap", "memory-map"), "new-va")
+    assert proof.fields["ranges-equal"] == "yes"
+    assert int_field(proof, "ranges") == len([r for r in held.records_for("memmap") if r.event == "range"])
+    assert proof.fields["cmdline"] == "upper-half", "the command line is read through the relocated handoff"
+
+
+# (test.corrupt-remap value, field, rule)
+CORRUPTIONS = [
+    ("offset", "contents", "must equal the validated bytes at every offset (value is the first that differs)"),
+    ("size", "size", "must be between 1 byte and 1 MiB"),
+    ("region", "pa", "must lie wholly in memory of its loader-owned kind"),
+]
+
+
+@pytest.mark.parametrize("corruption,field,rule", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
+def test_a_damaged_remap_is_rejected_by_name(built, corruption, field, rule):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.corrupt-remap={corruption}", timeout=60))
+    harness.assert_outcome(result, "failure")
+    errors = [r for r in result.records if r.level == "ERROR"]
+    assert len(errors) == 1, [str(e) for e in errors]
+    assert (errors[0].subsystem, errors[0].event) == ("remap", "memory-map rejected")
+    assert (errors[0].fields["field"], errors[0].fields["rule"]) == (field, rule)
+    assert only(result, "remap", "handoff").fields["identical"] == "yes", "the handoff itself was fine"
+    assert not [r for r in result.records_for("paging") if r.event == "identity map removed"]
