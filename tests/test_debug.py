@@ -69,13 +69,14 @@ def wait_for_listener(port: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"QEMU's gdb stub never listened on port {port}")
 
 
-def boot_under_gdb(tmp_dir, then: list[str], loader_image_base: int | None = None):
+def boot_under_gdb(tmp_dir, then: list[str], loader_image_base: int | None = None, chapter: str = CHAPTER,
+                   cmdline: str = COMMAND_LINE):
     """Boot the chapter paused, run GDB in batch mode with the `make debug`
     script plus ``then``; return (boot result, GDB's stdout + stderr)."""
     port = free_port()
     script = tmp_dir / f"debug-{port}.gdb"
-    script.write_text(gdb_script(CHAPTER, port, then=then, loader_image_base=loader_image_base))
-    config = harness.BootConfig(CHAPTER, cmdline=COMMAND_LINE, gdb_port=port, timeout=90)
+    script.write_text(gdb_script(chapter, port, then=then, loader_image_base=loader_image_base))
+    config = harness.BootConfig(chapter, cmdline=cmdline, gdb_port=port, timeout=90)
     with ThreadPoolExecutor(1) as pool:
         booting = pool.submit(harness.boot, config)
         wait_for_listener(port)
@@ -131,6 +132,40 @@ def tlb_entry(tlb: str, va: int) -> tuple[int, int, str]:
         if page_va <= va < page_va + size:
             return page_va, pa, flags
     raise AssertionError(f"{va:#x} not in QEMU's info tlb")
+
+
+# ---------------------------------------------------------------------------
+# Chapter 05: kpt through the kernel's own tables, phys window included
+# ---------------------------------------------------------------------------
+
+WINDOW_BASE = 0xFFFF_8000_0000_0000
+
+
+def test_kpt_on_the_phys_window_and_kernel_text_agrees_with_the_kernels_log(built, tmp_path):
+    """Stopped after chapter 05's CR3 switch: kpt walks the kernel's own tables."""
+    then = [
+        "hbreak '(anonymous namespace)::check_phys_window'", "continue",
+        "echo @@kpt-window\\n", f"kpt {WINDOW_BASE + 0x20_0000:#x}",
+        "echo @@kpt-text\\n", "kpt &kernel_main",
+        "continue",
+    ]
+    result, output = boot_under_gdb(tmp_path, then, chapter="05-paging", cmdline="")
+    session = Session(result, output)
+    assert result.outcome == "success", output[-2000:]
+
+    window = kpt_translation(session["kpt-window"])
+    run = next(r for r in result.records_for("paging")
+               if r.event == "window run" and harness.int_field(r, "start") <= 0x20_0000 < harness.int_field(r, "end"))
+    assert int(window["pa"], 16) == 0x20_0000
+    assert window["page"] == "2MiB" and harness.int_field(run, "pages-2m") > 0  # 2 MiB-aligned inside a long run
+    assert window["access"] == "RW", "the window is RW+NX"
+    assert "NX" in session["kpt-window"]
+
+    text = kpt_translation(session["kpt-text"])
+    section = next(r for r in result.records_for("paging") if r.event == "map" and r.fields.get("section") == "text")
+    va, pa = int(text["va"], 16), int(text["pa"], 16)
+    assert pa - harness.int_field(section, "pa") == va - harness.int_field(section, "va")
+    assert text["page"] == "4KiB" and text["access"] == "RX"
 
 
 # ---------------------------------------------------------------------------
