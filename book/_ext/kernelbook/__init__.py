@@ -352,10 +352,13 @@ def _bullets(env, paths: list[str], note=None) -> nodes.bullet_list:
 class ChapterSourcesDirective(SphinxDirective):
     """``{chapter-sources} CHAPTER``: for the first chapter, every file its
     kernel and the loader are built from; for later chapters, the files that
-    changed since the previous chapter and the diff itself."""
+    changed since the previous chapter and the diff itself. ``:since:`` names
+    another earlier chapter to compare with, for a chapter that extends one
+    further back (07 builds on 05, not on 06)."""
 
     required_arguments = 1
     has_content = False
+    option_spec = {"since": directives.unchanged_required}
 
     def run(self):
         root = repo_root(self.env)
@@ -377,7 +380,12 @@ class ChapterSourcesDirective(SphinxDirective):
                                              "(the chapter's folder, the sources and every header the compiler read):")
                 intro2 = nodes.paragraph("", "The loader, BOOTX64.EFI, is the same for every chapter:")
                 return [intro1, _bullets(self.env, kernel), intro2, _bullets(self.env, loader)]
-            diff = sources.chapter_diff(root, build, names[index - 1], chapter)
+            previous = self.options.get("since", names[index - 1] if index > 0 else "")
+            if previous not in names[:index]:
+                logger.warning(f"chapter-sources: :since: {previous!r} is not a chapter before {chapter}",
+                               location=self.get_location(), type="kernelbook", subtype="chapter")
+                return []
+            diff = sources.chapter_diff(root, build, previous, chapter)
         except sources.MissingBuild as error:
             logger.warning(f"chapter-sources: {error}", location=self.get_location(), type="kernelbook", subtype="build")
             return []
