@@ -1,5 +1,7 @@
 #include "acpi_tables.h"
 
+#include "ram_runs.h"
+
 namespace mm::acpi {
 namespace {
 
@@ -50,6 +52,7 @@ constexpr const char* kUnreadable = "must point to readable memory";
 constexpr const char* kBadSum = "the table's bytes must sum to 0 (mod 256)";
 constexpr const char* kLengthRule = "must cover the table's fixed part and be at most 64KiB";
 
+// book:begin load-table
 // A whole table: signature, bounded length, every byte readable, checksum.
 // `index` names the root-table entry that pointed here (or kNoIndex).
 Violation load_table(AcpiMemory& memory, PhysAddr pa, const TableKind& kind, uint64_t index,
@@ -67,6 +70,7 @@ Violation load_table(AcpiMemory& memory, PhysAddr pa, const TableKind& kind, uin
     *length = n;
     return accept();
 }
+// book:end load-table
 
 // ---- MADT (ACPI 6.5, 5.2.12) --------------------------------------------------
 
@@ -152,6 +156,17 @@ Violation read_rsdp(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out) {
 }
 
 }  // namespace
+
+const uint8_t* RamAcpiMemory::bytes_at(PhysAddr pa, uint64_t length) {
+    uint64_t end = 0;
+    if (length == 0 || __builtin_add_overflow(pa.value(), length, &end) || end > PhysAddr::kLimit) return nullptr;
+    for (uint64_t page = pa.page_base().value(); page < end; page += kPageSize) {
+        if (page == 0) return nullptr;  // page 0 is mapped nowhere
+        const MemoryRange* range = ranges_.find(PhysAddr(page));
+        if (range == nullptr || !is_ram(*range)) return nullptr;
+    }
+    return to_pointer_(pa);
+}
 
 Violation find_acpi_devices(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out) {
     *out = AcpiDevices{};

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memory_ranges.h"
 #include "phys_addr.h"
 #include "support/violation.h"
 
@@ -34,6 +35,22 @@ public:
 
 protected:
     ~AcpiMemory() = default;
+};
+
+// The kernel's reader: `to_pointer` turns a physical address into a pointer
+// (the identity map before the switch, the phys-offset window after it), but
+// only for ranges the memory map says are RAM, which both map. A corrupt
+// table pointer into a device range or a hole is then reported by the parser
+// as unreadable instead of being followed into a page fault.
+class RamAcpiMemory final : public AcpiMemory {
+public:
+    using ToPointer = const uint8_t* (*)(PhysAddr pa);
+    RamAcpiMemory(const MemoryRangeList& ranges, ToPointer to_pointer) : ranges_(ranges), to_pointer_(to_pointer) {}
+    const uint8_t* bytes_at(PhysAddr pa, uint64_t length) override;
+
+private:
+    const MemoryRangeList& ranges_;
+    ToPointer to_pointer_;
 };
 
 // A table larger than this is taken for garbage: real MADTs and XSDTs are a

@@ -71,6 +71,7 @@ constexpr MappingPolicy identity_low_memory_policy(bool cpu_has_1gib_pages) {
     return {leaf_flags::kIdentityLowMemory, PageSize::k1GiB, cpu_has_1gib_pages};
 }
 
+// book:begin mmio-policies
 // Device registers: one 4 KiB page each, uncached, so every read and write
 // reaches the device in program order.
 inline constexpr MappingPolicy kMmioPolicy = {leaf_flags::kMmio, PageSize::k4KiB, false, MemoryType::kDevice};
@@ -78,6 +79,7 @@ inline constexpr MappingPolicy kMmioPolicy = {leaf_flags::kMmio, PageSize::k4KiB
 // that big), write-combining, so pixel writes leave the CPU in bursts.
 inline constexpr MappingPolicy kFramebufferPolicy = {leaf_flags::kFramebuffer, PageSize::k2MiB, false,
                                                      MemoryType::kWriteCombining};
+// book:end mmio-policies
 
 // A page of `size` can map `va` -> `pa` when BOTH addresses are aligned to it
 // (the CPU copies the low bits of the linear address into the physical one

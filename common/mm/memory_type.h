@@ -61,6 +61,7 @@ inline constexpr uint8_t kUncacheableMinus = 0x07;  // UC-: UC, unless an MTRR s
 constexpr uint8_t entry(uint64_t pat_value, unsigned index) { return uint8_t(pat_value >> (8 * index)) & 0x7; }
 }  // namespace pat
 
+// book:begin pat-value
 // The value the kernel writes to IA32_PAT: one byte per entry, PA0 lowest.
 // The power-on value is 0x0007040600070406 (SDM Vol. 3A, 11.12.4); only PA4
 // differs, WB (0x06) -> WC (0x01).
@@ -73,7 +74,9 @@ inline constexpr uint64_t kPatValue = uint64_t(pat::kWriteBack) << 0            
                                       | uint64_t(pat::kUncacheableMinus) << 48  // PA6 UC-  (power-on)
                                       | uint64_t(pat::kUncacheable) << 56;      // PA7 UC   (power-on)
 inline constexpr uint64_t kPatPowerOnValue = 0x0007'0406'0007'0406ull;
+// book:end pat-value
 
+// book:begin cache-bits
 // The PWT/PCD/PAT bits that give a leaf of `size` the memory type `type`
 // under kPatValue: the one place a memory type becomes page-table bits.
 constexpr uint64_t cache_bits(MemoryType type, PageSize size) {
@@ -86,6 +89,7 @@ constexpr uint64_t cache_bits(MemoryType type, PageSize size) {
     }
     return pte::kCacheDisable | pte::kWriteThrough;  // unreachable; UC is the safe guess
 }
+// book:end cache-bits
 
 // Every cache bit a leaf of any size may carry: mapping policies leave these
 // to cache_bits().
@@ -120,6 +124,7 @@ static_assert(kPatValue == 0x0007'0401'0007'0406ull);
 // CPUID.01H:EDX.PAT[bit 16]. Every x86_64 CPU has it; the kernel still asks.
 inline bool cpu_has_pat() { return (x86::cpuid(1).edx & (1u << 16)) != 0; }
 
+// book:begin program-pat
 // Loads kPatValue into IA32_PAT. The SDM asks for caches and TLBs to be
 // consistent around a PAT change (11.12.4, following 11.11.8): no live entry
 // selects PA4 yet (the kernel's tables never set a PAT bit before this), and
@@ -131,5 +136,6 @@ inline void program_pat() {
     x86::write_cr3(x86::read_cr3());  // flushes every non-global translation
     asm volatile("wbinvd" ::: "memory");
 }
+// book:end program-pat
 
 }  // namespace mm
