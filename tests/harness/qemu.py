@@ -42,7 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from . import paths
 from .exit_codes import ExitCodes, load_exit_codes
@@ -108,8 +108,11 @@ class BootConfig:
     hold: bool = False
     """Append ``hold`` to the command line, wait for the kernel's
     ``holding for monitor`` line, run :attr:`monitor_commands`, then quit."""
-    monitor_commands: Sequence[str] = ()
-    """HMP commands to run while held, e.g. ``"info mem"``, ``"info registers"``."""
+    monitor_commands: Sequence[str | Callable[[Callable[[str], str]], str]] = ()
+    """HMP commands to run while held, e.g. ``"info mem"``, ``"info registers"``.
+    An entry may also be a function: it gets ``hmp`` (runs one HMP command and
+    returns its output), for commands that depend on earlier answers such as
+    a page walk with ``xp``, and its result is stored under its ``__name__``."""
     esp_files: Mapping[str, bytes | None] = field(default_factory=dict)
     """Files to change in the image copy: path -> new contents, or ``None`` to
     delete, e.g. ``{"kernel.elf": b"junk"}`` or ``{"EFI/BOOT/BOOTX64.EFI": None}``."""
@@ -457,7 +460,10 @@ def _query_monitor(socket_path: Path, commands: Sequence[str]) -> dict[str, str]
     outputs: dict[str, str] = {}
     with QMPClient(socket_path).connect() as qmp:
         for command in commands:
-            outputs[command] = qmp.hmp(command)
+            if callable(command):
+                outputs[command.__name__] = command(qmp.hmp)
+            else:
+                outputs[command] = qmp.hmp(command)
         qmp.quit()
     return outputs
 

@@ -1,0 +1,293 @@
+"""Chapter 06: PAT, memory types, the MMIO window and the framebuffer.
+
+One held boot on q35 is checked three ways: against the kernel's own log
+lines, against QEMU's ``info tlb`` (which shows PCD and PWT as the C and T
+columns, but not the PAT bit), and against the raw page-table entries read
+with ``xp`` from the physical memory CR3 points to (a walk done by the test,
+which does show the PAT bit). A QMP ``screendump`` shows what the kernel drew
+through the write-combining mapping. Further boots: q35 with ``hpet=off``
+(the HPET is reported absent and the boot still ends well), and damaged
+copies of ACPI tables (``test.corrupt-acpi=``), each rejected by name.
+
+QEMU's ``info registers`` does not show IA32_PAT, so the PAT value is checked
+on the kernel's read-back only; the entries' PAT/PCD/PWT bits are checked
+independently, and the test computes from them which PAT entry each selects.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+from harness.log import int_field, size_field
+from harness.monitor import parse_info_registers, parse_info_tlb
+
+CHAPTER = "06-mmio"
+MMIO_BASE = 0xFFFF_C000_0000_0000
+FB_BASE = 0xFFFF_D000_0000_0000
+MiB = 1 << 20
+PAGE = 4096
+
+# SDM Vol. 3A, 11.12.4: the power-on PAT is WB, WT, UC-, UC, WB, WT, UC-, UC
+# (PA0 in the low byte); the chapter changes PA4 alone, to WC (encoding 0x01).
+PAT_POWER_ON = 0x0007_0406_0007_0406
+PAT_EXPECTED = 0x0007_0401_0007_0406
+WC, UC = 0x01, 0x00
+
+# On q35, IA32_APIC_BASE resets to 0xFEE00000 (SDM Vol. 3A, 11.4.4), QEMU
+# places the IOAPIC at 0xFEC00000 and the HPET at 0xFED00000.
+DEVICES = [("lapic", 0xFEE0_0000), ("ioapic", 0xFEC0_0000), ("hpet", 0xFED0_0000)]
+UC_FLAGS = "P|RW|NX|PCD|PWT"
+
+# The bars draw_pattern() paints, left to right, as (R, G, B).
+BARS = [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255),
+        (255, 0, 255)]
+
+P, RW, PWT, PCD, PS, PAT4K, PAT_LARGE, NX = 1, 1 << 1, 1 << 3, 1 << 4, 1 << 7, 1 << 7, 1 << 12, 1 << 63
+ADDRESS = 0x000F_FFFF_FFFF_F000
+
+
+def only(result, subsystem, event):
+    matches = [r for r in result.records_for(subsystem) if r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+# ---- a page walk over QMP, independent of the kernel's own -----------------------
+
+
+def _read_qword(hmp, pa: int) -> int:
+    out = hmp(f"xp /1gx {pa:#x}")
+    return int(out.split(":")[1].split()[0], 16)
+
+
+def walk(hmp, cr3: int, va: int) -> tuple[int, int]:
+    """(level, raw leaf entry) translating ``va``: level 1 = PTE, 2 = 2 MiB PDE, 3 = 1 GiB PDPTE."""
+    table = cr3 & ADDRESS
+    for level in (4, 3, 2, 1):
+        index = (va >> (12 + 9 * (level - 1))) & 0x1FF
+        entry = _read_qword(hmp, table + 8 * index)
+        if not entry & P:
+            return level, 0
+        if level == 1 or (level in (2, 3) and entry & PS):
+            return level, entry
+        table = entry & ADDRESS
+    raise AssertionError("unreachable")
+
+
+WALKED = [MMIO_BASE, MMIO_BASE + PAGE, MMIO_BASE + 2 * PAGE, FB_BASE, FB_BASE + 2 * MiB]
+
+
+def page_walk(hmp) -> str:
+    cr3 = parse_info_registers(hmp("info registers"))["CR3"]
+    return "\n".join(f"{va:#x} {level} {entry:#x}" for va in WALKED for level, entry in [walk(hmp, cr3, va)])
+
+
+def parse_walk(text: str) -> dict[int, tuple[int, int]]:
+    out = {}
+    for line in text.splitlines():
+        va, level, entry = line.split()
+        out[int(va, 16)] = (int(level), int(entry, 16))
+    return out
+
+
+def pat_index(entry: int, level: int) -> int:
+    """Which PAT entry a leaf selects (SDM Vol. 3A, 11.12.3): PAT*4 + PCD*2 + PWT."""
+    pat = entry & (PAT4K if level == 1 else PAT_LARGE)
+    return (4 if pat else 0) | (2 if entry & PCD else 0) | (1 if entry & PWT else 0)
+
+
+def pat_entry(value: int, index: int) -> int:
+    return (value >> (8 * index)) & 0x7
+
+
+# ---- the held boot ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def screenshot_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("screendump") / "screen.ppm"
+
+
+@pytest.fixture(scope="module")
+def held(built, screenshot_path):
+    result = harness.boot(harness.BootConfig(
+        CHAPTER, cmdline="", hold=True,
+        monitor_commands=["info tlb", "info registers", page_walk, f"screendump {screenshot_path}"]))
+    harness.assert_outcome(result, "held")
+    return result
+
+
+@pytest.fixture(scope="module")
+def tlb(held):
+    return parse_info_tlb(held.monitor["info tlb"])
+
+
+@pytest.fixture(scope="module")
+def raw(held):
+    return parse_walk(held.monitor["page_walk"])
+
+
+@pytest.fixture(scope="module")
+def framebuffer(held):
+    loader = only(held, "loader", "framebuffer")
+    return {key: int_field(loader, key) for key in ("base", "width", "height", "stride")} | {
+        "size": size_field(loader, "size")}
+
+
+def test_phases_in_order_and_a_clean_boot(held):
+    events = [r.event for r in held.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]
+    assert events == ["phase identity_map_low_memory", "phase map_kernel_image", "phase map_phys_offset_regions",
+                      "phase map_mmio_devices", "phase map_framebuffer", "switched"]
+    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+    assert [r for r in held.records_for("kernel") if r.event == "ready"]
+    # The PAT is programmed before the framebuffer's WC mapping exists.
+    order = [r.event for r in held.records if r.subsystem in ("mmio", "paging")]
+    assert order.index("pat") < order.index("map framebuffer")
+
+
+def test_pat_changes_pa4_to_write_combining_only(held):
+    pat = only(held, "mmio", "pat")
+    assert int_field(pat, "was") == PAT_POWER_ON  # OVMF leaves the power-on value
+    assert int_field(pat, "now") == PAT_EXPECTED
+    assert pat_entry(PAT_EXPECTED, 4) == WC and pat_entry(PAT_EXPECTED, 3) == UC
+
+
+def test_acpi_tables_found_through_the_xsdt(held):
+    tables = only(held, "acpi", "tables")
+    assert int_field(tables, "rsdp") == int_field(only(held, "loader", "acpi"), "rsdp")
+    assert tables.fields["root"] == "xsdt" and tables.fields["revision"] == "2"
+    assert tables.fields["madt"] == "yes" and tables.fields["ioapics"] == "1" and tables.fields["hpet"] == "yes"
+
+
+def test_each_device_is_logged_uncached_in_consecutive_slots(held):
+    base = only(held, "mmio", "apic base")
+    assert int_field(base, "msr") & ADDRESS == 0xFEE0_0000
+    assert base.fields["enabled"] == "yes"
+    for slot, (name, pa) in enumerate(DEVICES):
+        line = only(held, "mmio", f"map {name}")
+        assert int_field(line, "pa") == pa
+        assert int_field(line, "va") == MMIO_BASE + slot * PAGE
+        assert line.fields["size"] == "4KiB"
+        assert line.fields["flags"] == UC_FLAGS
+        assert line.fields["type"] == "UC"
+    phase = only(held, "paging", "phase map_mmio_devices")
+    assert int_field(phase, "devices") == 3 and int_field(phase, "pages-4k") == 3
+
+
+def test_qemu_tlb_shows_the_devices_uncached(tlb):
+    window = sorted((e for e in tlb if MMIO_BASE <= e.va < FB_BASE), key=lambda e: e.va)
+    assert [(e.va, e.pa) for e in window] == [(MMIO_BASE + i * PAGE, pa) for i, (_, pa) in enumerate(DEVICES)]
+    for e in window:
+        assert e.no_execute and e.writable and not e.user and not e.huge, f"{e.va:#x} {e.flags}"
+        assert e.cache_disabled and e.write_through, f"{e.va:#x} {e.flags}: PCD and PWT select PA3"
+
+
+def test_raw_device_entries_select_pa3_uc(raw):
+    for slot in range(3):
+        level, entry = raw[MMIO_BASE + slot * PAGE]
+        assert level == 1 and entry & P
+        assert not entry & PAT4K
+        assert pat_entry(PAT_EXPECTED, pat_index(entry, level)) == UC
+
+
+def test_devices_answer_through_their_mappings(held):
+    lapic = only(held, "mmio", "lapic")
+    assert int_field(lapic, "version") == 0x50014  # QEMU's LAPIC: version 0x14, 6 LVT entries
+    assert int_field(lapic, "max-lvt") == 5
+    ioapic = only(held, "mmio", "ioapic")
+    assert int_field(ioapic, "version") == 0x170020  # QEMU's IOAPIC: version 0x20, 24 pins
+    hpet = only(held, "mmio", "hpet")
+    caps = int_field(hpet, "capabilities")
+    assert (caps >> 16) & 0xFFFF == 0x8086 == int_field(hpet, "vendor")
+    assert caps >> 32 == 10_000_000 == int_field(hpet, "period-fs")  # 10 ns: QEMU's 100 MHz HPET
+    assert caps & 0xFF == 1  # revision
+    assert int_field(hpet, "timers") == ((caps >> 8) & 0x1F) + 1
+
+
+def test_framebuffer_line_matches_the_loader(held, framebuffer):
+    line = only(held, "mmio", "map framebuffer")
+    assert int_field(line, "pa") == framebuffer["base"]
+    assert int_field(line, "va") == FB_BASE
+    size = (framebuffer["size"] + PAGE - 1) // PAGE * PAGE
+    assert size_field(line, "size") == size
+    assert line.fields["type"] == "WC"
+    large = FB_BASE % (2 * MiB) == 0 and framebuffer["base"] % (2 * MiB) == 0 and size >= 2 * MiB
+    assert line.fields["flags"] == ("P|RW|NX|PAT|PS" if large else "P|RW|NX|PAT")
+
+
+def test_qemu_tlb_shows_the_framebuffer_without_pcd_pwt(tlb, framebuffer, held):
+    window = sorted((e for e in tlb if FB_BASE <= e.va < FB_BASE + (1 << 30)), key=lambda e: e.va)
+    size = (framebuffer["size"] + PAGE - 1) // PAGE * PAGE
+    # Contiguous, complete, each page as large as alignment allows.
+    expect_va, expect_pa = FB_BASE, framebuffer["base"]
+    counts = {PAGE: 0, 2 * MiB: 0}
+    for e in window:
+        assert (e.va, e.pa) == (expect_va, expect_pa)
+        page = 2 * MiB if e.huge else PAGE
+        fits = expect_va % (2 * MiB) == 0 and expect_pa % (2 * MiB) == 0 and FB_BASE + size - expect_va >= 2 * MiB
+        assert e.huge == fits, f"{e.va:#x}"
+        counts[page] += 1
+        expect_va, expect_pa = expect_va + page, expect_pa + page
+        # PA4 needs PCD = PWT = 0 (the PAT bit itself is not shown by info tlb).
+        assert e.no_execute and e.writable and not e.user and not e.cache_disabled and not e.write_through
+    assert expect_va == FB_BASE + size
+    phase = only(held, "paging", "phase map_framebuffer")
+    assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m")) == (counts[PAGE], counts[2 * MiB])
+
+
+def test_raw_framebuffer_entries_select_pa4_wc(raw, framebuffer):
+    for va in (FB_BASE, FB_BASE + 2 * MiB):
+        level, entry = raw[va]
+        if not entry:
+            continue  # a framebuffer smaller than 2 MiB + a page
+        pat_bit = PAT4K if level == 1 else PAT_LARGE
+        assert entry & pat_bit, f"{va:#x}: {entry:#x} has no PAT bit"
+        assert pat_entry(PAT_EXPECTED, pat_index(entry, level)) == WC
+        # In a large leaf bit 12 is PAT, not address: the frame is still the framebuffer's.
+        mask = ADDRESS & ~PAT_LARGE & ~((1 << (12 + 9 * (level - 1))) - 1)
+        assert entry & mask == framebuffer["base"] + (va - FB_BASE)
+    assert raw[FB_BASE][0] == 2  # the first page is a 2 MiB PDE (QEMU's framebuffer is 2 MiB-aligned)
+
+
+def test_screendump_shows_the_pattern(held, framebuffer, screenshot_path):
+    pattern = only(held, "fb", "pattern")
+    assert int_field(pattern, "read-back") == int_field(pattern, "bars") == len(BARS)
+    data = screenshot_path.read_bytes()
+    # Binary PPM: "P6\n<width> <height>\n255\n" then RGB triples.
+    magic, dims, depth, pixels = data.split(b"\n", 3)
+    width, height = map(int, dims.split())
+    assert magic == b"P6" and depth == b"255"
+    assert (width, height) == (framebuffer["width"], framebuffer["height"])
+    for row in (height // 4, height // 2, 3 * height // 4):
+        for bar, colour in enumerate(BARS):
+            x = (2 * bar + 1) * width // (2 * len(BARS))
+            at = 3 * (row * width + x)
+            assert tuple(pixels[at:at + 3]) == colour, f"bar {bar} at ({x}, {row})"
+
+
+# ---- other machines and damaged tables -------------------------------------------------
+
+
+def test_without_hpet_the_kernel_says_so_and_boots(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, machine="q35,hpet=off", cmdline=""))
+    harness.assert_outcome(result, "success")
+    assert only(result, "acpi", "tables").fields["hpet"] == "no"
+    assert only(result, "mmio", "hpet absent")
+    assert not [r for r in result.records_for("mmio") if r.event in ("map hpet", "hpet")]
+    assert int_field(only(result, "paging", "phase map_mmio_devices"), "devices") == 2
+    assert int_field(only(result, "mmio", "lapic"), "version") == 0x50014
+    assert [r for r in result.records_for("kernel") if r.event == "ready"]
+
+
+@pytest.mark.parametrize("signature, field", [("XSDT", "xsdt.checksum"), ("APIC", "madt.checksum"),
+                                              ("HPET", "hpet.checksum")])
+def test_damaged_acpi_table_is_rejected_by_name(built, signature, field):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.corrupt-acpi={signature}"))
+    harness.assert_outcome(result, "failure")
+    rejected = only(result, "acpi", "tables rejected")
+    assert rejected.fields["field"] == field
+    assert rejected.fields["rule"] == "the table's bytes must sum to 0 (mod 256)"
+    # The flipped bit (0x20 in one byte) leaves the sum off by exactly that much.
+    assert int_field(rejected, "value") in (0x20, 0xE0)
+    assert not [r for r in result.records_for("mmio") if r.event.startswith("map")]
