@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "acpi_builder.h"
 #include "elf_builder.h"
 #include "memory_map_builder.h"
 
@@ -103,5 +104,16 @@ int main(int argc, char** argv) {
                     {0x80005000, 0x5905000, 50, 3, 2}}));        // data
     write(root + "/page_table", "phys-window-1gib",
           requests({{0x0, 0x0, 2, 0x22, 3}, {0x40000000, 0x40000000, 512, 0x21, 4}, {0x1000, 0x1000, 1, 0, 2}}));
+
+    // acpi_tables_fuzz's input: the RSDP's offset, then the tables (build_acpi puts the RSDP first).
+    auto acpi_input = [](const AcpiImage& img) {
+        std::vector<uint8_t> out;
+        append<uint16_t>(out, uint16_t(img.rsdp_offset));
+        out.insert(out.end(), img.bytes.begin(), img.bytes.end());
+        return out;
+    };
+    write(root + "/acpi_tables", "xsdt-madt-hpet", acpi_input(build_acpi()));
+    write(root + "/acpi_tables", "rsdt-revision-0", acpi_input(build_acpi({.rsdp_revision = 0})));
+    write(root + "/acpi_tables", "no-hpet", acpi_input(build_acpi({.with_hpet = false})));
     return 0;
 }
