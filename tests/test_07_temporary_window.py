@@ -1,17 +1,18 @@
 """Chapter 07: the temporary window, and what the emulated CPU does without INVLPG.
 
-Two boots of the default machine (``-cpu max``, 256 MiB, TCG), one after the
-other because the second needs an address from the first:
+Two boots of the default machine (``-cpu max``, 256 MiB, TCG):
 
 * ``test.stale-tlb``: the demonstration. The window maps frame A and reads it
   (the CPU caches the translation), then its PTE is pointed at frame B in
   place and the slot is read again: once with the flush token ignored, once
   flushed. QEMU's TCG keeps a software TLB per CPU that is filled by a page
-  walk on a miss and emptied by INVLPG and CR3 writes, never by stores to page
-  tables, so without INVLPG the read returns A's value; with it, B's.
+  walk on a miss and emptied by INVLPG and CR0/CR3/CR4 writes, never by
+  stores to page tables, so without INVLPG the read returns A's value; with
+  it, B's.
 * a held boot without options, for QEMU's own view at hold time: ``info tlb``
-  must show nothing in the slot's 1 GiB (the window is idle), and the slot's
-  page table, read from guest memory with ``xp``, must exist and be empty.
+  must show nothing in the slot's 1 GiB (the window is idle), and a page walk
+  done by the test with ``xp`` from CR3 must reach the page table the phase
+  logged, present and writable, with all 512 entries zero.
 
 The self-test counts are checked against an independent count of the RAM
 pages the kernel printed.
@@ -25,7 +26,7 @@ import pytest
 
 import harness
 from harness.log import int_field
-from harness.monitor import parse_info_tlb
+from harness.monitor import parse_info_registers, parse_info_tlb
 from harness.paging_model import GiB, PAGE, ram_runs
 
 CHAPTER = "07-temporary-window"
@@ -33,6 +34,10 @@ SLOT = 0xFFFF_FFFE_0000_0000
 PHASES = ["phase identity_map_low_memory", "phase map_kernel_image", "phase map_phys_offset_regions",
           "phase create_temporary_window"]
 SELF_TEST_ROUNDS, SELF_TEST_FRAMES, SWEEP_LIMIT = 4096, 16, 8192  # kernel_main.cpp's constants
+
+
+ADDRESS = 0x000F_FFFF_FFFF_F000
+P, RW, PS, NX = 1 << 0, 1 << 1, 1 << 7, 1 << 63
 
 
 def only(result, subsystem, event):
@@ -52,19 +57,42 @@ def stale(built):
     return result
 
 
-@pytest.fixture(scope="module")
-def page_table(stale):
-    return int_field(only(stale, "paging", "phase create_temporary_window"), "pt")
+def _qwords(hmp, pa: int, count: int) -> list[int]:
+    """``xp`` prints "<address>: 0x<qword> 0x<qword>" lines."""
+    out = hmp(f"xp /{count}gx {pa:#x}")
+    words = [int(w, 16) for line in out.splitlines() if ":" in line
+             for w in re.findall(r"0x([0-9a-f]+)", line.split(":", 1)[1])]
+    assert len(words) == count, out
+    return words
+
+
+def slot_walk(hmp) -> str:
+    """The slot's PML4E, PDPTE and PDE, read from guest memory starting at CR3,
+    then the 512 entries of the page table the PDE names."""
+    table = parse_info_registers(hmp("info registers"))["CR3"] & ADDRESS
+    lines = []
+    for level, name in ((4, "pml4e"), (3, "pdpte"), (2, "pde")):
+        index = (SLOT >> (12 + 9 * (level - 1))) & 0x1FF
+        [entry] = _qwords(hmp, table + 8 * index, 1)
+        lines.append(f"{name} {entry:#x}")
+        if not entry & P or entry & PS:
+            return "\n".join(lines)
+        table = entry & ADDRESS
+    lines.append("pt " + " ".join(f"{w:#x}" for w in _qwords(hmp, table, 512)))
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")
-def held(page_table):
-    # Same machine and memory map as the first boot, so the allocator hands
-    # out the same frames: the slot's page table is where that boot said.
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True,
-                                             monitor_commands=["info tlb", f"xp /512gx {page_table:#x}"]))
+def held(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True, monitor_commands=["info tlb", slot_walk]))
     harness.assert_outcome(result, "held")
     return result
+
+
+@pytest.fixture(scope="module")
+def walk(held) -> dict[str, list[int]]:
+    return {name: [int(w, 16) for w in rest.split()]
+            for name, rest in (line.split(" ", 1) for line in held.monitor["slot_walk"].splitlines())}
 
 
 def stale_read(result, flushed: str):
@@ -116,15 +144,14 @@ def test_create_temporary_window_is_the_fourth_phase_before_the_switch(held):
     no_errors(held)
 
 
-def test_phase_made_the_slots_pd_and_pt_rw_nx(held, page_table):
+def test_phase_made_the_slots_pd_and_pt_rw_nx(held):
     phase = only(held, "paging", "phase create_temporary_window")
     assert int_field(phase, "va") == SLOT
     # PML4 slot 511 already has its PDPT (the kernel image's); the slot's PD
     # and PT are new.
     assert int_field(phase, "tables") == 2
     assert phase.fields["flags"] == "P|RW|NX"
-    assert int_field(phase, "pt") == page_table, "the two boots placed the page table differently"
-    assert page_table % PAGE == 0
+    assert int_field(phase, "pt") % PAGE == 0
 
 
 # ---- the self-test ---------------------------------------------------------------------
@@ -157,12 +184,15 @@ def test_qemu_sees_nothing_mapped_in_the_slots_gib(held):
     assert not [e for e in tlb if SLOT <= e.va < SLOT + GiB]
 
 
-def test_the_slots_page_table_exists_and_is_empty(held):
-    # xp prints "<address>: 0x<qword> 0x<qword>" lines: 512 entries, all zero.
-    words = [int(w, 16) for line in held.monitor[next(c for c in held.monitor if c.startswith("xp"))].splitlines()
-             if ":" in line for w in re.findall(r"0x([0-9a-f]{16})", line.split(":", 1)[1])]
-    assert len(words) == 512
-    assert words == [0] * 512
+def test_the_cpus_walk_reaches_the_logged_page_table_and_it_is_empty(held, walk):
+    # Every level above the PT is a present, writable table entry (no PS: not a large page).
+    for name in ("pml4e", "pdpte", "pde"):
+        [entry] = walk[name]
+        assert entry & (P | RW) == P | RW and not entry & PS, f"{name}={entry:#x}"
+    [pde] = walk["pde"]
+    assert pde & ADDRESS == int_field(only(held, "paging", "phase create_temporary_window"), "pt")
+    # The whole PT is the window's, and the window is idle: 512 zero entries.
+    assert walk["pt"] == [0] * 512
 
 
 def test_nothing_is_writable_and_executable(held):
