@@ -14,6 +14,7 @@ RUNTIME_SRCS := $(filter-out common/kernel/chapter_identity.cpp,$(wildcard commo
 RUNTIME_OBJS := $(patsubst common/kernel/%,$(BUILD)/common/kernel/%.o,$(RUNTIME_SRCS))
 
 $(BUILD)/common/%.cpp.o: common/%.cpp | $(BUILD)/common/kernel/ $(BUILD)/common/mm/
+	@mkdir -p $(dir $@)
 	@echo "  CXX     $<"
 	$(Q)$(CXX) $(KERNEL_CXXFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/common/%.S.o: common/%.S | $(BUILD)/common/kernel/

@@ -3,4 +3,4 @@
 # (lower_half), on top of chapter 05's address space.
 CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memory boot_frame_allocator \
     page_table_entry page_table_builder page_table_lookup mapping_log identity_map kernel_image_map phys_window \
-    handoff_remap lower_half
+    kernel/address_space kernel/phys_window_check handoff_remap lower_half

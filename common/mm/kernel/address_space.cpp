@@ -1,0 +1,84 @@
+#include "kernel/address_space.h"
+
+#include "arch/x86/cpu.h"
+#include "identity_map.h"
+#include "kernel_image_map.h"
+#include "linked_image.h"
+#include "page_table_lookup.h"
+#include "panic.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+// The PML4 must exist before the builder that fills it.
+PhysAddr new_pml4(PhysicalMemoryAccess& tables, BootFrameAllocator& frames) {
+    const FrameResult pml4 = PageTableBuilder::create_pml4(tables, frames);
+    if (!pml4.ok()) {
+        klog::error("paging").msg("no frame for the pml4");
+        KernelAddressSpace::stop();
+    }
+    return pml4.frame();
+}
+
+}  // namespace
+
+void KernelAddressSpace::stop() { kernel::exit_kernel(boot::ExitCode::kFailure); }
+
+KernelAddressSpace::KernelAddressSpace(const boot::BootHandoff& handoff, BootMemory& memory,
+                                       BootFrameAllocator& frames)
+    : handoff_(&handoff),
+      memory_(memory),
+      frames_(frames),
+      cpu_(read_cpu_paging_features()),
+      builder_(new_pml4(tables_, frames), tables_, frames) {}
+
+void KernelAddressSpace::identity_map_low_memory() {
+    if (!mm::identity_map_low_memory(builder_, memory_.ranges, cpu_).ok()) stop();
+}
+
+void KernelAddressSpace::map_kernel_image() {
+    const KernelImageLayout layout = kernel::linked_image_layout();
+    const KernelPlacement placement = kernel::kernel_placement(*handoff_);
+    if (Violation v = check_kernel_placement(layout, placement); !v.ok()) {
+        klog::error("paging").msg("kernel placement rejected").kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("rule", v.rule);
+        stop();
+    }
+    if (!mm::map_kernel_image(builder_, layout, placement, cpu_).ok()) stop();
+}
+
+void KernelAddressSpace::map_phys_offset_regions() {
+    if (!mm::map_phys_offset_regions(builder_, memory_.ranges, cpu_).ok()) stop();
+}
+
+void KernelAddressSpace::check_before_switch() {
+    struct Probe {
+        const char* what;
+        VirtAddr va;
+    };
+    uint64_t rsp;
+    asm volatile("mov %%rsp, %0" : "=r"(rsp));
+    const Probe probes[] = {
+        {"code", VirtAddr(reinterpret_cast<uint64_t>(&KernelAddressSpace::stop))},
+        {"stack", VirtAddr(rsp)},
+        {"handoff", VirtAddr(reinterpret_cast<uint64_t>(handoff_))},
+        {"pml4-through-window", phys_to_virt(pml4())},
+    };
+    for (const Probe& p : probes) {
+        if (translate(pml4(), tables_, p.va).present) continue;
+        klog::error("paging").msg("not mapped in the new tables").kv("what", p.what).kv("va", klog::hex(p.va.value()));
+        stop();
+    }
+}
+
+// book:begin activate
+void KernelAddressSpace::activate() {
+    check_before_switch();
+    x86::write_cr3(pml4().value());
+    tables_.use_window();
+    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("tables-through", "phys-window");
+}
+// book:end activate
+
+}  // namespace mm
