@@ -92,6 +92,13 @@ book: kernels
 	@echo "  SPHINX  $(BOOK_OUT)/html"
 	$(Q)$(PYTHON) -m sphinx -b html -E -W --keep-going -n -q -d $(BOOK_OUT)/doctrees book $(BOOK_OUT)/html
 
+# ---- benchmarks ------------------------------------------------------------
+# make bench: boot overhead against the firmware floor, page-table footprint
+# against the minimum, mapping cost against a naive mapper (callgrind), and the
+# reader's build/test loop; one table, and build/bench/results.csv / .json.
+# BENCH_FULL=1 also times `make test`. The rules are in bench/bench.mk.
+include bench/bench.mk
+
 # ---- tooling ---------------------------------------------------------------
 # For clangd: one entry per source file, with the exact flags make uses.
 compile_commands.json: Makefile mk/loader.mk mk/kernel.mk mk/host.mk $(LOADER_SRCS) $(RUNTIME_SRCS) $(wildcard chapters/*/*.cpp) $(HOST_TEST_SRCS)

@@ -13,6 +13,7 @@ packages=(
     ovmf                       # UEFI firmware for QEMU: OVMF_CODE_4M.fd / OVMF_VARS_4M.fd
     qemu-system-x86            # qemu-system-x86_64
     mtools dosfstools          # FAT images without root or loop mounts
+    valgrind                   # make bench: callgrind counts the mapping code's instructions
     gdb                        # make debug
     libgtest-dev               # host unit tests of the memory code
     clang libclang-rt-14-dev   # libFuzzer targets (make fuzz; a short run in make test)

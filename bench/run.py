@@ -1,0 +1,389 @@
+"""make bench: everything measured side by side in one run, reported as ratios.
+
+    /usr/bin/python3 bench/run.py [--runs N] [--full] [--only SECTION ...]
+
+Sections (``--only`` picks some; all by default):
+
+``mapping``   instructions (callgrind) for PageTableBuilder to map a direct
+              window of 1, 64 and 512 GiB and a fragmented 16 GiB memory map,
+              against the naive 4 KiB-per-page mapper in bench/mapping_cost.cpp
+``boot``      wall time from QEMU's start to each chapter's ``ready`` line,
+              against the firmware floor (bench/floor/floor.cpp) booted the
+              same way; N interleaved runs each, medians
+``footprint`` page-table frames of each chapter's final address space (from
+              the boot logs of ``boot``) against the minimum for its layout, and
+              the same layout under 2 MiB-only and 4 KiB-only policies
+``loop``      the reader's loop in a fresh clone of HEAD: clean build,
+              incremental build after touching one common/mm file, and with
+              ``--full`` the wall time of ``make test``
+
+One table is printed; the same rows go to build/bench/results.csv and
+results.json, the boot logs and callgrind files next to them. Nothing here
+asserts on time: the rows say whether a target was met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+import bench_tools as bt  # noqa: E402
+from harness import paths  # noqa: E402
+from harness.log import parse_records  # noqa: E402
+from harness.qemu import BootConfig, boot, prepare_run_dir, qemu_command  # noqa: E402
+
+OUT = REPO_ROOT / "build" / "bench"
+FLOOR_EFI = OUT / "floor" / "BOOTX64.EFI"
+MAPPING_COST = OUT / "mapping_cost"
+
+#: The line each boot is timed to: the chapter kernel's last word, the floor's only line.
+KERNEL_READY = "[INFO  kernel] ready"
+FLOOR_READY = "[INFO  floor] ready"
+
+#: Targets from the issue.
+BOOT_RATIO_TARGET = 1.05
+CLEAN_BUILD_TARGET = 60.0
+INCREMENTAL_TARGET = 5.0
+MAKE_TEST_TARGET = 120.0
+
+#: The common/mm file touched for the incremental build: every chapter from 04 on uses it.
+TOUCHED_FILE = "common/mm/page_table_builder.cpp"
+
+
+def log(message: str) -> None:
+    print(f"  BENCH   {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Mapping cost
+# ---------------------------------------------------------------------------
+
+# (case, mapper) pairs run under callgrind. The naive mapper at 512 GiB would
+# need 1 GiB of fake RAM and minutes under callgrind, so its figure is the
+# 64 GiB one scaled linearly (the naive walk costs the same for every page).
+MAPPING_RUNS = [
+    ("window-1g", "builder"), ("window-1g", "naive"), ("window-1g", "builder-4k"),
+    ("window-64g", "builder"), ("window-64g", "naive"),
+    ("window-512g", "builder"),
+    ("window-64g-2m", "builder"), ("window-512g-2m", "builder"),
+    ("fragmented", "builder"), ("fragmented", "naive"),
+]
+
+
+def callgrind(case: str, mapper: str) -> dict:
+    out_file = OUT / "callgrind" / f"{case}.{mapper}.out"
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
+         str(MAPPING_COST), case, mapper],
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"mapping_cost {case} {mapper} failed:\n{done.stdout}{done.stderr}")
+    result = bt.parse_kv(done.stdout.strip().splitlines()[-1])
+    result["instructions"] = bt.callgrind_total(out_file.read_text())
+    return result
+
+
+def bench_mapping() -> list[bt.Row]:
+    log(f"callgrind: {len(MAPPING_RUNS)} runs of {MAPPING_COST.relative_to(REPO_ROOT)}")
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        results = dict(zip(MAPPING_RUNS, pool.map(lambda run: callgrind(*run), MAPPING_RUNS)))
+
+    def instructions(case, mapper):
+        return results[(case, mapper)]["instructions"]
+
+    def gib(case):
+        return int(results[(case, "builder")]["bytes"]) / bt.GiB
+
+    def pages(result):
+        return f"pages 4k/2m/1g={result['pages-4k']}/{result['pages-2m']}/{result['pages-1g']} tables={result['tables']}"
+
+    naive_per_gib_64 = instructions("window-64g", "naive") / gib("window-64g")
+    rows = []
+    cases = [
+        ("window 1 GiB", "window-1g", instructions("window-1g", "naive"), ""),
+        ("window 64 GiB", "window-64g", instructions("window-64g", "naive"), ""),
+        ("window 512 GiB", "window-512g", round(naive_per_gib_64 * 512),
+         "reference extrapolated: naive 64 GiB per GiB x 512 (not run: 1 GiB of fake RAM)"),
+        ("window 64 GiB, no 1 GiB pages", "window-64g-2m", instructions("window-64g", "naive"), ""),
+        ("window 512 GiB, no 1 GiB pages", "window-512g-2m", round(naive_per_gib_64 * 512),
+         "reference extrapolated from naive 64 GiB"),
+        (f"fragmented map {gib('fragmented'):.1f} GiB, {results[('fragmented', 'builder')]['runs']} runs",
+         "fragmented", instructions("fragmented", "naive"), ""),
+    ]
+    for name, case, reference, extra in cases:
+        measured = instructions(case, "builder")
+        per_gib = measured / gib(case)
+        note = f"builder {per_gib:,.0f} instr/GiB, naive {reference / gib(case):,.0f} instr/GiB; " + pages(
+            results[(case, "builder")])
+        rows.append(bt.Row("mapping", f"builder vs naive: {name}", measured, reference, unit="instr",
+                           note=note + (f"; {extra}" if extra else "")))
+    capped = instructions("window-1g", "builder-4k")
+    rows.append(bt.Row(
+        "mapping", "builder capped at 4 KiB vs naive: window 1 GiB", capped, instructions("window-1g", "naive"),
+        unit="instr",
+        note="same pages as the naive mapper: the cost of the builder's check pass and page-size choice alone"))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Boot overhead (and the logs the footprint reads)
+# ---------------------------------------------------------------------------
+
+def timed_boot(config: BootConfig, marker: str, timeout: float = 180.0) -> tuple[float | None, str, str]:
+    """Boot with the harness's run directory and QEMU command line; return the
+    seconds from starting QEMU to the first serial line containing ``marker``
+    (``None`` if it never came), QEMU's exit status as text, and the log."""
+    run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{config.chapter}-"))
+    try:
+        files = prepare_run_dir(config, run_dir)
+        command = qemu_command(config, run_dir)
+        with open(files.stderr, "wb") as qemu_output:
+            start = time.monotonic()
+            proc = subprocess.Popen(command, cwd=run_dir, stdin=subprocess.DEVNULL,
+                                    stdout=qemu_output, stderr=qemu_output)
+            seen, text, handle = None, b"", None
+            try:
+                while True:
+                    now = time.monotonic()
+                    if handle is None and files.serial.exists():
+                        handle = open(files.serial, "rb")
+                    if handle is not None:
+                        text += handle.read()
+                        if seen is None and marker.encode() in text:
+                            seen = now - start
+                    if proc.poll() is not None or now - start > timeout:
+                        break
+                    time.sleep(0.002 if seen is None else 0.02)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+                if handle is not None:
+                    text += handle.read()
+                    handle.close()
+        return seen, str(proc.returncode), text.decode("utf-8", "replace")
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def bench_boot(chapters: list[str], runs: int) -> tuple[list[bt.Row], dict[str, str]]:
+    floor_image_chapter = chapters[0]
+    floor_efi = FLOOR_EFI.read_bytes()
+    subjects = ["floor"] + chapters
+    times: dict[str, list[float]] = {s: [] for s in subjects}
+    failures: dict[str, list[str]] = {s: [] for s in subjects}
+    logs: dict[str, str] = {}
+    (OUT / "logs").mkdir(parents=True, exist_ok=True)
+    log(f"boot: {runs} interleaved rounds of {len(subjects)} boots (floor + {len(chapters)} chapters)")
+    for round_number in range(runs):
+        for subject in subjects:
+            if subject == "floor":
+                # The first chapter's image with the floor application as BOOTX64.EFI:
+                # same disk, same firmware, same QEMU command line.
+                config = BootConfig(chapter=floor_image_chapter, esp_files={"EFI/BOOT/BOOTX64.EFI": floor_efi})
+                marker = FLOOR_READY
+            else:
+                config, marker = BootConfig(chapter=subject), KERNEL_READY
+            seconds, status, text = timed_boot(config, marker)
+            if seconds is None:
+                failures[subject].append(f"round {round_number}: no ready line, qemu status {status}")
+            else:
+                times[subject].append(seconds)
+            if subject not in logs:
+                logs[subject] = text
+                (OUT / "logs" / f"{subject}.log").write_text(text, encoding="utf-8")
+        log(f"boot: round {round_number + 1}/{runs} done")
+
+    rows = []
+    floor = bt.median(times["floor"]) if times["floor"] else None
+    rows.append(bt.Row("boot", "firmware floor: QEMU start to the app's line", floor, unit="s",
+                       note=f"median of {len(times['floor'])}: " + " ".join(f"{t:.2f}" for t in times["floor"])
+                       + (f"; failed: {failures['floor']}" if failures["floor"] else "")))
+    for chapter in chapters:
+        value = bt.median(times[chapter]) if times[chapter] else None
+        row = bt.Row("boot", f"{chapter}: QEMU start to ready", value, floor, unit="s",
+                     target=f"<= {BOOT_RATIO_TARGET}x floor",
+                     note=f"median of {len(times[chapter])}: " + " ".join(f"{t:.2f}" for t in times[chapter])
+                     + (f"; failed: {failures[chapter]}" if failures[chapter] else ""))
+        row.met = bt.met_at_most(row.ratio, BOOT_RATIO_TARGET)
+        rows.append(row)
+    return rows, logs
+
+
+# ---------------------------------------------------------------------------
+# Page-table footprint
+# ---------------------------------------------------------------------------
+
+def footprint_rows(label: str, text: str) -> list[bt.Row]:
+    records = parse_records(text)
+    fp = bt.footprint(records)
+    if fp.measured is None:
+        return []
+    if fp.unknown_phases:
+        return [bt.Row("footprint", f"{label}: table frames", fp.measured, None, unit="frames",
+                       target="= minimum", met="n/a",
+                       note=f"{fp.how}; minimum unknown: phases not modelled: {', '.join(fp.unknown_phases)}")]
+    row = bt.Row("footprint", f"{label}: table frames", fp.measured, fp.minimum, unit="frames",
+                 target="= minimum", note=f"{fp.how}; minimum from the printed memory map and layout")
+    row.met = "yes" if fp.measured == fp.minimum else "no"
+    return [
+        row,
+        bt.Row("footprint", f"{label}: same layout, 2 MiB-only", fp.only_2m, fp.minimum, unit="frames",
+               note="reference: the minimum under the kernel's policy"),
+        bt.Row("footprint", f"{label}: same layout, 4 KiB-only", fp.only_4k, fp.minimum, unit="frames",
+               note="reference: the minimum under the kernel's policy"),
+    ]
+
+
+def bench_footprint(logs: dict[str, str], chapters: list[str], big_memory: str) -> list[bt.Row]:
+    rows = []
+    for chapter in chapters:
+        if chapter in logs:
+            rows += footprint_rows(chapter, logs[chapter])
+    # One more machine, where 1 GiB pages exist: the newest chapter with more RAM.
+    newest = chapters[-1]
+    log(f"footprint: {newest} with -m {big_memory}")
+    result = boot(BootConfig(chapter=newest, memory=big_memory))
+    (OUT / "logs" / f"{newest}-{big_memory}.log").write_text(result.log, encoding="utf-8")
+    if result.outcome == "success":
+        rows += footprint_rows(f"{newest} -m {big_memory}", result.log)
+    else:
+        rows.append(bt.Row("footprint", f"{newest} -m {big_memory}", None, note=f"boot outcome {result.outcome}"))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# The reader's loop
+# ---------------------------------------------------------------------------
+
+def _make_env() -> dict[str, str]:
+    # A nested make must not inherit make bench's jobserver or flags.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    env.pop("CMDLINE", None)
+    return env
+
+
+def timed_make(tree: Path, *args: str) -> float:
+    start = time.monotonic()
+    done = subprocess.run(["make", "-C", str(tree), "-j2", *args], env=_make_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    elapsed = time.monotonic() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"make {' '.join(args)} failed in {tree}:\n{done.stdout[-4000:]}")
+    return elapsed
+
+
+def bench_loop(full: bool) -> list[bt.Row]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-loop-") as scratch:
+        tree = Path(scratch) / "tree"
+        # A fresh clone of HEAD: the working tree's build/ (which others use) is untouched.
+        subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO_ROOT), str(tree)], check=True)
+        head = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+        log(f"loop: clean build of every chapter in a clone of {head} (make -j2 kernels)")
+        clean_kernels = timed_make(tree, "kernels")
+        (tree / TOUCHED_FILE).touch()
+        log(f"loop: touch {TOUCHED_FILE}, make -j2 kernels")
+        incremental_kernels = timed_make(tree, "kernels")
+        log("loop: make clean; clean make -j2 (all: + host tests, compile_commands.json)")
+        timed_make(tree, "clean")
+        clean_all = timed_make(tree, "all")
+        (tree / TOUCHED_FILE).touch()
+        log(f"loop: touch {TOUCHED_FILE}, make -j2")
+        incremental_all = timed_make(tree, "all")
+        make_test = None
+        if full:
+            log("loop: make test (minutes)")
+            make_test = timed_make(tree, "test")
+
+    def row(name, value, target, note=""):
+        r = bt.Row("loop", name, value, target, unit="s", target=f"<= {target:g} s", note=note)
+        r.met = bt.met_at_most(value, target)
+        return r
+
+    cores = f"{os.cpu_count()} cores, -j2"
+    rows.append(row("clean build, all chapters (make kernels)", clean_kernels, CLEAN_BUILD_TARGET,
+                    f"loader + every chapter's kernel.elf and disk.img; {cores}; clone of {head}"))
+    rows.append(row(f"incremental after touching {TOUCHED_FILE} (make kernels)", incremental_kernels,
+                    INCREMENTAL_TARGET, "recompiles it once, relinks and re-images every chapter using it"))
+    rows.append(bt.Row("loop", "clean build, make all (+ host tests under ASan)", clean_all, unit="s",
+                       note="informative: what plain `make` builds"))
+    rows.append(bt.Row("loop", "incremental after touch, make all", incremental_all, unit="s",
+                       note="informative: also recompiles the host-test object and relinks host_tests"))
+    if full:
+        rows.append(row("make test wall time", make_test, MAKE_TEST_TARGET,
+                        f"after make all, in the clone (builds the book and fuzz targets first); {cores}"))
+    else:
+        rows.append(bt.Row("loop", "make test wall time", None, unit="s", target=f"<= {MAKE_TEST_TARGET:g} s",
+                           met="n/a", note="skipped: run `make bench BENCH_FULL=1` to time it"))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+
+SECTIONS = ("mapping", "boot", "footprint", "loop")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="interleaved boot rounds (default 5)")
+    parser.add_argument("--full", action="store_true", help="also time `make test` (minutes)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--big-memory", default="8G", help="RAM of the footprint's extra boot (default 8G)")
+    args = parser.parse_args(argv)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    chapters = paths.chapters()
+    chapters = [c for c in chapters if paths.chapter_image(c).is_file()]
+    started = time.time()
+    rows: list[bt.Row] = []
+    if "mapping" in args.only:
+        rows += bench_mapping()
+    logs: dict[str, str] = {}
+    if "boot" in args.only or "footprint" in args.only:
+        boot_rows, logs = bench_boot(chapters, args.runs if "boot" in args.only else 1)
+        if "boot" in args.only:
+            rows += boot_rows
+    if "footprint" in args.only:
+        rows += bench_footprint(logs, chapters, args.big_memory)
+    if "loop" in args.only:
+        rows += bench_loop(args.full)
+
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "seconds": round(time.time() - started, 1),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "commit": subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip(),
+        "boot_runs": args.runs,
+        "chapters": chapters,
+    }
+    bt.write_csv(rows, OUT / "results.csv")
+    bt.write_json(rows, OUT / "results.json", meta)
+    print()
+    print(bt.format_table(rows))
+    print()
+    print(f"written: {(OUT / 'results.csv').relative_to(REPO_ROOT)}, {(OUT / 'results.json').relative_to(REPO_ROOT)}"
+          f" ({meta['seconds']} s, commit {meta['commit']}, {meta['cpus']} CPUs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

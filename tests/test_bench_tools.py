@@ -1,0 +1,137 @@
+"""bench/bench_tools.py on canned inputs: the parsing and the arithmetic
+behind `make bench`, never a timing (nothing here boots or builds)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import bench_tools as bt  # noqa: E402
+from harness.log import parse_records  # noqa: E402
+
+# A chapter-05-shaped log: 256 MiB of RAM in two runs, identity map (page 0
+# left out), kernel image, phys window. Worked by hand:
+#   identity  0x1000-0xa0000 and 0x100000-0x200000 in one PT, 127 2 MiB pages:
+#             PDPT + PD + PT = 3
+#   window    the same at 0xffff800000000000 (page 0 included): 3
+#   kernel    four sections inside one 2 MiB at -2 GiB: PDPT + PD + PT = 3
+#   PML4      1                                        -> minimum 10
+# 4 KiB-only: 256 MiB = 128 PTs + PD + PDPT = 130, twice, + 3 + 1 = 264.
+MEMMAP = """\
+[INFO  memmap] range kind=usable start=0x0 end=0xa0000 size=640KiB class=usable
+[INFO  memmap] range kind=usable start=0x100000 end=0x806000 size=7192KiB class=usable
+[INFO  memmap] range kind=acpi-nvs start=0x806000 end=0x10000000 size=254MiB class=firmware
+[INFO  memmap] range kind=device start=0xb0000000 end=0xc0000000 size=256MiB class=device
+"""
+IDENTITY = "[INFO  paging] phase identity_map_low_memory ranges=4 runs=2 bytes=1KiB pages-4k=415 tables=3 flags=P|RW|NX\n"
+KERNEL = """\
+[INFO  paging] map section=text va=0xffffffff80001000 pa=0xddef000 size=28KiB flags=P
+[INFO  paging] map section=rodata va=0xffffffff80008000 pa=0xddf6000 size=8KiB flags=P|NX
+[INFO  paging] map section=data va=0xffffffff8000a000 pa=0xddf8000 size=16KiB flags=P|RW|NX
+[INFO  paging] map section=stack va=0xffffffff8000f000 pa=0xddfd000 size=64KiB flags=P|RW|NX
+[INFO  paging] phase map_kernel_image sections=4 bytes=116KiB pages-4k=29 tables=3 guards=3
+"""
+WINDOW = ("[INFO  paging] phase map_phys_offset_regions ranges=4 runs=2 base=0xffff800000000000 "
+          "bytes=1KiB tables=3 flags=P|RW|NX\n")
+CHAPTER_05 = MEMMAP + IDENTITY + KERNEL + WINDOW + "[INFO  frames] page tables frames=10 handed-out=16\n"
+CHAPTER_08 = (MEMMAP + IDENTITY + KERNEL + WINDOW
+              + "[INFO  paging] identity map removed pml4-entries=1 tables-released=3 returned-to-reserve=3\n")
+
+
+def records(text: str):
+    return parse_records(text)
+
+
+def test_footprint_of_a_chapter_05_layout():
+    fp = bt.footprint(records(CHAPTER_05))
+    assert (fp.measured, fp.minimum, fp.only_2m, fp.only_4k) == (10, 10, 10, 264)
+    assert fp.how == "frames=" and fp.unknown_phases == []
+
+
+def test_removed_identity_map_is_not_in_the_final_footprint():
+    fp = bt.footprint(records(CHAPTER_08))
+    # No frames= line: 1 + 3 + 3 + 3 from the phases, minus the 3 released.
+    assert fp.measured == 7 and "released 3" in fp.how
+    assert fp.minimum == 7
+    assert fp.only_4k == 1 + 130 + 3
+
+
+def test_a_wasteful_kernel_is_reported_above_the_minimum():
+    fp = bt.footprint(records(CHAPTER_05.replace("frames=10", "frames=12")))
+    assert fp.measured == 12 and fp.minimum == 10
+
+
+def test_one_gib_pages_when_the_cpu_has_them():
+    big = ("[INFO  memmap] range kind=usable start=0x100000000 end=0x280000000 size=6GiB class=usable\n"
+           + WINDOW)
+    assert bt.footprint(records(big), one_gib=True).minimum == 1 + 1           # PML4 + PDPT of 1 GiB leaves
+    assert bt.footprint(records(big), one_gib=True).only_2m == 1 + 1 + 6       # + a PD per GiB
+    assert bt.footprint(records(big), one_gib=False).minimum == 1 + 1 + 6
+    cpu_line = "[INFO  paging] cpu nx=yes page1gb=no bootstrap-cr3=0x1000\n"
+    assert bt.footprint(records(cpu_line + big)).minimum == 1 + 1 + 6
+
+
+def test_mmio_framebuffer_and_temporary_window():
+    text = (KERNEL
+            + "[INFO  mmio] map lapic pa=0xfee00000 va=0xffffc00000000000 size=4KiB flags=P|RW|NX type=UC\n"
+            + "[INFO  mmio] map hpet pa=0xfed00000 va=0xffffc00000002000 size=4KiB flags=P|RW|NX type=UC\n"
+            + "[INFO  paging] phase map_mmio_devices devices=2 bytes=8KiB tables=3\n"
+            + "[INFO  mmio] map framebuffer pa=0xc0000000 va=0xffffd00000000000 size=4000KiB type=WC\n"
+            + "[INFO  paging] phase map_framebuffer bytes=4000KiB tables=3 type=WC\n"
+            + "[INFO  paging] phase create_temporary_window va=0xfffffffe00000000 pt=0x104000 tables=2\n")
+    fp = bt.footprint(records(text))
+    # kernel 3, MMIO 3, framebuffer 3 (one 2 MiB page, then a PT), window PD+PT 2 (shares the kernel's PDPT).
+    assert fp.minimum == 1 + 3 + 3 + 3 + 2
+    assert fp.measured == 1 + 3 + 3 + 3 + 2   # from the phases' tables=
+    assert fp.only_2m == fp.minimum
+    assert fp.only_4k == 1 + 3 + 3 + (1 + 1 + 2) + 2   # framebuffer: 4000 KiB needs two PTs
+
+
+def test_an_unknown_phase_makes_the_minimum_unknown():
+    fp = bt.footprint(records(CHAPTER_05 + "[INFO  paging] phase map_heap bytes=4KiB tables=1\n"))
+    assert fp.minimum is None and fp.unknown_phases == ["map_heap"]
+
+
+def test_callgrind_totals_and_summary():
+    assert bt.callgrind_total("version: 1\nevents: Ir\nsummary: 5\ntotals: 1226\n") == 1226
+    assert bt.callgrind_total("events: Ir\nsummary: 37251718\n") == 37251718
+    with pytest.raises(ValueError):
+        bt.callgrind_total("events: Ir\n")
+
+
+def test_parse_kv():
+    assert bt.parse_kv("case=window-1g mapper=naive bytes=1073741824 pages-4k=262144") == {
+        "case": "window-1g", "mapper": "naive", "bytes": "1073741824", "pages-4k": "262144"}
+
+
+def test_statistics_and_targets():
+    assert bt.median([5.0, 1.0, 3.0, 100.0, 2.0]) == 3.0
+    assert bt.ratio(4.2, 4.0) == pytest.approx(1.05)
+    assert bt.ratio(1, 0) is None and bt.ratio(None, 3) is None
+    assert bt.met_at_most(1.05, 1.05) == "yes"
+    assert bt.met_at_most(1.051, 1.05) == "no"
+    assert bt.met_at_most(None, 1.05) == "n/a"
+    assert bt.Row("s", "n", 6, 3).ratio == 2
+
+
+def test_table_csv_and_json(tmp_path):
+    rows = [bt.Row("boot", "05-paging: QEMU start to ready", 4.4, 4.0, unit="s", target="<= 1.05x floor", met="no"),
+            bt.Row("loop", "make test wall time", None, unit="s", note="skipped")]
+    table = bt.format_table(rows).splitlines()
+    assert table[0].split()[:3] == ["section", "name", "measured"]
+    assert "1.100x" in table[2] and table[2].split()[-1] == "no"
+    bt.write_csv(rows, tmp_path / "r.csv")
+    with open(tmp_path / "r.csv", newline="") as f:
+        lines = list(csv.DictReader(f))
+    assert lines[0]["ratio"] == str(4.4 / 4.0) and lines[1]["measured"] == ""
+    bt.write_json(rows, tmp_path / "r.json", {"commit": "abc"})
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["meta"]["commit"] == "abc"
+    assert [r["met"] for r in document["rows"]] == ["no", "n/a"]
+    assert set(document["rows"][0]) == set(bt.COLUMNS)
