@@ -144,7 +144,7 @@ WINDOW_BASE = 0xFFFF_8000_0000_0000
 def test_kpt_on_the_phys_window_and_kernel_text_agrees_with_the_kernels_log(built, tmp_path):
     """Stopped after chapter 05's CR3 switch: kpt walks the kernel's own tables."""
     then = [
-        "hbreak '(anonymous namespace)::check_phys_window'", "continue",
+        "hbreak mm::check_phys_window", "continue",
         "echo @@kpt-window\\n", f"kpt {WINDOW_BASE + 0x20_0000:#x}",
         "echo @@kpt-text\\n", "kpt &kernel_main",
         "continue",

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "kernel/address_space.h"
-#include "mmio_map.h"
+#include "kernel/mmio_phases.h"
 
 // book:begin memory-manager
 class MemoryManager : public mm::KernelAddressSpace {
@@ -23,9 +23,10 @@ public:
     const mm::MmioDevices& devices() const { return devices_; }
 
 private:
-    void program_pat();
-    void map_mmio_devices();
-    void map_framebuffer();
+    // This chapter's phases (common/mm/kernel/mmio_phases.h).
+    void program_pat() { mm::program_pat_phase(); }
+    void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
+    void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
 
     mm::MmioDevices devices_;
 };

@@ -1,7 +1,6 @@
-# Chapter 07 extends chapter 05's MemoryManager with one phase, the temporary
+# Chapter 07 extends chapter 06's MemoryManager with one phase, the temporary
 # window (temporary_window): one fixed page through which any frame can be
-# seen, changed only with a TLB flush token. It does not include chapter 06's
-# MMIO phase: the two are independent extensions of chapter 05.
+# seen, changed only with a TLB flush token (tlb_flush, cpu_tlb).
 CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memory boot_frame_allocator \
     page_table_entry page_table_builder page_table_lookup mapping_log identity_map kernel_image_map phys_window \
-    temporary_window
+    kernel/address_space kernel/phys_window_check acpi_tables mmio_map kernel/mmio_phases temporary_window

@@ -1,56 +1,44 @@
-// MemoryManager: the kernel's address space, built in the order the
-// constructor reads.
-//
-// Each phase is one private function that calls one phase of common/mm and
-// contains nothing of another's logic; each logs what it mapped. A refused
-// mapping has already been logged by the phase, and stops the boot with the
-// failure code: a kernel with half an address space must not go on.
-//
-// Later chapters extend this class with their own phases; the book shows the
-// diff from chapter to chapter.
+// MemoryManager: chapter 06's address space, built in the order the
+// constructor reads, plus this chapter's phase: the temporary window, one
+// fixed page through which any frame can be seen, whose page table exists
+// from the start so that mapping through it never allocates.
 #pragma once
 
-#include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
-#include "cpu_paging_features.h"
 #include "cpu_tlb.h"
-#include "page_table_builder.h"
-#include "phys_window.h"
+#include "kernel/address_space.h"
+#include "kernel/mmio_phases.h"
 #include "temporary_window.h"
 
-class MemoryManager {
+// book:begin memory-manager
+class MemoryManager : public mm::KernelAddressSpace {
 public:
-    MemoryManager(const boot::BootHandoff& handoff, const mm::BootMemory& memory, mm::BootFrameAllocator& frames);
-    MemoryManager(const MemoryManager&) = delete;
-    MemoryManager& operator=(const MemoryManager&) = delete;
+    MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
+        : KernelAddressSpace(handoff, memory, frames) {
+        identity_map_low_memory();
+        map_kernel_image();
+        map_phys_offset_regions();
+        program_pat();
+        map_mmio_devices();
+        map_framebuffer();
+        create_temporary_window();
+    }
 
-    // Loads the new PML4 into CR3. From then on page tables are reached, and
-    // new ones zeroed, through the phys-offset window.
-    void activate();
-
-    mm::PhysAddr pml4() const { return builder_.pml4(); }
-    mm::CpuPagingFeatures cpu() const { return cpu_; }
-    const mm::MapStats& stats() const { return builder_.stats(); }
+    const mm::MmioDevices& devices() const { return devices_; }
     mm::TemporaryWindow& temporary_window() { return window_; }
     const mm::CpuTlb& tlb() const { return tlb_; }
 
 private:
-    void identity_map_low_memory();
-    void map_kernel_image();
-    void map_phys_offset_regions();
-    void create_temporary_window();
+    void program_pat() { mm::program_pat_phase(); }
+    void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
+    void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
+    // The slot's page table is made here, before the switch; from then on
+    // the window only rewrites one entry of it, with an invlpg each time.
+    void create_temporary_window() {
+        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
+    }
 
-    // What must hold for the switch not to fault: checked with a software
-    // walk of the new tables before CR3 is loaded.
-    void check_before_switch() const;
-
-    const boot::BootHandoff& handoff_;
-    const mm::BootMemory& memory_;
-    mm::BootFrameAllocator& frames_;
-    mm::CpuPagingFeatures cpu_;
-    mutable mm::BootTableAccess tables_;
-    mm::PageTableBuilder builder_;
+    mm::MmioDevices devices_;
     mm::CpuTlb tlb_;
     mm::TemporaryWindow window_;
 };
+// book:end memory-manager

@@ -1,10 +1,13 @@
-// MemoryManager: the kernel's address space, built in the order the
-// constructor reads (see chapter 05), plus the two phases this chapter adds.
-// They run after activate(): the handoff and the memory map move to the
-// phys-offset window, then the identity map goes.
+// MemoryManager: chapter 07's address space, built in the order the
+// constructor reads, plus the two phases this chapter adds. They run after
+// activate(): the handoff and the memory map move to the phys-offset window,
+// then the identity map goes.
 #pragma once
 
+#include "cpu_tlb.h"
 #include "kernel/address_space.h"
+#include "kernel/mmio_phases.h"
+#include "temporary_window.h"
 
 class MemoryManager : public mm::KernelAddressSpace {
 public:
@@ -13,6 +16,10 @@ public:
         identity_map_low_memory();
         map_kernel_image();
         map_phys_offset_regions();
+        program_pat();
+        map_mmio_devices();
+        map_framebuffer();
+        create_temporary_window();
     }
 
     // The handoff and the memory-map buffer, re-addressed through the window
@@ -23,4 +30,19 @@ public:
     // Removes the identity map: every lower-half mapping, page 0 included.
     // Only after remap_handoff(), when nothing uses a low address any more.
     void remove_identity_map();
+
+    const mm::MmioDevices& devices() const { return devices_; }
+    mm::TemporaryWindow& temporary_window() { return window_; }
+
+private:
+    void program_pat() { mm::program_pat_phase(); }
+    void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
+    void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
+    void create_temporary_window() {
+        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
+    }
+
+    mm::MmioDevices devices_;
+    mm::CpuTlb tlb_;
+    mm::TemporaryWindow window_;
 };

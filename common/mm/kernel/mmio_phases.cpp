@@ -1,0 +1,95 @@
+#include "kernel/mmio_phases.h"
+
+#include "acpi_tables.h"
+#include "arch/x86/cpu.h"
+#include "kernel.h"
+#include "kernel/address_space.h"
+#include "memory_map_log.h"
+#include "memory_type.h"
+#include "panic.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+// The constructor runs on the identity map (the loader's tables): ACPI tables
+// are read at their physical address.
+const uint8_t* identity_bytes(PhysAddr pa) { return reinterpret_cast<const uint8_t*>(pa.value()); }
+
+// `test.corrupt-acpi=<signature>` (e.g. HPET, APIC, XSDT, FACP) hands the
+// parser a copy of that table with one byte of its OEM ID changed, so its
+// checksum no longer holds: the boot must stop, naming the table
+// (tests/test_06_mmio.py).
+class CorruptedAcpiMemory final : public acpi::AcpiMemory {
+public:
+    CorruptedAcpiMemory(acpi::AcpiMemory& inner, Str signature) : inner_(inner), signature_(signature) {}
+
+    const uint8_t* bytes_at(PhysAddr pa, uint64_t length) override {
+        const uint8_t* bytes = inner_.bytes_at(pa, length);
+        if (bytes == nullptr || signature_.size() != 4 || length < 11 || length > sizeof(copy_)) return bytes;
+        for (size_t i = 0; i < 4; ++i)
+            if (char(bytes[i]) != signature_[i]) return bytes;
+        for (uint64_t i = 0; i < length; ++i) copy_[i] = bytes[i];
+        copy_[10] ^= 0x20;  // in the OEM ID of a table, inside the first 20 bytes of the RSDP
+        return copy_;
+    }
+
+private:
+    acpi::AcpiMemory& inner_;
+    Str signature_;
+    static inline uint8_t copy_[acpi::kMaxTableLength];
+};
+
+}  // namespace
+
+// book:begin program-pat-phase
+// Before any mapping selects PA4: from here on PAT=1 with PCD=PWT=0 means WC.
+void program_pat_phase() {
+    if (!cpu_has_pat()) {
+        klog::error("mmio").msg("no PAT: CPUID.01H:EDX.PAT is clear");
+        KernelAddressSpace::stop();
+    }
+    const uint64_t before = x86::rdmsr(x86::kMsrPat);
+    program_pat();
+    const uint64_t after = x86::rdmsr(x86::kMsrPat);
+    klog::info("mmio").msg("pat").kv("was", klog::hex(before)).kv("now", klog::hex(after)).kv("pa4", "WC");
+    if (after != kPatValue) {
+        klog::error("mmio").msg("pat not taken").kv("expected", klog::hex(kPatValue));
+        KernelAddressSpace::stop();
+    }
+}
+// book:end program-pat-phase
+
+// book:begin map-mmio-devices-phase
+MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHandoff& handoff,
+                                   const MemoryRangeList& ranges, CpuPagingFeatures cpu) {
+    acpi::AcpiDevices acpi;
+    if (handoff.rsdp == 0) {
+        klog::warn("acpi").msg("no rsdp: only the lapic is mapped");
+    } else {
+        acpi::RamAcpiMemory ram(ranges, identity_bytes);
+        CorruptedAcpiMemory corrupted(ram, kernel::command_line().value("test.corrupt-acpi"));
+        if (Violation v = acpi::find_acpi_devices(PhysAddr(handoff.rsdp), corrupted, &acpi); !v.ok()) {
+            log_rejection("acpi", "tables", v);
+            KernelAddressSpace::stop();
+        }
+        klog::info("acpi").msg("tables").kv("rsdp", klog::hex(handoff.rsdp)).kv("revision", uint32_t(acpi.rsdp_revision))
+            .kv("root", acpi.uses_xsdt ? "xsdt" : "rsdt").kv("root-pa", klog::hex(acpi.root_table.value()))
+            .kv("entries", acpi.root_entries).kv("madt", acpi.has_madt).kv("ioapics", acpi.ioapic_count)
+            .kv("hpet", acpi.has_hpet);
+    }
+    const uint64_t apic_base = x86::rdmsr(x86::kMsrApicBase);
+    klog::info("mmio").msg("apic base").kv("msr", klog::hex(apic_base))
+        .kv("enabled", (apic_base & x86::kApicBaseEnable) != 0).kv("madt-lapic", klog::hex(acpi.madt_local_apic.value()));
+    MmioDevices devices;
+    if (!map_mmio_devices(builder, mmio_device_addresses(apic_base, acpi), cpu, &devices).ok()) KernelAddressSpace::stop();
+    return devices;
+}
+// book:end map-mmio-devices-phase
+
+void map_framebuffer_phase(PageTableBuilder& builder, const boot::BootHandoff& handoff, CpuPagingFeatures cpu) {
+    if (!map_framebuffer(builder, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, cpu).ok())
+        KernelAddressSpace::stop();
+}
+
+}  // namespace mm
