@@ -2,4 +2,4 @@
 # (entries, builder, lookup), the two mapping phases and their log lines, on
 # top of chapter 02's memory map and chapter 03's frame allocator.
 CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memory boot_frame_allocator \
-    page_table_entry page_table_builder page_table_lookup mapping_log identity_map kernel_image_map
+    page_table_entry page_table_builder page_table_lookup mapping_log identity_map kernel_image_map kernel/boot_intake

@@ -18,6 +18,7 @@
 #include "cpu_paging_features.h"
 #include "identity_map.h"
 #include "kernel.h"
+#include "kernel/boot_intake.h"
 #include "kernel_image_map.h"
 #include "linked_image.h"
 #include "mapping_log.h"
@@ -39,10 +40,6 @@ mm::IdentityMappedMemory g_tables;  // tables are reached at their physical addr
 const char kRodataProbe[] = "a string in .rodata";
 volatile uint64_t g_data_probe = 0x0000'c0de'cafe'f00dull;  // .data: read back after the switch
 volatile uint64_t g_bss_probe;                     // .bss
-
-// The bootstrap tables identity-map all RAM, and so do ours: a physical
-// address is also a pointer until chapter 08 removes the identity map.
-const uint8_t* identity_pointer(uint64_t physical) { return reinterpret_cast<const uint8_t*>(physical); }
 
 uint64_t current_rsp() {
     uint64_t rsp;
@@ -165,14 +162,7 @@ void remap_if_requested(mm::PageTableBuilder& builder, const mm::KernelImageLayo
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
-    const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&handoff));
-    if (Violation v = mm::load_boot_memory(handoff, handoff_address, identity_pointer(handoff.memory_map), &g_memory);
-        !v.ok()) {
-        mm::log_rejection("memmap", "handoff", v);
-        fail();
-    }
-    mm::log_ranges(g_memory.ranges);
-    g_frames.init(g_memory.ranges);
+    mm::start_boot_memory(handoff, g_memory, g_frames);
     const size_t reserve_before = g_frames.reserve_len();
 
     const mm::KernelImageLayout layout = kernel::linked_image_layout();

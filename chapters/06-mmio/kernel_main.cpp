@@ -11,6 +11,7 @@
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
 #include "kernel.h"
+#include "kernel/boot_intake.h"
 #include "kernel/phys_window_check.h"
 #include "memory_manager.h"
 #include "memory_map_log.h"
@@ -22,8 +23,6 @@ namespace {
 
 mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
 mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
-
-const uint8_t* identity_pointer(uint64_t physical) { return reinterpret_cast<const uint8_t*>(physical); }
 
 [[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
 
@@ -99,14 +98,7 @@ void draw_pattern(const boot::BootHandoff& h) {
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
-    const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&handoff));
-    if (Violation v = mm::load_boot_memory(handoff, handoff_address, identity_pointer(handoff.memory_map), &g_memory);
-        !v.ok()) {
-        mm::log_rejection("memmap", "handoff", v);
-        fail();
-    }
-    mm::log_ranges(g_memory.ranges);
-    g_frames.init(g_memory.ranges);
+    mm::start_boot_memory(handoff, g_memory, g_frames);
 
     MemoryManager memory(handoff, g_memory, g_frames);
     memory.activate();

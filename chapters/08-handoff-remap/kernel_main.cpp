@@ -9,6 +9,7 @@
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
 #include "kernel.h"
+#include "kernel/boot_intake.h"
 #include "kernel/phys_window_check.h"
 #include "memory_manager.h"
 #include "memory_map_log.h"
@@ -20,8 +21,6 @@ namespace {
 
 mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
 mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
-
-const uint8_t* identity_pointer(uint64_t physical) { return reinterpret_cast<const uint8_t*>(physical); }
 
 [[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
 
@@ -59,15 +58,7 @@ void prove_upper_half_only(const boot::BootHandoff& handoff) {
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& loader_handoff) {
-    const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&loader_handoff));
-    if (Violation v = mm::load_boot_memory(loader_handoff, handoff_address,
-                                           identity_pointer(loader_handoff.memory_map), &g_memory);
-        !v.ok()) {
-        mm::log_rejection("memmap", "handoff", v);
-        fail();
-    }
-    mm::log_ranges(g_memory.ranges);
-    g_frames.init(g_memory.ranges);
+    mm::start_boot_memory(loader_handoff, g_memory, g_frames);
 
     MemoryManager memory(loader_handoff, g_memory, g_frames);
     memory.activate();

@@ -1,0 +1,21 @@
+#include "kernel/boot_intake.h"
+
+#include "memory_map_log.h"
+#include "panic.h"
+
+namespace mm {
+
+void start_boot_memory(const boot::BootHandoff& handoff, BootMemory& memory, BootFrameAllocator& frames) {
+    // The loader enters the kernel on tables that identity-map all RAM: the
+    // handoff's address is its physical address, and so is the map's.
+    const PhysAddr handoff_address(reinterpret_cast<uint64_t>(&handoff));
+    const uint8_t* map = reinterpret_cast<const uint8_t*>(handoff.memory_map);
+    if (Violation v = load_boot_memory(handoff, handoff_address, map, &memory); !v.ok()) {
+        log_rejection("memmap", "handoff", v);
+        kernel::exit_kernel(boot::ExitCode::kFailure);
+    }
+    log_ranges(memory.ranges);
+    frames.init(memory.ranges);
+}
+
+}  // namespace mm
