@@ -1,0 +1,146 @@
+// The address-space audit: the live tables held against what the kernel
+// meant to build.
+//
+// Two kinds of check, both over PageTableWalker, both reporting a Finding
+// per broken rule (region or owner, address, what was found, what was
+// expected, the rule):
+//
+//  - check_region(): one expected region, page by page. A mapped region
+//    (kernel text, the phys window's runs, a device, the framebuffer) must be
+//    mapped in full, to the expected frames, with exactly its policy's flags
+//    and memory type, in the page sizes its policy picks for each address
+//    (largest_page_size, as PageTableBuilder did). An absent region (a guard
+//    page, the idle temporary window) must not have one address mapped.
+//  - audit_address_space(): one walk over everything, with the rules that
+//    hold for every entry (SDM Vol. 3A, 4.5 and 4.6):
+//      no page both writable and executable (effective rights, all levels)
+//      no entry with U/S, at any level: no page of this kernel is for user mode
+//      every non-present entry zero, and no PS in a PML4 entry
+//      no table frame reachable twice (two paths to one table would let a
+//        change made for one address silently change another)
+//      every mapped page inside an expected region
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mapping_policy.h"
+#include "page_table_walker.h"
+
+namespace mm {
+
+// One region the kernel expects to find in its tables.
+struct RegionExpectation {
+    const char* name;
+    VirtAddr va;
+    uint64_t size;          // a multiple of 4 KiB
+    bool mapped;            // false: no address of it may be mapped (a guard page, an idle slot)
+    bool check_pa;          // false: any frame will do (a device whose address the kernel no longer holds)
+    PhysAddr pa;            // where `va` must land, when check_pa
+    MappingPolicy policy;   // fitted to the CPU: the leaves' flags, memory type and page sizes
+};
+
+constexpr RegionExpectation expect_mapped(const char* name, VirtAddr va, PhysAddr pa, uint64_t size,
+                                          const MappingPolicy& policy) {
+    return {name, va, size, true, true, pa, policy};
+}
+constexpr RegionExpectation expect_mapped_anywhere(const char* name, VirtAddr va, uint64_t size,
+                                                   const MappingPolicy& policy) {
+    return {name, va, size, true, false, PhysAddr(), policy};
+}
+constexpr RegionExpectation expect_absent(const char* name, VirtAddr va, uint64_t size) {
+    return {name, va, size, false, false, PhysAddr(), {}};
+}
+
+// The rules, each with the sentence a log line's rule= field quotes.
+enum class AuditRule : uint8_t {
+    // check_region
+    kMapped,             // found: 0 (not present)
+    kAbsent,             // found: flags
+    kInsideRegion,       // found: the page's first address; expected: the region's bounds
+    kPhysical,           // found/expected: physical address
+    kPageSize,           // found/expected: bytes
+    kFlags,              // found/expected: normalized flags
+    // audit_address_space
+    kWritableExecutable, // found: normalized effective flags
+    kUser,               // found: the entry's raw flags
+    kNotPresentNonZero,  // found: the raw entry
+    kPsInPml4e,          // found: the raw entry
+    kSharedTable,        // found: the table frame
+    kTooManyTables,      // found: the table frame that did not fit
+    kUnexpected,         // found: normalized effective flags
+};
+const char* describe(AuditRule rule);
+
+struct Finding {
+    AuditRule rule;
+    const char* region;  // the region checked, or the layout region the address falls in
+    VirtAddr va;
+    uint64_t found;
+    uint64_t expected;
+};
+
+class FindingSink {
+public:
+    virtual void found(const Finding& finding) = 0;
+
+protected:
+    ~FindingSink() = default;
+};
+
+// One region's verdict. check_region stops at the region's first finding.
+struct RegionResult {
+    uint64_t pages_4k = 0, pages_2m = 0, pages_1g = 0;
+    bool ok = true;
+};
+RegionResult check_region(PageTableWalker& walker, const RegionExpectation& region, FindingSink& sink);
+
+struct AuditCounts {
+    uint64_t leaves = 0;
+    uint64_t tables = 0;
+    uint64_t wx = 0;
+    uint64_t user = 0;
+    uint64_t nonzero_not_present = 0;
+    uint64_t malformed = 0;      // PS in a PML4 entry
+    uint64_t shared_tables = 0;  // a table reached a second time (not walked again)
+    uint64_t unexpected = 0;     // leaves outside every mapped region
+    uint64_t untracked = 0;      // tables beyond kMaxAuditTables (not walked)
+
+    bool ok() const {
+        return wx == 0 && user == 0 && nonzero_not_present == 0 && malformed == 0 && shared_tables == 0 &&
+               unexpected == 0 && untracked == 0;
+    }
+};
+
+// How many distinct table frames the audit can remember for the "reachable
+// twice" rule; a larger address space is refused (kTooManyTables).
+inline constexpr size_t kMaxAuditTables = 1024;
+
+// The global rules over every table reachable from the walker's PML4.
+// `no_execute` is whether NX is in force: without it every page is
+// executable and the W^X rule cannot hold, so it is not applied.
+AuditCounts audit_address_space(PageTableWalker& walker, const RegionExpectation* regions, size_t region_count,
+                                bool no_execute, FindingSink& sink);
+
+// found= and expected= of a finding as text: flags as "P|RW|NX", addresses in
+// hex, page sizes as "2MiB", a missing page as "not-present".
+struct FindingText {
+    char found[40];
+    char expected[40];
+};
+FindingText finding_text(const Finding& finding);
+
+// A FindingSink that logs each finding as
+//   [ERROR verify] region rejected name=text va=0x… found=P|RW expected=P rule="…"
+//   [ERROR verify] audit rejected region=heap va=0x… found=P|RW expected=… rule="…"
+// and counts them.
+class LoggingFindingSink final : public FindingSink {
+public:
+    void found(const Finding& finding) override;
+    uint64_t count() const { return count_; }
+
+private:
+    uint64_t count_ = 0;
+};
+
+}  // namespace mm
