@@ -1,0 +1,235 @@
+#include "memory_manager.h"
+
+#include "acpi_tables.h"
+#include "address_space_layout.h"
+#include "address_space_report.h"
+#include "arch/x86/cpu.h"
+#include "handoff_remap.h"
+#include "kernel.h"
+#include "linked_image.h"
+#include "lower_half.h"
+#include "mapping_log.h"
+#include "page_table_lookup.h"
+#include "page_table_walker.h"
+#include "panic.h"
+#include "ram_runs.h"
+#include "support/log.h"
+
+namespace {
+
+// test.corrupt-remap=…: damage what the remap of the memory map is asked to
+// accept, to prove each check refuses it (tests/test_08_handoff_remap.py).
+void corrupt_if_requested(mm::RemapRequest& request, const boot::BootHandoff& handoff) {
+    const Str how = kernel::command_line().value("test.corrupt-remap");
+    if (how.empty()) return;
+    klog::warn("remap").msg("damaging the memory-map remap on request").kv("corruption", how);
+    if (how == Str("offset")) request.remapped = mm::phys_to_pointer<const uint8_t>(request.pa + kPageSize);
+    else if (how == Str("size")) request.size = 2 * MiB;
+    else if (how == Str("region")) request.pa = mm::PhysAddr(handoff.kernel_physical_base);
+    else kernel::panic("unknown test.corrupt-remap value");
+}
+
+// One buffer: checked at its window address against its identity address.
+void remap(const mm::RemapRequest& request, const mm::MemoryRangeList& ranges) {
+    if (Violation v = mm::check_remapped_buffer(request, ranges); !v.ok()) {
+        klog::error("remap").msg(request.name).msg("rejected").kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("rule", v.rule);
+        mm::KernelAddressSpace::stop();
+    }
+    klog::info("remap").msg(request.name).kv("pa", klog::hex(request.pa.value()))
+        .kv("old-va", klog::hex(reinterpret_cast<uint64_t>(request.validated)))
+        .kv("new-va", klog::hex(reinterpret_cast<uint64_t>(request.remapped))).kv("size", klog::size(request.size))
+        .kv("kind", mm::range_kind_name(request.expected_kind)).kv("identical", true);
+}
+
+}  // namespace
+
+// book:begin remap-handoff
+const boot::BootHandoff& MemoryManager::remap_handoff() {
+    KASSERT(tables().window_live());
+    const boot::BootHandoff& old = handoff();
+    const mm::PhysAddr handoff_pa(reinterpret_cast<uint64_t>(&old));  // identity: va == pa
+    const mm::PhysAddr map_pa(old.memory_map);
+
+    const mm::RemapRequest handoff{"handoff", handoff_pa, sizeof(boot::BootHandoff), mm::RangeKind::kBootHandoff,
+                                   reinterpret_cast<const uint8_t*>(&old),
+                                   mm::phys_to_pointer<const uint8_t>(handoff_pa)};
+    mm::RemapRequest map{"memory-map", map_pa, old.memory_map_size, mm::RangeKind::kBootHandoff,
+                         reinterpret_cast<const uint8_t*>(old.memory_map), mm::phys_to_pointer<const uint8_t>(map_pa)};
+    corrupt_if_requested(map, old);
+    remap(handoff, memory().ranges);
+    remap(map, memory().ranges);
+
+    // Both passed: switch every pointer to the window.
+    const boot::BootHandoff& moved = *mm::phys_to_pointer<const boot::BootHandoff>(handoff_pa);
+    set_handoff(moved);
+    kernel::relocate_handoff(&moved);
+    memory().descriptors = mm::MemoryDescriptorView(map.remapped, moved.memory_map_size, moved.descriptor_size);
+    return moved;
+}
+// book:end remap-handoff
+
+// book:begin remove-identity-map
+void MemoryManager::remove_identity_map() {
+    const mm::ReleasedTables released = mm::remove_lower_half(pml4(), tables());
+    // Many entries changed at once: reloading CR3 drops every non-global
+    // translation (SDM Vol. 3A, 4.10.4.1), and none of ours is global.
+    x86::write_cr3(x86::read_cr3());
+    uint64_t returned = 0;
+    for (mm::PhysAddr frame : released) returned += frames().return_page_table_frame(frame);
+
+    if (!mm::lower_half_is_empty(pml4(), tables()) || mm::translate(pml4(), tables(), mm::VirtAddr(0)).present) {
+        klog::error("paging").msg("lower half still mapped after removal");
+        mm::KernelAddressSpace::stop();
+    }
+    klog::info("paging").msg("identity map removed").kv("pml4-entries", uint64_t(released.pml4_entries))
+        .kv("tables-released", uint64_t(released.count)).kv("returned-to-reserve", returned)
+        .kv("flush", "cr3-reload");
+}
+// book:end remove-identity-map
+
+// ---- chapter 09: verify ------------------------------------------------------
+
+namespace {
+
+const uint8_t* window_bytes(mm::PhysAddr pa) { return mm::phys_to_pointer<const uint8_t>(pa); }
+
+// Where the devices are, found again from IA32_APIC_BASE and the ACPI tables
+// (read through the window now): an account of the MMIO window that does not
+// come from the tables being checked.
+mm::MmioDeviceAddresses device_addresses(const boot::BootHandoff& handoff, const mm::MemoryRangeList& ranges) {
+    mm::acpi::AcpiDevices acpi;
+    if (handoff.rsdp != 0) {
+        mm::acpi::RamAcpiMemory ram(ranges, window_bytes);
+        if (!mm::acpi::find_acpi_devices(mm::PhysAddr(handoff.rsdp), ram, &acpi).ok()) acpi = {};  // the phase refused it already
+    }
+    return mm::mmio_device_addresses(x86::rdmsr(x86::kMsrApicBase), acpi);
+}
+
+}  // namespace
+
+// book:begin expected-regions
+size_t MemoryManager::expected_regions(mm::RegionExpectation (&out)[kMaxRegions]) {
+    using namespace mm;
+    size_t n = 0;
+    auto add = [&](const RegionExpectation& region) {
+        KASSERT(n < kMaxRegions);
+        out[n++] = region;
+    };
+    // The kernel image: each section with its own rights, 4 KiB pages; the guards absent.
+    const KernelImageLayout image = kernel::linked_image_layout();
+    for (const KernelImageSection& s : kernel_image_sections(image, kernel::kernel_placement(handoff())).sections)
+        add(expect_mapped(s.name, s.span.va_start, s.span.pa_start, s.span.length, fit_to_cpu(s.policy, cpu())));
+    const KernelImageGuards guards = kernel_image_guards(image);
+    add(expect_absent("guard-below-image", guards.below_image, kPageSize));
+    add(expect_absent("guard-boot-stack", guards.boot_stack, kPageSize));
+    add(expect_absent("guard-above-image", guards.above_image, kPageSize));
+    // The phys window: every RAM run at base + pa, RW+NX, the largest pages that fit.
+    const MappingPolicy window = fit_to_cpu(phys_window_policy(cpu().pages_1gib), cpu());
+    for_each_ram_run(memory().ranges, [&](const RamRun& run) {
+        add(expect_mapped("phys-window", phys_to_virt(run.start), run.start, run.end - run.start, window));
+        return true;
+    });
+    // Devices UC, one 4 KiB slot each; the framebuffer WC.
+    const MmioDeviceAddresses devices = device_addresses(handoff(), memory().ranges);
+    const MappingPolicy mmio = fit_to_cpu(kMmioPolicy, cpu());
+    add(expect_mapped("lapic", devices_.lapic.page_base(), devices.lapic, kPageSize, mmio));
+    if (devices.has_ioapic) add(expect_mapped("ioapic", devices_.ioapic.page_base(), devices.ioapic.page_base(), kPageSize, mmio));
+    if (devices.has_hpet) add(expect_mapped("hpet", devices_.hpet.page_base(), devices.hpet.page_base(), kPageSize, mmio));
+    const PhysAddr fb(handoff().framebuffer_base);
+    uint64_t fb_size = 0;
+    if (!fb.is_null() && align_up(fb.offset_in_page() + handoff().framebuffer_size, kPageSize, &fb_size))
+        add(expect_mapped("framebuffer", layout::kFramebufferBase, fb.page_base(), fb_size,
+                          fit_to_cpu(kFramebufferPolicy, cpu())));
+    // Nothing else: the lower half is gone (chapter 08), the heap is not there
+    // yet (chapter 11), and the temporary window is idle between uses.
+    add(expect_absent("lower-half", VirtAddr(0), uint64_t(1) << 47));
+    add(expect_absent("heap", layout::kHeapBase, layout::kHeapWindowSize));
+    add(expect_absent("temporary-window", window_.slot(), kPageSize));
+    return n;
+}
+// book:end expected-regions
+
+namespace column {
+constexpr size_t kVa = 45, kSize = 69, kFlags = 85, kTail = 110;
+}
+
+// book:begin verify
+bool MemoryManager::verify() {
+    mm::RegionExpectation regions[kMaxRegions];
+    const size_t count = expected_regions(regions);
+    mm::PageTableWalker walker(pml4(), tables());
+    mm::LoggingFindingSink findings;  // logs each finding as it is found
+    for (size_t i = 0; i < count; ++i) {
+        const mm::RegionExpectation& r = regions[i];
+        const mm::RegionResult result = mm::check_region(walker, r, findings);
+        const uint64_t flags = mm::normalized_flags(mm::leaf_entry_flags(r.policy, mm::PageSize::k4KiB), mm::PageSize::k4KiB);
+        klog::info("verify").msg("region").kv("name", r.name).pad(column::kVa).kv("va", klog::hex(r.va.value()))
+            .pad(column::kSize).kv("size", klog::size(r.size))
+            .pad(column::kFlags).kv("flags", r.mapped ? mm::flags_text(flags).text : "not-present")
+            .pad(column::kTail).kv("pages-4k", result.pages_4k).kv("pages-2m", result.pages_2m)
+            .kv("pages-1g", result.pages_1g).kv("ok", result.ok);
+    }
+    const mm::AuditCounts audit = mm::audit_address_space(walker, regions, count, cpu().no_execute, findings);
+    klog::info("verify").msg("audit").kv("leaves", audit.leaves).kv("tables", audit.tables).kv("wx", audit.wx)
+        .kv("wx-rule", cpu().no_execute ? "on" : "off-no-nx").kv("user", audit.user)
+        .kv("nonzero-not-present", audit.nonzero_not_present).kv("malformed", audit.malformed)
+        .kv("shared-tables", audit.shared_tables).kv("unexpected", audit.unexpected).kv("ok", audit.ok());
+    if (findings.count() != 0) {
+        klog::error("verify").msg("address space rejected").kv("findings", findings.count());
+        return false;
+    }
+    klog::info("verify").msg("address space verified").kv("regions", uint64_t(count)).kv("findings", uint64_t(0));
+    return true;
+}
+// book:end verify
+
+// book:begin report
+void MemoryManager::report() {
+    // Owners: the image's sections first, then the layout's regions.
+    mm::Owner owners[mm::kKernelImageSectionCount + sizeof(mm::layout::kRegions) / sizeof(mm::layout::kRegions[0])];
+    size_t n = 0;
+    for (const mm::KernelImageSection& s :
+         mm::kernel_image_sections(kernel::linked_image_layout(), kernel::kernel_placement(handoff())).sections)
+        owners[n++] = {s.name, s.span.va_start, s.span.length};
+    for (const mm::layout::Region& r : mm::layout::kRegions) owners[n++] = {r.name, r.base, r.size};
+    mm::AddressSpaceReport report(owners, n);
+    mm::PageTableWalker(pml4(), tables()).walk(report);
+    mm::log_report(report);
+}
+// book:end report
+
+// book:begin install-bad-mapping
+// The test hook: each value breaks exactly one rule of the audit, the way a
+// bug in a phase would, and the boot must then end with the failure code.
+void MemoryManager::install_bad_mapping(Str how) {
+    using namespace mm;
+    klog::warn("verify").msg("installing a bad mapping on request").kv("kind", how);
+    PageTableWalker walker(pml4(), tables());
+    const VirtAddr free_va = layout::kHeapBase;  // nothing maps the heap before chapter 11
+    if (how == Str("wx") || how == Str("user")) {
+        // A spare frame mapped as plain data (map_range accepts only sound
+        // policies), then its leaf rewritten in place: W+X, or user-accessible.
+        const FrameResult frame = frames().alloc_frame();
+        KASSERT(frame.ok());
+        if (!builder().map_range(free_va, frame.frame(), kPageSize, fit_to_cpu(kKernelDataPolicy, cpu())).ok()) stop();
+        const Lookup at = walker.translate(free_va);
+        const uint64_t bad = how == Str("wx") ? x86::pte::kPresent | x86::pte::kWritable
+                                              : leaf_flags::kKernelData | x86::pte::kUser;
+        at.entry->set(PageTableLevel::kPt, frame.frame(), bad);
+    } else if (how == Str("nonzero-entry")) {
+        // The guard page past the image: not present, but not zero either.
+        const Lookup at = walker.translate(kernel_image_guards(kernel::linked_image_layout()).above_image);
+        KASSERT(!at.present && at.level == PageTableLevel::kPt);
+        *at.entry = PageTableEntry::from_raw(pml4().value() | x86::pte::kWritable);
+    } else if (how == Str("shared-table")) {
+        // The heap's PML4 slot pointed at the MMIO window's PDPT: one table, two paths.
+        PageTable& root = *tables().table_at(pml4());
+        root[index_at(free_va, PageTableLevel::kPml4)] = root[index_at(layout::kMmioWindowBase, PageTableLevel::kPml4)];
+    } else {
+        kernel::panic("unknown test.bad-mapping value");
+    }
+    // Live entries changed: drop every cached translation (nothing here is global).
+    x86::write_cr3(x86::read_cr3());
+}
+// book:end install-bad-mapping

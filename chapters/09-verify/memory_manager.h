@@ -1,0 +1,67 @@
+// MemoryManager: chapter 08's address space, built in the order the
+// constructor reads, and what this chapter adds: once it is complete, a walk
+// over the live tables verifies it against what every phase meant to map,
+// and prints it as merged ranges.
+#pragma once
+
+#include "address_space_audit.h"
+#include "cpu_tlb.h"
+#include "kernel/address_space.h"
+#include "kernel/mmio_phases.h"
+#include "support/str.h"
+#include "temporary_window.h"
+
+class MemoryManager : public mm::KernelAddressSpace {
+public:
+    MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
+        : KernelAddressSpace(handoff, memory, frames) {
+        identity_map_low_memory();
+        map_kernel_image();
+        map_phys_offset_regions();
+        program_pat();
+        map_mmio_devices();
+        map_framebuffer();
+        create_temporary_window();
+    }
+
+    // The handoff and the memory-map buffer, re-addressed through the window
+    // and checked there; returns the handoff at its new address, which is the
+    // only one to use from now on.
+    const boot::BootHandoff& remap_handoff();
+
+    // Removes the identity map: every lower-half mapping, page 0 included.
+    // Only after remap_handoff(), when nothing uses a low address any more.
+    void remove_identity_map();
+
+    // Checks each expected region and the rules for every entry (see
+    // address_space_audit.h), logging one line per region, one for the audit
+    // and one per finding. True when nothing broke a rule.
+    bool verify();
+
+    // The address space as merged ranges, one `[INFO  layout] range` line each.
+    void report();
+
+    // test.bad-mapping=wx|user|nonzero-entry|shared-table: writes one entry
+    // that breaks a rule of the audit, on purpose (tests/test_09_verify.py).
+    void install_bad_mapping(Str how);
+
+    const mm::MmioDevices& devices() const { return devices_; }
+    mm::TemporaryWindow& temporary_window() { return window_; }
+
+private:
+    void program_pat() { mm::program_pat_phase(); }
+    void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
+    void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
+    // Everything the phases meant to map, and the pages they meant to leave
+    // unmapped: the expectations verify() holds the tables against.
+    static constexpr size_t kMaxRegions = 64;
+    size_t expected_regions(mm::RegionExpectation (&out)[kMaxRegions]);
+
+    void create_temporary_window() {
+        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
+    }
+
+    mm::MmioDevices devices_;
+    mm::CpuTlb tlb_;
+    mm::TemporaryWindow window_;
+};
