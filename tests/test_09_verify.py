@@ -1,0 +1,179 @@
+"""Chapter 09: the kernel walks its own live tables, verifies them, and prints
+them as merged ranges; QEMU's view of the same tables is the oracle.
+
+One held boot: the kernel's report is compared with ``info mem`` (QEMU merges
+by contiguous address and rights only, so the kernel's rows are merged the same
+way first) and, page by page, with ``info tlb`` (address, frame, page size and
+the NX/W/U/PCD/PWT bits). Four further boots install one bad entry each
+(``test.bad-mapping=…``); the audit must name the rule it breaks and the boot
+must end with the failure code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+import harness
+from harness.log import int_field, size_field
+from harness.monitor import parse_info_mem, parse_info_tlb
+
+CHAPTER = "09-verify"
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+PAGE_BYTES = {"4KiB": 4 * KiB, "2MiB": 2 * MiB, "1GiB": GiB}
+WINDOW_BASE = 0xFFFF_8000_0000_0000
+MMIO_BASE = 0xFFFF_C000_0000_0000
+FB_BASE = 0xFFFF_D000_0000_0000
+OWNERS = {"phys-window", "mmio", "framebuffer", "text", "rodata", "data", "stack"}
+REGIONS = {"text", "rodata", "data", "stack", "guard-below-image", "guard-boot-stack", "guard-above-image",
+           "phys-window", "lapic", "ioapic", "hpet", "framebuffer", "lower-half", "heap", "temporary-window"}
+
+
+@dataclass(frozen=True)
+class Row:
+    va: int
+    end: int
+    pa: int
+    page: int
+    flags: frozenset[str]
+    owner: str
+
+
+def report_rows(result) -> list[Row]:
+    rows = []
+    for r in result.records_for("layout"):
+        if r.event != "range":
+            continue
+        rows.append(Row(int_field(r, "va"), int_field(r, "end"), int_field(r, "pa"), PAGE_BYTES[r.fields["page"]],
+                        frozenset(r.fields["flags"].split("|")), r.fields["owner"]))
+        assert size_field(r, "size") == rows[-1].end - rows[-1].va
+    return rows
+
+
+def only(result, subsystem, event):
+    matches = [r for r in result.records_for(subsystem) if r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def held(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True, monitor_commands=["info mem", "info tlb"]))
+    harness.assert_outcome(result, "held")
+    return result
+
+
+@pytest.fixture(scope="module")
+def rows(held):
+    return report_rows(held)
+
+
+def test_ready_without_warnings(held):
+    assert [r for r in held.records_for("kernel") if r.event == "ready"]
+    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+
+def test_every_region_verified(held):
+    regions = [r for r in held.records_for("verify") if r.event == "region"]
+    assert {r.fields["name"] for r in regions} == REGIONS
+    assert all(r.fields["ok"] == "yes" for r in regions), [str(r) for r in regions if r.fields["ok"] != "yes"]
+    flags = {r.fields["name"]: r.fields["flags"] for r in regions}
+    assert (flags["text"], flags["rodata"], flags["data"], flags["stack"]) == ("P", "P|NX", "P|RW|NX", "P|RW|NX")
+    assert flags["lapic"] == flags["ioapic"] == flags["hpet"] == "P|RW|NX|PCD|PWT"  # UC
+    assert flags["framebuffer"] == "P|RW|NX|PAT"  # WC: PAT entry 4
+    assert flags["guard-boot-stack"] == flags["lower-half"] == "not-present"
+    verified = only(held, "verify", "address space verified")
+    assert int_field(verified, "regions") == len(regions) and int_field(verified, "findings") == 0
+
+
+def test_audit_finds_nothing(held, rows):
+    audit = only(held, "verify", "audit")
+    for key in ("wx", "user", "nonzero-not-present", "malformed", "shared-tables", "unexpected"):
+        assert int_field(audit, key) == 0, key
+    assert audit.fields["wx-rule"] == "on" and audit.fields["ok"] == "yes"
+    report = only(held, "layout", "report")
+    assert int_field(report, "leaves") == int_field(audit, "leaves")
+    assert int_field(report, "ranges") == len(rows) and int_field(report, "dropped") == 0
+    assert int_field(report, "leaves") == sum((r.end - r.va) // r.page for r in rows)
+
+
+def test_report_rows_are_merged_and_owned(rows):
+    assert rows == sorted(rows, key=lambda r: r.va)
+    for a, b in zip(rows, rows[1:]):
+        assert a.end <= b.va
+        mergeable = (a.end == b.va and a.pa + (a.end - a.va) == b.pa and a.flags == b.flags and a.page == b.page
+                     and a.owner == b.owner)
+        assert not mergeable, f"{a} and {b} should be one range"
+    assert {r.owner for r in rows} <= OWNERS
+    for r in rows:
+        assert r.va % r.page == 0 and r.pa % r.page == 0 and (r.end - r.va) % r.page == 0
+        assert "US" not in r.flags and not ("RW" in r.flags and "NX" not in r.flags), r
+        if r.owner == "phys-window":
+            assert r.pa == r.va - WINDOW_BASE and r.flags == {"P", "RW", "NX"}
+    assert [r.owner for r in rows if r.va >= 0xFFFF_FFFF_8000_0000] == ["text", "rodata", "data", "stack"]
+
+
+def test_report_equals_qemus_info_mem(held, rows):
+    # QEMU's info mem merges consecutive pages with equal U/W rights, whatever
+    # their frames, sizes or cache bits: merge the kernel's rows the same way.
+    merged: list[list] = []
+    for r in rows:
+        rights = ("u" if "US" in r.flags else "-") + "r" + ("w" if "RW" in r.flags else "-")
+        if merged and merged[-1][1] == r.va and merged[-1][2] == rights:
+            merged[-1][1] = r.end
+        else:
+            merged.append([r.va, r.end, rights])
+    qemu = [[m.start, m.end, m.permissions] for m in parse_info_mem(held.monitor["info mem"])]
+    assert merged == qemu
+
+
+def test_report_equals_qemus_info_tlb_page_by_page(held, rows):
+    expected = {}
+    for r in rows:
+        for va in range(r.va, r.end, r.page):
+            expected[va] = (r.pa + (va - r.va), r.page > 4 * KiB, "NX" in r.flags, "RW" in r.flags, "US" in r.flags,
+                            "PCD" in r.flags, "PWT" in r.flags)
+    qemu = {e.va & (1 << 64) - 1: (e.pa, e.huge, e.no_execute, e.writable, e.user, e.cache_disabled, e.write_through)
+            for e in parse_info_tlb(held.monitor["info tlb"])}
+    assert qemu.keys() == expected.keys(), sorted(set(qemu) ^ set(expected))[:8]
+    differ = [hex(va) for va in expected if expected[va] != qemu[va]]
+    assert not differ, differ[:8]
+
+
+def test_devices_and_framebuffer_in_the_report(held, rows):
+    mmio = [r for r in rows if r.owner == "mmio"]
+    assert [(r.va, r.pa) for r in mmio] == [(MMIO_BASE, 0xFEE0_0000), (MMIO_BASE + 0x1000, 0xFEC0_0000),
+                                           (MMIO_BASE + 0x2000, 0xFED0_0000)]
+    fb = [r for r in rows if r.owner == "framebuffer"]
+    loader = only(held, "loader", "framebuffer")
+    assert fb[0].va == FB_BASE and fb[0].pa == int_field(loader, "base")
+    assert all(r.flags == {"P", "RW", "NX", "PAT"} for r in fb)
+
+
+HEAP_BASE = 0xFFFF_E000_0000_0000
+
+# (test.bad-mapping value, the audit counter it raises, the region named, the rule named)
+BAD_MAPPINGS = [
+    ("wx", "wx", "heap", "no page may be both writable and executable"),
+    ("user", "user", "heap", "no entry may be user-accessible (U/S)"),
+    ("nonzero-entry", "nonzero-not-present", "guard-above-image", "every non-present entry must be zero"),
+    ("shared-table", "shared-tables", "heap", "no table may be reachable twice"),
+]
+
+
+@pytest.mark.parametrize("kind,counter,region,rule", BAD_MAPPINGS, ids=[b[0] for b in BAD_MAPPINGS])
+def test_a_bad_mapping_is_caught_by_name(built, kind, counter, region, rule):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.bad-mapping={kind}", timeout=60))
+    harness.assert_outcome(result, "failure")
+    assert only(result, "verify", "installing a bad mapping on request").fields["kind"] == kind
+    audit = only(result, "verify", "audit")
+    assert int_field(audit, counter) == 1 and audit.fields["ok"] == "no"
+    named = [r for r in result.records_for("verify") if r.event == "audit rejected" and r.fields["rule"] == rule]
+    assert len(named) == 1, [str(r) for r in result.records if r.level == "ERROR"]
+    regions = {r.fields["name"]: r for r in result.records_for("verify") if r.event == "region"}
+    assert named[0].fields["region"] == region
+    assert int_field(named[0], "va") == (HEAP_BASE if region == "heap" else int_field(regions[region], "va"))
+    rejected = only(result, "verify", "address space rejected")
+    assert int_field(rejected, "findings") == len([r for r in result.records if r.level == "ERROR"]) - 1
+    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
