@@ -62,3 +62,32 @@ class TestUnsafeSegments:
         error = boot_expecting_rejection({"cmdline.txt": b"x" * 300})
         assert error.event == "command line rejected"
         assert (error.fields["field"], error.fields["value"]) == ("cmdline.txt", "300")
+
+
+P_VADDR, P_MEMSZ = 16, 40  # offsets inside an ELF64 program header
+
+
+class TestHostileLayouts:
+    """Segments a linker would never produce, made by patching a real kernel."""
+
+    def test_segment_in_the_low_half(self, built):
+        data = kernel_bytes()
+        low_half = patched(data, program_header_offset(data, 0) + P_VADDR, "Q", 0x40_0000)
+        error = boot_expecting_rejection({"kernel.elf": low_half})
+        assert (error.fields["field"], error.fields["value"]) == ("p_vaddr", "0x400000")
+        assert error.fields["rule"] == "must be in the higher half (>= 0xffff800000000000)"
+
+    def test_overlapping_segments(self, built):
+        data = kernel_bytes()
+        text_vaddr = int.from_bytes(data[program_header_offset(data, 0) + P_VADDR:][:8], "little")
+        overlapping = patched(data, program_header_offset(data, 1) + P_VADDR, "Q", text_vaddr)
+        error = boot_expecting_rejection({"kernel.elf": overlapping})
+        assert error.fields["field"] == "p_vaddr"
+        assert error.fields["rule"] == "PT_LOAD segments must not overlap or share a 4KiB page"
+
+    def test_enormous_bss(self, built):
+        data = kernel_bytes()
+        huge_bss = patched(data, program_header_offset(data, 2) + P_MEMSZ, "Q", 1 << 40)
+        error = boot_expecting_rejection({"kernel.elf": huge_bss})
+        assert (error.fields["field"], error.fields["value"]) == ("p_memsz", hex(1 << 40))
+        assert error.fields["rule"] == "must be at most 64MiB"

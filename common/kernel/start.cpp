@@ -2,6 +2,7 @@
 #include "arch/x86/cpu.h"
 #include "boot/handoff.h"
 #include "console.h"
+#include "cpu_protections.h"
 #include "early_cpu.h"
 #include "kernel.h"
 #include "panic.h"
@@ -61,6 +62,7 @@ extern "C" [[noreturn]] void kernel_start(const boot::BootHandoff* handoff) {
     using namespace kernel;
     console_init();
     install_early_cpu_state();
+    enable_cpu_protections();
     run_global_constructors();
     check_handoff_header(handoff);
     g_handoff = handoff;

@@ -38,6 +38,11 @@ inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
 }
 
 inline uint32_t cpuid_max_extended_leaf() { return cpuid(0x80000000).eax; }
+inline uint32_t cpuid_max_basic_leaf() { return cpuid(0).eax; }
+
+// CPUID.(EAX=07H,ECX=0):EBX.SMEP [bit 7] and .SMAP [bit 20].
+inline bool cpu_has_smep() { return cpuid_max_basic_leaf() >= 7 && (cpuid(7).ebx & (1u << 7)); }
+inline bool cpu_has_smap() { return cpuid_max_basic_leaf() >= 7 && (cpuid(7).ebx & (1u << 20)); }
 
 // CPUID.80000001H:EDX.NX [bit 20] and .Page1GB [bit 26].
 inline bool cpu_has_nx() { return cpuid_max_extended_leaf() >= 0x80000001 && (cpuid(0x80000001).edx & (1u << 20)); }
@@ -60,6 +65,7 @@ inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v))
 inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
 // Loading CR3 switches address spaces and flushes every non-global TLB entry
 // (SDM Vol. 3A, 4.10.4.1). "memory": no access may move across the switch.
 inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
