@@ -21,3 +21,13 @@ def test_the_subset_covers_every_value_of_every_dimension():
 def test_boots_to_ready(built, cell):
     result = harness.boot(cell.config())
     assert not problems(result), f"{cell.name}: {problems(result)}\n{result.describe(30)}"
+
+
+def test_the_readme_lists_the_matrix_as_it_is():
+    readme = (harness.REPO_ROOT / "README.md").read_text()
+    line = " ".join(readme.split())  # the list wraps over several lines
+    assert "machine `q35`/`pc`" in line
+    assert "memory " + "/".join(DIMENSIONS["memory"]) in line
+    for cpu in DIMENSIONS["cpu"]:
+        assert f"`{cpu}`" in line
+    assert " or ".join(DIMENSIONS["smp"]) + " CPUs" in line
