@@ -29,7 +29,6 @@ mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
 // ---- after the identity map --------------------------------------------------
 
-// book:begin prove-upper-half-only
 // Everything the rest of the boot needs, reached at upper-half addresses only:
 // the handoff (the command line is read from it), the memory map (validated
 // again at its window address, and it must normalise to the same ranges), and
@@ -55,7 +54,6 @@ void prove_upper_half_only(const boot::BootHandoff& handoff) {
         .kv("ranges-equal", same).kv("cmdline", Str(kernel::command_line().value("probe")))
         .kv("reserve", uint64_t(g_frames.reserve_len()));
 }
-// book:end prove-upper-half-only
 
 }  // namespace
 

@@ -44,7 +44,6 @@ void remap(const mm::RemapRequest& request, const mm::MemoryRangeList& ranges) {
 
 }  // namespace
 
-// book:begin remap-handoff
 const boot::BootHandoff& MemoryManager::remap_handoff() {
     KASSERT(tables().window_live());
     const boot::BootHandoff& old = handoff();
@@ -67,9 +66,7 @@ const boot::BootHandoff& MemoryManager::remap_handoff() {
     memory().descriptors = mm::MemoryDescriptorView(map.remapped, moved.memory_map_size, moved.descriptor_size);
     return moved;
 }
-// book:end remap-handoff
 
-// book:begin remove-identity-map
 void MemoryManager::remove_identity_map() {
     const mm::ReleasedTables released = mm::remove_lower_half(pml4(), tables());
     // Many entries changed at once: reloading CR3 drops every non-global
@@ -86,7 +83,6 @@ void MemoryManager::remove_identity_map() {
         .kv("tables-released", uint64_t(released.count)).kv("returned-to-reserve", returned)
         .kv("flush", "cr3-reload");
 }
-// book:end remove-identity-map
 
 // ---- chapter 09: verify ------------------------------------------------------
 
