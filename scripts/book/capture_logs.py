@@ -3,8 +3,9 @@
 
 Usage: scripts/book/capture_logs.py OUT_DIR MARKDOWN_FILE_OR_DIR...
 
-Finds every ``{bootlog}`` directive in the given Markdown (the book's pages
-and the chapter READMEs they include), boots each named (chapter, command
+Finds every directive that reads a boot (``{bootlog}``, ``{address-space}``,
+``{page-walk}``: ``kernelbook.bootlogs.LOG_DIRECTIVES``) in the given Markdown
+(the book's pages and the chapter READMEs they include), boots each named (chapter, command
 line) pair with the test harness (the same QEMU command line as ``make run``
 and the tests), and writes, per boot:
 
@@ -66,7 +67,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     boots = boots_in_files([Path(p) for p in argv[1:]])
     known = harness.chapters()
-    errors = [f"{{bootlog}} names unknown chapter {c!r} (chapters: {', '.join(known)})" for c, _ in boots if c not in known]
+    errors = [f"a boot-log directive names unknown chapter {c!r} (chapters: {', '.join(known)})" for c, _ in boots if c not in known]
     with ThreadPoolExecutor(PARALLEL_BOOTS) as pool:
         errors += [e for e in pool.map(lambda b: capture(out, *b), [b for b in boots if b[0] in known]) if e]
     for error in errors:

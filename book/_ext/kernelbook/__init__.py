@@ -13,6 +13,11 @@ Directives (MyST syntax shown)::
     ```
     ```{chapter-sources} 01-boot
     ```
+    ```{address-space} 05-paging
+    ```
+    ```{page-walk} 04-page-tables
+    :check: kernel_main
+    ```
     ```{log-formats}
     ```
     ```{command-line-options}
@@ -26,7 +31,7 @@ them for GitHub) are turned into the same links.
 Everything that can go stale fails the build (run with -W): a marker the book
 names but the code lacks, unbalanced markers, a marker no page uses, a boot-log
 pattern that matches nothing, a chapter without a book page, a link to a file
-that does not exist.
+that does not exist, a diagram whose boot log lacks a line it is drawn from.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-from . import markers, sources
+from . import diagrams, markers, sources
 from .bootlogs import boot_log_name
 
 logger = logging.getLogger(__name__)
@@ -334,6 +339,91 @@ class BootLogDirective(SphinxDirective):
 
 
 # ---------------------------------------------------------------------------
+# {address-space} and {page-walk}: SVG drawn from a captured boot log
+# ---------------------------------------------------------------------------
+
+
+class _DiagramDirective(SphinxDirective):
+    """Reads the captured log of ``CHAPTER`` (``:cmdline:`` as for
+    ``{bootlog}``) and draws an inline SVG from it (book/_ext/kernelbook/diagrams.py).
+    A log line the diagram needs but cannot find fails the build."""
+
+    required_arguments = 1
+    has_content = False
+    option_spec = {"cmdline": directives.unchanged, "caption": directives.unchanged}
+    name = ""
+
+    def warn(self, message: str) -> list[nodes.Node]:
+        logger.warning(f"{self.name}: {message}", location=self.get_location(), type="kernelbook", subtype="diagram")
+        return []
+
+    def run(self):
+        chapter = self.arguments[0]
+        cmdline = " ".join(self.options.get("cmdline", "").split())
+        log = Path(self.env.config.book_logs_dir) / f"{boot_log_name(chapter, cmdline)}.log"
+        if not log.is_file():
+            return self.warn(f"{log} was not captured (make book captures every boot a page names)")
+        self.env.note_dependency(str(log))
+        records = diagrams.parse_log(log.read_text(encoding="utf-8"))
+        described = f"make run CH={chapter}" + (f" CMDLINE={cmdline}" if cmdline else "")
+        uid = f"kb-{self.name}-{self.env.new_serialno('kernelbook-diagram')}"
+        try:
+            svg, lead = self.draw(records, described, uid)
+        except diagrams.DiagramError as error:
+            return self.warn(f"{log.name}: {error}")
+        figure = nodes.figure(classes=["kernelbook-diagram", self.name])
+        figure += nodes.raw("", svg, format="html")
+        caption = nodes.caption("", "")
+        caption += nodes.Text(lead + ", drawn by the book build from the log of a real boot: ")
+        caption += nodes.literal(described, described)
+        if "caption" in self.options:
+            caption += nodes.Text(". " + self.options["caption"])
+        figure += caption
+        self.set_source_info(figure)
+        return [figure]
+
+    def draw(self, records, described: str, uid: str) -> tuple[str, str]:
+        raise NotImplementedError
+
+
+class AddressSpaceDirective(_DiagramDirective):
+    """``{address-space} CHAPTER``: one band per region the mapping phases of
+    the boot report (``[paging] phase …`` and their ``identity run``,
+    ``map section=``, ``guard``, ``window run``, ``[mmio] map …`` lines), in
+    address order, with size, flags and page counts."""
+
+    name = "address-space"
+
+    def draw(self, records, described, uid):
+        space = diagrams.address_space(records)
+        title = f"The kernel's virtual address space after {described}: " + \
+                ", ".join(f"{r.name} {r.start:#x}" for r in space.regions if r.kind != "guard")
+        return diagrams.address_space_svg(space, title, uid), "The virtual address space, high addresses at the top"
+
+
+class PageWalkDirective(_DiagramDirective):
+    """``{page-walk} CHAPTER``: CR3 → PML4 → PDPT → PD → PT → page for one
+    translation the log reports: ``:check: NAME`` picks the ``[paging] check
+    what=NAME`` line; ``:match: REGEX`` the first line matching it that has
+    ``va=``, ``pa=`` and ``page=`` fields."""
+
+    name = "page-walk"
+    option_spec = {**_DiagramDirective.option_spec, "check": directives.unchanged_required,
+                   "match": directives.unchanged_required}
+
+    def draw(self, records, described, uid):
+        if ("check" in self.options) == ("match" in self.options):
+            raise diagrams.DiagramError("give exactly one of :check: NAME or :match: REGEX")
+        try:
+            walk = diagrams.page_walk(records, check=self.options.get("check"), match=self.options.get("match"))
+        except re.error as error:
+            raise diagrams.DiagramError(f"bad :match: pattern: {error}") from None
+        title = f"Page walk of {walk.va:#x} ({walk.label or 'from the log'}) to pa {walk.pa:#x}"
+        return diagrams.page_walk_svg(walk, title, uid), f"The 4-level walk of {walk.va:#x}" + \
+            (f" ({walk.label})" if walk.label else "") + f", indices cut from the address, pa {walk.pa:#x} from the log"
+
+
+# ---------------------------------------------------------------------------
 # {chapter-sources}
 # ---------------------------------------------------------------------------
 
@@ -540,6 +630,8 @@ def setup(app: Sphinx):
     app.add_directive("excerpt", ExcerptDirective)
     app.add_directive("bootlog", BootLogDirective)
     app.add_directive("chapter-sources", ChapterSourcesDirective)
+    app.add_directive("address-space", AddressSpaceDirective)
+    app.add_directive("page-walk", PageWalkDirective)
     app.add_directive("log-formats", LogFormatsDirective)
     app.add_directive("command-line-options", CommandLineOptionsDirective)
     app.add_transform(RepositoryLinks)

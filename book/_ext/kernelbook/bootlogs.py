@@ -1,7 +1,8 @@
 """Which boots the book quotes, and where their logs are kept.
 
-Shared by the ``{bootlog}`` directive and scripts/book/capture_logs.py, so
-the boots captured are exactly the boots the pages name.
+Shared by the directives that read a boot (``{bootlog}``, ``{address-space}``,
+``{page-walk}``) and scripts/book/capture_logs.py, so the boots captured are
+exactly the boots the pages name.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_DIRECTIVE_RE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})\{bootlog\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:.*\n)*)", re.M)
+#: Directives whose first argument is a chapter whose boot they read.
+LOG_DIRECTIVES = ("bootlog", "address-space", "page-walk")
+_DIRECTIVE_RE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})\{(?:" + "|".join(map(re.escape, LOG_DIRECTIVES)) + r")\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:.*\n)*)", re.M)
 _OPTION_RE = re.compile(r"^[ \t]*:([\w-]+):[ \t]*(.*)$", re.M)
 
 
@@ -19,7 +22,7 @@ def boot_log_name(chapter: str, cmdline: str) -> str:
 
 
 def boots_in_text(text: str) -> list[tuple[str, str]]:
-    """``(chapter, cmdline)`` of every ``{bootlog}`` directive in a Markdown text."""
+    """``(chapter, cmdline)`` of every directive in a Markdown text that reads a boot."""
     found = []
     for match in _DIRECTIVE_RE.finditer(text):
         options = dict(_OPTION_RE.findall(match[2]))
