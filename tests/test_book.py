@@ -1,6 +1,7 @@
 """The book (``make book``, build/book/html): its pages render in a real
-browser, no internal link, anchor or image is broken, and its extension
-refuses stale excerpts and boot-log quotes.
+browser, no internal link, anchor or image is broken, its diagrams show what
+the boot logs they are drawn from say, and its extension refuses stale
+excerpts, boot-log quotes and diagrams.
 
 ``make test`` builds the book (with warnings as errors) before pytest runs;
 these tests read that build and fail, not skip, when it is missing. The
@@ -273,6 +274,9 @@ def test_boots_are_found_in_markdown():
     text = "```{bootlog} 01-boot\n:match: x\n:cmdline:  test.fail=panic  log=debug\n```\n\n  ```{bootlog} 02-x\n  ```\n"
     assert bootlogs.boots_in_text(text) == [("01-boot", "test.fail=panic log=debug"), ("02-x", "")]
     assert bootlogs.boot_log_name("01-boot", "a b=c") == "01-boot+a+b=c"
+    # The diagrams read boots too, so the capture step must find them.
+    diagrams_text = "```{address-space} 05-paging\n```\n```{page-walk} 04-page-tables\n:check: kernel_main\n:cmdline: test.remap\n```\n"
+    assert bootlogs.boots_in_text(diagrams_text) == [("05-paging", ""), ("04-page-tables", "test.remap")]
 
 
 def test_indexes_are_read_from_the_sources():
@@ -377,3 +381,292 @@ def test_a_clean_fixture_builds_without_warnings(tmp_path):
     assert (tmp_path / "out" / "src" / "chapters" / "01-x" / "kernel_main.cpp.html").is_file()
     assert html.count('href="../src/chapters/01-x/kernel_main.cpp.html') == 3 + 2  # 3 links, 2 excerpt captions
     assert 'href="../src/chapters/01-x/kernel_main.cpp.html#L-2"' in html
+
+
+# ---------------------------------------------------------------------------
+# Diagrams: {address-space} and {page-walk}, drawn from the boot logs
+# ---------------------------------------------------------------------------
+
+import re  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+
+from kernelbook import diagrams  # noqa: E402
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+DIAGRAM_CHAPTERS = ["04-page-tables", "05-paging", "06-mmio", "07-temporary-window", "08-handoff-remap"]
+
+
+def svgs(page: str, kind: str) -> list[ET.Element]:
+    """The inline diagrams of one kind in a built page, parsed as XML."""
+    found = re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" class="kernelbook-diagram ' + kind + r'".*?</svg>',
+                       page, re.S)
+    return [ET.fromstring(svg) for svg in found]
+
+
+def svg_text(element: ET.Element) -> list[str]:
+    """The visible text lines of an element (``<title>`` tooltips left out)."""
+    return ["".join(t.itertext()) for t in element.iter(SVG_NS + "text")]
+
+
+def expected_regions(log: str) -> dict[str, dict[str, str]]:
+    """What the address-space diagram must show, read from the log with the
+    tests' own parser (tests/harness/log.py), keyed by start address."""
+    import harness
+    from harness.log import int_field, size_field
+
+    records = harness.parse_records(log)
+    phases = {r.event.split()[1]: r for r in records if r.subsystem == "paging" and r.event.startswith("phase ")}
+    removed = any(r.subsystem == "paging" and r.event == "identity map removed" for r in records)
+    out: dict[str, dict[str, str]] = {}
+
+    def add(va: int, **values):
+        out[f"{va:#x}"] = {k.replace("_", "-"): str(v) for k, v in values.items()}
+
+    for r in records:
+        if r.subsystem == "paging" and r.event == "identity run":
+            start, end = int_field(r, "start"), int_field(r, "end")
+            add(start, end=f"{end:#x}", flags=phases["identity_map_low_memory"].fields["flags"],
+                pages_4k=r.fields["pages-4k"], pages_2m=r.fields["pages-2m"], **({"removed": "yes"} if removed else {}))
+        elif r.subsystem == "paging" and r.event == "window run":
+            va = int_field(r, "va")
+            add(va, end=f"{va + int_field(r, 'end') - int_field(r, 'start'):#x}", pa=r.fields["start"],
+                flags=phases["map_phys_offset_regions"].fields["flags"], pages_4k=r.fields["pages-4k"],
+                pages_2m=r.fields["pages-2m"])
+        elif r.subsystem == "paging" and r.event == "map" and "section" in r.fields:
+            va = int_field(r, "va")
+            add(va, end=f"{va + size_field(r, 'size'):#x}", pa=r.fields["pa"], flags=r.fields["flags"],
+                pages_4k=size_field(r, "size") // 4096, name=f"kernel .{r.fields['section']}")
+        elif r.subsystem == "paging" and r.event == "guard":
+            add(int_field(r, "va"), name=f"guard {r.fields['name']}")
+        elif r.subsystem == "mmio" and r.event.startswith("map "):
+            va = int_field(r, "va")
+            add(va, end=f"{va + size_field(r, 'size'):#x}", pa=r.fields["pa"], type=r.fields["type"],
+                flags=r.fields["flags"], pages_4k=r.fields.get("pages-4k", size_field(r, "size") // 4096))
+        elif r.subsystem == "paging" and r.event == "phase create_temporary_window":
+            add(int_field(r, "va"), flags=r.fields["flags"], name="temporary window slot")
+    return out
+
+
+@pytest.mark.parametrize("chapter", DIAGRAM_CHAPTERS)
+def test_address_space_diagram_matches_its_boot_log(html_pages, chapter):
+    """Every band's values and visible labels are the log's; every mapping the
+    log reports has its band; bands run from high addresses (top) to low."""
+    log = (BOOK_OUT / "logs" / f"{chapter}.log").read_text(encoding="utf-8")
+    page = (HTML / "chapters" / f"{chapter}.html").read_text(encoding="utf-8")
+    found = svgs(page, "address-space")
+    assert len(found) == 1, f"{chapter}: {len(found)} address-space diagrams"
+    bands = {g.get("data-start"): g for g in found[0].iter(SVG_NS + "g") if "as-region" in g.get("class", "")}
+    expected = expected_regions(log)
+    assert expected and sorted(bands) == sorted(expected), f"{chapter}: bands {sorted(bands)}, log {sorted(expected)}"
+    for start, values in expected.items():
+        band = bands[start]
+        for key, value in values.items():
+            drawn = band.get(f"data-{key}", "")
+            assert drawn == value or (key == "flags" and drawn.startswith(value + ",")), \
+                f"{chapter} band {start}: data-{key}={drawn!r}, log says {value!r}"
+        labels = " ".join(svg_text(band))
+        assert start in labels and values.get("end", start) in labels, f"{chapter} band {start}: {labels!r}"
+        if "flags" in values:
+            assert values["flags"] in labels, labels
+        if "pages-4k" in values and values["pages-4k"] != "0":
+            assert f"{values['pages-4k']} × 4KiB" in labels, labels
+        # The tooltip is the log lines themselves.
+        title = band.find(SVG_NS + "title").text
+        assert all(line in log for line in title.splitlines()), title
+    tops = [(int(g.get("data-start"), 16), float(g.find(SVG_NS + "rect").get("y"))) for g in bands.values()]
+    ys = [y for _, y in sorted(tops)]
+    assert ys == sorted(ys, reverse=True), f"{chapter}: bands are not in address order"
+    caption = re.search(r'<figure class="kernelbook-diagram address-space.*?<figcaption>(.*?)</figcaption>', page, re.S)
+    assert caption and f"make run CH={chapter}" in re.sub(r"<[^>]+>", "", caption[1]), caption
+
+
+def test_page_walk_of_chapter_04_matches_its_check_line(html_pages):
+    import harness
+    from harness.log import int_field
+
+    records = harness.parse_records((BOOK_OUT / "logs" / "04-page-tables.log").read_text(encoding="utf-8"))
+    check = next(r for r in records if r.event == "check" and r.fields.get("what") == "kernel_main")
+    va, pa = int_field(check, "va"), int_field(check, "pa")
+    assert check.fields["page"] == "4KiB"
+    page = (HTML / "chapters" / "04-page-tables.html").read_text(encoding="utf-8")
+    found = svgs(page, "page-walk")
+    assert len(found) == 1
+    steps = {g.get("data-step"): g for g in found[0].iter(SVG_NS + "g") if g.get("data-step")}
+    assert list(steps) == ["CR3", "PML4", "PDPT", "PD", "PT", "frame"]
+    for name, shift in (("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)):
+        index = (va >> shift) & 511
+        assert steps[name].get("data-index") == str(index), name
+        assert f"[{index}] →" in " ".join(svg_text(steps[name])), name
+    frame = steps["frame"]
+    assert (frame.get("data-pa"), frame.get("data-frame"), frame.get("data-offset")) == \
+        (f"{pa:#x}", f"{pa & ~0xfff:#x}", f"{va & 0xfff:#x}")
+    assert f"pa {pa:#x}" in svg_text(frame)
+    switched = next(r for r in records if r.event == "switched")
+    assert steps["CR3"].get("data-value") == switched.fields["cr3"]
+    assert f"virtual address {va:#018x} (kernel_main)".replace(" (", "  (") in svg_text(found[0])
+
+
+def test_diagrams_render_in_chromium(html_pages, tmp_path):
+    """Each chapter page with a diagram, loaded in Chromium: every diagram is
+    laid out with a real size, every label has a width, and no label runs out
+    of its band or out of the drawing."""
+    import json
+
+    pages = [HTML / "chapters" / f"{c}.html" for c in DIAGRAM_CHAPTERS]
+    frames = "".join(f'<iframe style="width:1280px;height:900px" src="{p.as_uri()}"></iframe>' for p in pages)
+    probe = tmp_path / "probe.html"
+    probe.write_text("""<!doctype html><html><body><pre id="out">pending</pre>%s<script>
+      const frames = [...document.querySelectorAll("iframe")];
+      const result = {};
+      let loaded = 0;
+      for (const f of frames) f.addEventListener("load", () => {
+        const doc = f.contentDocument, items = [];
+        for (const svg of doc.querySelectorAll("svg.kernelbook-diagram")) {
+          const r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+          const item = {kind: svg.getAttribute("class"), width: r.width, height: r.height, texts: 0, problems: []};
+          for (const t of svg.querySelectorAll("text")) {
+            item.texts++;
+            const b = t.getBBox();
+            if (t.textContent && b.width <= 0) item.problems.push("no width: " + t.textContent);
+            if (b.x < -0.5 || b.x + b.width > vb.width + 0.5) item.problems.push("outside the drawing: " + t.textContent);
+          }
+          for (const g of svg.querySelectorAll("g.as-region")) {
+            const box = g.querySelector("rect").getBBox();
+            for (const t of g.querySelectorAll("text")) {
+              const b = t.getBBox();
+              if (b.x + b.width > box.x + box.width) item.problems.push("out of its band: " + t.textContent);
+            }
+          }
+          items.push(item);
+        }
+        result[f.src.split("/").pop()] = items;
+        if (++loaded === frames.length) document.getElementById("out").textContent = JSON.stringify(result);
+      });
+    </script></body></html>""" % frames)
+    done = _chromium("--allow-file-access-from-files", "--dump-dom", probe.as_uri())
+    match = re.search(r'<pre id="out">(.*?)</pre>', done.stdout, re.S)
+    assert match and match[1] != "pending", f"chromium: {done.returncode} {done.stderr[-1000:]}"
+    result = json.loads(match[1].replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    assert sorted(result) == sorted(p.name for p in pages)
+    problems = []
+    for name, items in result.items():
+        kinds = sorted(i["kind"].split()[-1] for i in items)
+        assert kinds == (["address-space", "page-walk"] if name.startswith("04-") else ["address-space"]), (name, kinds)
+        for item in items:
+            if item["width"] < 300 or item["height"] < 150 or item["texts"] < 10:
+                problems.append(f"{name} {item['kind']}: rendered {item['width']}x{item['height']}, {item['texts']} labels")
+            problems += [f"{name} {item['kind']}: {p}" for p in item["problems"]]
+    assert not problems, "\n".join(problems)
+
+
+# The fixture's boot: one phase of each of two kinds, a guard, the switch and a check.
+FIXTURE_LOG = textwrap.dedent("""\
+    [INFO  paging] identity run start=0x1000 end=0x200000 bytes=2044KiB pages-4k=511 pages-2m=0 pages-1g=0 tables=3
+    [INFO  paging] phase identity_map_low_memory ranges=1 runs=1 bytes=2044KiB pages-4k=511 pages-2m=0 pages-1g=0 tables=3 flags=P|RW|NX
+    [INFO  paging] map section=text va=0xffffffff80001000 pa=0x400000 size=8KiB flags=P
+    [INFO  paging] guard name=below-image va=0xffffffff80000000
+    [INFO  paging] phase map_kernel_image sections=1 bytes=8KiB pages-4k=2 pages-2m=0 pages-1g=0 tables=3 guards=1
+    [INFO  paging] check what=kernel_main va=0xffffffff80001234 present=yes pa=0x400234 page=4KiB flags=P
+    [INFO  paging] check what=page-0 va=0x0 present=no pa=0x0 page=0B flags=-
+    [INFO  paging] switched cr3=0x10f000
+    [INFO  kernel] ready chapter=01-x
+    """)
+
+
+def test_diagrams_in_a_fixture_book(tmp_path):
+    book = _fixture_book(tmp_path, textwrap.dedent("""\
+        # Chapter 01
+
+        ```{address-space} 01-x
+        :cmdline: mapped
+        ```
+
+        ```{page-walk} 01-x
+        :cmdline: mapped
+        :check: kernel_main
+        ```
+        """))
+    source = tmp_path / "chapters" / "01-x" / "kernel_main.cpp"
+    source.write_text("void kernel_main() {}\n")
+    (tmp_path / "logs" / "01-x+mapped.log").write_text(FIXTURE_LOG)
+    done = _sphinx(book, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "out" / "chapters" / "01-x.html").read_text()
+    [space] = svgs(page, "address-space")
+    bands = [(g.get("data-name"), g.get("data-start"), g.get("data-end")) for g in space.iter(SVG_NS + "g")
+             if "as-region" in g.get("class", "")]
+    assert bands == [("identity map", "0x1000", "0x200000"), ("guard below-image", "0xffffffff80000000", None),
+                     ("kernel .text", "0xffffffff80001000", "0xffffffff80003000")]
+    labels = svg_text(space)
+    assert "identity map · 2044 KiB · 511 × 4KiB" in labels
+    assert "0xffffffff80001000 – 0xffffffff80003000 · P (r-x)" in labels
+    assert "≈128 TiB not mapped · the non-canonical hole · ≈128 TiB not mapped" in labels
+    [walk] = svgs(page, "page-walk")
+    assert [g.get("data-index") for g in walk.iter(SVG_NS + "g") if g.get("data-index")] == ["511", "510", "0", "1"]
+    assert "pa 0x400234" in svg_text(walk) and "0x10f000" in svg_text(walk)
+
+
+def test_a_missing_log_line_fails_the_diagram(tmp_path):
+    book = _fixture_book(tmp_path, textwrap.dedent("""\
+        # Chapter 01
+
+        ```{address-space} 01-x
+        :cmdline: short
+        ```
+        ```{address-space} 01-x
+        ```
+        ```{address-space} 01-x
+        :cmdline: never-booted
+        ```
+        ```{page-walk} 01-x
+        :cmdline: short
+        :check: kernel_main
+        ```
+        ```{page-walk} 01-x
+        :cmdline: short
+        :check: page-0
+        ```
+        """))
+    # The phase says two sections; one `map section=` line is gone, and so is
+    # the check line the walk is drawn from.
+    short = FIXTURE_LOG.replace("sections=1", "sections=2").replace("[INFO  paging] check what=kernel_main", "[INFO  paging] checked what=kernel_main")
+    (tmp_path / "logs" / "01-x+short.log").write_text(short)
+    done = _sphinx(book, tmp_path / "out")
+    assert done.returncode != 0
+    for expected in (
+        "address-space: 01-x+short.log: '[INFO  paging] phase map_kernel_image sections=2 bytes=8KiB pages-4k=2 "
+        "pages-2m=0 pages-1g=0 tables=3 guards=1' says sections=2, but the log has 1 [paging] map section= line(s)",
+        "address-space: 01-x.log: the log has no '[INFO  paging] phase …' line: no address space to draw",
+        "address-space: ", "01-x+never-booted.log was not captured",
+        "page-walk: 01-x+short.log: no '[INFO  paging] check what=kernel_main' line in the log (checks logged: page-0)",
+        "page-walk: 01-x+short.log: the log reports no translation for this address (present=no)",
+    ):
+        assert expected in done.stderr, f"{expected!r} not reported:\n{done.stderr}"
+
+
+def test_address_space_model_checks_the_phase_totals():
+    records = diagrams.parse_log(FIXTURE_LOG)
+    space = diagrams.address_space(records)
+    assert [r.name for r in space.regions] == ["identity map", "guard below-image", "kernel .text"]
+    assert space.regions[2].pages == {"4KiB": 2} and space.cr3 == "0x10f000"
+    for broken, message in (
+        (FIXTURE_LOG.replace("runs=1 bytes=2044KiB", "runs=1 bytes=2048KiB"), "its run lines add up to 2044 KiB"),
+        (FIXTURE_LOG.replace("guards=1", "guards=2"), "says guards=2, but the log has 1 [paging] guard line(s)"),
+        (FIXTURE_LOG.replace("phase map_kernel_image", "phase map_heap"), "phase map_heap is not known"),
+        (FIXTURE_LOG.replace("va=0xffffffff80001000", "va=0x2000"), "overlaps kernel .text"),
+    ):
+        with pytest.raises(diagrams.DiagramError, match=re.escape(message)):
+            diagrams.address_space(diagrams.parse_log(broken))
+    removed = diagrams.address_space(diagrams.parse_log(
+        FIXTURE_LOG + "[INFO  paging] identity map removed pml4-entries=1 tables-released=3\n"))
+    assert [bool(r.removed) for r in removed.regions] == [True, False, False]
+
+
+def test_page_walk_refuses_a_walk_the_log_contradicts():
+    bad = FIXTURE_LOG.replace("pa=0x400234", "pa=0x400235")
+    with pytest.raises(diagrams.DiagramError, match="va and pa differ inside the 4KiB page"):
+        diagrams.page_walk(diagrams.parse_log(bad), check="kernel_main")
+    walk = diagrams.page_walk(diagrams.parse_log(FIXTURE_LOG.replace("pa=0x400234 page=4KiB flags=P\n", "pa=0x401234 page=2MiB flags=P|PS\n")),
+                              check="kernel_main")
+    assert [name for name, _ in walk.indices] == ["PML4", "PDPT", "PD"] and walk.offset == 0x1234
+    assert walk.frame == 0x400000
