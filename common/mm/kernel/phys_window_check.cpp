@@ -16,10 +16,16 @@ struct WindowCheck {
     PhysAddr last_ram_page;
 };
 
+// Writes are limited: free memory may still hold the firmware's code, and
+// under TCG a write to a page QEMU once translated code from costs a
+// millisecond of invalidation. 32 pages prove the point; every page is read.
+constexpr uint64_t kMaxWrites = 32;
+
 // May the check write to this page for a moment? Only to free memory that no
 // one uses: not a page table the allocator handed out (the MMU may walk it at
 // any time), not the kernel, the handoff, ACPI or firmware memory.
 bool safe_to_write(const WindowCheck& check, PhysAddr page) {
+    if (check.written >= kMaxWrites) return false;
     const MemoryRange* range = check.ranges.find(page);
     return range != nullptr && range->kind == RangeKind::kUsable && page >= BootFrameAllocator::kLowestFrame &&
            !check.frames.was_handed_out(page);

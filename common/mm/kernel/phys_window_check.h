@@ -3,9 +3,9 @@
 //
 // For every RAM run: its first, middle and last page, and both sides of its
 // first 2 MiB and 1 GiB boundaries (where page sizes change); and 256 pages
-// spread over all of RAM by a fixed pseudo-random sequence. On free memory a
-// pattern is written one way and read the other, then restored; a page table
-// or anything the firmware or loader owns is only compared, never written.
+// spread over all of RAM by a fixed pseudo-random sequence. On up to 32 free
+// pages a pattern is written one way and read the other, then restored; a
+// page table or anything the firmware or loader owns is only compared.
 // A mismatch is logged and stops the boot.
 #pragma once
 
