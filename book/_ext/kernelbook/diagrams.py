@@ -142,6 +142,7 @@ class Region:
     pa: int | None = None       # physical address of start, when the log gives it
     kind: str = "mapped"        # mapped | guard | slot
     mem_type: str = ""          # UC, WC (MMIO phases)
+    state: str = ""             # a later line's word on it: mapped=no when idle
     note: str = ""
     removed: str = ""           # the log line that says it was unmapped again
     lines: list[str] = field(default_factory=list)  # the log lines it is drawn from
@@ -270,12 +271,11 @@ def _framebuffer(records: list[Record], phase: Record) -> list[Region]:
 def _temporary_window(records: list[Record], phase: Record) -> list[Region]:
     va = phase.int("va")
     idle = [r for r in _find(records, "tlb", "window idle") if r.int("va") == va]
-    note = f"its page table at pa {phase.need('pt')}, made up front; one PTE written per use"
-    if idle:
-        note += f"; mapped={idle[-1].fields.get('mapped', '?')} at the end"
+    note = f"its PT at pa {phase.need('pt')}"
+    idle_state = f"mapped={idle[-1].fields['mapped']} when idle" if idle and "mapped" in idle[-1].fields else ""
     # The phase prepares a page table (pt=) for the slot: a PT entry maps 4 KiB.
     return [Region("temporary window slot", phase.event, va, va + KIB4, flags=phase.need("flags"), kind="slot",
-                   note=note, lines=[phase.text] + [r.text for r in idle[-1:]])]
+                   note=note, state=idle_state, lines=[phase.text] + [r.text for r in idle[-1:]])]
 
 
 PHASES = {
@@ -405,10 +405,12 @@ def _region_lines(region: Region, upper: int | None) -> tuple[str, str]:
         pa = f" · pa {region.pa:#x}"
     first = f"{region.name} · {fmt_size(region.size)} · {fmt_pages(region.pages)}" if region.pages else f"{region.name} · {fmt_size(region.size)}"
     if region.kind == "slot":
-        first = f"{region.name} · one 4 KiB slot"
+        first = f"{region.name} · one 4 KiB slot · {region.note}"
     second = f"{region.start:#x} – {region.end:#x} · {region.flags} ({rights(region.flags.split(',')[0])})"
     if region.mem_type:
         second += f" · {region.mem_type}"
+    if region.state:
+        second += f" · {region.state}"
     return first + pa, second
 
 
