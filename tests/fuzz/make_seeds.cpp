@@ -105,6 +105,29 @@ int main(int argc, char** argv) {
     write(root + "/page_table", "phys-window-1gib",
           requests({{0x0, 0x0, 2, 0x22, 3}, {0x40000000, 0x40000000, 512, 0x21, 4}, {0x1000, 0x1000, 1, 0, 2}}));
 
+    // address_space_audit_fuzz's input: a request count, the requests, then
+    // damage records (table, entry, raw value): none, a W+X leaf, a stray bit.
+    auto audit_input = [](std::vector<uint8_t> reqs, uint8_t count, std::initializer_list<std::vector<uint8_t>> damage) {
+        std::vector<uint8_t> out{count};
+        out.insert(out.end(), reqs.begin(), reqs.end());
+        for (const std::vector<uint8_t>& d : damage) out.insert(out.end(), d.begin(), d.end());
+        return out;
+    };
+    auto damage = [](uint8_t table, uint16_t entry, uint64_t raw) {
+        std::vector<uint8_t> out;
+        append(out, table);
+        append(out, entry);
+        append(out, raw);
+        return out;
+    };
+    const std::vector<uint8_t> kernel_like =
+        requests({{0x80001000, 0x5901000, 3, 3, 0}, {0x80004000, 0x5904000, 1, 3, 1}, {0x80005000, 0x5905000, 50, 3, 2},
+                  {0x0, 0x0, 2, 0x22, 3}, {0x1000, 0xfee00000, 1, 2, 5}, {0x200000, 0xc0000000, 2, 0x21, 6}});
+    write(root + "/address_space_audit", "clean", audit_input(kernel_like, 6, {}));
+    write(root + "/address_space_audit", "wx-and-stray",
+          audit_input(kernel_like, 6, {damage(3, 1, 0x5901000 | 0x3), damage(3, 9, 0x5909000)}));
+    write(root + "/address_space_audit", "shared-table", audit_input(kernel_like, 6, {damage(0, 7, 0x10'0000'1000ull | 0x3)}));
+
     // acpi_tables_fuzz's input: the RSDP's offset, then the tables (build_acpi puts the RSDP first).
     auto acpi_input = [](const AcpiImage& img) {
         std::vector<uint8_t> out;

@@ -1,0 +1,159 @@
+// Fuzz target: PageTableWalker, the audit and the report over tables that
+// PageTableBuilder made from a sequence of map requests, then damaged by raw
+// entry writes.
+//
+// Input: one byte n (requests, at most 8), n requests in page_table_fuzz's
+// format (va u64, pa u64, length u16, selector u8, policy u8), then damage
+// records (table u8, entry u16, raw value u64) to the end.
+//
+// Before the damage: the audit finds nothing, every mapping passes its region
+// check (a page smaller than the policy's choice aside: a slot may already
+// hold a table), and the report covers exactly the leaves, sorted, disjoint
+// and merged. After it: the walk ends, and every leaf it reports is what
+// translate() finds for that address, through the same entry.
+#include <cstdint>
+#include <vector>
+
+#include "address_space_audit.h"
+#include "address_space_report.h"
+#include "fake_physical_memory.h"
+#include "fuzz_check.h"
+#include "page_table_builder.h"
+#include "page_table_walker.h"
+
+using namespace mm;
+
+namespace {
+
+// Damaged entries may name any frame: one outside the fake RAM reads as an
+// empty table, so the walk never leaves it.
+class BoundedMemory final : public PhysicalMemoryAccess {
+public:
+    explicit BoundedMemory(FakePhysicalMemory& memory) : memory_(memory) {}
+    PageTable* table_at(PhysAddr frame) override {
+        if (!memory_.contains(frame)) {
+            empty_ = PageTable{};
+            return &empty_;
+        }
+        return memory_.table_at(frame);
+    }
+
+private:
+    FakePhysicalMemory& memory_;
+    PageTable empty_{};
+};
+
+class Sink final : public FindingSink {
+public:
+    void found(const Finding& f) override { findings.push_back(f); }
+    std::vector<Finding> findings;
+};
+
+// Every leaf, each table once, at most kMaxAuditTables of them (as the audit walks).
+class Leaves final : public PageTableVisitor {
+public:
+    bool enter_table(const TableVisit& t) override {
+        for (PhysAddr seen : tables)
+            if (seen == t.frame) return false;
+        if (tables.size() == kMaxAuditTables) return false;
+        tables.push_back(t.frame);
+        return true;
+    }
+    void leaf(const Leaf& l) override { leaves.push_back(l); }
+    std::vector<PhysAddr> tables;
+    std::vector<Leaf> leaves;
+};
+
+VirtAddr shape_va(uint64_t raw, uint8_t selector) {
+    static constexpr uint64_t kBases[] = {0x0, 0x4000'0000, 0xFFFF'8000'0000'0000ull, 0xFFFF'FFFF'8000'0000ull};
+    return VirtAddr(kBases[selector % 4] + (raw & 0x3'FFFF'F000ull));
+}
+
+MappingPolicy shape_policy(uint8_t selector) {
+    static const MappingPolicy kPolicies[] = {
+        kKernelTextPolicy, kKernelRodataPolicy, kKernelDataPolicy, phys_window_policy(true),
+        phys_window_policy(false), kMmioPolicy, kFramebufferPolicy,
+    };
+    return kPolicies[selector % 7];
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    FakePhysicalMemory memory(PhysAddr(0x10'0000'0000ull), 96);
+    FakeFrameSource frames(memory);
+    const FrameResult pml4 = PageTableBuilder::create_pml4(memory, frames);
+    FUZZ_CHECK(pml4.ok());
+    PageTableBuilder builder(pml4.frame(), memory, frames);
+    std::vector<RegionExpectation> regions;
+
+    const unsigned requests = take<uint8_t>(data, size) % 9;
+    for (unsigned i = 0; i < requests && size > 0; ++i) {
+        const uint64_t raw_va = take<uint64_t>(data, size);
+        const uint64_t raw_pa = take<uint64_t>(data, size);
+        const uint16_t raw_length = take<uint16_t>(data, size);
+        const uint8_t selector = take<uint8_t>(data, size);
+        const MappingPolicy policy = shape_policy(take<uint8_t>(data, size));
+        const VirtAddr va = shape_va(raw_va, selector);
+        const PhysAddr pa(raw_pa & 0xFF'FFFF'F000ull);
+        const uint64_t length = selector & 0x20 ? uint64_t(raw_length % 16) * TWO_MB : uint64_t(raw_length % 1024) * kPageSize;
+        if (builder.map_range(va, pa, length, policy).ok())
+            regions.push_back(expect_mapped("request", va, pa, length, policy));
+    }
+
+    PageTableWalker walker(builder.pml4(), memory);
+    Sink sink;
+    const AuditCounts clean = audit_address_space(walker, regions.data(), regions.size(), true, sink);
+    FUZZ_CHECK(clean.ok() && sink.findings.empty());
+    FUZZ_CHECK(clean.tables == frames.handed_out().size());
+    for (const RegionExpectation& region : regions) {
+        const RegionResult r = check_region(walker, region, sink);
+        FUZZ_CHECK(r.ok || (sink.findings.back().rule == AuditRule::kPageSize &&
+                            sink.findings.back().found < sink.findings.back().expected));
+    }
+
+    const Owner owners[] = {{"low", VirtAddr(0), uint64_t(1) << 47}};
+    AddressSpaceReport report(owners, 1);
+    walker.walk(report);
+    FUZZ_CHECK(report.leaves() == clean.leaves);
+    if (report.dropped() == 0) {
+        uint64_t report_bytes = 0, leaf_bytes = 0;
+        for (size_t i = 0; i < report.count(); ++i) {
+            const ReportRange& r = report[i];
+            FUZZ_CHECK(r.size != 0 && r.size % bytes(r.page_size) == 0);
+            if (i > 0) {
+                const ReportRange& p = report[i - 1];
+                FUZZ_CHECK(p.end() <= r.va);
+                FUZZ_CHECK(!(p.end() == r.va && p.pa + p.size == r.pa && p.flags == r.flags &&
+                             p.page_size == r.page_size && p.owner == r.owner));  // would have merged
+            }
+            report_bytes += r.size;
+        }
+        Leaves all;
+        walker.walk(all);
+        for (const Leaf& l : all.leaves) leaf_bytes += bytes(l.size);
+        FUZZ_CHECK(report_bytes == leaf_bytes);
+    }
+
+    // The damage: raw writes into table frames the builder handed out.
+    BoundedMemory bounded(memory);
+    for (int i = 0; i < 8 && size > 0 && !frames.handed_out().empty(); ++i) {
+        const PhysAddr frame = frames.handed_out()[take<uint8_t>(data, size) % frames.handed_out().size()];
+        const unsigned entry = take<uint16_t>(data, size) % PageTableIndex::kCount;
+        memory.table_at(frame)->entries[entry] = PageTableEntry::from_raw(take<uint64_t>(data, size));
+    }
+    PageTableWalker damaged(builder.pml4(), bounded);
+    Sink damage;
+    const AuditCounts counts = audit_address_space(damaged, regions.data(), regions.size(), true, damage);
+    Leaves seen;
+    damaged.walk(seen);
+    FUZZ_CHECK(counts.leaves == seen.leaves.size() && counts.tables == seen.tables.size());
+    for (size_t i = 0; i < seen.leaves.size() && i < 4096; ++i) {
+        const Leaf& l = seen.leaves[i];
+        const Lookup at = damaged.translate(l.va);
+        FUZZ_CHECK(at.present && at.entry == l.entry && at.leaf.pa == l.pa && at.leaf.size == l.size &&
+                   at.leaf.flags == l.flags && at.leaf.va == l.va);
+        FUZZ_CHECK(l.va.is_canonical() && l.va.is_aligned(bytes(l.size)));
+    }
+    return 0;
+}
