@@ -19,7 +19,7 @@ import harness
 FUZZ_DIR = harness.REPO_ROOT / "tests" / "fuzz"
 BUILD_DIR = harness.REPO_ROOT / "build" / "fuzz"
 TARGETS = ["elf_image", "memory_map", "page_table", "acpi_tables", "address_space_audit"]
-SECONDS = 4
+SECONDS = 3
 
 
 def binary(target: str) -> Path:

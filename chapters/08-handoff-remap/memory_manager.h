@@ -6,6 +6,7 @@
 
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
+#include "kernel/leave_lower_half.h"
 #include "kernel/mmio_phases.h"
 #include "temporary_window.h"
 
@@ -24,12 +25,15 @@ public:
 
     // The handoff and the memory-map buffer, re-addressed through the window
     // and checked there; returns the handoff at its new address, which is the
-    // only one to use from now on.
-    const boot::BootHandoff& remap_handoff();
+    // only one to use from now on (common/mm/kernel/leave_lower_half.h).
+    const boot::BootHandoff& remap_handoff() {
+        set_handoff(mm::remap_handoff_phase(handoff(), memory(), tables()));
+        return handoff();
+    }
 
     // Removes the identity map: every lower-half mapping, page 0 included.
     // Only after remap_handoff(), when nothing uses a low address any more.
-    void remove_identity_map();
+    void remove_identity_map() { mm::remove_identity_map_phase(pml4(), tables(), frames()); }
 
     const mm::MmioDevices& devices() const { return devices_; }
     mm::TemporaryWindow& temporary_window() { return window_; }

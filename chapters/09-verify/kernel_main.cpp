@@ -12,6 +12,7 @@
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
 #include "kernel.h"
+#include "kernel/leave_lower_half.h"
 #include "kernel/boot_intake.h"
 #include "kernel/phys_window_check.h"
 #include "memory_manager.h"
@@ -27,34 +28,6 @@ mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
 [[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
 
-// ---- after the identity map --------------------------------------------------
-
-// Everything the rest of the boot needs, reached at upper-half addresses only:
-// the handoff (the command line is read from it), the memory map (validated
-// again at its window address, and it must normalise to the same ranges), and
-// the kernel's own code, data and stack, which never were in the lower half.
-void prove_upper_half_only(const boot::BootHandoff& handoff) {
-    static mm::BootMemory again;
-    const mm::PhysAddr handoff_pa = mm::window_to_phys(&handoff);
-    const uint8_t* map = mm::phys_to_pointer<const uint8_t>(mm::PhysAddr(handoff.memory_map));
-    if (Violation v = mm::load_boot_memory(handoff, handoff_pa, map, &again); !v.ok()) {
-        mm::log_rejection("remap", "handoff at its window address", v);
-        fail();
-    }
-    bool same = again.ranges.count() == g_memory.ranges.count();
-    for (size_t i = 0; same && i < again.ranges.count(); ++i)
-        same = again.ranges[i].start == g_memory.ranges[i].start && again.ranges[i].end == g_memory.ranges[i].end &&
-               again.ranges[i].kind == g_memory.ranges[i].kind;
-    if (!same) {
-        klog::error("remap").msg("memory map differs at its window address");
-        fail();
-    }
-    klog::info("remap").msg("upper half only").kv("handoff-va", klog::hex(reinterpret_cast<uint64_t>(&handoff)))
-        .kv("map-va", klog::hex(reinterpret_cast<uint64_t>(map))).kv("ranges", uint64_t(again.ranges.count()))
-        .kv("ranges-equal", same).kv("cmdline", Str(kernel::command_line().value("probe")))
-        .kv("reserve", uint64_t(g_frames.reserve_len()));
-}
-
 }  // namespace
 
 // book:begin kernel-main
@@ -66,7 +39,7 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::check_phys_window(g_memory.ranges, g_frames);
     const boot::BootHandoff& handoff = memory.remap_handoff();  // loader_handoff is a low address: done with it
     memory.remove_identity_map();
-    prove_upper_half_only(handoff);
+    mm::check_upper_half_only(handoff, g_memory, g_frames);
 
     if (const Str bad = kernel::command_line().value("test.bad-mapping"); !bad.empty()) memory.install_bad_mapping(bad);
     const bool verified = memory.verify();

@@ -7,6 +7,7 @@
 #include "address_space_audit.h"
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
+#include "kernel/leave_lower_half.h"
 #include "kernel/mmio_phases.h"
 #include "support/str.h"
 #include "temporary_window.h"
@@ -26,12 +27,15 @@ public:
 
     // The handoff and the memory-map buffer, re-addressed through the window
     // and checked there; returns the handoff at its new address, which is the
-    // only one to use from now on.
-    const boot::BootHandoff& remap_handoff();
+    // only one to use from now on (common/mm/kernel/leave_lower_half.h).
+    const boot::BootHandoff& remap_handoff() {
+        set_handoff(mm::remap_handoff_phase(handoff(), memory(), tables()));
+        return handoff();
+    }
 
     // Removes the identity map: every lower-half mapping, page 0 included.
     // Only after remap_handoff(), when nothing uses a low address any more.
-    void remove_identity_map();
+    void remove_identity_map() { mm::remove_identity_map_phase(pml4(), tables(), frames()); }
 
     // Checks each expected region and the rules for every entry (see
     // address_space_audit.h), logging one line per region, one for the audit

@@ -1,0 +1,113 @@
+#include "kernel/leave_lower_half.h"
+
+#include "arch/x86/cpu.h"
+#include "handoff_remap.h"
+#include "kernel.h"
+#include "kernel/address_space.h"
+#include "lower_half.h"
+#include "memory_map_log.h"
+#include "page_table_lookup.h"
+#include "panic.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+// test.corrupt-remap=…: damage what the remap of the memory map is asked to
+// accept, to prove each check refuses it (tests/test_08_handoff_remap.py).
+void corrupt_if_requested(RemapRequest& request, const boot::BootHandoff& handoff) {
+    const Str how = kernel::command_line().value("test.corrupt-remap");
+    if (how.empty()) return;
+    klog::warn("remap").msg("damaging the memory-map remap on request").kv("corruption", how);
+    if (how == Str("offset")) request.remapped = phys_to_pointer<const uint8_t>(request.pa + kPageSize);
+    else if (how == Str("size")) request.size = 2 * MiB;
+    else if (how == Str("region")) request.pa = PhysAddr(handoff.kernel_physical_base);
+    else kernel::panic("unknown test.corrupt-remap value");
+}
+
+// One buffer: checked at its window address against its identity address.
+void remap(const RemapRequest& request, const MemoryRangeList& ranges) {
+    if (Violation v = check_remapped_buffer(request, ranges); !v.ok()) {
+        klog::error("remap").msg(request.name).msg("rejected").kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("rule", v.rule);
+        KernelAddressSpace::stop();
+    }
+    klog::info("remap").msg(request.name).kv("pa", klog::hex(request.pa.value()))
+        .kv("old-va", klog::hex(reinterpret_cast<uint64_t>(request.validated)))
+        .kv("new-va", klog::hex(reinterpret_cast<uint64_t>(request.remapped))).kv("size", klog::size(request.size))
+        .kv("kind", range_kind_name(request.expected_kind)).kv("identical", true);
+}
+
+}  // namespace
+
+// book:begin remap-handoff
+const boot::BootHandoff& remap_handoff_phase(const boot::BootHandoff& old, BootMemory& memory, BootTableAccess& tables) {
+    KASSERT(tables.window_live());
+    const PhysAddr handoff_pa(reinterpret_cast<uint64_t>(&old));  // identity: va == pa
+    const PhysAddr map_pa(old.memory_map);
+
+    const RemapRequest handoff{"handoff", handoff_pa, sizeof(boot::BootHandoff), RangeKind::kBootHandoff,
+                                   reinterpret_cast<const uint8_t*>(&old),
+                                   phys_to_pointer<const uint8_t>(handoff_pa)};
+    RemapRequest map{"memory-map", map_pa, old.memory_map_size, RangeKind::kBootHandoff,
+                         reinterpret_cast<const uint8_t*>(old.memory_map), phys_to_pointer<const uint8_t>(map_pa)};
+    corrupt_if_requested(map, old);
+    remap(handoff, memory.ranges);
+    remap(map, memory.ranges);
+
+    // Both passed: switch every pointer to the window.
+    const boot::BootHandoff& moved = *phys_to_pointer<const boot::BootHandoff>(handoff_pa);
+    kernel::relocate_handoff(&moved);
+    memory.descriptors = MemoryDescriptorView(map.remapped, moved.memory_map_size, moved.descriptor_size);
+    return moved;
+}
+// book:end remap-handoff
+
+// book:begin remove-identity-map
+void remove_identity_map_phase(PhysAddr pml4, BootTableAccess& tables, BootFrameAllocator& frames) {
+    const ReleasedTables released = remove_lower_half(pml4, tables);
+    // Many entries changed at once: reloading CR3 drops every non-global
+    // translation (SDM Vol. 3A, 4.10.4.1), and none of ours is global.
+    x86::write_cr3(x86::read_cr3());
+    uint64_t returned = 0;
+    for (PhysAddr frame : released) returned += frames.return_page_table_frame(frame);
+
+    if (!lower_half_is_empty(pml4, tables) || translate(pml4, tables, VirtAddr(0)).present) {
+        klog::error("paging").msg("lower half still mapped after removal");
+        KernelAddressSpace::stop();
+    }
+    klog::info("paging").msg("identity map removed").kv("pml4-entries", uint64_t(released.pml4_entries))
+        .kv("tables-released", uint64_t(released.count)).kv("returned-to-reserve", returned)
+        .kv("flush", "cr3-reload");
+}
+// book:end remove-identity-map
+
+// book:begin check-upper-half-only
+// Everything the rest of the boot needs, reached at upper-half addresses only:
+// the handoff (the command line is read from it), the memory map (validated
+// again at its window address, and it must normalise to the same ranges), and
+// the kernel's own code, data and stack, which never were in the lower half.
+void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& memory, const BootFrameAllocator& frames) {
+    static BootMemory again;
+    const PhysAddr handoff_pa = window_to_phys(&handoff);
+    const uint8_t* map = phys_to_pointer<const uint8_t>(PhysAddr(handoff.memory_map));
+    if (Violation v = load_boot_memory(handoff, handoff_pa, map, &again); !v.ok()) {
+        log_rejection("remap", "handoff at its window address", v);
+        KernelAddressSpace::stop();
+    }
+    bool same = again.ranges.count() == memory.ranges.count();
+    for (size_t i = 0; same && i < again.ranges.count(); ++i)
+        same = again.ranges[i].start == memory.ranges[i].start && again.ranges[i].end == memory.ranges[i].end &&
+               again.ranges[i].kind == memory.ranges[i].kind;
+    if (!same) {
+        klog::error("remap").msg("memory map differs at its window address");
+        KernelAddressSpace::stop();
+    }
+    klog::info("remap").msg("upper half only").kv("handoff-va", klog::hex(reinterpret_cast<uint64_t>(&handoff)))
+        .kv("map-va", klog::hex(reinterpret_cast<uint64_t>(map))).kv("ranges", uint64_t(again.ranges.count()))
+        .kv("ranges-equal", same).kv("cmdline", Str(kernel::command_line().value("probe")))
+        .kv("reserve", uint64_t(frames.reserve_len()));
+}
+// book:end check-upper-half-only
+
+}  // namespace mm

@@ -1,0 +1,29 @@
+// Leaving the lower half (chapter 08): the phases that move the last users of
+// the identity map to the phys-offset window and then remove it, and the
+// check that the kernel lives on upper-half addresses only afterwards. Each
+// logs what it did; a refusal is logged and stops the boot.
+#pragma once
+
+#include "boot/handoff.h"
+#include "boot_frame_allocator.h"
+#include "boot_memory.h"
+#include "phys_window.h"
+
+namespace mm {
+
+// The handoff and the memory-map buffer, re-addressed through the window and
+// checked there (check_remapped_buffer); the runtime's handoff pointer and the
+// memory map's descriptor view switch to the window. Returns the handoff at
+// its new address, the only one to use from then on. `tables` must already
+// reach tables through the window (after KernelAddressSpace::activate()).
+const boot::BootHandoff& remap_handoff_phase(const boot::BootHandoff& old, BootMemory& memory, BootTableAccess& tables);
+
+// Removes every lower-half mapping (page 0 included), flushes the TLB, and
+// returns the released table frames to the allocator's reserve.
+void remove_identity_map_phase(PhysAddr pml4, BootTableAccess& tables, BootFrameAllocator& frames);
+
+// After the removal: the memory map, validated again at its window address,
+// normalises to the same ranges; the command line reads through the handoff.
+void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& memory, const BootFrameAllocator& frames);
+
+}  // namespace mm
