@@ -7,37 +7,14 @@
 namespace kernel {
 namespace {
 
-// Segment descriptors (SDM Vol. 3A, 3.4.5). In long mode only the L, P, DPL and
-// type bits of a code segment matter; base and limit are ignored.
-// The type's Accessed bit is preset (0x9B, 0x93): otherwise the CPU sets it
-// itself when a selector is loaded, a write that faults because this GDT sits
-// in read-only .rodata, where nothing can overwrite it by accident either.
-constexpr uint64_t kNullDescriptor = 0;
-constexpr uint64_t kCode64Descriptor = 0x00AF'9B00'0000'FFFFull;  // P, DPL0, code exec/read, accessed, L=1
-constexpr uint64_t kDataDescriptor = 0x00CF'9300'0000'FFFFull;    // P, DPL0, data read/write, accessed
-
 alignas(16) const uint64_t kGdt[] = {kNullDescriptor, kCode64Descriptor, kDataDescriptor};
 static_assert(sizeof(uint64_t) * 1 == kKernelCodeSelector && sizeof(uint64_t) * 2 == kKernelDataSelector);
 
-// An interrupt gate (SDM Vol. 3A, 6.14.1): handler address split in three.
-struct IdtGate {
-    uint16_t offset_low;
-    uint16_t selector;
-    uint8_t ist;
-    uint8_t type_attributes;  // 0x8E: present, DPL0, 64-bit interrupt gate
-    uint16_t offset_middle;
-    uint32_t offset_high;
-    uint32_t reserved;
-};
-static_assert(sizeof(IdtGate) == 16);
-
-constexpr unsigned kExceptionVectors = 32;
 alignas(16) IdtGate g_idt[kExceptionVectors];
 
-struct [[gnu::packed]] DescriptorTableRegister {
-    uint16_t limit;
-    uint64_t base;
-};
+TrapHandler g_trap_handler = nullptr;
+
+}  // namespace
 
 const char* exception_name(uint64_t vector) {
     static constexpr const char* kNames[kExceptionVectors] = {
@@ -50,19 +27,14 @@ const char* exception_name(uint64_t vector) {
     return vector < kExceptionVectors ? kNames[vector] : "unknown";
 }
 
-}  // namespace
-
-// What trap_entry.S pushes: the general registers, then vector and error code,
-// then what the CPU pushed.
-struct TrapFrame {
-    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
-    uint64_t vector, error_code;
-    uint64_t rip, cs, rflags, rsp, ss;
-};
-
 extern "C" const uint64_t early_trap_stubs[kExceptionVectors];  // trap_entry.S
 
+uint64_t trap_stub(unsigned vector) { return early_trap_stubs[vector]; }
+
+void set_trap_handler(TrapHandler handler) { g_trap_handler = handler; }
+
 extern "C" [[noreturn]] void early_trap(const TrapFrame* frame) {
+    if (g_trap_handler != nullptr) g_trap_handler(*frame);  // a handler should not return; if it does, this report follows
     klog::Line(klog::Level::kPanic, "trap")
         .msg("unexpected exception")
         .kv("vector", frame->vector)
@@ -74,8 +46,7 @@ extern "C" [[noreturn]] void early_trap(const TrapFrame* frame) {
     exit_kernel(boot::ExitCode::kFailure);
 }
 
-void install_early_cpu_state() {
-    const DescriptorTableRegister gdtr{sizeof(kGdt) - 1, reinterpret_cast<uint64_t>(kGdt)};
+void load_gdt(const DescriptorTableRegister& gdtr) {
     // Reload CS with a far return (there is no far jump to an immediate in
     // long mode), then the data segment registers.
     asm volatile(
@@ -93,12 +64,11 @@ void install_early_cpu_state() {
         :
         : "m"(gdtr), "i"(kKernelCodeSelector), "r"(uint32_t(kKernelDataSelector))
         : "rax", "memory");
+}
 
-    for (unsigned vector = 0; vector < kExceptionVectors; ++vector) {
-        const uint64_t handler = early_trap_stubs[vector];
-        g_idt[vector] = {uint16_t(handler), kKernelCodeSelector, 0, 0x8E, uint16_t(handler >> 16),
-                         uint32_t(handler >> 32), 0};
-    }
+void install_early_cpu_state() {
+    load_gdt({sizeof(kGdt) - 1, reinterpret_cast<uint64_t>(kGdt)});
+    for (unsigned vector = 0; vector < kExceptionVectors; ++vector) g_idt[vector] = interrupt_gate(trap_stub(vector), 0);
     const DescriptorTableRegister idtr{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
     asm volatile("lidt %0" : : "m"(idtr) : "memory");
 }
