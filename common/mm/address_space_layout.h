@@ -9,6 +9,9 @@
 //   0xFFFFD00000000000         framebuffer            RW NX WC     2M/4K       06
 //   0xFFFFE00000000000         kernel heap (guard     RW NX        4K          11
 //                              page below it)
+//   0xFFFFF00000000000         kernel stacks: IST     RW NX        4K          10
+//                              stacks, each with an
+//                              unmapped guard below
 //   0xFFFFFFFE00000000         temporary window slot  RW NX        4K          07
 //   0xFFFFFFFF80000000         kernel image: guard,   RX / R NX /  4K          04
 //                              text, rodata, data,    RW NX
@@ -38,6 +41,9 @@ inline constexpr VirtAddr kFramebufferBase{0xFFFF'D000'0000'0000ull};
 inline constexpr uint64_t kFramebufferWindowSize = 1 * GiB;
 inline constexpr VirtAddr kHeapBase{0xFFFF'E000'0000'0000ull};
 inline constexpr uint64_t kHeapWindowSize = 64 * GiB;
+// The exception stacks of chapter 10 (common/mm/kernel_stacks.h lays them out).
+inline constexpr VirtAddr kKernelStacksBase{0xFFFF'F000'0000'0000ull};
+inline constexpr uint64_t kKernelStacksWindowSize = 1 * GiB;
 inline constexpr VirtAddr kTemporaryWindowSlot{0xFFFF'FFFE'0000'0000ull};
 inline constexpr VirtAddr kKernelImageBase{0xFFFF'FFFF'8000'0000ull};
 
@@ -52,6 +58,7 @@ inline constexpr Region kRegions[] = {
     {"mmio", kMmioWindowBase, kMmioWindowSize},
     {"framebuffer", kFramebufferBase, kFramebufferWindowSize},
     {"heap", kHeapBase, kHeapWindowSize},
+    {"kernel-stacks", kKernelStacksBase, kKernelStacksWindowSize},
     {"temporary-window", kTemporaryWindowSlot, kPageSize},
     {"kernel-image", kKernelImageBase, 2 * GiB},
 };
@@ -66,9 +73,10 @@ static_assert(detail::last_slot(kRegions[0]) < detail::first_slot(kRegions[1]));
 static_assert(detail::last_slot(kRegions[1]) < detail::first_slot(kRegions[2]));
 static_assert(detail::last_slot(kRegions[2]) < detail::first_slot(kRegions[3]));
 static_assert(detail::last_slot(kRegions[3]) < detail::first_slot(kRegions[4]));
-static_assert(detail::first_slot(kRegions[4]) == 511 && detail::first_slot(kRegions[5]) == 511);
+static_assert(detail::last_slot(kRegions[4]) < detail::first_slot(kRegions[5]));
+static_assert(detail::first_slot(kRegions[5]) == 511 && detail::first_slot(kRegions[6]) == 511);
 static_assert(x86::pte::pdpt_index(kTemporaryWindowSlot.value()) != x86::pte::pdpt_index(kKernelImageBase.value()));
 static_assert(kPhysWindowBase.is_canonical() && kMmioWindowBase.is_canonical() && kFramebufferBase.is_canonical() &&
-              kHeapBase.is_canonical() && kTemporaryWindowSlot.is_canonical() && kKernelImageBase.is_canonical());
+              kHeapBase.is_canonical() && kKernelStacksBase.is_canonical() && kTemporaryWindowSlot.is_canonical() && kKernelImageBase.is_canonical());
 
 }  // namespace mm::layout
