@@ -1,0 +1,130 @@
+// Chapter 10: page faults, reported.
+//
+// Chapter 08's kernel, plus stacks of its own for the exceptions that must
+// work when the current stack does not: #DF, #PF, NMI and #MC each get a
+// 16 KiB stack with an unmapped guard page below it, named in a TSS, and the
+// IDT's gates switch to them. Every exception now ends in a decoded report:
+// a page fault says what the error code means and what lies at CR2 (the null
+// page, the guard page of which stack, kernel text or rodata, an NX page, a
+// hole in the phys-offset window), a #GP decodes the faulting instruction's
+// address, a #DF says where the interrupted stack pointer was.
+//
+// test.fault=WHAT makes the kernel fault on purpose (tests/test_10_page_faults.py).
+#include "boot/handoff.h"
+#include "boot_frame_allocator.h"
+#include "boot_memory.h"
+#include "kernel.h"
+#include "kernel/boot_intake.h"
+#include "kernel/exception_tables.h"
+#include "kernel/fault_reports.h"
+#include "kernel/leave_lower_half.h"
+#include "kernel/phys_window_check.h"
+#include "kernel_stacks.h"
+#include "memory_manager.h"
+#include "panic.h"
+#include "phys_window.h"
+#include "support/log.h"
+
+namespace {
+
+mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
+mm::BootFrameAllocator g_frames;  // every page-table and stack frame comes from here
+
+}  // namespace
+
+// The deliberate faults. Outside the anonymous namespace so that their names
+// are easy to find with nm and addr2line; each value goes through opaque() so
+// that the compiler emits the access as written instead of reasoning about it.
+namespace fault_on_request {
+
+template <typename T>
+T opaque(T value) {
+    asm volatile("" : "+r"(value));
+    return value;
+}
+
+// book:begin fault-targets
+extern const char kReadOnlyMessage[];
+const char kReadOnlyMessage[] = "rodata: read-only and not executable";  // .rodata
+alignas(16) uint8_t g_code_in_data[16] = {0xC3};                         // .data: a `ret`, on an NX page
+
+struct ListNode {
+    uint64_t key, value;
+    ListNode* next;  // at offset 0x10
+};
+
+[[gnu::noinline]] void null_dereference() {
+    ListNode* node = opaque<ListNode*>(nullptr);
+    ListNode* volatile next = node->next;  // reads address 0x10
+    (void)next;
+}
+
+[[gnu::noinline]] void write_to_text() { *opaque(reinterpret_cast<volatile uint8_t*>(&write_to_text)) = 0xCC; }
+
+[[gnu::noinline]] void write_to_rodata() { *opaque(const_cast<volatile char*>(kReadOnlyMessage)) = 'R'; }
+
+[[gnu::noinline]] void execute_data() { reinterpret_cast<void (*)()>(opaque(&g_code_in_data[0]))(); }
+
+// Each call takes over 512 bytes of the boot stack until the next one lands
+// on its guard page. The asm after the call keeps it from being a tail call.
+[[gnu::noinline]] uint64_t recurse(uint64_t depth) {
+    volatile uint8_t frame[512];
+    frame[0] = uint8_t(depth);
+    if (depth == opaque(~uint64_t(0))) return 0;  // never: the stop the compiler cannot see through
+    const uint64_t below = recurse(depth + 1);
+    asm volatile("" ::: "memory");
+    return below + frame[0];
+}
+
+// Bits 63..48 not copies of bit 47: the CPU refuses the address before paging.
+[[gnu::noinline]] void non_canonical() {
+    *opaque(reinterpret_cast<volatile uint64_t*>(0xDEAD'0000'0000'1000ull)) = 1;
+}
+
+[[gnu::noinline]] void touch_ist_guard() {
+    const mm::KernelStack nmi = mm::kernel_stack(mm::KernelStackId::kNmi);
+    *opaque(reinterpret_cast<volatile uint64_t*>(nmi.bottom.value() - 8)) = 1;  // the last word of its guard page
+}
+
+// The first page past the end of RAM, through the window: not RAM, not mapped.
+[[gnu::noinline]] void read_window_hole() {
+    const mm::PhysAddr pa = g_memory.ranges.ram_end();
+    (void)*opaque(mm::phys_to_pointer<volatile uint64_t>(pa));
+}
+// book:end fault-targets
+
+void fault(Str what) {
+    klog::warn("fault").msg("faulting on request").kv("test.fault", what);
+    if (what == Str("null")) null_dereference();
+    else if (what == Str("write-text")) write_to_text();
+    else if (what == Str("write-rodata")) write_to_rodata();
+    else if (what == Str("exec-data")) execute_data();
+    else if (what == Str("stack-overflow")) (void)recurse(0);
+    else if (what == Str("non-canonical")) non_canonical();
+    else if (what == Str("ist-guard")) touch_ist_guard();
+    else if (what == Str("window-hole")) read_window_hole();
+    else if (what == Str("double-fault")) {
+        mm::remove_idt_gate(14);  // the #PF gate: delivering the next #PF faults (#NP) -> #DF
+        null_dereference();
+    } else kernel::panic("unknown test.fault value");
+    kernel::panic("test.fault: the fault did not happen");
+}
+
+}  // namespace fault_on_request
+
+// book:begin kernel-main
+void kernel_main(const boot::BootHandoff& loader_handoff) {
+    mm::start_boot_memory(loader_handoff, g_memory, g_frames);
+
+    MemoryManager memory(loader_handoff, g_memory, g_frames);
+    memory.activate();
+    mm::install_fault_reports(g_memory.ranges);
+    mm::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
+    mm::check_phys_window(g_memory.ranges, g_frames);
+    const boot::BootHandoff& handoff = memory.remap_handoff();  // loader_handoff is a low address: done with it
+    memory.remove_identity_map();
+    mm::check_upper_half_only(handoff, g_memory, g_frames);
+
+    if (const Str what = kernel::command_line().value("test.fault"); !what.empty()) fault_on_request::fault(what);
+}
+// book:end kernel-main

@@ -1,0 +1,113 @@
+#include "kernel/exception_tables.h"
+
+#include "early_cpu.h"
+#include "kernel_stacks.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+// book:begin tss
+// The 64-bit TSS (SDM Vol. 3A, 7.7, Figure 7-11): 104 bytes, and most fields
+// sit at offsets that are not multiples of 8, hence packed.
+struct [[gnu::packed]] TaskStateSegment {
+    uint32_t reserved0;
+    uint64_t rsp[3];  // RSP0-2: stacks for a change to CPL 0-2; unused, nothing here runs in ring 3
+    uint64_t reserved1;
+    uint64_t ist[7];  // IST1-7
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t io_map_base;  // = the TSS's size: no I/O permission bitmap
+};
+static_assert(sizeof(TaskStateSegment) == 104);
+static_assert(__builtin_offsetof(TaskStateSegment, ist) == 0x24);
+// book:end tss
+
+// book:begin gdt
+// The TSS descriptor is 16 bytes in 64-bit mode (SDM Vol. 3A, 7.2.3, Figure
+// 7-4): base bits 0-31 and limit as in any descriptor, type 9 (an available
+// 64-bit TSS), then base bits 32-63 in the next 8 bytes.
+constexpr uint64_t kTssAvailable = 0x9, kTssBusy = 0xB, kDescriptorPresent = 1ull << 47;
+
+struct TssDescriptor {
+    uint64_t low, high;
+};
+
+TssDescriptor tss_descriptor(uint64_t base, uint32_t limit) {
+    return {(limit & 0xFFFF) | (base & 0xFF'FFFF) << 16 | kTssAvailable << 40 | kDescriptorPresent |
+                uint64_t((limit >> 16) & 0xF) << 48 | ((base >> 24) & 0xFF) << 56,
+            base >> 32};
+}
+
+constexpr uint16_t kTssSelector = 0x18;  // entries 3 and 4
+
+// In .data, not .rodata: LTR writes the descriptor it loads, setting the
+// type's busy bit (9 -> 0xB), and refuses a descriptor that is busy already,
+// so the GDT cannot be read-only when TR is loaded. (The code and data
+// descriptors have their accessed bits preset, so nothing else writes here.)
+alignas(16) uint64_t g_gdt[5] = {kernel::kNullDescriptor, kernel::kCode64Descriptor, kernel::kDataDescriptor, 0, 0};
+static_assert(sizeof(uint64_t) * 3 == kTssSelector);
+// book:end gdt
+
+alignas(16) TaskStateSegment g_tss;
+alignas(16) kernel::IdtGate g_idt[kernel::kExceptionVectors];
+
+uint8_t ist_of(unsigned vector) {
+    const KernelStack* stack = kernel_stack_for_vector(vector);
+    return stack ? stack->ist : 0;
+}
+
+}  // namespace
+
+// book:begin install
+void install_exception_tables() {
+    // The TSS: each IST slot holds the top of its stack (the CPU aligns RSP
+    // down to 16 bytes and pushes below it).
+    g_tss = {};
+    for (size_t i = 0; i < kKernelStackCount; ++i) g_tss.ist[kernel_stack(i).ist - 1] = kernel_stack(i).top.value();
+    g_tss.io_map_base = sizeof(TaskStateSegment);
+    const TssDescriptor tss = tss_descriptor(reinterpret_cast<uint64_t>(&g_tss), sizeof(g_tss) - 1);
+    g_gdt[3] = tss.low;
+    g_gdt[4] = tss.high;
+    kernel::load_gdt({sizeof(g_gdt) - 1, reinterpret_cast<uint64_t>(g_gdt)});
+    asm volatile("ltr %0" : : "r"(kTssSelector) : "memory");
+
+    // Every vector to its stub; #DF, #PF, NMI and #MC on their own stacks.
+    for (unsigned vector = 0; vector < kernel::kExceptionVectors; ++vector)
+        g_idt[vector] = kernel::interrupt_gate(kernel::trap_stub(vector), ist_of(vector));
+    const kernel::DescriptorTableRegister idtr{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
+    asm volatile("lidt %0" : : "m"(idtr) : "memory");
+    // book:end install
+
+    klog::info("cpu").msg("gdt").kv("base", klog::hex(reinterpret_cast<uint64_t>(g_gdt)))
+        .kv("limit", klog::hex(sizeof(g_gdt) - 1)).kv("entries", uint64_t(5)).kv("tss-selector", klog::hex(kTssSelector));
+    {
+        klog::Line line = klog::info("cpu");
+        line.msg("tss").kv("base", klog::hex(reinterpret_cast<uint64_t>(&g_tss))).kv("limit", klog::hex(sizeof(g_tss) - 1));
+        static constexpr const char* kSlots[] = {"ist1", "ist2", "ist3", "ist4", "ist5", "ist6", "ist7"};
+        for (size_t i = 0; i < 7; ++i)
+            if (g_tss.ist[i] != 0) line.kv(kSlots[i], klog::hex(g_tss.ist[i]));
+        line.kv("io-map-base", klog::hex(g_tss.io_map_base));
+    }
+    // What LTR did to the descriptor: type 9 (available) became 0xB (busy).
+    uint16_t tr = 0;
+    asm volatile("str %0" : "=r"(tr));
+    const uint64_t type = (g_gdt[tr >> 3] >> 40) & 0xF;
+    klog::info("cpu").msg("tr").kv("selector", klog::hex(tr)).kv("type", klog::hex(type)).kv("busy", type == kTssBusy);
+    klog::info("cpu").msg("idt").kv("base", klog::hex(idtr.base)).kv("limit", klog::hex(idtr.limit))
+        .kv("vectors", uint64_t(kernel::kExceptionVectors));
+    for (size_t i = 0; i < kKernelStackCount; ++i) {
+        const KernelStack s = kernel_stack(i);
+        klog::info("cpu").msg("ist").kv("slot", uint64_t(s.ist)).kv("stack", s.name).kv("vector", uint64_t(s.vector))
+            .kv("name", kernel::exception_name(s.vector)).kv("top", klog::hex(s.top.value()))
+            .kv("guard", klog::hex(s.guard.value()));
+    }
+}
+
+void remove_idt_gate(uint8_t vector) {
+    klog::warn("cpu").msg("removing an idt gate on request").kv("vector", uint64_t(vector))
+        .kv("name", kernel::exception_name(vector));
+    g_idt[vector].type_attributes &= uint8_t(~0x80);  // P = 0
+}
+
+}  // namespace mm

@@ -1,0 +1,32 @@
+// Chapter 10's CPU tables: a GDT with a TSS, and an IDT whose gates for #DF,
+// #PF, NMI and #MC switch to the IST stacks of kernel_stacks.h.
+//
+// In 64-bit mode the TSS holds no task state: it is where the CPU finds the
+// stack pointers it loads on an interrupt, RSP0-2 for a privilege change and
+// IST1-7 for a gate that names one (SDM Vol. 3A, 7.7 "Task Management in
+// 64-bit Mode", 6.14.5 "Interrupt Stack Table"). A gate's IST index makes the
+// CPU load RSP from that slot unconditionally, before it pushes anything, so
+// a fault on a full or broken stack still gets a good one.
+//
+// The chapter-01 IDT (common/kernel/early_cpu.cpp) stays in place until this
+// replaces it: every gate still points at the same entry stubs
+// (common/kernel/trap_entry.S); what changes is the stack they run on and
+// the handler they end in (fault_reports.h).
+#pragma once
+
+#include <stdint.h>
+
+namespace mm {
+
+// Loads the GDT (null, code, data, TSS), TR and the IDT. The kernel stacks
+// must be mapped in the live tables (map_kernel_stacks, then activate()).
+// Logs one line each for the GDT, the TSS, TR and the IDT.
+void install_exception_tables();
+
+// The test hook for a double fault (test.fault=double-fault): clears the
+// present bit of `vector`'s gate, so delivering that exception itself faults
+// (#NP). A #NP while delivering a #PF is a double fault (SDM Vol. 3A,
+// Table 6-5), delivered on the #DF IST stack.
+void remove_idt_gate(uint8_t vector);
+
+}  // namespace mm
