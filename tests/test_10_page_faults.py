@@ -1,0 +1,285 @@
+"""Chapter 10: IST stacks with guard pages, a GDT with a TSS, an IDT for all
+32 exceptions, and decoded fault reports.
+
+One held boot: the kernel's GDT, IDT and TSS (TR) are where QEMU's ``info
+registers`` says, TR is busy, every stack page is mapped RW+NX and every guard
+page is absent in ``info tlb``, and nothing is W+X. Then one boot per
+``test.fault=…`` value: each ends with its decoded report and the failure
+code — never a reset (a triple fault makes QEMU exit without the exit device,
+which the harness calls ``reset``) and never a hang. Addresses are held against
+the kernel's own symbols (``nm``) and the faulting RIP against the function
+that faulted (``addr2line -f``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from functools import cache
+
+import pytest
+
+import harness
+from harness.log import int_field, size_field
+from harness.monitor import parse_info_tlb
+
+CHAPTER = "10-page-faults"
+PAGE = 4096
+WINDOW_BASE = 0xFFFF_8000_0000_0000
+STACKS_BASE = 0xFFFF_F000_0000_0000
+STACK_SIZE = 16 * 1024
+# name -> (IST slot, vector)
+IST_STACKS = {"df-ist": (1, 8), "pf-ist": (2, 14), "nmi-ist": (3, 2), "mc-ist": (4, 18)}
+REGISTERS = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] + [f"r{n}" for n in range(8, 16)]
+
+
+def only(result, subsystem, event):
+    matches = [r for r in result.records_for(subsystem) if r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+@cache
+def symbols() -> dict[str, int]:
+    """Demangled symbol name (without parameters) -> address, from nm."""
+    out = subprocess.run(["nm", "-C", str(harness.chapter_kernel(CHAPTER))], capture_output=True, text=True,
+                         check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3:
+            table[parts[2].split("(")[0]] = int(parts[0], 16)
+    return table
+
+
+def function_of(address: int) -> str:
+    """The function holding `address`, by the kernel's debug info."""
+    out = subprocess.run(["addr2line", "-f", "-C", "-e", str(harness.chapter_kernel(CHAPTER)), hex(address)],
+                         capture_output=True, text=True, check=True).stdout
+    return out.splitlines()[0].split("(")[0]
+
+
+# ---------------------------------------------------------------------------
+# The held boot
+# ---------------------------------------------------------------------------
+
+def tss_descriptor(hmp) -> str:
+    """The GDT's TSS descriptor (entries 3 and 4) as it is in memory, read by
+    QEMU at the GDT base QEMU itself reports."""
+    base = int(re.search(r"GDT=\s+([0-9a-f]+)", hmp("info registers"))[1], 16)
+    return hmp(f"x /2gx {base + 0x18:#x}")
+
+
+@pytest.fixture(scope="module")
+def held(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True,
+                                             monitor_commands=["info registers", "info tlb", tss_descriptor]))
+    harness.assert_outcome(result, "held")
+    return result
+
+
+def test_ready_without_warnings(held):
+    assert [r for r in held.records_for("kernel") if r.event == "ready"]
+    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+
+def test_gdt_idt_and_tr_are_where_qemu_sees_them(held):
+    regs = held.monitor["info registers"]
+    gdt = only(held, "cpu", "gdt")
+    idt = only(held, "cpu", "idt")
+    tss = only(held, "cpu", "tss")
+    tr = only(held, "cpu", "tr")
+    m = re.search(r"GDT=\s+([0-9a-f]+) ([0-9a-f]+)", regs)
+    assert m and (int(m[1], 16), int(m[2], 16)) == (int_field(gdt, "base"), int_field(gdt, "limit")) == \
+        (int_field(gdt, "base"), 5 * 8 - 1)
+    m = re.search(r"IDT=\s+([0-9a-f]+) ([0-9a-f]+)", regs)
+    assert m and (int(m[1], 16), int(m[2], 16)) == (int_field(idt, "base"), 32 * 16 - 1)
+    assert int_field(idt, "vectors") == 32
+    # TR =0018 <base> <limit> <flags>: the TSS's selector, base and 104-byte limit; type 0xB, busy.
+    m = re.search(r"TR =([0-9a-f]{4}) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+)", regs)
+    assert m, regs
+    assert int(m[1], 16) == int_field(tr, "selector") == int_field(gdt, "tss-selector") == 0x18
+    assert int(m[2], 16) == int_field(tss, "base") and int(m[3], 16) == int_field(tss, "limit") == 0x67
+    assert int(m[4], 16) & 0x8F00 in (0x8900, 0x8B00)  # present, a 64-bit TSS (QEMU caches it as LTR read it)
+    # In memory, LTR has set the busy bit: type 9 became 0xB, as the kernel read it back.
+    words = [int(w, 16) for w in re.findall(r":\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)", held.monitor["tss_descriptor"])[0]]
+    assert (words[0] >> 40) & 0xF == 0xB and words[0] >> 47 & 1
+    assert (words[0] >> 16 & 0xFF_FFFF) | (words[0] >> 56) << 24 | words[1] << 32 == int_field(tss, "base")
+    assert tr.fields["busy"] == "yes" and int_field(tr, "type") == 0xB
+    assert int_field(tss, "io-map-base") == 0x68
+
+
+def test_tss_ist_slots_hold_each_stack_top(held):
+    tss = only(held, "cpu", "tss")
+    stacks = {r.fields["name"]: r for r in held.records_for("paging") if r.event == "stack"}
+    ists = {r.fields["stack"]: r for r in held.records_for("cpu") if r.event == "ist"}
+    assert set(stacks) == set(ists) == set(IST_STACKS)
+    for name, (slot, vector) in IST_STACKS.items():
+        s, i = stacks[name], ists[name]
+        assert (int_field(s, "ist"), int_field(s, "vector")) == (slot, vector) == (int_field(i, "slot"), int_field(i, "vector"))
+        assert int_field(tss, f"ist{slot}") == int_field(s, "top") == int_field(i, "top")
+        assert int_field(s, "va") == int_field(s, "guard") + PAGE and size_field(s, "size") == STACK_SIZE
+        assert int_field(s, "top") == int_field(s, "va") + STACK_SIZE and int_field(s, "top") % 16 == 0
+        assert STACKS_BASE <= int_field(s, "guard") < STACKS_BASE + (1 << 30)
+    assert not [k for k in tss.fields if k in ("ist5", "ist6", "ist7")]
+
+
+def test_stacks_mapped_rw_nx_and_guards_absent_in_qemu(held):
+    tlb = {e.va & (1 << 64) - 1: e for e in parse_info_tlb(held.monitor["info tlb"])}
+    phase = only(held, "paging", "phase map_kernel_stacks")
+    assert int_field(phase, "stacks") == int_field(phase, "guards") == 4
+    assert int_field(phase, "pages-4k") == 4 * STACK_SIZE // PAGE and size_field(phase, "bytes") == 4 * STACK_SIZE
+    for r in (r for r in held.records_for("paging") if r.event == "stack"):
+        assert int_field(r, "guard") not in tlb, f"guard of {r.fields['name']} is mapped"
+        for va in range(int_field(r, "va"), int_field(r, "top"), PAGE):
+            e = tlb.get(va)
+            assert e and e.writable and e.no_execute and not e.user and not e.huge, hex(va)
+    # The boot stack's guard too, and only the stacks in the stacks' region.
+    guard = symbols()["__boot_stack_guard"]
+    assert guard not in tlb
+    in_region = sorted(va for va in tlb if STACKS_BASE <= va < STACKS_BASE + (1 << 30))
+    assert len(in_region) == 4 * STACK_SIZE // PAGE
+
+
+def test_nothing_is_writable_and_executable(held):
+    wx = [hex(e.va) for e in parse_info_tlb(held.monitor["info tlb"]) if e.writable and not e.no_execute]
+    assert not wx
+
+
+# ---------------------------------------------------------------------------
+# One boot per deliberate fault
+# ---------------------------------------------------------------------------
+
+@cache
+def fault_boot(what: str):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.fault={what}", timeout=60))
+    # "failure" is exit status 35, written by the kernel: not "reset" (a triple
+    # fault), not "timeout" (a hang), not "panic-timeout".
+    harness.assert_outcome(result, "failure")
+    return result
+
+
+def report_of(result):
+    """The report line, the frame line and the register lines: the last four
+    lines, all PANIC, right after the request."""
+    assert result.records[-5].event == "faulting on request" or result.records[-6].event == "faulting on request"
+    panics = [r for r in result.records if r.level == "PANIC"]
+    assert len(panics) == 4 and panics == result.records[-4:], [str(r) for r in panics]
+    report, frame, *regs = panics
+    assert all(r.subsystem == "fault" for r in panics)
+    assert frame.event == "frame" and [r.event for r in regs] == ["registers", "registers"]
+    values = {k: int_field(r, k) for r in regs for k in r.fields}
+    assert list(values) == REGISTERS
+    assert values["rsp"] == int_field(frame, "rsp")
+    assert int_field(frame, "cs") == 0x08 and int_field(frame, "ss") == 0x10
+    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
+    return report, frame
+
+
+def page_fault(what: str):
+    report, frame = report_of(fault_boot(what))
+    assert report.event == "page fault"
+    assert (int_field(frame, "vector"), frame.fields["name"]) == (14, "page-fault")
+    assert int_field(frame, "error") == int_field(report, "error") and int_field(frame, "rip") == int_field(report, "rip")
+    assert int_field(frame, "cr2") == int_field(report, "address")
+    # The #PF gate switches to its IST stack, whatever stack faulted.
+    assert frame.fields["handler-stack"] == "pf-ist"
+    error = int_field(report, "error")
+    expected_access = "execute" if error & 0x10 else "write" if error & 0x2 else "read"
+    assert report.fields["access"] == expected_access
+    assert report.fields["present"] == ("yes" if error & 1 else "no")
+    assert report.fields["user"] == "no" and report.fields["rsvd"] == "no" and report.fields["pk"] == "no"
+    return report, frame
+
+
+def fields(report, *keys):
+    return tuple(report.fields.get(k) for k in keys)
+
+
+def test_null_dereference(built):
+    report, frame = page_fault("null")
+    assert int_field(report, "address") == 0x10  # ListNode::next
+    assert fields(report, "cause", "access", "present") == ("null-page", "read", "no")
+    assert int_field(report, "error") == 0x0
+    assert function_of(int_field(report, "rip")) == "fault_on_request::null_dereference"
+    assert frame.fields["rsp-stack"] == "boot"
+
+
+def test_write_to_text(built):
+    report, _ = page_fault("write-text")
+    assert fields(report, "cause", "region", "access", "present") == ("write-to-text", "text", "write", "yes")
+    assert int_field(report, "error") == 0x3
+    assert int_field(report, "address") == symbols()["fault_on_request::write_to_text"]
+    assert function_of(int_field(report, "rip")) == "fault_on_request::write_to_text"
+
+
+def test_write_to_rodata(built):
+    report, _ = page_fault("write-rodata")
+    assert fields(report, "cause", "region", "access", "present") == ("write-to-rodata", "rodata", "write", "yes")
+    assert int_field(report, "address") == symbols()["fault_on_request::kReadOnlyMessage"]
+    assert function_of(int_field(report, "rip")) == "fault_on_request::write_to_rodata"
+
+
+def test_execute_from_data(built):
+    report, frame = page_fault("exec-data")
+    assert fields(report, "cause", "region", "access", "present") == ("nx-violation", "data", "execute", "yes")
+    assert int_field(report, "error") == 0x11  # P | I/D
+    # An instruction fetch: the fault is at the first byte fetched, and RIP is there too.
+    assert int_field(report, "address") == int_field(report, "rip") == symbols()["fault_on_request::g_code_in_data"]
+
+
+def test_stack_overflow_into_the_boot_stack_guard(built):
+    report, frame = page_fault("stack-overflow")
+    guard = symbols()["__boot_stack_guard"]
+    assert fields(report, "cause", "region", "stack", "present") == ("guard-page", "guard-boot-stack", "boot", "no")
+    assert guard <= int_field(report, "address") < guard + PAGE
+    assert function_of(int_field(report, "rip")) == "fault_on_request::recurse"
+    # The faulting RSP is at the guard: the frame could not have been pushed there.
+    assert guard <= int_field(frame, "rsp") < guard + PAGE + 64 and frame.fields["rsp-stack"] == "boot"
+
+
+def test_a_guard_page_of_an_ist_stack(built):
+    result = fault_boot("ist-guard")
+    report, _ = page_fault("ist-guard")
+    nmi = next(r for r in result.records_for("paging") if r.event == "stack" and r.fields["name"] == "nmi-ist")
+    assert int_field(report, "address") == int_field(nmi, "guard") + PAGE - 8
+    assert fields(report, "cause", "region", "stack", "access") == ("guard-page", "guard-nmi-ist", "nmi-ist", "write")
+
+
+def test_a_hole_in_the_phys_window(built):
+    result = fault_boot("window-hole")
+    report, _ = page_fault("window-hole")
+    assert fields(report, "cause", "region", "access", "present") == ("phys-window-hole", "phys-window", "read", "no")
+    pa = int_field(report, "pa")
+    assert int_field(report, "address") == WINDOW_BASE + pa
+    ram = [(int_field(r, "start"), int_field(r, "end")) for r in result.records_for("memmap")
+           if r.event == "range" and r.fields["class"] != "device"]
+    assert ram and not [(s, e) for s, e in ram if s <= pa < e], "the kernel called RAM a hole"
+    assert pa == max(e for _, e in ram)  # the first page past the end of RAM
+
+
+def test_non_canonical_address_is_a_general_protection_fault(built):
+    report, frame = report_of(fault_boot("non-canonical"))
+    assert report.event == "general protection"
+    assert (int_field(frame, "vector"), frame.fields["name"]) == (13, "general-protection")
+    assert int_field(report, "error") == 0 and int_field(report, "displacement") == 0
+    assert fields(report, "cause") == ("non-canonical",)
+    assert int_field(report, "address") == 0xDEAD_0000_0000_1000
+    # The decoded base register holds that address, as the register dump shows.
+    regs = {k: int_field(r, k) for r in fault_boot("non-canonical").records[-2:] for k in r.fields}
+    assert regs[report.fields["base"]] == 0xDEAD_0000_0000_1000
+    assert function_of(int_field(report, "rip")) == "fault_on_request::non_canonical"
+    # No IST for #GP: the handler runs on the stack that faulted.
+    assert frame.fields["handler-stack"] == frame.fields["rsp-stack"] == "boot"
+
+
+def test_double_fault_on_its_own_stack(built):
+    result = fault_boot("double-fault")
+    removed = only(result, "cpu", "removing an idt gate on request")
+    assert int_field(removed, "vector") == 14
+    report, frame = report_of(result)
+    assert report.event == "double fault"
+    assert (int_field(frame, "vector"), frame.fields["name"], int_field(frame, "error")) == (8, "double-fault", 0)
+    assert report.fields["handler-stack"] == frame.fields["handler-stack"] == "df-ist"
+    assert report.fields["rsp-region"] == "boot" and int_field(report, "rsp") == int_field(frame, "rsp")
+    assert int_field(frame, "cr2") == 0x10  # the page fault whose delivery failed
