@@ -448,6 +448,11 @@ def expected_regions(log: str) -> dict[str, dict[str, str]]:
                 flags=r.fields["flags"], pages_4k=r.fields.get("pages-4k", size_field(r, "size") // 4096))
         elif r.subsystem == "paging" and r.event == "phase create_temporary_window":
             add(int_field(r, "va"), flags=r.fields["flags"], name="temporary window slot")
+        elif r.subsystem == "paging" and r.event == "stack":
+            va = int_field(r, "va")
+            add(va, end=f"{va + size_field(r, 'size'):#x}", flags=r.fields["flags"],
+                pages_4k=size_field(r, "size") // 4096, name=f"stack {r.fields['name']}")
+            add(int_field(r, "guard"), name=f"guard {r.fields['name']}")
     return out
 
 

@@ -13,6 +13,7 @@
 
 class MemoryManager : public mm::KernelAddressSpace {
 public:
+    // book:begin phases
     MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
         : KernelAddressSpace(handoff, memory, frames) {
         identity_map_low_memory();
@@ -24,6 +25,7 @@ public:
         create_temporary_window();
         map_kernel_stacks();
     }
+    // book:end phases
 
     // The handoff and the memory-map buffer, re-addressed through the window
     // and checked there; returns the handoff at its new address, which is the

@@ -104,10 +104,8 @@ struct FaultVerdict {
 // alone tells (non-canonical, null page, guard page); else cause kUnknown.
 FaultVerdict classify_address(VirtAddr address, const FaultAddressMap& map);
 
-// book:begin classify-page-fault-decl
 // The cause of a page fault at CR2 = `address` with error code `error`.
 FaultVerdict classify_page_fault(VirtAddr address, const PageFaultError& error, const FaultAddressMap& map);
-// book:end classify-page-fault-decl
 
 // The stack `rsp` points into (a guard counts as its stack's), or nullptr.
 const StackSpan* stack_of(VirtAddr rsp, const FaultAddressMap& map);

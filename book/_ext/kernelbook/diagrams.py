@@ -278,6 +278,26 @@ def _temporary_window(records: list[Record], phase: Record) -> list[Region]:
                    note=note, state=idle_state, lines=[phase.text] + [r.text for r in idle[-1:]])]
 
 
+def _kernel_stacks(records: list[Record], phase: Record) -> list[Region]:
+    stacks = _find(records, "paging", "stack")
+    _check_count(phase, "stacks", stacks, "[paging] stack")
+    _check_count(phase, "guards", stacks, "[paging] stack (one guard= each)")
+    _check_sum(phase, "bytes", sum(s.size("size") for s in stacks), "stack")
+    _check_sum(phase, "pages-4k", sum(s.size("size") // KIB4 for s in stacks), "stack (size / 4 KiB)")
+    regions = []
+    for s in stacks:
+        va, size = s.int("va"), s.size("size")
+        if s.int("top") != va + size:
+            raise DiagramError(f"{s.text!r}: top= is not va + size")
+        # Frames come one at a time from the allocator: no single pa to show.
+        regions.append(Region(f"stack {s.need('name')}", phase.event, va, va + size, flags=s.need("flags"),
+                              pages={"4KiB": size // KIB4}, note=f"IST{s.need('ist')} · vector {s.need('vector')}",
+                              lines=[s.text, phase.text]))
+        regions.append(Region(f"guard {s.need('name')}", phase.event, s.int("guard"), None, kind="guard",
+                              note="an overflow of the stack above faults here", lines=[s.text]))
+    return regions
+
+
 PHASES = {
     "identity_map_low_memory": lambda records, p: _runs(p, _find(records, "paging", "identity run"), "identity map", False),
     "map_kernel_image": _kernel_image,
@@ -285,6 +305,7 @@ PHASES = {
     "map_mmio_devices": _mmio_devices,
     "map_framebuffer": _framebuffer,
     "create_temporary_window": _temporary_window,
+    "map_kernel_stacks": _kernel_stacks,
 }
 
 
@@ -341,6 +362,7 @@ PHASE_COLOURS = {
     "map_mmio_devices": "#f2b8b5",
     "map_framebuffer": "#e5c4ec",
     "create_temporary_window": "#b8e6e6",
+    "map_kernel_stacks": "#d9d2a6",
 }
 SECTION_COLOURS = {"kernel .text": "#f4b183", "kernel .rodata": "#f8e3a3", "kernel .data": "#f6d7a7", "kernel .stack": "#f0c9a0"}
 
