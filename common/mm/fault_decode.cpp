@@ -80,6 +80,8 @@ FaultVerdict classify_address(VirtAddr va, const FaultAddressMap& map) {
     const KernelImageGuards guards = kernel_image_guards(map.image);
     if (in(va, guards.below_image, guards.below_image + kPageSize)) return verdict(FaultCause::kGuardPage, "guard-below-image");
     if (in(va, guards.above_image, guards.above_image + kPageSize)) return verdict(FaultCause::kGuardPage, "guard-above-image");
+    // The heap's first page is never mapped: its guard (kernel_heap.h, chapter 11).
+    if (in(va, layout::kHeapBase, layout::kHeapBase + kPageSize)) return verdict(FaultCause::kGuardPage, "guard-heap");
     const KernelImageLayout& l = map.image;
     if (in(va, l.text_start, l.text_end)) return verdict(FaultCause::kUnknown, "text");
     if (in(va, l.rodata_start, l.rodata_end)) return verdict(FaultCause::kUnknown, "rodata");

@@ -37,6 +37,8 @@ inline constexpr uint64_t kIdentityLowMemory = kKernelData;
 // memory types (UC, WC) come with their policies below, not as flags.
 inline constexpr uint64_t kMmio = kKernelData;
 inline constexpr uint64_t kFramebuffer = kKernelData;
+// The kernel heap (chapter 11): data, never code.
+inline constexpr uint64_t kHeap = kKernelData;
 
 static_assert(kKernelText == pte::kPresent);
 static_assert(kKernelData == (pte::kPresent | pte::kWritable | pte::kNoExecute));
@@ -80,6 +82,12 @@ inline constexpr MappingPolicy kMmioPolicy = {leaf_flags::kMmio, PageSize::k4KiB
 inline constexpr MappingPolicy kFramebufferPolicy = {leaf_flags::kFramebuffer, PageSize::k2MiB, false,
                                                      MemoryType::kWriteCombining};
 // book:end mmio-policies
+
+// book:begin heap-policy
+// The kernel heap (chapter 11): 4 KiB pages, because it grows a few pages at
+// a time from whatever frames are free, which are rarely contiguous.
+inline constexpr MappingPolicy kHeapPolicy = {leaf_flags::kHeap, PageSize::k4KiB, false};
+// book:end heap-policy
 
 // A page of `size` can map `va` -> `pa` when BOTH addresses are aligned to it
 // (the CPU copies the low bits of the linear address into the physical one

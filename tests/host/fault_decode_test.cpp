@@ -104,7 +104,8 @@ TEST(ClassifyPageFault, NamesTheCauseAndTheRegion) {
         {window + 0x800'0000, 0x0, FaultCause::kNotMapped, "phys-window", nullptr},       // RAM, yet not present
         {window + 0x3F'FFFF'F000, 0x0, FaultCause::kPhysWindowHole, "phys-window", nullptr},
         {0xFFFF'C000'0000'5000, 0x0, FaultCause::kNotMapped, "mmio", nullptr},
-        {0xFFFF'E000'0000'0000, 0x2, FaultCause::kNotMapped, "heap", nullptr},
+        {0xFFFF'E000'0000'0000, 0x2, FaultCause::kGuardPage, "guard-heap", nullptr},  // the heap's guard (chapter 11)
+        {0xFFFF'E000'0000'1000, 0x2, FaultCause::kNotMapped, "heap", nullptr},
         {kBase + 0x5000, 0x9, FaultCause::kReservedBit, "data", nullptr},
         {kBase + 0x5000, 0x23, FaultCause::kProtectionKey, "data", nullptr},
         {0x0000'8000'0000'0000, 0x0, FaultCause::kNonCanonical, "non-canonical", nullptr},
