@@ -1,0 +1,102 @@
+// Chapter 11: the steady state — a frame allocator that takes frames back,
+// and a kernel heap.
+//
+// Chapter 10's kernel builds its address space with stacks for the
+// exceptions, reports every fault, and leaves the lower half. This one then hands the frames over from the boot
+// allocator (a cursor per region: it can only give) to a bitmap (one bit per
+// frame: it can give and take back), which reclaims what UEFI boot services
+// and the loader used. The heap starts at its window above a guard page and
+// grows through the same PageTableBuilder as every phase, now fed by the
+// bitmap; operator new and delete sit on it. A stress test of both must
+// leave every counter where it was, and the address space is verified last
+// with chapter 09's walk, heap and stacks included.
+#include "bitmap_frame_allocator.h"
+#include "boot/handoff.h"
+#include "boot_frame_allocator.h"
+#include "boot_memory.h"
+#include "heap_stress.h"
+#include "kernel.h"
+#include "kernel/boot_intake.h"
+#include "kernel/exception_tables.h"
+#include "kernel/fault_reports.h"
+#include "kernel/frame_handover.h"
+#include "kernel/kernel_heap.h"
+#include "kernel/leave_lower_half.h"
+#include "kernel/phys_window_check.h"
+#include "memory_manager.h"
+#include "panic.h"
+#include "support/log.h"
+
+namespace {
+
+mm::BootMemory g_memory;              // in .bss: the range list is too big for the stack
+mm::BootFrameAllocator g_frames;      // every frame until the handover comes from here
+mm::BitmapFrameAllocator g_steady;    // and every frame after it from here
+
+[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
+
+// test.heap-guard: read the page below the heap. It is never mapped, so the
+// read must end in chapter 10's page-fault report (cause=guard-page
+// region=guard-heap), not in a value.
+void touch_heap_guard() {
+    klog::warn("heap").msg("touching the guard page on request").kv("va", klog::hex(mm::kHeapGuard.value()));
+    const uint8_t value = *reinterpret_cast<volatile const uint8_t*>(mm::kHeapGuard.value());
+    klog::error("heap").msg("the guard page was readable").kv("value", uint64_t(value));
+    fail();
+}
+
+// test.bad-free=frame-double|frame-foreign|heap-double|heap-overrun: one bad
+// free each, which the allocator must refuse by name (the boot then ends).
+void bad_free(Str how) {
+    const char* subsystem = how == Str("heap-double") || how == Str("heap-overrun") ? "heap" : "frames";
+    klog::warn(subsystem).msg("a bad free on request").kv("kind", how);
+    if (how == Str("frame-double")) {
+        const mm::FrameResult frame = g_steady.alloc_frame();
+        KASSERT(frame.ok());
+        mm::free_frame_or_stop(g_steady, frame.frame());
+        mm::free_frame_or_stop(g_steady, frame.frame());  // refused: double-free
+    } else if (how == Str("frame-foreign")) {
+        mm::free_frame_or_stop(g_steady, mm::PhysAddr(0x9000));  // below 1 MiB: never the allocator's
+    } else if (how == Str("heap-double")) {
+        int* p = new int(11);
+        delete p;
+        mm::free_or_stop(p);  // refused: double-free
+    } else if (how == Str("heap-overrun")) {
+        char* p = new char[24];
+        volatile size_t past_end = 24;
+        p[past_end] = 'x';  // one byte past the end: the canary
+        delete[] p;   // refused: overrun
+    } else {
+        kernel::panic("unknown test.bad-free value");
+    }
+    klog::error(subsystem).msg("the bad free was accepted").kv("kind", how);
+    fail();
+}
+
+}  // namespace
+
+// book:begin kernel-main
+void kernel_main(const boot::BootHandoff& loader_handoff) {
+    mm::start_boot_memory(loader_handoff, g_memory, g_frames);
+
+    MemoryManager memory(loader_handoff, g_memory, g_frames);
+    memory.activate();
+    mm::install_fault_reports(g_memory.ranges);
+    mm::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
+    mm::check_phys_window(g_memory.ranges, g_frames);
+    const boot::BootHandoff& handoff = memory.remap_handoff();  // loader_handoff is a low address: done with it
+    memory.remove_identity_map();
+    mm::check_upper_half_only(handoff, g_memory, g_frames);
+
+    memory.hand_over_frames(g_steady);  // g_frames is empty from here on
+    memory.create_heap();
+    const CommandLine command_line = kernel::command_line();
+    if (command_line.has("test.heap-guard")) touch_heap_guard();
+    if (const Str how = command_line.value("test.bad-free"); !how.empty()) bad_free(how);
+    run_stress_test(g_steady);
+
+    const bool verified = memory.verify();
+    memory.report();  // also after a failure: the ranges show what is wrong
+    if (!verified) fail();
+}
+// book:end kernel-main

@@ -1,0 +1,178 @@
+"""Chapter 11: the steady-state frame allocator and the kernel heap.
+
+One boot with the loader's map dump is held after ``ready``: the frames the
+bitmap manages, and those it reclaimed from boot services and the loader, are
+counted again here from the loader's own dump of the UEFI map; the stress
+self-test must pass and balance; QEMU's ``info tlb`` must show the heap RW+NX
+with its guard page absent. Further boots touch the heap's guard page (chapter
+10's page-fault report must name it) and make one bad free each (refused by
+name, failure code).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+from harness.log import int_field, loader_memory_map, size_field
+from harness.monitor import parse_info_tlb
+
+CHAPTER = "11-heap"
+PAGE = 4096
+LOWEST_FRAME = 1 << 20
+HEAP_GUARD = 0xFFFF_E000_0000_0000
+HEAP_START = HEAP_GUARD + PAGE
+HEAP_WINDOW_END = HEAP_GUARD + (64 << 30)
+# UEFI 2.10, Table 7-6: memory the OS may use after ExitBootServices.
+USABLE_TYPES = {"conventional", "boot-code", "boot-data", "loader-code", "loader-data"}
+RECLAIMED_TYPES = USABLE_TYPES - {"conventional"}
+
+
+def only(result, subsystem, event, **match):
+    found = [r for r in result.records_for(subsystem) if r.event == event
+             and all(r.fields.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, f"expected one '[{subsystem}] {event}' line {match or ''}, found {len(found)}"
+    return found[0]
+
+
+def frames_by_type(result) -> dict[str, int]:
+    """Frames at or above 1 MiB per usable UEFI type, from the loader's dump."""
+    counts: dict[str, int] = {}
+    for type_name, start, end in loader_memory_map(result.records):
+        if type_name in USABLE_TYPES and end > LOWEST_FRAME:
+            counts[type_name] = counts.get(type_name, 0) + (end - max(start, LOWEST_FRAME)) // PAGE
+    return counts
+
+
+@pytest.fixture(scope="module")
+def held(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="loader.dump-map", hold=True,
+                                             monitor_commands=["info tlb"]))
+    harness.assert_outcome(result, "held")
+    return result
+
+
+def test_ready_without_warnings(held):
+    assert [r for r in held.records_for("kernel") if r.event == "ready"]
+    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+
+def test_usable_frames_per_type_equal_the_loaders_map(held):
+    expected = frames_by_type(held)
+    logged = {r.fields["type"]: int_field(r, "frames") for r in held.records_for("frames") if r.event == "usable"}
+    assert logged == {t: n for t, n in expected.items() if n}
+    for r in held.records_for("frames"):
+        if r.event == "usable":
+            assert size_field(r, "bytes") == int_field(r, "frames") * PAGE
+
+
+def test_reclaimed_boot_services_memory_equals_the_loaders_map(held):
+    reclaimed = only(held, "frames", "reclaimed")
+    expected = sum(n for t, n in frames_by_type(held).items() if t in RECLAIMED_TYPES)
+    assert expected > 0, "OVMF always leaves boot-services memory behind"
+    assert int_field(reclaimed, "frames") == expected
+    assert size_field(reclaimed, "bytes") == expected * PAGE
+
+
+def test_the_bitmap_covers_every_usable_frame_and_inherits_the_boot_allocators_record(held):
+    handover = only(held, "frames", "handover")
+    assert int_field(handover, "frames") == sum(frames_by_type(held).values())
+    assert int_field(handover, "used") + int_field(handover, "free") == int_field(handover, "frames")
+    # In use at the handover: what the boot allocator handed out (its reserve
+    # included), the bitmap's own frames, and the frames that topped the
+    # moved reserve up to its capacity.
+    assert int_field(handover, "reserve") == 16
+    assert int_field(handover, "used") == (int_field(handover, "inherited") + int_field(handover, "bitmap-frames")
+                                           + int_field(handover, "reserve") - int_field(handover, "reserve-moved"))
+    assert int_field(handover, "bitmap-frames") == -(-int_field(handover, "frames") // (8 * PAGE))
+    assert int_field(handover, "bitmap") >= LOWEST_FRAME and int_field(handover, "bitmap") % PAGE == 0
+    usable = [(int_field(r, "start"), int_field(r, "end")) for r in held.records_for("memmap")
+              if r.event == "range" and r.fields["kind"] == "usable"]
+    bitmap = int_field(handover, "bitmap")
+    assert any(s <= bitmap and bitmap + int_field(handover, "bitmap-frames") * PAGE <= e for s, e in usable)
+
+
+def test_stress_passed_and_balanced(held):
+    frames = only(held, "frames", "stress passed")
+    assert int_field(frames, "frames") == 2048 and int_field(frames, "pattern-checks") == 2048 * 3
+    assert int_field(frames, "used-before") == int_field(frames, "used-after")
+    assert int_field(frames, "free-before") == int_field(frames, "free-after")
+    heap = only(held, "heap", "stress passed")
+    assert int_field(heap, "allocations") == int_field(heap, "frees") > 5000
+    assert int_field(heap, "live-after") == 0 and int_field(heap, "used-after") == 0
+    assert int_field(heap, "frames-taken") == int_field(heap, "heap-pages") + int_field(heap, "tables")
+    assert int_field(heap, "heap-pages") * PAGE == size_field(heap, "grew")
+    assert int_field(heap, "blocks") == int_field(heap, "free-blocks") == 1  # all merged back
+    before, after = (only(held, "frames", "stats", when=w) for w in ("before-stress", "after-stress"))
+    assert int_field(after, "used") - int_field(before, "used") == int_field(heap, "frames-taken")
+    assert int_field(after, "total") == int_field(before, "total") == int_field(only(held, "frames", "handover"), "frames")
+    heap_before, heap_after = (only(held, "heap", "stats", when=w) for w in ("before-stress", "after-stress"))
+    for key in ("used", "live", "failures"):
+        assert int_field(heap_before, key) == int_field(heap_after, key) == 0, key
+    assert size_field(heap_after, "mapped") - size_field(heap_before, "mapped") == size_field(heap, "grew")
+
+
+def test_heap_phase_and_verification(held):
+    phase = only(held, "paging", "phase create_heap")
+    assert int_field(phase, "va") == HEAP_START and int_field(phase, "guard") == HEAP_GUARD
+    assert phase.fields["flags"] == "P|RW|NX" and phase.fields["frames-from"] == "bitmap"
+    regions = {r.fields["name"]: r for r in held.records_for("verify") if r.event == "region"}
+    assert regions["heap-guard"].fields["flags"] == "not-present" and regions["heap-guard"].fields["ok"] == "yes"
+    heap = regions["heap"]
+    assert heap.fields["ok"] == "yes" and heap.fields["flags"] == "P|RW|NX"
+    mapped = size_field(only(held, "heap", "stats", when="after-stress"), "mapped")
+    assert int_field(heap, "va") == HEAP_START and size_field(heap, "size") == mapped
+    assert int_field(heap, "pages-4k") == mapped // PAGE
+    assert only(held, "verify", "audit").fields["ok"] == "yes"
+
+
+def test_heap_in_qemus_tlb_is_rw_nx_and_its_guard_absent(held):
+    mapped = size_field(only(held, "heap", "stats", when="after-stress"), "mapped")
+    tlb = {e.va & (1 << 64) - 1: e for e in parse_info_tlb(held.monitor["info tlb"])}
+    heap = {va: e for va, e in tlb.items() if HEAP_GUARD <= va < HEAP_WINDOW_END}
+    assert HEAP_GUARD not in heap
+    assert sorted(heap) == list(range(HEAP_START, HEAP_START + mapped, PAGE))
+    for va, e in heap.items():
+        assert e.writable and e.no_execute and not e.user and not e.huge, f"{va:#x} {e.flags}"
+    frames = {e.pa for e in heap.values()}
+    assert len(frames) == len(heap), "two heap pages share a frame"
+    usable = [(int_field(r, "start"), int_field(r, "end")) for r in held.records_for("memmap")
+              if r.event == "range" and r.fields["kind"] == "usable"]
+    assert all(any(s <= pa < e for s, e in usable) and pa >= LOWEST_FRAME for pa in frames)
+
+
+def test_a_touch_of_the_heap_guard_is_a_reported_page_fault(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.heap-guard", timeout=60))
+    harness.assert_outcome(result, "failure")
+    fault = only(result, "fault", "page fault")
+    assert int_field(fault, "address") == HEAP_GUARD
+    assert fault.fields["cause"] == "guard-page" and fault.fields["region"] == "guard-heap"
+    assert fault.fields["access"] == "read" and fault.fields["present"] == "no"
+    frame = only(result, "fault", "frame")
+    assert frame.fields["name"] == "page-fault" and int_field(frame, "cr2") == HEAP_GUARD
+    assert not [r for r in result.records_for("heap") if r.event == "the guard page was readable"]
+    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
+
+
+# (test.bad-free value, subsystem, address key, reason)
+BAD_FREES = [
+    ("frame-double", "frames", "frame", "double-free"),
+    ("frame-foreign", "frames", "frame", "foreign-frame"),
+    ("heap-double", "heap", "ptr", "double-free"),
+    ("heap-overrun", "heap", "ptr", "overrun"),
+]
+
+
+@pytest.mark.parametrize("kind,subsystem,key,reason", BAD_FREES, ids=[b[0] for b in BAD_FREES])
+def test_a_bad_free_is_refused_by_name(built, kind, subsystem, key, reason):
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.bad-free={kind}", timeout=60))
+    harness.assert_outcome(result, "failure")
+    assert only(result, subsystem, "a bad free on request").fields["kind"] == kind
+    rejected = only(result, subsystem, "free rejected")
+    assert rejected.fields["reason"] == reason and rejected.fields["rule"]
+    if kind == "frame-foreign":
+        assert int_field(rejected, key) == 0x9000
+    if subsystem == "heap":
+        assert HEAP_START < int_field(rejected, key) < HEAP_WINDOW_END
+    assert [r for r in result.records if r.level == "ERROR"] == [rejected]
+    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
