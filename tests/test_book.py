@@ -453,6 +453,11 @@ def expected_regions(log: str) -> dict[str, dict[str, str]]:
             add(va, end=f"{va + size_field(r, 'size'):#x}", flags=r.fields["flags"],
                 pages_4k=size_field(r, "size") // 4096, name=f"stack {r.fields['name']}")
             add(int_field(r, "guard"), name=f"guard {r.fields['name']}")
+        elif r.subsystem == "paging" and r.event == "phase create_heap":
+            va = int_field(r, "va")
+            add(va, end=f"{va + size_field(r, 'bytes'):#x}", flags=r.fields["flags"], pages_4k=r.fields["pages-4k"],
+                name="kernel heap")
+            add(int_field(r, "guard"), name="guard heap")
     return out
 
 

@@ -298,6 +298,18 @@ def _kernel_stacks(records: list[Record], phase: Record) -> list[Region]:
     return regions
 
 
+def _heap(records: list[Record], phase: Record) -> list[Region]:
+    va, size = phase.int("va"), phase.size("bytes")
+    pages = _pages(phase)
+    if pages["2MiB"] or pages["1GiB"] or pages["4KiB"] * KIB4 != size:
+        raise DiagramError(f"{phase.text!r}: the heap is mapped with 4 KiB pages only, bytes= is their sum")
+    # The phase maps the heap's first pages; later growth is on demand.
+    return [Region("kernel heap", phase.event, va, va + size, flags=phase.need("flags"), pages={"4KiB": pages["4KiB"]},
+                   note=f"grows on demand · frames from the {phase.need('frames-from')}", lines=[phase.text]),
+            Region("guard heap", phase.event, phase.int("guard"), None, kind="guard",
+                   note="running off the heap's front faults here", lines=[phase.text])]
+
+
 PHASES = {
     "identity_map_low_memory": lambda records, p: _runs(p, _find(records, "paging", "identity run"), "identity map", False),
     "map_kernel_image": _kernel_image,
@@ -306,6 +318,7 @@ PHASES = {
     "map_framebuffer": _framebuffer,
     "create_temporary_window": _temporary_window,
     "map_kernel_stacks": _kernel_stacks,
+    "create_heap": _heap,
 }
 
 
@@ -363,6 +376,7 @@ PHASE_COLOURS = {
     "map_framebuffer": "#e5c4ec",
     "create_temporary_window": "#b8e6e6",
     "map_kernel_stacks": "#d9d2a6",
+    "create_heap": "#cfe0b4",
 }
 SECTION_COLOURS = {"kernel .text": "#f4b183", "kernel .rodata": "#f8e3a3", "kernel .data": "#f6d7a7", "kernel .stack": "#f0c9a0"}
 
