@@ -9,7 +9,7 @@
 # (tests/test_fuzz.py); `make fuzz` fuzzes each for FUZZ_SECONDS.
 
 FUZZ_CXX      := clang++
-FUZZ_TARGETS  := elf_image memory_map page_table acpi_tables address_space_audit
+FUZZ_TARGETS  := elf_image memory_map page_table acpi_tables address_space_audit steady_state
 FUZZ_OUT      := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

@@ -18,7 +18,7 @@ import harness
 
 FUZZ_DIR = harness.REPO_ROOT / "tests" / "fuzz"
 BUILD_DIR = harness.REPO_ROOT / "build" / "fuzz"
-TARGETS = ["elf_image", "memory_map", "page_table", "acpi_tables", "address_space_audit"]
+TARGETS = ["elf_image", "memory_map", "page_table", "acpi_tables", "address_space_audit", "steady_state"]
 SECONDS = 3
 
 

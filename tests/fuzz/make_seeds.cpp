@@ -135,6 +135,29 @@ int main(int argc, char** argv) {
         out.insert(out.end(), img.bytes.begin(), img.bytes.end());
         return out;
     };
+    // steady_state_fuzz's input: operations (see the target), here mixed
+    // allocations, frees and bad frees of both allocators.
+    std::vector<uint8_t> steady;
+    for (int i = 0; i < 40; ++i) {
+        append<uint8_t>(steady, 0);  // heap allocate
+        append<uint16_t>(steady, uint16_t(i * 97 % 3000));
+        append<uint8_t>(steady, uint8_t(i % 5));
+        if (i % 3 == 2) {
+            append<uint8_t>(steady, 1);  // heap free (and again)
+            append<uint8_t>(steady, uint8_t(i));
+        }
+        append<uint8_t>(steady, 3);  // frame allocate
+        if (i % 4 == 3) {
+            append<uint8_t>(steady, 4);  // frame free (and again)
+            append<uint8_t>(steady, uint8_t(i));
+            append<uint8_t>(steady, 2);  // heap free inside a payload
+            append<uint8_t>(steady, uint8_t(i));
+            append<uint8_t>(steady, 32);
+            append<uint8_t>(steady, 5);  // frame free of some address
+            append<uint32_t>(steady, uint32_t(i * 7 * 0x101));
+        }
+    }
+    write(root + "/steady_state", "mixed", steady);
     write(root + "/acpi_tables", "xsdt-madt-hpet", acpi_input(build_acpi()));
     write(root + "/acpi_tables", "rsdt-revision-0", acpi_input(build_acpi({.rsdp_revision = 0})));
     write(root + "/acpi_tables", "no-hpet", acpi_input(build_acpi({.with_hpet = false})));
