@@ -4,7 +4,7 @@
 // and prints it as merged ranges.
 #pragma once
 
-#include "address_space_audit.h"
+#include "kernel/address_space_verification.h"
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
 #include "kernel/leave_lower_half.h"
@@ -58,8 +58,7 @@ private:
     void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
     // Everything the phases meant to map, and the pages they meant to leave
     // unmapped: the expectations verify() holds the tables against.
-    static constexpr size_t kMaxRegions = 64;
-    size_t expected_regions(mm::RegionExpectation (&out)[kMaxRegions]);
+    void expected_regions(mm::ExpectedRegions& out);
 
     void create_temporary_window() {
         if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();

@@ -7,7 +7,7 @@
 // against what every phase meant to map.
 #pragma once
 
-#include "address_space_audit.h"
+#include "kernel/address_space_verification.h"
 #include "bitmap_frame_allocator.h"
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
@@ -80,8 +80,7 @@ private:
     }
     // Everything the phases meant to map, and the pages they meant to leave
     // unmapped: the expectations verify() holds the tables against.
-    static constexpr size_t kMaxRegions = 64;
-    size_t expected_regions(mm::RegionExpectation (&out)[kMaxRegions]);
+    void expected_regions(mm::ExpectedRegions& out);
 
     mm::MmioDevices devices_;
     mm::CpuTlb tlb_;

@@ -1,0 +1,114 @@
+#include "kernel/address_space_verification.h"
+
+#include "acpi_tables.h"
+#include "address_space_layout.h"
+#include "address_space_report.h"
+#include "arch/x86/cpu.h"
+#include "linked_image.h"
+#include "mapping_log.h"
+#include "page_table_walker.h"
+#include "phys_window.h"
+#include "ram_runs.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+const uint8_t* window_bytes(PhysAddr pa) { return phys_to_pointer<const uint8_t>(pa); }
+
+// Where the devices are, found again from IA32_APIC_BASE and the ACPI tables
+// (read through the window now): an account of the MMIO window that does not
+// come from the tables being checked.
+MmioDeviceAddresses device_addresses(const boot::BootHandoff& handoff, const MemoryRangeList& ranges) {
+    acpi::AcpiDevices acpi;
+    if (handoff.rsdp != 0) {
+        acpi::RamAcpiMemory ram(ranges, window_bytes);
+        if (!acpi::find_acpi_devices(PhysAddr(handoff.rsdp), ram, &acpi).ok()) acpi = {};  // the phase refused it already
+    }
+    return mmio_device_addresses(x86::rdmsr(x86::kMsrApicBase), acpi);
+}
+
+}  // namespace
+
+// book:begin mapped-regions
+void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handoff, const MemoryRangeList& ranges,
+                           CpuPagingFeatures cpu, const MmioDevices& mapped) {
+    // The kernel image: each section with its own rights, 4 KiB pages; the guards absent.
+    const KernelImageLayout image = kernel::linked_image_layout();
+    for (const KernelImageSection& s : kernel_image_sections(image, kernel::kernel_placement(handoff)).sections)
+        out.add(expect_mapped(s.name, s.span.va_start, s.span.pa_start, s.span.length, fit_to_cpu(s.policy, cpu)));
+    const KernelImageGuards guards = kernel_image_guards(image);
+    out.add(expect_absent("guard-below-image", guards.below_image, kPageSize));
+    out.add(expect_absent("guard-boot-stack", guards.boot_stack, kPageSize));
+    out.add(expect_absent("guard-above-image", guards.above_image, kPageSize));
+    // The phys window: every RAM run at base + pa, RW+NX, the largest pages that fit.
+    const MappingPolicy window = fit_to_cpu(phys_window_policy(cpu.pages_1gib), cpu);
+    for_each_ram_run(ranges, [&](const RamRun& run) {
+        out.add(expect_mapped("phys-window", phys_to_virt(run.start), run.start, run.end - run.start, window));
+        return true;
+    });
+    // Devices UC, one 4 KiB slot each; the framebuffer WC.
+    const MmioDeviceAddresses devices = device_addresses(handoff, ranges);
+    const MappingPolicy mmio = fit_to_cpu(kMmioPolicy, cpu);
+    out.add(expect_mapped("lapic", mapped.lapic.page_base(), devices.lapic, kPageSize, mmio));
+    if (devices.has_ioapic) out.add(expect_mapped("ioapic", mapped.ioapic.page_base(), devices.ioapic.page_base(), kPageSize, mmio));
+    if (devices.has_hpet) out.add(expect_mapped("hpet", mapped.hpet.page_base(), devices.hpet.page_base(), kPageSize, mmio));
+    const PhysAddr fb(handoff.framebuffer_base);
+    uint64_t fb_size = 0;
+    if (!fb.is_null() && align_up(fb.offset_in_page() + handoff.framebuffer_size, kPageSize, &fb_size))
+        out.add(expect_mapped("framebuffer", layout::kFramebufferBase, fb.page_base(), fb_size,
+                          fit_to_cpu(kFramebufferPolicy, cpu)));
+}
+// book:end mapped-regions
+
+namespace column {
+constexpr size_t kVa = 45, kSize = 69, kFlags = 85, kTail = 110;
+}
+
+// book:begin verify
+bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const ExpectedRegions& expected,
+                          CpuPagingFeatures cpu) {
+    const RegionExpectation* regions = expected.regions;
+    const size_t count = expected.count;
+    PageTableWalker walker(pml4, tables);
+    LoggingFindingSink findings;  // logs each finding as it is found
+    for (size_t i = 0; i < count; ++i) {
+        const RegionExpectation& r = regions[i];
+        const RegionResult result = check_region(walker, r, findings);
+        const uint64_t flags = normalized_flags(leaf_entry_flags(r.policy, PageSize::k4KiB), PageSize::k4KiB);
+        klog::info("verify").msg("region").kv("name", r.name).pad(column::kVa).kv("va", klog::hex(r.va.value()))
+            .pad(column::kSize).kv("size", klog::size(r.size))
+            .pad(column::kFlags).kv("flags", r.mapped ? flags_text(flags).text : "not-present")
+            .pad(column::kTail).kv("pages-4k", result.pages_4k).kv("pages-2m", result.pages_2m)
+            .kv("pages-1g", result.pages_1g).kv("ok", result.ok);
+    }
+    const AuditCounts audit = audit_address_space(walker, regions, count, cpu.no_execute, findings);
+    klog::info("verify").msg("audit").kv("leaves", audit.leaves).kv("tables", audit.tables).kv("wx", audit.wx)
+        .kv("wx-rule", cpu.no_execute ? "on" : "off-no-nx").kv("user", audit.user)
+        .kv("nonzero-not-present", audit.nonzero_not_present).kv("malformed", audit.malformed)
+        .kv("shared-tables", audit.shared_tables).kv("unexpected", audit.unexpected).kv("ok", audit.ok());
+    if (findings.count() != 0) {
+        klog::error("verify").msg("address space rejected").kv("findings", findings.count());
+        return false;
+    }
+    klog::info("verify").msg("address space verified").kv("regions", uint64_t(count)).kv("findings", uint64_t(0));
+    return true;
+}
+// book:end verify
+
+// book:begin report
+void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const boot::BootHandoff& handoff) {
+    // Owners: the image's sections first, then the layout's regions.
+    Owner owners[kKernelImageSectionCount + sizeof(layout::kRegions) / sizeof(layout::kRegions[0])];
+    size_t n = 0;
+    for (const KernelImageSection& s :
+         kernel_image_sections(kernel::linked_image_layout(), kernel::kernel_placement(handoff)).sections)
+        owners[n++] = {s.name, s.span.va_start, s.span.length};
+    for (const layout::Region& r : layout::kRegions) owners[n++] = {r.name, r.base, r.size};
+    AddressSpaceReport report(owners, n);
+    PageTableWalker(pml4, tables).walk(report);
+    log_report(report);
+}
+// book:end report
+
+}  // namespace mm

@@ -1,0 +1,47 @@
+// Verifying the finished address space (chapter 09, and every chapter that
+// keeps verifying after it): what the phases meant to map, the walk that
+// holds the live tables against it plus the global audit, and the report of
+// the address space as merged ranges.
+//
+// A chapter lists its expectations in MemoryManager::expected_regions():
+// expect_mapped_regions() adds what chapters 04-08 map; the chapter adds its
+// own regions and the ones that must be absent.
+#pragma once
+
+#include "address_space_audit.h"
+#include "boot/handoff.h"
+#include "cpu_paging_features.h"
+#include "memory_ranges.h"
+#include "mmio_map.h"
+#include "physical_memory.h"
+#include "support/assert.h"
+
+namespace mm {
+
+struct ExpectedRegions {
+    static constexpr size_t kCapacity = 64;
+    RegionExpectation regions[kCapacity];
+    size_t count = 0;
+
+    void add(const RegionExpectation& region) {
+        KASSERT(count < kCapacity);
+        regions[count++] = region;
+    }
+};
+
+// The kernel image (sections with their rights, guards absent), the phys
+// window over every RAM run, the devices (addresses found again from
+// IA32_APIC_BASE and ACPI, not from the tables under test) and the framebuffer.
+// `mapped` is where map_mmio_devices put each device.
+void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handoff, const MemoryRangeList& ranges,
+                           CpuPagingFeatures cpu, const MmioDevices& mapped);
+
+// Checks every expected region and audits every entry, logging one line per
+// region, one for the audit and one per finding. True when nothing broke a rule.
+bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const ExpectedRegions& expected,
+                          CpuPagingFeatures cpu);
+
+// The address space as merged ranges, one `[INFO  layout] range` line each.
+void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const boot::BootHandoff& handoff);
+
+}  // namespace mm
