@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness.protections import check_protections
 from harness.elf import PF_W, PF_X, read_elf
 from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import (
@@ -198,9 +199,14 @@ class TestPlainBoot:
         assert result.exit_status == harness.load_exit_codes().success_status
         assert only(result, "handoff", "command line").fields["text"] == ""
         assert result.records[-1].event == "ready"
+        assert only(result, "kernel", "global constructors").fields["ran"] == "yes"
 
 
 def test_loader_image_base_is_handed_over_for_gdb(held):
     base = int_field(only(held, "handoff", "bootstrap"), "loader-image-base")
     assert base == int_field(only(held, "loader", "start"), "image-base")
     assert region_containing(loader_memory_map(held.records), base, PAGE) == "loader-code"
+
+
+def test_protections_seen_by_qemu(held):
+    check_protections(held, CHAPTER)

@@ -65,9 +65,3 @@ class TestCpuExceptions:
         assert (int_field(trap, "vector"), trap.fields["name"]) == (14, "page-fault")
         assert int_field(trap, "cr2") == 0x0DEA_D000_0000
         assert int_field(trap, "error") == 0x2  # not present (P=0), write (W=1), supervisor
-
-
-def test_global_constructors_ran(built):
-    result = harness.boot(harness.BootConfig(CHAPTER, timeout=60))
-    harness.assert_outcome(result, "success")
-    assert result.record("kernel", "global constructors").fields["ran"] == "yes"

@@ -14,6 +14,7 @@ import re
 import pytest
 
 import harness
+from harness.protections import check_protections
 from harness.log import int_field, loader_memory_map, size_field
 
 CHAPTER = "02-memory-map"
@@ -48,7 +49,7 @@ CLASS_OF_KIND = {
 def boot_held(memory: str) -> harness.BootResult:
     result = harness.boot(
         harness.BootConfig(CHAPTER, memory=memory, cmdline="loader.dump-map", hold=True,
-                           monitor_commands=["info memory_size_summary"])
+                           monitor_commands=["info memory_size_summary", "info registers", "info tlb"])
     )
     harness.assert_outcome(result, "held")
     return result
@@ -97,6 +98,9 @@ class MemoryMapChecks:
     def test_ready_without_warnings(self, held):
         assert [r for r in held.records_for("kernel") if r.event == "ready"]
         assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+
+    def test_protections_seen_by_qemu(self, held):
+        check_protections(held, CHAPTER)
 
     def test_descriptor_table_equals_the_loaders_dump(self, held):
         ours = kernel_descriptors(held)

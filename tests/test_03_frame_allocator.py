@@ -13,6 +13,7 @@ import pytest
 
 import harness
 from harness.log import int_field, loader_memory_map, size_field
+from harness.protections import check_protections
 
 CHAPTER = "03-frame-allocator"
 PAGE = 4096
@@ -47,8 +48,9 @@ def in_usable(result, address, size=PAGE):
 class TestSelfTest:
     @pytest.fixture(scope="class")
     def run(self, built):
-        result = harness.boot(harness.BootConfig(CHAPTER, cmdline="loader.dump-map"))
-        harness.assert_outcome(result, "success")
+        result = harness.boot(harness.BootConfig(CHAPTER, cmdline="loader.dump-map", hold=True,
+                                                 monitor_commands=["info registers", "info tlb"]))
+        harness.assert_outcome(result, "held")
         return result
 
     def test_self_test_passed_without_warnings(self, run):
@@ -57,6 +59,9 @@ class TestSelfTest:
         assert int_field(passed, "duplicates") == 0
         assert not [r for r in run.records if r.level in ("WARN", "ERROR", "PANIC")]
         assert [r for r in run.records_for("kernel") if r.event == "ready"]
+
+    def test_protections_seen_by_qemu(self, run):
+        check_protections(run, CHAPTER)
 
     def test_free_frames_equal_an_independent_count_from_the_loaders_map(self, run):
         ready = one(run, "allocator ready")

@@ -15,15 +15,13 @@ printed.
 
 from __future__ import annotations
 
-import subprocess
-from functools import lru_cache
-
 import pytest
 
 import harness
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
 from harness.paging_model import count_by_size, predicted_pages, ram_runs, tables_needed
+from harness.protections import check_protections, kernel_symbols
 
 CHAPTER = "04-page-tables"
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -37,16 +35,9 @@ DATA_PROBE = 0xC0DE_CAFE_F00D  # g_data_probe in kernel_main.cpp
 # ---- oracles ---------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
 def symbols() -> dict[str, int]:
     """The linker-script symbols of kernel.elf, read by binutils, not by the kernel."""
-    out = subprocess.run(["nm", str(harness.chapter_kernel(CHAPTER))], capture_output=True, text=True, check=True)
-    table = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            table[parts[2]] = int(parts[0], 16)
-    return table
+    return kernel_symbols(CHAPTER)
 
 
 def canonical(va: int) -> int:
@@ -109,6 +100,12 @@ class PageTableChecks:
         assert registers["CR3"] & ~0xFFF == pml4 == int_field(switched, "cr3")
         assert pml4 != int_field(only(held, "loader", "bootstrap tables"), "pml4")
         assert bool(registers["EFER"] & EFER_NXE) == self.NX
+
+    def test_protections_seen_by_qemu(self, held):
+        if self.NX:
+            check_protections(held, CHAPTER)
+        else:  # without NX every page is executable: only WP can hold, and NXE must stay off
+            assert only(held, "cpu", "protections").fields == {"wp": "yes", "nxe": "no", "smep": "no", "smap": "no"}
 
     def test_sections_are_logged_as_the_linker_laid_them_out(self, held):
         sym = symbols()

@@ -15,6 +15,7 @@ import harness
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_registers, parse_info_tlb
 from harness.paging_model import GiB, MiB, PAGE, count_by_size, predicted_pages, ram_runs, tables_needed
+from harness.protections import check_protections
 
 CHAPTER = "05-paging"
 WINDOW_BASE = 0xFFFF_8000_0000_0000
@@ -48,6 +49,9 @@ class WindowChecks:
     @pytest.fixture(scope="class")
     def window(self, held):
         return [e for e in parse_info_tlb(held.monitor["info tlb"]) if WINDOW_BASE <= e.va < WINDOW_END]
+
+    def test_protections_seen_by_qemu(self, held):
+        check_protections(held, CHAPTER)
 
     def test_phases_run_in_the_constructors_order_then_the_switch(self, held):
         events = [r.event for r in held.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]

@@ -21,6 +21,7 @@ import pytest
 import harness
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_registers, parse_info_tlb
+from harness.protections import check_protections
 
 CHAPTER = "06-mmio"
 MMIO_BASE = 0xFFFF_C000_0000_0000
@@ -133,6 +134,9 @@ def framebuffer(held):
     loader = only(held, "loader", "framebuffer")
     return {key: int_field(loader, key) for key in ("base", "width", "height", "stride")} | {
         "size": size_field(loader, "size")}
+
+def test_protections_seen_by_qemu(held):
+    check_protections(held, CHAPTER)
 
 
 def test_phases_in_order_and_a_clean_boot(held):

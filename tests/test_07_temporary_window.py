@@ -28,6 +28,7 @@ import harness
 from harness.log import int_field
 from harness.monitor import parse_info_registers, parse_info_tlb
 from harness.paging_model import GiB, PAGE, ram_runs
+from harness.protections import check_protections
 
 CHAPTER = "07-temporary-window"
 SLOT = 0xFFFF_FFFE_0000_0000
@@ -84,9 +85,12 @@ def slot_walk(hmp) -> str:
 
 @pytest.fixture(scope="module")
 def held(built):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True, monitor_commands=["info tlb", slot_walk]))
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True, monitor_commands=["info registers", "info tlb", slot_walk]))
     harness.assert_outcome(result, "held")
     return result
+
+def test_protections_seen_by_qemu(held):
+    check_protections(held, CHAPTER)
 
 
 @pytest.fixture(scope="module")

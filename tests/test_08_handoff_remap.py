@@ -13,6 +13,7 @@ import pytest
 import harness
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_tlb
+from harness.protections import check_protections
 
 CHAPTER = "08-handoff-remap"
 WINDOW_BASE = 0xFFFF_8000_0000_0000
@@ -28,9 +29,12 @@ def only(result, subsystem, event):
 @pytest.fixture(scope="module")
 def held(built):
     result = harness.boot(harness.BootConfig(CHAPTER, cmdline="probe=upper-half", hold=True,
-                                             monitor_commands=["info mem", "info tlb"]))
+                                             monitor_commands=["info registers", "info mem", "info tlb"]))
     harness.assert_outcome(result, "held")
     return result
+
+def test_protections_seen_by_qemu(held):
+    check_protections(held, CHAPTER)
 
 
 def test_ready_without_warnings(held):

@@ -20,6 +20,7 @@ from functools import cache
 import pytest
 
 import harness
+from harness.protections import check_protections
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_tlb
 
@@ -76,6 +77,9 @@ def held(built):
                                              monitor_commands=["info registers", "info tlb", tss_descriptor]))
     harness.assert_outcome(result, "held")
     return result
+
+def test_protections_seen_by_qemu(held):
+    check_protections(held, CHAPTER)
 
 
 def test_ready_without_warnings(held):

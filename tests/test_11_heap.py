@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness.protections import check_protections
 from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import parse_info_tlb
 
@@ -47,9 +48,12 @@ def frames_by_type(result) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def held(built):
     result = harness.boot(harness.BootConfig(CHAPTER, cmdline="loader.dump-map", hold=True,
-                                             monitor_commands=["info tlb"]))
+                                             monitor_commands=["info registers", "info tlb"]))
     harness.assert_outcome(result, "held")
     return result
+
+def test_protections_seen_by_qemu(held):
+    check_protections(held, CHAPTER)
 
 
 def test_ready_without_warnings(held):
