@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
     g++ make binutils          # compiler, build, ld/objcopy/readelf
     gnu-efi                    # UEFI headers, crt0 and linker script for the loader
-    ovmf                       # UEFI firmware for QEMU: OVMF_CODE_4M.fd / OVMF_VARS_4M.fd
+    ovmf                       # UEFI firmware for QEMU: OVMF_CODE.fd / OVMF_VARS.fd
     qemu-system-x86            # qemu-system-x86_64
     mtools dosfstools          # FAT images without root or loop mounts
     valgrind                   # make bench: callgrind counts the mapping code's instructions

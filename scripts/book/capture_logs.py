@@ -13,7 +13,8 @@ and the tests), and writes, per boot:
 * ``OUT_DIR/<name>.serial.log``  the whole serial output, escape codes removed
 * ``OUT_DIR/<name>.json``        outcome, command line, QEMU settings, duration
 
-A log newer than the chapter's disk image is kept as it is. A boot without a
+A log newer than the chapter's disk image, captured on the same firmware, is
+kept as it is. A boot without a
 command line must end in success; a boot with one may also end in the failure
 code (``test.fail=...``); any other end (timeout, reset, QEMU error) fails.
 """
@@ -42,7 +43,9 @@ def capture(out: Path, chapter: str, cmdline: str) -> str | None:
     image = harness.chapter_image(chapter)
     if not image.is_file():
         return f"{image} does not exist: run make first"
-    if log.is_file() and meta.is_file() and log.stat().st_mtime > image.stat().st_mtime:
+    firmware = str(harness.OVMF_CODE)
+    if (log.is_file() and meta.is_file() and log.stat().st_mtime > image.stat().st_mtime
+            and json.loads(meta.read_text(encoding="utf-8")).get("firmware") == firmware):
         return None
     config = harness.BootConfig(chapter=chapter, cmdline=cmdline)
     result = harness.boot(config)
@@ -53,7 +56,7 @@ def capture(out: Path, chapter: str, cmdline: str) -> str | None:
     log.write_text("".join(f"{record}\n" for record in result.records), encoding="utf-8")
     meta.write_text(json.dumps({
         "chapter": chapter, "cmdline": cmdline, "outcome": result.outcome, "exit_status": result.exit_status,
-        "memory": config.memory, "cpu": config.cpu, "machine": config.machine, "elapsed": round(result.elapsed, 1),
+        "memory": config.memory, "cpu": config.cpu, "machine": config.machine, "firmware": firmware, "elapsed": round(result.elapsed, 1),
     }, indent=2) + "\n", encoding="utf-8")
     print(f"  BOOTLOG {log.relative_to(REPO) if log.is_relative_to(REPO) else log} ({result.outcome}, {result.elapsed:.1f}s)")
     return None

