@@ -180,26 +180,56 @@ CORRUPTIONS = [
     ("descriptor-stride", "descriptor_size", "must be a multiple of 8", False),
     ("map-size", "memory_map_size", "must be a multiple of descriptor_size", False),
     ("null-map", "memory_map", "must not be null", False),
+    ("version", "version", "must equal the kernel's kHandoffVersion", False),
     ("overlap", "descriptor.physical_start", "must not overlap an earlier descriptor", True),
     ("overflow", "descriptor.number_of_pages", "start + pages * 4 KiB must end below 2^52", True),
     ("misaligned", "descriptor.physical_start", "must be 4 KiB aligned", True),
 ]
 
 
-@pytest.mark.parametrize("corruption,field,rule,indexed", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
-def test_corrupted_handoff_is_rejected_by_name(built, corruption, field, rule, indexed):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.corrupt={corruption}", timeout=60))
+@pytest.fixture(scope="module")
+def every_corruption(built):
+    """One boot with test.corrupt=all: each damage on fresh copies, each through the real validation."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.corrupt=all", timeout=60))
     harness.assert_outcome(result, "failure")
-    warning = [r for r in result.records_for("memmap") if r.level == "WARN"]
-    assert warning and warning[0].fields["corruption"] == corruption
-    errors = [r for r in result.records if r.level == "ERROR"]
+    return result
+
+
+def rejections(result) -> dict[str, list]:
+    """corruption -> the records that followed its WARN line, up to the next one."""
+    by_kind, current = {}, None
+    for r in result.records:
+        if r.subsystem == "memmap" and r.event == "validating a corrupted copy of the handoff":
+            current = by_kind.setdefault(r.fields["corruption"], [])
+        elif current is not None:
+            current.append(r)
+    return by_kind
+
+
+def test_every_corruption_is_tried_then_the_boot_fails(every_corruption):
+    assert list(rejections(every_corruption)) == [c[0] for c in CORRUPTIONS]
+    summary = [r for r in every_corruption.records_for("memmap") if r.event == "every corruption tried"]
+    assert len(summary) == 1 and summary[0] is every_corruption.records[-1]
+    assert int_field(summary[0], "kinds") == len(CORRUPTIONS) and int_field(summary[0], "accepted") == 0
+    assert not [r for r in every_corruption.records_for("memmap") if r.event == "handoff valid"]
+    assert not [r for r in every_corruption.records_for("kernel") if r.event == "ready"]
+
+
+@pytest.mark.parametrize("corruption,field,rule,indexed", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
+def test_corrupted_handoff_is_rejected_by_name(every_corruption, corruption, field, rule, indexed):
+    errors = [r for r in rejections(every_corruption)[corruption] if r.level == "ERROR"]
     assert len(errors) == 1, [str(e) for e in errors]
     error = errors[0]
     assert (error.subsystem, error.event) == ("memmap", "handoff rejected")
     assert error.fields["field"] == field
     assert error.fields["rule"] == rule
     assert ("index" in error.fields) == indexed
-    if indexed:
-        descriptors = int_field([r for r in result.records if r.event == "boot services exited"][0], "map-entries")
-        assert int_field(error, "index") == descriptors - 1, "the damaged descriptor is the last one"
-    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
+
+
+def test_one_bad_handoff_ends_the_boot_with_its_rejection(built):
+    """A single damage, as a reader tries it: the rejection is the last word, then the failure code."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.corrupt=overlap", timeout=60))
+    harness.assert_outcome(result, "failure")
+    errors = [r for r in result.records if r.level == "ERROR"]
+    assert len(errors) == 1 and errors[0] is result.records[-1], [str(e) for e in errors]
+    assert (errors[0].event, errors[0].fields["field"]) == ("handoff rejected", "descriptor.physical_start")

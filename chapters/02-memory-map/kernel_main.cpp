@@ -64,31 +64,64 @@ bool corrupt_copy(Str how, boot::BootHandoff& h) {
 }
 // book:end corrupt-copy
 
-// Which handoff and map the chapter goes on with: the real ones, or damaged copies.
-const boot::BootHandoff& select_handoff(const boot::BootHandoff& real, const uint8_t** map) {
-    *map = identity_pointer(real.memory_map);
-    const Str how = kernel::command_line().value("test.corrupt");
-    if (how.empty()) return real;
+// Every kind of damage corrupt_copy() knows, in the order test.corrupt=all applies them.
+constexpr Str kCorruptions[] = {"descriptor-size", "descriptor-stride", "map-size", "null-map",
+                                "version",         "overlap",           "overflow", "misaligned"};
+
+// Fresh copies of the real handoff and its map, damaged as `how` says.
+// Returns false when `how` names no corruption we know.
+bool make_corrupted_copy(const boot::BootHandoff& real, Str how) {
     // The copy is checked like any input: it must fit the buffer.
     if (real.memory_map_size > sizeof(g_map_copy) || real.descriptor_size < sizeof(boot::EfiMemoryDescriptor))
         kernel::panic("test.corrupt needs a well-formed map to damage");
     g_handoff_copy = real;
-    __builtin_memcpy(g_map_copy, *map, real.memory_map_size);
-    if (!corrupt_copy(how, g_handoff_copy)) {
-        klog::error("memmap").msg("unknown test.corrupt").kv("value", how);
-        kernel::exit_kernel(boot::ExitCode::kFailure);
-    }
+    __builtin_memcpy(g_map_copy, identity_pointer(real.memory_map), real.memory_map_size);
+    if (!corrupt_copy(how, g_handoff_copy)) return false;
     klog::warn("memmap").msg("validating a corrupted copy of the handoff").kv("corruption", how);
-    *map = g_map_copy;
-    return g_handoff_copy;
+    return true;
 }
-
-// ---- the chapter's sequence --------------------------------------------------
 
 [[noreturn]] void reject(const Violation& violation) {
     mm::log_rejection("memmap", "handoff", violation);
     kernel::exit_kernel(boot::ExitCode::kFailure);
 }
+
+// test.corrupt=all: every kind of damage in turn, each on fresh copies and
+// through the same load_boot_memory() as the real handoff, so that one boot
+// shows every rejection by name. The boot then ends with the failure code,
+// as a single bad input ends it; a damage that was let through is an error.
+[[noreturn]] void reject_every_corruption(const boot::BootHandoff& real) {
+    const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&real));
+    uint64_t accepted = 0;
+    for (Str how : kCorruptions) {
+        make_corrupted_copy(real, how);
+        if (Violation v = mm::load_boot_memory(g_handoff_copy, handoff_address, g_map_copy, &g_memory); !v.ok()) {
+            mm::log_rejection("memmap", "handoff", v);
+        } else {
+            klog::error("memmap").msg("corruption accepted").kv("corruption", how);
+            ++accepted;
+        }
+    }
+    klog::info("memmap").msg("every corruption tried").kv("kinds", uint64_t(sizeof(kCorruptions) / sizeof(Str)))
+        .kv("accepted", accepted);
+    kernel::exit_kernel(boot::ExitCode::kFailure);
+}
+
+// Which handoff and map the chapter goes on with: the real ones, or damaged copies.
+const boot::BootHandoff& select_handoff(const boot::BootHandoff& real, const uint8_t** map) {
+    *map = identity_pointer(real.memory_map);
+    const Str how = kernel::command_line().value("test.corrupt");
+    if (how.empty()) return real;
+    if (how == Str("all")) reject_every_corruption(real);
+    if (!make_corrupted_copy(real, how)) {
+        klog::error("memmap").msg("unknown test.corrupt").kv("value", how);
+        kernel::exit_kernel(boot::ExitCode::kFailure);
+    }
+    *map = g_map_copy;
+    return g_handoff_copy;
+}
+
+// ---- the chapter's sequence --------------------------------------------------
 
 void log_loader_objects(const mm::BootMemory& memory) {
     for (const mm::LoaderObject& o : memory.loader_objects)
