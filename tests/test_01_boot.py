@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 import harness
-from harness.protections import check_protections
 from harness.elf import PF_W, PF_X, read_elf
 from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import (
@@ -20,6 +19,7 @@ from harness.monitor import (
     parse_info_tlb,
     ranges_covering,
 )
+from harness.protections import check_protections
 
 CHAPTER = "01-boot"
 COMMAND_LINE = "loader.dump-map probe=01-boot-test"

@@ -14,8 +14,8 @@ import re
 import pytest
 
 import harness
-from harness.protections import check_protections
 from harness.log import int_field, loader_memory_map, size_field
+from harness.protections import check_protections
 
 CHAPTER = "02-memory-map"
 PAGE = 4096

@@ -135,6 +135,7 @@ def framebuffer(held):
     return {key: int_field(loader, key) for key in ("base", "width", "height", "stride")} | {
         "size": size_field(loader, "size")}
 
+
 def test_protections_seen_by_qemu(held):
     check_protections(held, CHAPTER)
 

@@ -85,9 +85,11 @@ def slot_walk(hmp) -> str:
 
 @pytest.fixture(scope="module")
 def held(built):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True, monitor_commands=["info registers", "info tlb", slot_walk]))
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True,
+                                             monitor_commands=["info registers", "info tlb", slot_walk]))
     harness.assert_outcome(result, "held")
     return result
+
 
 def test_protections_seen_by_qemu(held):
     check_protections(held, CHAPTER)

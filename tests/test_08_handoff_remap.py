@@ -33,6 +33,7 @@ def held(built):
     harness.assert_outcome(result, "held")
     return result
 
+
 def test_protections_seen_by_qemu(held):
     check_protections(held, CHAPTER)
 

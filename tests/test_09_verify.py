@@ -17,8 +17,8 @@ import pytest
 
 import harness
 from harness.log import int_field, size_field
-from harness.protections import check_protections
 from harness.monitor import parse_info_mem, parse_info_tlb
+from harness.protections import check_protections
 
 CHAPTER = "09-verify"
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -60,7 +60,8 @@ def only(result, subsystem, event):
 
 @pytest.fixture(scope="module")
 def held(built):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True, monitor_commands=["info registers", "info mem", "info tlb"]))
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True,
+                                             monitor_commands=["info registers", "info mem", "info tlb"]))
     harness.assert_outcome(result, "held")
     return result
 
@@ -68,6 +69,7 @@ def held(built):
 @pytest.fixture(scope="module")
 def rows(held):
     return report_rows(held)
+
 
 def test_protections_seen_by_qemu(held):
     check_protections(held, CHAPTER)

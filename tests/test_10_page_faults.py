@@ -20,9 +20,9 @@ from functools import cache
 import pytest
 
 import harness
-from harness.protections import check_protections
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_tlb
+from harness.protections import check_protections
 
 CHAPTER = "10-page-faults"
 PAGE = 4096
@@ -77,6 +77,7 @@ def held(built):
                                              monitor_commands=["info registers", "info tlb", tss_descriptor]))
     harness.assert_outcome(result, "held")
     return result
+
 
 def test_protections_seen_by_qemu(held):
     check_protections(held, CHAPTER)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import pytest
 
 import harness
-from harness.protections import check_protections
 from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import parse_info_tlb
+from harness.protections import check_protections
 
 CHAPTER = "11-heap"
 PAGE = 4096
@@ -51,6 +51,7 @@ def held(built):
                                              monitor_commands=["info registers", "info tlb"]))
     harness.assert_outcome(result, "held")
     return result
+
 
 def test_protections_seen_by_qemu(held):
     check_protections(held, CHAPTER)
