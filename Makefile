@@ -106,7 +106,7 @@ compile_commands.json: Makefile mk/loader.mk mk/kernel.mk mk/host.mk $(LOADER_SR
 	$(Q)$(PYTHON) scripts/compile_commands.py $(CURDIR) \
 	    "$(CXX) $(LOADER_CXXFLAGS)" $(LOADER_SRCS) -- \
 	    "$(CXX) $(KERNEL_CXXFLAGS)" $(filter %.cpp,$(RUNTIME_SRCS)) $(wildcard common/mm/*.cpp common/mm/kernel/*.cpp) $(wildcard chapters/*/*.cpp) -- \
-	    "$(CXX) $(HOST_CXXFLAGS)" $(HOST_TEST_SRCS) > $@
+	    "$(CXX) $(HOST_CXXFLAGS) -O0" $(HOST_TEST_SRCS) > $@
 
 .PHONY: clean help
 clean:

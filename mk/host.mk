@@ -13,10 +13,15 @@ HOST_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -fsanitize=address,undefined -f
     -Icommon/include -Icommon/boot -Icommon/mm -Itests/host
 HOST_OBJS := $(patsubst %.cpp,$(HOST_OUT)/%.o,$(HOST_TEST_SRCS) $(HOST_CODE_SRCS))
 
+# The code under test is built at -O1, as ASan advises; the test files at -O0:
+# GoogleTest's macros make -O1 compile three times slower (14 s against 4 s for
+# page_tables_test.cpp), and a test's own code gains nothing from optimising.
+$(patsubst %.cpp,$(HOST_OUT)/%.o,$(HOST_TEST_SRCS)): HOST_OPT := -O0
+
 $(HOST_OUT)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCXX $<"
-	$(Q)$(CXX) $(HOST_CXXFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CXX) $(HOST_CXXFLAGS) $(HOST_OPT) -MMD -MP -c $< -o $@
 
 $(HOST_TEST_BIN): $(HOST_OBJS)
 	@echo "  LD      $@"
