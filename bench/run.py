@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 import bench_tools as bt  # noqa: E402
 from harness import paths  # noqa: E402
 from harness.log import parse_records  # noqa: E402
+from harness.firmware_vars import seasoned_vars  # noqa: E402
 from harness.qemu import BootConfig, boot, prepare_run_dir, qemu_command  # noqa: E402
 
 OUT = REPO_ROOT / "build" / "bench"
@@ -154,7 +155,7 @@ def timed_boot(config: BootConfig, marker: str, timeout: float = 180.0,
     seconds at which each of ``stages`` first appeared (those that did)."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{config.chapter}-"))
     try:
-        files = prepare_run_dir(config, run_dir)
+        files = prepare_run_dir(config, run_dir, seasoned_vars(config.machine))  # as harness.boot() does
         command = qemu_command(config, run_dir)
         with open(files.stderr, "wb") as qemu_output:
             start = time.monotonic()

@@ -46,6 +46,7 @@ from harness import (  # noqa: E402
     qemu_command,
     resolve_chapter,
 )
+from harness.firmware_vars import seasoned_vars  # noqa: E402
 from harness.gdb import gdb_script  # noqa: E402
 
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             print(gdb_script(chapter, args.port, loader_image_base=args.loader_base), end="")
             return 0
         run_dir = make_run_dir()
-        prepare_run_dir(config, run_dir)
+        prepare_run_dir(config, run_dir, seasoned_vars(config.machine))  # the store the tests boot from
     except (HarnessError, ValueError, FileNotFoundError) as error:
         print(f"run_chapter.py: {error}", file=sys.stderr)
         return 2

@@ -17,6 +17,8 @@ Modules:
 * :mod:`harness.log`         serial log cleaning and ``[LEVEL subsystem] message`` parsing
 * :mod:`harness.qmp`         a minimal QMP (QEMU Machine Protocol) client
 * :mod:`harness.qemu`        :func:`boot`, :func:`qemu_command` and friends
+* :mod:`harness.firmware_vars`  the UEFI variable store every boot starts from
+* :mod:`harness.protections` the protections every chapter's held boot must show
 """
 
 from .exit_codes import ExitCodes, load_exit_codes, parse_exit_codes, qemu_status

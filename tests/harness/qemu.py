@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from . import paths
+from .firmware_vars import seasoned_vars
 from .exit_codes import ExitCodes, load_exit_codes
 from .log import LogRecord, clean_lines, find_record, iter_records, records_for, strip_ansi
 from .qmp import QMPClient
@@ -299,8 +300,12 @@ def _effective_cmdline(config: BootConfig, image: Path) -> str | None:
     return cmdline
 
 
-def prepare_run_dir(config: BootConfig, run_dir: str | Path) -> RunFiles:
+def prepare_run_dir(config: BootConfig, run_dir: str | Path, vars_template: Path | None = None) -> RunFiles:
     """Fill ``run_dir`` with the copies QEMU will use, and apply the config's edits.
+
+    ``vars_template`` is the UEFI variable store to copy: :func:`boot` passes
+    the one kept from an earlier boot (:mod:`harness.firmware_vars`); the
+    default is Debian's empty store.
 
     Raises :class:`MissingBuildError` if the chapter has not been built.
     """
@@ -319,7 +324,7 @@ def prepare_run_dir(config: BootConfig, run_dir: str | Path) -> RunFiles:
 
     # copyfile() does not copy permissions: the copies are writable even
     # though Debian's OVMF files are read-only.
-    shutil.copyfile(paths.OVMF_VARS, files.vars)
+    shutil.copyfile(vars_template or paths.OVMF_VARS, files.vars)
     shutil.copyfile(source, files.image)
 
     for name, data in config.esp_files.items():
@@ -493,9 +498,10 @@ def boot(config: BootConfig) -> BootResult:
     """
     codes = load_exit_codes()
     keep = os.environ.get(KEEP_ENV) == "1"
+    vars_template = seasoned_vars(config.machine)
     run_dir = Path(tempfile.mkdtemp(prefix=f"qemu-{config.chapter}-"))
     try:
-        files = prepare_run_dir(config, run_dir)
+        files = prepare_run_dir(config, run_dir, vars_template)
         _check_socket_path(files.qmp)
         command = qemu_command(config, run_dir)
         result = _run(config, command, files, codes)
