@@ -196,6 +196,8 @@ KNOWN_PHASES = {
     "map_mmio_devices",
     "map_framebuffer",
     "create_temporary_window",
+    "map_kernel_stacks",
+    "create_heap",
 }
 
 
@@ -233,8 +235,10 @@ def layout_pages(records: Sequence[LogRecord], policy: str, one_gib: bool) -> tu
     The layout comes from what the kernel printed about its inputs, not from
     the page counts it printed: the ``[memmap] range`` lines (identity map and
     window), the kernel sections' ``map section=`` lines, the MMIO devices'
-    and framebuffer's ``map`` lines and the temporary window's address. A
-    removed identity map (``identity map removed``) is not in the final space.
+    and framebuffer's ``map`` lines, the temporary window's address, the IST
+    stacks' ``stack`` lines and the heap's first pages (``create_heap`` as
+    created: what the heap grows into later is not counted on either side).
+    A removed identity map (``identity map removed``) is not in the final space.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy {policy!r} not one of {POLICIES}")
@@ -267,6 +271,14 @@ def layout_pages(records: Sequence[LogRecord], policy: str, one_gib: bool) -> tu
         elif name == "create_temporary_window":
             # A page table made up front for one 4 KiB slot: the tables of one 4 KiB leaf.
             pages.append((int_field(phase, "va"), 0, PAGE))
+        elif name == "map_kernel_stacks":
+            # Each IST stack in 4 KiB pages (its guard page below it stays unmapped).
+            for r in records:
+                if r.subsystem == "paging" and r.event == "stack":
+                    pages += _pages_4k(int_field(r, "va"), 0, size_field(r, "size"))
+        elif name == "create_heap":
+            # The heap's first pages, 4 KiB each, above its unmapped guard page.
+            pages += _pages_4k(int_field(phase, "va"), 0, size_field(phase, "bytes"))
         else:
             unknown.append(name)
     return pages, unknown

@@ -93,6 +93,21 @@ def test_mmio_framebuffer_and_temporary_window():
     assert fp.only_4k == 1 + 3 + 3 + (1 + 1 + 2) + 2   # framebuffer: 4000 KiB needs two PTs
 
 
+def test_kernel_stacks_and_heap():
+    text = (KERNEL
+            + "[INFO  paging] stack name=df-ist ist=1 vector=8 va=0xfffff00000001000 size=16KiB\n"
+            + "[INFO  paging] stack name=pf-ist ist=2 vector=14 va=0xfffff00000006000 size=16KiB\n"
+            + "[INFO  paging] phase map_kernel_stacks stacks=2 base=0xfffff00000000000 bytes=32KiB tables=3 guards=2\n"
+            + "[INFO  paging] phase create_heap va=0xffffe00000001000 guard=0xffffe00000000000 bytes=64KiB tables=3\n")
+    fp = bt.footprint(records(text))
+    # kernel 3; stacks (PML4 slot 480) PDPT + PD + PT = 3; heap (slot 448) 3; PML4 1.
+    assert fp.unknown_phases == []
+    assert fp.minimum == fp.measured == fp.only_2m == fp.only_4k == 1 + 3 + 3 + 3
+    # A stack spread over two 2 MiB ranges needs one more page table, and the model sees it.
+    spread = text.replace("va=0xfffff00000006000", "va=0xfffff00000200000")
+    assert bt.footprint(records(spread)).minimum == 1 + 3 + 4 + 3
+
+
 def test_an_unknown_phase_makes_the_minimum_unknown():
     fp = bt.footprint(records(CHAPTER_05 + "[INFO  paging] phase map_heap bytes=4KiB tables=1\n"))
     assert fp.minimum is None and fp.unknown_phases == ["map_heap"]
