@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def _season(store: Path, machine: str) -> None:
     from .exit_codes import load_exit_codes
 
     config = BootConfig(SEASONING_CHAPTER, machine=machine, cmdline="")
+    print(f"harness: one boot of {SEASONING_CHAPTER} on {machine} to fill the UEFI variable store "
+          f"{store.relative_to(paths.REPO_ROOT) if store.is_relative_to(paths.REPO_ROOT) else store}",
+          file=sys.stderr, flush=True)
     run_dir = Path(tempfile.mkdtemp(prefix="qemu-seasoning-"))
     try:
         files = prepare_run_dir(config, run_dir, vars_template=paths.OVMF_VARS)
