@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 import bench_tools as bt  # noqa: E402
 from harness import paths  # noqa: E402
-from harness.log import parse_records  # noqa: E402
 from harness.firmware_vars import seasoned_vars  # noqa: E402
+from harness.log import parse_records  # noqa: E402
 from harness.qemu import BootConfig, boot, prepare_run_dir, qemu_command  # noqa: E402
 
 OUT = REPO_ROOT / "build" / "bench"

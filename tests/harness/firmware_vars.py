@@ -9,8 +9,9 @@ the store boots chapter 01 on the empty one and keeps what the firmware wrote
 (``build/firmware/<machine>/OVMF_VARS.fd``); every run then starts from a
 private copy of that. There is one store per machine type: the boot options
 name the disk by its path (an AHCI port on ``q35``, an IDE channel on ``pc``),
-and a store filled on the other type sends the firmware to its shell. Measured side by side (median of 6 interleaved boots): 3.93 s on the
-empty store, 3.47 s on the kept one.
+and a store filled on the other type sends the firmware to its shell.
+Measured side by side (median of 6 interleaved boots): 3.93 s on the empty
+store, 3.47 s on the kept one.
 
 The kept store is made again when the firmware files change (a stamp next to
 it names them). Several test processes may ask at once: a lock lets one boot

@@ -300,6 +300,15 @@ def _effective_cmdline(config: BootConfig, image: Path) -> str | None:
     return cmdline
 
 
+def _built_image(chapter: str) -> Path:
+    """The chapter's disk.img, or :class:`MissingBuildError` naming it."""
+    source = paths.chapter_image(chapter)
+    if not source.is_file():
+        shown = source.relative_to(paths.REPO_ROOT) if source.is_relative_to(paths.REPO_ROOT) else source
+        raise MissingBuildError(f"{shown} does not exist: run `make` first (chapter {chapter!r})")
+    return source
+
+
 def prepare_run_dir(config: BootConfig, run_dir: str | Path, vars_template: Path | None = None) -> RunFiles:
     """Fill ``run_dir`` with the copies QEMU will use, and apply the config's edits.
 
@@ -310,13 +319,7 @@ def prepare_run_dir(config: BootConfig, run_dir: str | Path, vars_template: Path
     Raises :class:`MissingBuildError` if the chapter has not been built.
     """
     files = RunFiles.in_dir(run_dir)
-    source = paths.chapter_image(config.chapter)
-    if not source.is_file():
-        shown = source.relative_to(paths.REPO_ROOT) if source.is_relative_to(paths.REPO_ROOT) else source
-        raise MissingBuildError(
-            f"{shown} does not exist: run `make` first "
-            f"(chapter {config.chapter!r})"
-        )
+    source = _built_image(config.chapter)
     if "cmdline.txt" in {_esp_path(name)[2:].lower() for name in config.esp_files} and (
         config.cmdline is not None
     ):
@@ -498,6 +501,7 @@ def boot(config: BootConfig) -> BootResult:
     """
     codes = load_exit_codes()
     keep = os.environ.get(KEEP_ENV) == "1"
+    _built_image(config.chapter)  # name the missing chapter before the variable store needs a boot
     vars_template = seasoned_vars(config.machine)
     run_dir = Path(tempfile.mkdtemp(prefix=f"qemu-{config.chapter}-"))
     try:
