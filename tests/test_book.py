@@ -204,6 +204,10 @@ def _chromium(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[st
     with tempfile.TemporaryDirectory(prefix="book-chromium-") as profile:
         return subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             # No background connections, updates or extensions: the machine has no network
+             # to give them, and each start is about 0.2 s faster without them.
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-quic", "--disable-extensions", "--disable-default-apps",
              f"--user-data-dir={profile}", *args],
             capture_output=True, text=True, timeout=timeout,
         )
