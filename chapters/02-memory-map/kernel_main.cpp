@@ -94,7 +94,8 @@ bool make_corrupted_copy(const boot::BootHandoff& real, Str how) {
     const mm::PhysAddr handoff_address(reinterpret_cast<uint64_t>(&real));
     uint64_t accepted = 0;
     for (Str how : kCorruptions) {
-        make_corrupted_copy(real, how);
+        const bool known = make_corrupted_copy(real, how);
+        KASSERT(known);  // kCorruptions lists only names corrupt_copy() knows
         if (Violation v = mm::load_boot_memory(g_handoff_copy, handoff_address, g_map_copy, &g_memory); !v.ok()) {
             mm::log_rejection("memmap", "handoff", v);
         } else {
