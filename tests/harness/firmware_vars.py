@@ -23,9 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from . import paths
@@ -77,22 +75,14 @@ def seasoned_vars(machine: str) -> Path:
 
 def _season(store: Path, machine: str) -> None:
     """Boot SEASONING_CHAPTER on ``machine`` and the empty store; keep the store it leaves."""
-    from .qemu import BootConfig, HarnessError, _run, prepare_run_dir, qemu_command  # qemu imports this module
-    from .exit_codes import load_exit_codes
+    from .qemu import BootConfig, HarnessError, boot_from_vars  # qemu imports this module
 
     config = BootConfig(SEASONING_CHAPTER, machine=machine, cmdline="")
     print(f"harness: one boot of {SEASONING_CHAPTER} on {machine} to fill the UEFI variable store "
           f"{store.relative_to(paths.REPO_ROOT) if store.is_relative_to(paths.REPO_ROOT) else store}",
           file=sys.stderr, flush=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="qemu-seasoning-"))
-    try:
-        files = prepare_run_dir(config, run_dir, vars_template=paths.OVMF_VARS)
-        result = _run(config, qemu_command(config, run_dir), files, load_exit_codes())
-        if result.outcome != "success":
-            raise HarnessError(
-                "the boot that fills the UEFI variable store did not end well\n" + result.describe())
-        partial = store.with_suffix(".partial")
-        shutil.copyfile(files.vars, partial)
-        os.replace(partial, store)  # whole or not at all, for the processes that read it next
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    partial = store.with_suffix(".partial")
+    result = boot_from_vars(config, paths.OVMF_VARS, vars_out=partial)
+    if result.outcome != "success":
+        raise HarnessError("the boot that fills the UEFI variable store did not end well\n" + result.describe())
+    os.replace(partial, store)  # whole or not at all, for the processes that read it next

@@ -499,16 +499,24 @@ def boot(config: BootConfig) -> BootResult:
     temporary directory and uses no TCP port (unless ``gdb_port`` is set).
     The directory is deleted afterwards unless ``KEEP_QEMU_RUNS=1``.
     """
+    _built_image(config.chapter)  # name the missing chapter before the variable store needs a boot
+    return boot_from_vars(config, seasoned_vars(config.machine))
+
+
+def boot_from_vars(config: BootConfig, vars_template: Path, vars_out: Path | None = None) -> BootResult:
+    """:func:`boot`, starting from the variable store ``vars_template``; with
+    ``vars_out``, the store the firmware left is copied there before the run's
+    directory goes (how :mod:`harness.firmware_vars` makes its kept store)."""
     codes = load_exit_codes()
     keep = os.environ.get(KEEP_ENV) == "1"
-    _built_image(config.chapter)  # name the missing chapter before the variable store needs a boot
-    vars_template = seasoned_vars(config.machine)
     run_dir = Path(tempfile.mkdtemp(prefix=f"qemu-{config.chapter}-"))
     try:
         files = prepare_run_dir(config, run_dir, vars_template)
         _check_socket_path(files.qmp)
         command = qemu_command(config, run_dir)
         result = _run(config, command, files, codes)
+        if vars_out is not None:
+            shutil.copyfile(files.vars, vars_out)
         if keep:
             result.run_dir = run_dir
         return result
