@@ -3,10 +3,12 @@
 
 One held boot: the kernel's GDT, IDT and TSS (TR) are where QEMU's ``info
 registers`` says, TR is busy, every stack page is mapped RW+NX and every guard
-page is absent in ``info tlb``, and nothing is W+X. Then one boot per
-``test.fault=…`` value: each ends with its decoded report and the failure
-code — never a reset (a triple fault makes QEMU exit without the exit device,
-which the harness calls ``reset``) and never a hang. Addresses are held against
+page is absent in ``info tlb``, and nothing is W+X. Then one boot with
+``test.fault=all``: every deliberate fault in turn under a recovery point, each
+with its decoded report, then the failure code — never a reset (a triple fault
+makes QEMU exit without the exit device, which the harness calls ``reset``)
+and never a hang. The double fault is also booted alone, the way a reader runs
+it, where its report is the kernel's last word. Addresses are held against
 the kernel's own symbols (``nm``) and the faulting RIP against the function
 that faulted (``addr2line -f``).
 """
@@ -152,37 +154,78 @@ def test_nothing_is_writable_and_executable(held):
 
 
 # ---------------------------------------------------------------------------
-# One boot per deliberate fault
+# The deliberate faults: all in one boot, each under a recovery point
 # ---------------------------------------------------------------------------
 
+#: Every test.fault= value, in the order test.fault=all tries them.
+FAULTS = ["null", "write-text", "write-rodata", "exec-data", "stack-overflow", "non-canonical", "ist-guard",
+          "window-hole", "double-fault"]
+
+
 @cache
-def fault_boot(what: str):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.fault={what}", timeout=60))
+def every_fault():
+    """One boot with test.fault=all: each fault through the real handler, then the failure code."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.fault=all", timeout=60))
     # "failure" is exit status 35, written by the kernel: not "reset" (a triple
     # fault), not "timeout" (a hang), not "panic-timeout".
     harness.assert_outcome(result, "failure")
     return result
 
 
-def report_of(result):
-    """The report line, the frame line and the register lines: the last four
-    lines, all PANIC, right after the request."""
-    assert result.records[-5].event == "faulting on request" or result.records[-6].event == "faulting on request"
-    panics = [r for r in result.records if r.level == "PANIC"]
-    assert len(panics) == 4 and panics == result.records[-4:], [str(r) for r in panics]
-    report, frame, *regs = panics
-    assert all(r.subsystem == "fault" for r in panics)
+@cache
+def single_fault(what: str):
+    """test.fault=WHAT alone, as a reader runs it: the report is the kernel's last word."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.fault={what}", timeout=60))
+    harness.assert_outcome(result, "failure")
+    return result
+
+
+def segments(result) -> dict[str, list]:
+    """test.fault value -> its records, from its request line up to the next one."""
+    by_fault, current = {}, None
+    for r in result.records:
+        if r.subsystem == "fault" and r.event == "faulting on request":
+            current = by_fault.setdefault(r.fields["test.fault"], [])
+        elif r.subsystem == "fault" and r.event == "every fault tried":
+            current = None
+        if current is not None:
+            current.append(r)
+    return by_fault
+
+
+def fault_records(what: str) -> list:
+    return segments(every_fault())[what]
+
+
+def report_of(records, recovered: bool = True):
+    """The report line, the frame line and the two register lines, right after
+    the request (and the gate removal, for the double fault): at ERROR and
+    followed by the resume (and the gate's return) when a recovery point
+    caught the fault, at PANIC and the last lines of the boot when it ended
+    the kernel."""
+    request, *rest = records
+    assert request.event == "faulting on request"
+    if rest and rest[0].event == "removing an idt gate on request":
+        rest = rest[1:]
+    if recovered:
+        if rest and rest[-1].event == "idt gate restored":
+            rest = rest[:-1]
+        *rest, resumed = rest
+        assert (resumed.level, resumed.event) == ("WARN", "resuming at the recovery point")
+        assert int_field(resumed, "rip") == symbols()["recovery_point_landing"]
+    assert len(rest) == 4 and all(r.level == ("ERROR" if recovered else "PANIC") for r in rest), [str(r) for r in rest]
+    report, frame, *regs = rest
+    assert all(r.subsystem == "fault" for r in rest)
     assert frame.event == "frame" and [r.event for r in regs] == ["registers", "registers"]
     values = {k: int_field(r, k) for r in regs for k in r.fields}
     assert list(values) == REGISTERS
     assert values["rsp"] == int_field(frame, "rsp")
     assert int_field(frame, "cs") == 0x08 and int_field(frame, "ss") == 0x10
-    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
     return report, frame
 
 
 def page_fault(what: str):
-    report, frame = report_of(fault_boot(what))
+    report, frame = report_of(fault_records(what))
     assert report.event == "page fault"
     assert (int_field(frame, "vector"), frame.fields["name"]) == (14, "page-fault")
     assert int_field(frame, "error") == int_field(report, "error") and int_field(frame, "rip") == int_field(report, "rip")
@@ -199,6 +242,25 @@ def page_fault(what: str):
 
 def fields(report, *keys):
     return tuple(report.fields.get(k) for k in keys)
+
+
+def test_every_fault_is_recovered_then_the_boot_fails(built):
+    result = every_fault()
+    assert list(segments(result)) == FAULTS
+    summary = [r for r in result.records_for("fault") if r.event == "every fault tried"]
+    assert len(summary) == 1 and summary[0] is result.records[-1]
+    assert int_field(summary[0], "kinds") == len(FAULTS) and int_field(summary[0], "recovered") == len(FAULTS)
+    assert not [r for r in result.records if r.level == "PANIC"], "a fault under a recovery point is not a panic"
+    assert not [r for r in result.records_for("fault") if r.event in ("the fault did not happen",
+                                                                      "fault while reporting a fault")]
+    assert not [r for r in result.records_for("kernel") if r.event == "ready"]
+    # Every fault resumed at the same place: the stack the recovery point was armed on.
+    resumes = [r for r in result.records_for("fault") if r.event == "resuming at the recovery point"]
+    assert len(resumes) == len(FAULTS) and len({int_field(r, "rsp") for r in resumes}) == 1
+    # The double fault's missing #PF gate is put back before anything else runs.
+    restored = [r for r in result.records_for("cpu") if r.event == "idt gate restored"]
+    assert len(restored) == 1 and int_field(restored[0], "vector") == 14
+    assert result.records.index(restored[0]) == result.records.index(resumes[-1]) + 1
 
 
 def test_null_dereference(built):
@@ -244,45 +306,52 @@ def test_stack_overflow_into_the_boot_stack_guard(built):
 
 
 def test_a_guard_page_of_an_ist_stack(built):
-    result = fault_boot("ist-guard")
     report, _ = page_fault("ist-guard")
-    nmi = next(r for r in result.records_for("paging") if r.event == "stack" and r.fields["name"] == "nmi-ist")
+    nmi = next(r for r in every_fault().records_for("paging") if r.event == "stack" and r.fields["name"] == "nmi-ist")
     assert int_field(report, "address") == int_field(nmi, "guard") + PAGE - 8
     assert fields(report, "cause", "region", "stack", "access") == ("guard-page", "guard-nmi-ist", "nmi-ist", "write")
 
 
 def test_a_hole_in_the_phys_window(built):
-    result = fault_boot("window-hole")
     report, _ = page_fault("window-hole")
     assert fields(report, "cause", "region", "access", "present") == ("phys-window-hole", "phys-window", "read", "no")
     pa = int_field(report, "pa")
     assert int_field(report, "address") == WINDOW_BASE + pa
-    ram = [(int_field(r, "start"), int_field(r, "end")) for r in result.records_for("memmap")
+    ram = [(int_field(r, "start"), int_field(r, "end")) for r in every_fault().records_for("memmap")
            if r.event == "range" and r.fields["class"] != "device"]
     assert ram and not [(s, e) for s, e in ram if s <= pa < e], "the kernel called RAM a hole"
     assert pa == max(e for _, e in ram)  # the first page past the end of RAM
 
 
 def test_non_canonical_address_is_a_general_protection_fault(built):
-    report, frame = report_of(fault_boot("non-canonical"))
+    records = fault_records("non-canonical")
+    report, frame = report_of(records)
     assert report.event == "general protection"
     assert (int_field(frame, "vector"), frame.fields["name"]) == (13, "general-protection")
     assert int_field(report, "error") == 0 and int_field(report, "displacement") == 0
     assert fields(report, "cause") == ("non-canonical",)
     assert int_field(report, "address") == 0xDEAD_0000_0000_1000
     # The decoded base register holds that address, as the register dump shows.
-    regs = {k: int_field(r, k) for r in fault_boot("non-canonical").records[-2:] for k in r.fields}
+    regs = {k: int_field(r, k) for r in records if r.event == "registers" for k in r.fields}
     assert regs[report.fields["base"]] == 0xDEAD_0000_0000_1000
     assert function_of(int_field(report, "rip")) == "fault_on_request::non_canonical"
     # No IST for #GP: the handler runs on the stack that faulted.
     assert frame.fields["handler-stack"] == frame.fields["rsp-stack"] == "boot"
 
 
-def test_double_fault_on_its_own_stack(built):
-    result = fault_boot("double-fault")
-    removed = only(result, "cpu", "removing an idt gate on request")
-    assert int_field(removed, "vector") == 14
-    report, frame = report_of(result)
+@pytest.mark.parametrize("alone", [False, True], ids=["recovered", "alone"])
+def test_double_fault_on_its_own_stack(built, alone):
+    """Also booted alone: the ordinary path, where the report is the kernel's last word."""
+    if alone:
+        result = single_fault("double-fault")
+        records = segments(result)["double-fault"]
+        assert records[-1] is result.records[-1]
+        assert not [r for r in result.records_for("kernel") if r.event == "ready"]
+    else:
+        records = fault_records("double-fault")
+    removed = [r for r in records if r.subsystem == "cpu" and r.event == "removing an idt gate on request"]
+    assert len(removed) == 1 and int_field(removed[0], "vector") == 14
+    report, frame = report_of(records, recovered=not alone)
     assert report.event == "double fault"
     assert (int_field(frame, "vector"), frame.fields["name"], int_field(frame, "error")) == (8, "double-fault", 0)
     assert report.fields["handler-stack"] == frame.fields["handler-stack"] == "df-ist"

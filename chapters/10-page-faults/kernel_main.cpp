@@ -9,7 +9,8 @@
 // hole in the phys-offset window), a #GP decodes the faulting instruction's
 // address, a #DF says where the interrupted stack pointer was.
 //
-// test.fault=WHAT makes the kernel fault on purpose (tests/test_10_page_faults.py).
+// test.fault=WHAT makes the kernel fault on purpose, test.fault=all every way
+// in turn under a recovery point (tests/test_10_page_faults.py).
 #include "boot/handoff.h"
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
@@ -23,6 +24,7 @@
 #include "memory_manager.h"
 #include "panic.h"
 #include "phys_window.h"
+#include "recovery_point.h"
 #include "support/log.h"
 
 namespace {
@@ -93,6 +95,12 @@ struct ListNode {
 }
 // book:end fault-targets
 
+// Every value test.fault= knows, in the order test.fault=all tries them.
+constexpr Str kFaults[] = {"null",          "write-text",    "write-rodata", "exec-data",   "stack-overflow",
+                           "non-canonical", "ist-guard",     "window-hole",  "double-fault"};
+constexpr uint8_t kPageFaultVector = 14;
+
+// Faults as `what` says. Returns only if the fault did not happen.
 void fault(Str what) {
     klog::warn("fault").msg("faulting on request").kv("test.fault", what);
     if (what == Str("null")) null_dereference();
@@ -104,11 +112,37 @@ void fault(Str what) {
     else if (what == Str("ist-guard")) touch_ist_guard();
     else if (what == Str("window-hole")) read_window_hole();
     else if (what == Str("double-fault")) {
-        mm::remove_idt_gate(14);  // the #PF gate: delivering the next #PF faults (#NP) -> #DF
+        mm::remove_idt_gate(kPageFaultVector);  // delivering the next #PF faults (#NP) -> #DF
         null_dereference();
     } else kernel::panic("unknown test.fault value");
+}
+
+// test.fault=WHAT: the fault ends the kernel with its PANIC report.
+[[noreturn]] void fault_once(Str what) {
+    fault(what);
     kernel::panic("test.fault: the fault did not happen");
 }
+
+// book:begin fault-every-way
+// test.fault=all: every fault in turn, each under a recovery point, so that
+// one boot shows every report (at ERROR: the kernel goes on). What a fault
+// leaves behind is repaired before the next: the double fault's missing #PF
+// gate. The overflowed boot stack needs nothing, since the recovery point
+// resets RSP. Then the boot ends with the failure code, as a single fault
+// ends it; a fault that did not happen is an error.
+[[noreturn]] void fault_every_way() {
+    uint64_t recovered = 0;
+    for (Str what : kFaults) {
+        const bool returned = kernel::run_at_recovery_point([](void* w) { fault(*static_cast<Str*>(w)); }, &what);
+        if (what == Str("double-fault")) mm::restore_idt_gate(kPageFaultVector);
+        if (returned) klog::error("fault").msg("the fault did not happen").kv("test.fault", what);
+        else ++recovered;
+    }
+    klog::info("fault").msg("every fault tried").kv("kinds", uint64_t(sizeof(kFaults) / sizeof(Str)))
+        .kv("recovered", recovered);
+    kernel::exit_kernel(boot::ExitCode::kFailure);
+}
+// book:end fault-every-way
 
 }  // namespace fault_on_request
 
@@ -125,6 +159,7 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     memory.remove_identity_map();
     mm::check_upper_half_only(handoff, g_memory, g_frames);
 
-    if (const Str what = kernel::command_line().value("test.fault"); !what.empty()) fault_on_request::fault(what);
+    if (const Str what = kernel::command_line().value("test.fault"); what == Str("all")) fault_on_request::fault_every_way();
+    else if (!what.empty()) fault_on_request::fault_once(what);
 }
 // book:end kernel-main

@@ -2,6 +2,7 @@
 
 #include "arch/x86/cpu.h"
 #include "panic.h"
+#include "recovery_point.h"
 #include "support/log.h"
 
 namespace kernel {
@@ -33,8 +34,14 @@ uint64_t trap_stub(unsigned vector) { return early_trap_stubs[vector]; }
 
 void set_trap_handler(TrapHandler handler) { g_trap_handler = handler; }
 
-extern "C" [[noreturn]] void early_trap(const TrapFrame* frame) {
-    if (g_trap_handler != nullptr) g_trap_handler(*frame);  // a handler should not return; if it does, this report follows
+// Returns only when the handler pointed the frame at a recovery point; a
+// handler that returns without doing so gets this report, not a retry of the
+// faulting instruction.
+extern "C" void early_trap(TrapFrame* frame) {
+    if (g_trap_handler != nullptr) {
+        g_trap_handler(*frame);
+        if (frame_resumes_at_recovery_point(*frame)) return;
+    }
     klog::Line(klog::Level::kPanic, "trap")
         .msg("unexpected exception")
         .kv("vector", frame->vector)

@@ -73,8 +73,9 @@ uint64_t trap_stub(unsigned vector);
 const char* exception_name(uint64_t vector);
 
 // The function every stub ends in. Until one is installed, the early report
-// above; it must not return.
-using TrapHandler = void (*)(const TrapFrame& frame);
+// above. It ends the kernel, or returns after pointing the frame at a
+// recovery point (recovery_point.h).
+using TrapHandler = void (*)(TrapFrame& frame);
 void set_trap_handler(TrapHandler handler);
 
 }  // namespace kernel

@@ -2,6 +2,9 @@
  *
  * The CPU pushes an error code for some vectors only (8, 10-14, 17, 21, 29, 30);
  * the others get a zero here, so every handler sees the same frame layout.
+ * A handler either ends the kernel or points the frame at a recovery point
+ * (recovery_point.h); in that case the stub restores the registers and IRETQ
+ * goes there.
  */
     .section .text, "ax", @progbits
 
@@ -31,11 +34,28 @@ trap_common:
     push %r13
     push %r14
     push %r15
+    mov %rsp, %rbx          /* the TrapFrame, kept across the call (rbx is callee-saved) */
     mov %rsp, %rdi          /* TrapFrame* */
     and $-16, %rsp          /* the ABI wants a 16-byte aligned stack at the call */
-    call early_trap         /* reports and exits: never returns */
-1:  hlt
-    jmp 1b
+    call early_trap         /* reports and exits; returns only to resume at a recovery point */
+    mov %rbx, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp           /* vector and error code */
+    iretq                   /* to the frame's RIP and RSP: the recovery point (recovery_point.h) */
 
 .altmacro
 .macro EMIT_STUBS from=0, to=31

@@ -110,4 +110,9 @@ void remove_idt_gate(uint8_t vector) {
     g_idt[vector].type_attributes &= uint8_t(~0x80);  // P = 0
 }
 
+void restore_idt_gate(uint8_t vector) {
+    g_idt[vector].type_attributes |= 0x80;  // P = 1; the CPU reads gates at delivery, so no reload is needed
+    klog::info("cpu").msg("idt gate restored").kv("vector", uint64_t(vector)).kv("name", kernel::exception_name(vector));
+}
+
 }  // namespace mm

@@ -29,4 +29,7 @@ void install_exception_tables();
 // Table 6-5), delivered on the #DF IST stack.
 void remove_idt_gate(uint8_t vector);
 
+// Sets the present bit of `vector`'s gate again, after a recovered test.
+void restore_idt_gate(uint8_t vector);
+
 }  // namespace mm
