@@ -17,15 +17,20 @@ const char* segment_permissions(uint32_t flags) {
 
 }  // namespace
 
-LoadedKernel load_kernel_image(EFI_HANDLE image, const uint8_t* file, uint64_t file_size) {
+void log_kernel_rejection(const char* path, const elf::Violation& violation) {
+    klog::error("loader")
+        .msg("kernel.elf rejected")
+        .kv("path", path)
+        .kv("field", violation.field)
+        .kv("value", klog::hex(violation.value))
+        .kv("rule", violation.rule);
+}
+
+LoadedKernel load_kernel_image(EFI_HANDLE image, const char* path, const uint8_t* file, uint64_t file_size) {
     LoadedKernel kernel{};
     const elf::Violation violation = elf::parse_kernel_elf(file, file_size, &kernel.layout);
     if (!violation.ok()) {
-        klog::error("loader")
-            .msg("kernel.elf rejected")
-            .kv("field", violation.field)
-            .kv("value", klog::hex(violation.value))
-            .kv("rule", violation.rule);
+        log_kernel_rejection(path, violation);
         loader_fail(image, EFI_LOAD_ERROR);
     }
     const elf::KernelImageLayout& layout = kernel.layout;

@@ -18,6 +18,7 @@
 #include "final_memory_map.h"
 #include "firmware_memory.h"
 #include "firmware_tables.h"
+#include "kernel_file_check.h"
 #include "kernel_image.h"
 #include "loader_log.h"
 #include "support/command_line.h"
@@ -27,7 +28,6 @@ namespace boot {
 namespace {
 
 constexpr uint64_t kBootStackSize = 64 * KiB;
-constexpr uint64_t kMaxKernelFileSize = 64 * MiB;
 // The kernel reaches the LAPIC, IOAPIC and a 32-bit framebuffer through the
 // bootstrap identity map, so it covers at least the whole 32-bit space.
 constexpr uint64_t kMinIdentityTop = 4 * GiB;
@@ -92,7 +92,7 @@ LoadedKernel read_and_load_kernel(EFI_HANDLE image, EFI_FILE_HANDLE root) {
         loader_fail(image, status);
     }
     klog::info("loader").msg("read kernel").kv("path", "\\kernel.elf").kv("size", file.size);
-    const LoadedKernel kernel = load_kernel_image(image, file.data, file.size);
+    const LoadedKernel kernel = load_kernel_image(image, "\\kernel.elf", file.data, file.size);
     FreePool(file.data);  // freed now, so the final map already shows it free
     return kernel;
 }
@@ -128,6 +128,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     read_command_line(image, root, handoff);
     const CommandLine command_line(handoff->command_line);
     klog::info("loader").msg("command line").kv("text", handoff->command_line);
+    if (command_line.has("loader.check-kernels")) check_kernel_files(image, root);
     const LoadedKernel kernel = read_and_load_kernel(image, root);
     root->Close(root);
 
