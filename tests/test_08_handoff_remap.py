@@ -2,8 +2,9 @@
 then the identity map goes: QEMU must see no lower-half mapping at all.
 
 One held boot checked against QEMU's ``info mem`` / ``info tlb`` and the
-loader's log, and three boots that damage the memory map's remap on purpose
-(``test.corrupt-remap=…``), each rejected by name.
+loader's log; one boot that damages the memory map's remap in every way in
+turn (``test.corrupt-remap=all``), each damage rejected by name; and one with
+a single damage, whose rejection ends the boot.
 """
 
 from __future__ import annotations
@@ -94,13 +95,51 @@ CORRUPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("corruption,field,rule", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
-def test_a_damaged_remap_is_rejected_by_name(built, corruption, field, rule):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.corrupt-remap={corruption}", timeout=60))
+@pytest.fixture(scope="module")
+def every_damage(built):
+    """One boot with test.corrupt-remap=all: each damage to a fresh request, each through the real checks."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.corrupt-remap=all", timeout=60))
     harness.assert_outcome(result, "failure")
-    errors = [r for r in result.records if r.level == "ERROR"]
+    return result
+
+
+def rejections(result) -> dict[str, list]:
+    """corruption -> the records that followed its WARN line, up to the next one."""
+    by_kind, current = {}, None
+    for r in result.records:
+        if r.subsystem == "remap" and r.event == "damaging the memory-map remap on request":
+            current = by_kind.setdefault(r.fields["corruption"], [])
+        elif current is not None:
+            current.append(r)
+    return by_kind
+
+
+def test_every_damage_is_tried_then_the_boot_fails(every_damage):
+    assert list(rejections(every_damage)) == [c[0] for c in CORRUPTIONS]
+    summary = only(every_damage, "remap", "every damage tried")
+    assert summary is every_damage.records[-1]
+    assert int_field(summary, "kinds") == len(CORRUPTIONS) and int_field(summary, "accepted") == 0
+    assert not [r for r in every_damage.records_for("paging") if r.event == "identity map removed"]
+    assert not [r for r in every_damage.records_for("kernel") if r.event == "ready"]
+
+
+@pytest.mark.parametrize("corruption,field,rule", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
+def test_a_damaged_remap_is_rejected_by_name(every_damage, corruption, field, rule):
+    records = rejections(every_damage)[corruption]
+    errors = [r for r in records if r.level == "ERROR"]
     assert len(errors) == 1, [str(e) for e in errors]
     assert (errors[0].subsystem, errors[0].event) == ("remap", "memory-map rejected")
     assert (errors[0].fields["field"], errors[0].fields["rule"]) == (field, rule)
+    handoff = [r for r in records if r.subsystem == "remap" and r.event == "handoff"]
+    assert len(handoff) == 1 and handoff[0].fields["identical"] == "yes", "the handoff itself was fine"
+
+
+def test_one_damaged_remap_ends_the_boot_with_its_rejection(built):
+    """A single damage, as a reader tries it: the rejection is the last word, then the failure code."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.corrupt-remap=offset", timeout=60))
+    harness.assert_outcome(result, "failure")
+    errors = [r for r in result.records if r.level == "ERROR"]
+    assert len(errors) == 1 and errors[0] is result.records[-1], [str(e) for e in errors]
+    assert (errors[0].event, errors[0].fields["field"]) == ("memory-map rejected", "contents")
     assert only(result, "remap", "handoff").fields["identical"] == "yes", "the handoff itself was fine"
     assert not [r for r in result.records_for("paging") if r.event == "identity map removed"]

@@ -4,9 +4,10 @@ One boot with the loader's map dump is held after ``ready``: the frames the
 bitmap manages, and those it reclaimed from boot services and the loader, are
 counted again here from the loader's own dump of the UEFI map; the stress
 self-test must pass and balance; QEMU's ``info tlb`` must show the heap RW+NX
-with its guard page absent. Further boots touch the heap's guard page (chapter
-10's page-fault report must name it) and make one bad free each (refused by
-name, failure code).
+with its guard page absent. A further boot touches the heap's guard page
+(chapter 10's page-fault report must name it). One boot makes every kind of
+bad free in turn (``test.bad-free=all``), each refused by name, and one makes
+a single bad free, whose refusal ends the boot with the failure code.
 """
 
 from __future__ import annotations
@@ -168,16 +169,59 @@ BAD_FREES = [
 ]
 
 
-@pytest.mark.parametrize("kind,subsystem,key,reason", BAD_FREES, ids=[b[0] for b in BAD_FREES])
-def test_a_bad_free_is_refused_by_name(built, kind, subsystem, key, reason):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.bad-free={kind}", timeout=60))
+@pytest.fixture(scope="module")
+def every_bad_free(built):
+    """One boot with test.bad-free=all: each bad free in turn, each through the real free functions."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.bad-free=all", timeout=60))
     harness.assert_outcome(result, "failure")
-    assert only(result, subsystem, "a bad free on request").fields["kind"] == kind
-    rejected = only(result, subsystem, "free rejected")
+    return result
+
+
+def bad_frees(result) -> dict[str, list]:
+    """kind -> its 'a bad free on request' WARN line and the records after it, up to the next one."""
+    by_kind, current = {}, None
+    for r in result.records:
+        if r.event == "a bad free on request":
+            current = by_kind.setdefault(r.fields["kind"], [])
+        if current is not None:
+            current.append(r)
+    return by_kind
+
+
+def test_every_bad_free_is_tried_then_the_boot_fails(every_bad_free):
+    by_kind = bad_frees(every_bad_free)
+    assert list(by_kind) == [b[0] for b in BAD_FREES]
+    before = every_bad_free.records[:every_bad_free.records.index(by_kind[BAD_FREES[0][0]][0])]
+    assert not [r for r in before if r.level in ("WARN", "ERROR", "PANIC")], "the boot was clean up to the sweep"
+    summary = only(every_bad_free, "kernel", "every bad free tried")
+    assert summary is every_bad_free.records[-1]
+    assert int_field(summary, "kinds") == len(BAD_FREES) and int_field(summary, "accepted") == 0
+    assert not [r for r in every_bad_free.records if r.event == "stress passed"]
+    assert not [r for r in every_bad_free.records_for("kernel") if r.event == "ready"]
+
+
+@pytest.mark.parametrize("kind,subsystem,key,reason", BAD_FREES, ids=[b[0] for b in BAD_FREES])
+def test_a_bad_free_is_refused_by_name(every_bad_free, kind, subsystem, key, reason):
+    records = bad_frees(every_bad_free)[kind]
+    assert (records[0].level, records[0].subsystem) == ("WARN", subsystem)
+    rejected = [r for r in records if r.subsystem == subsystem and r.event == "free rejected"]
+    assert len(rejected) == 1, [str(r) for r in records]
+    rejected = rejected[0]
     assert rejected.fields["reason"] == reason and rejected.fields["rule"]
     if kind == "frame-foreign":
         assert int_field(rejected, key) == 0x9000
     if subsystem == "heap":
         assert HEAP_START < int_field(rejected, key) < HEAP_WINDOW_END
-    assert [r for r in result.records if r.level == "ERROR"] == [rejected]
+    # Nothing else went wrong: no acceptance, and the allocators were left clean for the next kind.
+    assert [r for r in records if r.level == "ERROR"] == [rejected]
+
+
+def test_one_bad_free_ends_the_boot_with_its_refusal(built):
+    """A single bad free, as a reader tries it: the refusal is the last word, then the failure code."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.bad-free=heap-overrun", timeout=60))
+    harness.assert_outcome(result, "failure")
+    assert only(result, "heap", "a bad free on request").fields["kind"] == "heap-overrun"
+    errors = [r for r in result.records if r.level == "ERROR"]
+    assert len(errors) == 1 and errors[0] is result.records[-1], [str(e) for e in errors]
+    assert (errors[0].subsystem, errors[0].event, errors[0].fields["reason"]) == ("heap", "free rejected", "overrun")
     assert not [r for r in result.records_for("kernel") if r.event == "ready"]

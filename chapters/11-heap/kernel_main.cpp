@@ -45,32 +45,113 @@ void touch_heap_guard() {
     fail();
 }
 
-// test.bad-free=frame-double|frame-foreign|heap-double|heap-overrun: one bad
-// free each, which the allocator must refuse by name (the boot then ends).
-void bad_free(Str how) {
-    const char* subsystem = how == Str("heap-double") || how == Str("heap-overrun") ? "heap" : "frames";
-    klog::warn(subsystem).msg("a bad free on request").kv("kind", how);
-    if (how == Str("frame-double")) {
-        const mm::FrameResult frame = g_steady.alloc_frame();
-        KASSERT(frame.ok());
-        mm::free_frame_or_stop(g_steady, frame.frame());
-        mm::free_frame_or_stop(g_steady, frame.frame());  // refused: double-free
-    } else if (how == Str("frame-foreign")) {
-        mm::free_frame_or_stop(g_steady, mm::PhysAddr(0x9000));  // below 1 MiB: never the allocator's
-    } else if (how == Str("heap-double")) {
-        int* p = new int(11);
-        delete p;
-        mm::free_or_stop(p);  // refused: double-free
-    } else if (how == Str("heap-overrun")) {
-        char* p = new char[24];
-        volatile size_t past_end = 24;
-        p[past_end] = 'x';  // one byte past the end: the canary
-        delete[] p;   // refused: overrun
-    } else {
-        kernel::panic("unknown test.bad-free value");
+// ---- test.bad-free=…: bad frees on purpose ---------------------------------
+// Each kind makes one bad free through the real free functions, which must
+// refuse it and log the refusal by name, as they do any refusal. Each returns
+// true when its bad free was refused, and leaves both allocators as it found
+// them, so that test.bad-free=all can run every kind in one boot: the double
+// frees free their allocation once for real before the refused second free,
+// and the foreign frame was never the allocator's to begin with.
+
+bool double_free_a_frame() {
+    const mm::FrameResult frame = g_steady.alloc_frame();
+    KASSERT(frame.ok());
+    mm::free_frame_or_stop(g_steady, frame.frame());
+    return !mm::free_frame_or_log(g_steady, frame.frame());  // refused: double-free
+}
+
+bool free_a_foreign_frame() {
+    return !mm::free_frame_or_log(g_steady, mm::PhysAddr(0x9000));  // below 1 MiB: never the allocator's
+}
+
+bool double_free_a_heap_block() {
+    int* p = new int(11);
+    delete p;
+    return !mm::free_or_log(p);  // refused: double-free
+}
+
+// The refused free leaves the block in use with its canary broken: a leak,
+// and a heap that check() calls damaged, under every kind after this one. So
+// the canary byte is put back and the block freed for real.
+bool overrun_a_heap_block() {
+    char* p = new char[24];
+    volatile size_t past_end = 24;
+    const char canary_byte = p[past_end];
+    p[past_end] = 'x';  // one byte past the end: the canary
+    const bool refused = !mm::free_or_log(p);  // refused: overrun
+    if (refused) {
+        p[past_end] = canary_byte;
+        delete[] p;
     }
-    klog::error(subsystem).msg("the bad free was accepted").kv("kind", how);
+    return refused;
+}
+
+struct BadFree {
+    Str kind;               // the test.bad-free value
+    const char* subsystem;  // whose refusal it is
+    bool (*make)();         // true when the bad free was refused
+};
+// Every kind, in the order test.bad-free=all makes them.
+constexpr BadFree kBadFrees[] = {
+    {"frame-double", "frames", double_free_a_frame},
+    {"frame-foreign", "frames", free_a_foreign_frame},
+    {"heap-double", "heap", double_free_a_heap_block},
+    {"heap-overrun", "heap", overrun_a_heap_block},
+};
+
+// What a bad free must leave as it found it: the counters of both allocators
+// and the heap's blocks.
+struct AllocatorState {
+    mm::FrameStats frames;
+    uint64_t heap_used, heap_live, heap_free_blocks;
+    bool heap_whole;
+    bool operator==(const AllocatorState&) const = default;
+};
+
+AllocatorState allocator_state() {
+    const mm::HeapStats heap = mm::kernel_heap().stats();
+    return {g_steady.stats(), heap.used, heap.live, heap.free_blocks, mm::kernel_heap().check().ok};
+}
+
+// One bad free, announced first (the tests split a sweep's log at this line);
+// false, and an error, when it was let through.
+bool make_bad_free(const BadFree& bad) {
+    klog::warn(bad.subsystem).msg("a bad free on request").kv("kind", bad.kind);
+    if (bad.make()) return true;
+    klog::error(bad.subsystem).msg("the bad free was accepted").kv("kind", bad.kind);
+    return false;
+}
+
+// test.bad-free=all: every kind in turn, each refused and logged by the same
+// free functions as a single bad free, so that one boot shows every refusal
+// by name. A kind must leave the allocators clean for the next (one that does
+// not stops the sweep: the kinds after it would not start clean). The boot
+// then ends with the failure code, as a single bad free ends it.
+[[noreturn]] void make_every_bad_free() {
+    const AllocatorState clean = allocator_state();
+    uint64_t accepted = 0;
+    for (const BadFree& bad : kBadFrees) {
+        if (!make_bad_free(bad)) ++accepted;
+        if (allocator_state() != clean) {
+            klog::error(bad.subsystem).msg("the bad free left the allocators changed").kv("kind", bad.kind);
+            fail();
+        }
+    }
+    klog::info("kernel").msg("every bad free tried").kv("kinds", uint64_t(sizeof(kBadFrees) / sizeof(BadFree)))
+        .kv("accepted", accepted);
     fail();
+}
+
+// test.bad-free=<kind>: one bad free, whose refusal ends the boot;
+// test.bad-free=all: every kind in one boot.
+[[noreturn]] void bad_free(Str how) {
+    if (how == Str("all")) make_every_bad_free();
+    for (const BadFree& bad : kBadFrees)
+        if (how == bad.kind) {
+            make_bad_free(bad);
+            fail();
+        }
+    kernel::panic("unknown test.bad-free value");
 }
 
 }  // namespace

@@ -53,12 +53,16 @@ void log_frame_stats(const char* when, const BitmapFrameAllocator& frames) {
         .kv("reserve", s.reserve).kv("bitmap-frames", s.bitmap);
 }
 
-void free_frame_or_stop(BitmapFrameAllocator& frames, PhysAddr frame) {
+bool free_frame_or_log(BitmapFrameAllocator& frames, PhysAddr frame) {
     const FrameFreeStatus status = frames.free(frame);
-    if (status == FrameFreeStatus::kOk) return;
+    if (status == FrameFreeStatus::kOk) return true;
     klog::error("frames").msg("free rejected").kv("frame", klog::hex(frame.value())).kv("reason", name(status))
         .kv("rule", describe(status));
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    return false;
+}
+
+void free_frame_or_stop(BitmapFrameAllocator& frames, PhysAddr frame) {
+    if (!free_frame_or_log(frames, frame)) kernel::exit_kernel(boot::ExitCode::kFailure);
 }
 
 }  // namespace mm

@@ -22,8 +22,10 @@ void hand_over_frames_phase(const BootMemory& memory, BootFrameAllocator& boot, 
 // One line with the allocator's counters: `[INFO  frames] stats when=<when> …`.
 void log_frame_stats(const char* when, const BitmapFrameAllocator& frames);
 
-// free(), and a rejection logged by name and stopping the boot:
+// free(), and a rejection logged by name; false when it was refused:
 //   [ERROR frames] free rejected frame=0x… reason=double-free rule="…"
+bool free_frame_or_log(BitmapFrameAllocator& frames, PhysAddr frame);
+// The same, and a rejection stops the boot.
 void free_frame_or_stop(BitmapFrameAllocator& frames, PhysAddr frame);
 
 }  // namespace mm

@@ -83,12 +83,16 @@ void log_heap_stats(const char* when) {
         .kv("grows", s.grows).kv("failures", s.failures);
 }
 
-void free_or_stop(void* payload) {
+bool free_or_log(void* payload) {
     const HeapFreeStatus status = g_heap.free(payload);
-    if (status == HeapFreeStatus::kOk) return;
+    if (status == HeapFreeStatus::kOk) return true;
     klog::error("heap").msg("free rejected").kv("ptr", klog::hex(reinterpret_cast<uint64_t>(payload)))
         .kv("reason", name(status)).kv("rule", describe(status));
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    return false;
+}
+
+void free_or_stop(void* payload) {
+    if (!free_or_log(payload)) kernel::exit_kernel(boot::ExitCode::kFailure);
 }
 
 }  // namespace mm

@@ -41,8 +41,10 @@ uint64_t kernel_heap_tables();
 // One line with the heap's counters: `[INFO  heap] stats when=<when> …`.
 void log_heap_stats(const char* when);
 
-// free(), and a rejection logged by name and stopping the boot:
+// free(), and a rejection logged by name; false when it was refused:
 //   [ERROR heap] free rejected ptr=0x… reason=double-free rule="…"
+bool free_or_log(void* payload);
+// The same, and a rejection stops the boot (operator delete uses it).
 void free_or_stop(void* payload);
 
 }  // namespace mm

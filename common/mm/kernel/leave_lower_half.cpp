@@ -13,29 +13,75 @@
 namespace mm {
 namespace {
 
-// test.corrupt-remap=…: damage what the remap of the memory map is asked to
-// accept, to prove each check refuses it (tests/test_08_handoff_remap.py).
-void corrupt_if_requested(RemapRequest& request, const boot::BootHandoff& handoff) {
-    const Str how = kernel::command_line().value("test.corrupt-remap");
-    if (how.empty()) return;
-    klog::warn("remap").msg("damaging the memory-map remap on request").kv("corruption", how);
-    if (how == Str("offset")) request.remapped = phys_to_pointer<const uint8_t>(request.pa + kPageSize);
-    else if (how == Str("size")) request.size = 2 * MiB;
-    else if (how == Str("region")) request.pa = PhysAddr(handoff.kernel_physical_base);
-    else kernel::panic("unknown test.corrupt-remap value");
-}
-
 // One buffer: checked at its window address against its identity address.
-void remap(const RemapRequest& request, const MemoryRangeList& ranges) {
+// False, and the rejection logged, when the check refuses it.
+bool check_remap(const RemapRequest& request, const MemoryRangeList& ranges) {
     if (Violation v = check_remapped_buffer(request, ranges); !v.ok()) {
         klog::error("remap").msg(request.name).msg("rejected").kv("field", v.field).kv("value", klog::hex(v.value))
             .kv("rule", v.rule);
-        KernelAddressSpace::stop();
+        return false;
     }
     klog::info("remap").msg(request.name).kv("pa", klog::hex(request.pa.value()))
         .kv("old-va", klog::hex(reinterpret_cast<uint64_t>(request.validated)))
         .kv("new-va", klog::hex(reinterpret_cast<uint64_t>(request.remapped))).kv("size", klog::size(request.size))
         .kv("kind", range_kind_name(request.expected_kind)).kv("identical", true);
+    return true;
+}
+
+// Both buffers, the handoff first; false when either is refused.
+bool check_both(const RemapRequest& handoff, const RemapRequest& map, const MemoryRangeList& ranges) {
+    return check_remap(handoff, ranges) && check_remap(map, ranges);
+}
+
+// ---- test.corrupt-remap=…: damage on purpose ---------------------------------
+// The memory map's remap request is damaged, to prove each check refuses it
+// (tests/test_08_handoff_remap.py). Each damage breaks one rule of
+// check_remapped_buffer() and leaves the others holding.
+
+// Returns false when `how` names no damage we know.
+bool damage(Str how, RemapRequest& map, const boot::BootHandoff& old) {
+    if (how == Str("offset")) map.remapped = phys_to_pointer<const uint8_t>(map.pa + kPageSize);  // other bytes
+    else if (how == Str("size")) map.size = 2 * MiB;  // more than any buffer the loader hands over
+    else if (how == Str("region")) map.pa = PhysAddr(old.kernel_physical_base);  // kernel-image, not boot-handoff
+    else return false;
+    return true;
+}
+
+// Every damage damage() knows, in the order test.corrupt-remap=all applies them.
+constexpr Str kRemapDamages[] = {"offset", "size", "region"};
+
+// test.corrupt-remap=all: every damage in turn, each to a fresh copy of the
+// undamaged request (the checks run in order, so a damage left over would
+// hide the next one's rule) and through the same check_both() as the real
+// remap, so that one boot shows every rejection by name. The boot then stops
+// as a single rejection stops it; a damage that was let through is an error.
+[[noreturn]] void reject_every_damage(const RemapRequest& handoff, const RemapRequest& map,
+                                      const boot::BootHandoff& old, const MemoryRangeList& ranges) {
+    uint64_t accepted = 0;
+    for (Str how : kRemapDamages) {
+        RemapRequest damaged = map;
+        const bool known = damage(how, damaged, old);
+        KASSERT(known);  // kRemapDamages lists only names damage() knows
+        klog::warn("remap").msg("damaging the memory-map remap on request").kv("corruption", how);
+        if (check_both(handoff, damaged, ranges)) {
+            klog::error("remap").msg("damage accepted").kv("corruption", how);
+            ++accepted;
+        }
+    }
+    klog::info("remap").msg("every damage tried").kv("kinds", uint64_t(sizeof(kRemapDamages) / sizeof(Str)))
+        .kv("accepted", accepted);
+    KernelAddressSpace::stop();
+}
+
+// The memory map's request as test.corrupt-remap says: untouched, damaged
+// once, or (=all) every damage tried and the boot stopped.
+void corrupt_if_requested(const RemapRequest& handoff, RemapRequest& map, const boot::BootHandoff& old,
+                          const MemoryRangeList& ranges) {
+    const Str how = kernel::command_line().value("test.corrupt-remap");
+    if (how.empty()) return;
+    if (how == Str("all")) reject_every_damage(handoff, map, old, ranges);
+    klog::warn("remap").msg("damaging the memory-map remap on request").kv("corruption", how);
+    if (!damage(how, map, old)) kernel::panic("unknown test.corrupt-remap value");
 }
 
 }  // namespace
@@ -51,9 +97,8 @@ const boot::BootHandoff& remap_handoff_phase(const boot::BootHandoff& old, BootM
                                    phys_to_pointer<const uint8_t>(handoff_pa)};
     RemapRequest map{"memory-map", map_pa, old.memory_map_size, RangeKind::kBootHandoff,
                          reinterpret_cast<const uint8_t*>(old.memory_map), phys_to_pointer<const uint8_t>(map_pa)};
-    corrupt_if_requested(map, old);
-    remap(handoff, memory.ranges);
-    remap(map, memory.ranges);
+    corrupt_if_requested(handoff, map, old, memory.ranges);
+    if (!check_both(handoff, map, memory.ranges)) KernelAddressSpace::stop();
 
     // Both passed: switch every pointer to the window.
     const boot::BootHandoff& moved = *phys_to_pointer<const boot::BootHandoff>(handoff_pa);
