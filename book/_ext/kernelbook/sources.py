@@ -119,6 +119,13 @@ def log_formats(repo_root: Path, roots: list[str], exclude: tuple[str, ...] = ()
 
 _OPTION_RE = re.compile(r'\bcommand_line(?:\(\))?\.(has|value)\(\s*"([^"]+)"\s*\)')
 _ASSIGNED_RE = re.compile(r"(\w+)\s*=\s*(?:kernel::)?command_line(?:\(\))?\.value\(\s*\"[^\"]+\"\s*\)")
+# The names a sweep such as test.fault=all walks through, which are the
+# option's values too: a constexpr array under a comment that names `<option>=all`,
+#   // Every value test.fault= knows, in the order test.fault=all tries them.
+#   constexpr Str kFaults[] = {"null", "write-text", …};
+# or an array of structs whose entries each start with the name.
+_NAME_LIST_RE = re.compile(
+    r'(?P<comment>(?:[ \t]*//[^\n]*\n)+)[ \t]*constexpr\s+\w+\s+k\w+\[\]\s*=\s*\{(?P<body>(?:[^{}]|\{[^{}]*\})*)\}')
 
 
 @dataclass
@@ -151,6 +158,11 @@ def command_line_options(repo_root: Path, roots: list[str]) -> list[CommandLineO
                     body = code[match.end() : body_end if body_end >= 0 else len(code)]
                     option.values += re.findall(rf'\bif\s*\(\s*{assigned[1]}\s*==\s*Str\("([^"]*)"\)\s*\)', body)
             option.uses.append((rel, code.count("\n", 0, match.start()) + 1))
+        for names in _NAME_LIST_RE.finditer(file.read_text(encoding="utf-8")):
+            swept = re.search(r'([\w.-]+)=all\b', names["comment"])
+            if swept and swept[1] in options:
+                body = names["body"]
+                options[swept[1]].values += ["all"] + re.findall(r'\{\s*"([^"]*)"' if "{" in body else r'"([^"]*)"', body)
     for option in options.values():
         option.values = list(dict.fromkeys(option.values))
     return sorted(options.values(), key=lambda o: o.name)
