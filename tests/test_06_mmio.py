@@ -6,8 +6,10 @@ columns, but not the PAT bit), and against the raw page-table entries read
 with ``xp`` from the physical memory CR3 points to (a walk done by the test,
 which does show the PAT bit). A QMP ``screendump`` shows what the kernel drew
 through the write-combining mapping. Further boots: q35 with ``hpet=off``
-(the HPET is reported absent and the boot still ends well), and damaged
-copies of ACPI tables (``test.corrupt-acpi=``), each rejected by name.
+(the HPET is reported absent and the boot still ends well), one boot that
+hands the parser a damaged copy of each ACPI table in turn
+(``test.corrupt-acpi=all``), each rejected by name, and one with a single
+damaged table (``test.corrupt-acpi=HPET``), the ordinary way a boot ends on one.
 
 QEMU's ``info registers`` does not show IA32_PAT, so the PAT value is checked
 on the kernel's read-back only; the entries' PAT/PCD/PWT bits are checked
@@ -285,14 +287,59 @@ def test_without_hpet_the_kernel_says_so_and_boots(built):
     assert [r for r in result.records_for("kernel") if r.event == "ready"]
 
 
-@pytest.mark.parametrize("signature, field", [("XSDT", "xsdt.checksum"), ("APIC", "madt.checksum"),
-                                              ("HPET", "hpet.checksum")])
-def test_damaged_acpi_table_is_rejected_by_name(built, signature, field):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.corrupt-acpi={signature}"))
+# (test.corrupt-acpi value, the field its rejection names), in the order =all damages them
+DAMAGED_TABLES = [("XSDT", "xsdt.checksum"), ("APIC", "madt.checksum"), ("HPET", "hpet.checksum")]
+BAD_SUM = "the table's bytes must sum to 0 (mod 256)"
+
+
+@pytest.fixture(scope="module")
+def every_damaged_table(built):
+    """One boot with test.corrupt-acpi=all: each table damaged on a fresh copy, each through the real parser."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.corrupt-acpi=all"))
     harness.assert_outcome(result, "failure")
-    rejected = only(result, "acpi", "tables rejected")
+    return result
+
+
+def rejections(result) -> dict[str, list]:
+    """table -> the records that followed its WARN line, up to the next one."""
+    by_table, current = {}, None
+    for r in result.records:
+        if r.subsystem == "acpi" and r.event == "reading the tables with one damaged on request":
+            current = by_table.setdefault(r.fields["table"], [])
+        elif current is not None:
+            current.append(r)
+    return by_table
+
+
+def test_every_damaged_table_is_tried_then_the_boot_fails(every_damaged_table):
+    assert list(rejections(every_damaged_table)) == [t for t, _ in DAMAGED_TABLES]
+    summary = [r for r in every_damaged_table.records_for("acpi") if r.event == "every damaged table tried"]
+    assert len(summary) == 1 and summary[0] is every_damaged_table.records[-1]
+    assert int_field(summary[0], "tables") == len(DAMAGED_TABLES) and int_field(summary[0], "accepted") == 0
+    assert not [r for r in every_damaged_table.records_for("acpi") if r.event == "tables"]
+    assert not [r for r in every_damaged_table.records_for("mmio") if r.event.startswith("map")]
+
+
+def check_checksum_rejection(rejected, field):
+    assert (rejected.subsystem, rejected.event) == ("acpi", "tables rejected")
     assert rejected.fields["field"] == field
-    assert rejected.fields["rule"] == "the table's bytes must sum to 0 (mod 256)"
+    assert rejected.fields["rule"] == BAD_SUM
     # The flipped bit (0x20 in one byte) leaves the sum off by exactly that much.
     assert int_field(rejected, "value") in (0x20, 0xE0)
+
+
+@pytest.mark.parametrize("signature, field", DAMAGED_TABLES, ids=[t for t, _ in DAMAGED_TABLES])
+def test_damaged_acpi_table_is_rejected_by_name(every_damaged_table, signature, field):
+    errors = [r for r in rejections(every_damaged_table)[signature] if r.level == "ERROR"]
+    assert len(errors) == 1, [str(e) for e in errors]
+    check_checksum_rejection(errors[0], field)
+
+
+def test_one_damaged_table_ends_the_boot_with_its_rejection(built):
+    """A single damaged table, as a reader tries it: the rejection is the last word, then the failure code."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.corrupt-acpi=HPET"))
+    harness.assert_outcome(result, "failure")
+    errors = [r for r in result.records if r.level == "ERROR"]
+    assert len(errors) == 1 and errors[0] is result.records[-1], [str(e) for e in errors]
+    check_checksum_rejection(errors[0], "hpet.checksum")
     assert not [r for r in result.records_for("mmio") if r.event.startswith("map")]

@@ -4,9 +4,11 @@ them as merged ranges; QEMU's view of the same tables is the oracle.
 One held boot: the kernel's report is compared with ``info mem`` (QEMU merges
 by contiguous address and rights only, so the kernel's rows are merged the same
 way first) and, page by page, with ``info tlb`` (address, frame, page size and
-the NX/W/U/PCD/PWT bits). Four further boots install one bad entry each
-(``test.bad-mapping=…``); the audit must name the rule it breaks and the boot
-must end with the failure code.
+the NX/W/U/PCD/PWT bits). One boot installs each kind of bad entry in turn
+(``test.bad-mapping=all``): the audit must name the rule each breaks, and once
+each is undone the tables must verify clean again, as they did before. Then
+the boot ends with the failure code, as it does in the last boot, where a
+single bad entry (``test.bad-mapping=wx``) is the ordinary way it ends.
 """
 
 from __future__ import annotations
@@ -168,18 +170,101 @@ BAD_MAPPINGS = [
 ]
 
 
-@pytest.mark.parametrize("kind,counter,region,rule", BAD_MAPPINGS, ids=[b[0] for b in BAD_MAPPINGS])
-def test_a_bad_mapping_is_caught_by_name(built, kind, counter, region, rule):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.bad-mapping={kind}", timeout=60))
-    harness.assert_outcome(result, "failure")
-    assert only(result, "verify", "installing a bad mapping on request").fields["kind"] == kind
-    audit = only(result, "verify", "audit")
+# Frames each kind takes, all given back by its undo: wx and user map a spare
+# frame at the heap's base, under three new tables (PDPT, PD, PT).
+FRAMES_TAKEN = {"wx": 4, "user": 4, "nonzero-entry": 0, "shared-table": 0}
+AUDIT_COUNTERS = ("wx", "user", "nonzero-not-present", "malformed", "shared-tables", "unexpected")
+
+
+def only_in(records, subsystem, event):
+    matches = [r for r in records if r.subsystem == subsystem and r.event == event]
+    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
+    return matches[0]
+
+
+def check_caught(records, kind, counter, region, rule):
+    """What one verification logs about one bad mapping: `records` run from its WARN line to the verdict."""
+    assert only_in(records, "verify", "installing a bad mapping on request").fields["kind"] == kind
+    audit = only_in(records, "verify", "audit")
     assert int_field(audit, counter) == 1 and audit.fields["ok"] == "no"
-    named = [r for r in result.records_for("verify") if r.event == "audit rejected" and r.fields["rule"] == rule]
-    assert len(named) == 1, [str(r) for r in result.records if r.level == "ERROR"]
-    regions = {r.fields["name"]: r for r in result.records_for("verify") if r.event == "region"}
+    named = [r for r in records if r.subsystem == "verify" and r.event == "audit rejected" and r.fields["rule"] == rule]
+    assert len(named) == 1, [str(r) for r in records if r.level == "ERROR"]
+    regions = {r.fields["name"]: r for r in records if r.subsystem == "verify" and r.event == "region"}
     assert named[0].fields["region"] == region
     assert int_field(named[0], "va") == (HEAP_BASE if region == "heap" else int_field(regions[region], "va"))
+    rejected = only_in(records, "verify", "address space rejected")
+    assert int_field(rejected, "findings") == len([r for r in records if r.level == "ERROR"]) - 1
+
+
+@pytest.fixture(scope="module")
+def every_bad_mapping(built):
+    """One boot with test.bad-mapping=all: each bad mapping verified, undone, and verified clean again."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="test.bad-mapping=all", timeout=60))
+    harness.assert_outcome(result, "failure")
+    return result
+
+
+def sweep(result) -> tuple[list, dict[str, tuple[list, list]]]:
+    """The records before the first bad mapping, and for each kind: (its WARN line up to its undo line,
+    the records after the undo line up to the next kind's WARN line)."""
+    before, by_kind, current = [], {}, None
+    for r in result.records:
+        if r.subsystem == "verify" and r.event == "installing a bad mapping on request":
+            current = by_kind.setdefault(r.fields["kind"], ([], []))[0]
+        elif r.subsystem == "verify" and r.event == "bad mapping undone":
+            current = by_kind[r.fields["kind"]][1]
+        if current is None:
+            before.append(r)
+        else:
+            current.append(r)
+    return before, by_kind
+
+
+def test_every_bad_mapping_is_tried_then_the_boot_fails(every_bad_mapping):
+    before, by_kind = sweep(every_bad_mapping)
+    assert list(by_kind) == [b[0] for b in BAD_MAPPINGS]
+    # The sweep starts from tables that verify clean.
+    assert only_in(before, "verify", "address space verified")
+    assert not [r for r in before if r.level in ("WARN", "ERROR", "PANIC")]
+    summary = [r for r in every_bad_mapping.records_for("verify") if r.event == "every bad mapping tried"]
+    assert len(summary) == 1 and summary[0] is every_bad_mapping.records[-1]
+    assert int_field(summary[0], "kinds") == len(BAD_MAPPINGS) and int_field(summary[0], "accepted") == 0
+    assert not [r for r in every_bad_mapping.records_for("kernel") if r.event == "ready"]
+
+
+@pytest.mark.parametrize("kind,counter,region,rule", BAD_MAPPINGS, ids=[b[0] for b in BAD_MAPPINGS])
+def test_a_bad_mapping_is_caught_by_name(every_bad_mapping, kind, counter, region, rule):
+    caught, _ = sweep(every_bad_mapping)[1][kind]
+    check_caught(caught, kind, counter, region, rule)
+
+
+@pytest.mark.parametrize("kind", [b[0] for b in BAD_MAPPINGS])
+def test_each_bad_mapping_is_undone_exactly(every_bad_mapping, kind):
+    before, by_kind = sweep(every_bad_mapping)
+    undone = by_kind[kind][1]
+    # Every frame it took is back, and the tables verify clean with the same
+    # leaves and tables as before any bad mapping.
+    line = undone[0]
+    assert (line.event, line.fields["kind"]) == ("bad mapping undone", kind)
+    assert int_field(line, "frames-returned") == FRAMES_TAKEN[kind]
+    start = only_in(before, "verify", "verifying before any bad mapping")
+    assert int_field(line, "frames-in-use") == int_field(start, "frames-in-use")
+    assert not [r for r in undone if r.level in ("WARN", "ERROR", "PANIC")], [str(r) for r in undone]
+    assert only_in(undone, "verify", "address space verified")
+    audit, clean = only_in(undone, "verify", "audit"), only_in(before, "verify", "audit")
+    assert audit.fields["ok"] == "yes" and all(int_field(audit, key) == 0 for key in AUDIT_COUNTERS)
+    assert (int_field(audit, "leaves"), int_field(audit, "tables")) == (int_field(clean, "leaves"),
+                                                                        int_field(clean, "tables"))
+
+
+def test_one_bad_mapping_ends_the_boot_with_its_rejection(built):
+    """A single bad mapping, as a reader tries it: caught, the report printed, then the failure code."""
+    kind, counter, region, rule = BAD_MAPPINGS[0]
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline=f"test.bad-mapping={kind}", timeout=60))
+    harness.assert_outcome(result, "failure")
+    check_caught(result.records, kind, counter, region, rule)
+    # The report follows the rejection (it shows what is wrong), and nothing else does.
     rejected = only(result, "verify", "address space rejected")
-    assert int_field(rejected, "findings") == len([r for r in result.records if r.level == "ERROR"]) - 1
+    after = result.records[result.records.index(rejected) + 1:]
+    assert after and all(r.subsystem == "layout" for r in after), [str(r) for r in after if r.subsystem != "layout"]
     assert not [r for r in result.records_for("kernel") if r.event == "ready"]

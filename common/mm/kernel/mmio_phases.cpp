@@ -16,10 +16,10 @@ namespace {
 // are read at their physical address.
 const uint8_t* identity_bytes(PhysAddr pa) { return reinterpret_cast<const uint8_t*>(pa.value()); }
 
-// `test.corrupt-acpi=<signature>` (e.g. HPET, APIC, XSDT, FACP) hands the
-// parser a copy of that table with one byte of its OEM ID changed, so its
-// checksum no longer holds: the boot must stop, naming the table
-// (tests/test_06_mmio.py).
+// `test.corrupt-acpi=<signature>` (XSDT, APIC or HPET) hands the parser a
+// copy of that table with one byte of its OEM ID changed, so its checksum no
+// longer holds: the boot must stop, naming the table (tests/test_06_mmio.py).
+// `test.corrupt-acpi=all` damages each of the three in turn.
 class CorruptedAcpiMemory final : public acpi::AcpiMemory {
 public:
     CorruptedAcpiMemory(acpi::AcpiMemory& inner, Str signature) : inner_(inner), signature_(signature) {}
@@ -39,6 +39,38 @@ private:
     Str signature_;
     static inline uint8_t copy_[acpi::kMaxTableLength];
 };
+
+// The parser's run over the tables with the one named `signature` damaged,
+// announced first, so a log with several such runs splits at each.
+Violation find_devices_with_damaged_table(PhysAddr rsdp, acpi::AcpiMemory& ram, Str signature,
+                                          acpi::AcpiDevices* out) {
+    klog::warn("acpi").msg("reading the tables with one damaged on request").kv("table", signature);
+    CorruptedAcpiMemory corrupted(ram, signature);
+    return acpi::find_acpi_devices(rsdp, corrupted, out);
+}
+
+// Every table test.corrupt-acpi=all damages, in this order.
+constexpr Str kDamagedTables[] = {"XSDT", "APIC", "HPET"};
+
+// test.corrupt-acpi=all: each table damaged in turn, each time on a fresh copy
+// and through the same find_acpi_devices() as the real tables, so that one
+// boot shows every rejection by name. The boot then stops, as one damaged
+// table stops it; a damage the parser let through is an error.
+[[noreturn]] void reject_every_damaged_table(PhysAddr rsdp, acpi::AcpiMemory& ram) {
+    uint64_t accepted = 0;
+    for (Str signature : kDamagedTables) {
+        acpi::AcpiDevices devices;
+        if (Violation v = find_devices_with_damaged_table(rsdp, ram, signature, &devices); !v.ok()) {
+            log_rejection("acpi", "tables", v);
+        } else {
+            klog::error("acpi").msg("damaged table accepted").kv("table", signature);
+            ++accepted;
+        }
+    }
+    klog::info("acpi").msg("every damaged table tried")
+        .kv("tables", uint64_t(sizeof(kDamagedTables) / sizeof(kDamagedTables[0]))).kv("accepted", accepted);
+    KernelAddressSpace::stop();
+}
 
 }  // namespace
 
@@ -68,8 +100,12 @@ MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHa
         klog::warn("acpi").msg("no rsdp: only the lapic is mapped");
     } else {
         acpi::RamAcpiMemory ram(ranges, identity_bytes);
-        CorruptedAcpiMemory corrupted(ram, kernel::command_line().value("test.corrupt-acpi"));
-        if (Violation v = acpi::find_acpi_devices(PhysAddr(handoff.rsdp), corrupted, &acpi); !v.ok()) {
+        const PhysAddr rsdp(handoff.rsdp);
+        const Str damaged = kernel::command_line().value("test.corrupt-acpi");  // a test's request, usually none
+        if (damaged == Str("all")) reject_every_damaged_table(rsdp, ram);
+        if (Violation v = damaged.empty() ? acpi::find_acpi_devices(rsdp, ram, &acpi)
+                                          : find_devices_with_damaged_table(rsdp, ram, damaged, &acpi);
+            !v.ok()) {
             log_rejection("acpi", "tables", v);
             KernelAddressSpace::stop();
         }
