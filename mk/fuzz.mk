@@ -5,7 +5,7 @@
 #   tests/fuzz/corpus/<target>/        seeds, written by `make fuzz-seeds`
 #   tests/fuzz/regressions/<target>/   every crash ever found, replayed by make test
 #
-# `make test` replays the regressions and fuzzes each target for a few seconds
+# `make test` replays the regressions and fuzzes each target for a fixed number of inputs
 # (tests/test_fuzz.py); `make fuzz` fuzzes each for FUZZ_SECONDS.
 
 FUZZ_CXX      := clang++
