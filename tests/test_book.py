@@ -11,12 +11,13 @@ extension tests build small throwaway books of their own.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -213,26 +214,79 @@ def _chromium(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[st
         )
 
 
-def test_pages_render_in_chromium_with_working_links(html_pages):
+# One Chromium for every written page: each in a frame of a probe page, which
+# reports, once all have loaded, each frame's DOM as its scripts left it and
+# what each diagram measures as laid out. One start instead of one per page:
+# Chromium's start costs more than rendering a page.
+_PROBE = """<!doctype html><html><body><pre id="out">pending</pre>%s<script>
+  const frames = [...document.querySelectorAll("iframe")];
+  const result = {};
+  function diagrams(doc) {
+    const items = [];
+    for (const svg of doc.querySelectorAll("svg.kernelbook-diagram")) {
+      const r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+      const item = {kind: svg.getAttribute("class"), width: r.width, height: r.height, texts: 0, problems: []};
+      for (const t of svg.querySelectorAll("text")) {
+        item.texts++;
+        const b = t.getBBox();
+        if (t.textContent && b.width <= 0) item.problems.push("no width: " + t.textContent);
+        if (b.x < -0.5 || b.x + b.width > vb.width + 0.5) item.problems.push("outside the drawing: " + t.textContent);
+      }
+      for (const g of svg.querySelectorAll("g.as-region")) {
+        const box = g.querySelector("rect").getBBox();
+        for (const t of g.querySelectorAll("text")) {
+          const b = t.getBBox();
+          if (b.x + b.width > box.x + box.width) item.problems.push("out of its band: " + t.textContent);
+        }
+      }
+      items.push(item);
+    }
+    return items;
+  }
+  // The window's load event waits for every frame's: a frame's own event may
+  // come before this script could listen for it.
+  window.addEventListener("load", () => {
+    for (const f of frames) {
+      const doc = f.contentDocument;
+      result[f.dataset.page] = {dom: doc.documentElement.outerHTML, diagrams: diagrams(doc)};
+    }
+    document.getElementById("out").textContent = JSON.stringify(result);
+  });
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def rendered(html_pages, tmp_path_factory) -> dict[str, dict]:
+    """Page path relative to the HTML root -> {"dom": …, "diagrams": […]}, from one Chromium."""
+    import json
+
+    pages = book_pages(html_pages)
+    frames = "".join(f'<iframe style="width:1280px;height:900px" data-page="{p.relative_to(HTML).as_posix()}" '
+                     f'src="{p.as_uri()}"></iframe>' for p in pages)
+    probe = tmp_path_factory.mktemp("chromium") / "probe.html"
+    probe.write_text(_PROBE % frames, encoding="utf-8")
+    done = _chromium("--allow-file-access-from-files", "--dump-dom", probe.as_uri())
+    match = re.search(r'<pre id="out">(.*?)</pre>', done.stdout, re.S)
+    assert match and match[1] != "pending", f"chromium: {done.returncode} {done.stderr[-1000:]}"
+    result = json.loads(unescape(match[1]))
+    assert sorted(result) == sorted(p.relative_to(HTML).as_posix() for p in pages)
+    return result
+
+
+def test_pages_render_in_chromium_with_working_links(rendered):
     """Chromium loads each written page (scripts run) and the DOM it ends with
     has its title and no reference that leads nowhere."""
-    pages = book_pages(html_pages)
-
-    def render(path: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
-        return path, _chromium("--dump-dom", path.as_uri())
-
     failures = []
-    with ThreadPoolExecutor(2) as pool:
-        for path, done in pool.map(render, pages):
-            name = path.relative_to(HTML)
-            if done.returncode != 0 or "<html" not in done.stdout:
-                failures.append(f"{name}: chromium failed ({done.returncode}): {done.stderr[-500:]}")
-                continue
-            dom = parse(done.stdout)
-            built = parse(path.read_text(encoding="utf-8"))
-            if not dom.h1 or dom.h1[0].strip() != built.h1[0].strip():
-                failures.append(f"{name}: rendered DOM lacks the page title {built.h1[:1]}")
-            failures += [f"{name} (rendered): {b}" for b in broken_refs(path, dom)]
+    for name, page in rendered.items():
+        path = HTML / name
+        if "<head" not in page["dom"]:
+            failures.append(f"{name}: chromium rendered no document")
+            continue
+        dom = parse(page["dom"])
+        built = parse(path.read_text(encoding="utf-8"))
+        if not dom.h1 or dom.h1[0].strip() != built.h1[0].strip():
+            failures.append(f"{name}: rendered DOM lacks the page title {built.h1[:1]}")
+        failures += [f"{name} (rendered): {b}" for b in broken_refs(path, dom)]
     assert not failures, "\n".join(failures)
 
 
@@ -393,7 +447,6 @@ def test_a_clean_fixture_builds_without_warnings(tmp_path):
 # Diagrams: {address-space} and {page-walk}, drawn from the boot logs
 # ---------------------------------------------------------------------------
 
-import re  # noqa: E402
 import xml.etree.ElementTree as ET  # noqa: E402
 
 from kernelbook import diagrams  # noqa: E402
@@ -524,48 +577,12 @@ def test_page_walk_of_chapter_04_matches_its_check_line(html_pages):
     assert f"virtual address {va:#018x} (kernel_main)".replace(" (", "  (") in svg_text(found[0])
 
 
-def test_diagrams_render_in_chromium(html_pages, tmp_path):
+def test_diagrams_render_in_chromium(rendered):
     """Each chapter page with a diagram, loaded in Chromium: every diagram is
     laid out with a real size, every label has a width, and no label runs out
     of its band or out of the drawing."""
-    import json
-
     pages = [HTML / "chapters" / f"{c}.html" for c in DIAGRAM_CHAPTERS]
-    frames = "".join(f'<iframe style="width:1280px;height:900px" src="{p.as_uri()}"></iframe>' for p in pages)
-    probe = tmp_path / "probe.html"
-    probe.write_text("""<!doctype html><html><body><pre id="out">pending</pre>%s<script>
-      const frames = [...document.querySelectorAll("iframe")];
-      const result = {};
-      let loaded = 0;
-      for (const f of frames) f.addEventListener("load", () => {
-        const doc = f.contentDocument, items = [];
-        for (const svg of doc.querySelectorAll("svg.kernelbook-diagram")) {
-          const r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
-          const item = {kind: svg.getAttribute("class"), width: r.width, height: r.height, texts: 0, problems: []};
-          for (const t of svg.querySelectorAll("text")) {
-            item.texts++;
-            const b = t.getBBox();
-            if (t.textContent && b.width <= 0) item.problems.push("no width: " + t.textContent);
-            if (b.x < -0.5 || b.x + b.width > vb.width + 0.5) item.problems.push("outside the drawing: " + t.textContent);
-          }
-          for (const g of svg.querySelectorAll("g.as-region")) {
-            const box = g.querySelector("rect").getBBox();
-            for (const t of g.querySelectorAll("text")) {
-              const b = t.getBBox();
-              if (b.x + b.width > box.x + box.width) item.problems.push("out of its band: " + t.textContent);
-            }
-          }
-          items.push(item);
-        }
-        result[f.src.split("/").pop()] = items;
-        if (++loaded === frames.length) document.getElementById("out").textContent = JSON.stringify(result);
-      });
-    </script></body></html>""" % frames)
-    done = _chromium("--allow-file-access-from-files", "--dump-dom", probe.as_uri())
-    match = re.search(r'<pre id="out">(.*?)</pre>', done.stdout, re.S)
-    assert match and match[1] != "pending", f"chromium: {done.returncode} {done.stderr[-1000:]}"
-    result = json.loads(match[1].replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
-    assert sorted(result) == sorted(p.name for p in pages)
+    result = {p.name: rendered[p.relative_to(HTML).as_posix()]["diagrams"] for p in pages}
     problems = []
     for name, items in result.items():
         kinds = sorted(i["kind"].split()[-1] for i in items)
