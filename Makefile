@@ -84,13 +84,15 @@ test-matrix: kernels
 # build/book/html, by Sphinx + MyST (book/conf.py), every warning an error. The
 # boot logs the pages quote come from real boots (scripts/book/capture_logs.py,
 # into build/book/logs); book/reference/writing.md says how pages are written.
+# Sphinx is skipped when nothing it reads changed (scripts/book/sphinx_if_changed.py).
 BOOK_OUT := $(BUILD)/book
 
 .PHONY: book
 book: kernels
 	$(Q)$(PYTHON) scripts/book/capture_logs.py $(BOOK_OUT)/logs book chapters
 	@echo "  SPHINX  $(BOOK_OUT)/html"
-	$(Q)$(PYTHON) -m sphinx -b html -E -W --keep-going -n -q -d $(BOOK_OUT)/doctrees book $(BOOK_OUT)/html
+	$(Q)$(PYTHON) scripts/book/sphinx_if_changed.py $(BOOK_OUT)/inputs.digest -- \
+	    $(PYTHON) -m sphinx -b html -E -W --keep-going -n -q -d $(BOOK_OUT)/doctrees book $(BOOK_OUT)/html
 
 # ---- benchmarks ------------------------------------------------------------
 # make bench: boot overhead against the firmware floor, page-table footprint
