@@ -115,13 +115,19 @@ def parse(text: str) -> PageLinks:
     return page
 
 
-_ids_cache: dict[Path, set[str]] = {}
+_parsed_cache: dict[Path, PageLinks] = {}
+
+
+def parsed(path: Path) -> PageLinks:
+    """A built page, parsed once per test run (the link check reads every page
+    as a source and many as targets)."""
+    if path not in _parsed_cache:
+        _parsed_cache[path] = parse(path.read_text(encoding="utf-8"))
+    return _parsed_cache[path]
 
 
 def ids_of(path: Path) -> set[str]:
-    if path not in _ids_cache:
-        _ids_cache[path] = parse(path.read_text(encoding="utf-8")).ids
-    return _ids_cache[path]
+    return parsed(path).ids
 
 
 def broken_refs(page_path: Path, page: PageLinks) -> list[str]:
@@ -174,7 +180,7 @@ def test_no_broken_internal_links_anchors_or_images(html_pages):
     """Every page, source listings included, parsed as built."""
     broken = []
     for path in html_pages:
-        broken += [f"{path.relative_to(HTML)}: {b}" for b in broken_refs(path, parse(path.read_text(encoding="utf-8")))]
+        broken += [f"{path.relative_to(HTML)}: {b}" for b in broken_refs(path, parsed(path))]
     assert not broken, "\n".join(broken)
 
 
@@ -283,7 +289,7 @@ def test_pages_render_in_chromium_with_working_links(rendered):
             failures.append(f"{name}: chromium rendered no document")
             continue
         dom = parse(page["dom"])
-        built = parse(path.read_text(encoding="utf-8"))
+        built = parsed(path)
         if not dom.h1 or dom.h1[0].strip() != built.h1[0].strip():
             failures.append(f"{name}: rendered DOM lacks the page title {built.h1[:1]}")
         failures += [f"{name} (rendered): {b}" for b in broken_refs(path, dom)]
