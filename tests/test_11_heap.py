@@ -100,7 +100,9 @@ def test_the_bitmap_covers_every_usable_frame_and_inherits_the_boot_allocators_r
 
 def test_stress_passed_and_balanced(held):
     frames = only(held, "frames", "stress passed")
-    assert int_field(frames, "frames") == 2048 and int_field(frames, "pattern-checks") == 2048 * 3
+    # Every frame of every round checked; a second round hands out frames the first freed.
+    assert int_field(frames, "rounds") >= 2
+    assert int_field(frames, "pattern-checks") == int_field(frames, "frames") * int_field(frames, "rounds") > 0
     assert int_field(frames, "used-before") == int_field(frames, "used-after")
     assert int_field(frames, "free-before") == int_field(frames, "free-after")
     heap = only(held, "heap", "stress passed")

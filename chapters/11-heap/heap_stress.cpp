@@ -30,7 +30,7 @@ struct Random {
 // ---- frames -----------------------------------------------------------------
 
 constexpr size_t kStressFrames = 2048;
-constexpr int kFrameRounds = 3;
+constexpr int kFrameRounds = 2;
 mm::PhysAddr g_frames[kStressFrames];
 
 void stress_frames(mm::BitmapFrameAllocator& frames, Random& random) {
@@ -73,7 +73,7 @@ void stress_frames(mm::BitmapFrameAllocator& frames, Random& random) {
 // ---- heap -------------------------------------------------------------------
 
 constexpr size_t kSlots = 512;
-constexpr uint64_t kOperations = 20000;
+constexpr uint64_t kOperations = 6000;
 
 struct Slot {
     uint8_t* p = nullptr;
