@@ -106,7 +106,9 @@ def test_stress_passed_and_balanced(held):
     assert int_field(frames, "used-before") == int_field(frames, "used-after")
     assert int_field(frames, "free-before") == int_field(frames, "free-after")
     heap = only(held, "heap", "stress passed")
-    assert int_field(heap, "allocations") == int_field(heap, "frees") > 5000
+    # About half the operations allocate: thousands of blocks, every one freed.
+    assert int_field(heap, "allocations") == int_field(heap, "frees") > max(2000, int_field(heap, "operations") // 3)
+    assert int_field(heap, "max-live") >= 100
     assert int_field(heap, "live-after") == 0 and int_field(heap, "used-after") == 0
     assert int_field(heap, "frames-taken") == int_field(heap, "heap-pages") + int_field(heap, "tables")
     assert int_field(heap, "heap-pages") * PAGE == size_field(heap, "grew")
