@@ -68,6 +68,12 @@ debug: check-chapter $(BUILD)/$(CH)/disk.img
 # ---- testing ---------------------------------------------------------------
 # Boots run in parallel (one QEMU per core); a module's tests share its boots.
 PYTEST_ARGS ?= -n auto --dist loadscope
+# One id per `make test`: its pytest run reads back the boots its book step made
+# instead of booting them again, and never a boot from an earlier run
+# (tests/harness/boot_logs.py).
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+export BOOT_LOG_SESSION := $(shell date +%s.%N)-$(shell echo $$PPID)
+endif
 
 .PHONY: test
 test: all book fuzz-targets

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness import BootConfig, BootResult, log, paths, qemu
+from harness import BootConfig, BootResult, boot_logs, log, paths, qemu
 from harness.exit_codes import parse_exit_codes, qemu_status
 
 # A slice of real-looking serial output: OVMF clears the screen and moves the
@@ -410,3 +410,51 @@ def test_loader_memory_map_reads_the_dump():
         "[INFO  loader] map type=acpi-nvs start=0xf000 pages=1 attribute=0xf\n"
     )
     assert loader_memory_map(parse_records(log)) == [("conventional", 0x1000, 0x3000), ("acpi-nvs", 0xF000, 0x10000)]
+
+
+# ---------------------------------------------------------------------------
+# Boots kept by the book step and read back in the same make test
+# ---------------------------------------------------------------------------
+
+
+def test_kept_log_names_are_the_books(monkeypatch):
+    monkeypatch.syspath_prepend(str(harness.REPO_ROOT / "book" / "_ext"))
+    from kernelbook.bootlogs import boot_log_name
+
+    for cmdline in ["", "loader.dump-map", "test.fault=all  log=debug", "x/y z"]:
+        assert boot_logs.log_name("01-boot", cmdline) == boot_log_name("01-boot", cmdline)
+
+
+def test_a_kept_boot_is_read_back_only_in_its_own_session(fake_build, tmp_path, monkeypatch):
+    out = tmp_path / "logs"
+    out.mkdir()
+    config = BootConfig("99-fake", cmdline="test.fault=all")
+    booted = BootResult(config=config, log=OVMF_AND_KERNEL, records=log.parse_records(OVMF_AND_KERNEL),
+                        exit_status=71, outcome="failure", elapsed=3.4)
+
+    monkeypatch.delenv(boot_logs.SESSION_ENV, raising=False)
+    boot_logs.save(out, config, booted)
+    assert boot_logs.reuse(config, out) is None, "no session: every boot is a boot"
+
+    monkeypatch.setenv(boot_logs.SESSION_ENV, "run-1")
+    assert boot_logs.reuse(config, out) is None, "kept by another run"
+    boot_logs.save(out, config, booted)
+    kept = boot_logs.reuse(config, out)
+    assert kept is not None and kept.config is config
+    assert (kept.outcome, kept.exit_status) == ("failure", 71)
+    assert [str(r) for r in kept.records] == [str(r) for r in booted.records]
+    assert kept.clean_log == booted.clean_log
+
+    # Only the very configuration the book step boots.
+    for other in [BootConfig("99-fake", cmdline="test.fault=null"), BootConfig("99-fake", cmdline="test.fault=all", hold=True),
+                  BootConfig("99-fake", cmdline="test.fault=all", memory="8G"),
+                  BootConfig("99-fake", cmdline="test.fault=all", esp_files={"kernel.elf": b""}),
+                  BootConfig("99-fake", cmdline="test.fault=all", gdb_port=1234), BootConfig("99-fake")]:
+        assert boot_logs.reuse(other, out) is None, other
+
+    monkeypatch.setenv(boot_logs.SESSION_ENV, "run-2")
+    assert boot_logs.reuse(config, out) is None, "a later run boots again"
+    monkeypatch.setenv(boot_logs.SESSION_ENV, "run-1")
+    os.utime(fake_build, None)  # the image rebuilt after the log was kept
+    os.utime(out / "99-fake+test.fault=all.log", (1, 1))
+    assert boot_logs.reuse(config, out) is None, "older than the image"

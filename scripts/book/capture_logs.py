@@ -14,14 +14,15 @@ and the tests), and writes, per boot:
 * ``OUT_DIR/<name>.json``        outcome, command line, QEMU settings, duration
 
 A log newer than the chapter's disk image, captured on the same firmware, is
-kept as it is. A boot without a
+kept as it is. Each log records the ``make test`` session that made it, so the
+tests of that session read it back instead of booting again
+(``tests/harness/boot_logs.py``). A boot without a
 command line must end in success; a boot with one may also end in the failure
 code (``test.fail=...``); any other end (timeout, reset, QEMU error) fails.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "book" / "_ext"))
 
 import harness  # noqa: E402
+from harness import boot_logs  # noqa: E402
 from kernelbook.bootlogs import boot_log_name, boots_in_files  # noqa: E402
 
 PARALLEL_BOOTS = 2
@@ -38,26 +40,18 @@ PARALLEL_BOOTS = 2
 
 def capture(out: Path, chapter: str, cmdline: str) -> str | None:
     """Boot once; returns an error message or None."""
-    name = boot_log_name(chapter, cmdline)
-    log, serial, meta = out / f"{name}.log", out / f"{name}.serial.log", out / f"{name}.json"
     image = harness.chapter_image(chapter)
     if not image.is_file():
         return f"{image} does not exist: run make first"
-    firmware = str(harness.OVMF_CODE)
-    if (log.is_file() and meta.is_file() and log.stat().st_mtime > image.stat().st_mtime
-            and json.loads(meta.read_text(encoding="utf-8")).get("firmware") == firmware):
+    if boot_logs.is_fresh(out, chapter, cmdline):
         return None
     config = harness.BootConfig(chapter=chapter, cmdline=cmdline)
     result = harness.boot(config)
     allowed = {"success"} if not cmdline else {"success", "failure"}
+    name = boot_log_name(chapter, cmdline)
     if result.outcome not in allowed:
         return f"boot of {name} ended with {result.outcome}, expected {' or '.join(sorted(allowed))}\n{result.describe()}"
-    serial.write_text(result.clean_log, encoding="utf-8")
-    log.write_text("".join(f"{record}\n" for record in result.records), encoding="utf-8")
-    meta.write_text(json.dumps({
-        "chapter": chapter, "cmdline": cmdline, "outcome": result.outcome, "exit_status": result.exit_status,
-        "memory": config.memory, "cpu": config.cpu, "machine": config.machine, "firmware": firmware, "elapsed": round(result.elapsed, 1),
-    }, indent=2) + "\n", encoding="utf-8")
+    log = boot_logs.save(out, config, result)
     print(f"  BOOTLOG {log.relative_to(REPO) if log.is_relative_to(REPO) else log} ({result.outcome}, {result.elapsed:.1f}s)")
     return None
 

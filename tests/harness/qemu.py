@@ -498,8 +498,15 @@ def boot(config: BootConfig) -> BootResult:
     Safe to call from several processes at once: each run has its own
     temporary directory and uses no TCP port (unless ``gdb_port`` is set).
     The directory is deleted afterwards unless ``KEEP_QEMU_RUNS=1``.
+    Within one ``make test``, a boot its book step already made is read back
+    instead (:mod:`harness.boot_logs`).
     """
     _built_image(config.chapter)  # name the missing chapter before the variable store needs a boot
+    from .boot_logs import reuse  # boot_logs builds on this module
+
+    kept = reuse(config)  # the same boot, made by this very `make test` already (boot_logs.py)
+    if kept is not None:
+        return kept
     return boot_from_vars(config, seasoned_vars(config.machine))
 
 

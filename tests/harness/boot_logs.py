@@ -1,0 +1,91 @@
+"""Boot logs kept on disk, so that one ``make test`` boots each configuration once.
+
+``make book`` boots every (chapter, command line) the book quotes and keeps the
+logs in ``build/book/logs`` (scripts/book/capture_logs.py). Some tests boot
+exactly those configurations: one command line, the default machine, nothing
+held, nothing changed on the disk. ``make test`` gives its book step and its
+pytest run one session id (``BOOT_LOG_SESSION``); :func:`reuse` then hands a
+test the boot the book step made in that same session, instead of booting the
+same thing again.
+
+A log from an earlier session is never reused: a test run boots everything it
+asserts on, except what this very run has booted already. Without a session
+(plain ``pytest``) every boot is a boot.
+
+Per boot, ``<name>.log`` holds our ``[LEVEL subsystem]`` lines, ``<name>.serial.log``
+the whole serial output (escape codes removed) and ``<name>.json`` the outcome,
+exit status, settings and session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from .log import parse_records
+from .paths import BUILD_DIR, OVMF_CODE, chapter_image
+from .qemu import BootConfig, BootResult
+
+SESSION_ENV = "BOOT_LOG_SESSION"
+LOG_DIR = BUILD_DIR / "book" / "logs"
+
+
+def session() -> str | None:
+    return os.environ.get(SESSION_ENV) or None
+
+
+def log_name(chapter: str, cmdline: str) -> str:
+    """File stem of a kept boot: ``01-boot`` or ``01-boot+loader.dump-map``
+    (the book's ``kernelbook.bootlogs.boot_log_name``, which a test holds equal)."""
+    return chapter + "".join("+" + re.sub(r"[^A-Za-z0-9._=-]", "_", word) for word in cmdline.split())
+
+
+def shareable(config: BootConfig) -> bool:
+    """A boot the book step makes too: an explicit command line and every other setting at its default."""
+    default = BootConfig(config.chapter)
+    return (config.cmdline is not None and not config.hold and not config.monitor_commands
+            and not config.esp_files and not config.extra_args and config.gdb_port is None
+            and (config.memory, config.smp, config.cpu, config.machine)
+            == (default.memory, default.smp, default.cpu, default.machine))
+
+
+def is_fresh(out: Path, chapter: str, cmdline: str) -> bool:
+    """Kept logs of this boot exist, are newer than the chapter's disk image and came from this firmware."""
+    name = log_name(chapter, cmdline)
+    log, serial, meta = out / f"{name}.log", out / f"{name}.serial.log", out / f"{name}.json"
+    image = chapter_image(chapter)
+    if not (log.is_file() and serial.is_file() and meta.is_file() and image.is_file()):
+        return False
+    return (log.stat().st_mtime > image.stat().st_mtime
+            and json.loads(meta.read_text(encoding="utf-8")).get("firmware") == str(OVMF_CODE))
+
+
+def save(out: Path, config: BootConfig, result: BootResult) -> Path:
+    """Keep ``result`` under ``out``; returns the ``.log`` path."""
+    name = log_name(config.chapter, config.cmdline or "")
+    log, serial, meta = out / f"{name}.log", out / f"{name}.serial.log", out / f"{name}.json"
+    serial.write_text(result.clean_log, encoding="utf-8")
+    meta.write_text(json.dumps({
+        "chapter": config.chapter, "cmdline": config.cmdline or "", "outcome": result.outcome,
+        "exit_status": result.exit_status, "memory": config.memory, "cpu": config.cpu,
+        "machine": config.machine, "firmware": str(OVMF_CODE), "elapsed": round(result.elapsed, 1),
+        "session": session(),
+    }, indent=2) + "\n", encoding="utf-8")
+    log.write_text("".join(f"{record}\n" for record in result.records), encoding="utf-8")  # last: it marks the set fresh
+    return log
+
+
+def reuse(config: BootConfig, out: Path = LOG_DIR) -> BootResult | None:
+    """The boot of ``config`` kept in this session, or ``None`` when it must be booted."""
+    current = session()
+    if current is None or not shareable(config) or not is_fresh(out, config.chapter, config.cmdline):
+        return None
+    name = log_name(config.chapter, config.cmdline)
+    meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+    if meta.get("session") != current:
+        return None
+    text = (out / f"{name}.serial.log").read_text(encoding="utf-8")
+    return BootResult(config=config, log=text, records=parse_records(text), exit_status=meta["exit_status"],
+                      outcome=meta["outcome"], elapsed=meta["elapsed"])
