@@ -1,11 +1,16 @@
 """`make debug` and the GDB helpers (scripts/gdb): two real boots under GDB.
 
-Boot 1 (the ``session`` fixture) stops at kernel_main with the very script
-`make debug` generates (harness.gdb), runs every helper once, then lets the
-kernel finish. Its checks compare what GDB shows with what the loader logged
-(segments, ``loader.dump-map``, image base) and with QEMU's own ``info tlb``.
-Boot 2 loads the loader's symbols at the base boot 1 logged and stops at
-``efi_main``, as `make debug LOADER=1` does.
+Boot 1 (the ``first_boot`` fixture) is chapter 05 stopped after its CR3
+switch: ``kpt`` walks the kernel's own tables. It also logs where OVMF loaded
+BOOTX64.EFI, which is the same address for one loader build and one machine,
+whatever the chapter.
+
+Boot 2 (the ``session`` fixture) is `make debug LOADER=1`: the very script
+`make debug` generates (harness.gdb), with the loader's symbols loaded at the
+base boot 1 logged. It stops at ``efi_main``, then at kernel_main, runs every
+helper once, and lets the kernel finish. Its checks compare what GDB shows
+with what the loader logged (segments, ``loader.dump-map``, image base) and
+with QEMU's own ``info tlb``.
 
 The pure half of the helpers (scripts/gdb/kmodel.py) is also checked without a
 boot: against the C++ headers and against hand-built page tables.
@@ -103,12 +108,33 @@ class Session:
         return next(r for r in self.result.records_for("loader") if r.event == "segment" and r.fields["flags"] == flags)
 
 
+WINDOW_BASE = 0xFFFF_8000_0000_0000
+
+
 @pytest.fixture(scope="module")
-def session(built, tmp_path_factory) -> Session:
+def first_boot(built, tmp_path_factory) -> Session:
+    """Chapter 05, stopped after its CR3 switch, then in kernel text."""
+    then = [
+        "hbreak mm::check_phys_window", "continue",
+        "echo @@kpt-window\\n", f"kpt {WINDOW_BASE + 0x20_0000:#x}",
+        "echo @@kpt-text\\n", "kpt &kernel_main",
+        "continue",
+    ]
+    result, output = boot_under_gdb(tmp_path_factory.mktemp("gdb"), then, chapter="05-paging", cmdline="")
+    return Session(result, output)
+
+
+# Run at efi_main, before the script goes on to kernel_main.
+LOADER_COMMANDS = {"efi-bt": "bt 2", "efi-next": "next", "efi-pc": "info symbol $pc", "efi-end": "continue"}
+
+
+@pytest.fixture(scope="module")
+def session(first_boot, tmp_path_factory) -> Session:
     then = []
-    for marker, commands in SESSION_COMMANDS.items():
+    for marker, commands in {**LOADER_COMMANDS, **SESSION_COMMANDS}.items():
         then += [f"echo @@{marker}\\n", *commands.split("\n")]
-    result, output = boot_under_gdb(tmp_path_factory.mktemp("gdb"), then)
+    base = harness.int_field(first_boot.result.record("loader", "start"), "image-base")
+    result, output = boot_under_gdb(tmp_path_factory.mktemp("gdb"), then, loader_image_base=base)
     return Session(result, output)
 
 
@@ -135,22 +161,12 @@ def tlb_entry(tlb: str, va: int) -> tuple[int, int, str]:
 
 
 # ---------------------------------------------------------------------------
-# Chapter 05: kpt through the kernel's own tables, phys window included
+# Boot 1, chapter 05: kpt through the kernel's own tables, phys window included
 # ---------------------------------------------------------------------------
 
-WINDOW_BASE = 0xFFFF_8000_0000_0000
-
-
-def test_kpt_on_the_phys_window_and_kernel_text_agrees_with_the_kernels_log(built, tmp_path):
+def test_kpt_on_the_phys_window_and_kernel_text_agrees_with_the_kernels_log(first_boot):
     """Stopped after chapter 05's CR3 switch: kpt walks the kernel's own tables."""
-    then = [
-        "hbreak mm::check_phys_window", "continue",
-        "echo @@kpt-window\\n", f"kpt {WINDOW_BASE + 0x20_0000:#x}",
-        "echo @@kpt-text\\n", "kpt &kernel_main",
-        "continue",
-    ]
-    result, output = boot_under_gdb(tmp_path, then, chapter="05-paging", cmdline="")
-    session = Session(result, output)
+    session, result, output = first_boot, first_boot.result, first_boot.output
     assert result.outcome == "success", output[-2000:]
 
     window = kpt_translation(session["kpt-window"])
@@ -169,13 +185,13 @@ def test_kpt_on_the_phys_window_and_kernel_text_agrees_with_the_kernels_log(buil
 
 
 # ---------------------------------------------------------------------------
-# Boot 1: at kernel_main
+# Boot 2 at kernel_main
 # ---------------------------------------------------------------------------
 
 
 def test_gdb_stops_at_kernel_main_with_a_backtrace(session):
     out = session.output
-    assert "Breakpoint 1, kernel_main" in out, out
+    assert "Breakpoint 2, kernel_main" in out, out  # 1 is efi_main
     assert "chapters/01-boot/kernel_main.cpp" in out  # source paths resolve
     backtrace = session["bt"].splitlines()
     assert backtrace[0].startswith("#0  kernel_main")
@@ -284,25 +300,22 @@ def test_kloader_resolves_efi_main_in_the_loader_source(session):
 
 
 # ---------------------------------------------------------------------------
-# Boot 2: stop in the loader
+# Boot 2 in the loader, before kernel_main
 # ---------------------------------------------------------------------------
 
 
-def test_gdb_stops_at_efi_main_with_the_base_a_first_boot_logged(session, tmp_path):
+def test_gdb_stops_at_efi_main_with_the_base_a_first_boot_logged(first_boot, session):
     """OVMF loads BOOTX64.EFI at one address for one build and one machine, so
     the base boot 1 logged is where boot 2's efi_main runs (make debug LOADER=1)."""
-    base = harness.int_field(session.result.record("loader", "start"), "image-base")
-    then = ["echo @@bt\\n", "bt 2", "echo @@next\\n", "next", "echo @@pc\\n", "info symbol $pc", "delete", "continue"]
-    result, output = boot_under_gdb(tmp_path, then, loader_image_base=base)
+    base = harness.int_field(first_boot.result.record("loader", "start"), "image-base")
+    output = session.output
     assert f"kloader: build/loader/loader.so at image base {base:#x} ($loader_image_base" in output
     assert "Breakpoint 1, efi_main (image=" in output, output
     assert "at common/boot/main.cpp:" in output
-    sections = Session(result, output)
-    assert "crt0-efi-x86_64.S" in sections["bt"].splitlines()[1]  # called by GNU-EFI's entry code
-    assert "InitializeLib" in sections["next"]  # stepped one source line
-    assert "efi_main + " in sections["pc"] and "loader.so" in sections["pc"]
-    harness.assert_outcome(result, "success")
-    assert result.record("loader", "start").fields["image-base"] == f"{base:#x}"
+    assert "crt0-efi-x86_64.S" in session["efi-bt"].splitlines()[1]  # called by GNU-EFI's entry code
+    assert "InitializeLib" in session["efi-next"]  # stepped one source line
+    assert "efi_main + " in session["efi-pc"] and "loader.so" in session["efi-pc"]
+    assert session.result.record("loader", "start").fields["image-base"] == f"{base:#x}"
 
 
 # ---------------------------------------------------------------------------
