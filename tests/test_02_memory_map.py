@@ -196,14 +196,8 @@ def every_corruption(built):
 
 
 def rejections(result) -> dict[str, list]:
-    """corruption -> the records that followed its WARN line, up to the next one."""
-    by_kind, current = {}, None
-    for r in result.records:
-        if r.subsystem == "memmap" and r.event == "validating a corrupted copy of the handoff":
-            current = by_kind.setdefault(r.fields["corruption"], [])
-        elif current is not None:
-            current.append(r)
-    return by_kind
+    """corruption -> its WARN line and the records after it, up to the next one."""
+    return harness.sweep_segments(result.records, "validating a corrupted copy of the handoff", "corruption", "memmap")
 
 
 def test_every_corruption_is_tried_then_the_boot_fails(every_corruption):

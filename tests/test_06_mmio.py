@@ -301,14 +301,8 @@ def every_damaged_table(built):
 
 
 def rejections(result) -> dict[str, list]:
-    """table -> the records that followed its WARN line, up to the next one."""
-    by_table, current = {}, None
-    for r in result.records:
-        if r.subsystem == "acpi" and r.event == "reading the tables with one damaged on request":
-            current = by_table.setdefault(r.fields["table"], [])
-        elif current is not None:
-            current.append(r)
-    return by_table
+    """table -> its WARN line and the records after it, up to the next one."""
+    return harness.sweep_segments(result.records, "reading the tables with one damaged on request", "table", "acpi")
 
 
 def test_every_damaged_table_is_tried_then_the_boot_fails(every_damaged_table):

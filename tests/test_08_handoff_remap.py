@@ -104,14 +104,8 @@ def every_damage(built):
 
 
 def rejections(result) -> dict[str, list]:
-    """corruption -> the records that followed its WARN line, up to the next one."""
-    by_kind, current = {}, None
-    for r in result.records:
-        if r.subsystem == "remap" and r.event == "damaging the memory-map remap on request":
-            current = by_kind.setdefault(r.fields["corruption"], [])
-        elif current is not None:
-            current.append(r)
-    return by_kind
+    """corruption -> its WARN line and the records after it, up to the next one."""
+    return harness.sweep_segments(result.records, "damaging the memory-map remap on request", "corruption", "remap")
 
 
 def test_every_damage_is_tried_then_the_boot_fails(every_damage):

@@ -181,16 +181,8 @@ def single_fault(what: str):
 
 
 def segments(result) -> dict[str, list]:
-    """test.fault value -> its records, from its request line up to the next one."""
-    by_fault, current = {}, None
-    for r in result.records:
-        if r.subsystem == "fault" and r.event == "faulting on request":
-            current = by_fault.setdefault(r.fields["test.fault"], [])
-        elif r.subsystem == "fault" and r.event == "every fault tried":
-            current = None
-        if current is not None:
-            current.append(r)
-    return by_fault
+    """test.fault value -> its records, from its request line up to the next one (or the summary)."""
+    return harness.sweep_segments(result.records, "faulting on request", "test.fault", "fault", until="every fault tried")
 
 
 def fault_records(what: str) -> list:

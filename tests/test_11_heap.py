@@ -182,14 +182,8 @@ def every_bad_free(built):
 
 
 def bad_frees(result) -> dict[str, list]:
-    """kind -> its 'a bad free on request' WARN line and the records after it, up to the next one."""
-    by_kind, current = {}, None
-    for r in result.records:
-        if r.event == "a bad free on request":
-            current = by_kind.setdefault(r.fields["kind"], [])
-        if current is not None:
-            current.append(r)
-    return by_kind
+    """kind -> its 'a bad free on request' WARN line (frames or heap) and the records after it, up to the next one."""
+    return harness.sweep_segments(result.records, "a bad free on request", "kind")
 
 
 def test_every_bad_free_is_tried_then_the_boot_fails(every_bad_free):

@@ -458,3 +458,21 @@ def test_a_kept_boot_is_read_back_only_in_its_own_session(fake_build, tmp_path, 
     os.utime(fake_build, None)  # the image rebuilt after the log was kept
     os.utime(out / "99-fake+test.fault=all.log", (1, 1))
     assert boot_logs.reuse(config, out) is None, "older than the image"
+
+
+def test_sweep_segments_cut_the_log_at_each_marker():
+    records = log.parse_records(
+        "[INFO  kernel] ready before\n"
+        "[WARN  heap] a bad free on request kind=a\n"
+        "[ERROR heap] free rejected reason=x\n"
+        "[WARN  frames] a bad free on request kind=b\n"
+        "[ERROR frames] free rejected reason=y\n"
+        "[INFO  kernel] every bad free tried kinds=2\n")
+    any_subsystem = harness.sweep_segments(records, "a bad free on request", "kind")
+    assert list(any_subsystem) == ["a", "b"]
+    assert [r.event for r in any_subsystem["a"]] == ["a bad free on request", "free rejected"]
+    assert [r.event for r in any_subsystem["b"]] == ["a bad free on request", "free rejected", "every bad free tried"]
+    only_heap = harness.sweep_segments(records, "a bad free on request", "kind", "heap")
+    assert list(only_heap) == ["a"] and len(only_heap["a"]) == 5  # b's marker is not heap's: it belongs to a
+    until = harness.sweep_segments(records, "a bad free on request", "kind", until="every bad free tried")
+    assert [r.event for r in until["b"]] == ["a bad free on request", "free rejected"]

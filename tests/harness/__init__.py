@@ -35,6 +35,7 @@ from .log import (
     parse_records,
     records_for,
     strip_ansi,
+    sweep_segments,
 )
 from .paths import (
     BUILD_DIR,
@@ -68,5 +69,5 @@ __all__ = [
     "assert_outcome", "boot", "chapter_image", "chapter_kernel", "chapters", "clean_lines",
     "find_record", "int_field", "loader_memory_map", "size_field", "load_exit_codes", "newest_chapter", "parse_exit_codes",
     "parse_fields", "parse_line", "parse_records", "prepare_run_dir", "qemu_command",
-    "qemu_status", "records_for", "resolve_chapter", "strip_ansi",
+    "qemu_status", "records_for", "resolve_chapter", "strip_ansi", "sweep_segments",
 ]

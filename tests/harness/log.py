@@ -144,6 +144,24 @@ def records_for(records: Iterable[LogRecord], subsystem: str) -> list[LogRecord]
     return [record for record in records if record.subsystem == subsystem]
 
 
+def sweep_segments(records: Iterable[LogRecord], event: str, key: str, subsystem: str | None = None,
+                   until: str | None = None) -> dict[str, list[LogRecord]]:
+    """A sweep boot's log (``test.…=all``) cut at each marker line: the
+    marker's ``key`` field -> the marker and the records after it, up to the
+    next marker, or up to a line whose event is ``until``. A marker is a line
+    whose event is ``event``, from ``subsystem`` when one is given."""
+    by_key: dict[str, list[LogRecord]] = {}
+    current: list[LogRecord] | None = None
+    for record in records:
+        if record.event == event and subsystem in (None, record.subsystem):
+            current = by_key.setdefault(record.fields[key], [])
+        elif until is not None and record.event == until:
+            current = None
+        if current is not None:
+            current.append(record)
+    return by_key
+
+
 def int_field(record: LogRecord, key: str) -> int:
     """Return ``record.fields[key]`` as an integer.
 
