@@ -12,16 +12,33 @@ FUZZ_CXX      := clang++
 FUZZ_TARGETS  := elf_image memory_map page_table acpi_tables address_space_audit steady_state
 FUZZ_OUT      := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
-FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+# Sources compile with the fuzzer's coverage hooks (fuzzer-no-link); only the
+# link brings in libFuzzer's main().
+FUZZ_SANITIZERS := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SANITIZERS) \
     -Icommon/include -Icommon/boot -Icommon/mm -Itests/host -Itests/fuzz
+FUZZ_LDFLAGS  := -fsanitize=fuzzer $(FUZZ_SANITIZERS)
 # The code under test: the same pure sources the host tests compile.
 FUZZ_CODE_SRCS := $(HOST_CODE_SRCS) tests/host/host_runtime.cpp
 FUZZ_BINS := $(foreach t,$(FUZZ_TARGETS),$(FUZZ_OUT)/$(t)_fuzz)
+# Every source is compiled once, with the fuzzer's coverage hooks but not its
+# main(), and each target links the objects it shares with the others: touching
+# one common/mm file recompiles that file, not six copies of the library.
+FUZZ_CODE_OBJS := $(patsubst %.cpp,$(FUZZ_OUT)/obj/%.o,$(FUZZ_CODE_SRCS))
+FUZZ_TARGET_OBJS := $(foreach t,$(FUZZ_TARGETS),$(FUZZ_OUT)/obj/tests/fuzz/$(t)_fuzz.o)
+# Kept after the link (make would delete them as intermediate files).
+.SECONDARY: $(FUZZ_CODE_OBJS) $(FUZZ_TARGET_OBJS)
 
-$(FUZZ_OUT)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_CODE_SRCS) $(wildcard tests/fuzz/*.h tests/host/*.h common/mm/*.h common/boot/*.h common/include/*/*.h) mk/fuzz.mk
+$(FUZZ_OUT)/obj/%.o: %.cpp mk/fuzz.mk
 	@mkdir -p $(dir $@)
-	@echo "  FUZZCXX $@"
-	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) $< $(FUZZ_CODE_SRCS) -o $@
+	@echo "  FUZZCXX $<"
+	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_OUT)/%_fuzz: $(FUZZ_OUT)/obj/tests/fuzz/%_fuzz.o $(FUZZ_CODE_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CXX) $(FUZZ_LDFLAGS) $^ -o $@
+
+-include $(FUZZ_CODE_OBJS:.o=.d) $(FUZZ_TARGET_OBJS:.o=.d)
 
 .PHONY: fuzz-targets fuzz fuzz-seeds
 fuzz-targets: $(FUZZ_BINS)
