@@ -76,7 +76,7 @@ export BOOT_LOG_SESSION := $(shell date +%s.%N)-$(shell echo $$PPID)
 endif
 
 .PHONY: test
-test: all book fuzz-targets
+test: all book-logs fuzz-targets
 	$(Q)$(HOST_TEST_BIN)
 	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
 
@@ -90,15 +90,17 @@ test-matrix: kernels
 # build/book/html, by Sphinx + MyST (book/conf.py), every warning an error. The
 # boot logs the pages quote come from real boots (scripts/book/capture_logs.py,
 # into build/book/logs); book/reference/writing.md says how pages are written.
-# Sphinx is skipped when nothing it reads changed (scripts/book/sphinx_if_changed.py).
+# Sphinx is skipped when nothing it reads changed (scripts/book/build_html.py).
+# make test needs only the logs before pytest starts: tests/test_book.py builds
+# the HTML on one worker while the other boots.
 BOOK_OUT := $(BUILD)/book
 
-.PHONY: book
-book: kernels
+.PHONY: book book-logs
+book-logs: kernels
 	$(Q)$(PYTHON) scripts/book/capture_logs.py $(BOOK_OUT)/logs book chapters
-	@echo "  SPHINX  $(BOOK_OUT)/html"
-	$(Q)$(PYTHON) scripts/book/sphinx_if_changed.py $(BOOK_OUT)/inputs.digest -- \
-	    $(PYTHON) -m sphinx -b html -E -W --keep-going -n -q -d $(BOOK_OUT)/doctrees book $(BOOK_OUT)/html
+
+book: book-logs
+	$(Q)$(PYTHON) scripts/book/build_html.py
 
 # ---- benchmarks ------------------------------------------------------------
 # make bench: boot overhead against the firmware floor, page-table footprint

@@ -3,9 +3,10 @@ browser, no internal link, anchor or image is broken, its diagrams show what
 the boot logs they are drawn from say, and its extension refuses stale
 excerpts, boot-log quotes and diagrams.
 
-``make test`` builds the book (with warnings as errors) before pytest runs;
-these tests read that build and fail, not skip, when it is missing. The
-extension tests build small throwaway books of their own.
+The first fixture builds the book (scripts/book/build_html.py, warnings as
+errors; nothing is rebuilt when nothing changed) from the boot logs ``make
+test`` captured before pytest started, and fails, not skips, when it cannot.
+The extension tests build small throwaway books of their own.
 """
 
 from __future__ import annotations
@@ -154,8 +155,18 @@ def broken_refs(page_path: Path, page: PageLinks) -> list[str]:
 
 @pytest.fixture(scope="module")
 def html_pages() -> list[Path]:
+    """The built book's pages, built first if anything it reads changed.
+
+    ``make test`` captures the boot logs and leaves the Sphinx build to this
+    fixture (it is skipped when nothing changed), so that it runs on one worker
+    while the other boots."""
+    built = subprocess.run([PYTHON, str(REPO / "scripts" / "book" / "build_html.py")],
+                           capture_output=True, text=True, timeout=600)
+    if built.returncode != 0:
+        pytest.fail(f"the book does not build (run make book):\n{built.stdout[-4000:]}{built.stderr[-4000:]}",
+                    pytrace=False)
     if not (HTML / "index.html").is_file():
-        pytest.fail(f"{HTML.relative_to(REPO)}/index.html does not exist: run make book first", pytrace=False)
+        pytest.fail(f"{HTML.relative_to(REPO)}/index.html does not exist: run make book", pytrace=False)
     return sorted(HTML.rglob("*.html"))
 
 
