@@ -148,10 +148,14 @@ class TestOneBadInputEndsTheBoot:
         assert (errors[0].fields["path"], errors[0].fields["field"]) == ("\\kernel.elf", "e_ident.magic")
 
     def test_missing_kernel(self, built):
-        result = harness.boot(harness.BootConfig(CHAPTER, esp_files={"kernel.elf": None}, timeout=60))
+        # No cmdline.txt either: that file is optional, so its absence must pass
+        # as an empty command line before the missing kernel stops the boot.
+        result = harness.boot(harness.BootConfig(CHAPTER, esp_files={"kernel.elf": None, "cmdline.txt": None},
+                                                 timeout=60))
         error = assert_boot_stopped(result)[0]
         assert error.event == "cannot read kernel"
         assert error.fields == {"path": "\\kernel.elf", "status": "not-found"}
+        assert result.record("loader", "command line").fields["text"] == ""
 
     def test_overlong_command_line(self, built):
         result = harness.boot(harness.BootConfig(CHAPTER, esp_files={"cmdline.txt": b"x" * 300}, timeout=60))

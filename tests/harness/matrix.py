@@ -43,8 +43,9 @@ class Cell:
         return f"{self.chapter}-{self.machine}-{self.memory}-{self.cpu}-smp{self.smp}"
 
     def config(self) -> BootConfig:
+        # loader.dump-map: the memory map the loader's decisions are checked against.
         return BootConfig(self.chapter, memory=self.memory, smp=int(self.smp), cpu=self.cpu,
-                          machine=self.machine, cmdline="", timeout=180)
+                          machine=self.machine, cmdline="loader.dump-map", timeout=180)
 
 
 def full_matrix(chapters: list[str]) -> list[Cell]:
