@@ -16,7 +16,18 @@ HOST_OBJS := $(patsubst %.cpp,$(HOST_OUT)/%.o,$(HOST_TEST_SRCS) $(HOST_CODE_SRCS
 # The code under test is built at -O1, as ASan advises; the test files at -O0:
 # GoogleTest's macros make -O1 compile three times slower (14 s against 4 s for
 # page_tables_test.cpp), and a test's own code gains nothing from optimising.
-$(patsubst %.cpp,$(HOST_OUT)/%.o,$(HOST_TEST_SRCS)): HOST_OPT := -O0
+# GoogleTest's header is most of what each test file parses (about 1.5 s of
+# its 2-7 s). It is parsed once into a precompiled header, built with exactly
+# the test files' flags (GCC ignores a .gch made with others), and every test
+# file gets it through -include.
+HOST_PCH := $(HOST_OUT)/pch/gtest.h
+$(HOST_PCH).gch: mk/host.mk
+	@mkdir -p $(dir $@)
+	@echo "  HOSTPCH gtest/gtest.h"
+	$(Q)echo '#include <gtest/gtest.h>' > $(HOST_PCH)
+	$(Q)$(CXX) $(HOST_CXXFLAGS) -O0 -x c++-header $(HOST_PCH) -o $@
+$(patsubst %.cpp,$(HOST_OUT)/%.o,$(HOST_TEST_SRCS)): HOST_OPT := -O0 -include $(HOST_PCH) -Winvalid-pch
+$(patsubst %.cpp,$(HOST_OUT)/%.o,$(HOST_TEST_SRCS)): $(HOST_PCH).gch
 
 $(HOST_OUT)/%.o: %.cpp
 	@mkdir -p $(dir $@)
