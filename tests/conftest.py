@@ -124,10 +124,12 @@ def chapter(built) -> str:
     return built[-1]
 
 
-#: Modules that start first: the book's fixture runs Sphinx (seconds of one
-#: core) and its tests drive Chromium, so under ``-n auto --dist loadscope`` one
-#: worker does that while the other boots, instead of it being the run's tail.
-STARTS_FIRST = ("test_book.py",)
+#: Modules that start first. Under ``-n auto --dist loadscope`` a module (or a
+#: class) runs on one worker from start to end, so a long one that starts late
+#: is the run's tail, with the other core idle: the book's (its fixture runs
+#: Sphinx, its tests drive Chromium) and the matrix's (four boots, one after the
+#: other; it was the last 11 s of a run). First, they overlap the other worker's boots.
+STARTS_FIRST = ("test_book.py", "test_matrix.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
