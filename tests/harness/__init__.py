@@ -59,6 +59,7 @@ from .qemu import (
     boot,
     prepare_run_dir,
     qemu_command,
+    the_rejection,
 )
 from .qmp import QMPClient, QMPError
 
@@ -66,7 +67,7 @@ __all__ = [
     "BUILD_DIR", "LEVELS", "OUTCOMES", "OVMF_CODE", "OVMF_VARS", "REPO_ROOT",
     "BootConfig", "BootResult", "ExitCodes", "HarnessError", "LogRecord", "MissingBuildError",
     "QMPClient", "QMPError", "RunFiles",
-    "assert_outcome", "boot", "chapter_image", "chapter_kernel", "chapters", "clean_lines",
+    "assert_outcome", "the_rejection", "boot", "chapter_image", "chapter_kernel", "chapters", "clean_lines",
     "find_record", "int_field", "loader_memory_map", "size_field", "load_exit_codes", "newest_chapter", "parse_exit_codes",
     "parse_fields", "parse_line", "parse_records", "prepare_run_dir", "qemu_command",
     "qemu_status", "records_for", "resolve_chapter", "strip_ansi", "sweep_segments",

@@ -197,6 +197,15 @@ def assert_outcome(result: BootResult, expected: str | Iterable[str]) -> None:
         raise AssertionError(f"expected outcome {want}, got {result.outcome}\n{result.describe()}")
 
 
+def the_rejection(result: BootResult) -> LogRecord:
+    """The one ERROR line of a boot that a single bad input ended: the failure
+    code, exactly one ERROR line, and that line the last word. Returns it."""
+    assert_outcome(result, "failure")
+    errors = [r for r in result.records if r.level == "ERROR"]
+    assert len(errors) == 1 and errors[0] is result.records[-1], [str(e) for e in errors]
+    return errors[0]
+
+
 # ---------------------------------------------------------------------------
 # Preparing a run directory
 # ---------------------------------------------------------------------------
