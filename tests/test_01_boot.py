@@ -1,8 +1,9 @@
 """Chapter 01: the loader hands over, the kernel reports, QEMU agrees.
 
-One held boot is checked many ways: what the kernel printed against what the
+One boot is checked many ways: what the kernel printed against what the
 loader printed, against kernel.elf itself, and against QEMU's own view of the
-CPU and the page tables (QMP ``info registers`` / ``info mem`` / ``info tlb``).
+CPU and the page tables (QMP ``info registers`` / ``info mem`` / ``info tlb``),
+read once the kernel has written its exit code.
 """
 
 from __future__ import annotations
@@ -31,16 +32,15 @@ EFER_NXE = 1 << 11
 
 
 @pytest.fixture(scope="module")
-def held(built):
+def finished(built):
     result = harness.boot(
         harness.BootConfig(
             CHAPTER,
             cmdline=COMMAND_LINE,
-            hold=True,
             monitor_commands=["info registers", "info mem", "info tlb", "info pci"],
         )
     )
-    harness.assert_outcome(result, "held")
+    harness.assert_outcome(result, "success")
     return result
 
 
@@ -63,37 +63,37 @@ def region_containing(memory_map, address, size=1):
     return None
 
 
-def test_banner_and_ready(held):
-    assert only(held, "kernel", "hello from the higher half").fields["chapter"] == CHAPTER
-    assert only(held, "kernel", "ready").fields["chapter"] == CHAPTER
+def test_banner_and_ready(finished):
+    assert only(finished, "kernel", "hello from the higher half").fields["chapter"] == CHAPTER
+    assert only(finished, "kernel", "ready").fields["chapter"] == CHAPTER
     # Nothing went wrong on the way.
-    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+    assert not [r for r in finished.records if r.level in ("WARN", "ERROR", "PANIC")]
 
 
-def test_handoff_header(held):
-    header = only(held, "handoff", "header")
+def test_handoff_header(finished):
+    header = only(finished, "handoff", "header")
     assert int_field(header, "magic").to_bytes(8, "little") == b"MHANDOFF"
     assert int_field(header, "version") == 1
     assert int_field(header, "size") == 152 + 256  # the static_assert'ed layout
 
 
-def test_memory_map_matches_the_loaders_dump(held):
-    summary = only(held, "handoff", "memory map")
+def test_memory_map_matches_the_loaders_dump(finished):
+    summary = only(finished, "handoff", "memory map")
     entries = int_field(summary, "entries")
     descriptor_size = int_field(summary, "descriptor-size")
     assert descriptor_size >= 40 and descriptor_size % 8 == 0
     assert int_field(summary, "size") == entries * descriptor_size
     assert int_field(summary, "descriptor-version") == 1
-    assert entries == len(loader_memory_map(held.records)) > 10
-    assert entries == int_field(only(held, "loader", "boot services exited"), "map-entries")
+    assert entries == len(loader_memory_map(finished.records)) > 10
+    assert entries == int_field(only(finished, "loader", "boot services exited"), "map-entries")
 
 
-def test_handoff_objects_live_in_loader_owned_memory(held):
-    memory_map = loader_memory_map(held.records)
-    summary = only(held, "handoff", "memory map")
-    jump = only(held, "loader", "jump to kernel")
-    bootstrap = only(held, "handoff", "bootstrap")
-    kernel = only(held, "handoff", "kernel")
+def test_handoff_objects_live_in_loader_owned_memory(finished):
+    memory_map = loader_memory_map(finished.records)
+    summary = only(finished, "handoff", "memory map")
+    jump = only(finished, "loader", "jump to kernel")
+    bootstrap = only(finished, "handoff", "bootstrap")
+    kernel = only(finished, "handoff", "kernel")
     assert region_containing(memory_map, int_field(jump, "handoff"), 408) == "boot-handoff"
     assert region_containing(memory_map, int_field(summary, "address"), int_field(summary, "size")) == "boot-handoff"
     assert region_containing(memory_map, int_field(bootstrap, "pml4"), PAGE) == "boot-page-tables"
@@ -101,8 +101,8 @@ def test_handoff_objects_live_in_loader_owned_memory(held):
     assert region_containing(memory_map, int_field(kernel, "pa"), size_field(kernel, "size")) == "kernel-image"
 
 
-def test_kernel_placement_matches_the_elf(held, kernel_elf):
-    kernel = only(held, "handoff", "kernel")
+def test_kernel_placement_matches_the_elf(finished, kernel_elf):
+    kernel = only(finished, "handoff", "kernel")
     loads = kernel_elf.loads
     lowest = min(s.vaddr for s in loads)
     top = max(s.vaddr + s.memsz for s in loads)
@@ -110,47 +110,47 @@ def test_kernel_placement_matches_the_elf(held, kernel_elf):
     assert int_field(kernel, "va") == lowest == KERNEL_LINK_BASE + PAGE  # the guard page stays below
     assert size_field(kernel, "size") == span
     assert int_field(kernel, "pa") % PAGE == 0
-    assert int_field(only(held, "loader", "jump to kernel"), "entry") == kernel_elf.entry
+    assert int_field(only(finished, "loader", "jump to kernel"), "entry") == kernel_elf.entry
     # One loader line per PT_LOAD segment, with the ELF's own numbers.
-    segments = [r for r in held.records_for("loader") if r.event == "segment"]
+    segments = [r for r in finished.records_for("loader") if r.event == "segment"]
     assert [(int_field(r, "va"), int_field(r, "memsz")) for r in segments] == [(s.vaddr, s.memsz) for s in loads]
 
 
-def test_framebuffer_lies_in_the_vga_bar(held):
-    fb = only(held, "handoff", "framebuffer")
+def test_framebuffer_lies_in_the_vga_bar(finished):
+    fb = only(finished, "handoff", "framebuffer")
     base, width, height, stride = (int_field(fb, k) for k in ("base", "width", "height", "stride"))
     size = size_field(fb, "size")
     assert fb.fields["format"] in ("bgrx", "rgbx")
     assert width > 0 and height > 0 and stride >= width
     assert stride * height * 4 <= size
-    vga_bars = [b for b in parse_info_pci_memory_bars(held.monitor["info pci"]) if b.device == "VGA controller"]
+    vga_bars = [b for b in parse_info_pci_memory_bars(finished.monitor["info pci"]) if b.device == "VGA controller"]
     assert any(b.start <= base and base + size - 1 <= b.end for b in vga_bars), (hex(base), vga_bars)
 
 
-def test_rsdp_is_real_and_in_acpi_memory(held):
-    acpi = only(held, "handoff", "acpi")
+def test_rsdp_is_real_and_in_acpi_memory(finished):
+    acpi = only(finished, "handoff", "acpi")
     assert acpi.fields["signature"] == "ok"
     assert int_field(acpi, "revision") == 2  # OVMF publishes ACPI 2.0+ tables
-    assert region_containing(loader_memory_map(held.records), int_field(acpi, "rsdp"), 36) in ("acpi-reclaim", "acpi-nvs")
+    assert region_containing(loader_memory_map(finished.records), int_field(acpi, "rsdp"), 36) in ("acpi-reclaim", "acpi-nvs")
 
 
-def test_command_line_passes_through(held):
-    expected = COMMAND_LINE + " hold"
-    assert only(held, "handoff", "command line").fields["text"] == expected
-    assert only(held, "loader", "command line").fields["text"] == expected
+def test_command_line_passes_through(finished):
+    expected = COMMAND_LINE
+    assert only(finished, "handoff", "command line").fields["text"] == expected
+    assert only(finished, "loader", "command line").fields["text"] == expected
 
 
-def test_cpu_state_agrees_with_qemu(held):
-    state = only(held, "cpu", "state")
-    registers = parse_info_registers(held.monitor["info registers"])
-    assert int_field(state, "cr3") == registers["CR3"] & ~0xFFF == int_field(only(held, "handoff", "bootstrap"), "pml4")
+def test_cpu_state_agrees_with_qemu(finished):
+    state = only(finished, "cpu", "state")
+    registers = parse_info_registers(finished.monitor["info registers"])
+    assert int_field(state, "cr3") == registers["CR3"] & ~0xFFF == int_field(only(finished, "handoff", "bootstrap"), "pml4")
     assert state.fields["wp"] == "yes" and registers["CR0"] & CR0_WP
     assert state.fields["nxe"] == "yes" and registers["EFER"] & EFER_NXE
 
 
-def test_kernel_sections_have_the_elf_permissions_in_qemus_tables(held, kernel_elf):
-    mem = parse_info_mem(held.monitor["info mem"])
-    tlb = {e.va: e for e in parse_info_tlb(held.monitor["info tlb"])}
+def test_kernel_sections_have_the_elf_permissions_in_qemus_tables(finished, kernel_elf):
+    mem = parse_info_mem(finished.monitor["info mem"])
+    tlb = {e.va: e for e in parse_info_tlb(finished.monitor["info tlb"])}
     for segment in kernel_elf.loads:
         start = segment.vaddr // PAGE * PAGE
         end = (segment.vaddr + segment.memsz + PAGE - 1) // PAGE * PAGE
@@ -164,26 +164,26 @@ def test_kernel_sections_have_the_elf_permissions_in_qemus_tables(held, kernel_e
     assert KERNEL_LINK_BASE not in tlb
 
 
-def test_bootstrap_tables_are_counted_exactly_and_taken_in_one_block(held):
-    tables = only(held, "loader", "bootstrap tables")
+def test_bootstrap_tables_are_counted_exactly_and_taken_in_one_block(finished):
+    tables = only(finished, "loader", "bootstrap tables")
     pages = int_field(tables, "table-pages")
     assert pages == int_field(tables, "table-pages-reserved")
     pml4 = int_field(tables, "pml4")
-    assert region_containing(loader_memory_map(held.records), pml4, pages * PAGE) == "boot-page-tables"
+    assert region_containing(loader_memory_map(finished.records), pml4, pages * PAGE) == "boot-page-tables"
     # PML4 + PDPT + 4 PDs for the 4 GiB identity map, PDPT + PD + one PT for the kernel.
     assert pages == 1 + 1 + 4 + 2 + 1
 
 
-def test_identity_map_covers_low_memory_with_2mib_pages(held):
-    tlb = parse_info_tlb(held.monitor["info tlb"])
+def test_identity_map_covers_low_memory_with_2mib_pages(finished):
+    tlb = parse_info_tlb(finished.monitor["info tlb"])
     identity = [e for e in tlb if e.va < 1 << 47]
     assert all(e.va == e.pa and e.huge and e.writable for e in identity)
-    top = size_field(only(held, "loader", "bootstrap tables"), "identity")
+    top = size_field(only(finished, "loader", "bootstrap tables"), "identity")
     assert top % (1 << 30) == 0 and len(identity) == top // (2 << 20)
 
 
-def test_the_section_report_matches_the_elf(held, kernel_elf):
-    sections = {r.fields["name"]: r for r in held.records_for("kernel") if r.event == "section"}
+def test_the_section_report_matches_the_elf(finished, kernel_elf):
+    sections = {r.fields["name"]: r for r in finished.records_for("kernel") if r.event == "section"}
     assert list(sections) == ["text", "rodata", "data"]
     assert int_field(sections["text"], "va") == min(s.vaddr for s in kernel_elf.loads)
     for name, flags in (("text", PF_X), ("rodata", 0), ("data", PF_W)):
@@ -205,20 +205,20 @@ class TestPlainBoot:
         assert only(result, "kernel", "global constructors").fields["ran"] == "yes"
 
 
-def test_loader_image_base_is_handed_over_for_gdb(held):
-    base = int_field(only(held, "handoff", "bootstrap"), "loader-image-base")
-    assert base == int_field(only(held, "loader", "start"), "image-base")
-    assert region_containing(loader_memory_map(held.records), base, PAGE) == "loader-code"
+def test_loader_image_base_is_handed_over_for_gdb(finished):
+    base = int_field(only(finished, "handoff", "bootstrap"), "loader-image-base")
+    assert base == int_field(only(finished, "loader", "start"), "image-base")
+    assert region_containing(loader_memory_map(finished.records), base, PAGE) == "loader-code"
 
 
-def test_protections_seen_by_qemu(held):
-    check_protections(held, CHAPTER)
+def test_protections_seen_by_qemu(finished):
+    check_protections(finished, CHAPTER)
 
 
-def test_boots_start_from_a_variable_store_that_has_booted_once(held):
+def test_boots_start_from_a_variable_store_that_has_booted_once(finished):
     """The harness keeps the store a first boot filled (harness/firmware_vars.py): the firmware
     then has its boot options already and skips about 0.45 s of emulated flash writes."""
-    store = seasoned_vars(held.config.machine)
+    store = seasoned_vars(finished.config.machine)
     assert store.read_bytes() != harness.OVMF_VARS.read_bytes(), "the kept store is still the empty one"
     assert len(store.read_bytes()) == len(harness.OVMF_VARS.read_bytes())
-    assert held.outcome == "held"
+    assert finished.outcome == "success"

@@ -1,6 +1,7 @@
 """Chapter 04: the kernel's own page tables, checked against QEMU's view of them.
 
-Three held boots (one class each, so pytest-xdist runs them in parallel):
+Three boots (one class each, so pytest-xdist runs them in parallel), each read
+over the monitor once the kernel has written its exit code:
 
 * ``-cpu max -m 4G``: NX and 1 GiB pages, RAM above the 32-bit PCI hole;
 * ``-cpu qemu64 -m 4G``: NX but no 1 GiB pages;
@@ -51,12 +52,12 @@ def only(result, subsystem, event):
     return matches[0]
 
 
-def boot_held(memory: str, cpu: str) -> harness.BootResult:
+def boot_inspected(memory: str, cpu: str) -> harness.BootResult:
     result = harness.boot(
-        harness.BootConfig(CHAPTER, memory=memory, cpu=cpu, cmdline="", hold=True,
+        harness.BootConfig(CHAPTER, memory=memory, cpu=cpu, cmdline="",
                            monitor_commands=["info registers", "info mem", "info tlb"])
     )
-    harness.assert_outcome(result, "held")
+    harness.assert_outcome(result, "success")
     return result
 
 
@@ -70,46 +71,46 @@ class PageTableChecks:
     ONE_GIB: bool   # the CPU model has 1 GiB pages
 
     @pytest.fixture(scope="class")
-    def held(self, built):
-        return boot_held(self.MEMORY, self.CPU)
+    def finished(self, built):
+        return boot_inspected(self.MEMORY, self.CPU)
 
     @pytest.fixture(scope="class")
-    def tlb(self, held):
-        return parse_info_tlb(held.monitor["info tlb"])
+    def tlb(self, finished):
+        return parse_info_tlb(finished.monitor["info tlb"])
 
     @pytest.fixture(scope="class")
-    def mem(self, held):
-        return parse_info_mem(held.monitor["info mem"])
+    def mem(self, finished):
+        return parse_info_mem(finished.monitor["info mem"])
 
-    def test_ready_and_only_the_expected_warnings(self, held):
-        assert only(held, "kernel", "ready").fields["chapter"] == CHAPTER
-        assert not [r for r in held.records if r.level in ("ERROR", "PANIC")]
-        warnings = [r.event for r in held.records if r.level == "WARN"]
+    def test_ready_and_only_the_expected_warnings(self, finished):
+        assert only(finished, "kernel", "ready").fields["chapter"] == CHAPTER
+        assert not [r for r in finished.records if r.level in ("ERROR", "PANIC")]
+        warnings = [r.event for r in finished.records if r.level == "WARN"]
         assert warnings == ([] if self.NX else ["no NX: every mapped page is executable"])
 
-    def test_cpu_features_as_the_kernel_read_them(self, held):
-        cpu = only(held, "paging", "cpu")
+    def test_cpu_features_as_the_kernel_read_them(self, finished):
+        cpu = only(finished, "paging", "cpu")
         assert cpu.fields["nx"] == ("yes" if self.NX else "no")
         assert cpu.fields["page1gb"] == ("yes" if self.ONE_GIB else "no")
-        assert int_field(cpu, "bootstrap-cr3") == int_field(only(held, "loader", "bootstrap tables"), "pml4")
+        assert int_field(cpu, "bootstrap-cr3") == int_field(only(finished, "loader", "bootstrap tables"), "pml4")
 
-    def test_cr3_holds_the_kernels_own_pml4(self, held):
-        switched = only(held, "paging", "switched")
+    def test_cr3_holds_the_kernels_own_pml4(self, finished):
+        switched = only(finished, "paging", "switched")
         pml4 = int_field(switched, "pml4")
-        registers = parse_info_registers(held.monitor["info registers"])
+        registers = parse_info_registers(finished.monitor["info registers"])
         assert registers["CR3"] & ~0xFFF == pml4 == int_field(switched, "cr3")
-        assert pml4 != int_field(only(held, "loader", "bootstrap tables"), "pml4")
+        assert pml4 != int_field(only(finished, "loader", "bootstrap tables"), "pml4")
         assert bool(registers["EFER"] & EFER_NXE) == self.NX
 
-    def test_protections_seen_by_qemu(self, held):
+    def test_protections_seen_by_qemu(self, finished):
         if self.NX:
-            check_protections(held, CHAPTER)
+            check_protections(finished, CHAPTER)
         else:  # without NX every page is executable: only WP can hold, and NXE must stay off
-            assert only(held, "cpu", "protections").fields == {"wp": "yes", "nxe": "no", "smep": "no", "smap": "no"}
+            assert only(finished, "cpu", "protections").fields == {"wp": "yes", "nxe": "no", "smep": "no", "smap": "no"}
 
-    def test_sections_are_logged_as_the_linker_laid_them_out(self, held):
+    def test_sections_are_logged_as_the_linker_laid_them_out(self, finished):
         sym = symbols()
-        loaded = only(held, "loader", "kernel loaded")
+        loaded = only(finished, "loader", "kernel loaded")
         va_base, pa_base = int_field(loaded, "va"), int_field(loaded, "pa")
         assert va_base == sym["__text_start"] == KERNEL_LINK_BASE + PAGE
         expected = {
@@ -118,7 +119,7 @@ class PageTableChecks:
             "data": (sym["__data_start"], sym["__boot_stack_guard"]),
             "stack": (sym["__boot_stack_bottom"], sym["__kernel_end"]),
         }
-        logged = {r.fields["section"]: r for r in held.records_for("paging") if r.event == "map"}
+        logged = {r.fields["section"]: r for r in finished.records_for("paging") if r.event == "map"}
         assert list(logged) == list(expected)
         for name, (start, end) in expected.items():
             r = logged[name]
@@ -127,13 +128,13 @@ class PageTableChecks:
             assert size_field(r, "size") == end - start, name
         nx = "|NX" if self.NX else ""
         assert [logged[n].fields["flags"] for n in expected] == ["P", "P" + nx, "P|RW" + nx, "P|RW" + nx]
-        guards = {r.fields["name"]: int_field(r, "va") for r in held.records_for("paging") if r.event == "guard"}
+        guards = {r.fields["name"]: int_field(r, "va") for r in finished.records_for("paging") if r.event == "guard"}
         assert guards == {"below-image": KERNEL_LINK_BASE, "boot-stack": sym["__boot_stack_guard"],
                           "above-image": sym["__kernel_end"]}
 
-    def test_kernel_sections_have_exactly_the_intended_rights_in_qemus_tables(self, held, tlb):
+    def test_kernel_sections_have_exactly_the_intended_rights_in_qemus_tables(self, finished, tlb):
         sym = symbols()
-        loaded = only(held, "loader", "kernel loaded")
+        loaded = only(finished, "loader", "kernel loaded")
         va_base, pa_base = int_field(loaded, "va"), int_field(loaded, "pa")
         by_va = {canonical(e.va): e for e in tlb}
         rights = [  # (start, end, writable, executable)
@@ -152,7 +153,7 @@ class PageTableChecks:
         image_pages = {va for e in tlb if (va := canonical(e.va)) >= KERNEL_LINK_BASE}
         assert len(image_pages) == sum((end - start) // PAGE for start, end, *_ in rights), "nothing else up there"
 
-    def test_guard_pages_are_absent(self, held, tlb, mem):
+    def test_guard_pages_are_absent(self, finished, tlb, mem):
         sym = symbols()
         mapped = {canonical(e.va) for e in tlb}
         for guard in (KERNEL_LINK_BASE, sym["__boot_stack_guard"], sym["__kernel_end"]):
@@ -171,8 +172,8 @@ class PageTableChecks:
             # the bit that would be reserved here.
             assert not [hex(e.va) for e in tlb if e.no_execute]
 
-    def test_identity_map_covers_exactly_the_ram_ranges(self, held, tlb, mem):
-        runs = ram_runs(held, floor=PAGE)
+    def test_identity_map_covers_exactly_the_ram_ranges(self, finished, tlb, mem):
+        runs = ram_runs(finished, floor=PAGE)
         identity = [r for r in mem if r.start < LOWER_HALF_END]
         merged: list[list[int]] = []
         for r in identity:  # QEMU splits ranges only where rights change; merge touching ones
@@ -186,16 +187,16 @@ class PageTableChecks:
             if e.va < LOWER_HALF_END:
                 assert e.va == e.pa and e.writable and not e.user and e.no_execute == self.NX, f"{e.va:#x} {e.flags}"
         # Nothing in a device range, even where RAM is on both sides of it.
-        for r in held.records_for("memmap"):
+        for r in finished.records_for("memmap"):
             if r.event == "range" and r.fields["class"] == "device":
                 start, end = int_field(r, "start"), int_field(r, "end")
                 assert not [m for m in identity if m.start < end and start < m.end], f"device {start:#x}-{end:#x} mapped"
 
-    def test_identity_page_sizes_match_an_independent_computation(self, held, tlb):
-        runs = ram_runs(held, floor=PAGE)
+    def test_identity_page_sizes_match_an_independent_computation(self, finished, tlb):
+        runs = ram_runs(finished, floor=PAGE)
         pages = predicted_pages(runs, self.ONE_GIB)
         counts = count_by_size(pages)
-        phase = only(held, "paging", "phase identity_map_low_memory")
+        phase = only(finished, "paging", "phase identity_map_low_memory")
         assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
             counts[PAGE], counts[2 * MiB], counts[GiB])
         assert size_field(phase, "bytes") == sum(end - start for start, end in runs)
@@ -203,7 +204,7 @@ class PageTableChecks:
         assert int_field(phase, "tables") == tables_needed(pages)
         assert phase.fields["flags"] == ("P|RW|NX" if self.NX else "P|RW")
         # Per run, too.
-        logged_runs = [r for r in held.records_for("paging") if r.event == "identity run"]
+        logged_runs = [r for r in finished.records_for("paging") if r.event == "identity run"]
         assert [(int_field(r, "start"), int_field(r, "end")) for r in logged_runs] == runs
         # QEMU's leaves: one per predicted page, the small ones at the predicted addresses.
         identity = [e for e in tlb if e.va < LOWER_HALF_END]
@@ -215,22 +216,22 @@ class PageTableChecks:
         else:
             assert counts[GiB] == 0
 
-    def test_kernel_phase_and_table_frames_add_up(self, held):
+    def test_kernel_phase_and_table_frames_add_up(self, finished):
         sym = symbols()
-        phase = only(held, "paging", "phase map_kernel_image")
+        phase = only(finished, "paging", "phase map_kernel_image")
         image_pages = (sym["__kernel_end"] - sym["__text_start"]) // PAGE - 1  # minus the stack guard
         assert int_field(phase, "pages-4k") == image_pages
         assert int_field(phase, "pages-2m") == int_field(phase, "pages-1g") == 0
         kernel_leaves = [(va, None, PAGE) for va in range(sym["__text_start"], sym["__kernel_end"], PAGE)
                          if va != sym["__boot_stack_guard"]]
         assert int_field(phase, "tables") == tables_needed(kernel_leaves)
-        identity = int_field(only(held, "paging", "phase identity_map_low_memory"), "tables")
-        frames = only(held, "frames", "page tables")
+        identity = int_field(only(finished, "paging", "phase identity_map_low_memory"), "tables")
+        frames = only(finished, "frames", "page tables")
         assert int_field(frames, "frames") == 1 + identity + int_field(phase, "tables")
         assert int_field(frames, "from-reserve") + int_field(frames, "from-general") == int_field(frames, "frames")
 
-    def test_the_software_walk_agreed_before_the_switch(self, held):
-        checks = {r.fields["what"]: r for r in held.records_for("paging") if r.event == "check"}
+    def test_the_software_walk_agreed_before_the_switch(self, finished):
+        checks = {r.fields["what"]: r for r in finished.records_for("paging") if r.event == "check"}
         assert set(checks) == {"kernel_main", "rodata-string", "bss-variable", "stack", "handoff", "pml4", "page-0",
                                "guard-below-image", "guard-boot-stack", "guard-above-image"}
         absent = {"page-0", "guard-below-image", "guard-boot-stack", "guard-above-image"}
@@ -239,18 +240,18 @@ class PageTableChecks:
         assert sym["__text_start"] <= int_field(checks["kernel_main"], "va") < sym["__text_end"]
         assert sym["__rodata_start"] <= int_field(checks["rodata-string"], "va") < sym["__rodata_end"]
         assert sym["__boot_stack_bottom"] <= int_field(checks["stack"], "va") < sym["__kernel_end"]
-        switched = only(held, "paging", "switched")
+        switched = only(finished, "paging", "switched")
         assert switched.line_number > max(r.line_number for r in checks.values())
 
-    def test_the_kernel_keeps_running_after_the_switch(self, held):
+    def test_the_kernel_keeps_running_after_the_switch(self, finished):
         sym = symbols()
-        running = only(held, "paging", "still running")
+        running = only(finished, "paging", "still running")
         assert int_field(running, "data-probe") == DATA_PROBE
         assert int_field(running, "call-result") == DATA_PROBE + 1
         assert running.fields["rodata"] == "yes"
         # The kernel runs on its own boot stack inside the image, above the guard.
         assert sym["__boot_stack_bottom"] <= int_field(running, "rsp") < sym["__boot_stack_top"]
-        assert running.line_number > only(held, "paging", "switched").line_number
+        assert running.line_number > only(finished, "paging", "switched").line_number
 
 
 class TestCpuMax4G(PageTableChecks):

@@ -1,8 +1,8 @@
 """Chapter 05: the MemoryManager's phases and the phys-offset window.
 
-Two held boots (one class each, run in parallel): ``-cpu max -m 8G`` (1 GiB
-pages, RAM on both sides of the 32-bit PCI hole) and ``-cpu qemu64 -m 4G``
-(no 1 GiB pages). Each is checked against QEMU's ``info tlb`` and an
+Two boots (one class each, run in parallel), read over the monitor once the
+kernel has written its exit code: ``-cpu max -m 8G`` (1 GiB pages, RAM on both
+sides of the 32-bit PCI hole) and ``-cpu qemu64 -m 4G`` (no 1 GiB pages). Each is checked against QEMU's ``info tlb`` and an
 independent model of the page-size policy (tests/harness/paging_model.py)
 run over the RAM ranges the kernel printed.
 """
@@ -40,38 +40,38 @@ class WindowChecks:
     ONE_GIB: bool
 
     @pytest.fixture(scope="class")
-    def held(self, built):
-        result = harness.boot(harness.BootConfig(CHAPTER, memory=self.MEMORY, cpu=self.CPU, cmdline="", hold=True,
+    def finished(self, built):
+        result = harness.boot(harness.BootConfig(CHAPTER, memory=self.MEMORY, cpu=self.CPU, cmdline="",
                                                  monitor_commands=["info registers", "info tlb"]))
-        harness.assert_outcome(result, "held")
+        harness.assert_outcome(result, "success")
         return result
 
     @pytest.fixture(scope="class")
-    def window(self, held):
-        return [e for e in parse_info_tlb(held.monitor["info tlb"]) if WINDOW_BASE <= e.va < WINDOW_END]
+    def window(self, finished):
+        return [e for e in parse_info_tlb(finished.monitor["info tlb"]) if WINDOW_BASE <= e.va < WINDOW_END]
 
-    def test_protections_seen_by_qemu(self, held):
-        check_protections(held, CHAPTER)
+    def test_protections_seen_by_qemu(self, finished):
+        check_protections(finished, CHAPTER)
 
-    def test_phases_run_in_the_constructors_order_then_the_switch(self, held):
-        events = [r.event for r in held.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]
+    def test_phases_run_in_the_constructors_order_then_the_switch(self, finished):
+        events = [r.event for r in finished.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]
         assert events == PHASES + ["switched"]
-        assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
-        assert [r for r in held.records_for("kernel") if r.event == "ready"]
+        assert not [r for r in finished.records if r.level in ("WARN", "ERROR", "PANIC")]
+        assert [r for r in finished.records_for("kernel") if r.event == "ready"]
 
-    def test_cr3_is_the_kernels_and_tables_are_reached_through_the_window(self, held):
-        switched = only(held, "paging", "switched")
+    def test_cr3_is_the_kernels_and_tables_are_reached_through_the_window(self, finished):
+        switched = only(finished, "paging", "switched")
         assert switched.fields["tables-through"] == "phys-window"
-        assert int_field(switched, "cr3") == parse_info_registers(held.monitor["info registers"])["CR3"]
+        assert int_field(switched, "cr3") == parse_info_registers(finished.monitor["info registers"])["CR3"]
 
-    def test_window_page_sizes_match_the_policy(self, held):
-        pages = predicted_pages(ram_runs(held), self.ONE_GIB, offset=WINDOW_BASE)
+    def test_window_page_sizes_match_the_policy(self, finished):
+        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE)
         counts = count_by_size(pages)
-        phase = only(held, "paging", "phase map_phys_offset_regions")
+        phase = only(finished, "paging", "phase map_phys_offset_regions")
         assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
             counts[PAGE], counts[2 * MiB], counts[GiB])
         assert int_field(phase, "tables") == tables_needed(pages)
-        assert size_field(phase, "bytes") == sum(e - s for s, e in ram_runs(held))
+        assert size_field(phase, "bytes") == sum(e - s for s, e in ram_runs(finished))
         assert int_field(phase, "base") == WINDOW_BASE
         assert phase.fields["flags"] == "P|RW|NX"
         if self.ONE_GIB:
@@ -79,14 +79,14 @@ class WindowChecks:
         else:
             assert counts[GiB] == 0
         # 4 KiB pages only at the edges of runs: never two runs' worth of small pages in the middle.
-        runs = ram_runs(held)
+        runs = ram_runs(finished)
         for va, pa, size in pages:
             if size == PAGE:
                 run = next((s, e) for s, e in runs if s <= pa < e)
                 assert pa - run[0] < 2 * MiB or run[1] - pa <= 2 * MiB, f"4 KiB page in the middle at {pa:#x}"
 
-    def test_qemu_sees_exactly_the_predicted_window(self, held, window):
-        pages = predicted_pages(ram_runs(held), self.ONE_GIB, offset=WINDOW_BASE)
+    def test_qemu_sees_exactly_the_predicted_window(self, finished, window):
+        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE)
         assert sorted((e.va, e.pa) for e in window) == sorted((va, pa) for va, pa, _ in pages)
         for e in window:
             assert e.writable and e.no_execute and not e.user, f"{e.va:#x} {e.flags}"
@@ -94,21 +94,21 @@ class WindowChecks:
         for e in window:
             assert e.huge == ((e.va, e.pa) not in small), f"{e.va:#x}"
 
-    def test_no_device_memory_in_the_window(self, held, window):
-        for start, end in device_ranges(held):
+    def test_no_device_memory_in_the_window(self, finished, window):
+        for start, end in device_ranges(finished):
             assert not [e for e in window if start <= e.pa < end], f"device {start:#x}-{end:#x} in the window"
         # Nor anything between the end of low RAM and 4 GiB (the PCI hole), whatever the map says.
-        low_end = max(e for s, e in ram_runs(held) if e <= 1 << 32)
+        low_end = max(e for s, e in ram_runs(finished) if e <= 1 << 32)
         assert not [e for e in window if low_end <= e.pa < 1 << 32]
 
-    def test_the_self_check_reached_the_last_page_of_ram(self, held, window):
-        check = only(held, "window", "check passed")
-        last = max(e for _, e in ram_runs(held)) - PAGE
+    def test_the_self_check_reached_the_last_page_of_ram(self, finished, window):
+        check = only(finished, "window", "check passed")
+        last = max(e for _, e in ram_runs(finished)) - PAGE
         assert int_field(check, "last-ram-page") == last
         assert int_field(check, "last-ram-page-va") == WINDOW_BASE + last
         assert int_field(check, "addresses") > 100 and int_field(check, "written") > 0
         # QEMU has the leaf that translates it, where the policy puts it.
-        pages = predicted_pages(ram_runs(held), self.ONE_GIB, offset=WINDOW_BASE)
+        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE)
         va, pa, _ = next(p for p in pages if p[1] <= last < p[1] + p[2])
         assert (va, pa) in {(e.va, e.pa) for e in window}
 
@@ -116,7 +116,7 @@ class WindowChecks:
 class TestMax8G(WindowChecks):
     MEMORY, CPU, ONE_GIB = "8G", "max", True
 
-    def test_the_window_spans_the_pci_hole(self, held, window):
+    def test_the_window_spans_the_pci_hole(self, finished, window):
         assert any(e.pa >= 4 * GiB for e in window), "RAM above 4 GiB is in the window"
         assert any(e.pa < 2 * GiB for e in window)
 

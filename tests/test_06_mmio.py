@@ -1,10 +1,11 @@
 """Chapter 06: PAT, memory types, the MMIO window and the framebuffer.
 
-One held boot on q35 is checked three ways: against the kernel's own log
+The plain boot on q35, the one the chapter's page quotes, is read over the
+monitor once the kernel has written its exit code, and checked three ways: against the kernel's own log
 lines, against QEMU's ``info tlb`` (which shows PCD and PWT as the C and T
 columns, but not the PAT bit), and against the raw page-table entries read
-with ``xp`` from the physical memory CR3 points to (a walk done by the test,
-which does show the PAT bit). A QMP ``screendump`` shows what the kernel drew
+with ``xp`` from the physical memory CR3 points to (a walk done over the
+monitor, ``harness.inspections.mmio_page_walk``, which does show the PAT bit). A QMP ``screendump`` shows what the kernel drew
 through the write-combining mapping. Further boots: q35 with ``hpet=off``
 (the HPET is reported absent and the boot still ends well), one boot that
 hands the parser a damaged copy of each ACPI table in turn
@@ -21,8 +22,9 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness.inspections import inspected_boot, parse_page_walk, screen_ppm
 from harness.log import int_field, size_field
-from harness.monitor import parse_info_registers, parse_info_tlb
+from harness.monitor import parse_info_tlb
 from harness.protections import check_protections
 
 CHAPTER = "06-mmio"
@@ -56,44 +58,6 @@ def only(result, subsystem, event):
     return matches[0]
 
 
-# ---- a page walk over QMP, independent of the kernel's own -----------------------
-
-
-def _read_qword(hmp, pa: int) -> int:
-    out = hmp(f"xp /1gx {pa:#x}")
-    return int(out.split(":")[1].split()[0], 16)
-
-
-def walk(hmp, cr3: int, va: int) -> tuple[int, int]:
-    """(level, raw leaf entry) translating ``va``: level 1 = PTE, 2 = 2 MiB PDE, 3 = 1 GiB PDPTE."""
-    table = cr3 & ADDRESS
-    for level in (4, 3, 2, 1):
-        index = (va >> (12 + 9 * (level - 1))) & 0x1FF
-        entry = _read_qword(hmp, table + 8 * index)
-        if not entry & P:
-            return level, 0
-        if level == 1 or (level in (2, 3) and entry & PS):
-            return level, entry
-        table = entry & ADDRESS
-    raise AssertionError("unreachable")
-
-
-WALKED = [MMIO_BASE, MMIO_BASE + PAGE, MMIO_BASE + 2 * PAGE, FB_BASE, FB_BASE + 2 * MiB]
-
-
-def page_walk(hmp) -> str:
-    cr3 = parse_info_registers(hmp("info registers"))["CR3"]
-    return "\n".join(f"{va:#x} {level} {entry:#x}" for va in WALKED for level, entry in [walk(hmp, cr3, va)])
-
-
-def parse_walk(text: str) -> dict[int, tuple[int, int]]:
-    out = {}
-    for line in text.splitlines():
-        va, level, entry = line.split()
-        out[int(va, 16)] = (int(level), int(entry, 16))
-    return out
-
-
 def pat_index(entry: int, level: int) -> int:
     """Which PAT entry a leaf selects (SDM Vol. 3A, 11.12.3): PAT*4 + PCD*2 + PWT."""
     pat = entry & (PAT4K if level == 1 else PAT_LARGE)
@@ -104,81 +68,77 @@ def pat_entry(value: int, index: int) -> int:
     return (value >> (8 * index)) & 0x7
 
 
-# ---- the held boot ------------------------------------------------------------------
+# ---- the plain boot, read after its exit code ----------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def screenshot_path(tmp_path_factory):
-    return tmp_path_factory.mktemp("screendump") / "screen.ppm"
-
-
-@pytest.fixture(scope="module")
-def held(built, screenshot_path):
-    result = harness.boot(harness.BootConfig(
-        CHAPTER, cmdline="", hold=True,
-        monitor_commands=["info tlb", "info registers", page_walk, f"screendump {screenshot_path}"]))
-    harness.assert_outcome(result, "held")
+def finished(built):
+    # The plain boot, which the chapter's page quotes. The readings include a
+    # page walk done with xp from CR3, independent of the kernel's own
+    # (harness.inspections.mmio_page_walk), and QEMU's screendump.
+    result = harness.boot(inspected_boot(CHAPTER))
+    harness.assert_outcome(result, "success")
     return result
 
 
 @pytest.fixture(scope="module")
-def tlb(held):
-    return parse_info_tlb(held.monitor["info tlb"])
+def tlb(finished):
+    return parse_info_tlb(finished.monitor["info tlb"])
 
 
 @pytest.fixture(scope="module")
-def raw(held):
-    return parse_walk(held.monitor["page_walk"])
+def raw(finished):
+    return parse_page_walk(finished.monitor["mmio_page_walk"])
 
 
 @pytest.fixture(scope="module")
-def framebuffer(held):
-    loader = only(held, "loader", "framebuffer")
+def framebuffer(finished):
+    loader = only(finished, "loader", "framebuffer")
     return {key: int_field(loader, key) for key in ("base", "width", "height", "stride")} | {
         "size": size_field(loader, "size")}
 
 
-def test_protections_seen_by_qemu(held):
-    check_protections(held, CHAPTER)
+def test_protections_seen_by_qemu(finished):
+    check_protections(finished, CHAPTER)
 
 
-def test_phases_in_order_and_a_clean_boot(held):
-    events = [r.event for r in held.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]
+def test_phases_in_order_and_a_clean_boot(finished):
+    events = [r.event for r in finished.records_for("paging") if r.event.startswith("phase") or r.event == "switched"]
     assert events == ["phase identity_map_low_memory", "phase map_kernel_image", "phase map_phys_offset_regions",
                       "phase map_mmio_devices", "phase map_framebuffer", "switched"]
-    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
-    assert [r for r in held.records_for("kernel") if r.event == "ready"]
+    assert not [r for r in finished.records if r.level in ("WARN", "ERROR", "PANIC")]
+    assert [r for r in finished.records_for("kernel") if r.event == "ready"]
     # The PAT is programmed before the framebuffer's WC mapping exists.
-    order = [r.event for r in held.records if r.subsystem in ("mmio", "paging")]
+    order = [r.event for r in finished.records if r.subsystem in ("mmio", "paging")]
     assert order.index("pat") < order.index("map framebuffer")
 
 
-def test_pat_changes_pa4_to_write_combining_only(held):
-    pat = only(held, "mmio", "pat")
+def test_pat_changes_pa4_to_write_combining_only(finished):
+    pat = only(finished, "mmio", "pat")
     assert int_field(pat, "was") == PAT_POWER_ON  # OVMF leaves the power-on value
     assert int_field(pat, "now") == PAT_EXPECTED
     assert pat_entry(PAT_EXPECTED, 4) == WC and pat_entry(PAT_EXPECTED, 3) == UC
 
 
-def test_acpi_tables_found_through_the_xsdt(held):
-    tables = only(held, "acpi", "tables")
-    assert int_field(tables, "rsdp") == int_field(only(held, "loader", "acpi"), "rsdp")
+def test_acpi_tables_found_through_the_xsdt(finished):
+    tables = only(finished, "acpi", "tables")
+    assert int_field(tables, "rsdp") == int_field(only(finished, "loader", "acpi"), "rsdp")
     assert tables.fields["root"] == "xsdt" and tables.fields["revision"] == "2"
     assert tables.fields["madt"] == "yes" and tables.fields["ioapics"] == "1" and tables.fields["hpet"] == "yes"
 
 
-def test_each_device_is_logged_uncached_in_consecutive_slots(held):
-    base = only(held, "mmio", "apic base")
+def test_each_device_is_logged_uncached_in_consecutive_slots(finished):
+    base = only(finished, "mmio", "apic base")
     assert int_field(base, "msr") & ADDRESS == 0xFEE0_0000
     assert base.fields["enabled"] == "yes"
     for slot, (name, pa) in enumerate(DEVICES):
-        line = only(held, "mmio", f"map {name}")
+        line = only(finished, "mmio", f"map {name}")
         assert int_field(line, "pa") == pa
         assert int_field(line, "va") == MMIO_BASE + slot * PAGE
         assert line.fields["size"] == "4KiB"
         assert line.fields["flags"] == UC_FLAGS
         assert line.fields["type"] == "UC"
-    phase = only(held, "paging", "phase map_mmio_devices")
+    phase = only(finished, "paging", "phase map_mmio_devices")
     assert int_field(phase, "devices") == 3 and int_field(phase, "pages-4k") == 3
 
 
@@ -198,13 +158,13 @@ def test_raw_device_entries_select_pa3_uc(raw):
         assert pat_entry(PAT_EXPECTED, pat_index(entry, level)) == UC
 
 
-def test_devices_answer_through_their_mappings(held):
-    lapic = only(held, "mmio", "lapic")
+def test_devices_answer_through_their_mappings(finished):
+    lapic = only(finished, "mmio", "lapic")
     assert int_field(lapic, "version") == 0x50014  # QEMU's LAPIC: version 0x14, 6 LVT entries
     assert int_field(lapic, "max-lvt") == 5
-    ioapic = only(held, "mmio", "ioapic")
+    ioapic = only(finished, "mmio", "ioapic")
     assert int_field(ioapic, "version") == 0x170020  # QEMU's IOAPIC: version 0x20, 24 pins
-    hpet = only(held, "mmio", "hpet")
+    hpet = only(finished, "mmio", "hpet")
     caps = int_field(hpet, "capabilities")
     assert (caps >> 16) & 0xFFFF == 0x8086 == int_field(hpet, "vendor")
     assert caps >> 32 == 10_000_000 == int_field(hpet, "period-fs")  # 10 ns: QEMU's 100 MHz HPET
@@ -212,8 +172,8 @@ def test_devices_answer_through_their_mappings(held):
     assert int_field(hpet, "timers") == ((caps >> 8) & 0x1F) + 1
 
 
-def test_framebuffer_line_matches_the_loader(held, framebuffer):
-    line = only(held, "mmio", "map framebuffer")
+def test_framebuffer_line_matches_the_loader(finished, framebuffer):
+    line = only(finished, "mmio", "map framebuffer")
     assert int_field(line, "pa") == framebuffer["base"]
     assert int_field(line, "va") == FB_BASE
     size = (framebuffer["size"] + PAGE - 1) // PAGE * PAGE
@@ -223,7 +183,7 @@ def test_framebuffer_line_matches_the_loader(held, framebuffer):
     assert line.fields["flags"] == ("P|RW|NX|PAT|PS" if large else "P|RW|NX|PAT")
 
 
-def test_qemu_tlb_shows_the_framebuffer_without_pcd_pwt(tlb, framebuffer, held):
+def test_qemu_tlb_shows_the_framebuffer_without_pcd_pwt(tlb, framebuffer, finished):
     window = sorted((e for e in tlb if FB_BASE <= e.va < FB_BASE + (1 << 30)), key=lambda e: e.va)
     size = (framebuffer["size"] + PAGE - 1) // PAGE * PAGE
     # Contiguous, complete, each page as large as alignment allows.
@@ -239,7 +199,7 @@ def test_qemu_tlb_shows_the_framebuffer_without_pcd_pwt(tlb, framebuffer, held):
         # PA4 needs PCD = PWT = 0 (the PAT bit itself is not shown by info tlb).
         assert e.no_execute and e.writable and not e.user and not e.cache_disabled and not e.write_through
     assert expect_va == FB_BASE + size
-    phase = only(held, "paging", "phase map_framebuffer")
+    phase = only(finished, "paging", "phase map_framebuffer")
     assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m")) == (counts[PAGE], counts[2 * MiB])
 
 
@@ -257,10 +217,10 @@ def test_raw_framebuffer_entries_select_pa4_wc(raw, framebuffer):
     assert raw[FB_BASE][0] == 2  # the first page is a 2 MiB PDE (QEMU's framebuffer is 2 MiB-aligned)
 
 
-def test_screendump_shows_the_pattern(held, framebuffer, screenshot_path):
-    pattern = only(held, "fb", "pattern")
+def test_screendump_shows_the_pattern(finished, framebuffer):
+    pattern = only(finished, "fb", "pattern")
     assert int_field(pattern, "read-back") == int_field(pattern, "bars") == len(BARS)
-    data = screenshot_path.read_bytes()
+    data = screen_ppm(finished)
     # Binary PPM: "P6\n<width> <height>\n255\n" then RGB triples.
     magic, dims, depth, pixels = data.split(b"\n", 3)
     width, height = map(int, dims.split())

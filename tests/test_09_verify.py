@@ -1,9 +1,10 @@
 """Chapter 09: the kernel walks its own live tables, verifies them, and prints
 them as merged ranges; QEMU's view of the same tables is the oracle.
 
-One held boot: the kernel's report is compared with ``info mem`` (QEMU merges
-by contiguous address and rights only, so the kernel's rows are merged the same
-way first) and, page by page, with ``info tlb`` (address, frame, page size and
+The plain boot, the one the chapter's page quotes, read over the monitor once
+the kernel has written its exit code: the kernel's report is compared with
+``info mem`` (QEMU merges by contiguous address and rights only, so the
+kernel's rows are merged the same way first) and, page by page, with ``info tlb`` (address, frame, page size and
 the NX/W/U/PCD/PWT bits). One boot installs each kind of bad entry in turn
 (``test.bad-mapping=all``): the audit must name the rule each breaks, and once
 each is undone the tables must verify clean again, as they did before. Then
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 import harness
+from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_tlb
 from harness.protections import check_protections
@@ -61,29 +63,28 @@ def only(result, subsystem, event):
 
 
 @pytest.fixture(scope="module")
-def held(built):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="", hold=True,
-                                             monitor_commands=["info registers", "info mem", "info tlb"]))
-    harness.assert_outcome(result, "held")
+def finished(built):
+    result = harness.boot(inspected_boot(CHAPTER))  # the plain boot, which the chapter's page quotes
+    harness.assert_outcome(result, "success")
     return result
 
 
 @pytest.fixture(scope="module")
-def rows(held):
-    return report_rows(held)
+def rows(finished):
+    return report_rows(finished)
 
 
-def test_protections_seen_by_qemu(held):
-    check_protections(held, CHAPTER)
+def test_protections_seen_by_qemu(finished):
+    check_protections(finished, CHAPTER)
 
 
-def test_ready_without_warnings(held):
-    assert [r for r in held.records_for("kernel") if r.event == "ready"]
-    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+def test_ready_without_warnings(finished):
+    assert [r for r in finished.records_for("kernel") if r.event == "ready"]
+    assert not [r for r in finished.records if r.level in ("WARN", "ERROR", "PANIC")]
 
 
-def test_every_region_verified(held):
-    regions = [r for r in held.records_for("verify") if r.event == "region"]
+def test_every_region_verified(finished):
+    regions = [r for r in finished.records_for("verify") if r.event == "region"]
     assert {r.fields["name"] for r in regions} == REGIONS
     assert all(r.fields["ok"] == "yes" for r in regions), [str(r) for r in regions if r.fields["ok"] != "yes"]
     flags = {r.fields["name"]: r.fields["flags"] for r in regions}
@@ -91,16 +92,16 @@ def test_every_region_verified(held):
     assert flags["lapic"] == flags["ioapic"] == flags["hpet"] == "P|RW|NX|PCD|PWT"  # UC
     assert flags["framebuffer"] == "P|RW|NX|PAT"  # WC: PAT entry 4
     assert flags["guard-boot-stack"] == flags["lower-half"] == "not-present"
-    verified = only(held, "verify", "address space verified")
+    verified = only(finished, "verify", "address space verified")
     assert int_field(verified, "regions") == len(regions) and int_field(verified, "findings") == 0
 
 
-def test_audit_finds_nothing(held, rows):
-    audit = only(held, "verify", "audit")
+def test_audit_finds_nothing(finished, rows):
+    audit = only(finished, "verify", "audit")
     for key in ("wx", "user", "nonzero-not-present", "malformed", "shared-tables", "unexpected"):
         assert int_field(audit, key) == 0, key
     assert audit.fields["wx-rule"] == "on" and audit.fields["ok"] == "yes"
-    report = only(held, "layout", "report")
+    report = only(finished, "layout", "report")
     assert int_field(report, "leaves") == int_field(audit, "leaves")
     assert int_field(report, "ranges") == len(rows) and int_field(report, "dropped") == 0
     assert int_field(report, "leaves") == sum((r.end - r.va) // r.page for r in rows)
@@ -122,7 +123,7 @@ def test_report_rows_are_merged_and_owned(rows):
     assert [r.owner for r in rows if r.va >= 0xFFFF_FFFF_8000_0000] == ["text", "rodata", "data", "stack"]
 
 
-def test_report_equals_qemus_info_mem(held, rows):
+def test_report_equals_qemus_info_mem(finished, rows):
     # QEMU's info mem merges consecutive pages with equal U/W rights, whatever
     # their frames, sizes or cache bits: merge the kernel's rows the same way.
     merged: list[list] = []
@@ -132,29 +133,29 @@ def test_report_equals_qemus_info_mem(held, rows):
             merged[-1][1] = r.end
         else:
             merged.append([r.va, r.end, rights])
-    qemu = [[m.start, m.end, m.permissions] for m in parse_info_mem(held.monitor["info mem"])]
+    qemu = [[m.start, m.end, m.permissions] for m in parse_info_mem(finished.monitor["info mem"])]
     assert merged == qemu
 
 
-def test_report_equals_qemus_info_tlb_page_by_page(held, rows):
+def test_report_equals_qemus_info_tlb_page_by_page(finished, rows):
     expected = {}
     for r in rows:
         for va in range(r.va, r.end, r.page):
             expected[va] = (r.pa + (va - r.va), r.page > 4 * KiB, "NX" in r.flags, "RW" in r.flags, "US" in r.flags,
                             "PCD" in r.flags, "PWT" in r.flags)
     qemu = {e.va & (1 << 64) - 1: (e.pa, e.huge, e.no_execute, e.writable, e.user, e.cache_disabled, e.write_through)
-            for e in parse_info_tlb(held.monitor["info tlb"])}
+            for e in parse_info_tlb(finished.monitor["info tlb"])}
     assert qemu.keys() == expected.keys(), sorted(set(qemu) ^ set(expected))[:8]
     differ = [hex(va) for va in expected if expected[va] != qemu[va]]
     assert not differ, differ[:8]
 
 
-def test_devices_and_framebuffer_in_the_report(held, rows):
+def test_devices_and_framebuffer_in_the_report(finished, rows):
     mmio = [r for r in rows if r.owner == "mmio"]
     assert [(r.va, r.pa) for r in mmio] == [(MMIO_BASE, 0xFEE0_0000), (MMIO_BASE + 0x1000, 0xFEC0_0000),
                                            (MMIO_BASE + 0x2000, 0xFED0_0000)]
     fb = [r for r in rows if r.owner == "framebuffer"]
-    loader = only(held, "loader", "framebuffer")
+    loader = only(finished, "loader", "framebuffer")
     assert fb[0].va == FB_BASE and fb[0].pa == int_field(loader, "base")
     assert all(r.flags == {"P", "RW", "NX", "PAT"} for r in fb)
 

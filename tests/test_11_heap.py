@@ -1,6 +1,7 @@
 """Chapter 11: the steady-state frame allocator and the kernel heap.
 
-One boot with the loader's map dump is held after ``ready``: the frames the
+One boot with the loader's map dump, the one the chapter's page quotes, is
+read over the monitor after its exit code: the frames the
 bitmap manages, and those it reclaimed from boot services and the loader, are
 counted again here from the loader's own dump of the UEFI map; the stress
 self-test must pass and balance; QEMU's ``info tlb`` must show the heap RW+NX
@@ -15,6 +16,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness.inspections import inspected_boot
 from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import parse_info_tlb
 from harness.protections import check_protections
@@ -47,42 +49,41 @@ def frames_by_type(result) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def held(built):
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="loader.dump-map", hold=True,
-                                             monitor_commands=["info registers", "info tlb"]))
-    harness.assert_outcome(result, "held")
+def finished(built):
+    result = harness.boot(inspected_boot(CHAPTER, "loader.dump-map"))
+    harness.assert_outcome(result, "success")
     return result
 
 
-def test_protections_seen_by_qemu(held):
-    check_protections(held, CHAPTER)
+def test_protections_seen_by_qemu(finished):
+    check_protections(finished, CHAPTER)
 
 
-def test_ready_without_warnings(held):
-    assert [r for r in held.records_for("kernel") if r.event == "ready"]
-    assert not [r for r in held.records if r.level in ("WARN", "ERROR", "PANIC")]
+def test_ready_without_warnings(finished):
+    assert [r for r in finished.records_for("kernel") if r.event == "ready"]
+    assert not [r for r in finished.records if r.level in ("WARN", "ERROR", "PANIC")]
 
 
-def test_usable_frames_per_type_equal_the_loaders_map(held):
-    expected = frames_by_type(held)
-    logged = {r.fields["type"]: int_field(r, "frames") for r in held.records_for("frames") if r.event == "usable"}
+def test_usable_frames_per_type_equal_the_loaders_map(finished):
+    expected = frames_by_type(finished)
+    logged = {r.fields["type"]: int_field(r, "frames") for r in finished.records_for("frames") if r.event == "usable"}
     assert logged == {t: n for t, n in expected.items() if n}
-    for r in held.records_for("frames"):
+    for r in finished.records_for("frames"):
         if r.event == "usable":
             assert size_field(r, "bytes") == int_field(r, "frames") * PAGE
 
 
-def test_reclaimed_boot_services_memory_equals_the_loaders_map(held):
-    reclaimed = only(held, "frames", "reclaimed")
-    expected = sum(n for t, n in frames_by_type(held).items() if t in RECLAIMED_TYPES)
+def test_reclaimed_boot_services_memory_equals_the_loaders_map(finished):
+    reclaimed = only(finished, "frames", "reclaimed")
+    expected = sum(n for t, n in frames_by_type(finished).items() if t in RECLAIMED_TYPES)
     assert expected > 0, "OVMF always leaves boot-services memory behind"
     assert int_field(reclaimed, "frames") == expected
     assert size_field(reclaimed, "bytes") == expected * PAGE
 
 
-def test_the_bitmap_covers_every_usable_frame_and_inherits_the_boot_allocators_record(held):
-    handover = only(held, "frames", "handover")
-    assert int_field(handover, "frames") == sum(frames_by_type(held).values())
+def test_the_bitmap_covers_every_usable_frame_and_inherits_the_boot_allocators_record(finished):
+    handover = only(finished, "frames", "handover")
+    assert int_field(handover, "frames") == sum(frames_by_type(finished).values())
     assert int_field(handover, "used") + int_field(handover, "free") == int_field(handover, "frames")
     # In use at the handover: what the boot allocator handed out (its reserve
     # included), the bitmap's own frames, and the frames that topped the
@@ -92,20 +93,20 @@ def test_the_bitmap_covers_every_usable_frame_and_inherits_the_boot_allocators_r
                                            + int_field(handover, "reserve") - int_field(handover, "reserve-moved"))
     assert int_field(handover, "bitmap-frames") == -(-int_field(handover, "frames") // (8 * PAGE))
     assert int_field(handover, "bitmap") >= LOWEST_FRAME and int_field(handover, "bitmap") % PAGE == 0
-    usable = [(int_field(r, "start"), int_field(r, "end")) for r in held.records_for("memmap")
+    usable = [(int_field(r, "start"), int_field(r, "end")) for r in finished.records_for("memmap")
               if r.event == "range" and r.fields["kind"] == "usable"]
     bitmap = int_field(handover, "bitmap")
     assert any(s <= bitmap and bitmap + int_field(handover, "bitmap-frames") * PAGE <= e for s, e in usable)
 
 
-def test_stress_passed_and_balanced(held):
-    frames = only(held, "frames", "stress passed")
+def test_stress_passed_and_balanced(finished):
+    frames = only(finished, "frames", "stress passed")
     # Every frame of every round checked; a second round hands out frames the first freed.
     assert int_field(frames, "rounds") >= 2
     assert int_field(frames, "pattern-checks") == int_field(frames, "frames") * int_field(frames, "rounds") > 0
     assert int_field(frames, "used-before") == int_field(frames, "used-after")
     assert int_field(frames, "free-before") == int_field(frames, "free-after")
-    heap = only(held, "heap", "stress passed")
+    heap = only(finished, "heap", "stress passed")
     # About half the operations allocate: thousands of blocks, every one freed.
     assert int_field(heap, "allocations") == int_field(heap, "frees") > max(2000, int_field(heap, "operations") // 3)
     assert int_field(heap, "max-live") >= 100
@@ -113,32 +114,32 @@ def test_stress_passed_and_balanced(held):
     assert int_field(heap, "frames-taken") == int_field(heap, "heap-pages") + int_field(heap, "tables")
     assert int_field(heap, "heap-pages") * PAGE == size_field(heap, "grew")
     assert int_field(heap, "blocks") == int_field(heap, "free-blocks") == 1  # all merged back
-    before, after = (only(held, "frames", "stats", when=w) for w in ("before-stress", "after-stress"))
+    before, after = (only(finished, "frames", "stats", when=w) for w in ("before-stress", "after-stress"))
     assert int_field(after, "used") - int_field(before, "used") == int_field(heap, "frames-taken")
-    assert int_field(after, "total") == int_field(before, "total") == int_field(only(held, "frames", "handover"), "frames")
-    heap_before, heap_after = (only(held, "heap", "stats", when=w) for w in ("before-stress", "after-stress"))
+    assert int_field(after, "total") == int_field(before, "total") == int_field(only(finished, "frames", "handover"), "frames")
+    heap_before, heap_after = (only(finished, "heap", "stats", when=w) for w in ("before-stress", "after-stress"))
     for key in ("used", "live", "failures"):
         assert int_field(heap_before, key) == int_field(heap_after, key) == 0, key
     assert size_field(heap_after, "mapped") - size_field(heap_before, "mapped") == size_field(heap, "grew")
 
 
-def test_heap_phase_and_verification(held):
-    phase = only(held, "paging", "phase create_heap")
+def test_heap_phase_and_verification(finished):
+    phase = only(finished, "paging", "phase create_heap")
     assert int_field(phase, "va") == HEAP_START and int_field(phase, "guard") == HEAP_GUARD
     assert phase.fields["flags"] == "P|RW|NX" and phase.fields["frames-from"] == "bitmap"
-    regions = {r.fields["name"]: r for r in held.records_for("verify") if r.event == "region"}
+    regions = {r.fields["name"]: r for r in finished.records_for("verify") if r.event == "region"}
     assert regions["heap-guard"].fields["flags"] == "not-present" and regions["heap-guard"].fields["ok"] == "yes"
     heap = regions["heap"]
     assert heap.fields["ok"] == "yes" and heap.fields["flags"] == "P|RW|NX"
-    mapped = size_field(only(held, "heap", "stats", when="after-stress"), "mapped")
+    mapped = size_field(only(finished, "heap", "stats", when="after-stress"), "mapped")
     assert int_field(heap, "va") == HEAP_START and size_field(heap, "size") == mapped
     assert int_field(heap, "pages-4k") == mapped // PAGE
-    assert only(held, "verify", "audit").fields["ok"] == "yes"
+    assert only(finished, "verify", "audit").fields["ok"] == "yes"
 
 
-def test_heap_in_qemus_tlb_is_rw_nx_and_its_guard_absent(held):
-    mapped = size_field(only(held, "heap", "stats", when="after-stress"), "mapped")
-    tlb = {e.va & (1 << 64) - 1: e for e in parse_info_tlb(held.monitor["info tlb"])}
+def test_heap_in_qemus_tlb_is_rw_nx_and_its_guard_absent(finished):
+    mapped = size_field(only(finished, "heap", "stats", when="after-stress"), "mapped")
+    tlb = {e.va & (1 << 64) - 1: e for e in parse_info_tlb(finished.monitor["info tlb"])}
     heap = {va: e for va, e in tlb.items() if HEAP_GUARD <= va < HEAP_WINDOW_END}
     assert HEAP_GUARD not in heap
     assert sorted(heap) == list(range(HEAP_START, HEAP_START + mapped, PAGE))
@@ -146,7 +147,7 @@ def test_heap_in_qemus_tlb_is_rw_nx_and_its_guard_absent(held):
         assert e.writable and e.no_execute and not e.user and not e.huge, f"{va:#x} {e.flags}"
     frames = {e.pa for e in heap.values()}
     assert len(frames) == len(heap), "two heap pages share a frame"
-    usable = [(int_field(r, "start"), int_field(r, "end")) for r in held.records_for("memmap")
+    usable = [(int_field(r, "start"), int_field(r, "end")) for r in finished.records_for("memmap")
               if r.event == "range" and r.fields["kind"] == "usable"]
     assert all(any(s <= pa < e for s, e in usable) and pa >= LOWEST_FRAME for pa in frames)
 

@@ -216,6 +216,22 @@ def test_command_interactive_with_gdb_and_extra_args(tmp_path):
     assert cmd[-2:] == ["-d", "int"]
 
 
+def test_a_run_with_monitor_readings_keeps_qemu_alive_after_the_exit_code(tmp_path):
+    """The exit byte goes to a file (isa-debugcon) instead of ending QEMU, so the
+    monitor can read the machine the kernel left; a held run keeps the exit device."""
+    codes = harness.load_exit_codes()
+    inspected = harness.qemu_command(BootConfig(chapter="01-boot", cmdline="", monitor_commands=["info tlb"]), tmp_path)
+    assert _option_values(inspected, "-device") == [f"isa-debugcon,iobase={codes.port:#x},chardev=exitcode"]
+    assert f"file,id=exitcode,path={tmp_path / 'exit-code.bin'}" in _option_values(inspected, "-chardev")
+    held = harness.qemu_command(BootConfig(chapter="01-boot", hold=True, monitor_commands=["info tlb"]), tmp_path)
+    assert _option_values(held, "-device") == [f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04"]
+    assert qemu._exit_byte(tmp_path / "exit-code.bin") is None
+    (tmp_path / "exit-code.bin").write_bytes(b"")
+    assert qemu._exit_byte(tmp_path / "exit-code.bin") is None
+    (tmp_path / "exit-code.bin").write_bytes(bytes([codes.failure]))
+    assert qemu._exit_byte(tmp_path / "exit-code.bin") == codes.failure
+
+
 def test_command_doubles_commas_in_paths(tmp_path):
     run_dir = tmp_path / "a,b"
     cmd = harness.qemu_command(BootConfig(chapter="01-boot"), run_dir)
@@ -444,6 +460,16 @@ def test_a_kept_boot_is_read_back_only_in_its_own_session(fake_build, tmp_path, 
     assert (kept.outcome, kept.exit_status) == ("failure", 71)
     assert [str(r) for r in kept.records] == [str(r) for r in booted.records]
     assert kept.clean_log == booted.clean_log
+
+    # Monitor readings come back only if the book step took them.
+    inspected = BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info tlb"])
+    assert boot_logs.reuse(inspected, out) is None, "no reading was kept"
+    booted.monitor = {"info tlb": "tlb text", "info registers": "registers text"}
+    boot_logs.save(out, config, booted)
+    kept = boot_logs.reuse(inspected, out)
+    assert kept is not None and kept.monitor == {"info tlb": "tlb text"}
+    assert boot_logs.is_fresh(out, inspected)
+    assert not boot_logs.is_fresh(out, BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info mem"]))
 
     # Only the very configuration the book step boots.
     for other in [BootConfig("99-fake", cmdline="test.fault=null"), BootConfig("99-fake", cmdline="test.fault=all", hold=True),

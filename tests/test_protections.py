@@ -3,7 +3,7 @@
 The check itself is :func:`harness.protections.check_protections` (CR0.WP,
 EFER.NXE, SMEP/SMAP as the CPU model allows, no user page, no W+X, nothing
 executable outside the kernel's text, page 0 and the guard pages absent). It
-runs on the held boot each chapter's own module already makes, so it costs no
+runs on the boot each chapter's own module reads over the monitor, so it costs no
 boot of its own; this file makes sure that stays true for every chapter,
 including a CPU model without SMEP/SMAP, and that the check can fail.
 """
@@ -25,9 +25,9 @@ def modules_of(chapter: str) -> list:
 
 
 @pytest.mark.parametrize("chapter", harness.chapters())
-def test_every_chapter_checks_its_protections_on_a_held_boot(chapter):
+def test_every_chapter_checks_its_protections_on_an_inspected_boot(chapter):
     calls = [path.name for path in modules_of(chapter) if "check_protections(" in path.read_text()]
-    assert calls, f"no test module of {chapter} calls check_protections() on a held boot"
+    assert calls, f"no test module of {chapter} calls check_protections() on a boot it reads over the monitor"
 
 
 def test_a_cpu_without_smep_and_smap_is_checked_too():
@@ -46,7 +46,7 @@ class _Config:
 
 
 @dataclass
-class _Held:
+class _Inspected:
     """Just enough of a BootResult for check_protections(); ``info tlb`` columns are XGPDACTUW."""
 
     monitor: dict
@@ -70,12 +70,12 @@ def _text_page() -> str:
     return f"{kernel_symbols(CHAPTER)['__text_start']:016x}: 0000000001000000 ---------"
 
 
-def _held(*tlb_lines: str, registers: str = REGISTERS, log: str = LOG) -> _Held:
-    return _Held({"info registers": registers, "info tlb": _tlb(*tlb_lines)}, log)
+def _inspected(*tlb_lines: str, registers: str = REGISTERS, log: str = LOG) -> _Inspected:
+    return _Inspected({"info registers": registers, "info tlb": _tlb(*tlb_lines)}, log)
 
 
 def test_the_check_passes_on_a_clean_address_space(built):
-    check_protections(_held(_text_page()), CHAPTER)
+    check_protections(_inspected(_text_page()), CHAPTER)
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -105,4 +105,4 @@ def test_the_check_fails_on_each_broken_protection(built, damage, message):
     elif damage == "smep-off":
         registers = registers.replace("CR4=00300620", "CR4=00000620")
     with pytest.raises(AssertionError, match=re.escape(message)):
-        check_protections(_held(*lines, registers=registers), CHAPTER)
+        check_protections(_inspected(*lines, registers=registers), CHAPTER)

@@ -11,7 +11,9 @@ and the tests), and writes, per boot:
 
 * ``OUT_DIR/<name>.log``         our ``[LEVEL subsystem]`` lines, as printed
 * ``OUT_DIR/<name>.serial.log``  the whole serial output, escape codes removed
-* ``OUT_DIR/<name>.json``        outcome, command line, QEMU settings, duration
+* ``OUT_DIR/<name>.json``        outcome, command line, QEMU settings, duration,
+                                 and the monitor readings the tests take after
+                                 this boot (``tests/harness/inspections.py``)
 
 A log newer than the chapter's disk image, captured on the same firmware, is
 kept as it is. Each log records the ``make test`` session that made it, so the
@@ -33,6 +35,7 @@ sys.path.insert(0, str(REPO / "book" / "_ext"))
 
 import harness  # noqa: E402
 from harness import boot_logs  # noqa: E402
+from harness.inspections import book_boot  # noqa: E402
 from kernelbook.bootlogs import boot_log_name, boots_in_files  # noqa: E402
 
 PARALLEL_BOOTS = 2
@@ -43,9 +46,9 @@ def capture(out: Path, chapter: str, cmdline: str) -> str | None:
     image = harness.chapter_image(chapter)
     if not image.is_file():
         return f"{image} does not exist: run make first"
-    if boot_logs.is_fresh(out, chapter, cmdline):
+    config = book_boot(chapter, cmdline)  # with the tests' monitor readings, if they read this boot
+    if boot_logs.is_fresh(out, config):
         return None
-    config = harness.BootConfig(chapter=chapter, cmdline=cmdline)
     result = harness.boot(config)
     allowed = {"success"} if not cmdline else {"success", "failure"}
     name = boot_log_name(chapter, cmdline)

@@ -18,7 +18,8 @@ Modules:
 * :mod:`harness.qmp`         a minimal QMP (QEMU Machine Protocol) client
 * :mod:`harness.qemu`        :func:`boot`, :func:`qemu_command` and friends
 * :mod:`harness.firmware_vars`  the UEFI variable store every boot starts from
-* :mod:`harness.protections` the protections every chapter's held boot must show
+* :mod:`harness.protections` the protections every chapter's finished machine must show
+* :mod:`harness.inspections` the monitor readings the tests and the book step share
 """
 
 from .exit_codes import ExitCodes, load_exit_codes, parse_exit_codes, qemu_status

@@ -3,7 +3,9 @@
 ``make book`` boots every (chapter, command line) the book quotes and keeps the
 logs in ``build/book/logs`` (scripts/book/capture_logs.py). Some tests boot
 exactly those configurations: one command line, the default machine, nothing
-held, nothing changed on the disk. ``make test`` gives its book step and its
+held, nothing changed on the disk. Where a test reads the finished machine
+over the monitor, the book step takes the same readings after the kernel's
+exit code (:mod:`harness.inspections`) and keeps them with the log. ``make test`` gives its book step and its
 pytest run one session id (``BOOT_LOG_SESSION``); :func:`reuse` then hands a
 test the boot the book step made in that same session, instead of booting the
 same thing again.
@@ -14,7 +16,7 @@ asserts on, except what this very run has booted already. Without a session
 
 Per boot, ``<name>.log`` holds our ``[LEVEL subsystem]`` lines, ``<name>.serial.log``
 the whole serial output (escape codes removed) and ``<name>.json`` the outcome,
-exit status, settings and session.
+exit status, settings, session and monitor readings.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from .log import parse_records
 from .paths import BUILD_DIR, OVMF_CODE, chapter_image
-from .qemu import BootConfig, BootResult
+from .qemu import BootConfig, BootResult, monitor_name
 
 SESSION_ENV = "BOOT_LOG_SESSION"
 LOG_DIR = BUILD_DIR / "book" / "logs"
@@ -43,23 +45,27 @@ def log_name(chapter: str, cmdline: str) -> str:
 
 
 def shareable(config: BootConfig) -> bool:
-    """A boot the book step makes too: an explicit command line and every other setting at its default."""
+    """A boot the book step may have made: an explicit command line and every
+    other setting at its default. Monitor readings are allowed: :func:`reuse`
+    checks that the book step took them."""
     default = BootConfig(config.chapter)
-    return (config.cmdline is not None and not config.hold and not config.monitor_commands
+    return (config.cmdline is not None and not config.hold
             and not config.esp_files and not config.extra_args and config.gdb_port is None
             and (config.memory, config.smp, config.cpu, config.machine)
             == (default.memory, default.smp, default.cpu, default.machine))
 
 
-def is_fresh(out: Path, chapter: str, cmdline: str) -> bool:
-    """Kept logs of this boot exist, are newer than the chapter's disk image and came from this firmware."""
-    name = log_name(chapter, cmdline)
+def is_fresh(out: Path, config: BootConfig) -> bool:
+    """Kept logs of this boot exist, are newer than the chapter's disk image,
+    came from this firmware and hold every monitor reading ``config`` takes."""
+    name = log_name(config.chapter, config.cmdline or "")
     log, serial, meta = out / f"{name}.log", out / f"{name}.serial.log", out / f"{name}.json"
-    image = chapter_image(chapter)
+    image = chapter_image(config.chapter)
     if not (log.is_file() and serial.is_file() and meta.is_file() and image.is_file()):
         return False
-    return (log.stat().st_mtime > image.stat().st_mtime
-            and json.loads(meta.read_text(encoding="utf-8")).get("firmware") == str(OVMF_CODE))
+    kept = json.loads(meta.read_text(encoding="utf-8"))
+    return (log.stat().st_mtime > image.stat().st_mtime and kept.get("firmware") == str(OVMF_CODE)
+            and all(monitor_name(command) in kept.get("monitor", {}) for command in config.monitor_commands))
 
 
 def save(out: Path, config: BootConfig, result: BootResult) -> Path:
@@ -71,7 +77,7 @@ def save(out: Path, config: BootConfig, result: BootResult) -> Path:
         "chapter": config.chapter, "cmdline": config.cmdline or "", "outcome": result.outcome,
         "exit_status": result.exit_status, "memory": config.memory, "cpu": config.cpu,
         "machine": config.machine, "firmware": str(OVMF_CODE), "elapsed": round(result.elapsed, 1),
-        "session": session(),
+        "session": session(), "monitor": result.monitor,
     }, indent=2) + "\n", encoding="utf-8")
     log.write_text("".join(f"{record}\n" for record in result.records), encoding="utf-8")  # last: it marks the set fresh
     return log
@@ -80,12 +86,14 @@ def save(out: Path, config: BootConfig, result: BootResult) -> Path:
 def reuse(config: BootConfig, out: Path = LOG_DIR) -> BootResult | None:
     """The boot of ``config`` kept in this session, or ``None`` when it must be booted."""
     current = session()
-    if current is None or not shareable(config) or not is_fresh(out, config.chapter, config.cmdline):
+    if current is None or not shareable(config) or not is_fresh(out, config):
         return None
     name = log_name(config.chapter, config.cmdline)
     meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
     if meta.get("session") != current:
         return None
+    wanted = [monitor_name(command) for command in config.monitor_commands]
     text = (out / f"{name}.serial.log").read_text(encoding="utf-8")
     return BootResult(config=config, log=text, records=parse_records(text), exit_status=meta["exit_status"],
-                      outcome=meta["outcome"], elapsed=meta["elapsed"])
+                      outcome=meta["outcome"], elapsed=meta["elapsed"],
+                      monitor={name: meta["monitor"][name] for name in wanted})

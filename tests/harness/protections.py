@@ -38,7 +38,7 @@ OWN_TABLES_FROM = "04"  # the first chapter that replaces the loader's tables
 #: CPU models (QEMU ``-cpu`` names) that have SMEP and SMAP under TCG.
 CPUS_WITH_SMEP_SMAP = {"max"}
 
-#: The monitor commands a held boot needs for :func:`check_protections`.
+#: The monitor commands a boot needs for :func:`check_protections`.
 MONITOR_COMMANDS = ("info registers", "info tlb")
 
 
@@ -50,7 +50,7 @@ def kernel_symbols(chapter: str) -> dict[str, int]:
 
 
 def check_protections(result: BootResult, chapter: str) -> None:
-    """Assert every protection above on a held boot of ``chapter``.
+    """Assert every protection above on a boot of ``chapter`` read over the monitor.
 
     The CPU model comes from the boot's own config; a model without NX
     (``qemu64,-nx``) cannot keep W^X and is refused here.
@@ -60,7 +60,7 @@ def check_protections(result: BootResult, chapter: str) -> None:
         raise ValueError(f"cpu {cpu!r} has no NX: W^X cannot hold there, so there is nothing to check")
     missing = [command for command in MONITOR_COMMANDS if command not in result.monitor]
     if missing:
-        raise ValueError(f"the held boot did not run {missing}; add them to its monitor_commands")
+        raise ValueError(f"the boot did not read {missing}; add them to its monitor_commands")
 
     registers = parse_info_registers(result.monitor["info registers"])
     assert registers["CR0"] & CR0_WP, "CR0.WP clear"

@@ -10,7 +10,8 @@ This is the heart of the test harness. One call to :func:`boot`:
 3. starts ``qemu-system-x86_64`` with the serial port written to a file and a
    QMP socket for control;
 4. watches the serial file until the guest exits, panics, holds or runs out
-   of time;
+   of time; a run with monitor commands is inspected after the guest's exit
+   code (see below);
 5. returns a :class:`BootResult` with the log, the parsed records, QEMU's
    exit status and an *outcome* word that tests compare against.
 
@@ -20,12 +21,23 @@ How a run can end (``BootResult.outcome``):
 ``"failure"``        the guest wrote ``ExitCode::kFailure``
 ``"reset"``          QEMU exited 0: the guest reset (``-no-reboot`` turns a
                      reboot, e.g. after a triple fault, into an exit)
-``"held"``           the kernel printed ``holding for monitor``; the harness
-                     ran the monitor commands and quit QEMU itself
+``"held"``           the kernel printed ``holding for monitor`` (``hold`` on its
+                     command line); the harness ran the monitor commands and
+                     quit QEMU itself
 ``"panic-timeout"``  a ``[PANIC ...]`` line appeared but QEMU did not exit soon after
 ``"timeout"``        nothing decisive happened within ``BootConfig.timeout``
 ``"qemu-error"``     QEMU itself failed (bad option, missing file...);
                      see ``BootResult.stderr``
+
+Inspecting the finished machine: with ``BootConfig.monitor_commands`` set,
+the exit device is swapped for a plain port that writes the guest's exit byte
+to a file (``isa-debugcon``). The kernel halts right after writing it, so QEMU
+keeps running with the address space exactly as the kernel left it; the
+harness runs the monitor commands, quits QEMU, and reports the outcome and
+exit status that byte would have given. The serial log is the same as a plain
+boot's, which is why the book's boots can carry the tests' monitor readings
+(:mod:`harness.boot_logs`). ``hold`` is the other way in, for a person at the
+monitor: the kernel stops after ``ready`` and never exits by itself.
 
 The same :func:`qemu_command` builds the command line for the tests and for
 the interactive ``make run`` / ``make debug`` (``tests/run_chapter.py``), so
@@ -46,7 +58,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from . import paths
 from .firmware_vars import seasoned_vars
-from .exit_codes import ExitCodes, load_exit_codes
+from .exit_codes import ExitCodes, load_exit_codes, qemu_status
 from .log import LogRecord, clean_lines, find_record, iter_records, records_for, strip_ansi
 from .qmp import QMPClient
 
@@ -110,10 +122,12 @@ class BootConfig:
     """Append ``hold`` to the command line, wait for the kernel's
     ``holding for monitor`` line, run :attr:`monitor_commands`, then quit."""
     monitor_commands: Sequence[str | Callable[[Callable[[str], str]], str]] = ()
-    """HMP commands to run while held, e.g. ``"info mem"``, ``"info registers"``.
+    """HMP commands to run once the guest has written its exit code (or, with
+    :attr:`hold`, once it holds), e.g. ``"info mem"``, ``"info registers"``.
     An entry may also be a function: it gets ``hmp`` (runs one HMP command and
     returns its output), for commands that depend on earlier answers such as
-    a page walk with ``xp``, and its result is stored under its ``__name__``."""
+    a page walk with ``xp``, and its result is stored under its ``__name__``
+    (:mod:`harness.inspections` has the ones the tests share)."""
     esp_files: Mapping[str, bytes | None] = field(default_factory=dict)
     """Files to change in the image copy: path -> new contents, or ``None`` to
     delete, e.g. ``{"kernel.elf": b"junk"}`` or ``{"EFI/BOOT/BOOTX64.EFI": None}``."""
@@ -136,13 +150,15 @@ class BootResult:
     records: list[LogRecord]
     """Our ``[LEVEL subsystem]`` lines, parsed, in order."""
     exit_status: int | None
-    """QEMU's exit status; ``None`` if the harness had to kill QEMU."""
+    """QEMU's exit status; ``None`` if the harness had to kill QEMU. A run
+    inspected after its exit code reports the status that code gives."""
     outcome: str
     """One of :data:`OUTCOMES`."""
     elapsed: float
     """Seconds from starting QEMU until it was gone."""
     monitor: dict[str, str] = field(default_factory=dict)
-    """Output of each monitor command run while held: command -> text."""
+    """Output of each of :attr:`BootConfig.monitor_commands`: command (or
+    function name) -> text."""
     stderr: str = ""
     """Whatever QEMU printed on stdout/stderr (warnings, errors)."""
     command: list[str] = field(default_factory=list)
@@ -221,6 +237,7 @@ class RunFiles:
     serial: Path  #: serial port output
     qmp: Path     #: QMP unix socket
     stderr: Path  #: QEMU's stdout and stderr
+    exit_code: Path  #: the guest's exit byte, when the run is inspected after it
 
     @classmethod
     def in_dir(cls, run_dir: str | Path) -> "RunFiles":
@@ -232,6 +249,7 @@ class RunFiles:
             serial=run_dir / "serial.log",
             qmp=run_dir / "qmp.sock",
             stderr=run_dir / "qemu.stderr",
+            exit_code=run_dir / "exit-code.bin",
         )
 
 
@@ -362,6 +380,12 @@ def _opt(path: Path) -> str:
     return str(path).replace(",", ",,")
 
 
+def inspects_after_exit(config: BootConfig) -> bool:
+    """Does this run read the machine over the monitor once the guest has
+    written its exit code? Every run with monitor commands that does not hold."""
+    return bool(config.monitor_commands) and not config.hold
+
+
 def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = False) -> list[str]:
     """Build the QEMU argument list for ``config``, using the files in ``run_dir``.
 
@@ -392,9 +416,17 @@ def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = Fa
         "-display", "none",
         # A guest reset (e.g. triple fault) ends QEMU with status 0 instead of rebooting.
         "-no-reboot",
-        # Writing V to this port makes QEMU exit with status (V << 1) | 1.
-        "-device", f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04",
     ]
+    if inspects_after_exit(config) and not interactive:
+        # The exit byte goes to a file and QEMU runs on: the kernel halts right
+        # after writing it, and the harness reads the machine as it was left.
+        cmd += [
+            "-chardev", f"file,id=exitcode,path={_opt(files.exit_code)}",
+            "-device", f"isa-debugcon,iobase={codes.port:#x},chardev=exitcode",
+        ]
+    else:
+        # Writing V to this port makes QEMU exit with status (V << 1) | 1.
+        cmd += ["-device", f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04"]
     if interactive:
         cmd += ["-serial", "mon:stdio"]
     else:
@@ -472,17 +504,29 @@ def _stop(proc: subprocess.Popen, grace: float = 0.0) -> None:
         proc.wait()
 
 
-def _query_monitor(socket_path: Path, commands: Sequence[str]) -> dict[str, str]:
+def monitor_name(command) -> str:
+    """The key of a monitor command's output in ``BootResult.monitor``."""
+    return command.__name__ if callable(command) else command
+
+
+def _query_monitor(socket_path: Path, commands: Sequence) -> dict[str, str]:
     """Run the HMP commands over QMP, then ask QEMU to quit."""
     outputs: dict[str, str] = {}
     with QMPClient(socket_path).connect() as qmp:
         for command in commands:
-            if callable(command):
-                outputs[command.__name__] = command(qmp.hmp)
-            else:
-                outputs[command] = qmp.hmp(command)
+            outputs[monitor_name(command)] = command(qmp.hmp) if callable(command) else qmp.hmp(command)
         qmp.quit()
     return outputs
+
+
+def _exit_byte(path: Path) -> int | None:
+    """The first byte the guest wrote to the exit port, if it has written one."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1)
+    except FileNotFoundError:
+        return None
+    return data[0] if data else None
 
 
 def _outcome_for_status(status: int, codes: ExitCodes) -> str:
@@ -548,6 +592,8 @@ def _run(config: BootConfig, command: list[str], files: RunFiles, codes: ExitCod
     monitor: dict[str, str] = {}
     panic_seen_at: float | None = None
     held = False
+    inspect = inspects_after_exit(config)
+    guest_status: int | None = None  # what isa-debug-exit would have made of the exit byte
 
     with open(files.stderr, "wb") as qemu_output:
         start = time.monotonic()
@@ -572,6 +618,15 @@ def _run(config: BootConfig, command: list[str], files: RunFiles, codes: ExitCod
                         held = True
                 if proc.poll() is not None:
                     break  # QEMU exited by itself: its status decides the outcome
+                exit_byte = _exit_byte(files.exit_code) if inspect else None
+                if exit_byte is not None:
+                    # The guest's last word: it halts now, so this is the machine as it ended.
+                    serial.poll()
+                    monitor = _query_monitor(files.qmp, config.monitor_commands)
+                    _stop(proc, QUIT_GRACE)
+                    guest_status = qemu_status(exit_byte)
+                    outcome = _outcome_for_status(guest_status, codes)
+                    break
                 if panic_seen_at is not None:
                     # The kernel exits right after a panic; if it does not, stop waiting.
                     if now - panic_seen_at > PANIC_GRACE:
@@ -606,7 +661,8 @@ def _run(config: BootConfig, command: list[str], files: RunFiles, codes: ExitCod
         log=serial.text,
         records=serial.records,
         # A status of a process we killed (negative: the signal) means nothing to tests.
-        exit_status=None if outcome in ("timeout", "panic-timeout") else proc.returncode,
+        exit_status=(guest_status if guest_status is not None
+                     else None if outcome in ("timeout", "panic-timeout") else proc.returncode),
         outcome=outcome,
         elapsed=elapsed,
         monitor=monitor,

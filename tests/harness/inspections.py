@@ -1,0 +1,161 @@
+"""What the tests read over the monitor once a chapter's kernel has finished.
+
+A chapter test boots the kernel and then asks QEMU itself, the independent
+oracle, how the finished machine looks: ``info registers``, ``info tlb``, a
+page walk read with ``xp``. Those readings are taken after the kernel has
+written its exit code (:func:`harness.qemu.inspects_after_exit`), so the boot
+is the very boot ``make run`` shows, and the book quotes several of them.
+
+:data:`AFTER_EXIT` names those boots and what is read after each. It is the
+one list both sides use: the book step (``scripts/book/capture_logs.py``)
+makes each boot with these readings and keeps them with the log, and a test
+that asks for :func:`inspected_boot` in the same ``make test`` gets that boot
+back instead of booting it again (:mod:`harness.boot_logs`). The readings
+that are functions live here too, so a reading kept under a name is always
+made by the same code.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Callable
+
+from .monitor import parse_info_registers
+from .qemu import BootConfig, BootResult
+
+Hmp = Callable[[str], str]
+
+#: Bits of a page-table entry the walks below look at (SDM Vol. 3A, 4.5).
+PRESENT, PAGE_SIZE = 1 << 0, 1 << 7
+ADDRESS = 0x000F_FFFF_FFFF_F000
+PAGE = 4096
+
+
+def read_qwords(hmp: Hmp, pa: int, count: int) -> list[int]:
+    """``count`` 64-bit words of guest-physical memory; ``xp`` prints
+    "<address>: 0x<qword> 0x<qword>" lines."""
+    out = hmp(f"xp /{count}gx {pa:#x}")
+    words = [int(w, 16) for line in out.splitlines() if ":" in line
+             for w in re.findall(r"0x([0-9a-f]+)", line.split(":", 1)[1])]
+    assert len(words) == count, out
+    return words
+
+
+def _cr3_table(hmp: Hmp) -> int:
+    return parse_info_registers(hmp("info registers"))["CR3"] & ADDRESS
+
+
+def walk_to_leaf(hmp: Hmp, va: int) -> tuple[int, int]:
+    """(level, raw entry) where the walk for ``va`` from CR3 ends: level 1 is a
+    PTE, 2 a 2 MiB PDE, 3 a 1 GiB PDPTE; the entry is 0 where one is absent."""
+    table = _cr3_table(hmp)
+    for level in (4, 3, 2, 1):
+        index = (va >> (12 + 9 * (level - 1))) & 0x1FF
+        [entry] = read_qwords(hmp, table + 8 * index, 1)
+        if not entry & PRESENT:
+            return level, 0
+        if level == 1 or (level in (2, 3) and entry & PAGE_SIZE):
+            return level, entry
+        table = entry & ADDRESS
+    raise AssertionError("unreachable")
+
+
+# ---- chapter 06: the device pages and the framebuffer ------------------------------
+
+MMIO_BASE = 0xFFFF_C000_0000_0000
+FRAMEBUFFER_BASE = 0xFFFF_D000_0000_0000
+#: The LAPIC, IOAPIC and HPET pages, the framebuffer's first 2 MiB and the 4 KiB page after it.
+MMIO_WALKED = [MMIO_BASE, MMIO_BASE + PAGE, MMIO_BASE + 2 * PAGE, FRAMEBUFFER_BASE, FRAMEBUFFER_BASE + (2 << 20)]
+
+
+def mmio_page_walk(hmp: Hmp) -> str:
+    """One line per address of :data:`MMIO_WALKED`: ``<va> <level> <entry>``."""
+    return "\n".join(f"{va:#x} {level} {entry:#x}" for va in MMIO_WALKED for level, entry in [walk_to_leaf(hmp, va)])
+
+
+def parse_page_walk(text: str) -> dict[int, tuple[int, int]]:
+    """:func:`mmio_page_walk`'s lines as ``{va: (level, entry)}``."""
+    out = {}
+    for line in text.splitlines():
+        va, level, entry = line.split()
+        out[int(va, 16)] = (int(level), int(entry, 16))
+    return out
+
+
+def screendump(hmp: Hmp) -> str:
+    """The screen as QEMU shows it: a binary PPM, compressed and base64-encoded
+    so it keeps as text (the chapter's colour bars shrink to a few KiB)."""
+    with tempfile.TemporaryDirectory(prefix="screendump-") as scratch:
+        path = Path(scratch) / "screen.ppm"
+        hmp(f"screendump {path}")
+        return base64.b64encode(zlib.compress(path.read_bytes())).decode("ascii")
+
+
+def screen_ppm(result: BootResult) -> bytes:
+    """The PPM file :func:`screendump` read from ``result``."""
+    return zlib.decompress(base64.b64decode(result.monitor["screendump"]))
+
+
+# ---- chapter 07: the temporary window's slot ---------------------------------------
+
+TEMPORARY_WINDOW_SLOT = 0xFFFF_FFFE_0000_0000
+
+
+def slot_walk(hmp: Hmp) -> str:
+    """The slot's PML4E, PDPTE and PDE, read from guest memory starting at CR3,
+    then the 512 entries of the page table the PDE names: ``<name> <entry>...``."""
+    table = _cr3_table(hmp)
+    lines = []
+    for level, name in ((4, "pml4e"), (3, "pdpte"), (2, "pde")):
+        index = (TEMPORARY_WINDOW_SLOT >> (12 + 9 * (level - 1))) & 0x1FF
+        [entry] = read_qwords(hmp, table + 8 * index, 1)
+        lines.append(f"{name} {entry:#x}")
+        if not entry & PRESENT or entry & PAGE_SIZE:
+            return "\n".join(lines)
+        table = entry & ADDRESS
+    lines.append("pt " + " ".join(f"{w:#x}" for w in read_qwords(hmp, table, 512)))
+    return "\n".join(lines)
+
+
+# ---- chapter 10: the TSS descriptor --------------------------------------------------
+
+
+def tss_descriptor(hmp: Hmp) -> str:
+    """The GDT's TSS descriptor (entries 3 and 4) as it is in memory, read by
+    QEMU at the GDT base QEMU itself reports."""
+    base = int(re.search(r"GDT=\s+([0-9a-f]+)", hmp("info registers"))[1], 16)
+    return hmp(f"x /2gx {base + 0x18:#x}")
+
+
+# ---- the boots ------------------------------------------------------------------------
+
+#: (chapter, command line) -> what the tests read after that boot, on the
+#: default machine. The book quotes each of these boots.
+AFTER_EXIT: dict[tuple[str, str], tuple] = {
+    ("02-memory-map", "loader.dump-map"): ("info memory_size_summary", "info registers", "info tlb"),
+    ("03-frame-allocator", "loader.dump-map"): ("info registers", "info tlb"),
+    ("06-mmio", ""): ("info tlb", "info registers", mmio_page_walk, screendump),
+    ("07-temporary-window", ""): ("info registers", "info tlb", slot_walk),
+    ("08-handoff-remap", "probe=upper-half"): ("info registers", "info mem", "info tlb"),
+    ("09-verify", ""): ("info registers", "info mem", "info tlb"),
+    ("10-page-faults", ""): ("info registers", "info tlb", tss_descriptor),
+    ("11-heap", "loader.dump-map"): ("info registers", "info tlb"),
+}
+
+
+def inspected_boot(chapter: str, cmdline: str = "", **settings) -> BootConfig:
+    """The boot of ``chapter`` with ``cmdline`` and the readings :data:`AFTER_EXIT`
+    lists for it; ``settings`` (memory, cpu...) make it another machine, which
+    is then booted on its own."""
+    return dataclasses.replace(BootConfig(chapter, cmdline=cmdline, monitor_commands=AFTER_EXIT[(chapter, cmdline)]),
+                               **settings)
+
+
+def book_boot(chapter: str, cmdline: str) -> BootConfig:
+    """The configuration the book step boots for a quoted (chapter, command line)."""
+    return BootConfig(chapter, cmdline=cmdline, monitor_commands=AFTER_EXIT.get((chapter, cmdline), ()))
