@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness.inspections import inspected_boot
 from harness.elf import PF_W, PF_X, read_elf
 from harness.firmware_vars import seasoned_vars
 from harness.log import int_field, loader_memory_map, size_field
@@ -24,7 +25,7 @@ from harness.monitor import (
 from harness.protections import check_protections
 
 CHAPTER = "01-boot"
-COMMAND_LINE = "loader.dump-map probe=01-boot-test"
+COMMAND_LINE = "loader.dump-map"
 PAGE = 4096
 KERNEL_LINK_BASE = 0xFFFF_FFFF_8000_0000
 CR0_WP = 1 << 16
@@ -33,13 +34,8 @@ EFER_NXE = 1 << 11
 
 @pytest.fixture(scope="module")
 def finished(built):
-    result = harness.boot(
-        harness.BootConfig(
-            CHAPTER,
-            cmdline=COMMAND_LINE,
-            monitor_commands=["info registers", "info mem", "info tlb", "info pci"],
-        )
-    )
+    # The boot the chapter's page quotes for the loader's map dump.
+    result = harness.boot(inspected_boot(CHAPTER, COMMAND_LINE))
     harness.assert_outcome(result, "success")
     return result
 

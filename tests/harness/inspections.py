@@ -137,6 +137,7 @@ def tss_descriptor(hmp: Hmp) -> str:
 #: (chapter, command line) -> what the tests read after that boot, on the
 #: default machine. The book quotes each of these boots.
 AFTER_EXIT: dict[tuple[str, str], tuple] = {
+    ("01-boot", "loader.dump-map"): ("info registers", "info mem", "info tlb", "info pci"),
     ("02-memory-map", "loader.dump-map"): ("info memory_size_summary", "info registers", "info tlb"),
     ("03-frame-allocator", "loader.dump-map"): ("info registers", "info tlb"),
     ("06-mmio", ""): ("info tlb", "info registers", mmio_page_walk, screendump),
