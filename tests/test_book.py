@@ -354,6 +354,7 @@ def test_boots_are_found_in_markdown():
     # The diagrams read boots too, so the capture step must find them.
     diagrams_text = "```{address-space} 05-paging\n```\n```{page-walk} 04-page-tables\n:check: kernel_main\n:cmdline: test.remap\n```\n"
     assert bootlogs.boots_in_text(diagrams_text) == [("05-paging", ""), ("04-page-tables", "test.remap")]
+    assert bootlogs.boots_in_text(diagrams_text + text, ("page-walk",)) == [("04-page-tables", "test.remap")]
 
 
 def test_indexes_are_read_from_the_sources():
@@ -535,11 +536,19 @@ def expected_regions(log: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def address_space_log(chapter: str) -> str:
+    """The kept log the chapter's ``{address-space}`` diagram is drawn from (its
+    ``:cmdline:`` names the boot)."""
+    readme = (REPO / "chapters" / chapter / "README.md").read_text(encoding="utf-8")
+    [(_, cmdline)] = [boot for boot in bootlogs.boots_in_text(readme, ("address-space",)) if boot[0] == chapter]
+    return (BOOK_OUT / "logs" / f"{bootlogs.boot_log_name(chapter, cmdline)}.log").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("chapter", DIAGRAM_CHAPTERS)
 def test_address_space_diagram_matches_its_boot_log(html_pages, chapter):
     """Every band's values and visible labels are the log's; every mapping the
     log reports has its band; bands run from high addresses (top) to low."""
-    log = (BOOK_OUT / "logs" / f"{chapter}.log").read_text(encoding="utf-8")
+    log = address_space_log(chapter)
     page = (HTML / "chapters" / f"{chapter}.html").read_text(encoding="utf-8")
     found = svgs(page, "address-space")
     assert len(found) == 1, f"{chapter}: {len(found)} address-space diagrams"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 #: Directives whose first argument is a chapter whose boot they read.
 LOG_DIRECTIVES = ("bootlog", "address-space", "page-walk")
-_DIRECTIVE_RE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})\{(?:" + "|".join(map(re.escape, LOG_DIRECTIVES)) + r")\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:.*\n)*)", re.M)
+_DIRECTIVE_RE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})\{(" + "|".join(map(re.escape, LOG_DIRECTIVES)) + r")\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:.*\n)*)", re.M)
 _OPTION_RE = re.compile(r"^[ \t]*:([\w-]+):[ \t]*(.*)$", re.M)
 
 
@@ -21,12 +21,14 @@ def boot_log_name(chapter: str, cmdline: str) -> str:
     return chapter + "".join("+" + re.sub(r"[^A-Za-z0-9._=-]", "_", word) for word in cmdline.split())
 
 
-def boots_in_text(text: str) -> list[tuple[str, str]]:
-    """``(chapter, cmdline)`` of every directive in a Markdown text that reads a boot."""
+def boots_in_text(text: str, kinds: tuple[str, ...] = LOG_DIRECTIVES) -> list[tuple[str, str]]:
+    """``(chapter, cmdline)`` of every directive in a Markdown text that reads a
+    boot (of the directives named in ``kinds``: all of them by default)."""
     found = []
     for match in _DIRECTIVE_RE.finditer(text):
-        options = dict(_OPTION_RE.findall(match[2]))
-        found.append((match[1], " ".join(options.get("cmdline", "").split())))
+        if match[1] in kinds:
+            options = dict(_OPTION_RE.findall(match[3]))
+            found.append((match[2], " ".join(options.get("cmdline", "").split())))
     return found
 
 
