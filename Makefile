@@ -39,8 +39,10 @@ CXX_COMMON := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsaf
     -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
     -nostdlib -Og -g -Wall -Wextra -Werror=return-type
 
+# Everything there is to build, fuzz targets included, so that `make test`
+# after `make` only builds what changed since.
 .PHONY: all
-all: loader kernels host-tests compile_commands.json
+all: loader kernels host-tests fuzz-targets compile_commands.json
 
 include mk/loader.mk
 include mk/kernel.mk
@@ -76,7 +78,7 @@ export BOOT_LOG_SESSION := $(shell date +%s.%N)-$(shell echo $$PPID)
 endif
 
 .PHONY: test
-test: all book-logs fuzz-targets
+test: all book-logs
 	$(Q)$(HOST_TEST_BIN)
 	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
 

@@ -350,14 +350,15 @@ def bench_loop(full: bool) -> list[bt.Row]:
                     f"loader + every chapter's kernel.elf and disk.img; {cores}; clone of {head}"))
     rows.append(row(f"incremental after touching {TOUCHED_FILE} (make kernels)", incremental_kernels,
                     INCREMENTAL_TARGET, "recompiles it once, relinks and re-images every chapter using it"))
-    rows.append(row("clean build, make all (+ host tests under ASan)", clean_all, CLEAN_BUILD_TARGET,
-                    "what plain `make` builds: the chapters plus the GoogleTest binary under ASan/UBSan"))
+    rows.append(row("clean build, make all (+ host tests, fuzz targets)", clean_all, CLEAN_BUILD_TARGET,
+                    "what plain `make` builds: the chapters, the GoogleTest binary under ASan/UBSan "
+                    "and the libFuzzer targets"))
     rows.append(bt.Row("loop", "incremental after touch, make all", incremental_all, unit="s",
                        note="informative: also recompiles the host-test object and relinks host_tests"))
     if full:
         rows.append(row("make test wall time", make_test, MAKE_TEST_TARGET,
-                        f"after make all, in the clone: also builds the fuzz targets and the book, whose "
-                        f"boots the tests of the same run read back instead of booting again; {cores}"))
+                        f"after make all, in the clone: also captures the book's boots, which the tests "
+                        f"of the same run read back instead of booting again; {cores}"))
         rows.append(row("make test wall time, run again", make_test_again, MAKE_TEST_TARGET,
                         "the reader's rerun: nothing to build, the book up to date; "
                         "host tests, fuzz replay and short runs, every test boot"))
