@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness import BootConfig, BootResult, boot_logs, log, paths, qemu
+from harness import BootConfig, BootResult, boot_logs, inspections, log, paths, qemu
 from harness.exit_codes import parse_exit_codes, qemu_status
 
 # A slice of real-looking serial output: OVMF clears the screen and moves the
@@ -464,12 +464,18 @@ def test_a_kept_boot_is_read_back_only_in_its_own_session(fake_build, tmp_path, 
     # Monitor readings come back only if the book step took them.
     inspected = BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info tlb"])
     assert boot_logs.reuse(inspected, out) is None, "no reading was kept"
-    booted.monitor = {"info tlb": "tlb text", "info registers": "registers text"}
+    booted.monitor = {"info tlb": "tlb text", "info registers": "registers text", "slot_walk": "walk text"}
     boot_logs.save(out, config, booted)
     kept = boot_logs.reuse(inspected, out)
     assert kept is not None and kept.monitor == {"info tlb": "tlb text"}
     assert boot_logs.is_fresh(out, inspected)
     assert not boot_logs.is_fresh(out, BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info mem"]))
+    shared = BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=[inspections.slot_walk])
+    assert boot_logs.reuse(shared, out).monitor == {"slot_walk": "walk text"}
+
+    def slot_walk(hmp):  # the same name as a kept reading, but not the shared function
+        return hmp("info tlb")
+    assert boot_logs.reuse(BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=[slot_walk]), out) is None
 
     # Only the very configuration the book step boots.
     for other in [BootConfig("99-fake", cmdline="test.fault=null"), BootConfig("99-fake", cmdline="test.fault=all", hold=True),

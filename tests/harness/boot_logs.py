@@ -5,10 +5,11 @@ logs in ``build/book/logs`` (scripts/book/capture_logs.py). Some tests boot
 exactly those configurations: one command line, the default machine, nothing
 held, nothing changed on the disk. Where a test reads the finished machine
 over the monitor, the book step takes the same readings after the kernel's
-exit code (:mod:`harness.inspections`) and keeps them with the log. ``make test`` gives its book step and its
-pytest run one session id (``BOOT_LOG_SESSION``); :func:`reuse` then hands a
-test the boot the book step made in that same session, instead of booting the
-same thing again.
+exit code (:mod:`harness.inspections`) and keeps them with the log.
+
+``make test`` gives its book step and its pytest run one session id
+(``BOOT_LOG_SESSION``); :func:`reuse` then hands a test the boot the book step
+made in that same session, instead of booting the same thing again.
 
 A log from an earlier session is never reused: a test run boots everything it
 asserts on, except what this very run has booted already. Without a session
@@ -44,12 +45,19 @@ def log_name(chapter: str, cmdline: str) -> str:
     return chapter + "".join("+" + re.sub(r"[^A-Za-z0-9._=-]", "_", word) for word in cmdline.split())
 
 
+def _known_by_name(command) -> bool:
+    """A kept reading is found by its name, so a function's reading only counts
+    if it is one of the shared functions, whose names are unique."""
+    return not callable(command) or getattr(command, "__module__", "") == "harness.inspections"
+
+
 def shareable(config: BootConfig) -> bool:
     """A boot the book step may have made: an explicit command line and every
-    other setting at its default. Monitor readings are allowed: :func:`reuse`
-    checks that the book step took them."""
+    other setting at its default. Monitor readings are allowed (:func:`reuse`
+    checks that the book step took them), functions only from harness.inspections."""
     default = BootConfig(config.chapter)
     return (config.cmdline is not None and not config.hold
+            and all(_known_by_name(command) for command in config.monitor_commands)
             and not config.esp_files and not config.extra_args and config.gdb_port is None
             and (config.memory, config.smp, config.cpu, config.machine)
             == (default.memory, default.smp, default.cpu, default.machine))
