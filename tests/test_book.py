@@ -11,7 +11,6 @@ The extension tests build small throwaway books of their own.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
