@@ -9,6 +9,7 @@ each kind of damage by name.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -50,7 +51,7 @@ CLASS_OF_KIND = {
 def boot_inspected(memory: str) -> harness.BootResult:
     """The boot with the loader's map dump, read over the monitor after its
     exit code; at the default 256M it is the one the chapter's page quotes."""
-    result = harness.boot(inspected_boot(CHAPTER, "loader.dump-map", memory=memory))
+    result = harness.boot(dataclasses.replace(inspected_boot(CHAPTER, "loader.dump-map"), memory=memory))
     harness.assert_outcome(result, "success")
     return result
 

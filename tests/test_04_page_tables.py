@@ -16,9 +16,12 @@ printed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import harness
+from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
 from harness.paging_model import count_by_size, predicted_pages, ram_runs, tables_needed
@@ -53,10 +56,9 @@ def only(result, subsystem, event):
 
 
 def boot_inspected(memory: str, cpu: str) -> harness.BootResult:
-    result = harness.boot(
-        harness.BootConfig(CHAPTER, memory=memory, cpu=cpu, cmdline="",
-                           monitor_commands=["info registers", "info mem", "info tlb"])
-    )
+    """The readings of the 4G ``-cpu max`` boot the chapter's page quotes, on
+    each machine; for that machine it is the page's very boot."""
+    result = harness.boot(dataclasses.replace(inspected_boot(CHAPTER, "", "4G"), memory=memory, cpu=cpu))
     harness.assert_outcome(result, "success")
     return result
 

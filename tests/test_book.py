@@ -348,12 +348,15 @@ def test_excerpt_drops_nested_marker_lines_and_dedents():
 
 def test_boots_are_found_in_markdown():
     text = "```{bootlog} 01-boot\n:match: x\n:cmdline:  test.fail=panic  log=debug\n```\n\n  ```{bootlog} 02-x\n  ```\n"
-    assert bootlogs.boots_in_text(text) == [("01-boot", "test.fail=panic log=debug"), ("02-x", "")]
+    assert bootlogs.boots_in_text(text) == [("01-boot", "test.fail=panic log=debug", ""), ("02-x", "", "")]
     assert bootlogs.boot_log_name("01-boot", "a b=c") == "01-boot+a+b=c"
+    assert bootlogs.boot_log_name("04-x", "a", "4G") == "04-x@4G+a"
+    assert bootlogs.make_run_command("04-x", "a b", "4G") == "make run CH=04-x MEM=4G CMDLINE=a b"
+    assert bootlogs.boots_in_text("```{bootlog} 04-x\n:memory: 4G\n```\n") == [bootlogs.Boot("04-x", "", "4G")]
     # The diagrams read boots too, so the capture step must find them.
     diagrams_text = "```{address-space} 05-paging\n```\n```{page-walk} 04-page-tables\n:check: kernel_main\n:cmdline: test.remap\n```\n"
-    assert bootlogs.boots_in_text(diagrams_text) == [("05-paging", ""), ("04-page-tables", "test.remap")]
-    assert bootlogs.boots_in_text(diagrams_text + text, ("page-walk",)) == [("04-page-tables", "test.remap")]
+    assert bootlogs.boots_in_text(diagrams_text) == [("05-paging", "", ""), ("04-page-tables", "test.remap", "")]
+    assert bootlogs.boots_in_text(diagrams_text + text, ("page-walk",)) == [("04-page-tables", "test.remap", "")]
 
 
 def test_indexes_are_read_from_the_sources():
@@ -535,19 +538,19 @@ def expected_regions(log: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def address_space_log(chapter: str) -> str:
-    """The kept log the chapter's ``{address-space}`` diagram is drawn from (its
-    ``:cmdline:`` names the boot)."""
+def diagram_log(chapter: str, kind: str = "address-space") -> str:
+    """The kept log the chapter's ``{address-space}`` (or other ``kind`` of)
+    diagram is drawn from (its ``:cmdline:`` and ``:memory:`` name the boot)."""
     readme = (REPO / "chapters" / chapter / "README.md").read_text(encoding="utf-8")
-    [(_, cmdline)] = [boot for boot in bootlogs.boots_in_text(readme, ("address-space",)) if boot[0] == chapter]
-    return (BOOK_OUT / "logs" / f"{bootlogs.boot_log_name(chapter, cmdline)}.log").read_text(encoding="utf-8")
+    [boot] = [boot for boot in bootlogs.boots_in_text(readme, (kind,)) if boot.chapter == chapter]
+    return (BOOK_OUT / "logs" / f"{bootlogs.boot_log_name(*boot)}.log").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("chapter", DIAGRAM_CHAPTERS)
 def test_address_space_diagram_matches_its_boot_log(html_pages, chapter):
     """Every band's values and visible labels are the log's; every mapping the
     log reports has its band; bands run from high addresses (top) to low."""
-    log = address_space_log(chapter)
+    log = diagram_log(chapter)
     page = (HTML / "chapters" / f"{chapter}.html").read_text(encoding="utf-8")
     found = svgs(page, "address-space")
     assert len(found) == 1, f"{chapter}: {len(found)} address-space diagrams"
@@ -580,7 +583,7 @@ def test_page_walk_of_chapter_04_matches_its_check_line(html_pages):
     import harness
     from harness.log import int_field
 
-    records = harness.parse_records((BOOK_OUT / "logs" / "04-page-tables.log").read_text(encoding="utf-8"))
+    records = harness.parse_records(diagram_log("04-page-tables", "page-walk"))
     check = next(r for r in records if r.event == "check" and r.fields.get("what") == "kernel_main")
     va, pa = int_field(check, "va"), int_field(check, "pa")
     assert check.fields["page"] == "4KiB"

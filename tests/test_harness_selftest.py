@@ -438,7 +438,8 @@ def test_kept_log_names_are_the_books(monkeypatch):
     from kernelbook.bootlogs import boot_log_name
 
     for cmdline in ["", "loader.dump-map", "test.fault=all  log=debug", "x/y z"]:
-        assert boot_logs.log_name("01-boot", cmdline) == boot_log_name("01-boot", cmdline)
+        for memory in ["", "4G", "512M"]:
+            assert boot_logs.log_name("01-boot", cmdline, memory) == boot_log_name("01-boot", cmdline, memory)
 
 
 def test_a_kept_boot_is_read_back_only_in_its_own_session(fake_build, tmp_path, monkeypatch):
@@ -476,6 +477,14 @@ def test_a_kept_boot_is_read_back_only_in_its_own_session(fake_build, tmp_path, 
     def slot_walk(hmp):  # the same name as a kept reading, but not the shared function
         return hmp("info tlb")
     assert boot_logs.reuse(BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=[slot_walk]), out) is None
+
+    # A page's :memory: is part of the boot: kept apart, read back only for that RAM.
+    bigger = BootConfig("99-fake", cmdline="test.fault=all", memory="4G")
+    assert boot_logs.reuse(bigger, out) is None
+    boot_logs.save(out, bigger, booted)
+    assert (out / "99-fake@4G+test.fault=all.log").is_file()
+    assert boot_logs.reuse(bigger, out) is not None
+    assert boot_logs.reuse(BootConfig("99-fake", cmdline="test.fault=all", memory="4G", cpu="qemu64"), out) is None
 
     # Only the very configuration the book step boots.
     for other in [BootConfig("99-fake", cmdline="test.fault=null"), BootConfig("99-fake", cmdline="test.fault=all", hold=True),

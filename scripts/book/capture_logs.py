@@ -6,7 +6,7 @@ Usage: scripts/book/capture_logs.py OUT_DIR MARKDOWN_FILE_OR_DIR...
 Finds every directive that reads a boot (``{bootlog}``, ``{address-space}``,
 ``{page-walk}``: ``kernelbook.bootlogs.LOG_DIRECTIVES``) in the given Markdown
 (the book's pages and the chapter READMEs they include), boots each named (chapter, command
-line) pair with the test harness (the same QEMU command line as ``make run``
+line, memory) with the test harness (the same QEMU command line as ``make run``
 and the tests), and writes, per boot:
 
 * ``OUT_DIR/<name>.log``         our ``[LEVEL subsystem]`` lines, as printed
@@ -41,17 +41,17 @@ from kernelbook.bootlogs import boot_log_name, boots_in_files  # noqa: E402
 PARALLEL_BOOTS = 2
 
 
-def capture(out: Path, chapter: str, cmdline: str) -> str | None:
+def capture(out: Path, chapter: str, cmdline: str, memory: str) -> str | None:
     """Boot once; returns an error message or None."""
     image = harness.chapter_image(chapter)
     if not image.is_file():
         return f"{image} does not exist: run make first"
-    config = book_boot(chapter, cmdline)  # with the tests' monitor readings, if they read this boot
+    config = book_boot(chapter, cmdline, memory)  # with the tests' monitor readings, if they read this boot
     if boot_logs.is_fresh(out, config):
         return None
     result = harness.boot(config)
     allowed = {"success"} if not cmdline else {"success", "failure"}
-    name = boot_log_name(chapter, cmdline)
+    name = boot_log_name(chapter, cmdline, memory)
     if result.outcome not in allowed:
         return f"boot of {name} ended with {result.outcome}, expected {' or '.join(sorted(allowed))}\n{result.describe()}"
     log = boot_logs.save(out, config, result)
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     boots = boots_in_files([Path(p) for p in argv[1:]])
     known = harness.chapters()
-    errors = [f"a boot-log directive names unknown chapter {c!r} (chapters: {', '.join(known)})" for c, _ in boots if c not in known]
+    errors = [f"a boot-log directive names unknown chapter {c!r} (chapters: {', '.join(known)})" for c, *_ in boots if c not in known]
     with ThreadPoolExecutor(PARALLEL_BOOTS) as pool:
         errors += [e for e in pool.map(lambda b: capture(out, *b), [b for b in boots if b[0] in known]) if e]
     for error in errors:

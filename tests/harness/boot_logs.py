@@ -1,9 +1,9 @@
 """Boot logs kept on disk, so that one ``make test`` boots each configuration once.
 
-``make book`` boots every (chapter, command line) the book quotes and keeps the
-logs in ``build/book/logs`` (scripts/book/capture_logs.py). Some tests boot
-exactly those configurations: one command line, the default machine, nothing
-held, nothing changed on the disk. Where a test reads the finished machine
+``make book`` boots every (chapter, command line, RAM size) the book quotes and
+keeps the logs in ``build/book/logs`` (scripts/book/capture_logs.py). Some
+tests boot exactly those configurations: one command line, otherwise the
+default machine, nothing held, nothing changed on the disk. Where a test reads the finished machine
 over the monitor, the book step takes the same readings after the kernel's
 exit code (:mod:`harness.inspections`) and keeps them with the log.
 
@@ -39,10 +39,24 @@ def session() -> str | None:
     return os.environ.get(SESSION_ENV) or None
 
 
-def log_name(chapter: str, cmdline: str) -> str:
-    """File stem of a kept boot: ``01-boot`` or ``01-boot+loader.dump-map``
-    (the book's ``kernelbook.bootlogs.boot_log_name``, which a test holds equal)."""
-    return chapter + "".join("+" + re.sub(r"[^A-Za-z0-9._=-]", "_", word) for word in cmdline.split())
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]", "_", text)
+
+
+def log_name(chapter: str, cmdline: str, memory: str = "") -> str:
+    """File stem of a kept boot: ``01-boot``, ``01-boot+loader.dump-map``,
+    ``04-page-tables@4G`` (the book's ``kernelbook.bootlogs.boot_log_name``,
+    which a test holds equal)."""
+    return chapter + (f"@{_safe(memory)}" if memory else "") + "".join("+" + _safe(word) for word in cmdline.split())
+
+
+def book_memory(config: BootConfig) -> str:
+    """The ``:memory:`` a page gives for this boot: "" for the default RAM."""
+    return "" if config.memory == BootConfig(config.chapter).memory else config.memory
+
+
+def _name(config: BootConfig) -> str:
+    return log_name(config.chapter, config.cmdline or "", book_memory(config))
 
 
 def _known_by_name(command) -> bool:
@@ -52,21 +66,21 @@ def _known_by_name(command) -> bool:
 
 
 def shareable(config: BootConfig) -> bool:
-    """A boot the book step may have made: an explicit command line and every
-    other setting at its default. Monitor readings are allowed (:func:`reuse`
-    checks that the book step took them), functions only from harness.inspections."""
+    """A boot the book step may have made: an explicit command line, any RAM
+    size (a page may give ``:memory:``) and every other setting at its default.
+    Monitor readings are allowed (:func:`reuse` checks that the book step took
+    them), functions only from harness.inspections."""
     default = BootConfig(config.chapter)
     return (config.cmdline is not None and not config.hold
             and all(_known_by_name(command) for command in config.monitor_commands)
             and not config.esp_files and not config.extra_args and config.gdb_port is None
-            and (config.memory, config.smp, config.cpu, config.machine)
-            == (default.memory, default.smp, default.cpu, default.machine))
+            and (config.smp, config.cpu, config.machine) == (default.smp, default.cpu, default.machine))
 
 
 def is_fresh(out: Path, config: BootConfig) -> bool:
     """Kept logs of this boot exist, are newer than the chapter's disk image,
     came from this firmware and hold every monitor reading ``config`` takes."""
-    name = log_name(config.chapter, config.cmdline or "")
+    name = _name(config)
     log, serial, meta = out / f"{name}.log", out / f"{name}.serial.log", out / f"{name}.json"
     image = chapter_image(config.chapter)
     if not (log.is_file() and serial.is_file() and meta.is_file() and image.is_file()):
@@ -78,7 +92,7 @@ def is_fresh(out: Path, config: BootConfig) -> bool:
 
 def save(out: Path, config: BootConfig, result: BootResult) -> Path:
     """Keep ``result`` under ``out``; returns the ``.log`` path."""
-    name = log_name(config.chapter, config.cmdline or "")
+    name = _name(config)
     log, serial, meta = out / f"{name}.log", out / f"{name}.serial.log", out / f"{name}.json"
     serial.write_text(result.clean_log, encoding="utf-8")
     meta.write_text(json.dumps({
@@ -96,7 +110,7 @@ def reuse(config: BootConfig, out: Path = LOG_DIR) -> BootResult | None:
     current = session()
     if current is None or not shareable(config) or not is_fresh(out, config):
         return None
-    name = log_name(config.chapter, config.cmdline)
+    name = _name(config)
     meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
     if meta.get("session") != current:
         return None

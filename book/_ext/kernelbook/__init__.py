@@ -51,7 +51,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 from . import diagrams, markers, sources
-from .bootlogs import boot_log_name
+from .bootlogs import boot_log_name, make_run_command
 
 logger = logging.getLogger(__name__)
 
@@ -291,19 +291,22 @@ class ExcerptDirective(SphinxDirective):
 class BootLogDirective(SphinxDirective):
     """``{bootlog} CHAPTER``: log lines of a real boot of CHAPTER, captured by
     ``make book`` (scripts/book/capture_logs.py). Options: ``:cmdline:`` the
-    boot's command line (default empty); ``:match:`` a regular expression a
+    boot's command line (default empty); ``:memory:`` its RAM in QEMU's ``-m``
+    syntax (default: ``make run``'s); ``:match:`` a regular expression a
     line must contain (default: every log line); ``:max:`` at most this many
     lines. A pattern that matches nothing is an error."""
 
     required_arguments = 1
     has_content = False
-    option_spec = {"match": directives.unchanged, "cmdline": directives.unchanged, "max": directives.positive_int}
+    option_spec = {"match": directives.unchanged, "cmdline": directives.unchanged,
+                   "memory": directives.unchanged, "max": directives.positive_int}
 
     def run(self):
         chapter = self.arguments[0]
-        cmdline = self.options.get("cmdline", "")
+        cmdline = " ".join(self.options.get("cmdline", "").split())
+        memory = self.options.get("memory", "").strip()
         logs = Path(self.env.config.book_logs_dir)
-        name = boot_log_name(chapter, cmdline)
+        name = boot_log_name(chapter, cmdline, memory)
         log = logs / f"{name}.log"
         if not log.is_file():
             logger.warning(f"bootlog: {log} was not captured (make book captures every boot a page names)",
@@ -331,7 +334,7 @@ class BootLogDirective(SphinxDirective):
         text = "\n".join(lines)
         block = nodes.literal_block(text, text, language="none", classes=["boot-log"])
         self.set_source_info(block)
-        described = f"make run CH={chapter}" + (f" CMDLINE={cmdline}" if cmdline else "")
+        described = make_run_command(chapter, cmdline, memory)
         caption = [nodes.Text("Captured by the book build from a real boot: "), nodes.literal(described, described)]
         if meta.get("outcome"):
             caption.append(nodes.Text(f" (outcome: {meta['outcome']})"))
@@ -344,13 +347,13 @@ class BootLogDirective(SphinxDirective):
 
 
 class _DiagramDirective(SphinxDirective):
-    """Reads the captured log of ``CHAPTER`` (``:cmdline:`` as for
-    ``{bootlog}``) and draws an inline SVG from it (book/_ext/kernelbook/diagrams.py).
+    """Reads the captured log of ``CHAPTER`` (``:cmdline:`` and ``:memory:`` as
+    for ``{bootlog}``) and draws an inline SVG from it (book/_ext/kernelbook/diagrams.py).
     A log line the diagram needs but cannot find fails the build."""
 
     required_arguments = 1
     has_content = False
-    option_spec = {"cmdline": directives.unchanged, "caption": directives.unchanged}
+    option_spec = {"cmdline": directives.unchanged, "memory": directives.unchanged, "caption": directives.unchanged}
     name = ""
 
     def warn(self, message: str) -> list[nodes.Node]:
@@ -360,12 +363,13 @@ class _DiagramDirective(SphinxDirective):
     def run(self):
         chapter = self.arguments[0]
         cmdline = " ".join(self.options.get("cmdline", "").split())
-        log = Path(self.env.config.book_logs_dir) / f"{boot_log_name(chapter, cmdline)}.log"
+        memory = self.options.get("memory", "").strip()
+        log = Path(self.env.config.book_logs_dir) / f"{boot_log_name(chapter, cmdline, memory)}.log"
         if not log.is_file():
             return self.warn(f"{log} was not captured (make book captures every boot a page names)")
         self.env.note_dependency(str(log))
         records = diagrams.parse_log(log.read_text(encoding="utf-8"))
-        described = f"make run CH={chapter}" + (f" CMDLINE={cmdline}" if cmdline else "")
+        described = make_run_command(chapter, cmdline, memory)
         uid = f"kb-{self.name}-{self.env.new_serialno('kernelbook-diagram')}"
         try:
             svg, lead = self.draw(records, described, uid)
