@@ -9,7 +9,7 @@ Sections (``--only`` picks some; all by default):
               against the naive 4 KiB-per-page mapper in bench/mapping_cost.cpp
 ``boot``      wall time from QEMU's start to each chapter's ``ready`` line,
               against the firmware floor (bench/floor/floor.cpp) booted the
-              same way; N interleaved runs each, medians
+              same way; N interleaved rounds, each in its own order, medians
 ``footprint`` page-table frames of each chapter's final address space (from
               the boot logs of ``boot``) against the minimum for its layout, and
               the same layout under 2 MiB-only and 4 KiB-only policies
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import shutil
 import subprocess
 import sys
@@ -201,7 +202,10 @@ def bench_boot(chapters: list[str], runs: int) -> tuple[list[bt.Row], dict[str, 
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
     log(f"boot: {runs} interleaved rounds of {len(subjects)} boots (floor + {len(chapters)} chapters)")
     for round_number in range(runs):
-        for subject in subjects:
+        # A new order every round (the same in every bench run): no subject
+        # always follows the same boot or sits at the same point of a round.
+        order = random.Random(round_number).sample(subjects, len(subjects))
+        for subject in order:
             if subject == "floor":
                 # The first chapter's image with the floor application as BOOTX64.EFI:
                 # same disk, same firmware, same QEMU command line.
