@@ -97,7 +97,7 @@ uint64_t pick_alignment(Random& random) {
 }
 
 // The payload is written and checked a 64-bit word at a time: a byte loop
-// over the ~24 MB the test allocates costs over a second under QEMU's TCG.
+// over the ~7 MB the test allocates costs a third of a second under QEMU's TCG.
 // Word i of a block is pattern_word(seed, i); the bytes past the last whole
 // word are the low bytes of the next pattern word.
 uint64_t pattern_word(uint64_t seed, uint64_t i) { return seed ^ (i * 0x9E37'79B9'7F4A'7C15ull) ^ (i << 3); }
