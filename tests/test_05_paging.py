@@ -2,9 +2,10 @@
 
 Two boots (one class each, run in parallel), read over the monitor once the
 kernel has written its exit code: ``-cpu max -m 8G`` (1 GiB pages, RAM on both
-sides of the 32-bit PCI hole) and ``-cpu qemu64 -m 4G`` (no 1 GiB pages). Each is checked against QEMU's ``info tlb`` and an
-independent model of the page-size policy (tests/harness/paging_model.py)
-run over the RAM ranges the kernel printed.
+sides of the 32-bit PCI hole; the boot the chapter's page quotes) and ``-cpu
+qemu64 -m 4G`` (no 1 GiB pages). Each is checked against QEMU's ``info tlb``
+and an independent model of the page-size policy
+(tests/harness/paging_model.py) run over the RAM ranges the kernel printed.
 """
 
 from __future__ import annotations

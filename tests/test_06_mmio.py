@@ -1,11 +1,12 @@
 """Chapter 06: PAT, memory types, the MMIO window and the framebuffer.
 
 The plain boot on q35, the one the chapter's page quotes, is read over the
-monitor once the kernel has written its exit code, and checked three ways: against the kernel's own log
-lines, against QEMU's ``info tlb`` (which shows PCD and PWT as the C and T
-columns, but not the PAT bit), and against the raw page-table entries read
-with ``xp`` from the physical memory CR3 points to (a walk done over the
-monitor, ``harness.inspections.mmio_page_walk``, which does show the PAT bit). A QMP ``screendump`` shows what the kernel drew
+monitor once the kernel has written its exit code, and checked three ways:
+against the kernel's own log lines, against QEMU's ``info tlb`` (which shows
+PCD and PWT as the C and T columns, but not the PAT bit), and against the raw
+page-table entries read with ``xp`` from the physical memory CR3 points to (a
+walk done over the monitor, ``harness.inspections.mmio_page_walk``, which
+does show the PAT bit). A QMP ``screendump`` shows what the kernel drew
 through the write-combining mapping. Further boots: q35 with ``hpet=off``
 (the HPET is reported absent and the boot still ends well), one boot that
 hands the parser a damaged copy of each ACPI table in turn
