@@ -343,6 +343,14 @@ def test_result_helpers_and_assert_outcome():
     with pytest.raises(ValueError):
         harness.assert_outcome(result, "succeeded")  # typo in the expectation
 
+    # The ordinary end: ready, and nothing at WARN or above (this log has both kinds).
+    with pytest.raises(AssertionError, match=r"\[WARN  mm\] low memory"):
+        harness.assert_ready_without_warnings(result)
+    clean = "[INFO  loader] started\n[INFO  kernel] ready chapter=01-boot\n"
+    harness.assert_ready_without_warnings(_result("success", clean))
+    with pytest.raises(AssertionError):
+        harness.assert_ready_without_warnings(_result("success", "[INFO  loader] started\n"))
+
 
 # ---------------------------------------------------------------------------
 # QMP client against a fake QEMU

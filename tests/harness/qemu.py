@@ -213,6 +213,14 @@ def assert_outcome(result: BootResult, expected: str | Iterable[str]) -> None:
         raise AssertionError(f"expected outcome {want}, got {result.outcome}\n{result.describe()}")
 
 
+def assert_ready_without_warnings(result: BootResult) -> None:
+    """The kernel printed ``ready`` and no line is WARN, ERROR or PANIC: the
+    ordinary end of a boot (:func:`the_rejection` is the other one)."""
+    assert [r for r in result.records_for("kernel") if r.event == "ready"], result.describe()
+    noisy = [str(r) for r in result.records if r.level in ("WARN", "ERROR", "PANIC")]
+    assert not noisy, noisy
+
+
 def the_rejection(result: BootResult) -> LogRecord:
     """The one ERROR line of a boot that a single bad input ended: the failure
     code, exactly one ERROR line, and that line the last word. Returns it."""
