@@ -77,17 +77,25 @@ def shareable(config: BootConfig) -> bool:
             and (config.smp, config.cpu, config.machine) == (default.smp, default.cpu, default.machine))
 
 
-def is_fresh(out: Path, config: BootConfig) -> bool:
-    """Kept logs of this boot exist, are newer than the chapter's disk image,
-    came from this firmware and hold every monitor reading ``config`` takes."""
+def _fresh_meta(out: Path, config: BootConfig) -> dict | None:
+    """The kept boot's ``.json`` if its logs exist, are newer than the chapter's
+    disk image, came from this firmware and hold every monitor reading
+    ``config`` takes; otherwise ``None``."""
     name = _name(config)
     log, serial, meta = out / f"{name}.log", out / f"{name}.serial.log", out / f"{name}.json"
     image = chapter_image(config.chapter)
     if not (log.is_file() and serial.is_file() and meta.is_file() and image.is_file()):
-        return False
+        return None
     kept = json.loads(meta.read_text(encoding="utf-8"))
-    return (log.stat().st_mtime > image.stat().st_mtime and kept.get("firmware") == str(OVMF_CODE)
-            and all(monitor_name(command) in kept.get("monitor", {}) for command in config.monitor_commands))
+    fresh = (log.stat().st_mtime > image.stat().st_mtime and kept.get("firmware") == str(OVMF_CODE)
+             and all(monitor_name(command) in kept.get("monitor", {}) for command in config.monitor_commands))
+    return kept if fresh else None
+
+
+def is_fresh(out: Path, config: BootConfig) -> bool:
+    """Kept logs of this boot exist, are newer than the chapter's disk image,
+    came from this firmware and hold every monitor reading ``config`` takes."""
+    return _fresh_meta(out, config) is not None
 
 
 def save(out: Path, config: BootConfig, result: BootResult) -> Path:
@@ -108,14 +116,13 @@ def save(out: Path, config: BootConfig, result: BootResult) -> Path:
 def reuse(config: BootConfig, out: Path = LOG_DIR) -> BootResult | None:
     """The boot of ``config`` kept in this session, or ``None`` when it must be booted."""
     current = session()
-    if current is None or not shareable(config) or not is_fresh(out, config):
+    if current is None or not shareable(config):
         return None
-    name = _name(config)
-    meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
-    if meta.get("session") != current:
+    meta = _fresh_meta(out, config)
+    if meta is None or meta.get("session") != current:
         return None
-    wanted = [monitor_name(command) for command in config.monitor_commands]
-    text = (out / f"{name}.serial.log").read_text(encoding="utf-8")
+    text = (out / f"{_name(config)}.serial.log").read_text(encoding="utf-8")
+    readings = [monitor_name(command) for command in config.monitor_commands]
     return BootResult(config=config, log=text, records=parse_records(text), exit_status=meta["exit_status"],
                       outcome=meta["outcome"], elapsed=meta["elapsed"],
-                      monitor={name: meta["monitor"][name] for name in wanted})
+                      monitor={reading: meta["monitor"][reading] for reading in readings})

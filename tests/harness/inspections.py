@@ -50,10 +50,11 @@ def _cr3_table(hmp: Hmp) -> int:
     return parse_info_registers(hmp("info registers"))["CR3"] & ADDRESS
 
 
-def walk_to_leaf(hmp: Hmp, va: int) -> tuple[int, int]:
-    """(level, raw entry) where the walk for ``va`` from CR3 ends: level 1 is a
-    PTE, 2 a 2 MiB PDE, 3 a 1 GiB PDPTE; the entry is 0 where one is absent."""
-    table = _cr3_table(hmp)
+def walk_to_leaf(hmp: Hmp, pml4: int, va: int) -> tuple[int, int]:
+    """(level, raw entry) where the walk for ``va`` from the PML4 at physical
+    address ``pml4`` ends: level 1 is a PTE, 2 a 2 MiB PDE, 3 a 1 GiB PDPTE;
+    the entry is 0 where one is absent."""
+    table = pml4
     for level in (4, 3, 2, 1):
         index = (va >> (12 + 9 * (level - 1))) & 0x1FF
         [entry] = read_qwords(hmp, table + 8 * index, 1)
@@ -75,7 +76,9 @@ MMIO_WALKED = [MMIO_BASE, MMIO_BASE + PAGE, MMIO_BASE + 2 * PAGE, FRAMEBUFFER_BA
 
 def mmio_page_walk(hmp: Hmp) -> str:
     """One line per address of :data:`MMIO_WALKED`: ``<va> <level> <entry>``."""
-    return "\n".join(f"{va:#x} {level} {entry:#x}" for va in MMIO_WALKED for level, entry in [walk_to_leaf(hmp, va)])
+    pml4 = _cr3_table(hmp)
+    return "\n".join(f"{va:#x} {level} {entry:#x}" for va in MMIO_WALKED
+                     for level, entry in [walk_to_leaf(hmp, pml4, va)])
 
 
 def parse_page_walk(text: str) -> dict[int, tuple[int, int]]:
