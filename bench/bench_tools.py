@@ -4,7 +4,8 @@ canned inputs in milliseconds.
 
 * :class:`Row` and :func:`format_table` / :func:`write_csv` / :func:`write_json`:
   the one results table (name, measured, reference, ratio, target, met).
-* :func:`median`, :func:`ratio`: the statistics (medians of interleaved runs).
+* :func:`median`, :func:`ratio`, :func:`ratio_interval`: the statistics
+  (medians of interleaved runs, and how far their ratio could move).
 * :func:`callgrind_total`, :func:`parse_kv`: reading callgrind's output file
   and ``bench/mapping_cost``'s result line.
 * :func:`footprint`: the page-table frames a chapter's final address space
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import re
 import statistics
 import sys
@@ -78,6 +80,25 @@ def median(values: Iterable[float]) -> float:
     if not values:
         raise ValueError("median of no values")
     return statistics.median(values)
+
+
+def ratio_interval(measured: Sequence[float], reference: Sequence[float], level: float = 0.9,
+                   resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The bootstrap interval of median(measured) / median(reference): both
+    sides' runs resampled with replacement ``resamples`` times, and the middle
+    ``level`` of the ratios that gives. It says how far the same number of
+    boots could put the ratio on this machine, which a single ratio cannot:
+    here one boot's firmware time alone varies by about 7 %. The seed is fixed,
+    so the same runs always give the same interval."""
+    if not measured or not reference:
+        raise ValueError("interval of no values")
+    rng = random.Random(seed)
+    ratios = sorted(
+        statistics.median(rng.choices(measured, k=len(measured)))
+        / statistics.median(rng.choices(reference, k=len(reference)))
+        for _ in range(resamples))
+    tail = (1 - level) / 2
+    return ratios[int(tail * (resamples - 1))], ratios[int((1 - tail) * (resamples - 1))]
 
 
 def met_at_most(value: float | None, limit: float) -> str:

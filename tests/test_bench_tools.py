@@ -138,6 +138,23 @@ def test_statistics_and_targets():
     assert bt.Row("s", "n", 6, 3).ratio == 2
 
 
+def test_ratio_interval_brackets_the_ratio_of_medians():
+    floor = [3.0, 3.2, 3.4, 3.1, 3.3, 2.9, 3.5, 3.2, 3.0, 3.4]
+    slower = [t * 1.1 for t in floor]
+    low, high = bt.ratio_interval(slower, floor)
+    assert low <= bt.ratio(bt.median(slower), bt.median(floor)) <= high
+    assert low > 0.95 and high < 1.25 and low < high  # it is the spread of the runs, not of anything else
+    assert bt.ratio_interval(slower, floor) == (low, high)  # the same runs, the same interval
+    # More runs of the same spread narrow it.
+    wide = high - low
+    low, high = bt.ratio_interval(slower * 4, floor * 4)
+    assert high - low < wide
+    # No spread, no interval.
+    assert bt.ratio_interval([3.3] * 5, [3.0] * 5) == pytest.approx((1.1, 1.1))
+    with pytest.raises(ValueError):
+        bt.ratio_interval([], floor)
+
+
 def test_table_csv_and_json(tmp_path):
     rows = [bt.Row("boot", "05-paging: QEMU start to ready", 4.4, 4.0, unit="s", target="<= 1.05x floor", met="no"),
             bt.Row("loop", "make test wall time", None, unit="s", note="skipped")]
