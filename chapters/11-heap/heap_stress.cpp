@@ -83,8 +83,8 @@ struct Slot {
 };
 Slot g_slots[kSlots];
 
-// Mostly small objects, some pages, a few large buffers (one in fifty: they
-// are still half the bytes written, and the test's time under TCG).
+// Mostly small objects, some pages, a few large buffers (one in fifty, still
+// half the bytes the test writes and checks).
 uint64_t pick_size(Random& random) {
     const uint64_t kind = random.below(100);
     if (kind < 70) return random.below(256);
