@@ -49,7 +49,7 @@ $(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_OBJS) common/kernel/kernel.ld
 
 $(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh $(CMDLINE_STAMP)
 	@echo "  IMAGE   $$@"
-	$(Q)scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf "$$(CMDLINE)"
+	$(Q)OBJCOPY=$(OBJCOPY) scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf "$$(CMDLINE)"
 
 -include $$($(1)_OBJS:.o=.d)
 endef

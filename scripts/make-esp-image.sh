@@ -14,7 +14,10 @@ export MTOOLS_SKIP_CHECK=1
 rm -rf "$esp" "$image.tmp"
 mkdir -p "$esp/EFI/BOOT"
 cp "$loader" "$esp/EFI/BOOT/BOOTX64.EFI"
-cp "$kernel" "$esp/kernel.elf"
+# The kernel without its debug info, as a distribution ships vmlinuz apart from
+# its debug symbols: the loader reads the whole file, and chapter 11's is 1.1 MB
+# with DWARF and 0.15 MB without. GDB reads build/NN-name/kernel.elf instead.
+"${OBJCOPY:-objcopy}" --strip-debug "$kernel" "$esp/kernel.elf"
 printf '%s' "$cmdline" > "$esp/cmdline.txt"
 
 # 32 MiB, sparse on disk; mtools picks FAT16 for this size, which UEFI reads as well as FAT32.
