@@ -2,7 +2,7 @@
 #
 # Per chapter NN-name:
 #   build/NN-name/kernel.elf        the kernel, with symbols for GDB
-#   build/NN-name/esp/              EFI/BOOT/BOOTX64.EFI, kernel.elf, cmdline.txt
+#   build/NN-name/esp/              EFI/BOOT/BOOTX64.EFI, kernel.elf (debug info stripped), cmdline.txt
 #   build/NN-name/disk.img          FAT image of esp/, made with mtools (no root, no loop mounts)
 
 KERNEL_CXXFLAGS := $(CXX_COMMON) -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie \
