@@ -20,19 +20,22 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+import sys
 import tempfile
 import zlib
 from pathlib import Path
 from typing import Callable
 
 from .monitor import parse_info_registers
+from .paths import REPO_ROOT
 from .qemu import BootConfig, BootResult
+
+# The page walk the GDB helpers use, pure Python and checked by test_debug.py.
+sys.path.insert(0, str(REPO_ROOT / "scripts" / "gdb"))
+import kmodel  # noqa: E402
 
 Hmp = Callable[[str], str]
 
-#: Bits of a page-table entry the walks below look at (SDM Vol. 3A, 4.5).
-PRESENT, PAGE_SIZE = 1 << 0, 1 << 7
-ADDRESS = 0x000F_FFFF_FFFF_F000
 PAGE = 4096
 
 
@@ -46,24 +49,21 @@ def read_qwords(hmp: Hmp, pa: int, count: int) -> list[int]:
     return words
 
 
-def _cr3_table(hmp: Hmp) -> int:
-    return parse_info_registers(hmp("info registers"))["CR3"] & ADDRESS
+def walker(hmp: Hmp) -> Callable[[int], kmodel.Walk]:
+    """The MMU's walk for a VA, from the CPU's own CR3, CR4 and EFER (read
+    once, here), every entry read from guest memory with ``xp``;
+    ``kmodel.walk`` does the rest."""
+    registers = parse_info_registers(hmp("info registers"))
+
+    def read(pa: int, length: int) -> bytes:
+        return b"".join(word.to_bytes(8, "little") for word in read_qwords(hmp, pa, length // 8))
+
+    return lambda va: kmodel.walk(va, registers["CR3"], read, registers["CR4"], registers["EFER"])
 
 
-def walk_to_leaf(hmp: Hmp, pml4: int, va: int) -> tuple[int, int]:
-    """(level, raw entry) where the walk for ``va`` from the PML4 at physical
-    address ``pml4`` ends: level 1 is a PTE, 2 a 2 MiB PDE, 3 a 1 GiB PDPTE;
-    the entry is 0 where one is absent."""
-    table = pml4
-    for level in (4, 3, 2, 1):
-        index = (va >> (12 + 9 * (level - 1))) & 0x1FF
-        [entry] = read_qwords(hmp, table + 8 * index, 1)
-        if not entry & PRESENT:
-            return level, 0
-        if level == 1 or (level in (2, 3) and entry & PAGE_SIZE):
-            return level, entry
-        table = entry & ADDRESS
-    raise AssertionError("unreachable")
+def _level_number(step: kmodel.WalkStep) -> int:
+    """1 for a PTE, 2 for a PDE, 3 for a PDPTE, 4 for a PML4E."""
+    return (step.level.shift - 12) // 9 + 1
 
 
 # ---- chapter 06: the device pages and the framebuffer ------------------------------
@@ -75,10 +75,14 @@ MMIO_WALKED = [MMIO_BASE, MMIO_BASE + PAGE, MMIO_BASE + 2 * PAGE, FRAMEBUFFER_BA
 
 
 def mmio_page_walk(hmp: Hmp) -> str:
-    """One line per address of :data:`MMIO_WALKED`: ``<va> <level> <entry>``."""
-    pml4 = _cr3_table(hmp)
-    return "\n".join(f"{va:#x} {level} {entry:#x}" for va in MMIO_WALKED
-                     for level, entry in [walk_to_leaf(hmp, pml4, va)])
+    """One line per address of :data:`MMIO_WALKED`, where its walk ends:
+    ``<va> <level> <entry>``, level 1 a PTE, 2 a 2 MiB PDE, 3 a 1 GiB PDPTE;
+    the entry is 0 where one is absent."""
+    walk, lines = walker(hmp), []
+    for va in MMIO_WALKED:
+        last = walk(va).steps[-1]
+        lines.append(f"{va:#x} {_level_number(last)} {last.entry if last.present else 0:#x}")
+    return "\n".join(lines)
 
 
 def parse_page_walk(text: str) -> dict[int, tuple[int, int]]:
@@ -112,16 +116,13 @@ TEMPORARY_WINDOW_SLOT = 0xFFFF_FFFE_0000_0000
 def slot_walk(hmp: Hmp) -> str:
     """The slot's PML4E, PDPTE and PDE, read from guest memory starting at CR3,
     then the 512 entries of the page table the PDE names: ``<name> <entry>...``."""
-    table = _cr3_table(hmp)
-    lines = []
-    for level, name in ((4, "pml4e"), (3, "pdpte"), (2, "pde")):
-        index = (TEMPORARY_WINDOW_SLOT >> (12 + 9 * (level - 1))) & 0x1FF
-        [entry] = read_qwords(hmp, table + 8 * index, 1)
-        lines.append(f"{name} {entry:#x}")
-        if not entry & PRESENT or entry & PAGE_SIZE:
-            return "\n".join(lines)
-        table = entry & ADDRESS
-    lines.append("pt " + " ".join(f"{w:#x}" for w in read_qwords(hmp, table, 512)))
+    names = {4: "pml4e", 3: "pdpte", 2: "pde"}
+    upper = [step for step in walker(hmp)(TEMPORARY_WINDOW_SLOT).steps if _level_number(step) in names]
+    lines = [f"{names[_level_number(step)]} {step.entry:#x}" for step in upper]
+    pde = upper[-1]
+    if _level_number(pde) == 2 and pde.present and not pde.leaf:
+        table = kmodel.table_address(pde.entry, pde.level)
+        lines.append("pt " + " ".join(f"{w:#x}" for w in read_qwords(hmp, table, kmodel.PAGE_TABLE_ENTRIES)))
     return "\n".join(lines)
 
 
