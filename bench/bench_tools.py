@@ -5,7 +5,9 @@ canned inputs in milliseconds.
 * :class:`Row` and :func:`format_table` / :func:`write_csv` / :func:`write_json`:
   the one results table (name, measured, reference, ratio, target, met).
 * :func:`median`, :func:`ratio`, :func:`ratio_interval`: the statistics
-  (medians of interleaved runs, and how far their ratio could move).
+  (medians of interleaved runs, and how far their ratio could move);
+  :func:`split_ratio`: the same ratio with the firmware part that every boot
+  shares estimated once, from all boots.
 * :func:`callgrind_total`, :func:`parse_kv`: reading callgrind's output file
   and ``bench/mapping_cost``'s result line.
 * :func:`footprint`: the page-table frames a chapter's final address space
@@ -82,6 +84,18 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(values)
 
 
+def _bootstrap(statistic, samples: Sequence[Sequence[float]], level: float, resamples: int,
+               seed: int) -> tuple[float, float]:
+    """The middle ``level`` of ``statistic(*resampled)`` over ``resamples``
+    draws, each sample list resampled with replacement on its own."""
+    if any(not values for values in samples):
+        raise ValueError("interval of no values")
+    rng = random.Random(seed)
+    values = sorted(statistic(*(rng.choices(v, k=len(v)) for v in samples)) for _ in range(resamples))
+    tail = (1 - level) / 2
+    return values[int(tail * (resamples - 1))], values[int((1 - tail) * (resamples - 1))]
+
+
 def ratio_interval(measured: Sequence[float], reference: Sequence[float], level: float = 0.9,
                    resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
     """The bootstrap interval of median(measured) / median(reference): both
@@ -90,15 +104,28 @@ def ratio_interval(measured: Sequence[float], reference: Sequence[float], level:
     boots could put the ratio on this machine, which a single ratio cannot:
     here one boot's firmware time alone varies by about 7 %. The seed is fixed,
     so the same runs always give the same interval."""
-    if not measured or not reference:
-        raise ValueError("interval of no values")
-    rng = random.Random(seed)
-    ratios = sorted(
-        statistics.median(rng.choices(measured, k=len(measured)))
-        / statistics.median(rng.choices(reference, k=len(reference)))
-        for _ in range(resamples))
-    tail = (1 - level) / 2
-    return ratios[int(tail * (resamples - 1))], ratios[int((1 - tail) * (resamples - 1))]
+    return _bootstrap(lambda m, r: statistics.median(m) / statistics.median(r),
+                      (measured, reference), level, resamples, seed)
+
+
+def split_ratio(shared: Sequence[float], own: Sequence[float], floor_own: Sequence[float]) -> float:
+    """The boot ratio with the firmware's common part taken from every boot.
+
+    Each boot is split at a line that every boot passes in the same way
+    (``shared``: the seconds up to it, from all boots, the floor's and every
+    chapter's); ``own`` and ``floor_own`` are the seconds from that line to the
+    subject's last line, for one subject and for the floor. Both sides get
+    the same firmware estimate, so its boot-to-boot spread, which is most of
+    the spread of a whole boot, no longer decides the verdict:
+    (median(shared) + median(own)) / (median(shared) + median(floor_own))."""
+    firmware = median(shared)
+    return (firmware + median(own)) / (firmware + median(floor_own))
+
+
+def split_ratio_interval(shared: Sequence[float], own: Sequence[float], floor_own: Sequence[float],
+                         level: float = 0.9, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The bootstrap interval of :func:`split_ratio`, as :func:`ratio_interval`."""
+    return _bootstrap(split_ratio, (shared, own, floor_own), level, resamples, seed)
 
 
 def met_at_most(value: float | None, limit: float) -> str:

@@ -155,6 +155,27 @@ def test_ratio_interval_brackets_the_ratio_of_medians():
         bt.ratio_interval([], floor)
 
 
+def test_split_ratio_takes_the_firmware_from_every_boot():
+    # Each boot: the firmware up to the split line, in one of two steps, then
+    # its own part: 0.10 s for the chapter, 0.01 s for the floor.
+    chapter_firmware, floor_firmware = [3.0, 3.0, 3.3], [3.3, 3.3, 3.0]
+    own, floor_own = [0.10, 0.11, 0.09], [0.01, 0.01, 0.02]
+    shared = chapter_firmware + floor_firmware
+    ratio = bt.split_ratio(shared, own, floor_own)
+    assert ratio == pytest.approx((3.15 + 0.10) / (3.15 + 0.01))
+    # The ratio of whole-boot medians says 0.94: it follows the steps the
+    # chapter's few boots happened to land on, not what the chapter costs.
+    chapter = [f + o for f, o in zip(chapter_firmware, own)]
+    floor = [f + o for f, o in zip(floor_firmware, floor_own)]
+    assert bt.ratio(bt.median(chapter), bt.median(floor)) < 0.95 < ratio
+    low, high = bt.split_ratio_interval(shared, own, floor_own)
+    whole_low, whole_high = bt.ratio_interval(chapter, floor)
+    assert low <= ratio <= high and high - low < 0.02 and high - low < (whole_high - whole_low) / 5
+    assert bt.split_ratio([3.0], [0.0], [0.0]) == 1.0
+    with pytest.raises(ValueError):
+        bt.split_ratio_interval([], own, floor_own)
+
+
 def test_table_csv_and_json(tmp_path):
     rows = [bt.Row("boot", "05-paging: QEMU start to ready", 4.4, 4.0, unit="s", target="<= 1.05x floor", met="no"),
             bt.Row("loop", "make test wall time", None, unit="s", note="skipped")]
