@@ -106,8 +106,8 @@ def test_stress_passed_and_balanced(finished):
     assert int_field(frames, "used-before") == int_field(frames, "used-after")
     assert int_field(frames, "free-before") == int_field(frames, "free-after")
     heap = only(finished, "heap", "stress passed")
-    # About half the operations allocate: thousands of blocks, every one freed.
-    assert int_field(heap, "allocations") == int_field(heap, "frees") > max(2000, int_field(heap, "operations") // 3)
+    # About half the operations allocate: over a thousand blocks, every one freed.
+    assert int_field(heap, "allocations") == int_field(heap, "frees") > max(1000, int_field(heap, "operations") // 3)
     assert int_field(heap, "max-live") >= 100
     assert int_field(heap, "live-after") == 0 and int_field(heap, "used-after") == 0
     assert int_field(heap, "frames-taken") == int_field(heap, "heap-pages") + int_field(heap, "tables")

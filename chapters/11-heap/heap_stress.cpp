@@ -73,7 +73,7 @@ void stress_frames(mm::BitmapFrameAllocator& frames, Random& random) {
 // ---- heap -------------------------------------------------------------------
 
 constexpr size_t kSlots = 512;
-constexpr uint64_t kOperations = 6000;
+constexpr uint64_t kOperations = 3000;
 
 struct Slot {
     uint8_t* p = nullptr;
@@ -98,7 +98,7 @@ uint64_t pick_alignment(Random& random) {
 }
 
 // The payload is written and checked a 64-bit word at a time: a byte loop
-// over the ~4 MB the test allocates costs a fifth of a second under QEMU's TCG.
+// over the ~2 MB the test allocates costs a tenth of a second under QEMU's TCG.
 // Word i of a block is pattern_word(seed, i); the bytes past the last whole
 // word are the low bytes of the next pattern word.
 uint64_t pattern_word(uint64_t seed, uint64_t i) { return seed ^ (i * 0x9E37'79B9'7F4A'7C15ull) ^ (i << 3); }
