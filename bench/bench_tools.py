@@ -6,8 +6,8 @@ canned inputs in milliseconds.
   the one results table (name, measured, reference, ratio, target, met).
 * :func:`median`, :func:`ratio`, :func:`ratio_interval`: the statistics
   (medians of interleaved runs, and how far their ratio could move);
-  :func:`split_ratio`: the same ratio with the firmware part that every boot
-  shares estimated once, from all boots.
+  :func:`split_boot`, :func:`split_ratio`: the same ratio with the firmware
+  part that every boot shares estimated once, from all boots.
 * :func:`callgrind_total`, :func:`parse_kv`: reading callgrind's output file
   and ``bench/mapping_cost``'s result line.
 * :func:`footprint`: the page-table frames a chapter's final address space
@@ -108,8 +108,9 @@ def ratio_interval(measured: Sequence[float], reference: Sequence[float], level:
                       (measured, reference), level, resamples, seed)
 
 
-def split_ratio(shared: Sequence[float], own: Sequence[float], floor_own: Sequence[float]) -> float:
-    """The boot ratio with the firmware's common part taken from every boot.
+def split_boot(shared: Sequence[float], own: Sequence[float], floor_own: Sequence[float]) -> tuple[float, float]:
+    """A subject's boot and the floor's, each with the firmware's common part
+    taken from every boot.
 
     Each boot is split at a line that every boot passes in the same way
     (``shared``: the seconds up to it, from all boots, the floor's and every
@@ -117,9 +118,15 @@ def split_ratio(shared: Sequence[float], own: Sequence[float], floor_own: Sequen
     subject's last line, for one subject and for the floor. Both sides get
     the same firmware estimate, so its boot-to-boot spread, which is most of
     the spread of a whole boot, no longer decides the verdict:
-    (median(shared) + median(own)) / (median(shared) + median(floor_own))."""
+    (median(shared) + median(own), median(shared) + median(floor_own))."""
     firmware = median(shared)
-    return (firmware + median(own)) / (firmware + median(floor_own))
+    return firmware + median(own), firmware + median(floor_own)
+
+
+def split_ratio(shared: Sequence[float], own: Sequence[float], floor_own: Sequence[float]) -> float:
+    """The boot ratio of :func:`split_boot`: subject over floor."""
+    subject, floor = split_boot(shared, own, floor_own)
+    return subject / floor
 
 
 def split_ratio_interval(shared: Sequence[float], own: Sequence[float], floor_own: Sequence[float],

@@ -286,11 +286,11 @@ def split_row(chapter: str, shared: list[float], own: list[float], floor_own: li
     every boot: one boot's firmware time varies by several per cent, in
     steps, and that spread, not the chapter, decides a ratio of whole-boot
     medians (bench_tools.split_ratio)."""
-    firmware = bt.median(shared)
+    measured, reference = bt.split_boot(shared, own, floor_own)
     low, high = bt.split_ratio_interval(shared, own, floor_own)
-    row = bt.Row("boot", f"{chapter}: shared firmware + own part", firmware + bt.median(own),
-                 firmware + bt.median(floor_own), unit="s", target=f"<= {BOOT_RATIO_TARGET}x floor",
-                 note=(f"firmware up to its '{FIRMWARE_SPLIT}' line: {firmware:.2f} s, median of all "
+    row = bt.Row("boot", f"{chapter}: shared firmware + own part", measured, reference,
+                 unit="s", target=f"<= {BOOT_RATIO_TARGET}x floor",
+                 note=(f"firmware up to its '{FIRMWARE_SPLIT}' line: {bt.median(shared):.2f} s, median of all "
                        f"{len(shared)} boots; own part from there to ready {bt.median(own):.3f} s "
                        f"(median of {len(own)}), the floor's {bt.median(floor_own):.3f} s; "
                        f"90 % bootstrap interval {low:.3f}-{high:.3f}x"))

@@ -163,6 +163,7 @@ def test_split_ratio_takes_the_firmware_from_every_boot():
     shared = chapter_firmware + floor_firmware
     ratio = bt.split_ratio(shared, own, floor_own)
     assert ratio == pytest.approx((3.15 + 0.10) / (3.15 + 0.01))
+    assert bt.split_boot(shared, own, floor_own) == pytest.approx((3.15 + 0.10, 3.15 + 0.01))
     # The ratio of whole-boot medians says 0.94: it follows the steps the
     # chapter's few boots happened to land on, not what the chapter costs.
     chapter = [f + o for f, o in zip(chapter_firmware, own)]
