@@ -1,10 +1,12 @@
 # The tutorial's one build file. Start with:
 #
 #   make run            build and boot the newest chapter (CH=01-boot for another)
+#   make check CH=...   rebuild, then one chapter's host tests and boot tests
 #   make test           host unit tests, then every chapter booted in QEMU
-#   make debug CH=...   QEMU paused with its GDB stub, and GDB attached
+#   make help           every public target, one line each
 #
-# Every output lands in build/. V=1 shows the full commands.
+# Every output lands in build/. V=1 shows the full commands. Each public target
+# has a `# help:` line beside its rule; `make help` prints them.
 
 BUILD   := build
 CXX     := g++
@@ -12,8 +14,12 @@ LD      := ld
 OBJCOPY := objcopy
 PYTHON  := /usr/bin/python3   # Debian's interpreter: it sees python3-pytest and friends
 
-# Extra words for every chapter's cmdline.txt (tests write their own per boot).
+# The kernel command line of `make run` and `make debug` (tests set their own
+# per boot); it goes into the copy of the image that QEMU boots.
 CMDLINE ?=
+
+SPACE := $(subst ,, )
+COMMA := ,
 
 # Build on every core unless told otherwise (make -jN).
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
@@ -41,6 +47,7 @@ CXX_COMMON := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsaf
 
 # Everything there is to build, fuzz targets included, so that `make test`
 # after `make` only builds what changed since.
+# help: all          (plain `make`) build everything: loader, kernels, host tests, fuzz targets
 .PHONY: all
 all: loader kernels host-tests fuzz-targets compile_commands.json
 
@@ -49,6 +56,9 @@ include mk/kernel.mk
 include mk/host.mk
 include mk/fuzz.mk
 
+# help: loader       build the UEFI loader, build/loader/BOOTX64.EFI
+# help: kernels      build every chapter's kernel.elf and disk.img
+# help: host-tests   build the host unit tests, build/host/host_tests (make check runs them)
 .PHONY: loader kernels
 loader: $(LOADER_EFI)
 kernels: $(CHAPTER_IMAGES)
@@ -61,11 +71,24 @@ CH ?= $(NEWEST_CHAPTER)
 check-chapter:
 	@test -f chapters/$(CH)/kernel_main.cpp || { echo "unknown chapter CH=$(CH); chapters: $(CHAPTERS)" >&2; exit 2; }
 
+# help: run          build and boot chapter CH (default: the newest) on this terminal; MEM=, CPU=, CMDLINE=
 run: check-chapter $(BUILD)/$(CH)/disk.img
-	$(Q)$(PYTHON) tests/run_chapter.py run --chapter $(CH) $(if $(MEM),--memory $(MEM)) $(if $(CPU),--cpu $(CPU))
+	$(Q)$(PYTHON) tests/run_chapter.py run --chapter $(CH) $(if $(MEM),--memory $(MEM)) $(if $(CPU),--cpu $(CPU)) \
+	    $(if $(strip $(CMDLINE)),--cmdline '$(strip $(CMDLINE))')
 
+# help: debug        boot chapter CH paused, with GDB attached and stopped at kernel_main
 debug: check-chapter $(BUILD)/$(CH)/disk.img
-	$(Q)scripts/debug.sh $(CH)
+	$(Q)CMDLINE='$(strip $(CMDLINE))' scripts/debug.sh $(CH)
+
+# After an exercise: rebuild what changed (host tests and the chapter's image,
+# so nothing stale is tested), then the host tests of the chapter and of the
+# chapters before it (CHAPTER_HOST_TESTS in chapter.mk) and the chapter's boot
+# tests, tests/test_NN_*.py (tests/check_chapter.py).
+# help: check        rebuild, then chapter CH's host unit tests and boot tests
+.PHONY: check
+check: check-chapter $(HOST_TEST_BIN) $(BUILD)/$(CH)/disk.img
+	$(Q)$(PYTHON) tests/check_chapter.py $(HOST_TEST_BIN) $(CH) \
+	    $(foreach c,$(CHAPTERS),$(c)=$(subst $(SPACE),$(COMMA),$(strip $($(c)_HOST_TESTS)))) -- $(PYTEST_ARGS)
 
 # ---- testing ---------------------------------------------------------------
 # Boots run in parallel (one QEMU per core); a module's tests share its boots.
@@ -77,6 +100,7 @@ ifneq ($(filter test,$(MAKECMDGOALS)),)
 export BOOT_LOG_SESSION := $(shell date +%s.%N)-$(shell echo $$PPID)
 endif
 
+# help: test         everything: host tests, every chapter booted and checked, the book
 .PHONY: test
 test: all book-logs
 	$(Q)$(HOST_TEST_BIN)
@@ -84,6 +108,7 @@ test: all book-logs
 
 # The full boot matrix (every chapter x machine x memory x CPU x CPU count);
 # make test boots a subset that covers every value once (tests/test_matrix.py).
+# help: test-matrix  the full boot matrix: every chapter x machine x memory x CPU x CPU count
 .PHONY: test-matrix
 test-matrix: kernels
 	$(Q)$(PYTHON) tests/run_matrix.py
@@ -101,6 +126,7 @@ BOOK_OUT := $(BUILD)/book
 book-logs: kernels
 	$(Q)$(PYTHON) scripts/book/capture_logs.py $(BOOK_OUT)/logs book chapters
 
+# help: book         the book, build/book/html/index.html (boots what its pages quote)
 book: book-logs
 	$(Q)$(PYTHON) scripts/book/build_html.py
 
@@ -120,13 +146,16 @@ compile_commands.json: Makefile mk/loader.mk mk/kernel.mk mk/host.mk $(LOADER_SR
 	    "$(CXX) $(KERNEL_CXXFLAGS)" $(filter %.cpp,$(RUNTIME_SRCS)) $(wildcard common/mm/*.cpp common/mm/kernel/*.cpp) $(wildcard chapters/*/*.cpp) -- \
 	    "$(CXX) $(HOST_CXXFLAGS) -O0" $(HOST_TEST_SRCS) > $@
 
+# help: clean        remove build/ and compile_commands.json
+# help: help         this list
 .PHONY: clean help
 clean:
 	rm -rf $(BUILD) compile_commands.json
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "chapters: $(CHAPTERS)"
+	@echo "make TARGET [CH=NN-name] — targets:"
+	@sed -n 's/^# help: /  /p' Makefile mk/*.mk bench/bench.mk
+	@echo "chapters (CH=): $(CHAPTERS)"
 
 # Output folders: made on demand, and never deleted as "intermediate" files.
 .PRECIOUS: %/

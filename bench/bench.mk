@@ -40,6 +40,7 @@ $(BENCH_MAPPING_COST): $(BENCH_MAPPING_SRCS) $(wildcard common/mm/*.h common/inc
 	    $(BENCH_MAPPING_SRCS) -o $@
 
 .PHONY: bench
+# help: bench        benchmarks as ratios measured in one run (build/bench/results.csv)
 bench: kernels $(BENCH_FLOOR_EFI) $(BENCH_MAPPING_COST)
 	$(Q)$(PYTHON) bench/run.py $(if $(filter 1,$(BENCH_FULL)),--full) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
 	    $(if $(BENCH_ONLY),--only $(BENCH_ONLY))

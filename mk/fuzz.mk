@@ -45,6 +45,7 @@ fuzz-targets: $(FUZZ_BINS)
 
 # New inputs go to build/fuzz/corpus (the seeds stay as committed); crashes to
 # build/fuzz/crashes, to be copied into tests/fuzz/regressions once fixed.
+# help: fuzz         run every libFuzzer target for FUZZ_SECONDS each
 fuzz: $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_OUT)/corpus/$$t $(FUZZ_OUT)/crashes/$$t; \
@@ -54,6 +55,7 @@ fuzz: $(FUZZ_BINS)
 	        2>&1 | grep -E '^(stat::number_of_executed_units|stat::new_units_added|==|SUMMARY)' || exit 1; \
 	done
 
+# help: fuzz-seeds   regenerate the committed seed corpora (tests/fuzz/corpus)
 fuzz-seeds: tests/fuzz/make_seeds.cpp
 	@mkdir -p $(FUZZ_OUT) $(foreach t,$(FUZZ_TARGETS),tests/fuzz/corpus/$(t))
 	$(Q)$(CXX) -std=c++20 -Wall -Icommon/include -Icommon/mm -Itests/host $< -o $(FUZZ_OUT)/make_seeds

@@ -21,17 +21,12 @@ $(BUILD)/common/%.S.o: common/%.S | $(BUILD)/common/kernel/
 	@echo "  AS      $<"
 	$(Q)$(CXX) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
 
-# The images hold CMDLINE in cmdline.txt: this file changes only when CMDLINE
-# does, so `make run CMDLINE=...` rebuilds the image and a plain `make` keeps it.
-CMDLINE_STAMP := $(BUILD)/cmdline.stamp
-ifneq ($(wildcard $(CMDLINE_STAMP))|$(shell cat $(CMDLINE_STAMP) 2>/dev/null),$(CMDLINE_STAMP)|$(strip $(CMDLINE)))
-$(shell mkdir -p $(BUILD) && printf '%s' "$(strip $(CMDLINE))" > $(CMDLINE_STAMP))
-endif
-
 # chapter_template(NAME): the rules for one chapter folder.
 define chapter_template
 CHAPTER_MM_MODULES :=
+CHAPTER_HOST_TESTS :=
 include chapters/$(1)/chapter.mk
+$(1)_HOST_TESTS := $$(CHAPTER_HOST_TESTS)
 $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard chapters/$(1)/*.cpp)) \
     $(BUILD)/$(1)/obj/chapter_identity.o \
     $$(foreach m,$$(CHAPTER_MM_MODULES),$(BUILD)/common/mm/$$(m).cpp.o)
@@ -47,9 +42,11 @@ $(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_OBJS) common/kernel/kernel.ld
 	@echo "  LD      $$@"
 	$(Q)$$(LD) $$(KERNEL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(RUNTIME_OBJS)
 
-$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh $(CMDLINE_STAMP)
+# The image's cmdline.txt is empty: `make run CMDLINE=...` and the tests write
+# theirs into the copy they boot, so a command line never rebuilds an image.
+$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh
 	@echo "  IMAGE   $$@"
-	$(Q)OBJCOPY=$(OBJCOPY) scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf "$$(CMDLINE)"
+	$(Q)OBJCOPY=$(OBJCOPY) scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf
 
 -include $$($(1)_OBJS:.o=.d)
 endef

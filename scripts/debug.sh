@@ -8,7 +8,8 @@
 # from its log line (`[INFO  loader] start ... image-base=0x...`; OVMF loads it
 # at the same address on every boot of one build and one QEMU configuration),
 # then boots paused with the loader's symbols loaded at that base.
-# MEM=... and CPU=... change the machine, as for `make run`.
+# MEM=... and CPU=... change the machine, CMDLINE=... the kernel command line, as
+# for `make run`.
 #
 # The port is per user (20000 + uid % 10000; GDB_PORT overrides it), so two
 # people on one machine do not collide. The guest's serial output goes to
@@ -22,6 +23,7 @@ gdb_commands=build/$chapter/debug.gdb
 machine=(--chapter "$chapter")
 [[ -n ${MEM:-} ]] && machine+=(--memory "$MEM")
 [[ -n ${CPU:-} ]] && machine+=(--cpu "$CPU")
+[[ -n ${CMDLINE:-} ]] && machine+=(--cmdline "$CMDLINE")
 
 script_options=()
 if [[ -n ${LOADER:-} && ${LOADER:-} != 0 ]]; then

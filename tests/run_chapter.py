@@ -28,24 +28,30 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness.qemu import esp_read  # noqa: E402
 from harness import (  # noqa: E402
     BootConfig,
     HarnessError,
+    QMPClient,
+    QMPError,
     load_exit_codes,
     newest_chapter,
     prepare_run_dir,
     qemu_command,
     resolve_chapter,
 )
+from harness.asked_outcome import failure_request  # noqa: E402
 from harness.firmware_vars import seasoned_vars  # noqa: E402
 from harness.gdb import gdb_script  # noqa: E402
 
@@ -117,38 +123,100 @@ def main(argv: list[str] | None = None) -> int:
             print(gdb_script(chapter, args.port, loader_image_base=args.loader_base), end="")
             return 0
         run_dir = make_run_dir()
-        prepare_run_dir(config, run_dir, seasoned_vars(config.machine))  # the store the tests boot from
+        files = prepare_run_dir(config, run_dir, seasoned_vars(config.machine, config.chapter))
+        cmdline = (esp_read(files.image, "cmdline.txt") or b"").decode("utf-8", "replace")
     except (HarnessError, ValueError, FileNotFoundError) as error:
         print(f"run_chapter.py: {error}", file=sys.stderr)
         return 2
 
     command = qemu_command(config, run_dir, interactive=True)
-    print(f"QEMU: booting chapter {chapter}")
+    print(f"QEMU: booting chapter {chapter}" + (f" with command line {cmdline!r}" if cmdline else ""))
     if config.gdb_port is not None:
         print(f"QEMU: paused, gdb server on 127.0.0.1:{config.gdb_port} (target remote :{config.gdb_port})")
     print("QEMU: serial console below; quit with Ctrl-A then X", flush=True)
     # Ctrl-C belongs to the guest console (QEMU puts the terminal in raw mode);
-    # this process only waits, then says how the run ended.
+    # this process only relays QEMU's output, then says how the run ended.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        status = subprocess.run(command).returncode
+        status, events = run_qemu(command, files.qmp)
     except OSError as error:
         print(f"run_chapter.py: cannot start {command[0]}: {error}", file=sys.stderr)
         return 127
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    codes = load_exit_codes()
+    sentence, exit_status = describe_ending(status, events, cmdline, load_exit_codes())
+    print(f"QEMU: {sentence}")
+    return exit_status
+
+
+#: What OVMF writes to the serial console to clear the screen and set a text
+#: mode: ESC [2J, ESC [01;01H and ESC [=3h. Passed through, they wipe the
+#: reader's terminal (and the make output above the boot), so they are dropped;
+#: everything else, colours and the monitor's line editing included, passes.
+SCREEN_CONTROL = re.compile(rb"\x1b\[(?:2J|\d*;?\d*H|=\d+h)")
+#: The longest sequence above, so a chunk can hold back an unfinished one.
+_LONGEST_CONTROL = 8
+
+
+def relay_console(source, sink) -> None:
+    """Copy QEMU's terminal output to ``sink`` without SCREEN_CONTROL sequences."""
+    pending = b""
+    while chunk := os.read(source.fileno(), 4096):
+        pending = SCREEN_CONTROL.sub(b"", pending + chunk)
+        escape = pending.rfind(b"\x1b", max(0, len(pending) - _LONGEST_CONTROL))
+        keep = pending[escape:] if escape >= 0 else b""
+        sink.write(pending[: len(pending) - len(keep)])
+        sink.flush()
+        pending = keep
+    sink.write(SCREEN_CONTROL.sub(b"", pending))
+    sink.flush()
+
+
+def run_qemu(command: list[str], qmp_socket: Path) -> tuple[int, list[dict]]:
+    """Run QEMU on this terminal; return its exit status and the QMP events it
+    sent (a ``SHUTDOWN`` event says who ended the machine: the console's Ctrl-A X,
+    the monitor's ``quit``, or the guest resetting it)."""
+    qemu = subprocess.Popen(command, stdout=subprocess.PIPE)  # stdin stays the terminal
+    events: list[dict] = []
+
+    def watch() -> None:
+        try:
+            with QMPClient(qmp_socket) as qmp:
+                events.extend(qmp.events_until_closed())
+        except (QMPError, OSError):
+            pass  # QEMU ended before we could listen: the exit status must do
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    relay_console(qemu.stdout, sys.stdout.buffer)
+    status = qemu.wait()
+    watcher.join(timeout=2)
+    return status, events
+
+
+def describe_ending(status: int, events: list[dict], cmdline: str, codes) -> tuple[str, int]:
+    """One sentence on how the run ended, and make's exit status for it: 0 when
+    it ended as asked (ready, or the failure a `test.` option asked for)."""
+    request = failure_request(cmdline)
     if status == codes.success_status:
-        print("QEMU: the kernel exited with the success code")
-        return 0
+        if request:
+            return f"the kernel exited with the success code, but {request} asked it to fail", 1
+        return "the kernel exited with the success code", 0
     if status == codes.failure_status:
-        print("QEMU: the kernel exited with the FAILURE code (see the log above)")
-        return 1
-    if status == 0:
-        print("QEMU: quit (Ctrl-A X), or the guest reset itself (a triple fault ends like this under -no-reboot)")
-        return 0
-    print(f"QEMU: exited with status {status}")
-    return status
+        if request:
+            return f"the kernel stopped with the failure code, as {request} asked", 0
+        return "the kernel exited with the FAILURE code (see the log above)", 1
+    reasons = [event.get("data", {}).get("reason") for event in events if event.get("event") == "SHUTDOWN"]
+    reason = reasons[-1] if reasons else None
+    if reason in ("host-qmp-quit", "host-ui"):  # QEMU 7.2 reports Ctrl-A X as a monitor quit
+        return "quit (Ctrl-A X, or `quit` in the monitor)", 0
+    if reason == "host-signal":
+        return "ended by a signal", 0
+    if reason == "guest-reset":
+        return ("the guest reset the machine without an exit code: a triple fault, or a reset "
+                "the kernel asked for (-no-reboot turns it into an exit)"), 1
+    return f"exited with status {status}" + (f" (QMP: {reason})" if reason else ""), (0 if status == 0 else 1)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -214,7 +214,7 @@ def test_protections_seen_by_qemu(finished):
 def test_boots_start_from_a_variable_store_that_has_booted_once(finished):
     """The harness keeps the store a first boot filled (harness/firmware_vars.py): the firmware
     then has its boot options already and skips about 0.45 s of emulated flash writes."""
-    store = seasoned_vars(finished.config.machine)
+    store = seasoned_vars(finished.config.machine, CHAPTER)
     assert store.read_bytes() != harness.OVMF_VARS.read_bytes(), "the kept store is still the empty one"
     assert len(store.read_bytes()) == len(harness.OVMF_VARS.read_bytes())
     assert finished.outcome == "success"

@@ -194,7 +194,9 @@ def test_command_for_tests(tmp_path):
     assert f"format=raw,file={tmp_path / 'disk.img'}" in drives
     assert not any(str(paths.OVMF_VARS) in d for d in drives)
     assert not any(str(paths.BUILD_DIR) in d for d in drives)
-    assert _option_values(cmd, "-device") == [f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04"]
+    # Exactly the devices listed: no default CD-ROM for OVMF to try first.
+    assert "-nodefaults" in cmd
+    assert _option_values(cmd, "-device") == ["VGA", f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04"]
     assert _option_values(cmd, "-m") == ["512M"]
     assert _option_values(cmd, "-smp") == ["2"]
     assert _option_values(cmd, "-machine") == ["q35"]
@@ -209,7 +211,9 @@ def test_command_interactive_with_gdb_and_extra_args(tmp_path):
     config = BootConfig(chapter="01-boot", machine="pc", gdb_port=23456, extra_args=["-d", "int"])
     cmd = harness.qemu_command(config, tmp_path, interactive=True)
     assert _option_values(cmd, "-serial") == ["mon:stdio"]
-    assert "-qmp" not in cmd and "-chardev" not in cmd
+    # QMP only to learn how QEMU ended (run_chapter.py): quit or guest reset.
+    assert _option_values(cmd, "-qmp") == [f"unix:{tmp_path / 'qmp.sock'},server=on,wait=off"]
+    assert "-chardev" not in cmd
     assert _option_values(cmd, "-gdb") == ["tcp:127.0.0.1:23456"]
     assert "-S" in cmd
     assert _option_values(cmd, "-machine") == ["pc"]
@@ -221,10 +225,10 @@ def test_a_run_with_monitor_readings_keeps_qemu_alive_after_the_exit_code(tmp_pa
     monitor can read the machine the kernel left; a held run keeps the exit device."""
     codes = harness.load_exit_codes()
     inspected = harness.qemu_command(BootConfig(chapter="01-boot", cmdline="", monitor_commands=["info tlb"]), tmp_path)
-    assert _option_values(inspected, "-device") == [f"isa-debugcon,iobase={codes.port:#x},chardev=exitcode"]
+    assert _option_values(inspected, "-device") == ["VGA", f"isa-debugcon,iobase={codes.port:#x},chardev=exitcode"]
     assert f"file,id=exitcode,path={tmp_path / 'exit-code.bin'}" in _option_values(inspected, "-chardev")
     held = harness.qemu_command(BootConfig(chapter="01-boot", hold=True, monitor_commands=["info tlb"]), tmp_path)
-    assert _option_values(held, "-device") == [f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04"]
+    assert _option_values(held, "-device") == ["VGA", f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04"]
     assert qemu._exit_byte(tmp_path / "exit-code.bin") is None
     (tmp_path / "exit-code.bin").write_bytes(b"")
     assert qemu._exit_byte(tmp_path / "exit-code.bin") is None

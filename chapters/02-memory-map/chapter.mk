@@ -2,3 +2,5 @@
 # normalised range list, the log lines that print them, and load_boot_memory,
 # which later chapters start from.
 CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memory
+# Host unit tests (tests/host/) of what this chapter adds.
+CHAPTER_HOST_TESTS := memory_map_test

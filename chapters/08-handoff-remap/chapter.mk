@@ -5,3 +5,5 @@ CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memor
     page_table_entry page_table_builder page_table_lookup mapping_log identity_map kernel_image_map phys_window \
     kernel/address_space kernel/phys_window_check acpi_tables mmio_map kernel/mmio_phases temporary_window \
     handoff_remap lower_half kernel/leave_lower_half kernel/boot_intake
+# Host unit tests (tests/host/) of what this chapter adds.
+CHAPTER_HOST_TESTS := handoff_remap_test

@@ -6,3 +6,5 @@ CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memor
     kernel/address_space kernel/phys_window_check acpi_tables mmio_map kernel/mmio_phases temporary_window \
     handoff_remap lower_half kernel/leave_lower_half kernel/boot_intake \
     kernel_stacks fault_decode kernel/exception_tables kernel/fault_reports
+# Host unit tests (tests/host/) of what this chapter adds.
+CHAPTER_HOST_TESTS := fault_decode_test

@@ -10,3 +10,5 @@ CHAPTER_MM_MODULES := handoff_validation memory_ranges memory_map_log boot_memor
     kernel_stacks fault_decode kernel/exception_tables kernel/fault_reports \
     page_table_walker address_space_audit address_space_report \
     bitmap_frame_allocator kernel/frame_handover heap_allocator kernel/kernel_heap kernel/address_space_verification
+# Host unit tests (tests/host/) of what this chapter adds.
+CHAPTER_HOST_TESTS := steady_state_test

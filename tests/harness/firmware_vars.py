@@ -28,8 +28,9 @@ from pathlib import Path
 
 from . import paths
 
-#: The chapter booted to fill the store: the first one, which every build has.
-SEASONING_CHAPTER = "01-boot"
+#: Bump when the QEMU machine changes in a way the firmware records in its
+#: variables (its devices, hence its boot options): the kept store is remade.
+MACHINE_DEVICES = "nodefaults+vga+disk"
 
 
 def machine_type(machine: str) -> str:
@@ -46,12 +47,13 @@ def _stamp() -> dict:
     return {
         "code": str(paths.OVMF_CODE), "code-mtime": paths.OVMF_CODE.stat().st_mtime,
         "vars": str(paths.OVMF_VARS), "vars-mtime": paths.OVMF_VARS.stat().st_mtime,
-        "seasoned-by": SEASONING_CHAPTER,
+        "devices": MACHINE_DEVICES,
     }
 
 
-def seasoned_vars(machine: str) -> Path:
-    """The variable store a run on ``machine`` copies: made on first use, then reused."""
+def seasoned_vars(machine: str, chapter: str) -> Path:
+    """The variable store a run on ``machine`` copies: made on first use (with
+    ``chapter``'s built image), then reused by every chapter."""
     folder = _store_dir(machine)
     store, stamp_file = folder / "OVMF_VARS.fd", folder / "OVMF_VARS.json"
     stamp = _stamp()
@@ -68,21 +70,25 @@ def seasoned_vars(machine: str) -> Path:
     with open(folder / "OVMF_VARS.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making it right now
         if not current():
-            _season(store, machine_type(machine))
+            _season(store, machine_type(machine), chapter)
             stamp_file.write_text(json.dumps(stamp, indent=2) + "\n")
     return store
 
 
-def _season(store: Path, machine: str) -> None:
-    """Boot SEASONING_CHAPTER on ``machine`` and the empty store; keep the store it leaves."""
+def _season(store: Path, machine: str, chapter: str) -> None:
+    """Boot the loader of ``chapter``'s image, without a kernel, on ``machine``
+    and the empty store; keep the store it leaves."""
     from .qemu import BootConfig, HarnessError, boot_from_vars  # qemu imports this module
 
-    config = BootConfig(SEASONING_CHAPTER, machine=machine, cmdline="")
-    print(f"harness: one boot of {SEASONING_CHAPTER} on {machine} to fill the UEFI variable store "
+    config = BootConfig(chapter, machine=machine, cmdline="", esp_files={"kernel.elf": None})
+    print(f"harness: one boot of the loader on {machine} to fill the UEFI variable store "
           f"{store.relative_to(paths.REPO_ROOT) if store.is_relative_to(paths.REPO_ROOT) else store}",
           file=sys.stderr, flush=True)
     partial = store.with_suffix(".partial")
     result = boot_from_vars(config, paths.OVMF_VARS, vars_out=partial)
-    if result.outcome != "success":
-        raise HarnessError("the boot that fills the UEFI variable store did not end well\n" + result.describe())
+    # The loader's own refusal, by name: anything else means the firmware did
+    # not get as far as starting it, so the store may be half written.
+    if result.outcome != "failure" or result.record("loader", "cannot read kernel") is None:
+        raise HarnessError("the boot that fills the UEFI variable store did not reach the loader\n"
+                           + result.describe())
     os.replace(partial, store)  # whole or not at all, for the processes that read it next

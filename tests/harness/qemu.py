@@ -408,6 +408,11 @@ def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = Fa
     codes = load_exit_codes()
     cmd = [
         QEMU_BINARY,
+        # No default devices: the machine has exactly what is listed here. The
+        # default CD-ROM drive, in particular, made OVMF try it first and print
+        # `BdsDxe: failed to load Boot0001 "UEFI QEMU DVD-ROM" ... Not Found`
+        # on every boot. (Bump firmware_vars.MACHINE_DEVICES with any change.)
+        "-nodefaults",
         "-machine", config.machine,
         "-cpu", config.cpu,
         "-m", config.memory,
@@ -420,7 +425,9 @@ def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = Fa
         "-drive", f"format=raw,file={_opt(files.image)}",
         # No network card: otherwise OVMF tries PXE boot first and wastes seconds.
         "-nic", "none",
-        # Keep the default VGA card (the loader needs GOP) but show no window.
+        # The standard VGA card (OVMF's GOP driver gives the loader its
+        # framebuffer), in the slot the default one had, but no window.
+        "-device", "VGA",
         "-display", "none",
         # A guest reset (e.g. triple fault) ends QEMU with status 0 instead of rebooting.
         "-no-reboot",
@@ -436,7 +443,9 @@ def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = Fa
         # Writing V to this port makes QEMU exit with status (V << 1) | 1.
         cmd += ["-device", f"isa-debug-exit,iobase={codes.port:#x},iosize=0x04"]
     if interactive:
-        cmd += ["-serial", "mon:stdio"]
+        # The serial port and QEMU's monitor share the terminal; QMP only
+        # tells run_chapter.py how QEMU ended (a quit, or the guest's reset).
+        cmd += ["-serial", "mon:stdio", "-qmp", f"unix:{_opt(files.qmp)},server=on,wait=off"]
     else:
         cmd += [
             "-chardev", f"file,id=serial0,path={_opt(files.serial)}",
@@ -568,7 +577,7 @@ def boot(config: BootConfig) -> BootResult:
     kept = reuse(config)  # the same boot, made by this very `make test` already (boot_logs.py)
     if kept is not None:
         return kept
-    return boot_from_vars(config, seasoned_vars(config.machine))
+    return boot_from_vars(config, seasoned_vars(config.machine, config.chapter))
 
 
 def boot_from_vars(config: BootConfig, vars_template: Path, vars_out: Path | None = None) -> BootResult:

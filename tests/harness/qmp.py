@@ -140,6 +140,21 @@ class QMPClient:
                 raise QMPError(f"{command}: {error.get('class')}: {error.get('desc')}")
             return reply.get("return")
 
+    def events_until_closed(self) -> list[dict[str, Any]]:
+        """Wait, without a time limit, until QEMU closes the connection (it
+        exits); return every event it sent, e.g. ``SHUTDOWN`` with its reason."""
+        if self._sock is None:
+            raise QMPError("not connected")
+        self._sock.settimeout(None)
+        try:
+            while True:
+                message = self._read_message()
+                if "event" in message:
+                    self.events.append(message)
+        except (QMPError, OSError, ValueError):
+            pass  # closed: QEMU has gone
+        return self.events
+
     def hmp(self, command_line: str) -> str:
         """Run a human-monitor command (``"info mem"``) and return its text output."""
         return self.execute("human-monitor-command", {"command-line": command_line})
