@@ -1,0 +1,64 @@
+"""`make check CH=05-paging`, as a reader doing chapter 05's first exercise runs it.
+
+It must pass on the tree as it is, and fail right after `for_each_ram_run` is
+broken, with no other command in between: the check rebuilds what it tests.
+Both runs happen in a copy of the working tree and of its build (timestamps
+kept, so only what the edit touches is rebuilt); the real tree, which other
+tests are booting from, is never edited.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import harness
+
+REPO = harness.REPO_ROOT
+CHAPTER = "05-paging"
+#: Folders of the build that `make check` never reads: not worth copying.
+UNUSED_BUILD = {"book", "fuzz", "bench"}
+
+
+def copy_tree(target: Path) -> Path:
+    def skip(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder)
+        if here == REPO:
+            return {".git", "labs"} & set(names)
+        if here == REPO / "build":
+            return UNUSED_BUILD & set(names)
+        return set()
+
+    shutil.copytree(REPO, target, ignore=skip, symlinks=True)
+    return target
+
+
+def make_check(tree: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return subprocess.run(["make", "check", f"CH={CHAPTER}", "PYTEST_ARGS=-q -p no:cacheprovider"], cwd=tree,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace", timeout=600, env=env)
+
+
+def test_make_check_passes_then_fails_on_a_broken_ram_run_merge(built, tmp_path):
+    tree = copy_tree(tmp_path / "tree")
+
+    passing = make_check(tree)
+    assert passing.returncode == 0, passing.stdout[-4000:]
+    assert f"check: {CHAPTER}: host tests of" in passing.stdout
+    assert "tests/test_05_paging.py" in passing.stdout
+
+    # Exercise 1 of chapter 05: end a run at every range instead of merging.
+    header = tree / "common" / "mm" / "ram_runs.h"
+    source = header.read_text()
+    merge = "is_ram(ranges[i]) && ranges[i].start == run.end"
+    assert merge in source, "for_each_ram_run changed: update this test's edit"
+    header.write_text(source.replace(merge, "false && " + merge))
+
+    failing = make_check(tree)
+    assert failing.returncode != 0, failing.stdout[-4000:]
+    assert "CXX     common/mm/phys_window.cpp" in failing.stdout, "the check did not rebuild the kernel"
+    assert "HOSTCXX common/mm/phys_window.cpp" in failing.stdout, "the check did not rebuild the host tests"
+    assert "[  FAILED  ] RamRuns." in failing.stdout
