@@ -71,9 +71,10 @@ CH ?= $(NEWEST_CHAPTER)
 check-chapter:
 	@test -f chapters/$(CH)/kernel_main.cpp || { echo "unknown chapter CH=$(CH); chapters: $(CHAPTERS)" >&2; exit 2; }
 
-# help: run          build and boot chapter CH (default: the newest) on this terminal; MEM=, CPU=, CMDLINE=
+# help: run          build and boot chapter CH (default: the newest) here; MEM=, CPU=, MACHINE=, CMDLINE=
 run: check-chapter $(BUILD)/$(CH)/disk.img
 	$(Q)$(PYTHON) tests/run_chapter.py run --chapter $(CH) $(if $(MEM),--memory $(MEM)) $(if $(CPU),--cpu $(CPU)) \
+	    $(if $(MACHINE),--machine $(MACHINE)) \
 	    $(if $(strip $(CMDLINE)),--cmdline '$(strip $(CMDLINE))')
 
 # help: debug        boot chapter CH paused, with GDB attached and stopped at kernel_main

@@ -19,16 +19,14 @@ boot: against the C++ headers and against hand-built page tables.
 from __future__ import annotations
 
 import re
-import socket
 import struct
 import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import harness
+from harness import gdb as harness_gdb
 from harness.gdb import gdb_script
 
 sys.path.insert(0, str(harness.REPO_ROOT / "scripts" / "gdb"))
@@ -57,39 +55,11 @@ SESSION_COMMANDS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_listener(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"QEMU's gdb stub never listened on port {port}")
-
-
 def boot_under_gdb(tmp_dir, then: list[str], loader_image_base: int | None = None, chapter: str = CHAPTER,
                    cmdline: str = COMMAND_LINE):
     """Boot the chapter paused, run GDB in batch mode with the `make debug`
     script plus ``then``; return (boot result, GDB's stdout + stderr)."""
-    port = free_port()
-    script = tmp_dir / f"debug-{port}.gdb"
-    script.write_text(gdb_script(chapter, port, then=then, loader_image_base=loader_image_base))
-    config = harness.BootConfig(chapter, cmdline=cmdline, gdb_port=port, timeout=90)
-    with ThreadPoolExecutor(1) as pool:
-        booting = pool.submit(harness.boot, config)
-        wait_for_listener(port)
-        # One pipe for both: `monitor` output (QEMU's info tlb) arrives on stderr.
-        gdb = subprocess.run(["gdb", "-batch", "-nx", "-x", str(script)], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, timeout=90)
-        result = booting.result()
-    return result, gdb.stdout
+    return harness_gdb.boot_under_gdb(tmp_dir, chapter, cmdline, then, loader_image_base=loader_image_base)
 
 
 class Session:

@@ -13,6 +13,7 @@ anything else is built, which is what a first-time reader does.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -26,6 +27,7 @@ import pytest
 
 import harness
 from harness import asked_outcome
+from harness import gdb as harness_gdb
 
 REPO = harness.REPO_ROOT
 sys.path.insert(0, str(REPO / "tests"))
@@ -189,7 +191,6 @@ def test_every_book_boot_ended_as_its_command_line_asked():
     records = sorted((harness.BUILD_DIR / "book" / "logs").glob("*.json"))
     if not records:
         pytest.skip("no book boots yet (make book-logs; make test makes them first)")
-    import json
     for path in records:
         boot = json.loads(path.read_text())
         assert boot["outcome"] == asked_outcome.asked_outcome(boot["cmdline"]), path.name
@@ -200,18 +201,11 @@ def test_every_book_boot_ended_as_its_command_line_asked():
 # ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_make_debug_with_gdb_commands_piped_in(built):
     commands = "info symbol $pc\nkpt &kernel_main\ncontinue\n"
     run = subprocess.run(["make", "debug", "CH=05-paging"], cwd=REPO, input=commands, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, errors="replace", timeout=120,
-                         env=reader_env(GDB_PORT=str(free_port())))
+                         env=reader_env(GDB_PORT=str(harness_gdb.free_port())))
     assert run.returncode == 0, run.stdout
     assert "Breakpoint 1, kernel_main" in run.stdout, "GDB did not stop at kernel_main"
     # The helpers are loaded: kpt walks the tables to kernel_main's own page.

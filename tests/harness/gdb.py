@@ -17,6 +17,10 @@ work; a hardware breakpoint on ``kernel_main`` stays as a safety net.
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import paths
@@ -57,3 +61,41 @@ def gdb_script(chapter: str, port: int, then: list[str] | None = None,
 def write_gdb_script(chapter: str, port: int, destination: Path) -> Path:
     destination.write_text(gdb_script(chapter, port))
     return destination
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_listener(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"QEMU's gdb stub never listened on port {port}")
+
+
+def boot_under_gdb(folder: Path, chapter: str, cmdline: str, then: list[str],
+                   loader_image_base: int | None = None, **machine):
+    """Boot ``chapter`` paused and run GDB in batch mode on the `make debug`
+    script plus ``then``; return (the boot's result, GDB's stdout + stderr).
+    ``machine`` holds further :class:`harness.BootConfig` fields (memory, cpu)."""
+    from .qemu import BootConfig, boot  # qemu does not need this module
+
+    port = free_port()
+    script = folder / f"debug-{port}.gdb"
+    script.write_text(gdb_script(chapter, port, then=then, loader_image_base=loader_image_base))
+    config = BootConfig(chapter, cmdline=cmdline, gdb_port=port, timeout=90, **machine)
+    with ThreadPoolExecutor(1) as pool:
+        booting = pool.submit(boot, config)
+        wait_for_listener(port)
+        # One pipe for both: `monitor` output (QEMU's info tlb) arrives on stderr.
+        gdb = subprocess.run(["gdb", "-batch", "-nx", "-x", str(script)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, errors="replace", timeout=90)
+        result = booting.result()
+    return result, gdb.stdout
