@@ -552,19 +552,56 @@ class LogFormatsDirective(SphinxDirective):
 
 class CommandLineOptionsDirective(SphinxDirective):
     """``{command-line-options}``: every option read with ``command_line().has()``
-    or ``.value()``, with the values the code compares it to."""
+    or ``.value()``, with the values the code compares it to, and what it does.
+
+    The body says what each option does, one ``name: text`` line per option
+    (a line starting with blanks continues the one above). An option the code
+    reads without a line here, or a line for an option no code reads, fails
+    the build: the table can neither go stale nor leave an option unexplained."""
+
+    has_content = True
+
+    def descriptions(self) -> dict[str, str]:
+        described: dict[str, str] = {}
+        name = None
+        for line in self.content:
+            if not line.strip():
+                continue
+            if line[0].isspace() and name:
+                described[name] += " " + line.strip()
+            else:
+                name, _, text = line.partition(":")
+                name = name.strip()
+                described[name] = text.strip()
+        return described
 
     def run(self):
         root = repo_root(self.env)
         options = sources.command_line_options(root, self.env.config.book_source_roots)
         for file in sources.cpp_files(root, self.env.config.book_source_roots):
             self.env.note_dependency(str(file))
+        described = self.descriptions()
+        for name in sorted({o.name for o in options} - set(described)):
+            logger.warning(f"command-line-options: the code reads {name!r} but the page does not say what it does",
+                           location=self.get_location(), type="kernelbook", subtype="option")
+        for name in sorted(set(described) - {o.name for o in options}):
+            logger.warning(f"command-line-options: {name!r} is described but no code reads it",
+                           location=self.get_location(), type="kernelbook", subtype="option")
         rows = []
         for o in options:
             shown = o.name if o.form == "flag" else f"{o.name}=…"
             values = ", ".join(o.values) if o.values else "—"
-            rows.append([nodes.literal(shown, shown), nodes.Text(values), _where(self.env, o.uses)])
-        return [_table(["option", "values the code knows", "read in"], rows)]
+            what = self.parse_inline(described.get(o.name, ""))
+            rows.append([nodes.literal(shown, shown), what, nodes.Text(values), _where(self.env, o.uses)])
+        return [_table(["option", "what it does", "values the code knows", "read in"], rows)]
+
+    def parse_inline(self, text: str) -> nodes.paragraph:
+        """The description with its inline Markdown (code spans) rendered."""
+        paragraph = nodes.paragraph()
+        for index, part in enumerate(text.split("`")):
+            if part:
+                paragraph += nodes.literal(part, part) if index % 2 else nodes.Text(part)
+        return paragraph
 
 
 # ---------------------------------------------------------------------------
