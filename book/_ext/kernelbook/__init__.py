@@ -51,6 +51,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 from . import diagrams, markers, sources
+from . import layout
 from .bootlogs import boot_log_name, make_run_command
 
 logger = logging.getLogger(__name__)
@@ -629,6 +630,7 @@ def setup(app: Sphinx):
     app.add_config_value("book_logs_dir", "", "env")
     app.add_config_value("book_source_roots", ["chapters", "common"], "env")
     app.add_node(source_ref)
+    layout.setup(app)  # code lines that wrap
     app.add_lexer("kernel-gas", _gas_lexer_class())
     app.add_role("src", SourceRole())
     app.add_directive("excerpt", ExcerptDirective)
