@@ -259,8 +259,9 @@ _PROBE = """<!doctype html><html><body><pre id="out">pending</pre>%s<script>
     }
     return items;
   }
-  // What a reader sees of each boot log: whether a log block (or a box
-  // around it) scrolls sideways.
+  // What a reader sees of each boot log and of the chapter diff: whether a
+  // log block (or a box around it) scrolls sideways, whether the diff is
+  // folded, the files its summary lists and what the diff blocks say.
   function layout(doc) {
     const logs = [];
     for (const pre of doc.querySelectorAll(".boot-log pre")) {
@@ -271,7 +272,18 @@ _PROBE = """<!doctype html><html><body><pre id="out">pending</pre>%s<script>
       logs.push({first: pre.textContent.split("\\n")[0], scrolls,
                  right: pre.getBoundingClientRect().right, viewport: doc.documentElement.clientWidth});
     }
-    return {width: doc.defaultView.innerWidth, logs};
+    const diffs = [...doc.querySelectorAll("details.chapter-diff")].map(d => ({
+      open: d.open,
+      summaryShown: d.querySelector(":scope > summary").checkVisibility(),
+      files: [...d.querySelectorAll(":scope > summary .chapter-diff-file")].map(f => f.textContent.replace(/\\s+/g, " ").trim()),
+      blocks: [...d.querySelectorAll("pre")].map(pre => {
+        const lines = pre.textContent.split("\\n");
+        return {head: lines.slice(0, 2), shown: pre.checkVisibility(),
+                added: lines.slice(2).filter(l => l.startsWith("+")).length,
+                removed: lines.slice(2).filter(l => l.startsWith("-")).length};
+      }),
+    }));
+    return {width: doc.defaultView.innerWidth, logs, diffs};
   }
   // The window's load event waits for every frame's: a frame's own event may
   // come before this script could listen for it.
@@ -335,6 +347,41 @@ def test_boot_logs_do_not_scroll_sideways(rendered):
             if log["scrolls"] or log["right"] > log["viewport"]:
                 problems.append(f"{chapter}: boot log {log['first'][:60]!r} scrolls sideways: {log['scrolls']}, "
                                 f"right edge {log['right']} of {log['viewport']}")
+    assert not problems, "\n".join(problems)
+
+
+def _diff_file(block: dict) -> str:
+    """``status path +added −removed`` of one file's diff block, read from its
+    ``---``/``+++`` header and its lines, as the diff's summary should list it."""
+    old, new = (line.split(" ", 1)[1] for line in block["head"])
+    status = "new" if old == "/dev/null" else "removed" if new == "/dev/null" else "changed"
+    path = old[2:] if status == "removed" else new[2:]
+    return f"{status} {path} +{block['added']:,} \u2212{block['removed']:,}"
+
+
+def test_chapter_diffs_are_folded_behind_a_summary_of_files(rendered):
+    """Every chapter page after the first at 1280 px: the chapter diff is
+    folded (its blocks are not shown) behind a summary, in view, that lists
+    each file of the diff with its status and line counts, as the diff
+    blocks inside say them. The first chapter has nothing to compare with."""
+    chapters = [c for c in sources.chapter_names(REPO) if (HTML / "chapters" / f"{c}.html").is_file()]
+    problems = []
+    for index, chapter in enumerate(chapters):
+        diffs = rendered[f"chapters/{chapter}.html"]["layout"]["diffs"]
+        if index == 0:
+            if diffs:
+                problems.append(f"{chapter}: a chapter diff on the first chapter")
+            continue
+        if len(diffs) != 1:
+            problems.append(f"{chapter}: {len(diffs)} chapter diffs")
+            continue
+        [diff] = diffs
+        if diff["open"] or not diff["summaryShown"] or any(b["shown"] for b in diff["blocks"]):
+            problems.append(f"{chapter}: the chapter diff is not folded (open={diff['open']}, "
+                            f"summary shown={diff['summaryShown']}, blocks shown={[b['shown'] for b in diff['blocks']]})")
+        expected = [_diff_file(b) for b in diff["blocks"]]
+        if not expected or diff["files"] != expected:
+            problems.append(f"{chapter}: the diff's summary lists {diff['files']}, its blocks are {expected}")
     assert not problems, "\n".join(problems)
 
 

@@ -9,12 +9,16 @@ stays between the spans), so copying a block copies its lines. A plain-text
 line (a boot log's) has each word in a ``kb-word`` span, so a row breaks
 between fields, not at a hyphen inside one. The source listings (``src/…``)
 keep their own formatter: one row per line.
+
+It also defines ``details`` and ``summary`` nodes: a part of a page that is
+folded until the reader opens it (the chapter diff of ``{chapter-sources}``).
 """
 
 from __future__ import annotations
 
 import re
 
+from docutils import nodes
 from pygments.formatters import HtmlFormatter
 from sphinx.application import Sphinx
 
@@ -55,5 +59,41 @@ def _use_line_spans(app: Sphinx) -> None:
             bridge.formatter = LineSpanHtmlFormatter
 
 
+class details(nodes.General, nodes.Element):
+    """``<details>``: folded until opened (``open=True`` to start open)."""
+
+
+class summary(nodes.General, nodes.TextElement):
+    """``<summary>``, the first child of a ``details``: what stays in view.
+    HTML allows only phrasing content here: inline nodes, not paragraphs."""
+
+
+def _visit_details(self, node):
+    self.body.append(self.starttag(node, "details", "", **({"open": "open"} if node.get("open") else {})))
+
+
+def _depart_details(self, node):
+    self.body.append("</details>\n")
+
+
+def _visit_summary(self, node):
+    self.body.append(self.starttag(node, "summary", ""))
+
+
+def _depart_summary(self, node):
+    self.body.append("</summary>\n")
+
+
+def _visit_children_only(self, node):
+    pass
+
+
+def _depart_children_only(self, node):
+    pass
+
+
 def setup(app: Sphinx) -> None:
+    plain = (_visit_children_only, _depart_children_only)
+    app.add_node(details, html=(_visit_details, _depart_details), latex=plain, text=plain, man=plain, texinfo=plain)
+    app.add_node(summary, html=(_visit_summary, _depart_summary), latex=plain, text=plain, man=plain, texinfo=plain)
     app.connect("builder-inited", _use_line_spans)
