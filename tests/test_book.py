@@ -214,7 +214,7 @@ def test_boot_logs_come_from_a_real_boot(html_pages):
     ready = [line for line in log if line.startswith("[INFO  kernel] ready ")]
     assert ready, log
     page = (HTML / "chapters" / "01-boot.html").read_text(encoding="utf-8")
-    assert ready[0] in page.replace("&quot;", '"')
+    assert any(ready[0] in block.splitlines() for block in code_blocks(page))
 
 
 def _chromium(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -259,12 +259,38 @@ _PROBE = """<!doctype html><html><body><pre id="out">pending</pre>%s<script>
     }
     return items;
   }
+  // What a reader sees of each boot log and of the chapter diff: whether a
+  // log block (or a box around it) scrolls sideways, whether the diff is
+  // folded, the files its summary lists and what the diff blocks say.
+  function layout(doc) {
+    const logs = [];
+    for (const pre of doc.querySelectorAll(".boot-log pre")) {
+      const wrapper = pre.closest(".literal-block-wrapper") || pre.parentElement;
+      const scrolls = [];
+      for (let e = pre; e && e !== wrapper.parentElement; e = e.parentElement)
+        if (e.scrollWidth > e.clientWidth) scrolls.push(`${e.tagName.toLowerCase()}.${e.className}: ${e.scrollWidth} > ${e.clientWidth}`);
+      logs.push({first: pre.textContent.split("\\n")[0], scrolls,
+                 right: pre.getBoundingClientRect().right, viewport: doc.documentElement.clientWidth});
+    }
+    const diffs = [...doc.querySelectorAll("details.chapter-diff")].map(d => ({
+      open: d.open,
+      summaryShown: d.querySelector(":scope > summary").checkVisibility(),
+      files: [...d.querySelectorAll(":scope > summary .chapter-diff-file")].map(f => f.textContent.replace(/\\s+/g, " ").trim()),
+      blocks: [...d.querySelectorAll("pre")].map(pre => {
+        const lines = pre.textContent.split("\\n");
+        return {head: lines.slice(0, 2), shown: pre.checkVisibility(),
+                added: lines.slice(2).filter(l => l.startsWith("+")).length,
+                removed: lines.slice(2).filter(l => l.startsWith("-")).length};
+      }),
+    }));
+    return {width: doc.defaultView.innerWidth, logs, diffs};
+  }
   // The window's load event waits for every frame's: a frame's own event may
   // come before this script could listen for it.
   window.addEventListener("load", () => {
     for (const f of frames) {
       const doc = f.contentDocument;
-      result[f.dataset.page] = {dom: doc.documentElement.outerHTML, diagrams: diagrams(doc)};
+      result[f.dataset.page] = {dom: doc.documentElement.outerHTML, diagrams: diagrams(doc), layout: layout(doc)};
     }
     document.getElementById("out").textContent = JSON.stringify(result);
   });
@@ -273,7 +299,8 @@ _PROBE = """<!doctype html><html><body><pre id="out">pending</pre>%s<script>
 
 @pytest.fixture(scope="module")
 def rendered(html_pages, tmp_path_factory) -> dict[str, dict]:
-    """Page path relative to the HTML root -> {"dom": …, "diagrams": […]}, from one Chromium."""
+    """Page path relative to the HTML root -> {"dom": …, "diagrams": […], "layout": {…}},
+    from one Chromium, each page in a frame 1280 px wide."""
     import json
 
     pages = book_pages(html_pages)
@@ -304,6 +331,58 @@ def test_pages_render_in_chromium_with_working_links(rendered):
             failures.append(f"{name}: rendered DOM lacks the page title {built.h1[:1]}")
         failures += [f"{name} (rendered): {b}" for b in broken_refs(path, dom)]
     assert not failures, "\n".join(failures)
+
+
+def test_boot_logs_do_not_scroll_sideways(rendered):
+    """Every chapter page at 1280 px: no boot-log block scrolls sideways (a
+    field the text asks about would hide behind the scrollbar)."""
+    chapters = [c for c in sources.chapter_names(REPO) if (HTML / "chapters" / f"{c}.html").is_file()]
+    problems = []
+    for chapter in chapters:
+        layout = rendered[f"chapters/{chapter}.html"]["layout"]
+        assert layout["width"] == 1280, layout["width"]
+        if not layout["logs"]:
+            problems.append(f"{chapter}: no boot log found (is it still a .boot-log block?)")
+        for log in layout["logs"]:
+            if log["scrolls"] or log["right"] > log["viewport"]:
+                problems.append(f"{chapter}: boot log {log['first'][:60]!r} scrolls sideways: {log['scrolls']}, "
+                                f"right edge {log['right']} of {log['viewport']}")
+    assert not problems, "\n".join(problems)
+
+
+def _diff_file(block: dict) -> str:
+    """``status path +added −removed`` of one file's diff block, read from its
+    ``---``/``+++`` header and its lines, as the diff's summary should list it."""
+    old, new = (line.split(" ", 1)[1] for line in block["head"])
+    status = "new" if old == "/dev/null" else "removed" if new == "/dev/null" else "changed"
+    path = old[2:] if status == "removed" else new[2:]
+    return f"{status} {path} +{block['added']:,} \u2212{block['removed']:,}"
+
+
+def test_chapter_diffs_are_folded_behind_a_summary_of_files(rendered):
+    """Every chapter page after the first at 1280 px: the chapter diff is
+    folded (its blocks are not shown) behind a summary, in view, that lists
+    each file of the diff with its status and line counts, as the diff
+    blocks inside say them. The first chapter has nothing to compare with."""
+    chapters = [c for c in sources.chapter_names(REPO) if (HTML / "chapters" / f"{c}.html").is_file()]
+    problems = []
+    for index, chapter in enumerate(chapters):
+        diffs = rendered[f"chapters/{chapter}.html"]["layout"]["diffs"]
+        if index == 0:
+            if diffs:
+                problems.append(f"{chapter}: a chapter diff on the first chapter")
+            continue
+        if len(diffs) != 1:
+            problems.append(f"{chapter}: {len(diffs)} chapter diffs")
+            continue
+        [diff] = diffs
+        if diff["open"] or not diff["summaryShown"] or any(b["shown"] for b in diff["blocks"]):
+            problems.append(f"{chapter}: the chapter diff is not folded (open={diff['open']}, "
+                            f"summary shown={diff['summaryShown']}, blocks shown={[b['shown'] for b in diff['blocks']]})")
+        expected = [_diff_file(b) for b in diff["blocks"]]
+        if not expected or diff["files"] != expected:
+            problems.append(f"{chapter}: the diff's summary lists {diff['files']}, its blocks are {expected}")
+    assert not problems, "\n".join(problems)
 
 
 def test_screenshot_of_a_chapter_page(html_pages):

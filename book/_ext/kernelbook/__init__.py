@@ -51,6 +51,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 from . import diagrams, markers, sources
+from . import layout
 from .bootlogs import boot_log_name, make_run_command
 
 logger = logging.getLogger(__name__)
@@ -432,21 +433,20 @@ class PageWalkDirective(_DiagramDirective):
 # ---------------------------------------------------------------------------
 
 
-def _bullets(env, paths: list[str], note=None) -> nodes.bullet_list:
+def _bullets(env, paths: list[str]) -> nodes.bullet_list:
     items = nodes.bullet_list()
     for path in paths:
         para = nodes.paragraph()
         para += make_source_ref(env, path, path)
-        if note:
-            para += nodes.Text(note(path))
         items += nodes.list_item("", para)
     return items
 
 
 class ChapterSourcesDirective(SphinxDirective):
     """``{chapter-sources} CHAPTER``: for the first chapter, every file its
-    kernel and the loader are built from; for later chapters, the files that
-    changed since the previous chapter and the diff itself. ``:since:`` names
+    kernel and the loader are built from; for later chapters, the diff since
+    the previous chapter, folded: in view, the files it adds, changes and
+    removes with their line counts; opened, one diff per file. ``:since:`` names
     another earlier chapter to compare with, for a chapter that extends one
     further back (07 builds on 05, not on 06)."""
 
@@ -483,20 +483,44 @@ class ChapterSourcesDirective(SphinxDirective):
         except sources.MissingBuild as error:
             logger.warning(f"chapter-sources: {error}", location=self.get_location(), type="kernelbook", subtype="build")
             return []
-        out: list[nodes.Node] = [nodes.paragraph("", f"What {chapter} changes, compared with {diff.previous}:")]
-        rows = [(b, " (changed)") for _, b in diff.changed] + [(p, " (new)") for p in diff.added]
-        if rows:
-            out.append(_bullets(self.env, [p for p, _ in rows], note=dict(rows).get))
-        if diff.removed:
-            out.append(nodes.paragraph("", "No longer used:"))
-            out.append(_bullets(self.env, diff.removed))
-        if diff.diff:
-            block = nodes.literal_block(diff.diff, diff.diff, language="diff")
+        lead = f"What {chapter} changes, compared with {diff.previous}"
+        if not diff.files:
+            return [nodes.paragraph("", f"{lead}: no code changes.")]
+        return [self._folded_diff(lead, diff.files)]
+
+    def _folded_diff(self, lead: str, files: list[sources.FileDiff]) -> layout.details:
+        """The diff folded in a ``<details>``: its ``<summary>``, in view, lists
+        every file with its status and its +added −removed line counts; the
+        diff itself, one captioned block per file, shows when it is opened."""
+        added, removed = sum(f.added for f in files), sum(f.removed for f in files)
+        folded = layout.details(classes=["chapter-diff"])
+        head = layout.summary(classes=["chapter-diff-summary"])
+        head += nodes.inline("", f"{lead}: {len(files)} file{'s' if len(files) != 1 else ''}, ", classes=["chapter-diff-lead"])
+        head[-1] += _line_counts(added, removed)
+        head[-1] += nodes.Text(" lines. Open for the diff.")
+        for file in files:
+            row = nodes.inline(classes=["chapter-diff-file"])
+            row += nodes.inline("", file.status, classes=["chapter-diff-status", file.status])
+            row += nodes.Text(" ")
+            row += make_source_ref(self.env, file.path, file.path)
+            row += nodes.Text(" ")
+            row += _line_counts(file.added, file.removed)
+            head += row
+        folded += head
+        for file in files:
+            block = nodes.literal_block(file.text, file.text, language="diff")
             self.set_source_info(block)
-            out.append(block)
-        else:
-            out.append(nodes.paragraph("", "(no code changes)"))
-        return out
+            caption = [nodes.Text(f"{file.status}: "), make_source_ref(self.env, file.path, file.path), nodes.Text(" ")]
+            folded += _captioned(caption + [_line_counts(file.added, file.removed)], block)
+        return folded
+
+
+def _line_counts(added: int, removed: int) -> nodes.inline:
+    counts = nodes.inline(classes=["chapter-diff-counts"])
+    counts += nodes.inline("", f"+{added:,}", classes=["chapter-diff-added"])
+    counts += nodes.Text(" ")
+    counts += nodes.inline("", f"\u2212{removed:,}", classes=["chapter-diff-removed"])
+    return counts
 
 
 # ---------------------------------------------------------------------------
@@ -666,6 +690,7 @@ def setup(app: Sphinx):
     app.add_config_value("book_logs_dir", "", "env")
     app.add_config_value("book_source_roots", ["chapters", "common"], "env")
     app.add_node(source_ref)
+    layout.setup(app)  # code lines that wrap; <details> for the folded chapter diff
     app.add_lexer("kernel-gas", _gas_lexer_class())
     app.add_role("src", SourceRole())
     app.add_directive("excerpt", ExcerptDirective)

@@ -234,12 +234,27 @@ def loader_files(repo_root: Path, build_dir: Path) -> list[str]:
 
 
 @dataclass
+class FileDiff:
+    """One file's part of a chapter diff: ``status`` is ``changed``, ``new`` or
+    ``removed``; ``path`` the file as the later chapter has it (the earlier
+    chapter's for a removed one); ``added`` and ``removed`` count the diff's
+    ``+`` and ``-`` lines."""
+
+    status: str
+    path: str
+    text: str
+    added: int
+    removed: int
+
+
+@dataclass
 class ChapterDiff:
     previous: str
     added: list[str]
     changed: list[tuple[str, str]]  #: (file in the previous chapter, file in this one)
     removed: list[str]
     diff: str
+    files: list[FileDiff] = field(default_factory=list)  #: per file, in the order of ``diff``
 
 
 def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) -> ChapterDiff:
@@ -272,6 +287,10 @@ def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) 
         else:
             result.removed.append(a)  # type: ignore[arg-type]
         lines = list(difflib.unified_diff(a_text, b_text, f"a/{a}" if a else "/dev/null", f"b/{b}" if b else "/dev/null"))
-        chunks.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
+        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        body = lines[2:]  # after the ---/+++ header
+        result.files.append(FileDiff("changed" if a and b else "new" if b else "removed", b or a, text,  # type: ignore[arg-type]
+                                     sum(l.startswith("+") for l in body), sum(l.startswith("-") for l in body)))
+        chunks.append(text)
     result.diff = "".join(chunks)
     return result
