@@ -123,13 +123,17 @@ test-matrix: kernels
 # the HTML on one worker while the other boots.
 BOOK_OUT := $(BUILD)/book
 
-.PHONY: book book-logs
+.PHONY: book book-logs sync-docs
 book-logs: kernels
 	$(Q)$(PYTHON) scripts/book/capture_logs.py $(BOOK_OUT)/logs book chapters
 
 # help: book         the book, build/book/html/index.html (boots what its pages quote)
 book: book-logs
 	$(Q)$(PYTHON) scripts/book/build_html.py
+
+# Copy each excerpt, boot-log quote and logged number into the chapter READMEs (scripts/book/sync_docs.py).
+sync-docs: book-logs
+	$(Q)$(PYTHON) scripts/book/sync_docs.py
 
 # ---- benchmarks ------------------------------------------------------------
 # make bench: boot overhead against the firmware floor, page-table footprint

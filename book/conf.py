@@ -26,6 +26,8 @@ book_repo_root = str(REPO)
 book_build_dir = os.environ.get("BOOK_BUILD_DIR", str(REPO / "build"))
 book_logs_dir = os.environ.get("BOOK_LOGS_DIR", str(REPO / "build" / "book" / "logs"))
 book_source_roots = ["chapters", "common"]
+# Every {excerpt} and {bootlog} carries its README copy (make sync-docs).
+book_require_inline_copies = True
 
 html_theme = "furo"
 html_title = "Kernel memory management, chapter by chapter"

@@ -5,11 +5,14 @@ a real boot at build time.
 Directives (MyST syntax shown)::
 
     ```{excerpt} common/boot/final_memory_map.cpp exit-boot-services
+    (the excerpt, copied by make sync-docs)
     ```
     ```{bootlog} 01-boot
     :match: \\[INFO  (loader|kernel)\\]
     :cmdline: loader.dump-map
     :max: 12
+
+    (the log lines, copied by make sync-docs)
     ```
     ```{chapter-sources} 01-boot
     ```
@@ -31,13 +34,14 @@ them for GitHub) are turned into the same links.
 Everything that can go stale fails the build (run with -W): a marker the book
 names but the code lacks, unbalanced markers, a marker no page uses, a boot-log
 pattern that matches nothing, a chapter without a book page, a link to a file
-that does not exist, a diagram whose boot log lacks a line it is drawn from.
+that does not exist, a diagram whose boot log lacks a line it is drawn from,
+an excerpt or boot log whose inline copy in the README differs from what the
+page renders, a ``<!-- log … -->`` value the boot no longer logs (quotes.py).
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from pathlib import Path
@@ -50,9 +54,8 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-from . import diagrams, markers, sources
-from . import layout
-from .bootlogs import boot_log_name, make_run_command
+from . import diagrams, layout, markers, quotes, sources
+from .bootlogs import Boot, boot_log_name, make_run_command
 
 logger = logging.getLogger(__name__)
 
@@ -253,27 +256,38 @@ def _captioned(caption_nodes: list[nodes.Node], block: nodes.Element) -> nodes.c
     return container
 
 
+def check_inline_copy(directive: SphinxDirective, expected: list[str], source: str) -> None:
+    """The block's body is the README's copy of what the page renders (for
+    readers without a build); warn when it differs. An empty body is allowed
+    only where ``book_require_inline_copies`` is off (the tests' fixture books)."""
+    copy = list(directive.content)
+    if not copy and not directive.config.book_require_inline_copies:
+        return
+    problem = quotes.difference(expected, copy, source)
+    if problem:
+        logger.warning(f"{directive.name} {' '.join(directive.arguments)}: {problem}: {quotes.SYNC_HINT}",
+                       location=directive.get_location(), type="kernelbook", subtype="inline")
+
+
 class ExcerptDirective(SphinxDirective):
     """``{excerpt} PATH NAME``: the code between ``book:begin NAME`` and
-    ``book:end NAME`` in PATH (relative to the repository root)."""
+    ``book:end NAME`` in PATH (relative to the repository root). The body is
+    the README's copy of it (``make sync-docs``)."""
 
     required_arguments = 2
-    has_content = False
+    has_content = True
     option_spec = {"language": directives.unchanged, "caption": directives.unchanged}
 
     def run(self):
         path, name = self.arguments
-        scan = _marker_scan(self.env)
-        region = scan.regions.get((path, name))
         _state(self.env).kernelbook_markers.setdefault(self.env.docname, set()).add((path, name))
-        if region is None:
-            checked = path if (repo_root(self.env) / path).is_file() else None
-            what = f"no book:begin {name} / book:end {name} pair in {path}" if checked else f"no such file: {path}"
-            logger.warning(f"excerpt: {what}", location=self.get_location(), type="kernelbook", subtype="marker")
+        try:
+            excerpt = quotes.excerpt(repo_root(self.env), _marker_scan(self.env), path, name)
+        except quotes.QuoteError as error:
+            logger.warning(f"excerpt: {error}", location=self.get_location(), type="kernelbook", subtype="marker")
             return []
-        text = (repo_root(self.env) / path).read_text(encoding="utf-8")
-        code, first = markers.excerpt_lines(text, region)
-        last = first + code.count("\n")
+        check_inline_copy(self, excerpt.code.splitlines(), f"{path} ({name})")
+        code, first, last = excerpt.code, excerpt.first, excerpt.last
         block = nodes.literal_block(code, code)
         block["language"] = self.options.get("language", language_for(path))
         block["linenos"] = True
@@ -295,10 +309,11 @@ class BootLogDirective(SphinxDirective):
     boot's command line (default empty); ``:memory:`` its RAM in QEMU's ``-m``
     syntax (default: ``make run``'s); ``:match:`` a regular expression a
     line must contain (default: every log line); ``:max:`` at most this many
-    lines. A pattern that matches nothing is an error."""
+    lines. A pattern that matches nothing is an error. The body, after the
+    options, is the README's copy of those lines (``make sync-docs``)."""
 
     required_arguments = 1
-    has_content = False
+    has_content = True
     option_spec = {"match": directives.unchanged, "cmdline": directives.unchanged,
                    "memory": directives.unchanged, "max": directives.positive_int}
 
@@ -306,33 +321,15 @@ class BootLogDirective(SphinxDirective):
         chapter = self.arguments[0]
         cmdline = " ".join(self.options.get("cmdline", "").split())
         memory = self.options.get("memory", "").strip()
-        logs = Path(self.env.config.book_logs_dir)
-        name = boot_log_name(chapter, cmdline, memory)
-        log = logs / f"{name}.log"
-        if not log.is_file():
-            logger.warning(f"bootlog: {log} was not captured (make book captures every boot a page names)",
-                           location=self.get_location(), type="kernelbook", subtype="bootlog")
+        try:
+            boot = quotes.bootlog(Path(self.env.config.book_logs_dir), Boot(chapter, cmdline, memory),
+                                  self.options.get("match"), self.options.get("max"))
+        except quotes.QuoteError as error:
+            logger.warning(f"bootlog: {error}", location=self.get_location(), type="kernelbook", subtype="bootlog")
             return []
-        self.env.note_dependency(str(log))
-        meta_file = logs / f"{name}.json"
-        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        lines = log.read_text(encoding="utf-8").splitlines()
-        pattern = self.options.get("match")
-        if pattern:
-            try:
-                regex = re.compile(pattern)
-            except re.error as error:
-                logger.warning(f"bootlog: bad :match: pattern {pattern!r}: {error}", location=self.get_location(),
-                               type="kernelbook", subtype="bootlog")
-                return []
-            lines = [line for line in lines if regex.search(line)]
-        if not lines:
-            logger.warning(f"bootlog: no line of {log.name} matches {pattern!r}", location=self.get_location(),
-                           type="kernelbook", subtype="bootlog")
-            return []
-        if "max" in self.options:
-            lines = lines[: self.options["max"]]
-        text = "\n".join(lines)
+        self.env.note_dependency(str(boot.path))
+        check_inline_copy(self, boot.lines, boot.path.name)
+        meta, text = boot.meta, "\n".join(boot.lines)
         block = nodes.literal_block(text, text, language="none", classes=["boot-log"])
         self.set_source_info(block)
         described = make_run_command(chapter, cmdline, memory)
@@ -684,11 +681,21 @@ def check_consistency(app, env):
                            type="kernelbook", subtype="chapter")
 
 
+def check_log_markers(app, env):
+    """Each ``<!-- log BOOT PATTERN -->VALUE<!-- /log -->`` in a chapter README
+    still says what its boot logs (quotes.py)."""
+    for readme in sorted(repo_root(env).glob("chapters/*/README.md")):
+        for finding in quotes.check_markers(Path(env.config.book_logs_dir), readme.read_text(encoding="utf-8")):
+            logger.warning(f"{finding.what}: {finding.problem}: {quotes.SYNC_HINT}",
+                           location=f"{readme}:{finding.line}", type="kernelbook", subtype="inline")
+
+
 def setup(app: Sphinx):
     app.add_config_value("book_repo_root", str(Path(__file__).resolve().parents[3]), "env")
     app.add_config_value("book_build_dir", "", "env")
     app.add_config_value("book_logs_dir", "", "env")
     app.add_config_value("book_source_roots", ["chapters", "common"], "env")
+    app.add_config_value("book_require_inline_copies", False, "env")
     app.add_node(source_ref)
     layout.setup(app)  # code lines that wrap; <details> for the folded chapter diff
     app.add_lexer("kernel-gas", _gas_lexer_class())
@@ -707,4 +714,5 @@ def setup(app: Sphinx):
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_info)
     app.connect("env-check-consistency", check_consistency)
+    app.connect("env-check-consistency", check_log_markers)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
