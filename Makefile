@@ -132,6 +132,7 @@ book: book-logs
 	$(Q)$(PYTHON) scripts/book/build_html.py
 
 # Copy each excerpt, boot-log quote and logged number into the chapter READMEs (scripts/book/sync_docs.py).
+# help: sync-docs    refresh the code and boot-log copies in the chapter READMEs (make test checks them)
 sync-docs: book-logs
 	$(Q)$(PYTHON) scripts/book/sync_docs.py
 
