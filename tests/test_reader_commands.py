@@ -269,3 +269,22 @@ def test_every_chapter_names_make_check():
     for readme in sorted(REPO.glob("chapters/*/README.md")):
         chapter = readme.parent.name
         assert f"make check CH={chapter}" in readme.read_text(), f"{readme.relative_to(REPO)} never says make check"
+
+
+# ---------------------------------------------------------------------------
+# Files the text names
+# ---------------------------------------------------------------------------
+
+#: A file name as prose mentions it: `kernel_main.cpp`, STYLE.md, `mk/kernel.mk`.
+FILE_NAME = re.compile(r"\b[\w.-]+\.(?:md|h|cpp|py|S|mk|ld|sh)\b")
+#: Names that stand for a pattern, not a file.
+PLACEHOLDERS = {"NN-name.md"}
+
+
+def test_every_file_a_page_names_exists():
+    """Chapter 09 once cited a STYLE.md that is not in the repository."""
+    names = {path.name for path in REPO.rglob("*")
+             if not {".git", "build", "labs"} & set(path.relative_to(REPO).parts)}
+    missing = [f"{page.relative_to(REPO)}: {name}" for page in reader_pages()
+               for name in FILE_NAME.findall(page.read_text()) if name not in names | PLACEHOLDERS]
+    assert not missing, "pages name files the repository does not have:\n" + "\n".join(missing)
