@@ -21,15 +21,24 @@ $(BUILD)/common/%.S.o: common/%.S | $(BUILD)/common/kernel/
 	@echo "  AS      $<"
 	$(Q)$(CXX) $(KERNEL_ASFLAGS) -MMD -MP -c $< -o $@
 
-# chapter_template(NAME): the rules for one chapter folder.
+# chapter_template(NAME): the rules for one chapter folder. Its chapter.mk
+# names the chapter it builds on (CHAPTER_BASE, evaluated earlier: chapters go
+# in order) and the common/mm modules it adds; its kernel links the base's
+# modules and those.
 define chapter_template
-CHAPTER_MM_MODULES :=
+CHAPTER_BASE :=
+CHAPTER_NEW_MODULES :=
 CHAPTER_HOST_TESTS :=
 include chapters/$(1)/chapter.mk
+$$(if $$(CHAPTER_BASE),$$(if $$(filter $$(CHAPTER_BASE),$$(CHAPTERS_SO_FAR)),,\
+    $$(error chapters/$(1)/chapter.mk: CHAPTER_BASE $$(CHAPTER_BASE) is not a chapter before $(1))))
+$(1)_BASE := $$(CHAPTER_BASE)
+$(1)_MM_MODULES := $$(if $$(CHAPTER_BASE),$$($$(CHAPTER_BASE)_MM_MODULES)) $$(CHAPTER_NEW_MODULES)
 $(1)_HOST_TESTS := $$(CHAPTER_HOST_TESTS)
+CHAPTERS_SO_FAR += $(1)
 $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard chapters/$(1)/*.cpp)) \
     $(BUILD)/$(1)/obj/chapter_identity.o \
-    $$(foreach m,$$(CHAPTER_MM_MODULES),$(BUILD)/common/mm/$$(m).cpp.o)
+    $$(foreach m,$$($(1)_MM_MODULES),$(BUILD)/common/mm/$$(m).cpp.o)
 
 $(BUILD)/$(1)/obj/%.o: chapters/$(1)/%.cpp | $(BUILD)/$(1)/obj/
 	@echo "  CXX     $$<"
@@ -52,6 +61,7 @@ $(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-
 endef
 
 CHAPTERS := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard chapters/*/kernel_main.cpp)))))
+CHAPTERS_SO_FAR :=
 $(foreach c,$(CHAPTERS),$(eval $(call chapter_template,$(c))))
 CHAPTER_IMAGES := $(foreach c,$(CHAPTERS),$(BUILD)/$(c)/disk.img)
 

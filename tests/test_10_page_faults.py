@@ -344,3 +344,16 @@ def test_double_fault_on_its_own_stack(built, alone):
     assert report.fields["handler-stack"] == frame.fields["handler-stack"] == "df-ist"
     assert report.fields["rsp-region"] == "boot" and int_field(report, "rsp") == int_field(frame, "rsp")
     assert int_field(frame, "cr2") == 0x10  # the page fault whose delivery failed
+
+
+def test_chapter_09s_verification_holds_the_stacks_too(finished):
+    """Chapter 10 builds on 09 (CHAPTER_BASE): its boot verifies its address
+    space as 09's does, with each kernel stack and its guard as regions."""
+    audit = only(finished, "verify", "audit")
+    assert audit.fields["ok"] == "yes" and int_field(audit, "wx") == 0
+    verified = only(finished, "verify", "address space verified")
+    assert int_field(verified, "findings") == 0
+    regions = {r.fields["name"]: r for r in finished.records_for("verify") if r.event == "region"}
+    for stack in ("df-ist", "pf-ist", "nmi-ist", "mc-ist"):
+        assert regions[stack].fields["flags"] == "P|RW|NX" and regions[stack].fields["ok"] == "yes", stack
+        assert regions[f"guard-{stack}"].fields["flags"] == "not-present", stack

@@ -9,7 +9,6 @@
 #include "kernel/address_space.h"
 #include "kernel/leave_lower_half.h"
 #include "kernel/mmio_phases.h"
-#include "support/str.h"
 #include "temporary_window.h"
 
 class MemoryManager : public mm::KernelAddressSpace {
@@ -44,25 +43,6 @@ public:
 
     // The address space as merged ranges, one `[INFO  layout] range` line each.
     void report();
-
-    // What install_bad_mapping() changed: one entry, whose old value puts the
-    // tables back as they were; for wx and user also every table under that
-    // entry (a PML4 entry, empty before) and the frame the bad leaf maps.
-    struct BadMapping {
-        mm::PageTableEntry* entry = nullptr;
-        mm::PageTableEntry before;
-        bool tables_below_are_new = false;
-        mm::PhysAddr spare_frame;  // null when none was taken
-    };
-
-    // test.bad-mapping=wx|user|nonzero-entry|shared-table: writes one entry
-    // that breaks a rule of the audit, on purpose (tests/test_09_verify.py).
-    BadMapping install_bad_mapping(Str how);
-
-    // Puts back what install_bad_mapping() changed, for test.bad-mapping=all:
-    // the entry's old value, a TLB flush, then every frame it took given back
-    // to the allocator. Returns how many frames went back.
-    uint64_t undo_bad_mapping(const BadMapping& bad);
 
     const mm::MmioDevices& devices() const { return devices_; }
     mm::TemporaryWindow& temporary_window() { return window_; }

@@ -1,6 +1,6 @@
 // Chapter 10: page faults, reported.
 //
-// Chapter 08's kernel, plus stacks of its own for the exceptions that must
+// Chapter 09's kernel (its address space verified), plus stacks of its own for the exceptions that must
 // work when the current stack does not: #DF, #PF, NMI and #MC each get a
 // 16 KiB stack with an unmapped guard page below it, named in a TSS, and the
 // IDT's gates switch to them. Every exception now ends in a decoded report:
@@ -31,6 +31,8 @@ namespace {
 
 mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
 mm::BootFrameAllocator g_frames;  // every page-table and stack frame comes from here
+
+[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
 
 }  // namespace
 
@@ -158,6 +160,9 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     const boot::BootHandoff& handoff = memory.remap_handoff();  // loader_handoff is a low address: done with it
     memory.remove_identity_map();
     mm::check_upper_half_only(handoff, g_memory, g_frames);
+    const bool verified = memory.verify();  // the kernel stacks and their guards included
+    memory.report();  // also after a failure: the ranges show what is wrong
+    if (!verified) fail();
 
     if (const Str what = kernel::command_line().value("test.fault"); what == Str("all")) fault_on_request::fault_every_way();
     else if (!what.empty()) fault_on_request::fault_once(what);

@@ -1,9 +1,10 @@
-// MemoryManager: chapter 08's address space, built in the order the
-// constructor reads, plus the phase this chapter adds: the kernel stacks,
-// each with an unmapped guard page below it, for the IST of the exceptions
-// that must work on a broken stack.
+// MemoryManager: chapter 09's address space, built in the order the
+// constructor reads and verified once complete, plus the phase this chapter
+// adds: the kernel stacks, each with an unmapped guard page below it, for the
+// IST of the exceptions that must work on a broken stack.
 #pragma once
 
+#include "kernel/address_space_verification.h"
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
 #include "kernel/leave_lower_half.h"
@@ -39,6 +40,14 @@ public:
     // Only after remap_handoff(), when nothing uses a low address any more.
     void remove_identity_map() { mm::remove_identity_map_phase(pml4(), tables(), frames()); }
 
+    // Checks each expected region and the rules for every entry (see
+    // address_space_audit.h), logging one line per region, one for the audit
+    // and one per finding. True when nothing broke a rule.
+    bool verify();
+
+    // The address space as merged ranges, one `[INFO  layout] range` line each.
+    void report();
+
     const mm::MmioDevices& devices() const { return devices_; }
     mm::TemporaryWindow& temporary_window() { return window_; }
 
@@ -46,6 +55,10 @@ private:
     void program_pat() { mm::program_pat_phase(); }
     void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
     void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
+    // Everything the phases meant to map, and the pages they meant to leave
+    // unmapped: the expectations verify() holds the tables against.
+    void expected_regions(mm::ExpectedRegions& out);
+
     void create_temporary_window() {
         if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
     }

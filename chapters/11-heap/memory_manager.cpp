@@ -1,16 +1,10 @@
 #include "memory_manager.h"
 
 #include "address_space_layout.h"
-#include "arch/x86/cpu.h"
 #include "kernel/kernel_heap.h"
 #include "kernel_stacks.h"
-#include "kernel.h"
-#include "linked_image.h"
-#include "page_table_walker.h"
-#include "panic.h"
-#include "support/log.h"
 
-// ---- chapter 09: verify (chapter 11: the heap's regions) ------------------------------------------------------
+// ---- chapter 09: verify (chapter 10: the kernel stacks' regions; 11: the heap's) ---
 
 // book:begin expected-regions
 void MemoryManager::expected_regions(mm::ExpectedRegions& out) {

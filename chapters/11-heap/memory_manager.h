@@ -57,8 +57,8 @@ public:
     void create_heap() { mm::create_heap_phase(pml4(), tables(), *steady_, cpu()); }
     // book:end steady-state
 
-    // Chapter 09's verification: each expected region and the rules for every
-    // entry (address_space_audit.h), one line per region, one for the audit
+    // Checks each expected region and the rules for every entry (see
+    // address_space_audit.h), logging one line per region, one for the audit
     // and one per finding. True when nothing broke a rule.
     bool verify();
 
@@ -72,15 +72,16 @@ private:
     void program_pat() { mm::program_pat_phase(); }
     void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
     void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
+    // Everything the phases meant to map, and the pages they meant to leave
+    // unmapped: the expectations verify() holds the tables against.
+    void expected_regions(mm::ExpectedRegions& out);
+
     void create_temporary_window() {
         if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
     }
     void map_kernel_stacks() {
         if (!mm::map_kernel_stacks(builder(), frames(), cpu()).ok()) stop();
     }
-    // Everything the phases meant to map, and the pages they meant to leave
-    // unmapped: the expectations verify() holds the tables against.
-    void expected_regions(mm::ExpectedRegions& out);
 
     mm::MmioDevices devices_;
     mm::CpuTlb tlb_;

@@ -442,14 +442,15 @@ def _bullets(env, paths: list[str]) -> nodes.bullet_list:
 class ChapterSourcesDirective(SphinxDirective):
     """``{chapter-sources} CHAPTER``: for the first chapter, every file its
     kernel and the loader are built from; for later chapters, the diff since
-    the previous chapter, folded: in view, the files it adds, changes and
-    removes with their line counts; opened, one diff per file. ``:since:`` names
-    another earlier chapter to compare with, for a chapter that extends one
-    further back (07 builds on 05, not on 06)."""
+    the chapter it builds on (``CHAPTER_BASE`` in its ``chapter.mk``), folded:
+    in view, the files it adds, changes and removes with their line counts;
+    opened, one diff per file. Fault injection (a chapter's ``*_injection*``
+    or ``bad_*`` test-hook files, see :func:`sources.is_test_hook`) is left out
+    of the diff: it lives beside the story, and a chapter need not carry the
+    test hooks of the one it builds on."""
 
     required_arguments = 1
     has_content = False
-    option_spec = {"since": directives.unchanged_required}
 
     def run(self):
         root = repo_root(self.env)
@@ -471,9 +472,9 @@ class ChapterSourcesDirective(SphinxDirective):
                                              "(the chapter's folder, the sources and every header the compiler read):")
                 intro2 = nodes.paragraph("", "The loader, BOOTX64.EFI, is the same for every chapter:")
                 return [intro1, _bullets(self.env, kernel), intro2, _bullets(self.env, loader)]
-            previous = self.options.get("since", names[index - 1] if index > 0 else "")
+            previous = sources.chapter_base(root, chapter)
             if previous not in names[:index]:
-                logger.warning(f"chapter-sources: :since: {previous!r} is not a chapter before {chapter}",
+                logger.warning(f"chapter-sources: CHAPTER_BASE {previous!r} of {chapter} is not a chapter before it",
                                location=self.get_location(), type="kernelbook", subtype="chapter")
                 return []
             diff = sources.chapter_diff(root, build, previous, chapter)

@@ -177,17 +177,36 @@ def chapter_names(repo_root: Path) -> list[str]:
     return sorted(p.parent.name for p in (repo_root / "chapters").glob("*/kernel_main.cpp"))
 
 
-def mm_modules(repo_root: Path, chapter: str) -> list[str]:
-    """``CHAPTER_MM_MODULES`` from ``chapters/<chapter>/chapter.mk``."""
+def _chapter_mk(repo_root: Path, chapter: str) -> dict[str, list[str]]:
+    """The variables a ``chapter.mk`` sets (``:=`` and ``+=``), as word lists."""
     mk = repo_root / "chapters" / chapter / "chapter.mk"
     if not mk.is_file():
-        return []
+        return {}
     text = mk.read_text(encoding="utf-8").replace("\\\n", " ")
-    modules: list[str] = []
-    for m in re.finditer(r"^\s*CHAPTER_MM_MODULES\s*(:?=|\+=)\s*(.*)$", text, re.M):
-        words = m[2].split("#")[0].split()
-        modules = modules + words if m[1] == "+=" else words
-    return modules
+    variables: dict[str, list[str]] = {}
+    for m in re.finditer(r"^\s*(CHAPTER_\w+)\s*(:?=|\+=)\s*(.*)$", text, re.M):
+        words = m[3].split("#")[0].split()
+        variables[m[1]] = variables.get(m[1], []) + words if m[2] == "+=" else words
+    return variables
+
+
+def chapter_base(repo_root: Path, chapter: str) -> str:
+    """``CHAPTER_BASE``: the chapter this one builds on ("" for the first)."""
+    return " ".join(_chapter_mk(repo_root, chapter).get("CHAPTER_BASE", []))
+
+
+def mm_modules(repo_root: Path, chapter: str) -> list[str]:
+    """Every common/mm module the chapter's kernel links: its base's, then its
+    own ``CHAPTER_NEW_MODULES`` (as mk/kernel.mk derives them)."""
+    base = chapter_base(repo_root, chapter)
+    own = _chapter_mk(repo_root, chapter).get("CHAPTER_NEW_MODULES", [])
+    return (mm_modules(repo_root, base) if base else []) + own
+
+
+def is_test_hook(path: str) -> bool:
+    """A chapter's fault-injection file: beside the story, not part of its diff."""
+    name = path.rsplit("/", 1)[-1]
+    return path.startswith("chapters/") and (name.startswith("bad_") or "injection" in name)
 
 
 def _dep_file_paths(dep_file: Path) -> list[str]:
@@ -261,7 +280,8 @@ def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) 
     """What ``chapter`` adds to ``previous``: its folder compared file by file
     with the previous chapter's (as ``diff -ruN`` would), plus the shared files
     its kernel uses that the previous kernel did not (and the other way round).
-    READMEs are prose, not code: they are left out."""
+    READMEs are prose, not code: they are left out, and so are the chapters'
+    test hooks (:func:`is_test_hook`), which live beside the story."""
     old = set(chapter_files(repo_root, build_dir, previous))
     new = set(chapter_files(repo_root, build_dir, chapter))
     old_prefix, new_prefix = f"chapters/{previous}/", f"chapters/{chapter}/"
@@ -269,8 +289,8 @@ def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) 
     def key(path: str, prefix: str) -> str:
         return "@chapter/" + path[len(prefix):] if path.startswith(prefix) else path
 
-    old_by_key = {key(p, old_prefix): p for p in old if not p.endswith("README.md")}
-    new_by_key = {key(p, new_prefix): p for p in new if not p.endswith("README.md")}
+    old_by_key = {key(p, old_prefix): p for p in old if not p.endswith("README.md") and not is_test_hook(p)}
+    new_by_key = {key(p, new_prefix): p for p in new if not p.endswith("README.md") and not is_test_hook(p)}
     result = ChapterDiff(previous, [], [], [], "")
     chunks: list[str] = []
     for k in sorted(set(old_by_key) | set(new_by_key)):

@@ -1,0 +1,108 @@
+"""Which chapter each chapter builds on, declared once and used everywhere.
+
+Every `chapter.mk` from 02 on names its base (`CHAPTER_BASE`) and only the
+common/mm modules it adds (`CHAPTER_NEW_MODULES`); mk/kernel.mk links the
+base's modules and those, and the book diffs a chapter against its base
+(book/_ext/kernelbook/sources.py). A chapter builds on the one before it
+unless its README says why not ("builds on NN-name"). Its kernel keeps what
+the base's did: the book's diff for a chapter deletes no code of its base.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import harness
+
+REPO = harness.REPO_ROOT
+sys.path.insert(0, str(REPO / "book" / "_ext"))
+from kernelbook import sources  # noqa: E402
+
+CHAPTERS = harness.chapters()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS[1:])
+def test_every_chapter_declares_its_base_and_only_what_it_adds(chapter):
+    mk = (REPO / "chapters" / chapter / "chapter.mk").read_text()
+    assert re.search(r"^CHAPTER_BASE := \S+$", mk, re.M), f"{chapter}/chapter.mk names no CHAPTER_BASE"
+    assert "CHAPTER_MM_MODULES" not in mk, "list only the modules the chapter adds (CHAPTER_NEW_MODULES)"
+    base = sources.chapter_base(REPO, chapter)
+    own = re.search(r"^CHAPTER_NEW_MODULES :=(.*)$", mk, re.M)
+    inherited = set(sources.mm_modules(REPO, base))
+    assert own is not None
+    assert not set(own[1].split()) & inherited, f"{chapter} lists modules its base {base} already links"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS[1:])
+def test_a_chapter_builds_on_the_one_before_unless_its_readme_says_why(chapter):
+    base = sources.chapter_base(REPO, chapter)
+    previous = CHAPTERS[CHAPTERS.index(chapter) - 1]
+    if base != previous:
+        readme = (REPO / "chapters" / chapter / "README.md").read_text()
+        assert f"builds on {base}" in readme, f"{chapter} builds on {base}, not {previous}: its README must say why"
+
+
+def test_make_links_what_the_lineage_says():
+    """mk/kernel.mk's list (make's own database) equals the book's reading of the lineage."""
+    out = subprocess.run(["make", "-pn", "help"], cwd=REPO, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}).stdout
+    for chapter in CHAPTERS:
+        line = re.search(rf"^{re.escape(chapter)}_MM_MODULES :=(.*)$", out, re.M)
+        assert line, chapter
+        words = [] if line[1].strip() == "$(subst ,, )" else line[1].split()  # how make shows " "
+        assert words == sources.mm_modules(REPO, chapter), chapter
+
+
+def deleted_code(chapter: str) -> dict[str, list[str]]:
+    """File name -> the code lines (not comments) the book's diff of
+    ``chapter`` against its base deletes."""
+    base = sources.chapter_base(REPO, chapter)
+    deleted: dict[str, list[str]] = {}
+    for file in sources.chapter_diff(REPO, harness.BUILD_DIR, base, chapter).files:
+        body = file.text.splitlines()[2:]
+        # A line whose code comes back with another comment was not deleted.
+        added = {code_of(line[1:]) for line in body if line.startswith("+")}
+        for line in body:
+            code = code_of(line[1:])
+            if line.startswith("-") and code and code not in added:
+                deleted.setdefault(file.path.rsplit("/", 1)[-1], []).append(code)
+    return deleted
+
+
+def code_of(line: str) -> str:
+    """The line without its comment, or "" for a comment line."""
+    text = line.strip()
+    if text.startswith(("//", "#", "/*", "*")):
+        return ""
+    return text.split("  //", 1)[0].strip()
+
+
+#: Code of a base's MemoryManager that a chapter does drop, and why.
+DROPPED_ON_PURPOSE = {
+    ("08-handoff-remap", "const mm::CpuTlb& tlb() const { return tlb_; }"):
+        "chapter 07's stale-TLB demonstration was its only user",
+    ("11-heap", 'out.add(expect_absent("heap", layout::kHeapBase, layout::kHeapWindowSize));'):
+        "from chapter 11 on the heap exists: its regions replace the empty one",
+}
+
+
+@pytest.mark.parametrize("chapter", [c for c in CHAPTERS[1:] if (REPO / "chapters" / c / "memory_manager.h").exists()])
+def test_a_memory_manager_keeps_the_code_of_its_bases(built, chapter):
+    deleted = deleted_code(chapter)
+    lost = [(name, line) for name, lines in deleted.items() if name.startswith("memory_manager.")
+            for line in lines if (chapter, line) not in DROPPED_ON_PURPOSE]
+    assert not lost, f"{chapter}'s MemoryManager drops code of its base: {lost}"
+
+
+def test_chapter_10_keeps_chapter_09s_verification(built):
+    """Issue 20: chapter 10 once built on 08, and its diff deleted 09's verify()."""
+    assert sources.chapter_base(REPO, "10-page-faults") == "09-verify"
+    deleted = deleted_code("10-page-faults")
+    # The one line of 09's story that 10 drops is the call of 09's test hook.
+    assert deleted.get("kernel_main.cpp", []) == ["plant_requested_bad_mappings(memory, g_frames);"]
+    assert set(deleted) <= {"kernel_main.cpp", "chapter.mk"}
