@@ -5,6 +5,7 @@
 // later chapter starts from these facts.
 #include "arch/x86/cpu.h"
 #include "boot/handoff.h"
+#include "fault_injection.h"
 #include "image_layout.h"
 #include "kernel.h"
 #include "panic.h"
@@ -90,27 +91,13 @@ void report_cpu() {
         .kv("la57", (x86::read_cr4() & x86::kCr4La57) != 0);
 }
 
-// `test.fail=WHAT` on the command line proves, on a real boot, that each way of
-// failing is reported and ends with the failure code (tests/test_01_failures.py).
-void fail_if_requested() {
-    const Str what = kernel::command_line().value("test.fail");
-    if (what.empty()) return;
-    klog::warn("kernel").msg("failing on request").kv("test.fail", what);
-    if (what == Str("panic")) kernel::panic("test.fail=panic requested");
-    if (what == Str("assert")) KASSERT(what == Str("an assumption that does not hold"));
-    if (what == Str("invalid-opcode")) asm volatile("ud2");
-    // Above the 4 GiB identity map of 256 MiB machines, and not the kernel: not present.
-    if (what == Str("page-fault")) *reinterpret_cast<volatile uint64_t*>(0x0000'0dea'd000'0000ull) = 1;
-    kernel::panic("unknown test.fail value");
-}
-
 }  // namespace
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
     klog::info("kernel").msg("hello from the higher half").kv("chapter", kernel::kChapterName);
     klog::info("kernel").msg("global constructors").kv("ran", g_constructor_probe.cr3 == x86::read_cr3());
-    fail_if_requested();
+    fail_if_requested();  // test.fail: fault injection, beside the story (fault_injection.cpp)
     report_handoff(handoff);
     report_image();
     report_cpu();
