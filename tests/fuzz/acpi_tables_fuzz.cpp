@@ -49,9 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     FUZZ_CHECK(first.ioapic == second.ioapic && first.hpet == second.hpet);
-    FUZZ_CHECK(first.uses_xsdt == (first.rsdp_revision >= 2));
+    FUZZ_CHECK(first.null_entries == second.null_entries && first.unreadable_entries == second.unreadable_entries);
+    if (first.uses_xsdt) FUZZ_CHECK(first.rsdp_revision >= 2);  // revision >= 2 may still use its RSDT
     FUZZ_CHECK(!first.root_table.is_null());
     FUZZ_CHECK(first.root_entries <= (mm::acpi::kMaxTableLength - mm::acpi::kHeaderLength) / 4);
+    FUZZ_CHECK(uint64_t(first.null_entries) + first.unreadable_entries <= first.root_entries);
+    if (first.unreadable_entries != 0) FUZZ_CHECK(first.first_unreadable_index < first.root_entries);
     if (first.ioapic_count != 0) FUZZ_CHECK(first.has_madt && !first.ioapic.is_null());
     if (first.has_hpet) FUZZ_CHECK(!first.hpet.is_null() && first.hpet.value() < mm::PhysAddr::kLimit);
     return 0;

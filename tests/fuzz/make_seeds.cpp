@@ -161,5 +161,8 @@ int main(int argc, char** argv) {
     write(root + "/acpi_tables", "xsdt-madt-hpet", acpi_input(build_acpi()));
     write(root + "/acpi_tables", "rsdt-revision-0", acpi_input(build_acpi({.rsdp_revision = 0})));
     write(root + "/acpi_tables", "no-hpet", acpi_input(build_acpi({.with_hpet = false})));
+    write(root + "/acpi_tables", "null-entry-and-one-outside",
+          acpi_input(build_acpi({.null_entry = true, .outside_entry = 0xB000'0000})));
+    write(root + "/acpi_tables", "revision-2-xsdt-zero", acpi_input(build_acpi({.xsdt_address_zero = true})));
     return 0;
 }
