@@ -119,11 +119,11 @@ MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHa
                 .kv("first-index", acpi.first_unreadable_index).kv("first-pa", klog::hex(acpi.first_unreadable_address))
                 .kv("reason", "not in RAM the reader can read");
     }
-    const uint64_t apic_base = x86::rdmsr(x86::kMsrApicBase);
-    klog::info("mmio").msg("apic base").kv("msr", klog::hex(apic_base))
-        .kv("enabled", (apic_base & x86::kApicBaseEnable) != 0).kv("madt-lapic", klog::hex(acpi.madt_local_apic.value()));
+    // The decision is mmio_device_addresses()'s, on what the MSR and the tables say.
+    const MmioDeviceAddresses addresses = mmio_device_addresses(
+        x86::rdmsr(x86::kMsrApicBase), acpi, ranges, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size);
     MmioDevices devices;
-    if (!map_mmio_devices(builder, mmio_device_addresses(apic_base, acpi), cpu, &devices).ok()) KernelAddressSpace::stop();
+    if (!map_mmio_devices(builder, addresses, cpu, &devices).ok()) KernelAddressSpace::stop();
     return devices;
 }
 // book:end map-mmio-devices-phase
