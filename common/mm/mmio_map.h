@@ -3,10 +3,14 @@
 //
 //   device       found in                    mapped at                       type
 //   ──────────── ─────────────────────────── ─────────────────────────────── ─────────────
-//   LAPIC        IA32_APIC_BASE (MSR 0x1B)    MMIO window, slot 0             UC, 4 KiB
+//   LAPIC        IA32_APIC_BASE (MSR 0x1B)    MMIO window, first slot         UC, 4 KiB (xAPIC mode only)
+//                or the MADT where they differ
 //   IOAPIC       ACPI MADT, entry type 1      MMIO window, next slot          UC, 4 KiB
 //   HPET         ACPI HPET table              MMIO window, next slot          UC, 4 KiB
 //   framebuffer  the loader (UEFI GOP)        framebuffer window              WC, 2 MiB where aligned
+//
+// A device absent, not mapped (the LAPIC when disabled or in x2APIC mode) or
+// refused (an address in RAM or on another mapping) takes no slot.
 //
 // Device registers are never in the phys-offset window (it maps RAM only),
 // and must be uncached: a cached read of a status register returns a stale
