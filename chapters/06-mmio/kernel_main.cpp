@@ -7,6 +7,7 @@
 // using it: it reads the LAPIC's and IOAPIC's version registers and the
 // HPET's capabilities, and draws a test pattern into the framebuffer.
 #include "address_space_layout.h"
+#include "arch/x86/cpu.h"
 #include "boot/handoff.h"
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
@@ -41,11 +42,19 @@ void write_register(mm::VirtAddr base, uint64_t offset, T value) {
 // Registers every device of its kind has, read through the UC mappings:
 // LAPIC ID and Version (SDM Vol. 3A, 11.4.8), the IOAPIC's version through
 // its select/window pair (82093AA datasheet, 3.1), and the HPET's General
-// Capabilities and ID register (IA-PC HPET specification 1.0a, 2.3.4).
+// Capabilities and ID register (IA-PC HPET specification 1.0a, 2.3.4). In
+// x2APIC mode the LAPIC has no page: the same two registers are MSRs (SDM
+// Vol. 3A, 11.12.1.2), and the ID is all 32 bits of its MSR.
 void read_devices(const mm::MmioDevices& d) {
-    const uint32_t lapic_version = read_register<uint32_t>(d.lapic, 0x30);
-    klog::info("mmio").msg("lapic").kv("id", read_register<uint32_t>(d.lapic, 0x20) >> 24)
-        .kv("version", klog::hex(lapic_version)).kv("max-lvt", (lapic_version >> 16) & 0xFF);
+    if (d.lapic_mode == mm::LapicMode::kX2Apic) {
+        const uint32_t version = uint32_t(x86::rdmsr(x86::kMsrX2ApicVersion));
+        klog::info("mmio").msg("lapic").kv("mode", "x2apic").kv("id", uint32_t(x86::rdmsr(x86::kMsrX2ApicId)))
+            .kv("version", klog::hex(version)).kv("max-lvt", (version >> 16) & 0xFF);
+    } else if (!d.lapic.is_null()) {
+        const uint32_t version = read_register<uint32_t>(d.lapic, 0x30);
+        klog::info("mmio").msg("lapic").kv("mode", "xapic").kv("id", read_register<uint32_t>(d.lapic, 0x20) >> 24)
+            .kv("version", klog::hex(version)).kv("max-lvt", (version >> 16) & 0xFF);
+    }
     if (!d.ioapic.is_null()) {
         write_register<uint32_t>(d.ioapic, 0x00, 0x01);  // IOREGSEL: register 1, IOAPICVER
         const uint32_t version = read_register<uint32_t>(d.ioapic, 0x10);  // IOWIN

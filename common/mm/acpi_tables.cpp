@@ -133,25 +133,33 @@ Violation read_rsdp(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out) {
     if (const uint8_t sum = byte_sum(p, kRsdpV1Length); sum != 0)
         return reject("rsdp.checksum", sum, "the first 20 bytes must sum to 0 (mod 256)");
     out->rsdp_revision = p[15];
-    out->uses_xsdt = out->rsdp_revision >= 2;
-    if (!out->uses_xsdt) {
-        const uint32_t rsdt = le32(p + 16);
-        if (rsdt == 0) return reject("rsdp.rsdt_address", rsdt, "must not be 0");
-        out->root_table = PhysAddr(rsdt);
+    const uint32_t rsdt = le32(p + 16);
+    uint64_t xsdt = 0;
+    if (out->rsdp_revision >= 2) {
+        p = memory.bytes_at(rsdp, kRsdpV2Length);
+        if (p == nullptr) return reject("rsdp", rsdp.value(), kUnreadable);
+        const uint32_t length = le32(p + 20);
+        if (length < kRsdpV2Length || length > kMaxTableLength)
+            return reject("rsdp.length", length, "must be at least 36 and at most 64KiB");
+        p = memory.bytes_at(rsdp, length);
+        if (p == nullptr) return reject("rsdp.length", length, "must not run past readable memory");
+        if (const uint8_t sum = byte_sum(p, length); sum != 0)
+            return reject("rsdp.extended_checksum", sum, "all Length bytes must sum to 0 (mod 256)");
+        xsdt = le64(p + 24);
+        if (xsdt >= PhysAddr::kLimit) return reject("rsdp.xsdt_address", xsdt, "must be below 2^52");
+    }
+    // ACPICA's choice: the XSDT when the RSDP is revision 2 or later and the
+    // XSDT's address is not 0, otherwise the RSDT, in a revision-2 RSDP too.
+    // With both there, the XSDT wins.
+    out->uses_xsdt = xsdt != 0;
+    if (out->uses_xsdt) {
+        out->root_table = PhysAddr(xsdt);
         return accept();
     }
-    p = memory.bytes_at(rsdp, kRsdpV2Length);
-    if (p == nullptr) return reject("rsdp", rsdp.value(), kUnreadable);
-    const uint32_t length = le32(p + 20);
-    if (length < kRsdpV2Length || length > kMaxTableLength)
-        return reject("rsdp.length", length, "must be at least 36 and at most 64KiB");
-    p = memory.bytes_at(rsdp, length);
-    if (p == nullptr) return reject("rsdp.length", length, "must not run past readable memory");
-    if (const uint8_t sum = byte_sum(p, length); sum != 0)
-        return reject("rsdp.extended_checksum", sum, "all Length bytes must sum to 0 (mod 256)");
-    const uint64_t xsdt = le64(p + 24);
-    if (xsdt == 0 || xsdt >= PhysAddr::kLimit) return reject("rsdp.xsdt_address", xsdt, "must be nonzero and below 2^52");
-    out->root_table = PhysAddr(xsdt);
+    if (rsdt == 0)
+        return reject("rsdp.rsdt_address", rsdt,
+                      out->rsdp_revision >= 2 ? "must not be 0 when xsdt_address is 0" : "must not be 0");
+    out->root_table = PhysAddr(rsdt);
     return accept();
 }
 
@@ -182,15 +190,29 @@ Violation find_acpi_devices(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out)
         return reject(root_kind.length_field, root_length, "must be the header plus whole entries");
     out->root_entries = uint32_t((root_length - kHeaderLength) / entry_size);
 
-    // The first MADT and the first HPET table listed; other tables are not ours to check.
-    const char* entry_field = out->uses_xsdt ? "xsdt.entry" : "rsdt.entry";
+    // The first MADT and the first HPET table listed. Of every entry only the
+    // 4-byte signature is read, to know what the table is; a table the kernel
+    // does not use is never read further. Its length and checksum are not the
+    // kernel's business: ACPICA checks every table's checksum when it installs
+    // it and by default only warns, because real firmware ships tables with
+    // wrong ones, and a warning about a table nothing here reads would tell a
+    // reader nothing. Not reading them also keeps a broken table we do not
+    // need (or one outside the RAM we can read) from stopping the boot.
     for (uint64_t i = 0; i < out->root_entries; ++i) {
         const uint64_t address = read_le(root + kHeaderLength + i * entry_size, unsigned(entry_size));
-        if (address == 0 || address >= PhysAddr::kLimit)
-            return reject(entry_field, address, "must be nonzero and below 2^52", i);
-        const uint8_t* header = memory.bytes_at(PhysAddr(address), kHeaderLength);
-        if (header == nullptr) return reject(entry_field, address, kUnreadable, i);
-        const uint32_t sig = le32(header);
+        if (address == 0) {  // ACPICA skips these too; EDK2 keeps an empty slot for the FADT
+            ++out->null_entries;
+            continue;
+        }
+        const uint8_t* signature_bytes = address < PhysAddr::kLimit ? memory.bytes_at(PhysAddr(address), 4) : nullptr;
+        if (signature_bytes == nullptr) {  // not a table we can know anything about: skipped, counted
+            if (out->unreadable_entries++ == 0) {
+                out->first_unreadable_index = uint32_t(i);
+                out->first_unreadable_address = address;
+            }
+            continue;
+        }
+        const uint32_t sig = le32(signature_bytes);
         const uint8_t* table = nullptr;
         uint32_t length = 0;
         if (sig == kMadt.signature && !out->has_madt) {

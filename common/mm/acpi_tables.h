@@ -1,8 +1,8 @@
 // find_acpi_devices(): where the IOAPIC and the HPET are, read from the
 // firmware's ACPI tables, every byte of them distrusted.
 //
-//   RSDP ──> XSDT (revision >= 2; 64-bit pointers)  ──> "APIC" (MADT) ──> IOAPIC entries (type 1)
-//       └──> RSDT (revision 0; 32-bit pointers)     └─> "HPET"        ──> the HPET's register block
+//   RSDP ──> XSDT (revision >= 2, address != 0; 64-bit pointers) ──> "APIC" (MADT) ──> IOAPIC entries (type 1)
+//       └──> RSDT (otherwise; 32-bit pointers)                     └─> "HPET"        ──> the HPET's register block
 //
 // Sections of the ACPI specification (6.5): 5.2.5 RSDP, 5.2.6 the system
 // description table header, 5.2.7 RSDT, 5.2.8 XSDT, 5.2.12 MADT with 5.2.12.3
@@ -11,11 +11,21 @@
 //
 // The parser is pure: it reaches the tables through AcpiMemory, one
 // "physical range -> pointer" call, so it runs on the identity map, on the
-// phys-offset window, and on host test buffers alike. Every table must have
-// its signature, a length inside sane bounds, and a checksum that sums its
-// bytes to zero; the first that does not is returned as a Violation naming
-// the table and the field. A missing HPET, MADT or IOAPIC is not an error
-// (machines without them exist): the result says absent.
+// phys-offset window, and on host test buffers alike.
+//
+// Strict where the kernel acts on what it reads, tolerant elsewhere, as real
+// firmware needs:
+//   - the tables it uses (the RSDP, the root table, the MADT, the HPET table)
+//     must have their signature, a length inside sane bounds and a checksum
+//     that sums their bytes to zero; the first that does not is returned as a
+//     Violation naming the table and the field;
+//   - every other table is only identified by its 4-byte signature, never
+//     read further, so its checksum is neither checked nor warned about;
+//   - a null root-table entry is skipped and counted (EDK2 leaves such a slot),
+//     and so is an entry pointing where the reader cannot read;
+//   - a revision-2 RSDP whose XSDT address is 0 is read through its RSDT;
+//   - a missing HPET, MADT or IOAPIC is not an error (machines without them
+//     exist): the result says absent.
 #pragma once
 
 #include <stddef.h>
@@ -65,9 +75,13 @@ inline constexpr uint64_t kHpetTableLength = 56;  // header + the HPET descripti
 
 struct AcpiDevices {
     uint8_t rsdp_revision = 0;
-    bool uses_xsdt = false;       // revision >= 2: the XSDT, else the RSDT
+    bool uses_xsdt = false;       // revision >= 2 with a nonzero XSDT address: the XSDT, else the RSDT
     PhysAddr root_table;          // the XSDT or RSDT
-    uint32_t root_entries = 0;    // tables it lists
+    uint32_t root_entries = 0;    // entries it lists, null ones included
+    uint32_t null_entries = 0;    // entries that were 0: skipped
+    uint32_t unreadable_entries = 0;  // entries pointing where the reader cannot read: skipped
+    uint32_t first_unreadable_index = 0;  // the first of those, for the log
+    uint64_t first_unreadable_address = 0;
 
     bool has_madt = false;
     PhysAddr madt_local_apic;     // the MADT's local APIC address (an override entry, type 5, wins)
@@ -83,8 +97,9 @@ struct AcpiDevices {
 
 // Reads the tables from the RSDP at `rsdp` (the handoff's rsdp), whose
 // revision the RSDP itself states. On success fills `*out`; on the first
-// broken rule returns it (field names read like "xsdt.checksum" or
-// "madt.entry.length", index = which entry or table) and `*out` is partial.
+// broken rule in a table it uses returns it (field names read like
+// "xsdt.checksum" or "madt.entry.length", index = which entry or table) and
+// `*out` is partial.
 Violation find_acpi_devices(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out);
 
 }  // namespace mm::acpi

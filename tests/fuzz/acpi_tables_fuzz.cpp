@@ -1,9 +1,12 @@
-// Fuzz target: the ACPI reader over an arbitrary "physical memory". The input
-// is a 2-byte little-endian RSDP offset, then the bytes the tables live in,
-// seen at AcpiImage::kBase. Each read hands the parser an exact-size copy of
-// the range it asked for, so reading one byte past what it asked for is an
-// ASan report, not a lucky pass. After every input: the result is the same
-// twice, and an accepted one reports only addresses it could have mapped.
+// Fuzz target: the ACPI reader over an arbitrary "physical memory", then the
+// device decision on what it found. The input is a 2-byte little-endian RSDP
+// offset, then the bytes the tables live in, seen at AcpiImage::kBase. Each
+// read hands the parser an exact-size copy of the range it asked for, so
+// reading one byte past what it asked for is an ASan report, not a lucky
+// pass. After every input: the result is the same twice, an accepted one
+// reports only addresses it could have mapped, and for each kind of
+// IA32_APIC_BASE value the devices mmio_device_addresses() keeps are outside
+// RAM, outside the framebuffer and on pages of their own.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -11,6 +14,9 @@
 #include "acpi_builder.h"
 #include "acpi_tables.h"
 #include "fuzz_check.h"
+#include "memory_map_builder.h"
+#include "mmio_map.h"
+#include "ram_runs.h"
 
 namespace {
 
@@ -33,6 +39,46 @@ private:
     std::vector<std::unique_ptr<uint8_t[]>> copies_;
 };
 
+// RAM below the tables and the tables themselves (ACPI reclaim), a device
+// range, and the framebuffer above it: addresses the tables name can land in each.
+constexpr uint64_t kFramebuffer = 0xC000'0000, kFramebufferSize = 4 * 1024 * 1024;
+const mm::MemoryRangeList& fuzz_ranges() {
+    static const mm::MemoryRangeList ranges = [] {
+        FakeMemoryMap map;
+        map.add(boot::EfiMemoryType::kConventional, 0, AcpiImage::kBase / 4096)
+            .add(boot::EfiMemoryType::kAcpiReclaim, AcpiImage::kBase, 0x200)
+            .add(boot::EfiMemoryType::kMmio, 0xB000'0000, 0x1'0000, 0);
+        mm::MemoryRangeList list;
+        FUZZ_CHECK(list.build(map.view()).ok());
+        return list;
+    }();
+    return ranges;
+}
+
+void check_devices(const mm::acpi::AcpiDevices& acpi, uint64_t msr) {
+    const mm::MmioDeviceAddresses a =
+        mm::mmio_device_addresses(msr, acpi, fuzz_ranges(), mm::PhysAddr(kFramebuffer), kFramebufferSize);
+    const mm::MmioDevice* devices[] = {&a.lapic, &a.ioapic, &a.hpet};
+    if (a.lapic.present) FUZZ_CHECK(a.lapic_mode == mm::LapicMode::kXApic);
+    if (acpi.ioapic_count == 0) FUZZ_CHECK(!a.ioapic.present && a.ioapic.refusal.ok());
+    if (!acpi.has_hpet) FUZZ_CHECK(!a.hpet.present && a.hpet.refusal.ok());
+    for (size_t i = 0; i < 3; ++i) {
+        const mm::MmioDevice& d = *devices[i];
+        if (!d.present) {
+            FUZZ_CHECK(d.absent != nullptr);
+            if (!d.refusal.ok()) FUZZ_CHECK(d.refusal.rule != nullptr && d.refusal.value == d.pa.value());
+            continue;
+        }
+        FUZZ_CHECK(d.refusal.ok() && d.pa.value() < mm::PhysAddr::kLimit);
+        const mm::PhysAddr page = d.pa.page_base();
+        const mm::MemoryRange* range = fuzz_ranges().find(page);
+        FUZZ_CHECK(range == nullptr || !mm::is_ram(*range));
+        FUZZ_CHECK(page.value() + 4096 <= kFramebuffer || page.value() >= kFramebuffer + kFramebufferSize);
+        for (size_t j = 0; j < i; ++j)
+            if (devices[j]->present) FUZZ_CHECK(devices[j]->pa.page_base() != page);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -49,10 +95,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     FUZZ_CHECK(first.ioapic == second.ioapic && first.hpet == second.hpet);
-    FUZZ_CHECK(first.uses_xsdt == (first.rsdp_revision >= 2));
+    FUZZ_CHECK(first.null_entries == second.null_entries && first.unreadable_entries == second.unreadable_entries);
+    if (first.uses_xsdt) FUZZ_CHECK(first.rsdp_revision >= 2);  // revision >= 2 may still use its RSDT
     FUZZ_CHECK(!first.root_table.is_null());
     FUZZ_CHECK(first.root_entries <= (mm::acpi::kMaxTableLength - mm::acpi::kHeaderLength) / 4);
+    FUZZ_CHECK(uint64_t(first.null_entries) + first.unreadable_entries <= first.root_entries);
+    if (first.unreadable_entries != 0) FUZZ_CHECK(first.first_unreadable_index < first.root_entries);
     if (first.ioapic_count != 0) FUZZ_CHECK(first.has_madt && !first.ioapic.is_null());
     if (first.has_hpet) FUZZ_CHECK(!first.hpet.is_null() && first.hpet.value() < mm::PhysAddr::kLimit);
+    // Each mode of IA32_APIC_BASE: xAPIC at the usual base, disabled, EXTD alone, x2APIC.
+    for (uint64_t msr : {0xFEE0'0900ull, 0x100ull, 0xFEE0'0500ull, 0xFEE0'0D00ull}) check_devices(first, msr);
     return 0;
 }

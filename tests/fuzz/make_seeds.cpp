@@ -161,5 +161,9 @@ int main(int argc, char** argv) {
     write(root + "/acpi_tables", "xsdt-madt-hpet", acpi_input(build_acpi()));
     write(root + "/acpi_tables", "rsdt-revision-0", acpi_input(build_acpi({.rsdp_revision = 0})));
     write(root + "/acpi_tables", "no-hpet", acpi_input(build_acpi({.with_hpet = false})));
+    write(root + "/acpi_tables", "null-entry-and-one-outside",
+          acpi_input(build_acpi({.null_entry = true, .outside_entry = 0xB000'0000})));
+    write(root + "/acpi_tables", "revision-2-xsdt-zero", acpi_input(build_acpi({.xsdt_address_zero = true})));
+    write(root + "/acpi_tables", "hpet-in-ram", acpi_input(build_acpi({.hpet_address = 0x10'0000, .rsdt_too = true})));
     return 0;
 }

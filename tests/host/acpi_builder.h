@@ -33,7 +33,8 @@ struct AcpiImage {
     static constexpr uint64_t kBase = 0x7FE0'0000;  // where the fake tables "are"
 
     std::vector<uint8_t> bytes;
-    uint64_t rsdp_offset = 0, root_offset = 0, madt_offset = 0, hpet_offset = 0;
+    uint64_t rsdp_offset = 0, root_offset = 0, madt_offset = 0, hpet_offset = 0, extra_offset = 0;
+    uint64_t rsdt_offset = 0;  // the RSDT next to an XSDT (AcpiOptions::rsdt_too), else 0
 
     uint64_t pa(uint64_t offset) const { return kBase + offset; }
     FakeAcpiMemory memory() const { return FakeAcpiMemory(kBase, bytes); }
@@ -55,6 +56,11 @@ struct AcpiImage {
     }
     // An SDT's own checksum, after its bytes were changed.
     void fix_table(uint64_t offset) { fix_checksum(offset, get<uint32_t>(offset + 4), offset + 9); }
+    // Both RSDP checksums, after its bytes were changed.
+    void fix_rsdp() {
+        fix_checksum(rsdp_offset, 20, rsdp_offset + 8);
+        if (bytes[rsdp_offset + 15] >= 2) fix_checksum(rsdp_offset, 36, rsdp_offset + 32);
+    }
 };
 
 struct AcpiOptions {
@@ -63,10 +69,17 @@ struct AcpiOptions {
     bool with_hpet = true;
     uint32_t ioapic_address = 0xFEC0'0000;
     uint64_t hpet_address = 0xFED0'0000;
+    uint32_t madt_lapic_address = 0xFEE0'0000;
     bool extra_table = true;  // an unrelated "FACP" the parser must skip
+    // Firmware quirks the reader must tolerate:
+    bool null_entry = false;          // a 0 entry first in the root table (EDK2 keeps one for the FADT)
+    uint64_t outside_entry = 0;       // nonzero: an entry second in the root table, pointing there
+    bool xsdt_address_zero = false;   // revision >= 2, but XsdtAddress 0: the root table is an RSDT
+    bool rsdt_too = false;            // revision >= 2: an RSDT as well as the XSDT, listing the same tables
 };
 
-// Writes the tables in the order RSDP, root, MADT, HPET, FACP, each 16-byte aligned.
+// Writes the tables in the order RSDP, root, MADT, HPET, FACP (then the RSDT
+// of rsdt_too), each 16-byte aligned.
 inline AcpiImage build_acpi(const AcpiOptions& o = {}) {
     AcpiImage img;
     auto reserve = [&](uint64_t length) {
@@ -82,9 +95,10 @@ inline AcpiImage build_acpi(const AcpiOptions& o = {}) {
     };
 
     img.rsdp_offset = reserve(36);
-    const bool xsdt = o.rsdp_revision >= 2;
+    const bool xsdt = o.rsdp_revision >= 2 && !o.xsdt_address_zero;
     const uint64_t entry_size = xsdt ? 8 : 4;
-    const unsigned tables = unsigned(o.with_madt) + unsigned(o.with_hpet) + unsigned(o.extra_table);
+    const unsigned tables = unsigned(o.with_madt) + unsigned(o.with_hpet) + unsigned(o.extra_table) +
+                            unsigned(o.null_entry) + unsigned(o.outside_entry != 0);
     const uint32_t root_length = uint32_t(mm::acpi::kHeaderLength + tables * entry_size);
     img.root_offset = reserve(root_length);
     header(img.root_offset, xsdt ? "XSDT" : "RSDT", root_length);
@@ -96,7 +110,7 @@ inline AcpiImage build_acpi(const AcpiOptions& o = {}) {
         const uint32_t length = 44 + 8 + 12 + 10;
         img.madt_offset = reserve(length);
         header(img.madt_offset, "APIC", length);
-        img.put<uint32_t>(img.madt_offset + 36, 0xFEE0'0000);
+        img.put<uint32_t>(img.madt_offset + 36, o.madt_lapic_address);
         img.put<uint32_t>(img.madt_offset + 40, 1);  // PCAT_COMPAT
         uint64_t at = img.madt_offset + 44;
         img.bytes[at] = 0; img.bytes[at + 1] = 8; img.bytes[at + 3] = 0; img.put<uint32_t>(at + 4, 1);
@@ -121,30 +135,39 @@ inline AcpiImage build_acpi(const AcpiOptions& o = {}) {
         entries.push_back(img.pa(img.hpet_offset));
     }
     if (o.extra_table) {
-        const uint64_t facp = reserve(64);
-        header(facp, "FACP", 64);
-        img.fix_table(facp);
-        entries.insert(entries.begin(), img.pa(facp));  // first, so the parser must skip it
+        img.extra_offset = reserve(64);
+        header(img.extra_offset, "FACP", 64);
+        img.fix_table(img.extra_offset);
+        entries.insert(entries.begin(), img.pa(img.extra_offset));  // first, so the parser must skip it
     }
-    for (size_t i = 0; i < entries.size(); ++i) {
-        const uint64_t at = img.root_offset + mm::acpi::kHeaderLength + i * entry_size;
-        if (xsdt) img.put<uint64_t>(at, entries[i]);
-        else img.put<uint32_t>(at, uint32_t(entries[i]));
+    if (o.outside_entry != 0) entries.insert(entries.begin() + (entries.empty() ? 0 : 1), o.outside_entry);
+    if (o.null_entry) entries.insert(entries.begin(), 0);
+    auto write_entries = [&](uint64_t root, uint64_t size) {
+        for (size_t i = 0; i < entries.size(); ++i) {
+            const uint64_t at = root + mm::acpi::kHeaderLength + i * size;
+            if (size == 8) img.put<uint64_t>(at, entries[i]);
+            else img.put<uint32_t>(at, uint32_t(entries[i]));
+        }
+        img.fix_table(root);
+    };
+    write_entries(img.root_offset, entry_size);
+    if (o.rsdt_too && xsdt) {
+        const uint32_t length = uint32_t(mm::acpi::kHeaderLength + entries.size() * 4);
+        img.rsdt_offset = reserve(length);
+        header(img.rsdt_offset, "RSDT", length);
+        write_entries(img.rsdt_offset, 4);
     }
-    img.fix_table(img.root_offset);
 
     const uint64_t r = img.rsdp_offset;
     std::memcpy(img.bytes.data() + r, "RSD PTR ", 8);
     std::memcpy(img.bytes.data() + r + 9, "TUTOR ", 6);
     img.bytes[r + 15] = o.rsdp_revision;
-    img.put<uint32_t>(r + 16, xsdt ? 0 : uint32_t(img.pa(img.root_offset)));
-    if (xsdt) {
+    const uint64_t rsdt = !xsdt ? img.pa(img.root_offset) : img.rsdt_offset != 0 ? img.pa(img.rsdt_offset) : 0;
+    img.put<uint32_t>(r + 16, uint32_t(rsdt));
+    if (o.rsdp_revision >= 2) {
         img.put<uint32_t>(r + 20, 36);
-        img.put<uint64_t>(r + 24, img.pa(img.root_offset));
-        img.fix_checksum(r, 20, r + 8);
-        img.fix_checksum(r, 36, r + 32);
-    } else {
-        img.fix_checksum(r, 20, r + 8);
+        img.put<uint64_t>(r + 24, xsdt ? img.pa(img.root_offset) : 0);
     }
+    img.fix_rsdp();
     return img;
 }

@@ -25,7 +25,8 @@ MmioDeviceAddresses device_addresses(const boot::BootHandoff& handoff, const Mem
         acpi::RamAcpiMemory ram(ranges, window_bytes);
         if (!acpi::find_acpi_devices(PhysAddr(handoff.rsdp), ram, &acpi).ok()) acpi = {};  // the phase refused it already
     }
-    return mmio_device_addresses(x86::rdmsr(x86::kMsrApicBase), acpi);
+    return mmio_device_addresses(x86::rdmsr(x86::kMsrApicBase), acpi, ranges, PhysAddr(handoff.framebuffer_base),
+                                 handoff.framebuffer_size);
 }
 
 }  // namespace
@@ -50,9 +51,14 @@ void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handof
     // Devices UC, one 4 KiB slot each; the framebuffer WC.
     const MmioDeviceAddresses devices = device_addresses(handoff, ranges);
     const MappingPolicy mmio = fit_to_cpu(kMmioPolicy, cpu);
-    out.add(expect_mapped("lapic", mapped.lapic.page_base(), devices.lapic, kPageSize, mmio));
-    if (devices.has_ioapic) out.add(expect_mapped("ioapic", mapped.ioapic.page_base(), devices.ioapic.page_base(), kPageSize, mmio));
-    if (devices.has_hpet) out.add(expect_mapped("hpet", mapped.hpet.page_base(), devices.hpet.page_base(), kPageSize, mmio));
+    const struct {
+        const char* name;
+        const MmioDevice& decided;
+        VirtAddr va;
+    } slots[] = {{"lapic", devices.lapic, mapped.lapic}, {"ioapic", devices.ioapic, mapped.ioapic},
+                 {"hpet", devices.hpet, mapped.hpet}};
+    for (const auto& d : slots)  // only the mapped ones: an absent or refused device has no slot
+        if (d.decided.present) out.add(expect_mapped(d.name, d.va.page_base(), d.decided.pa.page_base(), kPageSize, mmio));
     const PhysAddr fb(handoff.framebuffer_base);
     uint64_t fb_size = 0;
     if (!fb.is_null() && align_up(fb.offset_in_page() + handoff.framebuffer_size, kPageSize, &fb_size))

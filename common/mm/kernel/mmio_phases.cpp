@@ -111,14 +111,19 @@ MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHa
         }
         klog::info("acpi").msg("tables").kv("rsdp", klog::hex(handoff.rsdp)).kv("revision", uint32_t(acpi.rsdp_revision))
             .kv("root", acpi.uses_xsdt ? "xsdt" : "rsdt").kv("root-pa", klog::hex(acpi.root_table.value()))
-            .kv("entries", acpi.root_entries).kv("madt", acpi.has_madt).kv("ioapics", acpi.ioapic_count)
+            .kv("entries", acpi.root_entries).kv("null", acpi.null_entries)
+            .kv("unreadable", acpi.unreadable_entries).kv("madt", acpi.has_madt).kv("ioapics", acpi.ioapic_count)
             .kv("hpet", acpi.has_hpet);
+        if (acpi.unreadable_entries != 0)
+            klog::warn("acpi").msg("table entries skipped").kv("count", acpi.unreadable_entries)
+                .kv("first-index", acpi.first_unreadable_index).kv("first-pa", klog::hex(acpi.first_unreadable_address))
+                .kv("reason", "not in RAM the reader can read");
     }
-    const uint64_t apic_base = x86::rdmsr(x86::kMsrApicBase);
-    klog::info("mmio").msg("apic base").kv("msr", klog::hex(apic_base))
-        .kv("enabled", (apic_base & x86::kApicBaseEnable) != 0).kv("madt-lapic", klog::hex(acpi.madt_local_apic.value()));
+    // The decision is mmio_device_addresses()'s, on what the MSR and the tables say.
+    const MmioDeviceAddresses addresses = mmio_device_addresses(
+        x86::rdmsr(x86::kMsrApicBase), acpi, ranges, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size);
     MmioDevices devices;
-    if (!map_mmio_devices(builder, mmio_device_addresses(apic_base, acpi), cpu, &devices).ok()) KernelAddressSpace::stop();
+    if (!map_mmio_devices(builder, addresses, cpu, &devices).ok()) KernelAddressSpace::stop();
     return devices;
 }
 // book:end map-mmio-devices-phase
