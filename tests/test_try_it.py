@@ -276,7 +276,7 @@ def stack_overflow_report(seen: Seen) -> None:
     # `addr2line -f -C -e build/10-page-faults/kernel.elf <rip>`, as the text says.
     where = subprocess.run(["addr2line", "-f", "-C", "-e", str(harness.chapter_kernel("10-page-faults")),
                             report.fields["rip"]], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert "recurse" in where[0] and "kernel_main.cpp" in where[1], where
+    assert "recurse" in where[0] and "faults_on_request.cpp" in where[1], where
 
 
 def tables_as_the_cpu_lines_say(seen: Seen) -> None:
