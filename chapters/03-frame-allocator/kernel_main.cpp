@@ -7,6 +7,7 @@
 #include "boot/handoff.h"
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
+#include "exhaustion.h"
 #include "kernel.h"
 #include "memory_map_log.h"
 #include "panic.h"
@@ -101,24 +102,6 @@ void self_test() {
         .kv("table-frame", klog::hex(table.frame().value()));
 }
 
-// test.exhaust: allocate until the allocator says no. It must say so as a
-// result (never a bogus frame), and page tables must still get their reserve.
-void exhaust() {
-    uint64_t count = 0;
-    for (;;) {
-        const mm::FrameResult result = g_frames.alloc_frame();
-        if (!result.ok()) break;
-        if (const char* problem = frame_problem(result.frame())) self_test_failed(result.frame(), problem);
-        ++count;
-    }
-    klog::info("frames").msg("exhausted").kv("frames", count).kv("handed-out", g_frames.frames_handed_out())
-        .kv("remaining", g_frames.frames_remaining());
-    uint64_t tables = 0;
-    while (g_frames.alloc_page_table_frame().ok()) ++tables;
-    klog::info("frames").msg("reserve after exhaustion").kv("page-table-frames", tables)
-        .kv("reserve-capacity", uint64_t(mm::BootFrameAllocator::kPageTableReserve));
-}
-
 }  // namespace
 
 // book:begin kernel-main
@@ -138,7 +121,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     log_regions("region");
 
     self_test();
-    if (kernel::command_line().has("test.exhaust")) exhaust();
+    exhaust_if_requested(g_frames, frame_problem);  // test.exhaust: exhaustion.cpp
     log_stats();
     log_regions("usage");
 }

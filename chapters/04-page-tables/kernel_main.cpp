@@ -17,6 +17,7 @@
 #include "boot_memory.h"
 #include "cpu_paging_features.h"
 #include "identity_map.h"
+#include "fault_injection.h"
 #include "kernel.h"
 #include "kernel/boot_intake.h"
 #include "kernel_image_map.h"
@@ -147,17 +148,6 @@ void log_table_frames(const mm::PageTableBuilder& builder, size_t reserve_before
         .kv("handed-out", g_frames.frames_handed_out());
 }
 
-// `test.remap` on the command line maps the image a second time: the builder
-// must refuse (a present page is never remapped), and the kernel must say so
-// and stop (tests/test_04_page_tables.py).
-void remap_if_requested(mm::PageTableBuilder& builder, const mm::KernelImageLayout& layout,
-                        const mm::KernelPlacement& placement, mm::CpuPagingFeatures cpu) {
-    if (!kernel::command_line().has("test.remap")) return;
-    klog::warn("paging").msg("mapping the kernel image twice on request");
-    if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) fail();
-    kernel::panic("the second map_kernel_image was not refused");
-}
-
 }  // namespace
 
 // book:begin kernel-main
@@ -182,7 +172,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     mm::PageTableBuilder builder(pml4.frame(), g_tables, g_frames);
     if (!mm::identity_map_low_memory(builder, g_memory.ranges, cpu).ok()) fail();
     if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) fail();
-    remap_if_requested(builder, layout, placement, cpu);
+    remap_if_requested(builder, layout, placement, cpu);  // test.remap: fault_injection.cpp
 
     check_before_switch(builder.pml4(), handoff, cpu);
     switch_to(builder.pml4());

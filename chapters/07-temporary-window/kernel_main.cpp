@@ -16,6 +16,7 @@
 #include "kernel/boot_intake.h"
 #include "kernel/phys_window_check.h"
 #include "memory_manager.h"
+#include "stale_tlb.h"
 #include "memory_map_log.h"
 #include "panic.h"
 #include "phys_window.h"
@@ -115,36 +116,6 @@ void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& t
 }
 // book:end window-self-test
 
-// book:begin stale-tlb
-// The window at frame A, read once (the CPU now caches "slot -> A"), then its
-// PTE pointed at frame B in place and the slot read again: once ignoring the
-// flush token, once flushing it. Only the INVLPG makes the CPU look at the
-// PTE again; without it, the read still lands on A.
-void demonstrate_stale_tlb(mm::TemporaryWindow& window) {
-    constexpr uint64_t kValueA = 0xAAAA'AAAA'0000'000Aull, kValueB = 0xBBBB'BBBB'0000'000Bull;
-    const mm::PhysAddr a = take_frame(), b = take_frame();
-    *through_phys_window(a) = kValueA;
-    *through_phys_window(b) = kValueB;
-    klog::info("tlb").msg("frames").kv("a", klog::hex(a.value())).kv("value-a", klog::hex(kValueA))
-        .kv("b", klog::hex(b.value())).kv("value-b", klog::hex(kValueB));
-
-    const bool flushes[] = {false, true};
-    for (const bool flush : flushes) {
-        mm::TemporaryMapping mapping = window.map(a);
-        volatile uint64_t* word = mapping.ptr<volatile uint64_t>();
-        const uint64_t before = *word;  // a TLB miss: the CPU walks the tables and caches slot -> A
-        mm::TlbFlush token = mapping.remap(b);
-        if (flush)
-            token.flush();
-        else
-            token.ignore();  // on purpose: the stale translation is what this shows
-        const uint64_t got = *word;
-        klog::info("tlb").msg("stale read").kv("flushed", flush).kv("pte-frame", klog::hex(mapping.frame().value()))
-            .kv("before", klog::hex(before)).kv("expected", klog::hex(kValueB)).kv("got", klog::hex(got))
-            .kv("stale", got == kValueA);
-    }
-}
-// book:end stale-tlb
 
 }  // namespace
 
@@ -156,7 +127,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     memory.activate();
     mm::check_phys_window(g_memory.ranges, g_frames);
     self_test_temporary_window(memory.temporary_window(), memory.tlb());
-    if (kernel::command_line().has("test.stale-tlb")) demonstrate_stale_tlb(memory.temporary_window());
+    demonstrate_stale_tlb_if_requested(memory.temporary_window(), g_frames);  // stale_tlb.cpp
     klog::info("frames").msg("page tables").kv("frames", memory.stats().tables_created + 1)
         .kv("handed-out", g_frames.frames_handed_out()).kv("reserve-left", uint64_t(g_frames.reserve_len()));
     const mm::TemporaryWindow& window = memory.temporary_window();
