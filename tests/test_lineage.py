@@ -106,3 +106,24 @@ def test_chapter_10_keeps_chapter_09s_verification(built):
     # The one line of 09's story that 10 drops is the call of 09's test hook.
     assert deleted.get("kernel_main.cpp", []) == ["plant_requested_bad_mappings(memory, g_frames);"]
     assert set(deleted) <= {"kernel_main.cpp", "chapter.mk"}
+
+
+# ---------------------------------------------------------------------------
+# Stories free of test hooks
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_kernel_main_reads_no_test_option(chapter):
+    """Fault injection and demonstrations on request live in files of their
+    own (fault_injection.cpp, bad_mappings.cpp, faults_on_request.cpp, …),
+    which kernel_main calls once: kernel_main reads as the lesson."""
+    source = (REPO / "chapters" / chapter / "kernel_main.cpp").read_text()
+    assert '"test.' not in source, f"{chapter}/kernel_main.cpp reads a test. option itself"
+
+
+@pytest.mark.parametrize("header", sorted(REPO.glob("chapters/*/memory_manager.h")), ids=lambda p: p.parent.name)
+def test_no_memory_manager_has_a_test_only_method(header):
+    declarations = re.findall(r"^\s+[\w:<>&* ]+?\b(\w+)\(", header.read_text(), re.M)
+    hooks = [name for name in declarations if re.search(r"bad_|corrupt|inject|damage", name)]
+    assert not hooks, f"{header.parent.name}'s MemoryManager declares test hooks: {hooks}"
