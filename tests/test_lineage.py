@@ -127,3 +127,18 @@ def test_no_memory_manager_has_a_test_only_method(header):
     declarations = re.findall(r"^\s+[\w:<>&* ]+?\b(\w+)\(", header.read_text(), re.M)
     hooks = [name for name in declarations if re.search(r"bad_|corrupt|inject|damage", name)]
     assert not hooks, f"{header.parent.name}'s MemoryManager declares test hooks: {hooks}"
+
+
+def test_no_include_runs_from_the_runtime_up_into_mm():
+    """common/include <- common/kernel <- common/mm <- chapters: a runtime or
+    shared header never includes a memory-library header."""
+    mm_headers = {p.relative_to(REPO / "common" / "mm").as_posix() for p in (REPO / "common" / "mm").rglob("*.h")}
+    upward = []
+    for path in [*(REPO / "common" / "kernel").rglob("*"), *(REPO / "common" / "include").rglob("*")]:
+        if path.suffix not in (".h", ".cpp", ".S"):
+            continue
+        for included in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M):
+            local = (path.parent / included).exists() or (REPO / "common" / "include" / included).exists()
+            if included in mm_headers and not local:
+                upward.append(f"{path.relative_to(REPO)} includes {included}")
+    assert not upward, "\n".join(upward)

@@ -21,7 +21,7 @@
 #include "kernel.h"
 #include "kernel/boot_intake.h"
 #include "kernel_image_map.h"
-#include "linked_image.h"
+#include "kernel/linked_image.h"
 #include "mapping_log.h"
 #include "memory_map_log.h"
 #include "page_table_builder.h"

@@ -3,7 +3,7 @@
 #include "address_space_layout.h"
 #include "arch/x86/cpu.h"
 #include "kernel.h"
-#include "linked_image.h"
+#include "kernel/linked_image.h"
 #include "page_table_walker.h"
 #include "panic.h"
 #include "support/log.h"

@@ -44,7 +44,7 @@ struct KernelPlacement {
     uint64_t size;  // bytes from virtual_base, a multiple of 4 KiB
 };
 
-// The image as the linker laid it out (common/kernel/linked_image.h reads the
+// The image as the linker laid it out (common/mm/kernel/linked_image.h reads the
 // linker-script symbols into this). Every address is page-aligned.
 struct KernelImageLayout {
     VirtAddr text_start, text_end;

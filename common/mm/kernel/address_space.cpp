@@ -3,7 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "identity_map.h"
 #include "kernel_image_map.h"
-#include "linked_image.h"
+#include "kernel/linked_image.h"
 #include "page_table_lookup.h"
 #include "panic.h"
 #include "support/log.h"

@@ -4,7 +4,7 @@
 #include "address_space_layout.h"
 #include "address_space_report.h"
 #include "arch/x86/cpu.h"
-#include "linked_image.h"
+#include "kernel/linked_image.h"
 #include "mapping_log.h"
 #include "page_table_walker.h"
 #include "phys_window.h"

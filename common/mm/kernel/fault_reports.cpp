@@ -4,7 +4,7 @@
 #include "early_cpu.h"
 #include "fault_decode.h"
 #include "kernel_stacks.h"
-#include "linked_image.h"
+#include "kernel/linked_image.h"
 #include "panic.h"
 #include "recovery_point.h"
 #include "support/log.h"
