@@ -93,7 +93,7 @@ void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& t
         ram_pages += (run.end - run.start) / kPageSize;
         return true;
     });
-    const uint64_t stride = ram_pages > kSweep ? (ram_pages + kSweep - 1) / kSweep : 1;
+    const uint64_t stride = ram_pages > kSweep ? div_ceil(ram_pages, kSweep) : 1;
     uint64_t swept = 0, page_number = 0;
     constexpr size_t kLast = kPageSize / sizeof(uint64_t) - 1;
     mm::for_each_ram_run(g_memory.ranges, [&](const mm::RamRun& run) {

@@ -17,7 +17,7 @@ namespace pte = x86::pte;
 // on a 1 TiB machine would add over a thousand, more than the map buffer's slack).
 uint64_t count_table_pages(uint64_t identity_top, const elf::KernelImageLayout& layout) {
     constexpr uint64_t kPdptSpan = 512 * ONE_GB;  // what one PML4 entry (one PDPT) covers
-    const uint64_t pdpts = (identity_top + kPdptSpan - 1) / kPdptSpan;
+    const uint64_t pdpts = div_ceil(identity_top, kPdptSpan);
     const uint64_t pds = identity_top / ONE_GB;  // identity_top is a multiple of 1 GiB
     // The kernel, in the upper half so never sharing a table with the identity
     // map: one table per 512 GiB, 1 GiB and 2 MiB region its span touches.

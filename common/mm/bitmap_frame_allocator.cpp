@@ -39,8 +39,8 @@ HandoverResult BitmapFrameAllocator::take_over(BootFrameAllocator& boot, BitmapS
         regions_[region_count_++] = {r.start, r.end, total_};
         total_ += (r.end - r.start) / kPageSize;
     }
-    const uint64_t words = (total_ + 63) / 64;
-    bitmap_frames_ = (words * sizeof(uint64_t) + kPageSize - 1) / kPageSize;
+    const uint64_t words = div_ceil(total_, 64);
+    bitmap_frames_ = pages_for(words * sizeof(uint64_t));
 
     // 2. A home for the bitmap: the first run of frames the boot allocator
     //    never reached (above its cursor) that is long enough.
@@ -97,7 +97,7 @@ void BitmapFrameAllocator::mark_used(PhysAddr start, PhysAddr end) {
 // Next fit: the search goes on from the word where the last one succeeded,
 // so a run of allocations does not rescan the full words at the start.
 FrameResult BitmapFrameAllocator::alloc_frame() {
-    const uint64_t words = (total_ + 63) / 64;
+    const uint64_t words = div_ceil(total_, 64);
     if (free_ == 0 || words == 0) return FrameResult::out_of_memory();
     for (uint64_t n = 0; n < words; ++n) {
         const uint64_t w = (cursor_ + n) % words;

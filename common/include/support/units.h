@@ -30,8 +30,14 @@ constexpr bool align_up(uint64_t value, uint64_t alignment, uint64_t* result) {
     return true;
 }
 
-// Number of base pages needed to hold `bytes` (bytes must not be within a page of 2^64).
-constexpr uint64_t pages_for(uint64_t bytes) { return bytes / kPageSize + (bytes % kPageSize != 0); }
+// value / divisor, rounded up: the one ceiling division (it cannot overflow,
+// unlike the usual (value + divisor - 1) / divisor).
+constexpr uint64_t div_ceil(uint64_t value, uint64_t divisor) { return value / divisor + (value % divisor != 0); }
+
+// Number of base pages needed to hold `bytes`.
+constexpr uint64_t pages_for(uint64_t bytes) { return div_ceil(bytes, kPageSize); }
 
 static_assert(is_power_of_two(kPageSize) && is_power_of_two(TWO_MB) && is_power_of_two(ONE_GB));
+static_assert(div_ceil(0, 64) == 0 && div_ceil(64, 64) == 1 && div_ceil(65, 64) == 2);
+static_assert(div_ceil(~uint64_t(0), 2) == uint64_t(1) << 63);
 static_assert(pages_for(1) == 1 && pages_for(FOUR_KB) == 1 && pages_for(FOUR_KB + 1) == 2);

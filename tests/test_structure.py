@@ -1,4 +1,4 @@
-"""Which chapter each chapter builds on, declared once and used everywhere.
+"""Which chapter each chapter builds on, and the structure that keeps stories readable.
 
 Every `chapter.mk` from 02 on names its base (`CHAPTER_BASE`) and only the
 common/mm modules it adds (`CHAPTER_NEW_MODULES`); mk/kernel.mk links the
@@ -142,3 +142,16 @@ def test_no_include_runs_from_the_runtime_up_into_mm():
             if included in mm_headers and not local:
                 upward.append(f"{path.relative_to(REPO)} includes {included}")
     assert not upward, "\n".join(upward)
+
+
+HAND_CEILING = re.compile(r"\+ *\w+ *- *1\) */|\+ *\d+\) */ *\d+")
+
+
+def test_every_ceiling_division_is_div_ceil():
+    """One helper, support/units.h's div_ceil, which cannot overflow."""
+    found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+             for path in [*REPO.glob("common/**/*.[ch]*"), *REPO.glob("chapters/*/*.[ch]*")]
+             if path.suffix in (".h", ".cpp")
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if HAND_CEILING.search(line) and not line.strip().startswith("//")]
+    assert not found, "use div_ceil:\n" + "\n".join(found)
