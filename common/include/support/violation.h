@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-struct Violation {
+struct [[nodiscard]] Violation {
     static constexpr uint64_t kNoIndex = ~uint64_t(0);
 
     const char* field;  // nullptr when the input is acceptable
