@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot
 from harness.elf import PF_W, PF_X, read_elf
 from harness.firmware_vars import seasoned_vars
@@ -43,13 +44,6 @@ def finished(built):
 @pytest.fixture(scope="module")
 def kernel_elf():
     return read_elf(harness.chapter_kernel(CHAPTER).read_bytes())
-
-
-def only(result, subsystem, message):
-    """The one record with this message: a second one would be a bug too."""
-    matches = [r for r in result.records_for(subsystem) if r.event == message]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {message}' line, found {len(matches)}"
-    return matches[0]
 
 
 def region_containing(memory_map, address, size=1):

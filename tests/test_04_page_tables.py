@@ -21,6 +21,7 @@ import dataclasses
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
@@ -47,12 +48,6 @@ def symbols() -> dict[str, int]:
 def canonical(va: int) -> int:
     """QEMU prints upper-half addresses sign-extended already; keep them 64-bit."""
     return va & (1 << 64) - 1
-
-
-def only(result, subsystem, event):
-    matches = [r for r in result.records_for(subsystem) if r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
 
 
 def boot_inspected(memory: str, cpu: str) -> harness.BootResult:

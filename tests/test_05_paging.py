@@ -15,6 +15,7 @@ import dataclasses
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_registers, parse_info_tlb
@@ -25,12 +26,6 @@ CHAPTER = "05-paging"
 WINDOW_BASE = 0xFFFF_8000_0000_0000
 WINDOW_END = WINDOW_BASE + (64 << 40)
 PHASES = ["phase identity_map_low_memory", "phase map_kernel_image", "phase map_phys_offset_regions"]
-
-
-def only(result, subsystem, event):
-    matches = [r for r in result.records_for(subsystem) if r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
 
 
 def device_ranges(result):

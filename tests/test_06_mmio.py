@@ -23,6 +23,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot, parse_page_walk, screen_ppm
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_tlb
@@ -51,12 +52,6 @@ BARS = [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255,
 
 P, RW, PWT, PCD, PS, PAT4K, PAT_LARGE, NX = 1, 1 << 1, 1 << 3, 1 << 4, 1 << 7, 1 << 7, 1 << 12, 1 << 63
 ADDRESS = 0x000F_FFFF_FFFF_F000
-
-
-def only(result, subsystem, event):
-    matches = [r for r in result.records_for(subsystem) if r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
 
 
 def pat_index(entry: int, level: int) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import TEMPORARY_WINDOW_SLOT, inspected_boot
 from harness.log import int_field
 from harness.monitor import parse_info_tlb
@@ -39,12 +40,6 @@ SELF_TEST_ROUNDS, SELF_TEST_FRAMES, SWEEP_LIMIT = 4096, 16, 8192  # kernel_main.
 
 ADDRESS = 0x000F_FFFF_FFFF_F000
 P, RW, PS, NX = 1 << 0, 1 << 1, 1 << 7, 1 << 63
-
-
-def only(result, subsystem, event):
-    matches = [r for r in result.records_for(subsystem) if r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
 
 
 def no_errors(result):

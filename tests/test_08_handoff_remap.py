@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_tlb
@@ -21,12 +22,6 @@ from harness.protections import check_protections
 CHAPTER = "08-handoff-remap"
 WINDOW_BASE = 0xFFFF_8000_0000_0000
 LOWER_HALF_END = 1 << 47
-
-
-def only(result, subsystem, event):
-    matches = [r for r in result.records_for(subsystem) if r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
 
 
 @pytest.fixture(scope="module")

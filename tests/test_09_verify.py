@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_tlb
@@ -54,12 +55,6 @@ def report_rows(result) -> list[Row]:
                         frozenset(r.fields["flags"].split("|")), r.fields["owner"]))
         assert size_field(r, "size") == rows[-1].end - rows[-1].va
     return rows
-
-
-def only(result, subsystem, event):
-    matches = [r for r in result.records_for(subsystem) if r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
 
 
 @pytest.fixture(scope="module")
@@ -176,23 +171,17 @@ FRAMES_TAKEN = {"wx": 4, "user": 4, "nonzero-entry": 0, "shared-table": 0}
 AUDIT_COUNTERS = ("wx", "user", "nonzero-not-present", "malformed", "shared-tables", "unexpected")
 
 
-def only_in(records, subsystem, event):
-    matches = [r for r in records if r.subsystem == subsystem and r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
-
-
 def check_caught(records, kind, counter, region, rule):
     """What one verification logs about one bad mapping: `records` run from its WARN line to the verdict."""
-    assert only_in(records, "verify", "installing a bad mapping on request").fields["kind"] == kind
-    audit = only_in(records, "verify", "audit")
+    assert only(records, "verify", "installing a bad mapping on request").fields["kind"] == kind
+    audit = only(records, "verify", "audit")
     assert int_field(audit, counter) == 1 and audit.fields["ok"] == "no"
     named = [r for r in records if r.subsystem == "verify" and r.event == "audit rejected" and r.fields["rule"] == rule]
     assert len(named) == 1, [str(r) for r in records if r.level == "ERROR"]
     regions = {r.fields["name"]: r for r in records if r.subsystem == "verify" and r.event == "region"}
     assert named[0].fields["region"] == region
     assert int_field(named[0], "va") == (HEAP_BASE if region == "heap" else int_field(regions[region], "va"))
-    rejected = only_in(records, "verify", "address space rejected")
+    rejected = only(records, "verify", "address space rejected")
     assert int_field(rejected, "findings") == len([r for r in records if r.level == "ERROR"]) - 1
 
 
@@ -224,7 +213,7 @@ def test_every_bad_mapping_is_tried_then_the_boot_fails(every_bad_mapping):
     before, by_kind = sweep(every_bad_mapping)
     assert list(by_kind) == [b[0] for b in BAD_MAPPINGS]
     # The sweep starts from tables that verify clean.
-    assert only_in(before, "verify", "address space verified")
+    assert only(before, "verify", "address space verified")
     assert not [r for r in before if r.level in ("WARN", "ERROR", "PANIC")]
     summary = [r for r in every_bad_mapping.records_for("verify") if r.event == "every bad mapping tried"]
     assert len(summary) == 1 and summary[0] is every_bad_mapping.records[-1]
@@ -247,11 +236,11 @@ def test_each_bad_mapping_is_undone_exactly(every_bad_mapping, kind):
     line = undone[0]
     assert (line.event, line.fields["kind"]) == ("bad mapping undone", kind)
     assert int_field(line, "frames-returned") == FRAMES_TAKEN[kind]
-    start = only_in(before, "verify", "verifying before any bad mapping")
+    start = only(before, "verify", "verifying before any bad mapping")
     assert int_field(line, "frames-in-use") == int_field(start, "frames-in-use")
     assert not [r for r in undone if r.level in ("WARN", "ERROR", "PANIC")], [str(r) for r in undone]
-    assert only_in(undone, "verify", "address space verified")
-    audit, clean = only_in(undone, "verify", "audit"), only_in(before, "verify", "audit")
+    assert only(undone, "verify", "address space verified")
+    audit, clean = only(undone, "verify", "audit"), only(before, "verify", "audit")
     assert audit.fields["ok"] == "yes" and all(int_field(audit, key) == 0 for key in AUDIT_COUNTERS)
     assert (int_field(audit, "leaves"), int_field(audit, "tables")) == (int_field(clean, "leaves"),
                                                                         int_field(clean, "tables"))

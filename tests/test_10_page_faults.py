@@ -23,6 +23,7 @@ from functools import cache
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_tlb
@@ -36,12 +37,6 @@ STACK_SIZE = 16 * 1024
 # name -> (IST slot, vector)
 IST_STACKS = {"df-ist": (1, 8), "pf-ist": (2, 14), "nmi-ist": (3, 2), "mc-ist": (4, 18)}
 REGISTERS = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] + [f"r{n}" for n in range(8, 16)]
-
-
-def only(result, subsystem, event):
-    matches = [r for r in result.records_for(subsystem) if r.event == event]
-    assert len(matches) == 1, f"expected one '[{subsystem}] {event}' line, found {len(matches)}"
-    return matches[0]
 
 
 @cache

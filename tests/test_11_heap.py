@@ -16,6 +16,7 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import parse_info_tlb
@@ -30,13 +31,6 @@ HEAP_WINDOW_END = HEAP_GUARD + (64 << 30)
 # UEFI 2.10, Table 7-6: memory the OS may use after ExitBootServices.
 USABLE_TYPES = {"conventional", "boot-code", "boot-data", "loader-code", "loader-data"}
 RECLAIMED_TYPES = USABLE_TYPES - {"conventional"}
-
-
-def only(result, subsystem, event, **match):
-    found = [r for r in result.records_for(subsystem) if r.event == event
-             and all(r.fields.get(k) == v for k, v in match.items())]
-    assert len(found) == 1, f"expected one '[{subsystem}] {event}' line {match or ''}, found {len(found)}"
-    return found[0]
 
 
 def frames_by_type(result) -> dict[str, int]:

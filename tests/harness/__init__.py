@@ -25,6 +25,7 @@ Modules:
 from .exit_codes import ExitCodes, load_exit_codes, parse_exit_codes, qemu_status
 from .log import (
     LEVELS,
+    only,
     LogRecord,
     clean_lines,
     find_record,
@@ -70,7 +71,7 @@ __all__ = [
     "BootConfig", "BootResult", "ExitCodes", "HarnessError", "LogRecord", "MissingBuildError",
     "QMPClient", "QMPError", "RunFiles",
     "assert_outcome", "assert_ready_without_warnings", "the_rejection", "boot", "chapter_image", "chapter_kernel", "chapters", "clean_lines",
-    "find_record", "int_field", "loader_memory_map", "size_field", "load_exit_codes", "newest_chapter", "parse_exit_codes",
+    "find_record", "int_field", "only", "loader_memory_map", "size_field", "load_exit_codes", "newest_chapter", "parse_exit_codes",
     "parse_fields", "parse_line", "parse_records", "prepare_run_dir", "qemu_command",
     "qemu_status", "records_for", "resolve_chapter", "strip_ansi", "sweep_segments",
 ]

@@ -139,6 +139,18 @@ def find_record(records: Iterable[LogRecord], subsystem: str, prefix: str = "") 
     return None
 
 
+def only(source, subsystem: str, event: str, **fields: str) -> LogRecord:
+    """The one ``[subsystem] event`` line (with these ``fields``, if given) of
+    ``source``, a boot result or a list of records: a second one would be a
+    bug too, so anything but exactly one fails the test with the count."""
+    records = getattr(source, "records", source)
+    found = [r for r in records if r.subsystem == subsystem and r.event == event
+             and all(r.fields.get(key) == value for key, value in fields.items())]
+    shown = " ".join(f"{key}={value}" for key, value in fields.items())
+    assert len(found) == 1, f"expected one '[{subsystem}] {event}' line {shown}, found {len(found)}"
+    return found[0]
+
+
 def records_for(records: Iterable[LogRecord], subsystem: str) -> list[LogRecord]:
     """All records from one subsystem, in log order."""
     return [record for record in records if record.subsystem == subsystem]
