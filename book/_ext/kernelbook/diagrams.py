@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
 
 # ---------------------------------------------------------------------------
-# Reading the log (the same shape as tests/harness/log.py reads)
+# Reading the log: with the one reader of the log format, tests/harness/log.py
 # ---------------------------------------------------------------------------
 
-_RECORD_RE = re.compile(r"^\[(DEBUG|INFO |WARN |ERROR|PANIC) ([a-z0-9_.-]+)\] (.*)$")
-_FIELD_RE = re.compile(r'(?:(?<=\s)|^)([A-Za-z_][A-Za-z0-9_.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from harness.log import iter_records  # noqa: E402
+
 _SIZE_RE = re.compile(r"^(\d+)(B|KiB|MiB|GiB|TiB)$")
 _UNITS = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
 
@@ -72,22 +75,7 @@ class Record:
 
 
 def parse_log(text: str) -> list[Record]:
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _RECORD_RE.match(line)
-        if not match:
-            continue
-        message = match[3]
-        fields = {}
-        for key, value in _FIELD_RE.findall(message):
-            fields[key] = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-        words = []
-        for word in message.split():
-            if "=" in word:
-                break
-            words.append(word)
-        records.append(Record(match[2], " ".join(words), fields, line, number))
-    return records
+    return [Record(r.subsystem, r.event, r.fields, str(r), r.line_number) for r in iter_records(text.splitlines())]
 
 
 def _find(records: list[Record], subsystem: str, event: str) -> list[Record]:
