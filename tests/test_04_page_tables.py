@@ -188,11 +188,12 @@ class PageTableChecks:
         for e in tlb:
             if e.va < LOWER_HALF_END:
                 assert e.va == e.pa and e.writable and not e.user and e.no_execute == self.NX, f"{e.va:#x} {e.flags}"
-        # Nothing in a device range, even where RAM is on both sides of it.
+        # Nothing in a device or reserved range, even where RAM is on both sides of it.
         for r in finished.records_for("memmap"):
-            if r.event == "range" and r.fields["class"] == "device":
+            if r.event == "range" and r.fields["class"] in ("device", "reserved"):
                 start, end = int_field(r, "start"), int_field(r, "end")
-                assert not [m for m in identity if m.start < end and start < m.end], f"device {start:#x}-{end:#x} mapped"
+                assert not [m for m in identity if m.start < end and start < m.end], \
+                    f"{r.fields['class']} {start:#x}-{end:#x} mapped"
 
     def test_identity_page_sizes_match_an_independent_computation(self, finished, tlb):
         runs = ram_runs(finished, floor=PAGE)

@@ -33,9 +33,10 @@ def only(result, subsystem, event):
     return matches[0]
 
 
-def device_ranges(result):
-    return [(int_field(r, "start"), int_field(r, "end")) for r in result.records_for("memmap")
-            if r.event == "range" and r.fields["class"] == "device"]
+def never_mapped_ranges(result):
+    """Device memory, and the memory the firmware reserved: listed, never RAM."""
+    return [(int_field(r, "start"), int_field(r, "end"), r.fields["class"]) for r in result.records_for("memmap")
+            if r.event == "range" and r.fields["class"] in ("device", "reserved")]
 
 
 class WindowChecks:
@@ -97,9 +98,10 @@ class WindowChecks:
         for e in window:
             assert e.huge == ((e.va, e.pa) not in small), f"{e.va:#x}"
 
-    def test_no_device_memory_in_the_window(self, finished, window):
-        for start, end in device_ranges(finished):
-            assert not [e for e in window if start <= e.pa < end], f"device {start:#x}-{end:#x} in the window"
+    def test_no_device_or_reserved_memory_in_the_window(self, finished, window):
+        assert any(c == "reserved" for *_, c in never_mapped_ranges(finished)), "OVMF reserves some RAM"
+        for start, end, cls in never_mapped_ranges(finished):
+            assert not [e for e in window if start <= e.pa < end], f"{cls} {start:#x}-{end:#x} in the window"
         # Nor anything between the end of low RAM and 4 GiB (the PCI hole), whatever the map says.
         low_end = max(e for s, e in ram_runs(finished) if e <= 1 << 32)
         assert not [e for e in window if low_end <= e.pa < 1 << 32]

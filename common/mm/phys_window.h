@@ -3,7 +3,8 @@
 // kPhysWindowBase + pa without touching the page tables again.
 //
 // Phase map_phys_offset_regions builds it over every RAM run of the range
-// list (usable, loader-owned, ACPI, firmware; never device ranges), RW+NX,
+// list (usable, loader-owned, ACPI, firmware; never reserved or device
+// ranges), RW+NX,
 // with 1 GiB pages where the CPU has them and both addresses are 1 GiB
 // aligned, else 2 MiB, 4 KiB only at the edges of a run. The window base is
 // 1 GiB aligned, so "both addresses aligned" reduces to the physical one.

@@ -15,12 +15,17 @@ KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 PAGE = 4 * KiB
 
 
+#: The range classes that are RAM, which the identity map and the window map;
+#: ``reserved`` and ``device`` ranges are listed but never mapped.
+RAM_CLASSES = frozenset({"usable", "loader-owned", "firmware"})
+
+
 def ram_runs(result, floor: int = 0) -> list[tuple[int, int]]:
-    """The RAM the kernel printed (every ``[memmap] range`` that is not a
-    device range), touching ranges merged, everything below ``floor`` cut."""
+    """The RAM the kernel printed (every ``[memmap] range`` of a RAM class),
+    touching ranges merged, everything below ``floor`` cut."""
     runs: list[list[int]] = []
     for r in result.records_for("memmap"):
-        if r.event != "range" or r.fields["class"] == "device":
+        if r.event != "range" or r.fields["class"] not in RAM_CLASSES:
             continue
         start, end = int_field(r, "start"), int_field(r, "end")
         if runs and runs[-1][1] == start:

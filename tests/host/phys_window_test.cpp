@@ -89,3 +89,27 @@ TEST(PhysWindow, PhysToVirtIsTheOffset) {
     EXPECT_EQ(mm::window_to_phys(mm::phys_to_pointer<const void>(PhysAddr(0x5678))), PhysAddr(0x5678));
     EXPECT_DEATH((void)mm::phys_to_virt(PhysAddr(mm::layout::kPhysWindowSize)), "kPhysWindowSize");
 }
+
+TEST(PhysWindow, ReservedAndUncachedFirmwareMemoryStayOut) {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0x10'0000, 0x3FF00)                        // 1 MiB .. 1 GiB
+        .add(EfiMemoryType::kReserved, 0x4000'0000, 0x80)                            // WB, but reserved
+        .add(EfiMemoryType::kConventional, 0x4008'0000, 0x3FF80 - 0x100)
+        .add(EfiMemoryType::kAcpiNvs, 0x7FF0'0000, 0x100, boot::kEfiMemoryUc)       // NVS the firmware keeps UC
+        .add(EfiMemoryType::kUnusable, 0x8000'0000, 0x40000)                         // bad DRAM, 1 GiB
+        .add(EfiMemoryType::kPersistent, 0xC000'0000, 0x40000)                       // NVDIMM, 1 GiB
+        .add(EfiMemoryType::kConventional, 0x1'0000'0000, 0x40000);
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    Tables t;
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true});
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(t.at(PhysAddr(0x4000'0000)).present);
+    EXPECT_FALSE(t.at(PhysAddr(0x7FF0'0000)).present);
+    EXPECT_FALSE(t.at(PhysAddr(0x8000'0000)).present);
+    EXPECT_FALSE(t.at(PhysAddr(0xC000'0000)).present);
+    EXPECT_TRUE(t.at(PhysAddr(0x4008'0000)).present);
+    EXPECT_EQ(t.at(PhysAddr(0x1'0000'0000)).page_size, mm::PageSize::k1GiB);
+    EXPECT_EQ(r.mapped.bytes_mapped(), ranges.ram_bytes());
+    EXPECT_EQ(ranges.ram_bytes(), GiB - MiB + (GiB - 0x8'0000 - MiB) + GiB);
+}
