@@ -31,6 +31,7 @@ const char* describe(MapStatus status) {
         case MapStatus::kAlreadyMapped: return "must not remap a page that is already present";
         case MapStatus::kHugePageInTheWay: return "must not map inside a present 2MiB or 1GiB page";
         case MapStatus::kOutOfTableFrames: return "needs more page-table frames than the frame source has";
+        case MapStatus::kOutsideRegion: return "must end inside its region of the virtual address space";
     }
     return "unknown map status";
 }

@@ -31,6 +31,7 @@ enum class MapStatus : uint8_t {
     kAlreadyMapped,
     kHugePageInTheWay,
     kOutOfTableFrames,
+    kOutsideRegion,  // a phase's own rule: the range does not fit the region of the address space it maps into
 };
 
 // The rule a refusal broke, as one sentence for a log line's rule= field.

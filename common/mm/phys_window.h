@@ -8,6 +8,7 @@
 // with 1 GiB pages where the CPU has them and both addresses are 1 GiB
 // aligned, else 2 MiB, 4 KiB only at the edges of a run. The window base is
 // 1 GiB aligned, so "both addresses aligned" reduces to the physical one.
+// RAM that ends beyond the window's 64 TiB is refused, not cut.
 #pragma once
 
 #include "address_space_layout.h"
@@ -68,7 +69,8 @@ private:
 };
 
 // The phase. Logs one `window run` line per run and one line for the phase;
-// on a refusal logs `map rejected` and returns it.
+// on a refusal logs `map rejected` and returns it (kOutsideRegion, with
+// region=phys-window, for RAM past the window's end).
 MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeList& ranges, CpuPagingFeatures cpu);
 
 }  // namespace mm

@@ -7,8 +7,14 @@
 #include "page_table_lookup.h"
 #include "phys_window.h"
 #include "ram_runs.h"
+#include "support/log.h"
+
+#include <string>
 
 namespace {
+
+std::string g_log;
+void capture(klog::Level, const char* text, size_t length) { g_log.append(text, length); }
 
 using boot::EfiMemoryType;
 using mm::PhysAddr;
@@ -112,4 +118,34 @@ TEST(PhysWindow, ReservedAndUncachedFirmwareMemoryStayOut) {
     EXPECT_EQ(t.at(PhysAddr(0x1'0000'0000)).page_size, mm::PageSize::k1GiB);
     EXPECT_EQ(r.mapped.bytes_mapped(), ranges.ram_bytes());
     EXPECT_EQ(ranges.ram_bytes(), GiB - MiB + (GiB - 0x8'0000 - MiB) + GiB);
+}
+
+TEST(PhysWindow, EndsWhereItsRegionEndsAndRefusesRamBeyondByName) {
+    const uint64_t end = mm::layout::kPhysWindowSize;  // 64 TiB
+    FakeMemoryMap fits;
+    fits.add(EfiMemoryType::kConventional, end - 4 * MiB, 0x400);  // ends exactly at 64 TiB
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(fits.view()).ok());
+    Tables t;
+    ASSERT_TRUE(mm::map_phys_offset_regions(t.builder, ranges, {true, true}).ok());
+    EXPECT_TRUE(t.at(PhysAddr(end - kPageSize)).present);
+
+    FakeMemoryMap beyond;
+    beyond.add(EfiMemoryType::kConventional, 0x10'0000, 0x100)
+        .add(EfiMemoryType::kConventional, end - 2 * MiB, 0x400);  // starts inside, ends 2 MiB past
+    ASSERT_TRUE(ranges.build(beyond.view()).ok());
+    Tables t2;
+    g_log.clear();
+    klog::set_sink(capture);
+    const mm::MapResult r = mm::map_phys_offset_regions(t2.builder, ranges, {true, true});
+    klog::set_sink(nullptr);
+    EXPECT_EQ(r.status, mm::MapStatus::kOutsideRegion);
+    EXPECT_EQ(r.where, mm::layout::kMmioWindowBase);  // where the next region begins
+    EXPECT_FALSE(t2.at(PhysAddr(end - 2 * MiB)).present);  // nothing of the run is mapped
+    EXPECT_EQ(g_log,
+              "[INFO  paging] window run start=0x100000 end=0x200000 va=0xffff800000100000 bytes=1MiB pages-4k=256 "
+              "pages-2m=0 pages-1g=0 tables=3\n"
+              "[ERROR paging] map rejected phase=map_phys_offset_regions what=ram va=0xffffbfffffe00000 "
+              "pa=0x3fffffe00000 size=4MiB at=0xffffc00000000000 region=phys-window "
+              "rule=\"must end inside its region of the virtual address space\"\n");
 }
