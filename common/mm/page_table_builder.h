@@ -44,6 +44,7 @@ struct MapStats {
     uint64_t pages_2m = 0;
     uint64_t pages_1g = 0;
     uint64_t tables_created = 0;
+    uint64_t split_by_mtrr = 0;  // large pages alignment allowed but the MTRRs did not (one per page split)
 
     uint64_t pages(PageSize size) const;
     uint64_t bytes_mapped() const;

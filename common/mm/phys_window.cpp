@@ -52,7 +52,7 @@ MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeLi
     if (!refused.ok()) return refused;
     page_counts(klog::info("paging").msg("phase map_phys_offset_regions").kv("ranges", ram_ranges).kv("runs", runs)
                     .kv("base", klog::hex(layout::kPhysWindowBase.value())), phase)
-        .kv("flags", flags_text(policy.leaf_flags).text);
+        .kv("split-by-mtrr", phase.split_by_mtrr).kv("flags", flags_text(policy.leaf_flags).text);
     return {MapStatus::kOk, layout::kPhysWindowBase, phase};
 }
 // book:end map-phys-offset-regions

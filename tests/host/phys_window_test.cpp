@@ -96,6 +96,75 @@ TEST(PhysWindow, PhysToVirtIsTheOffset) {
     EXPECT_DEATH((void)mm::phys_to_virt(PhysAddr(mm::layout::kPhysWindowSize)), "kPhysWindowSize");
 }
 
+namespace {
+
+// WB by default, plus the UC ranges given as (base, size): a hand-made MTRR set.
+mm::MtrrState mtrrs_with_uc(std::initializer_list<std::pair<uint64_t, uint64_t>> uc) {
+    mm::MtrrState s;
+    s.present = s.enabled = true;
+    s.default_type = mm::mtrr_type::kWriteBack;
+    s.physical_address_bits = 40;
+    for (const auto& [base, size] : uc)
+        s.variable[s.variable_count++] = {base, ~(size - 1) & 0xFF'FFFF'F000ull, mm::mtrr_type::kUncacheable,
+                                          uint8_t(s.variable_count)};
+    return s;
+}
+
+}  // namespace
+
+TEST(PhysWindow, AnMtrrBoundaryInsideA1GiBPageSplitsItInto2MiBPages) {
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(q35_like().view()).ok());
+    // UC over [5.5 GiB, 6 GiB): the gigabyte [5 GiB, 6 GiB) has two types.
+    const mm::MtrrState mtrrs = mtrrs_with_uc({{0x1'6000'0000, 512 * MiB}});
+    Tables t;
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true, &mtrrs});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.mapped.pages_1g, 1u + 2u);         // [1G, 2G), [4G, 5G), [6G, 7G)
+    EXPECT_EQ(r.mapped.pages_2m, 511u + 512u);     // the split gigabyte in 2 MiB pages
+    EXPECT_EQ(r.mapped.pages_4k, 160u + 256u);
+    EXPECT_EQ(r.mapped.split_by_mtrr, 1u);
+    EXPECT_EQ(t.at(PhysAddr(0x1'4000'0000)).page_size, mm::PageSize::k2MiB);
+    EXPECT_EQ(t.at(PhysAddr(0x1'6000'0000)).page_size, mm::PageSize::k2MiB);
+    EXPECT_EQ(t.at(PhysAddr(0x1'8000'0000)).page_size, mm::PageSize::k1GiB);
+    EXPECT_EQ(r.mapped.bytes_mapped(), ranges.ram_bytes());
+}
+
+TEST(PhysWindow, AnMtrrBoundaryInsideA2MiBPageSplitsItInto4KiBPages) {
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(q35_like().view()).ok());
+    // One UC page at 4 GiB + 2 MiB + 4 KiB: its gigabyte and its 2 MiB block both split.
+    const mm::MtrrState mtrrs = mtrrs_with_uc({{0x1'0020'1000, 4 * KiB}});
+    Tables t;
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true, &mtrrs});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.mapped.pages_1g, 1u + 2u);
+    EXPECT_EQ(r.mapped.pages_2m, 511u + 511u);
+    EXPECT_EQ(r.mapped.pages_4k, 160u + 256u + 512u);
+    EXPECT_EQ(r.mapped.split_by_mtrr, 2u);
+    EXPECT_EQ(t.at(PhysAddr(0x1'0020'1000)).page_size, mm::PageSize::k4KiB);
+    EXPECT_EQ(t.at(PhysAddr(0x1'0040'0000)).page_size, mm::PageSize::k2MiB);
+    // Without 1 GiB pages only the 2 MiB block splits.
+    Tables t2;
+    const mm::MapResult r2 = mm::map_phys_offset_regions(t2.builder, ranges, {true, false, &mtrrs});
+    ASSERT_TRUE(r2.ok());
+    EXPECT_EQ(r2.mapped.split_by_mtrr, 1u);
+    EXPECT_EQ(r2.mapped.pages_4k, 160u + 256u + 512u);
+}
+
+TEST(PhysWindow, OvmfsMtrrsSplitNothingInRam) {
+    // OVMF's UC ranges start where RAM below 4 GiB ends: the window's pages are as without MTRRs.
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(q35_like().view()).ok());
+    const mm::MtrrState mtrrs = mtrrs_with_uc({{0x8000'0000, 2 * GiB}, {0xE0'0000'0000, 128 * GiB}});
+    Tables with, without;
+    const mm::MapResult a = mm::map_phys_offset_regions(with.builder, ranges, {true, true, &mtrrs});
+    const mm::MapResult b = mm::map_phys_offset_regions(without.builder, ranges, {true, true});
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a.mapped, b.mapped);
+    EXPECT_EQ(a.mapped.split_by_mtrr, 0u);
+}
+
 TEST(PhysWindow, ReservedAndUncachedFirmwareMemoryStayOut) {
     FakeMemoryMap map;
     map.add(EfiMemoryType::kConventional, 0x10'0000, 0x3FF00)                        // 1 MiB .. 1 GiB
