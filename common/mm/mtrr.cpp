@@ -136,7 +136,12 @@ PageSize largest_uniform_page(const MtrrState& mtrrs, PhysAddr pa, PageSize larg
 }
 
 void read_mtrrs(MsrReader& msrs, MtrrCpuid cpuid, MtrrState* out) {
-    *out = MtrrState{};
+    // Field by field, not `*out = MtrrState{}`: no 6 KiB temporary on a kernel stack.
+    out->present = out->enabled = out->fixed_supported = out->fixed_enabled = false;
+    out->default_type = kUncacheable;
+    out->variable_slots = 0;
+    out->variable_count = 0;
+    for (uint8_t& type : out->fixed) type = kUncacheable;
     const unsigned bits = cpuid.physical_address_bits;
     out->physical_address_bits = bits < 36 ? 36 : bits > 52 ? 52 : bits;
     if (!cpuid.has_mtrr) return;
