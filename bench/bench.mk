@@ -32,7 +32,7 @@ $(BENCH_FLOOR_EFI): $(BENCH_OUT)/floor/floor.so
 # no sanitizers (callgrind counts instructions, so they would only add noise).
 BENCH_MAPPING_COST := $(BENCH_OUT)/mapping_cost
 BENCH_MAPPING_SRCS := bench/mapping_cost.cpp common/mm/page_table_builder.cpp common/mm/page_table_entry.cpp \
-    common/mm/page_table_lookup.cpp tests/host/host_runtime.cpp
+    common/mm/page_table_lookup.cpp common/mm/mtrr.cpp tests/host/host_runtime.cpp
 
 $(BENCH_MAPPING_COST): $(BENCH_MAPPING_SRCS) $(wildcard common/mm/*.h common/include/*/*.h) tests/host/fake_physical_memory.h bench/bench.mk | $(BENCH_OUT)/
 	@echo "  HOSTCXX $@"

@@ -25,7 +25,7 @@ from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
-from harness.paging_model import count_by_size, predicted_pages, ram_runs, tables_needed
+from harness.paging_model import count_by_size, mtrrs_of, predicted_pages, predicted_splits, ram_runs, tables_needed
 from harness.protections import check_protections, kernel_symbols
 
 CHAPTER = "04-page-tables"
@@ -183,19 +183,22 @@ class PageTableChecks:
         for e in tlb:
             if e.va < LOWER_HALF_END:
                 assert e.va == e.pa and e.writable and not e.user and e.no_execute == self.NX, f"{e.va:#x} {e.flags}"
-        # Nothing in a device range, even where RAM is on both sides of it.
+        # Nothing in a device or reserved range, even where RAM is on both sides of it.
         for r in finished.records_for("memmap"):
-            if r.event == "range" and r.fields["class"] == "device":
+            if r.event == "range" and r.fields["class"] in ("device", "reserved"):
                 start, end = int_field(r, "start"), int_field(r, "end")
-                assert not [m for m in identity if m.start < end and start < m.end], f"device {start:#x}-{end:#x} mapped"
+                assert not [m for m in identity if m.start < end and start < m.end], \
+                    f"{r.fields['class']} {start:#x}-{end:#x} mapped"
 
     def test_identity_page_sizes_match_an_independent_computation(self, finished, tlb):
         runs = ram_runs(finished, floor=PAGE)
-        pages = predicted_pages(runs, self.ONE_GIB)
+        mtrrs = mtrrs_of(finished)
+        pages = predicted_pages(runs, self.ONE_GIB, mtrrs=mtrrs)
         counts = count_by_size(pages)
         phase = only(finished, "paging", "phase identity_map_low_memory")
         assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
             counts[PAGE], counts[2 * MiB], counts[GiB])
+        assert int_field(phase, "split-by-mtrr") == predicted_splits(runs, self.ONE_GIB, mtrrs=mtrrs)
         assert size_field(phase, "bytes") == sum(end - start for start, end in runs)
         assert int_field(phase, "runs") == len(runs)
         assert int_field(phase, "tables") == tables_needed(pages)

@@ -19,7 +19,8 @@ from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_registers, parse_info_tlb
-from harness.paging_model import GiB, MiB, PAGE, count_by_size, predicted_pages, ram_runs, tables_needed
+from harness.paging_model import (GiB, MiB, PAGE, count_by_size, mtrrs_of, predicted_pages, predicted_splits,
+                                  ram_runs, tables_needed)
 from harness.protections import check_protections
 
 CHAPTER = "05-paging"
@@ -28,9 +29,10 @@ WINDOW_END = WINDOW_BASE + (64 << 40)
 PHASES = ["phase identity_map_low_memory", "phase map_kernel_image", "phase map_phys_offset_regions"]
 
 
-def device_ranges(result):
-    return [(int_field(r, "start"), int_field(r, "end")) for r in result.records_for("memmap")
-            if r.event == "range" and r.fields["class"] == "device"]
+def never_mapped_ranges(result):
+    """Device memory, and the memory the firmware reserved: listed, never RAM."""
+    return [(int_field(r, "start"), int_field(r, "end"), r.fields["class"]) for r in result.records_for("memmap")
+            if r.event == "range" and r.fields["class"] in ("device", "reserved")]
 
 
 class WindowChecks:
@@ -63,12 +65,14 @@ class WindowChecks:
         assert int_field(switched, "cr3") == parse_info_registers(finished.monitor["info registers"])["CR3"]
 
     def test_window_page_sizes_match_the_policy(self, finished):
-        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE)
+        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
         counts = count_by_size(pages)
         phase = only(finished, "paging", "phase map_phys_offset_regions")
         assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
             counts[PAGE], counts[2 * MiB], counts[GiB])
         assert int_field(phase, "tables") == tables_needed(pages)
+        assert int_field(phase, "split-by-mtrr") == predicted_splits(ram_runs(finished), self.ONE_GIB,
+                                                                     offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
         assert size_field(phase, "bytes") == sum(e - s for s, e in ram_runs(finished))
         assert int_field(phase, "base") == WINDOW_BASE
         assert phase.fields["flags"] == "P|RW|NX"
@@ -84,7 +88,7 @@ class WindowChecks:
                 assert pa - run[0] < 2 * MiB or run[1] - pa <= 2 * MiB, f"4 KiB page in the middle at {pa:#x}"
 
     def test_qemu_sees_exactly_the_predicted_window(self, finished, window):
-        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE)
+        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
         assert sorted((e.va, e.pa) for e in window) == sorted((va, pa) for va, pa, _ in pages)
         for e in window:
             assert e.writable and e.no_execute and not e.user, f"{e.va:#x} {e.flags}"
@@ -92,21 +96,44 @@ class WindowChecks:
         for e in window:
             assert e.huge == ((e.va, e.pa) not in small), f"{e.va:#x}"
 
-    def test_no_device_memory_in_the_window(self, finished, window):
-        for start, end in device_ranges(finished):
-            assert not [e for e in window if start <= e.pa < end], f"device {start:#x}-{end:#x} in the window"
+    def test_no_device_or_reserved_memory_in_the_window(self, finished, window):
+        assert any(c == "reserved" for *_, c in never_mapped_ranges(finished)), "OVMF reserves some RAM"
+        for start, end, cls in never_mapped_ranges(finished):
+            assert not [e for e in window if start <= e.pa < end], f"{cls} {start:#x}-{end:#x} in the window"
         # Nor anything between the end of low RAM and 4 GiB (the PCI hole), whatever the map says.
         low_end = max(e for s, e in ram_runs(finished) if e <= 1 << 32)
         assert not [e for e in window if low_end <= e.pa < 1 << 32]
 
+    def test_the_mtrrs_are_ovmfs_and_leave_ram_write_back(self, finished):
+        """What OVMF programs, as the kernel read it: WB by default, the legacy
+        VGA hole UC through the fixed ranges, the 32-bit PCI hole UC through
+        variable ranges; so every byte of RAM is WB and no page splits."""
+        read = only(finished, "mtrr", "read")
+        assert (read.fields["present"], read.fields["enabled"], read.fields["default"], read.fields["fixed"]) == (
+            "yes", "yes", "WB", "enabled")
+        assert 0 < int_field(read, "variable-ranges") <= int_field(read, "variable-slots")
+        mtrrs = mtrrs_of(finished)
+        assert mtrrs.type_at(0xA0000) == mtrrs.type_at(0xFF000) == "UC"
+        for start, end, cls in never_mapped_ranges(finished):
+            if cls == "device" and end <= 1 << 32:
+                assert all(mtrrs.type_at(pa) == "UC" for pa in (start, end - PAGE)), f"device {start:#x}-{end:#x}"
+        uc_below_4g = [(s, e) for s, e, t in mtrrs.variable if t == "UC" and s < 1 << 32]
+        assert uc_below_4g and max(e for _, e in uc_below_4g) == 1 << 32, "the PCI hole up to 4 GiB is UC"
+        for start, end in ram_runs(finished):  # WB at its start and wherever a type could change inside it
+            assert {mtrrs.type_at(pa) for pa in mtrrs.edges() | {start} if start <= pa < end} == {"WB"}, \
+                f"RAM {start:#x}-{end:#x}"
+        assert int_field(only(finished, "paging", "phase map_phys_offset_regions"), "split-by-mtrr") == 0
+
     def test_the_self_check_reached_the_last_page_of_ram(self, finished, window):
+        """The check reads usable RAM only; its last page is the last usable one."""
         check = only(finished, "window", "check passed")
-        last = max(e for _, e in ram_runs(finished)) - PAGE
+        last = max(int_field(r, "end") for r in finished.records_for("memmap")
+                   if r.event == "range" and r.fields["kind"] == "usable") - PAGE
         assert int_field(check, "last-ram-page") == last
         assert int_field(check, "last-ram-page-va") == WINDOW_BASE + last
         assert int_field(check, "addresses") > 100 and int_field(check, "written") > 0
         # QEMU has the leaf that translates it, where the policy puts it.
-        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE)
+        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
         va, pa, _ = next(p for p in pages if p[1] <= last < p[1] + p[2])
         assert (va, pa) in {(e.va, e.pa) for e in window}
 

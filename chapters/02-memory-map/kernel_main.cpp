@@ -45,6 +45,7 @@ void kernel_main(const boot::BootHandoff& real_handoff) {
     klog::info("memmap").msg("handoff valid").kv("descriptors", uint64_t(g_memory.descriptors.count()))
         .kv("descriptor-size", handoff.descriptor_size);
     mm::log_descriptors(g_memory.descriptors);
+    (void)mm::log_refused_descriptors(g_memory.descriptors);
     mm::log_ranges(g_memory.ranges);
     mm::log_totals(g_memory.ranges);
     log_loader_objects(g_memory);

@@ -110,6 +110,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     if (Violation v = mm::load_boot_memory(handoff, handoff_address, identity_pointer(handoff.memory_map), &g_memory);
         !v.ok())
         fail("memmap", v);
+    (void)mm::log_refused_descriptors(g_memory.descriptors);
     mm::log_ranges(g_memory.ranges);
     mm::log_totals(g_memory.ranges);
 

@@ -11,6 +11,11 @@
 //    is on.
 //  - PS in a PDPTE (a 1 GiB page) is reserved without CPUID Page1GB.
 //
+// And one changes which large pages are sound: the MTRRs the firmware set.
+// A 2 MiB or 1 GiB page whose span has two MTRR types is undefined behaviour
+// (SDM Vol. 3A, 11.11.9), so the features carry the MTRRs and fit_to_cpu()
+// hands them to every policy, where the page-size choice respects them.
+//
 // Policies (mapping_policy.h) are written for a CPU that has both, so that
 // "rodata is never executable" is stated once. fit_to_cpu() is the one place
 // where a policy loses NX on a CPU without it; every mapping phase passes its
@@ -20,27 +25,32 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging_bits.h"
 #include "mapping_policy.h"
+#include "mtrr.h"
 
 namespace mm {
 
 struct CpuPagingFeatures {
     bool no_execute;  // NX may be set: CPUID.80000001H:EDX.NX[bit 20] and EFER.NXE
     bool pages_1gib;  // PS may be set in a PDPTE: CPUID.80000001H:EDX.Page1GB[bit 26]
+    // The MTRRs the firmware set (mtrr.h): no large page may span two of
+    // their types. nullptr: none to respect (host tests build features by hand).
+    const MtrrState* mtrrs = nullptr;
 };
 
-// Reads CPUID and EFER: kernel only (host tests build features by hand).
-inline CpuPagingFeatures read_cpu_paging_features() {
-    const bool nxe = (x86::rdmsr(x86::kMsrEfer) & x86::kEferNoExecute) != 0;
-    return {x86::cpu_has_nx() && nxe, x86::cpu_has_1gb_pages()};
-}
+// Reads CPUID, EFER and the MTRRs, and logs the MTRRs (the `[mtrr]` lines):
+// kernel only, common/mm/kernel/cpu_paging_features.cpp. The MTRRs are read
+// once, into storage that lives as long as the kernel.
+CpuPagingFeatures read_cpu_paging_features();
 
 // book:begin fit-to-cpu
 // `policy` as this CPU can carry it out: without NX the leaves lose their NX
-// bit (everything is executable then, which the boot log says), and 1 GiB
-// pages are used only where the CPU has them.
+// bit (everything is executable then, which the boot log says), 1 GiB
+// pages are used only where the CPU has them, and no large page spans two
+// MTRR types.
 constexpr MappingPolicy fit_to_cpu(MappingPolicy policy, CpuPagingFeatures cpu) {
     if (!cpu.no_execute) policy.leaf_flags &= ~x86::pte::kNoExecute;
     policy.cpu_has_1gib_pages = cpu.pages_1gib;
+    policy.mtrrs = cpu.mtrrs;
     return policy;
 }
 // book:end fit-to-cpu

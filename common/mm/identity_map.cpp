@@ -32,7 +32,7 @@ MapResult identity_map_low_memory(PageTableBuilder& builder, const MemoryRangeLi
     if (!refused.ok()) return refused;
     page_counts(klog::info("paging").msg("phase identity_map_low_memory").kv("ranges", ram_ranges).kv("runs", runs),
                 phase)
-        .kv("flags", flags_text(policy.leaf_flags).text);
+        .kv("split-by-mtrr", phase.split_by_mtrr).kv("flags", flags_text(policy.leaf_flags).text);
     return {MapStatus::kOk, VirtAddr(kIdentityMapFloor.value()), phase};
 }
 // book:end identity-map-low-memory

@@ -11,6 +11,7 @@
 
 #include "arch/x86/paging_bits.h"
 #include "memory_type.h"
+#include "mtrr.h"
 #include "page_size.h"
 #include "phys_addr.h"
 #include "virt_addr.h"
@@ -57,6 +58,9 @@ struct MappingPolicy {
     PageSize max_page_size;      // the largest page the region may use
     bool cpu_has_1gib_pages;     // CPUID.80000001H:EDX.Page1GB[bit 26]; without it PS in a PDPTE faults
     MemoryType memory_type = MemoryType::kNormal;  // becomes PWT/PCD/PAT in leaf_entry_flags()
+    // The firmware's MTRRs (fit_to_cpu sets them): a large page must not span
+    // two MTRR types. nullptr: no MTRR limit (host tests, unless they set one).
+    const MtrrState* mtrrs = nullptr;
 };
 
 // Kernel image sections are mapped with 4 KiB pages: their boundaries are only
@@ -107,8 +111,25 @@ constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_le
     return PageSize::k4KiB;
 }
 
-constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy) {
-    return largest_page_size(va, pa, bytes_left, policy.cpu_has_1gib_pages, policy.max_page_size);
+// The page map_range() picks for the next `bytes_left` bytes at va -> pa
+// under `policy`: the largest that alignment, length, policy and CPU allow,
+// then, where the policy carries the MTRRs, the largest of those whose whole
+// span has one MTRR type (largest_uniform_page). `split_by_mtrr` says the
+// MTRRs made it smaller.
+struct PageChoice {
+    PageSize size;
+    bool split_by_mtrr;
+};
+
+inline PageChoice choose_page(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy) {
+    const PageSize fits = largest_page_size(va, pa, bytes_left, policy.cpu_has_1gib_pages, policy.max_page_size);
+    if (policy.mtrrs == nullptr || fits == PageSize::k4KiB) return {fits, false};
+    const PageSize uniform = largest_uniform_page(*policy.mtrrs, pa, fits);
+    return {uniform, uniform != fits};
+}
+
+inline PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy) {
+    return choose_page(va, pa, bytes_left, policy).size;
 }
 
 // The flags a leaf of `size` carries under `policy`: PS marks a 2 MiB or

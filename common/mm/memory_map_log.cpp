@@ -38,10 +38,28 @@ void log_totals(const MemoryRangeList& ranges) {
         .kv("usable", klog::size(ranges.total_bytes(RangeClass::kUsable)))
         .kv("loader-owned", klog::size(ranges.total_bytes(RangeClass::kLoaderOwned)))
         .kv("firmware", klog::size(ranges.total_bytes(RangeClass::kFirmware)))
+        .kv("reserved", klog::size(ranges.total_bytes(RangeClass::kReserved)))
         .kv("device", klog::size(ranges.total_bytes(RangeClass::kDevice)))
         .kv("ram", klog::size(ranges.ram_bytes()))
         .kv("ram-end", klog::hex(ranges.ram_end().value()))
         .kv("ranges", uint64_t(ranges.count()));
+}
+
+uint64_t log_refused_descriptors(const MemoryDescriptorView& map) {
+    uint64_t refused = 0;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+        const MemoryDescriptor d = *it;
+        const DescriptorKind kind = classify_descriptor(d);
+        if (kind.refusal == nullptr) continue;
+        PhysAddr end;
+        (void)d.end(&end);  // validated: cannot overflow
+        klog::warn("memmap").msg("not ram").kv("index", uint64_t(it.index())).kv("type", klog::hex(d.type_code()))
+            .kv("name", d.type_name()).kv("start", klog::hex(d.physical_start().value()))
+            .kv("end", klog::hex(end.value())).kv("attributes", klog::hex(d.attributes()))
+            .kv("kind", range_kind_name(kind.kind)).kv("rule", kind.refusal);
+        ++refused;
+    }
+    return refused;
 }
 
 void log_rejection(const char* subsystem, const char* what, const Violation& v) {

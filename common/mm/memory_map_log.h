@@ -15,8 +15,13 @@ namespace mm {
 void log_descriptors(const MemoryDescriptorView& map);
 // [INFO  memmap] range start=0x100000 end=0x800000 size=7MiB kind=usable
 void log_ranges(const MemoryRangeList& ranges);
-// [INFO  memmap] totals usable=… loader-owned=… firmware=… device=… ram=… ranges=N
+// [INFO  memmap] totals usable=… loader-owned=… firmware=… reserved=… device=… ram=… ranges=N
 void log_totals(const MemoryRangeList& ranges);
+// One line per descriptor classify_descriptor() refused to take at its type's
+// word (a RAM type without WB, an unknown type, named by its number):
+// [WARN  memmap] not ram index=7 type=0x70000001 name=oem-defined start=… end=… attributes=0xf kind=reserved rule="…"
+// Returns how many it logged.
+uint64_t log_refused_descriptors(const MemoryDescriptorView& map);
 // [ERROR memmap] handoff rejected field=descriptor_size value=0x18 rule="…" [index=N]
 void log_rejection(const char* subsystem, const char* what, const Violation& violation);
 

@@ -25,6 +25,7 @@ const char* range_class_name(RangeClass cls) {
         case RangeClass::kUsable: return "usable";
         case RangeClass::kLoaderOwned: return "loader-owned";
         case RangeClass::kFirmware: return "firmware";
+        case RangeClass::kReserved: return "reserved";
         case RangeClass::kDevice: return "device";
     }
     return "?";
@@ -39,16 +40,19 @@ RangeClass range_class(RangeKind kind) {
         case RangeKind::kBootStack: return RangeClass::kLoaderOwned;
         case RangeKind::kAcpiReclaim:
         case RangeKind::kAcpiNvs:
-        case RangeKind::kFirmwareRuntime:
-        case RangeKind::kReserved: return RangeClass::kFirmware;
+        case RangeKind::kFirmwareRuntime: return RangeClass::kFirmware;
+        case RangeKind::kReserved: return RangeClass::kReserved;
         case RangeKind::kDevice: return RangeClass::kDevice;
     }
     return RangeClass::kFirmware;
 }
 
 // book:begin range-kind
-RangeKind range_kind_of(const MemoryDescriptor& d) {
-    switch (d.type()) {
+namespace {
+
+// The kind of a RAM type, or kDevice for every type that is not RAM.
+RangeKind kind_of_ram_type(EfiMemoryType type) {
+    switch (type) {
         // Free once ExitBootServices has returned (UEFI 2.10, 7.2, Table 7-6):
         // the loader's own code and pool are dead too, because everything the
         // kernel still needs was copied into the loader-owned types below.
@@ -65,13 +69,39 @@ RangeKind range_kind_of(const MemoryDescriptor& d) {
         case EfiMemoryType::kAcpiNvs: return RangeKind::kAcpiNvs;
         case EfiMemoryType::kRuntimeServicesCode:
         case EfiMemoryType::kRuntimeServicesData: return RangeKind::kFirmwareRuntime;
-        case EfiMemoryType::kMmio:
-        case EfiMemoryType::kMmioPortSpace: return RangeKind::kDevice;
-        default: break;
+        default: return RangeKind::kDevice;
     }
-    // Reserved, unusable, PAL code, persistent, unaccepted, OEM/OS-defined types
-    // we do not know: never hand out. RAM only when it can be cached write-back.
-    return (d.attributes() & boot::kEfiMemoryWb) ? RangeKind::kReserved : RangeKind::kDevice;
+}
+
+// The types the kernel knows are not RAM: the firmware's and the platform's.
+bool is_known_other_type(EfiMemoryType type) {
+    switch (type) {
+        case EfiMemoryType::kReserved:
+        case EfiMemoryType::kUnusable:
+        case EfiMemoryType::kMmio:
+        case EfiMemoryType::kMmioPortSpace:
+        case EfiMemoryType::kPalCode:
+        case EfiMemoryType::kPersistent:
+        case EfiMemoryType::kUnaccepted: return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
+DescriptorKind classify_descriptor(const MemoryDescriptor& d) {
+    const bool write_back = (d.attributes() & boot::kEfiMemoryWb) != 0;
+    // RAM by type; the attributes can only take that away: RAM is mapped WB.
+    if (const RangeKind ram = kind_of_ram_type(d.type()); ram != RangeKind::kDevice)
+        return write_back ? DescriptorKind{ram, nullptr} : DescriptorKind{RangeKind::kReserved, kRefusedRamWithoutWb};
+    if (d.type() == EfiMemoryType::kMmio || d.type() == EfiMemoryType::kMmioPortSpace)
+        return {RangeKind::kDevice, nullptr};
+    // Never RAM. Memory that could be cached WB is the firmware's ("reserved":
+    // unusable DRAM, persistent memory, carve-outs); the rest is device
+    // memory, like the PCIe configuration window OVMF marks reserved with the
+    // uncached attribute only.
+    const RangeKind kind = write_back ? RangeKind::kReserved : RangeKind::kDevice;
+    return {kind, is_known_other_type(d.type()) ? nullptr : kRefusedUnknownType};
 }
 // book:end range-kind
 
@@ -133,7 +163,7 @@ uint64_t MemoryRangeList::ram_bytes() const {
 
 PhysAddr MemoryRangeList::ram_end() const {
     for (size_t i = count_; i > 0; --i)
-        if (range_class(ranges_[i - 1].kind) != RangeClass::kDevice) return ranges_[i - 1].end;
+        if (is_ram_class(range_class(ranges_[i - 1].kind))) return ranges_[i - 1].end;
     return PhysAddr(0);
 }
 

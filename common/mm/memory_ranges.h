@@ -25,21 +25,47 @@ enum class RangeKind : uint8_t {
     kAcpiReclaim,     // ACPI tables: keep until parsed (chapter 06)
     kAcpiNvs,         // firmware's ACPI storage: never touch
     kFirmwareRuntime, // UEFI runtime services code and data
-    kReserved,        // RAM the firmware kept for itself (reserved, unusable, persistent, unknown)
+    kReserved,        // not RAM to the kernel, never mapped: reserved, unusable, persistent, unknown
+                      //   types, and RAM types the firmware does not let us cache write-back
     kDevice,          // not RAM: MMIO, port space, and reserved ranges that cannot be cached write-back
 };
 
-// The coarse classes the kernel prints totals for.
-enum class RangeClass : uint8_t { kUsable, kLoaderOwned, kFirmware, kDevice };
+// The coarse classes the kernel prints totals for. The first three are RAM
+// (is_ram_class): what the identity map and the phys-offset window map, WB.
+enum class RangeClass : uint8_t { kUsable, kLoaderOwned, kFirmware, kReserved, kDevice };
 
 const char* range_kind_name(RangeKind kind);
 const char* range_class_name(RangeClass cls);
 RangeClass range_class(RangeKind kind);
 
-// RAM is what can be cached write-back and is not an MMIO type: that keeps
-// the PCIe configuration window OVMF marks "reserved" (attribute UC only) out
-// of the RAM totals and out of the phys-offset window of chapter 05.
-RangeKind range_kind_of(const MemoryDescriptor& descriptor);
+// RAM: usable, loader-owned and firmware memory. Reserved and device ranges
+// are not, and nothing maps them as RAM.
+constexpr bool is_ram_class(RangeClass cls) {
+    return cls == RangeClass::kUsable || cls == RangeClass::kLoaderOwned || cls == RangeClass::kFirmware;
+}
+
+// What one descriptor becomes: its kind, and, when the firmware said
+// something the kernel refuses to take at its word, the rule that refused it
+// (logged by log_refused_descriptors; nullptr when there is nothing to say).
+struct DescriptorKind {
+    RangeKind kind;
+    const char* refusal;
+};
+
+// The type decides whether a descriptor is RAM, the attributes can only take
+// that away: the RAM types (the ones Linux's EFI memory map code trusts:
+// conventional, loader and boot-services code and data, ACPI reclaim and NVS,
+// runtime code and data, and our loader's own) are RAM only when they may be
+// cached write-back (EFI_MEMORY_WB), because RAM is mapped WB; every other
+// type is never RAM, whatever its attributes: reserved, unusable (bad DRAM),
+// persistent, PAL code, unaccepted, and any type this kernel does not know.
+DescriptorKind classify_descriptor(const MemoryDescriptor& descriptor);
+inline RangeKind range_kind_of(const MemoryDescriptor& descriptor) { return classify_descriptor(descriptor).kind; }
+
+// The rules classify_descriptor() refuses with, for tests and log readers.
+inline constexpr const char* kRefusedRamWithoutWb =
+    "a RAM type must allow write-back caching (EFI_MEMORY_WB) to be mapped as RAM";
+inline constexpr const char* kRefusedUnknownType = "an unknown memory type is not RAM, whatever its attributes";
 
 struct MemoryRange {
     PhysAddr start;
@@ -69,9 +95,9 @@ public:
     const MemoryRange* end() const { return ranges_ + count_; }
 
     uint64_t total_bytes(RangeClass cls) const;
-    // usable + loader-owned + firmware: every byte of RAM the firmware described.
+    // usable + loader-owned + firmware: every byte of RAM the kernel may map.
     uint64_t ram_bytes() const;
-    // The end of the highest range that is RAM (not device memory).
+    // The end of the highest range that is RAM (is_ram_class).
     PhysAddr ram_end() const;
     // The range holding `address`, or nullptr when the map does not describe it.
     const MemoryRange* find(PhysAddr address) const;

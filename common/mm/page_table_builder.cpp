@@ -31,6 +31,7 @@ const char* describe(MapStatus status) {
         case MapStatus::kAlreadyMapped: return "must not remap a page that is already present";
         case MapStatus::kHugePageInTheWay: return "must not map inside a present 2MiB or 1GiB page";
         case MapStatus::kOutOfTableFrames: return "needs more page-table frames than the frame source has";
+        case MapStatus::kOutsideRegion: return "must end inside its region of the virtual address space";
     }
     return "unknown map status";
 }
@@ -61,6 +62,7 @@ MapStats& MapStats::operator+=(const MapStats& other) {
     pages_2m += other.pages_2m;
     pages_1g += other.pages_1g;
     tables_created += other.tables_created;
+    split_by_mtrr += other.split_by_mtrr;
     return *this;
 }
 
@@ -151,7 +153,9 @@ MapResult PageTableBuilder::walk_range(Pass pass, VirtAddr va, PhysAddr pa, uint
     for (uint64_t done = 0; done < length;) {
         const VirtAddr page_va = va + done;
         const PhysAddr page_pa = pa + done;
-        PageSize size = largest_page_size(page_va, page_pa, length - done, policy);
+        const PageChoice choice = choose_page(page_va, page_pa, length - done, policy);
+        PageSize size = choice.size;
+        if (choice.split_by_mtrr) ++result.mapped.split_by_mtrr;
         const MapStatus status = map_page(pass, page_va, page_pa, &size, policy, counter, result.mapped);
         if (status != MapStatus::kOk) return {status, page_va, {}};
         done += bytes(size);

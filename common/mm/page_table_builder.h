@@ -31,6 +31,7 @@ enum class MapStatus : uint8_t {
     kAlreadyMapped,
     kHugePageInTheWay,
     kOutOfTableFrames,
+    kOutsideRegion,  // a phase's own rule: the range does not fit the region of the address space it maps into
 };
 
 // The rule a refusal broke, as one sentence for a log line's rule= field.
@@ -43,6 +44,7 @@ struct MapStats {
     uint64_t pages_2m = 0;
     uint64_t pages_1g = 0;
     uint64_t tables_created = 0;
+    uint64_t split_by_mtrr = 0;  // large pages alignment allowed but the MTRRs did not (one per page split)
 
     uint64_t pages(PageSize size) const;
     uint64_t bytes_mapped() const;

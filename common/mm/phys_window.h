@@ -3,10 +3,12 @@
 // kPhysWindowBase + pa without touching the page tables again.
 //
 // Phase map_phys_offset_regions builds it over every RAM run of the range
-// list (usable, loader-owned, ACPI, firmware; never device ranges), RW+NX,
-// with 1 GiB pages where the CPU has them and both addresses are 1 GiB
-// aligned, else 2 MiB, 4 KiB only at the edges of a run. The window base is
+// list (usable, loader-owned, ACPI, firmware; never reserved or device
+// ranges), RW+NX, with 1 GiB pages where the CPU has them and both addresses
+// are 1 GiB aligned, else 2 MiB, 4 KiB only at the edges of a run, and never
+// a large page whose span has two MTRR types (mtrr.h). The window base is
 // 1 GiB aligned, so "both addresses aligned" reduces to the physical one.
+// RAM that ends beyond the window's 64 TiB is refused, not cut.
 #pragma once
 
 #include "address_space_layout.h"
@@ -66,8 +68,10 @@ private:
     bool window_live_ = false;
 };
 
-// The phase. Logs one `window run` line per run and one line for the phase;
-// on a refusal logs `map rejected` and returns it.
+// The phase. Logs one `window run` line per run and one line for the phase
+// (with split-by-mtrr=, the large pages the MTRRs split); on a refusal logs
+// `map rejected` and returns it (kOutsideRegion, with region=phys-window,
+// for RAM past the window's end).
 MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeList& ranges, CpuPagingFeatures cpu);
 
 }  // namespace mm

@@ -3,8 +3,8 @@
 // A mapping of "all RAM" (the identity map of chapter 04, the phys-offset
 // window of chapter 05) should not split where only the *kind* of memory
 // changes, say from usable to acpi-nvs: a run across the boundary can still
-// take 2 MiB and 1 GiB pages. Device ranges end a run: they are never mapped
-// as RAM.
+// take 2 MiB and 1 GiB pages. Reserved and device ranges end a run: they are
+// never mapped as RAM.
 #pragma once
 
 #include <stdint.h>
@@ -19,7 +19,7 @@ struct RamRun {
     uint64_t ranges;  // how many ranges of the list it merges
 };
 
-inline bool is_ram(const MemoryRange& range) { return range_class(range.kind) != RangeClass::kDevice; }
+inline bool is_ram(const MemoryRange& range) { return is_ram_class(range_class(range.kind)); }
 
 // Calls visit(const RamRun&) for each run in address order; stops early, and
 // returns false, when visit returns false.

@@ -104,6 +104,19 @@ int main(int argc, char** argv) {
                     {0x80005000, 0x5905000, 50, 3, 2}}));        // data
     write(root + "/page_table", "phys-window-1gib",
           requests({{0x0, 0x0, 2, 0x22, 3}, {0x40000000, 0x40000000, 512, 0x21, 4}, {0x1000, 0x1000, 1, 0, 2}}));
+    // Under the fuzz target's MTRRs: a gigabyte with a UC quarter, a 2 MiB
+    // block with one UC page, the first MiB's fixed ranges.
+    write(root + "/page_table", "mtrr-splits",
+          requests({{0x40000000, 0x40000000, 0, 0x10, 6}, {0x80000000, 0x80000000, 2, 0x20, 6},
+                    {0x0, 0x0, 2, 0x20, 7}}));
+    FakeMemoryMap refused;  // RAM types without WB, and types nobody knows
+    refused.add(EfiMemoryType::kConventional, 0x100000, 0x100)
+        .add(EfiMemoryType::kAcpiNvs, 0x200000, 0x10, boot::kEfiMemoryUc)
+        .add(EfiMemoryType::kUnusable, 0x210000, 0x10)
+        .add(EfiMemoryType::kPersistent, 0x220000, 0x10)
+        .add(EfiMemoryType(0x70000001), 0x230000, 0x10)
+        .add(EfiMemoryType::kConventional, 0x240000, 0x10, boot::kEfiMemoryUc);
+    write(root + "/memory_map", "not-ram", map_input(refused, loader));
 
     // address_space_audit_fuzz's input: a request count, the requests, then
     // damage records (table, entry, raw value): none, a W+X leaf, a stray bit.

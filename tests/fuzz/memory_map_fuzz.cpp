@@ -1,7 +1,9 @@
 // Fuzz target: the handoff's memory map, from validation through the range
 // list to the boot frame allocator. An accepted map must normalise into
-// sorted, disjoint ranges that cover exactly its descriptors, and every frame
-// the allocator then hands out must be usable memory above 1 MiB, once.
+// sorted, disjoint ranges that cover exactly its descriptors; only a RAM type
+// with the WB attribute may become RAM, and a descriptor refused by name never
+// does; and every frame the allocator then hands out must be usable memory
+// above 1 MiB, once.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
 #include "fuzz_check.h"
+#include "ram_runs.h"
 
 using namespace mm;
 
@@ -23,6 +26,15 @@ struct Header {
     uint64_t loader_fields[6];  // kernel base/size, bootstrap pml4, stack base/size, handoff address
 };
 
+// The UEFI types that may be RAM (and our loader's), listed again here.
+bool is_ram_type(uint32_t type) {
+    switch (type) {
+        case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: case 10:  // loader, boot, runtime, conventional, ACPI
+        case 0x80000001: case 0x80000002: case 0x80000003: case 0x80000004: return true;
+        default: return false;
+    }
+}
+
 void check_ranges(const MemoryDescriptorView& view, const MemoryRangeList& ranges) {
     uint64_t described = 0, listed = 0;
     for (size_t i = 0; i < view.count(); ++i) {
@@ -32,6 +44,9 @@ void check_ranges(const MemoryDescriptorView& view, const MemoryRangeList& range
         described += end - d.physical_start();
         const MemoryRange* r = ranges.find(d.physical_start());
         FUZZ_CHECK(r != nullptr && r->kind == range_kind_of(d) && r->contains(PhysAddr(end.value() - 1)));
+        const bool ram_type_with_wb = is_ram_type(d.type_code()) && (d.attributes() & boot::kEfiMemoryWb) != 0;
+        FUZZ_CHECK(is_ram(*r) == ram_type_with_wb);
+        if (classify_descriptor(d).refusal != nullptr) FUZZ_CHECK(!is_ram(*r));
     }
     for (size_t i = 0; i < ranges.count(); ++i) {
         FUZZ_CHECK(ranges[i].start < ranges[i].end);

@@ -1,7 +1,8 @@
 // Fuzz target: PageTableBuilder over a fake physical memory, driven by a
 // sequence of map requests. After every call: a refusal changed nothing; a
 // success maps exactly what was asked with the policy's flags, used exactly
-// the tables it counted, and left every earlier mapping intact.
+// the tables it counted, left every earlier mapping intact, and, under a
+// policy that carries MTRRs, never made a large page over two MTRR types.
 #include <cstdint>
 #include <vector>
 
@@ -29,12 +30,47 @@ VirtAddr shape_va(uint64_t raw, uint8_t selector) {
     return VirtAddr(kBases[selector % 4] + (raw & 0x3'FFFF'F000ull));  // up to 16 GiB in
 }
 
+// MTRRs with type changes where the fuzzed windows are: WB by default, UC
+// over [1.25 GiB, 1.5 GiB) and over one page at 2 GiB + 2 MiB + 4 KiB, WT
+// over [4 MiB, 6 MiB); the first MiB WB below 640 KiB, UC above.
+const MtrrState& fuzz_mtrrs() {
+    static const MtrrState state = [] {
+        MtrrState s;
+        s.present = s.enabled = s.fixed_supported = s.fixed_enabled = true;
+        s.default_type = mtrr_type::kWriteBack;
+        s.physical_address_bits = 40;
+        for (size_t i = 0; i < MtrrState::kFixedRanges; ++i)
+            s.fixed[i] = mtrr_fixed_start(i) < 0xA'0000 ? mtrr_type::kWriteBack : mtrr_type::kUncacheable;
+        const uint64_t mask = 0xFF'FFFF'F000ull;
+        s.variable[s.variable_count++] = {0x5000'0000, mask & ~(256 * MiB - 1), mtrr_type::kUncacheable, 0};
+        s.variable[s.variable_count++] = {0x8020'1000, mask, mtrr_type::kUncacheable, 1};
+        s.variable[s.variable_count++] = {0x40'0000, mask & ~(2 * MiB - 1), mtrr_type::kWriteThrough, 2};
+        return s;
+    }();
+    return state;
+}
+
+MappingPolicy with_mtrrs(MappingPolicy policy) {
+    policy.mtrrs = &fuzz_mtrrs();
+    return policy;
+}
+
 const MappingPolicy& shape_policy(uint8_t selector) {
     static const MappingPolicy kPolicies[] = {
         kKernelTextPolicy, kKernelRodataPolicy, kKernelDataPolicy,
         phys_window_policy(true), phys_window_policy(false), identity_low_memory_policy(true),
+        with_mtrrs(phys_window_policy(true)), with_mtrrs(identity_low_memory_policy(false)),
     };
-    return kPolicies[selector % 6];
+    return kPolicies[selector % 8];
+}
+
+// A large leaf under MTRRs: its span has one type, and so do 64 of its
+// pages spread over it, each read on its own.
+void expect_one_mtrr_type(const MtrrState& mtrrs, PhysAddr leaf, PageSize size) {
+    FUZZ_CHECK(mtrrs.span_type(leaf, bytes(size)).uniform);
+    const uint8_t first = mtrrs.type_at(leaf);
+    for (uint64_t i = 1; i <= 64; ++i)
+        FUZZ_CHECK(mtrrs.type_at(PhysAddr(leaf.value() + align_down(bytes(size) / 64 * i - 1, kPageSize))) == first);
 }
 
 void expect_mapped(PhysAddr pml4, FakePhysicalMemory& memory, const Mapping& m, const MappingPolicy* policy) {
@@ -45,6 +81,8 @@ void expect_mapped(PhysAddr pml4, FakePhysicalMemory& memory, const Mapping& m, 
         FUZZ_CHECK(t.pa == m.pa + offset);
         FUZZ_CHECK((t.flags & ~x86::pte::kHugePage & ~(x86::pte::kAccessed | x86::pte::kDirty)) == m.flags);
         if (policy) FUZZ_CHECK(bytes(t.page_size) <= bytes(policy->max_page_size));
+        if (policy && policy->mtrrs && t.page_size != PageSize::k4KiB)
+            expect_one_mtrr_type(*policy->mtrrs, PhysAddr(align_down(t.pa.value(), bytes(t.page_size))), t.page_size);
     }
 }
 

@@ -3,24 +3,36 @@
 Written again in Python on purpose, from the policy's statement rather than
 from the kernel's code: the largest page (1 GiB where the CPU has it, else
 2 MiB, else 4 KiB) for which the virtual address, the physical address and
-the bytes left all fit. Tests run it over the RAM ranges the kernel printed
+the bytes left all fit, and whose whole span has one MTRR type (SDM Vol. 3A,
+11.11.9). Tests run it over the RAM ranges and the MTRRs the kernel printed
 and compare the result with what the kernel logged and with QEMU's ``info tlb``.
+
+The MTRR types are worked out another way than the kernel's: the type of an
+address by the SDM's precedences (11.11.4.1), and a span is uniform when the
+type at every range edge inside it equals the type at its start.
 """
 
 from __future__ import annotations
 
-from .log import int_field
+from dataclasses import dataclass, field
+
+from .log import int_field, size_field
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 PAGE = 4 * KiB
 
 
+#: The range classes that are RAM, which the identity map and the window map;
+#: ``reserved`` and ``device`` ranges are listed but never mapped.
+RAM_CLASSES = frozenset({"usable", "loader-owned", "firmware"})
+
+
 def ram_runs(result, floor: int = 0) -> list[tuple[int, int]]:
-    """The RAM the kernel printed (every ``[memmap] range`` that is not a
-    device range), touching ranges merged, everything below ``floor`` cut."""
+    """The RAM the kernel printed (every ``[memmap] range`` of a RAM class),
+    touching ranges merged, everything below ``floor`` cut."""
     runs: list[list[int]] = []
     for r in result.records_for("memmap"):
-        if r.event != "range" or r.fields["class"] == "device":
+        if r.event != "range" or r.fields["class"] not in RAM_CLASSES:
             continue
         start, end = int_field(r, "start"), int_field(r, "end")
         if runs and runs[-1][1] == start:
@@ -30,24 +42,95 @@ def ram_runs(result, floor: int = 0) -> list[tuple[int, int]]:
     return [(max(s, floor), e) for s, e in runs if max(s, floor) < e]
 
 
-def largest_page(va: int, pa: int, left: int, one_gib: bool) -> int:
+UC, WT, WB = "UC", "WT", "WB"
+FIRST_MIB = 1 * MiB
+
+
+@dataclass
+class Mtrrs:
+    """The MTRRs as the kernel's ``[mtrr]`` lines report them."""
+
+    present: bool = False
+    enabled: bool = False
+    default: str = UC
+    fixed: list[tuple[int, int, str]] = field(default_factory=list)      # (start, end, type), when in force
+    variable: list[tuple[int, int, str]] = field(default_factory=list)   # (start, end, type)
+
+    def type_at(self, pa: int) -> str:
+        if not self.present:
+            return WB
+        if not self.enabled:
+            return UC
+        if pa < FIRST_MIB and self.fixed:
+            return next(t for s, e, t in self.fixed if s <= pa < e)
+        types = {t for s, e, t in self.variable if s <= pa < e}
+        if not types:
+            return self.default
+        if UC in types:
+            return UC
+        if types == {WT, WB}:
+            return WT
+        return types.pop() if len(types) == 1 else "undefined"
+
+    def edges(self) -> set[int]:
+        """Every address where the type may change."""
+        edges = {s for s, _, _ in self.fixed} | {e for _, e, _ in self.fixed}
+        edges |= {s for s, _, _ in self.variable} | {e for _, e, _ in self.variable}
+        return edges | ({FIRST_MIB} if self.fixed else set())
+
+    def uniform(self, pa: int, size: int) -> bool:
+        first = self.type_at(pa)
+        return all(self.type_at(edge) == first for edge in self.edges() if pa < edge < pa + size)
+
+
+def mtrrs_of(result) -> Mtrrs:
+    """The MTRRs the kernel printed (one ``[mtrr] read`` line, then its ranges)."""
+    lines = result.records_for("mtrr")
+    read = [r for r in lines if r.event == "read"]
+    assert len(read) == 1, f"expected one '[mtrr] read' line, found {len(read)}"
+    if read[0].fields["present"] != "yes":
+        return Mtrrs()
+    mtrrs = Mtrrs(present=True, enabled=read[0].fields["enabled"] == "yes", default=read[0].fields["default"])
+    for r in lines:
+        if r.event == "variable":
+            assert r.fields["size"] != "non-contiguous", "the model knows contiguous ranges only"
+            start = int_field(r, "base")
+            mtrrs.variable.append((start, start + size_field(r, "size"), r.fields["type"]))
+        elif r.event == "fixed" and read[0].fields["fixed"] == "enabled":
+            mtrrs.fixed.append((int_field(r, "start"), int_field(r, "end"), r.fields["type"]))
+    assert len(mtrrs.variable) == int_field(read[0], "variable-ranges")
+    return mtrrs
+
+
+def largest_page(va: int, pa: int, left: int, one_gib: bool, mtrrs: Mtrrs | None = None) -> int:
     for size in ([GiB] if one_gib else []) + [2 * MiB]:
-        if va % size == 0 and pa % size == 0 and left >= size:
+        if va % size == 0 and pa % size == 0 and left >= size and (mtrrs is None or mtrrs.uniform(pa, size)):
             return size
     return PAGE
 
 
-def predicted_pages(runs, one_gib: bool, offset: int = 0) -> list[tuple[int, int, int]]:
+def predicted_pages(runs, one_gib: bool, offset: int = 0, mtrrs: Mtrrs | None = None) -> list[tuple[int, int, int]]:
     """(va, pa, size) of every leaf the policy produces when each run is
     mapped at va = pa + offset."""
     pages = []
     for start, end in runs:
         pa = start
         while pa < end:
-            size = largest_page(pa + offset, pa, end - pa, one_gib)
+            size = largest_page(pa + offset, pa, end - pa, one_gib, mtrrs)
             pages.append((pa + offset, pa, size))
             pa += size
     return pages
+
+
+def predicted_splits(runs, one_gib: bool, offset: int = 0, mtrrs: Mtrrs | None = None) -> int:
+    """How many of those leaves are smaller than alignment alone allows:
+    the large pages the MTRRs split (the phases' ``split-by-mtrr=``)."""
+    return sum(1 for va, pa, size in predicted_pages(runs, one_gib, offset, mtrrs)
+               if size < largest_page(va, pa, _left(runs, pa), one_gib))
+
+
+def _left(runs, pa: int) -> int:
+    return next(e for s, e in runs if s <= pa < e) - pa
 
 
 def count_by_size(pages) -> dict[int, int]:

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "handoff_validation.h"
 #include "memory_map_builder.h"
@@ -177,7 +178,7 @@ TEST(MemoryRangeList, KeepsDeviceRangesAndMergesAcrossInsertionOrder) {
         .add(EfiMemoryType::kReserved, 0xB0000000, 16, boot::kEfiMemoryUc)
         .add(EfiMemoryType::kMmio, 0xFFC00000, 16, boot::kEfiMemoryUc | boot::kEfiMemoryRuntime)
         .add(EfiMemoryType::kReserved, 0x5000, 1, 0xF)
-        .add(EfiMemoryType(0x70000001), 0x6000, 1, 0xF);  // OEM type: never usable
+        .add(EfiMemoryType(0x70000001), 0x6000, 1, 0xF);  // OEM type: never usable, never RAM
     mm::MemoryRangeList ranges;
     ASSERT_TRUE(ranges.build(map.view()).ok());
     ASSERT_EQ(ranges.count(), 4u);
@@ -188,10 +189,112 @@ TEST(MemoryRangeList, KeepsDeviceRangesAndMergesAcrossInsertionOrder) {
     EXPECT_EQ(ranges[2].kind, RangeKind::kDevice);
     EXPECT_EQ(ranges[3].kind, RangeKind::kDevice);
     EXPECT_EQ(ranges.total_bytes(mm::RangeClass::kUsable), 3 * kPageSize);
-    EXPECT_EQ(ranges.ram_bytes(), 5 * kPageSize);
-    EXPECT_EQ(ranges.ram_end(), PhysAddr(0x7000));
+    // Reserved memory is listed, but it is not RAM: only the usable pages count.
+    EXPECT_EQ(ranges.total_bytes(mm::RangeClass::kReserved), 2 * kPageSize);
+    EXPECT_EQ(ranges.ram_bytes(), 3 * kPageSize);
+    EXPECT_EQ(ranges.ram_end(), PhysAddr(0x4000));
     EXPECT_EQ(ranges.find(PhysAddr(0x2FFF)), &ranges[0]);
     EXPECT_EQ(ranges.find(PhysAddr(0x4000)), nullptr);
+}
+
+namespace {
+
+mm::DescriptorKind classify(EfiMemoryType type, uint64_t attributes) {
+    FakeMemoryMap map;
+    map.add(type, 0x100000, 1, attributes);
+    return mm::classify_descriptor(map.view().at(0));
+}
+
+constexpr uint64_t kWb = boot::kEfiMemoryWb;
+constexpr uint64_t kEveryCacheability = 0xF;  // UC | WC | WT | WB, as OVMF sets on RAM
+
+}  // namespace
+
+TEST(RangeKind, EveryRamTypeWithWbIsItsOwnKindOfRam) {
+    const std::pair<EfiMemoryType, RangeKind> ram[] = {
+        {EfiMemoryType::kConventional, RangeKind::kUsable},
+        {EfiMemoryType::kLoaderCode, RangeKind::kUsable},
+        {EfiMemoryType::kLoaderData, RangeKind::kUsable},
+        {EfiMemoryType::kBootServicesCode, RangeKind::kUsable},
+        {EfiMemoryType::kBootServicesData, RangeKind::kUsable},
+        {EfiMemoryType::kAcpiReclaim, RangeKind::kAcpiReclaim},
+        {EfiMemoryType::kAcpiNvs, RangeKind::kAcpiNvs},
+        {EfiMemoryType::kRuntimeServicesCode, RangeKind::kFirmwareRuntime},
+        {EfiMemoryType::kRuntimeServicesData, RangeKind::kFirmwareRuntime},
+        {EfiMemoryType::kKernelImage, RangeKind::kKernelImage},
+        {EfiMemoryType::kBootHandoff, RangeKind::kBootHandoff},
+        {EfiMemoryType::kBootPageTables, RangeKind::kBootPageTables},
+        {EfiMemoryType::kBootStack, RangeKind::kBootStack},
+    };
+    for (const auto& [type, kind] : ram) {
+        for (uint64_t attributes : {kWb, kEveryCacheability, kEveryCacheability | boot::kEfiMemoryRuntime}) {
+            const mm::DescriptorKind got = classify(type, attributes);
+            EXPECT_EQ(got.kind, kind) << boot::memory_type_name(uint32_t(type)) << " " << attributes;
+            EXPECT_EQ(got.refusal, nullptr) << boot::memory_type_name(uint32_t(type));
+            EXPECT_TRUE(mm::is_ram_class(mm::range_class(got.kind)));
+        }
+    }
+}
+
+TEST(RangeKind, UnusablePersistentReservedAndUnknownTypesAreNeverRam) {
+    // Whatever their attributes: a WB attribute makes none of them RAM.
+    const EfiMemoryType never_ram[] = {EfiMemoryType::kReserved,   EfiMemoryType::kUnusable,
+                                       EfiMemoryType::kPersistent, EfiMemoryType::kPalCode,
+                                       EfiMemoryType::kUnaccepted, EfiMemoryType(16),
+                                       EfiMemoryType(0x70000001),  EfiMemoryType(0x80000005)};
+    for (EfiMemoryType type : never_ram) {
+        for (uint64_t attributes : {kWb, kEveryCacheability, kEveryCacheability | boot::kEfiMemoryRuntime,
+                                    boot::kEfiMemoryUc, uint64_t(0)}) {
+            const mm::DescriptorKind got = classify(type, attributes);
+            EXPECT_FALSE(mm::is_ram_class(mm::range_class(got.kind)))
+                << uint32_t(type) << " attributes " << attributes << " became " << mm::range_kind_name(got.kind);
+            // Cacheable memory is the firmware's (reserved); the rest is device memory, as before.
+            EXPECT_EQ(got.kind, (attributes & kWb) ? RangeKind::kReserved : RangeKind::kDevice) << uint32_t(type);
+        }
+    }
+    // Only the types the kernel does not know are refused, by name; the others are not news.
+    EXPECT_EQ(classify(EfiMemoryType::kUnusable, kWb).refusal, nullptr);
+    EXPECT_EQ(classify(EfiMemoryType::kPersistent, kWb).refusal, nullptr);
+    EXPECT_STREQ(classify(EfiMemoryType(0x70000001), kWb).refusal, mm::kRefusedUnknownType);
+    EXPECT_STREQ(classify(EfiMemoryType(16), boot::kEfiMemoryUc).refusal, mm::kRefusedUnknownType);
+    // MMIO stays device memory, even where the firmware lets it be cached.
+    EXPECT_EQ(classify(EfiMemoryType::kMmio, kEveryCacheability).kind, RangeKind::kDevice);
+    EXPECT_EQ(classify(EfiMemoryType::kMmioPortSpace, kWb).kind, RangeKind::kDevice);
+}
+
+TEST(RangeKind, RamTypeWithoutWbIsRefusedByName) {
+    for (EfiMemoryType type : {EfiMemoryType::kConventional, EfiMemoryType::kBootServicesData,
+                               EfiMemoryType::kAcpiReclaim, EfiMemoryType::kRuntimeServicesCode}) {
+        for (uint64_t attributes : {boot::kEfiMemoryUc, boot::kEfiMemoryUc | boot::kEfiMemoryWt,
+                                    boot::kEfiMemoryUc | boot::kEfiMemoryRuntime, uint64_t(0)}) {
+            const mm::DescriptorKind got = classify(type, attributes);
+            EXPECT_EQ(got.kind, RangeKind::kReserved) << boot::memory_type_name(uint32_t(type)) << " " << attributes;
+            EXPECT_STREQ(got.refusal, mm::kRefusedRamWithoutWb);
+        }
+    }
+}
+
+TEST(RangeKind, AcpiNvsWithUcOnlyIsNotRam) {
+    // OVMF's ACPI NVS is WB-capable (attributes 0xf); a firmware that allows
+    // only UC cannot have it mapped WB in the window, so it is not RAM.
+    EXPECT_EQ(classify(EfiMemoryType::kAcpiNvs, kEveryCacheability).kind, RangeKind::kAcpiNvs);
+    const mm::DescriptorKind uc = classify(EfiMemoryType::kAcpiNvs, boot::kEfiMemoryUc);
+    EXPECT_EQ(uc.kind, RangeKind::kReserved);
+    EXPECT_STREQ(uc.refusal, mm::kRefusedRamWithoutWb);
+    const mm::DescriptorKind runtime_uc =
+        classify(EfiMemoryType::kRuntimeServicesData, boot::kEfiMemoryUc | boot::kEfiMemoryRuntime);
+    EXPECT_EQ(runtime_uc.kind, RangeKind::kReserved);
+
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0x100000, 0x100)
+        .add(EfiMemoryType::kAcpiNvs, 0x200000, 0x10, boot::kEfiMemoryUc)
+        .add(EfiMemoryType::kConventional, 0x210000, 0x10);
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_EQ(ranges.count(), 3u);
+    EXPECT_EQ(ranges[1].kind, RangeKind::kReserved);
+    EXPECT_EQ(ranges.ram_bytes(), 0x110u * kPageSize);
+    EXPECT_EQ(ranges.total_bytes(mm::RangeClass::kReserved), 0x10u * kPageSize);
 }
 
 TEST(MemoryRangeList, ReportsWhenRangesDoNotFit) {
@@ -241,6 +344,25 @@ namespace {
 std::string g_log;
 void capture(klog::Level, const char* text, size_t length) { g_log.append(text, length); }
 }  // namespace
+
+TEST(MemoryMapLog, RefusedDescriptorsAreLoggedByNumberAndRule) {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0x100000, 0x10)
+        .add(EfiMemoryType(0x70000001), 0x200000, 1, 0xF)
+        .add(EfiMemoryType::kAcpiNvs, 0x300000, 2, boot::kEfiMemoryUc)
+        .add(EfiMemoryType::kUnusable, 0x400000, 1, 0xF)  // not RAM, but nothing to refuse
+        .add(EfiMemoryType::kReserved, 0xB0000000, 0x10, boot::kEfiMemoryUc);
+    g_log.clear();
+    klog::set_sink(capture);
+    const uint64_t refused = mm::log_refused_descriptors(map.view());
+    klog::set_sink(nullptr);
+    EXPECT_EQ(refused, 2u);
+    EXPECT_EQ(g_log,
+              "[WARN  memmap] not ram index=1 type=0x70000001 name=oem-defined start=0x200000 end=0x201000 "
+              "attributes=0xf kind=reserved rule=\"an unknown memory type is not RAM, whatever its attributes\"\n"
+              "[WARN  memmap] not ram index=2 type=0xa name=acpi-nvs start=0x300000 end=0x302000 attributes=0x1 "
+              "kind=reserved rule=\"a RAM type must allow write-back caching (EFI_MEMORY_WB) to be mapped as RAM\"\n");
+}
 
 TEST(MemoryMapLog, RejectionLineNamesFieldValueRuleAndIndex) {
     g_log.clear();

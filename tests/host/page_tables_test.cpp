@@ -538,13 +538,13 @@ TEST_F(PageTables, DetectsRunningOutOfTableFramesBeforeAnyChange) {
 
 TEST(MapStatus, DescribesEveryRefusalDifferently) {
     std::set<std::string> texts;
-    for (int s = int(MapStatus::kOk); s <= int(MapStatus::kOutOfTableFrames); ++s) {
+    for (int s = int(MapStatus::kOk); s <= int(MapStatus::kOutsideRegion); ++s) {
         const std::string text = mm::describe(MapStatus(s));
         EXPECT_FALSE(text.empty());
         EXPECT_EQ(text.find('\n'), std::string::npos);
         texts.insert(text);
     }
-    EXPECT_EQ(texts.size(), size_t(MapStatus::kOutOfTableFrames) + 1);
+    EXPECT_EQ(texts.size(), size_t(MapStatus::kOutsideRegion) + 1);
 }
 
 TEST(MapStats, CountsPagesAndBytes) {

@@ -14,6 +14,7 @@ void start_boot_memory(const boot::BootHandoff& handoff, BootMemory& memory, Boo
         log_rejection("memmap", "handoff", v);
         kernel::exit_kernel(boot::ExitCode::kFailure);
     }
+    (void)log_refused_descriptors(memory.descriptors);
     log_ranges(memory.ranges);
     frames.init(memory.ranges);
 }
