@@ -42,7 +42,6 @@ page renders, a ``<!-- log … -->`` value the boot no longer logs (quotes.py).
 from __future__ import annotations
 
 import html
-import os
 import re
 from pathlib import Path
 
