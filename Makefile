@@ -95,8 +95,8 @@ check: check-chapter $(HOST_TEST_BIN) $(BUILD)/$(CH)/disk.img
 # Boots run in parallel (one QEMU per core); a module's tests share its boots.
 PYTEST_ARGS ?= -n auto --dist loadscope
 # One id per `make test`: its pytest run reads back the boots its book step made
-# instead of booting them again, and never a boot from an earlier run
-# (tests/harness/boot_logs.py).
+# instead of booting them again, test modules share the boots they have in
+# common, and never a boot from an earlier run (tests/harness/boot_logs.py).
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 export BOOT_LOG_SESSION := $(shell date +%s.%N)-$(shell echo $$PPID)
 endif
@@ -104,6 +104,7 @@ endif
 # help: test         everything: host tests, every chapter booted and checked, the book
 .PHONY: test
 test: all book-logs
+	$(Q)rm -rf $(BUILD)/test-boots  # boots one test module shares with another (harness/boot_logs.py)
 	$(Q)$(HOST_TEST_BIN)
 	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
 

@@ -22,9 +22,12 @@ exit status, settings, session and monitor readings.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import re
+from typing import Callable
 from pathlib import Path
 
 from .log import parse_records
@@ -126,3 +129,57 @@ def reuse(config: BootConfig, out: Path = LOG_DIR) -> BootResult | None:
     return BootResult(config=config, log=text, records=parse_records(text), exit_status=meta["exit_status"],
                       outcome=meta["outcome"], elapsed=meta["elapsed"],
                       monitor={reading: meta["monitor"][reading] for reading in readings})
+
+
+# ---------------------------------------------------------------------------
+# Boots shared between test modules
+# ---------------------------------------------------------------------------
+
+#: Where one ``make test`` keeps the boots its test modules share
+#: (``make test`` empties it first).
+SHARED_DIR = BUILD_DIR / "test-boots"
+
+
+def _shared_key(config: BootConfig) -> str | None:
+    """A name for every setting of ``config``, or ``None`` for a boot that
+    cannot be shared (under a debugger, held for a live monitor, or reading
+    the machine with a function that is not one of harness.inspections')."""
+    if config.gdb_port is not None or config.hold:
+        return None
+    if not all(_known_by_name(command) for command in config.monitor_commands):
+        return None
+    settings = {
+        "chapter": config.chapter, "memory": config.memory, "smp": config.smp, "cpu": config.cpu,
+        "machine": config.machine, "cmdline": config.cmdline, "extra": list(config.extra_args),
+        "esp": {name: None if data is None else hashlib.sha1(bytes(data)).hexdigest()
+                for name, data in sorted(config.esp_files.items())},
+        "monitor": sorted(monitor_name(command) for command in config.monitor_commands),
+        "image-mtime": chapter_image(config.chapter).stat().st_mtime,
+    }
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def shared(config: BootConfig, boot: Callable[[], BootResult]) -> BootResult:
+    """``boot()``, unless a test module of this ``make test`` booted the very
+    same configuration already: then its result. Two modules asking at once
+    share one boot (a lock per configuration). Without a session, a boot."""
+    current, key = session(), _shared_key(config)
+    if current is None or key is None:
+        return boot()
+    folder = SHARED_DIR / _safe(current)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta, serial = folder / f"{key}.json", folder / f"{key}.serial.log"
+    with open(folder / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if meta.is_file():
+            kept = json.loads(meta.read_text(encoding="utf-8"))
+            text = serial.read_text(encoding="utf-8")
+            return BootResult(config=config, log=text, records=parse_records(text),
+                              exit_status=kept["exit_status"], outcome=kept["outcome"], elapsed=kept["elapsed"],
+                              monitor=kept["monitor"], stderr=kept["stderr"])
+        result = boot()
+        serial.write_text(result.log, encoding="utf-8")
+        meta.write_text(json.dumps({"exit_status": result.exit_status, "outcome": result.outcome,
+                                    "elapsed": result.elapsed, "monitor": result.monitor,
+                                    "stderr": result.stderr}) + "\n", encoding="utf-8")
+        return result

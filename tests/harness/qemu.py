@@ -574,10 +574,12 @@ def boot(config: BootConfig) -> BootResult:
     _built_image(config.chapter)  # name the missing chapter before the variable store needs a boot
     from .boot_logs import reuse  # boot_logs builds on this module
 
-    kept = reuse(config)  # the same boot, made by this very `make test` already (boot_logs.py)
+    kept = reuse(config)  # the same boot, made by this very `make test`'s book step (boot_logs.py)
     if kept is not None:
         return kept
-    return boot_from_vars(config, seasoned_vars(config.machine, config.chapter))
+    from .boot_logs import shared  # the same boot, made by another test module of this `make test`
+
+    return shared(config, lambda: boot_from_vars(config, seasoned_vars(config.machine, config.chapter)))
 
 
 def boot_from_vars(config: BootConfig, vars_template: Path, vars_out: Path | None = None) -> BootResult:
