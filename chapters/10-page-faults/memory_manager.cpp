@@ -1,7 +1,7 @@
 #include "memory_manager.h"
 
 #include "address_space_layout.h"
-#include "kernel_stacks.h"
+#include "kernel/kernel_stack_regions.h"
 
 // ---- chapter 09: verify (chapter 10: the kernel stacks' regions) ---
 
@@ -11,13 +11,7 @@ void MemoryManager::expected_regions(mm::ExpectedRegions& out) {
     // What chapters 04-08 mapped: the image, the window, the devices, the framebuffer.
     expect_mapped_regions(out, handoff(), memory().ranges, cpu(), devices_);
     // The kernel stacks (chapter 10): each RW+NX, its guard below it absent.
-    constexpr const char* kStackGuards[kKernelStackCount] = {"guard-df-ist", "guard-pf-ist", "guard-nmi-ist",
-                                                             "guard-mc-ist"};
-    for (size_t i = 0; i < kKernelStackCount; ++i) {
-        const KernelStack s = kernel_stack(i);
-        out.add(expect_absent(kStackGuards[i], s.guard, kPageSize));
-        out.add(expect_mapped_anywhere(s.name, s.bottom, kKernelStackSize, fit_to_cpu(kKernelDataPolicy, cpu())));
-    }
+    expect_kernel_stacks(out, cpu());
     // Nothing else: the lower half is gone (chapter 08), the heap is not there
     // yet (chapter 11), and the temporary window is idle between uses.
     out.add(expect_absent("lower-half", VirtAddr(0), uint64_t(1) << 47));

@@ -2,7 +2,7 @@
 
 #include "address_space_layout.h"
 #include "kernel/kernel_heap.h"
-#include "kernel_stacks.h"
+#include "kernel/kernel_stack_regions.h"
 
 // ---- chapter 09: verify (chapter 10: the kernel stacks' regions; 11: the heap's) ---
 
@@ -12,13 +12,7 @@ void MemoryManager::expected_regions(mm::ExpectedRegions& out) {
     // What chapters 04-08 mapped: the image, the window, the devices, the framebuffer.
     expect_mapped_regions(out, handoff(), memory().ranges, cpu(), devices_);
     // The kernel stacks (chapter 10): each RW+NX, its guard below it absent.
-    constexpr const char* kStackGuards[kKernelStackCount] = {"guard-df-ist", "guard-pf-ist", "guard-nmi-ist",
-                                                             "guard-mc-ist"};
-    for (size_t i = 0; i < kKernelStackCount; ++i) {
-        const KernelStack s = kernel_stack(i);
-        out.add(expect_absent(kStackGuards[i], s.guard, kPageSize));
-        out.add(expect_mapped_anywhere(s.name, s.bottom, kKernelStackSize, fit_to_cpu(kKernelDataPolicy, cpu())));
-    }
+    expect_kernel_stacks(out, cpu());
     // The heap: its guard absent, what it has grown to mapped RW+NX (to any
     // frames: they come one by one from the bitmap), the rest not yet mapped.
     const uint64_t heap_end = kernel_heap().mapped_end();

@@ -1,0 +1,18 @@
+#include "kernel/kernel_stack_regions.h"
+
+#include "kernel_stacks.h"
+#include "mapping_policy.h"
+
+namespace mm {
+
+void expect_kernel_stacks(ExpectedRegions& out, CpuPagingFeatures cpu) {
+    constexpr const char* kGuards[kKernelStackCount] = {"guard-df-ist", "guard-pf-ist", "guard-nmi-ist",
+                                                        "guard-mc-ist"};
+    for (size_t i = 0; i < kKernelStackCount; ++i) {
+        const KernelStack s = kernel_stack(i);
+        out.add(expect_absent(kGuards[i], s.guard, kPageSize));
+        out.add(expect_mapped_anywhere(s.name, s.bottom, kKernelStackSize, fit_to_cpu(kKernelDataPolicy, cpu)));
+    }
+}
+
+}  // namespace mm
