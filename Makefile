@@ -18,9 +18,6 @@ PYTHON  := /usr/bin/python3   # Debian's interpreter: it sees python3-pytest and
 # per boot); it goes into the copy of the image that QEMU boots.
 CMDLINE ?=
 
-SPACE := $(subst ,, )
-COMMA := ,
-
 # Build on every core unless told otherwise (make -jN).
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
@@ -83,13 +80,12 @@ debug: check-chapter $(BUILD)/$(CH)/disk.img
 
 # After an exercise: rebuild what changed (host tests and the chapter's image,
 # so nothing stale is tested), then the host tests of the chapter and of the
-# chapters before it (CHAPTER_HOST_TESTS in chapter.mk) and the chapter's boot
+# chapters it builds on (CHAPTER_HOST_TESTS in chapter.mk) and the chapter's boot
 # tests, tests/test_NN_*.py (tests/check_chapter.py).
 # help: check        rebuild, then chapter CH's host unit tests and boot tests
 .PHONY: check
 check: check-chapter $(HOST_TEST_BIN) $(BUILD)/$(CH)/disk.img
-	$(Q)$(PYTHON) tests/check_chapter.py $(HOST_TEST_BIN) $(CH) \
-	    $(foreach c,$(CHAPTERS),$(c)=$(subst $(SPACE),$(COMMA),$(strip $($(c)_HOST_TESTS)))) -- $(PYTEST_ARGS)
+	$(Q)$(PYTHON) tests/check_chapter.py $(HOST_TEST_BIN) $(CH) -- $(PYTEST_ARGS)
 
 # ---- testing ---------------------------------------------------------------
 # Boots run in parallel (one QEMU per core); a module's tests share its boots.

@@ -32,9 +32,7 @@ CHAPTER_HOST_TESTS :=
 include chapters/$(1)/chapter.mk
 $$(if $$(CHAPTER_BASE),$$(if $$(filter $$(CHAPTER_BASE),$$(CHAPTERS_SO_FAR)),,\
     $$(error chapters/$(1)/chapter.mk: CHAPTER_BASE $$(CHAPTER_BASE) is not a chapter before $(1))))
-$(1)_BASE := $$(CHAPTER_BASE)
 $(1)_MM_MODULES := $$(if $$(CHAPTER_BASE),$$($$(CHAPTER_BASE)_MM_MODULES)) $$(CHAPTER_NEW_MODULES)
-$(1)_HOST_TESTS := $$(CHAPTER_HOST_TESTS)
 CHAPTERS_SO_FAR += $(1)
 $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard chapters/$(1)/*.cpp)) \
     $(BUILD)/$(1)/obj/chapter_identity.o \

@@ -3,13 +3,13 @@
 
 Usage (the Makefile builds the host tests and the chapter's image first)::
 
-    tests/check_chapter.py HOST_TEST_BIN CHAPTER CH=FILE,FILE ... [-- PYTEST_ARGS]
+    tests/check_chapter.py HOST_TEST_BIN CHAPTER [-- PYTEST_ARGS]
 
-Each ``CH=FILE,...`` names a chapter's host test files (``CHAPTER_HOST_TESTS``
-in its ``chapter.mk``). The check runs
+The check runs
 
-1. the host unit tests of CHAPTER and of every chapter before it (its kernel
-   is built from their modules too), selected by the source file each test is
+1. the host unit tests of CHAPTER and of every chapter it builds on
+   (``CHAPTER_HOST_TESTS`` along its ``CHAPTER_BASE`` chain: its kernel is
+   built from their modules too), selected by the source file each test is
    in, as GoogleTest itself reports it;
 2. the chapter's boot tests, ``tests/test_NN_*.py``, with pytest.
 
@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import chapters, resolve_chapter  # noqa: E402
-from harness.paths import REPO_ROOT  # noqa: E402
+from harness import resolve_chapter  # noqa: E402
+from harness.paths import REPO_ROOT, chapter_lineage, chapter_variables  # noqa: E402
 
 PYTHON = "/usr/bin/python3"  # Debian's: it sees python3-pytest and python3-xdist
 
@@ -47,9 +47,10 @@ def host_test_suites(binary: Path) -> dict[str, set[str]]:
     return suites
 
 
-def host_files_through(chapter: str, declared: dict[str, list[str]]) -> list[str]:
-    """The host test files of ``chapter`` and of every chapter before it."""
-    return [name for other in chapters() if other <= chapter for name in declared.get(other, [])]
+def host_files_through(chapter: str) -> list[str]:
+    """The host test files of ``chapter`` and of every chapter it builds on, oldest first."""
+    return [name for link in reversed(chapter_lineage(chapter)) for name in chapter_variables(link).get(
+        "CHAPTER_HOST_TESTS", [])]
 
 
 def boot_test_modules(chapter: str) -> list[Path]:
@@ -60,9 +61,8 @@ def main(argv: list[str]) -> int:
     pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     binary, chapter = Path(argv[0]), resolve_chapter(argv[1])
-    declared = {name: [f for f in files.split(",") if f] for name, _, files in (a.partition("=") for a in argv[2:])}
 
-    files = host_files_through(chapter, declared)
+    files = host_files_through(chapter)
     suites = host_test_suites(binary)
     unknown = [name for name in files if name not in suites]
     if unknown:

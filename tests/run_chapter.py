@@ -51,7 +51,7 @@ from harness import (  # noqa: E402
     qemu_command,
     resolve_chapter,
 )
-from harness.asked_outcome import failure_request  # noqa: E402
+from harness.asked_outcome import failure_request, unread_options  # noqa: E402
 from harness.firmware_vars import seasoned_vars  # noqa: E402
 from harness.gdb import gdb_script  # noqa: E402
 
@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"QEMU: booting chapter {chapter}" + (f" with command line {cmdline!r}" if cmdline else ""))
     if config.gdb_port is not None:
         print(f"QEMU: paused, gdb server on 127.0.0.1:{config.gdb_port} (target remote :{config.gdb_port})")
+    for word in unread_options(cmdline, chapter):
+        print(f"QEMU: note: {chapter} reads no option {word.split('=', 1)[0]!r}; {word!r} changes nothing")
     print("QEMU: serial console below; quit with Ctrl-A then X", flush=True)
     # Ctrl-C belongs to the guest console (QEMU puts the terminal in raw mode);
     # this process only relays QEMU's output, then says how the run ended.
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         return 127
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    sentence, exit_status = describe_ending(status, events, cmdline, load_exit_codes())
+    sentence, exit_status = describe_ending(status, events, cmdline, load_exit_codes(), chapter)
     print(f"QEMU: {sentence}")
     return exit_status
 
@@ -154,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 #: reader's terminal (and the make output above the boot), so they are dropped;
 #: everything else, colours and the monitor's line editing included, passes.
 SCREEN_CONTROL = re.compile(rb"\x1b\[(?:2J|\d*;?\d*H|=\d+h)")
-#: The longest sequence above, so a chunk can hold back an unfinished one.
-_LONGEST_CONTROL = 8
+#: The start of a sequence SCREEN_CONTROL may still match once the next chunk
+#: arrives, at the very end of what was read: only that is held back, so the
+#: monitor's own line editing (ESC [K, ESC [D after each key) shows at once.
+_UNFINISHED_CONTROL = re.compile(rb"\x1b(?:\[(?:\d*;?\d*|=\d*))?\Z")
 
 
 def relay_console(source, sink) -> None:
@@ -163,8 +167,8 @@ def relay_console(source, sink) -> None:
     pending = b""
     while chunk := os.read(source.fileno(), 4096):
         pending = SCREEN_CONTROL.sub(b"", pending + chunk)
-        escape = pending.rfind(b"\x1b", max(0, len(pending) - _LONGEST_CONTROL))
-        keep = pending[escape:] if escape >= 0 else b""
+        unfinished = _UNFINISHED_CONTROL.search(pending)
+        keep = pending[unfinished.start():] if unfinished else b""
         sink.write(pending[: len(pending) - len(keep)])
         sink.flush()
         pending = keep
@@ -194,10 +198,11 @@ def run_qemu(command: list[str], qmp_socket: Path) -> tuple[int, list[dict]]:
     return status, events
 
 
-def describe_ending(status: int, events: list[dict], cmdline: str, codes) -> tuple[str, int]:
+def describe_ending(status: int, events: list[dict], cmdline: str, codes, chapter: str | None = None) -> tuple[str, int]:
     """One sentence on how the run ended, and make's exit status for it: 0 when
-    it ended as asked (ready, or the failure a `test.` option asked for)."""
-    request = failure_request(cmdline)
+    it ended as asked (ready, or the failure a `test.` option of this chapter
+    asked for)."""
+    request = failure_request(cmdline, chapter)
     if status == codes.success_status:
         if request:
             return f"the kernel exited with the success code, but {request} asked it to fail", 1

@@ -10,7 +10,7 @@ import harness
 from harness.log import int_field
 
 CHAPTER = "01-boot"
-SOURCE = "chapters/01-boot/fault_injection.cpp"  
+SOURCE = "chapters/01-boot/fault_injection.cpp"  # where test.fail makes the kernel fail
 
 
 def boot_failing(what: str) -> harness.log.LogRecord:

@@ -173,6 +173,25 @@ def test_the_console_relay_drops_screen_clears_even_when_split(tmp_path):
         assert sink.read_bytes() == b"BdsDxe: loading\r\n\x1b[0m[INFO  kernel] ready\r\n", cut
 
 
+def test_the_console_relay_passes_the_monitors_line_editing_at_once(tmp_path):
+    """Only an unfinished screen-control sequence waits for the next read;
+    the monitor's ESC [K after a key is shown with that key."""
+    import threading
+    read_end, write_end = os.pipe()
+    sink = tmp_path / "out"
+    with open(read_end, "rb") as source, open(sink, "wb") as out:
+        relay = threading.Thread(target=run_chapter.relay_console, args=(source, out))
+        relay.start()
+        os.write(write_end, b"(qemu) q\x1b[K")
+        deadline = time.monotonic() + 5
+        while sink.read_bytes() != b"(qemu) q\x1b[K" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        shown = sink.read_bytes()
+        os.close(write_end)
+        relay.join()
+    assert shown == b"(qemu) q\x1b[K"
+
+
 # ---------------------------------------------------------------------------
 # Which options ask for a failure
 # ---------------------------------------------------------------------------
@@ -195,7 +214,21 @@ def test_every_book_boot_ended_as_its_command_line_asked():
         pytest.skip("no book boots yet (make book-logs; make test makes them first)")
     for path in records:
         boot = json.loads(path.read_text())
-        assert boot["outcome"] == asked_outcome.asked_outcome(boot["cmdline"]), path.name
+        assert boot["outcome"] == asked_outcome.asked_outcome(boot["cmdline"], boot["chapter"]), path.name
+
+
+def test_an_option_asks_only_in_a_chapter_that_reads_it():
+    """Chapter 11 reads no test.fail: `make run CH=11-heap CMDLINE=test.fail=panic`
+    boots to ready, says the option changes nothing, and exits 0."""
+    assert asked_outcome.failure_request("test.fail=panic", "01-boot") == "test.fail=panic"
+    assert asked_outcome.failure_request("test.fail=panic", "11-heap") is None
+    assert asked_outcome.unread_options("hold test.fail=panic loader.dump-map log=debug", "11-heap") == [
+        "test.fail=panic"]
+    said, code = run_chapter.describe_ending(CODES.success_status, [], "test.fail=panic", CODES, "11-heap")
+    assert code == 0 and said == "the kernel exited with the success code"
+    # The corrupt-acpi hook lives in a common/mm module that chapters 06 on link.
+    assert "test.corrupt-acpi" in asked_outcome.options_read_by("09-verify")
+    assert "test.corrupt-acpi" not in asked_outcome.options_read_by("05-paging")
 
 
 # ---------------------------------------------------------------------------

@@ -47,6 +47,15 @@ def test_a_chapter_builds_on_the_one_before_unless_its_readme_says_why(chapter):
         assert f"builds on {base}" in readme, f"{chapter} builds on {base}, not {previous}: its README must say why"
 
 
+def test_the_harness_reads_the_lineage_as_the_book_does():
+    for chapter in CHAPTERS:
+        lineage = harness.paths.chapter_lineage(chapter)
+        assert lineage[0] == chapter and lineage[1:2] == ([sources.chapter_base(REPO, chapter)] if lineage[1:] else [])
+        modules = [m for link in reversed(lineage) for m in harness.paths.chapter_variables(link).get(
+            "CHAPTER_NEW_MODULES", [])]
+        assert modules == sources.mm_modules(REPO, chapter), chapter
+
+
 def test_make_links_what_the_lineage_says():
     """mk/kernel.mk's list (make's own database) equals the book's reading of the lineage."""
     out = subprocess.run(["make", "-pn", "help"], cwd=REPO, capture_output=True, text=True,

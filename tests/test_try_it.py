@@ -422,7 +422,7 @@ def test_try_it(built, tmp_path, command):
         boot = harness.BootConfig(**config) if not hold else harness.BootConfig(
             config["chapter"], hold=True, monitor_commands=[harness_screendump()])
         seen = Seen(harness.boot(boot))
-    expected = asked_outcome.asked_outcome(config.get("cmdline") if mode == "run" else cmdline)
+    expected = asked_outcome.asked_outcome(config.get("cmdline") if mode == "run" else cmdline, entry.chapter)
     if not (mode == "run" and hold):
         assert seen.result.outcome == expected, seen.result.describe()
     entry.check(seen)

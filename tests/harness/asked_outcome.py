@@ -5,11 +5,15 @@ code on purpose (`test.fail=panic`, `test.fault=null`, ...); a few show
 something and go on to `ready` (`test.exhaust`, `test.stale-tlb`). `make run`
 uses this to tell a reader "the kernel panicked as you asked" with exit status
 0 instead of a `make: *** Error 1`, and to fail when a boot ends otherwise than
-asked. `tests/test_run_chapter.py` keeps the table honest: every `test.`
+asked. `tests/test_reader_commands.py` keeps the table honest: every `test.`
 option the kernels read is listed, and every book boot ended as listed.
 """
 
 from __future__ import annotations
+
+import re
+
+from . import paths
 
 #: Options (the word before any `=`) whose boot must end with the failure code.
 FAILING_OPTIONS = frozenset({
@@ -36,14 +40,34 @@ def option_name(word: str) -> str:
     return word.split("=", 1)[0]
 
 
-def failure_request(cmdline: str | None) -> str | None:
-    """The word of ``cmdline`` that asks for the failure code, or ``None``."""
+#: How the kernels read an option: `command_line().has("hold")`, `.value("log")`.
+OPTION_READ = re.compile(r'\.(?:has|value)\("([a-z0-9.-]+)"\)')
+
+
+def options_read_by(chapter: str) -> set[str]:
+    """Every option the chapter's kernel reads (its folder, its lineage's
+    common/mm modules, the runtime)."""
+    return {name for path in paths.chapter_sources(chapter) for name in OPTION_READ.findall(path.read_text())}
+
+
+def failure_request(cmdline: str | None, chapter: str | None = None) -> str | None:
+    """The word of ``cmdline`` that asks for the failure code, or ``None``;
+    with ``chapter``, only an option that chapter's kernel reads asks."""
+    known = options_read_by(chapter) if chapter else FAILING_OPTIONS
     for word in (cmdline or "").split():
-        if option_name(word) in FAILING_OPTIONS:
+        if option_name(word) in FAILING_OPTIONS and option_name(word) in known:
             return word
     return None
 
 
-def asked_outcome(cmdline: str | None) -> str:
+def unread_options(cmdline: str | None, chapter: str) -> list[str]:
+    """The kernel options of ``cmdline`` that the chapter's kernel never reads
+    (the loader's own, `loader.…`, are not the kernel's)."""
+    known = options_read_by(chapter)
+    return [word for word in (cmdline or "").split()
+            if not word.startswith("loader.") and option_name(word) not in known]
+
+
+def asked_outcome(cmdline: str | None, chapter: str | None = None) -> str:
     """``"failure"`` when an option asks the kernel to fail, else ``"success"``."""
-    return "failure" if failure_request(cmdline) else "success"
+    return "failure" if failure_request(cmdline, chapter) else "success"

@@ -150,7 +150,9 @@ def _shared_key(config: BootConfig) -> str | None:
         return None
     settings = {
         "chapter": config.chapter, "memory": config.memory, "smp": config.smp, "cpu": config.cpu,
-        "machine": config.machine, "cmdline": config.cmdline, "extra": list(config.extra_args),
+        # No command line keeps the image's cmdline.txt, which `make` leaves empty.
+        "machine": config.machine, "cmdline": config.cmdline or "", "extra": list(config.extra_args),
+        "timeout": config.timeout,
         "esp": {name: None if data is None else hashlib.sha1(bytes(data)).hexdigest()
                 for name, data in sorted(config.esp_files.items())},
         "monitor": sorted(monitor_name(command) for command in config.monitor_commands),
@@ -178,6 +180,8 @@ def shared(config: BootConfig, boot: Callable[[], BootResult]) -> BootResult:
                               exit_status=kept["exit_status"], outcome=kept["outcome"], elapsed=kept["elapsed"],
                               monitor=kept["monitor"], stderr=kept["stderr"])
         result = boot()
+        if result.outcome not in ("success", "failure"):
+            return result  # a timeout or a QEMU error is this boot's, not every module's
         serial.write_text(result.log, encoding="utf-8")
         meta.write_text(json.dumps({"exit_status": result.exit_status, "outcome": result.outcome,
                                     "elapsed": result.elapsed, "monitor": result.monitor,

@@ -5,9 +5,14 @@ boot options for every disk it finds, the console and language variables.
 Each of those writes goes to emulated flash, command by command, and under
 TCG that costs about 0.45 s of a 4 s boot. A real machine keeps its NVRAM
 from one boot to the next, so the harness does too: the first boot that needs
-the store boots chapter 01 on the empty one and keeps what the firmware wrote
+the store boots the loader on the empty one and keeps what the firmware wrote
 (``build/firmware/<machine>/OVMF_VARS.fd``); every run then starts from a
-private copy of that. There is one store per machine type: the boot options
+private copy of that. The filling boot uses the image of whichever chapter is
+about to boot, without its ``kernel.elf``: the firmware has written its
+variables before it starts the loader, and the loader then stops at once with
+its named "cannot read kernel" error. So the store needs no other chapter
+built (a fresh clone's ``make run`` builds only the chapter it boots), and it
+does not depend on whether the reader's kernel works. There is one store per machine type: the boot options
 name the disk by its path (an AHCI port on ``q35``, an IDE channel on ``pc``),
 and a store filled on the other type sends the firmware to its shell.
 Measured side by side (median of 6 interleaved boots): 3.93 s on the empty

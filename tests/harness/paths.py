@@ -100,3 +100,28 @@ def chapter_image(chapter: str) -> Path:
 def chapter_kernel(chapter: str) -> Path:
     """``build/<chapter>/kernel.elf``: the kernel ELF with symbols."""
     return chapter_build_dir(chapter) / "kernel.elf"
+
+
+def chapter_variables(chapter: str) -> dict[str, list[str]]:
+    """The ``CHAPTER_*`` variables of a chapter's ``chapter.mk``, as word lists."""
+    text = (CHAPTERS_DIR / chapter / "chapter.mk").read_text(encoding="utf-8").replace("\\\n", " ")
+    found = re.findall(r"^\s*(CHAPTER_\w+)\s*:?=(.*)$", text, re.M)
+    return {name: value.split("#")[0].split() for name, value in found}
+
+
+def chapter_lineage(chapter: str) -> list[str]:
+    """The chapter and the ones it builds on (``CHAPTER_BASE``), newest first."""
+    chain = [chapter]
+    while base := chapter_variables(chain[-1]).get("CHAPTER_BASE"):
+        chain.append(base[0])
+    return chain
+
+
+def chapter_sources(chapter: str) -> list[Path]:
+    """The C++ files the chapter's kernel is built from: its folder, the
+    common/mm modules of its lineage, and the kernel runtime."""
+    files = sorted((CHAPTERS_DIR / chapter).glob("*.cpp")) + sorted((REPO_ROOT / "common" / "kernel").glob("*.cpp"))
+    for link in chapter_lineage(chapter):
+        files += [REPO_ROOT / "common" / "mm" / f"{module}.cpp"
+                  for module in chapter_variables(link).get("CHAPTER_NEW_MODULES", [])]
+    return files
