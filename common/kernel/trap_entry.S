@@ -34,6 +34,8 @@ trap_common:
     push %r13
     push %r14
     push %r15
+    cld                     /* the ABI wants DF clear at a call; a fault inside memmove's
+                               backwards copy arrives with DF set (IRETQ restores it) */
     mov %rsp, %rbx          /* the TrapFrame, kept across the call (rbx is callee-saved) */
     mov %rsp, %rdi          /* TrapFrame* */
     and $-16, %rsp          /* the ABI wants a 16-byte aligned stack at the call */
