@@ -89,7 +89,7 @@ bool make_corrupted_copy(const boot::BootHandoff& real, const uint8_t* real_map,
     }
     klog::info("memmap").msg("every corruption tried").kv("kinds", uint64_t(sizeof(kCorruptions) / sizeof(Str)))
         .kv("accepted", accepted);
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    kernel::fail();
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ const boot::BootHandoff& corrupted_if_requested(const boot::BootHandoff& real, c
     if (how == Str("all")) reject_every_corruption(real, *map, memory);
     if (!make_corrupted_copy(real, *map, how)) {
         klog::error("memmap").msg("unknown test.corrupt").kv("value", how);
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     *map = g_map_copy;
     return g_handoff_copy;

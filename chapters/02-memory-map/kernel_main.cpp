@@ -22,7 +22,7 @@ mm::BootMemory g_memory;  // in .bss: the range list is too big for the stack
 
 [[noreturn]] void reject(const Violation& violation) {
     mm::log_rejection("memmap", "handoff", violation);
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    kernel::fail();
 }
 
 // ---- the chapter's sequence --------------------------------------------------

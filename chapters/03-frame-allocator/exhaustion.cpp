@@ -14,7 +14,7 @@ void exhaust_if_requested(mm::BootFrameAllocator& frames, FrameProblem problem) 
         if (!result.ok()) break;
         if (const char* why = problem(result.frame())) {
             klog::error("frames").msg("self-test failed").kv("frame", klog::hex(result.frame().value())).kv("reason", why);
-            kernel::exit_kernel(boot::ExitCode::kFailure);
+            kernel::fail();
         }
         ++count;
     }

@@ -24,7 +24,7 @@ volatile uint64_t* frame_words(mm::PhysAddr frame) { return reinterpret_cast<vol
 
 [[noreturn]] void fail(const char* subsystem, const Violation& violation) {
     mm::log_rejection(subsystem, "handoff", violation);
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    kernel::fail();
 }
 
 void log_regions(const char* event) {
@@ -61,7 +61,7 @@ const char* frame_problem(mm::PhysAddr frame) {
 
 [[noreturn]] void self_test_failed(mm::PhysAddr frame, const char* reason) {
     klog::error("frames").msg("self-test failed").kv("frame", klog::hex(frame.value())).kv("reason", reason);
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    kernel::fail();
 }
 
 // book:begin stamps

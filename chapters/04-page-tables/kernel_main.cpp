@@ -48,8 +48,6 @@ uint64_t current_rsp() {
     return rsp;
 }
 
-[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
-
 void log_cpu(mm::CpuPagingFeatures cpu) {
     klog::info("paging").msg("cpu").kv("nx", cpu.no_execute).kv("page1gb", cpu.pages_1gib)
         .kv("bootstrap-cr3", klog::hex(x86::read_cr3()));
@@ -80,7 +78,7 @@ void check(mm::PhysAddr pml4, const Expectation& e, mm::CpuPagingFeatures cpu) {
             .kv("present", t.present).kv("pa", klog::hex(t.pa.value())).kv("expected-pa", klog::hex(e.pa.value()))
             .kv("flags", mm::flags_text(t.flags, mm::leaf_level(t.page_size)).text)
             .kv("expected-flags", mm::flags_text(expected_flags, mm::leaf_level(t.page_size)).text);
-        fail();
+        kernel::fail();
     }
     klog::info("paging").msg("check").kv("what", e.what).kv("va", klog::hex(e.va.value())).kv("present", t.present)
         .kv("pa", klog::hex(t.pa.value())).kv("page", klog::size(t.present ? mm::bytes(t.page_size) : 0))
@@ -159,7 +157,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     const mm::KernelPlacement placement = kernel::kernel_placement(handoff);
     if (Violation v = mm::check_kernel_placement(layout, placement); !v.ok()) {
         mm::log_rejection("paging", "kernel placement", v);
-        fail();
+        kernel::fail();
     }
 
     const mm::CpuPagingFeatures cpu = mm::read_cpu_paging_features();
@@ -167,11 +165,11 @@ void kernel_main(const boot::BootHandoff& handoff) {
     const mm::FrameResult pml4 = mm::PageTableBuilder::create_pml4(g_tables, g_frames);
     if (!pml4.ok()) {
         klog::error("paging").msg("no frame for the pml4");
-        fail();
+        kernel::fail();
     }
     mm::PageTableBuilder builder(pml4.frame(), g_tables, g_frames);
-    if (!mm::identity_map_low_memory(builder, g_memory.ranges, cpu).ok()) fail();
-    if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) fail();
+    if (!mm::identity_map_low_memory(builder, g_memory.ranges, cpu).ok()) kernel::fail();
+    if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) kernel::fail();
     remap_if_requested(builder, layout, placement, cpu);  // test.remap: fault_injection.cpp
 
     check_before_switch(builder.pml4(), handoff, cpu);

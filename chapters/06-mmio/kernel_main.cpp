@@ -25,8 +25,6 @@ namespace {
 mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
 mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
-[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
-
 // ---- the proofs: each mapping used --------------------------------------------
 
 template <typename T>
@@ -99,7 +97,7 @@ void draw_pattern(const boot::BootHandoff& h) {
     klog::info("fb").msg("pattern").kv("width", h.framebuffer_width).kv("height", h.framebuffer_height)
         .kv("stride", h.framebuffer_stride).kv("format", bgrx ? "bgrx" : "rgbx").kv("bars", kBarCount)
         .kv("read-back", matching);
-    if (matching != kBarCount) fail();
+    if (matching != kBarCount) kernel::fail();
 }
 // book:end draw-pattern
 

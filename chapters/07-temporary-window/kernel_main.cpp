@@ -30,15 +30,13 @@ namespace {
 mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
 mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
-[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
-
 // ---- the temporary window -------------------------------------------------------
 
 mm::PhysAddr take_frame() {
     const mm::FrameResult frame = g_frames.alloc_frame();
     if (!frame.ok()) {
         klog::error("tlb").msg("no frame for the temporary window's tests");
-        fail();
+        kernel::fail();
     }
     return frame.frame();
 }
@@ -50,7 +48,7 @@ volatile uint64_t* through_phys_window(mm::PhysAddr frame, size_t word = 0) {
 [[noreturn]] void window_mismatch(const char* what, mm::PhysAddr frame, uint64_t expected, uint64_t got) {
     klog::error("tlb").msg("self-test failed").kv("what", what).kv("pa", klog::hex(frame.value()))
         .kv("expected", klog::hex(expected)).kv("got", klog::hex(got));
-    fail();
+    kernel::fail();
 }
 
 // book:begin window-self-test

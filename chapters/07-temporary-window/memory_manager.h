@@ -6,6 +6,7 @@
 
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
+#include "panic.h"
 #include "kernel/mmio_phases.h"
 #include "temporary_window.h"
 
@@ -34,7 +35,7 @@ private:
     // The slot's page table is made here, before the switch; from then on
     // the window only rewrites one entry of it, with an invlpg each time.
     void create_temporary_window() {
-        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
+        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) kernel::fail();
     }
 
     mm::MmioDevices devices_;

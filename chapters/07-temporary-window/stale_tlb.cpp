@@ -14,7 +14,7 @@ mm::PhysAddr take_frame(mm::BootFrameAllocator& frames) {
     const mm::FrameResult frame = frames.alloc_frame();
     if (!frame.ok()) {
         klog::error("tlb").msg("no frame for the stale-TLB demonstration");
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     return frame.frame();
 }

@@ -6,6 +6,7 @@
 
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
+#include "panic.h"
 #include "kernel/leave_lower_half.h"
 #include "kernel/mmio_phases.h"
 #include "temporary_window.h"
@@ -43,7 +44,7 @@ private:
     void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
     void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
     void create_temporary_window() {
-        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
+        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) kernel::fail();
     }
 
     mm::MmioDevices devices_;

@@ -61,7 +61,7 @@ BadMappings::BadMapping BadMappings::install(LiveTables& live, Str how) {
         const FrameResult frame = live.frames.alloc_frame();
         KASSERT(frame.ok());
         bad = {&heap_slot, heap_slot, true, frame.frame()};
-        if (!live.builder.map_range(free_va, frame.frame(), kPageSize, fit_to_cpu(kKernelDataPolicy, live.cpu)).ok()) mm::KernelAddressSpace::stop();
+        if (!live.builder.map_range(free_va, frame.frame(), kPageSize, fit_to_cpu(kKernelDataPolicy, live.cpu)).ok()) kernel::fail();
         const Lookup at = walker.translate(free_va);
         const uint64_t flags = how == Str("wx") ? x86::pte::kPresent | x86::pte::kWritable
                                                 : leaf_flags::kKernelData | x86::pte::kUser;
@@ -143,7 +143,7 @@ constexpr Str kBadMappings[] = {"wx", "user", "nonzero-entry", "shared-table"};
     const mm::BootFrameAllocator& frames = live.frames;
     const uint64_t in_use = frames_in_use(frames);
     klog::info("verify").msg("verifying before any bad mapping").kv("frames-in-use", in_use);
-    if (!memory.verify()) kernel::exit_kernel(boot::ExitCode::kFailure);
+    if (!memory.verify()) kernel::fail();
     uint64_t accepted = 0;
     for (Str how : kBadMappings) {
         const BadMappings::BadMapping bad = BadMappings::install(live, how);
@@ -156,12 +156,12 @@ constexpr Str kBadMappings[] = {"wx", "user", "nonzero-entry", "shared-table"};
             .kv("frames-in-use", frames_in_use(frames));
         if (frames_in_use(frames) != in_use || !memory.verify()) {
             klog::error("verify").msg("bad mapping not undone").kv("kind", how).kv("frames-in-use-before", in_use);
-            kernel::exit_kernel(boot::ExitCode::kFailure);
+            kernel::fail();
         }
     }
     klog::info("verify").msg("every bad mapping tried")
         .kv("kinds", uint64_t(sizeof(kBadMappings) / sizeof(kBadMappings[0]))).kv("accepted", accepted);
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    kernel::fail();
 }
 
 }  // namespace

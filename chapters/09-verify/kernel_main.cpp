@@ -27,8 +27,6 @@ namespace {
 mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
 mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
-[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
-
 }  // namespace
 
 // book:begin kernel-main
@@ -45,6 +43,6 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     plant_requested_bad_mappings(memory, g_frames);  // fault injection, beside the story: bad_mappings.cpp
     const bool verified = memory.verify();
     memory.report();  // also after a failure: the ranges show what is wrong
-    if (!verified) fail();
+    if (!verified) kernel::fail();
 }
 // book:end kernel-main

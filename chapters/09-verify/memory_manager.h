@@ -7,6 +7,7 @@
 #include "kernel/address_space_verification.h"
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
+#include "panic.h"
 #include "kernel/leave_lower_half.h"
 #include "kernel/mmio_phases.h"
 #include "temporary_window.h"
@@ -56,7 +57,7 @@ private:
     void expected_regions(mm::ExpectedRegions& out);
 
     void create_temporary_window() {
-        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
+        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) kernel::fail();
     }
 
     mm::MmioDevices devices_;

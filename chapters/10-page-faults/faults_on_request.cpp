@@ -119,7 +119,7 @@ void fault(Str what) {
     }
     klog::info("fault").msg("every fault tried").kv("kinds", uint64_t(sizeof(kFaults) / sizeof(Str)))
         .kv("recovered", recovered);
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    kernel::fail();
 }
 // book:end fault-every-way
 

@@ -29,8 +29,6 @@ namespace {
 mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
 mm::BootFrameAllocator g_frames;  // every page-table and stack frame comes from here
 
-[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
-
 }  // namespace
 
 
@@ -48,7 +46,7 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::check_upper_half_only(handoff, g_memory, g_frames);
     const bool verified = memory.verify();  // the kernel stacks and their guards included
     memory.report();  // also after a failure: the ranges show what is wrong
-    if (!verified) fail();
+    if (!verified) kernel::fail();
 
     fault_on_request::fault_if_requested(g_memory.ranges);  // test.fault: faults_on_request.cpp
 }

@@ -14,8 +14,6 @@ namespace {
 
 mm::BitmapFrameAllocator* g_allocator = nullptr;  // the allocator the bad frees go to
 
-[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
-
 // test.heap-guard: read the page below the heap. It is never mapped, so the
 // read must end in chapter 10's page-fault report (cause=guard-page
 // region=guard-heap), not in a value.
@@ -23,7 +21,7 @@ void touch_heap_guard() {
     klog::warn("heap").msg("touching the guard page on request").kv("va", klog::hex(mm::kHeapGuard.value()));
     const uint8_t value = *reinterpret_cast<volatile const uint8_t*>(mm::kHeapGuard.value());
     klog::error("heap").msg("the guard page was readable").kv("value", uint64_t(value));
-    fail();
+    kernel::fail();
 }
 
 // ---- test.bad-free=…: bad frees on purpose ---------------------------------
@@ -115,12 +113,12 @@ bool make_bad_free(const BadFree& bad) {
         if (!make_bad_free(bad)) ++accepted;
         if (allocator_state() != clean) {
             klog::error(bad.subsystem).msg("the bad free left the allocators changed").kv("kind", bad.kind);
-            fail();
+            kernel::fail();
         }
     }
     klog::info("kernel").msg("every bad free tried").kv("kinds", uint64_t(sizeof(kBadFrees) / sizeof(BadFree)))
         .kv("accepted", accepted);
-    fail();
+    kernel::fail();
 }
 
 // test.bad-free=<kind>: one bad free, whose refusal ends the boot;
@@ -130,7 +128,7 @@ bool make_bad_free(const BadFree& bad) {
     for (const BadFree& bad : kBadFrees)
         if (how == bad.kind) {
             make_bad_free(bad);
-            fail();
+            kernel::fail();
         }
     kernel::panic("unknown test.bad-free value");
 }

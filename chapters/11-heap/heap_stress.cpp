@@ -12,7 +12,7 @@ namespace {
 
 [[noreturn]] void fail(const char* subsystem, const char* what, uint64_t where) {
     klog::error(subsystem).msg("stress failed").kv("what", what).kv("at", klog::hex(where));
-    kernel::exit_kernel(boot::ExitCode::kFailure);
+    kernel::fail();
 }
 
 // A small deterministic generator (xorshift64): the same boot, the same test.

@@ -31,8 +31,6 @@ mm::BootMemory g_memory;              // in .bss: the range list is too big for 
 mm::BootFrameAllocator g_frames;      // every frame until the handover comes from here
 mm::BitmapFrameAllocator g_steady;    // and every frame after it from here
 
-[[noreturn]] void fail() { kernel::exit_kernel(boot::ExitCode::kFailure); }
-
 }  // namespace
 
 // book:begin kernel-main
@@ -55,6 +53,6 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
 
     const bool verified = memory.verify();
     memory.report();  // also after a failure: the ranges show what is wrong
-    if (!verified) fail();
+    if (!verified) kernel::fail();
 }
 // book:end kernel-main

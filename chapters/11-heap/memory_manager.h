@@ -11,6 +11,7 @@
 #include "bitmap_frame_allocator.h"
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
+#include "panic.h"
 #include "kernel/frame_handover.h"
 #include "kernel/kernel_heap.h"
 #include "kernel/leave_lower_half.h"
@@ -77,10 +78,10 @@ private:
     void expected_regions(mm::ExpectedRegions& out);
 
     void create_temporary_window() {
-        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) stop();
+        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) kernel::fail();
     }
     void map_kernel_stacks() {
-        if (!mm::map_kernel_stacks(builder(), frames(), cpu()).ok()) stop();
+        if (!mm::map_kernel_stacks(builder(), frames(), cpu()).ok()) kernel::fail();
     }
 
     mm::MmioDevices devices_;

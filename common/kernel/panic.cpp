@@ -11,9 +11,11 @@ void exit_kernel(boot::ExitCode code) {
     x86::halt_forever();
 }
 
+void fail() { exit_kernel(boot::ExitCode::kFailure); }
+
 void panic(const char* message, const char* file, int line) {
     klog::Line(klog::Level::kPanic, "kernel").msg(message).kv("file", file).kv("line", line);
-    exit_kernel(boot::ExitCode::kFailure);
+    fail();
 }
 
 }  // namespace kernel

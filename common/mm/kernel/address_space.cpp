@@ -16,14 +16,12 @@ PhysAddr new_pml4(PhysicalMemoryAccess& tables, BootFrameAllocator& frames) {
     const FrameResult pml4 = PageTableBuilder::create_pml4(tables, frames);
     if (!pml4.ok()) {
         klog::error("paging").msg("no frame for the pml4");
-        KernelAddressSpace::stop();
+        kernel::fail();
     }
     return pml4.frame();
 }
 
 }  // namespace
-
-void KernelAddressSpace::stop() { kernel::exit_kernel(boot::ExitCode::kFailure); }
 
 KernelAddressSpace::KernelAddressSpace(const boot::BootHandoff& handoff, BootMemory& memory,
                                        BootFrameAllocator& frames)
@@ -34,7 +32,7 @@ KernelAddressSpace::KernelAddressSpace(const boot::BootHandoff& handoff, BootMem
       builder_(new_pml4(tables_, frames), tables_, frames) {}
 
 void KernelAddressSpace::identity_map_low_memory() {
-    if (!mm::identity_map_low_memory(builder_, memory_.ranges, cpu_).ok()) stop();
+    if (!mm::identity_map_low_memory(builder_, memory_.ranges, cpu_).ok()) kernel::fail();
 }
 
 void KernelAddressSpace::map_kernel_image() {
@@ -43,13 +41,13 @@ void KernelAddressSpace::map_kernel_image() {
     if (Violation v = check_kernel_placement(layout, placement); !v.ok()) {
         klog::error("paging").msg("kernel placement rejected").kv("field", v.field).kv("value", klog::hex(v.value))
             .kv("rule", v.rule);
-        stop();
+        kernel::fail();
     }
-    if (!mm::map_kernel_image(builder_, layout, placement, cpu_).ok()) stop();
+    if (!mm::map_kernel_image(builder_, layout, placement, cpu_).ok()) kernel::fail();
 }
 
 void KernelAddressSpace::map_phys_offset_regions() {
-    if (!mm::map_phys_offset_regions(builder_, memory_.ranges, cpu_).ok()) stop();
+    if (!mm::map_phys_offset_regions(builder_, memory_.ranges, cpu_).ok()) kernel::fail();
 }
 
 void KernelAddressSpace::check_before_switch() {
@@ -60,7 +58,7 @@ void KernelAddressSpace::check_before_switch() {
     uint64_t rsp;
     asm volatile("mov %%rsp, %0" : "=r"(rsp));
     const Probe probes[] = {
-        {"code", VirtAddr(reinterpret_cast<uint64_t>(&KernelAddressSpace::stop))},
+        {"code", VirtAddr(reinterpret_cast<uint64_t>(&kernel::fail))},
         {"stack", VirtAddr(rsp)},
         {"handoff", VirtAddr(reinterpret_cast<uint64_t>(handoff_))},
         {"pml4-through-window", phys_to_virt(pml4())},
@@ -68,7 +66,7 @@ void KernelAddressSpace::check_before_switch() {
     for (const Probe& p : probes) {
         if (translate(pml4(), tables_, p.va).present) continue;
         klog::error("paging").msg("not mapped in the new tables").kv("what", p.what).kv("va", klog::hex(p.va.value()));
-        stop();
+        kernel::fail();
     }
 }
 

@@ -34,8 +34,6 @@ public:
     CpuPagingFeatures cpu() const { return cpu_; }
     const MapStats& stats() const { return builder_.stats(); }
 
-    // A refusal: the phase logged it; the boot ends with the failure code.
-    [[noreturn]] static void stop();
 
 protected:
     KernelAddressSpace(const boot::BootHandoff& handoff, BootMemory& memory, BootFrameAllocator& frames);

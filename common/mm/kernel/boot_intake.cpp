@@ -12,7 +12,7 @@ void start_boot_memory(const boot::BootHandoff& handoff, BootMemory& memory, Boo
     const uint8_t* map = reinterpret_cast<const uint8_t*>(handoff.memory_map);
     if (Violation v = load_boot_memory(handoff, handoff_address, map, &memory); !v.ok()) {
         log_rejection("memmap", "handoff", v);
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     (void)log_refused_descriptors(memory.descriptors);
     log_ranges(memory.ranges);

@@ -132,7 +132,7 @@ void on_trap(TrapFrame& f) {
     if (g_reporting) {
         klog::Line(klog::Level::kPanic, "fault").msg("fault while reporting a fault").kv("vector", f.vector)
             .kv("rip", klog::hex(f.rip)).kv("cr2", klog::hex(x86::read_cr2()));
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     g_reporting = true;
     const bool expected = kernel::recovery_point_armed();
@@ -144,7 +144,7 @@ void on_trap(TrapFrame& f) {
         default: report_exception(f); break;
     }
     report_frame(f);
-    if (!expected) kernel::exit_kernel(boot::ExitCode::kFailure);
+    if (!expected) kernel::fail();
     kernel::resume_at_recovery_point(f);
     klog::warn("fault").msg("resuming at the recovery point").kv("rip", klog::hex(f.rip)).kv("rsp", klog::hex(f.rsp));
     g_reporting = false;

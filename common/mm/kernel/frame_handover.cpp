@@ -32,7 +32,7 @@ void hand_over_frames_phase(const BootMemory& memory, BootFrameAllocator& boot, 
     const HandoverResult handover = steady.take_over(boot, storage);
     if (!handover.ok) {
         klog::error("frames").msg("handover failed").kv("rule", "the bitmap needs a run of free frames");
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     const FrameStats s = steady.stats();
     klog::info("frames").msg("handover").kv("to", "bitmap").kv("regions", uint64_t(steady.region_count()))
@@ -42,7 +42,7 @@ void hand_over_frames_phase(const BootMemory& memory, BootFrameAllocator& boot, 
     if (s.total != by_type.total_frames) {
         klog::error("frames").msg("handover disagrees with the memory map").kv("frames", s.total)
             .kv("map-frames", by_type.total_frames);
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
 }
 // book:end handover-phase
@@ -62,7 +62,7 @@ bool free_frame_or_log(BitmapFrameAllocator& frames, PhysAddr frame) {
 }
 
 void free_frame_or_stop(BitmapFrameAllocator& frames, PhysAddr frame) {
-    if (!free_frame_or_log(frames, frame)) kernel::exit_kernel(boot::ExitCode::kFailure);
+    if (!free_frame_or_log(frames, frame)) kernel::fail();
 }
 
 }  // namespace mm

@@ -32,7 +32,7 @@ public:
             if (!mapped.ok()) {
                 klog::error("heap").msg("grow rejected").kv("va", klog::hex(mapped.where.value()))
                     .kv("rule", describe(mapped.status));
-                kernel::exit_kernel(boot::ExitCode::kFailure);
+                kernel::fail();
             }
         }
         klog::debug("heap").msg("grow").kv("va", klog::hex(at)).kv("bytes", klog::size(bytes))
@@ -63,7 +63,7 @@ void create_heap_phase(PhysAddr pml4, PhysicalMemoryAccess& tables, BitmapFrameA
     g_heap.init(kHeapStart.value(), kHeapCapacity, backend);
     if (!g_heap.grow(kHeapInitialBytes)) {
         klog::error("heap").msg("no memory for the first heap pages");
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     const MapStats& mapped = backend.builder().stats();
     page_counts(klog::info("paging").msg("phase create_heap").kv("va", klog::hex(kHeapStart.value()))
@@ -92,7 +92,7 @@ bool free_or_log(void* payload) {
 }
 
 void free_or_stop(void* payload) {
-    if (!free_or_log(payload)) kernel::exit_kernel(boot::ExitCode::kFailure);
+    if (!free_or_log(payload)) kernel::fail();
 }
 
 }  // namespace mm
@@ -132,7 +132,7 @@ void release_sized(void* p, size_t size) {
     if (p != nullptr && mm::g_heap.requested_size(p, &allocated) && allocated != size) {
         klog::error("heap").msg("sized delete with the wrong size").kv("ptr", klog::hex(reinterpret_cast<uint64_t>(p)))
             .kv("size", uint64_t(size)).kv("allocated", allocated);
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     release(p);  // anything else wrong with p, free() names
 }

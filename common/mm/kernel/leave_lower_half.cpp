@@ -70,7 +70,7 @@ constexpr Str kRemapDamages[] = {"offset", "size", "region"};
     }
     klog::info("remap").msg("every damage tried").kv("kinds", uint64_t(sizeof(kRemapDamages) / sizeof(Str)))
         .kv("accepted", accepted);
-    KernelAddressSpace::stop();
+    kernel::fail();
 }
 
 // The memory map's request as test.corrupt-remap says: untouched, damaged
@@ -98,7 +98,7 @@ const boot::BootHandoff& remap_handoff_phase(const boot::BootHandoff& old, BootM
     RemapRequest map{"memory-map", map_pa, old.memory_map_size, RangeKind::kBootHandoff,
                          reinterpret_cast<const uint8_t*>(old.memory_map), phys_to_pointer<const uint8_t>(map_pa)};
     corrupt_if_requested(handoff, map, old, memory.ranges);
-    if (!check_both(handoff, map, memory.ranges)) KernelAddressSpace::stop();
+    if (!check_both(handoff, map, memory.ranges)) kernel::fail();
 
     // Both passed: switch every pointer to the window.
     const boot::BootHandoff& moved = *phys_to_pointer<const boot::BootHandoff>(handoff_pa);
@@ -119,7 +119,7 @@ void remove_identity_map_phase(PhysAddr pml4, BootTableAccess& tables, BootFrame
 
     if (!lower_half_is_empty(pml4, tables) || translate(pml4, tables, VirtAddr(0)).present) {
         klog::error("paging").msg("lower half still mapped after removal");
-        KernelAddressSpace::stop();
+        kernel::fail();
     }
     klog::info("paging").msg("identity map removed").kv("pml4-entries", uint64_t(released.pml4_entries))
         .kv("tables-released", uint64_t(released.count)).kv("returned-to-reserve", returned)
@@ -138,7 +138,7 @@ void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& m
     const uint8_t* map = phys_to_pointer<const uint8_t>(PhysAddr(handoff.memory_map));
     if (Violation v = load_boot_memory(handoff, handoff_pa, map, &again); !v.ok()) {
         log_rejection("remap", "handoff at its window address", v);
-        KernelAddressSpace::stop();
+        kernel::fail();
     }
     bool same = again.ranges.count() == memory.ranges.count();
     for (size_t i = 0; same && i < again.ranges.count(); ++i)
@@ -146,7 +146,7 @@ void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& m
                again.ranges[i].kind == memory.ranges[i].kind;
     if (!same) {
         klog::error("remap").msg("memory map differs at its window address");
-        KernelAddressSpace::stop();
+        kernel::fail();
     }
     klog::info("remap").msg("upper half only").kv("handoff-va", klog::hex(reinterpret_cast<uint64_t>(&handoff)))
         .kv("map-va", klog::hex(reinterpret_cast<uint64_t>(map))).kv("ranges", uint64_t(again.ranges.count()))

@@ -69,7 +69,7 @@ constexpr Str kDamagedTables[] = {"XSDT", "APIC", "HPET"};
     }
     klog::info("acpi").msg("every damaged table tried")
         .kv("tables", uint64_t(sizeof(kDamagedTables) / sizeof(kDamagedTables[0]))).kv("accepted", accepted);
-    KernelAddressSpace::stop();
+    kernel::fail();
 }
 
 }  // namespace
@@ -79,7 +79,7 @@ constexpr Str kDamagedTables[] = {"XSDT", "APIC", "HPET"};
 void program_pat_phase() {
     if (!cpu_has_pat()) {
         klog::error("mmio").msg("no PAT: CPUID.01H:EDX.PAT is clear");
-        KernelAddressSpace::stop();
+        kernel::fail();
     }
     const uint64_t before = x86::rdmsr(x86::kMsrPat);
     program_pat();
@@ -87,7 +87,7 @@ void program_pat_phase() {
     klog::info("mmio").msg("pat").kv("was", klog::hex(before)).kv("now", klog::hex(after)).kv("pa4", "WC");
     if (after != kPatValue) {
         klog::error("mmio").msg("pat not taken").kv("expected", klog::hex(kPatValue));
-        KernelAddressSpace::stop();
+        kernel::fail();
     }
 }
 // book:end program-pat-phase
@@ -107,7 +107,7 @@ MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHa
                                           : find_devices_with_damaged_table(rsdp, ram, damaged, &acpi);
             !v.ok()) {
             log_rejection("acpi", "tables", v);
-            KernelAddressSpace::stop();
+            kernel::fail();
         }
         klog::info("acpi").msg("tables").kv("rsdp", klog::hex(handoff.rsdp)).kv("revision", uint32_t(acpi.rsdp_revision))
             .kv("root", acpi.uses_xsdt ? "xsdt" : "rsdt").kv("root-pa", klog::hex(acpi.root_table.value()))
@@ -123,14 +123,14 @@ MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHa
     const MmioDeviceAddresses addresses = mmio_device_addresses(
         x86::rdmsr(x86::kMsrApicBase), acpi, ranges, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size);
     MmioDevices devices;
-    if (!map_mmio_devices(builder, addresses, cpu, &devices).ok()) KernelAddressSpace::stop();
+    if (!map_mmio_devices(builder, addresses, cpu, &devices).ok()) kernel::fail();
     return devices;
 }
 // book:end map-mmio-devices-phase
 
 void map_framebuffer_phase(PageTableBuilder& builder, const boot::BootHandoff& handoff, CpuPagingFeatures cpu) {
     if (!map_framebuffer(builder, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, cpu).ok())
-        KernelAddressSpace::stop();
+        kernel::fail();
 }
 
 }  // namespace mm

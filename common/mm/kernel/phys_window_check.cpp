@@ -73,7 +73,7 @@ void check_page(PhysAddr page, WindowCheck& check) {
     if (!same) {
         klog::error("window").msg("check failed").kv("pa", klog::hex(page.value()))
             .kv("va", klog::hex(phys_to_virt(page).value()));
-        kernel::exit_kernel(boot::ExitCode::kFailure);
+        kernel::fail();
     }
     ++check.addresses;
     if (page > check.last_ram_page) check.last_ram_page = page;
