@@ -52,7 +52,7 @@ public:
     // A leaf at `level` when `flags` has PS (or level is the PT), otherwise a
     // pointer to the next table. The address must be aligned to what it maps:
     // the low bits of a 2 MiB or 1 GiB leaf's address field are reserved or
-    // PAT (SDM Vol. 3A, 4.5, Tables 4-17 and 4-19), a table is one 4 KiB frame.
+    // PAT (SDM Vol. 3A, 4.5, Tables 4-16 and 4-18), a table is one 4 KiB frame.
     constexpr void set(PageTableLevel level, PhysAddr address, uint64_t flags) {
         KASSERT(!(level == PageTableLevel::kPml4 && (flags & x86::pte::kHugePage)));  // PS is reserved in a PML4E
         KASSERT((flags & address_bits(level, flags)) == 0);
