@@ -11,23 +11,18 @@ class MemoryManager : public mm::KernelAddressSpace {
 public:
     MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
         : KernelAddressSpace(handoff, memory, frames) {
-        identity_map_low_memory();
-        map_kernel_image();
-        map_phys_offset_regions();
-        program_pat();
-        map_mmio_devices();
-        map_framebuffer();
+        mm::identity_map_low_memory(*this);
+        mm::map_kernel_image(*this);
+        mm::map_phys_offset_regions(*this);
+        mm::program_pat(*this);
+        devices_ = mm::map_mmio_devices(*this);
+        mm::map_framebuffer(*this);
     }
 
     // Where map_mmio_devices() put the device registers (null when absent).
     const mm::MmioDevices& devices() const { return devices_; }
 
 private:
-    // This chapter's phases (common/mm/kernel/mmio_phases.h).
-    void program_pat() { mm::program_pat_phase(); }
-    void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
-    void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
-
     mm::MmioDevices devices_;
 };
 // book:end memory-manager

@@ -6,8 +6,8 @@
 
 #include "cpu_tlb.h"
 #include "kernel/address_space.h"
-#include "panic.h"
 #include "kernel/mmio_phases.h"
+#include "kernel/temporary_window_phase.h"
 #include "temporary_window.h"
 
 // book:begin memory-manager
@@ -15,13 +15,13 @@ class MemoryManager : public mm::KernelAddressSpace {
 public:
     MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
         : KernelAddressSpace(handoff, memory, frames) {
-        identity_map_low_memory();
-        map_kernel_image();
-        map_phys_offset_regions();
-        program_pat();
-        map_mmio_devices();
-        map_framebuffer();
-        create_temporary_window();
+        mm::identity_map_low_memory(*this);
+        mm::map_kernel_image(*this);
+        mm::map_phys_offset_regions(*this);
+        mm::program_pat(*this);
+        devices_ = mm::map_mmio_devices(*this);
+        mm::map_framebuffer(*this);
+        mm::create_temporary_window(*this, tlb_, window_);
     }
 
     const mm::MmioDevices& devices() const { return devices_; }
@@ -29,16 +29,9 @@ public:
     const mm::CpuTlb& tlb() const { return tlb_; }
 
 private:
-    void program_pat() { mm::program_pat_phase(); }
-    void map_mmio_devices() { devices_ = mm::map_mmio_devices_phase(builder(), handoff(), memory().ranges, cpu()); }
-    void map_framebuffer() { mm::map_framebuffer_phase(builder(), handoff(), cpu()); }
-    // The slot's page table is made here, before the switch; from then on
-    // the window only rewrites one entry of it, with an invlpg each time.
-    void create_temporary_window() {
-        if (!mm::create_temporary_window(builder(), tables(), tlb_, cpu(), window_).ok()) kernel::fail();
-    }
-
     mm::MmioDevices devices_;
+    // The slot's page table is made before the switch; from then on the
+    // window only rewrites one entry of it, with an invlpg each time.
     mm::CpuTlb tlb_;
     mm::TemporaryWindow window_;
 };

@@ -33,8 +33,8 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     MemoryManager memory(loader_handoff, g_memory, g_frames);
     memory.activate();
     mm::check_phys_window(g_memory.ranges, g_frames);
-    const boot::BootHandoff& handoff = memory.remap_handoff();  // loader_handoff is a low address: done with it
-    memory.remove_identity_map();
+    const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
+    mm::remove_identity_map(memory);
     mm::check_upper_half_only(handoff, g_memory, g_frames);
 }
 // book:end kernel-main

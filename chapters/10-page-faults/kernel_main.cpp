@@ -41,8 +41,8 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::install_fault_reports(g_memory.ranges);
     mm::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
     mm::check_phys_window(g_memory.ranges, g_frames);
-    const boot::BootHandoff& handoff = memory.remap_handoff();  // loader_handoff is a low address: done with it
-    memory.remove_identity_map();
+    const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
+    mm::remove_identity_map(memory);
     mm::check_upper_half_only(handoff, g_memory, g_frames);
     const bool verified = memory.verify();  // the kernel stacks and their guards included
     memory.report();  // also after a failure: the ranges show what is wrong

@@ -20,6 +20,8 @@
 #include "kernel/boot_intake.h"
 #include "kernel/exception_tables.h"
 #include "kernel/fault_reports.h"
+#include "kernel/frame_handover.h"
+#include "kernel/kernel_heap.h"
 #include "kernel/leave_lower_half.h"
 #include "kernel/phys_window_check.h"
 #include "memory_manager.h"
@@ -42,12 +44,12 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::install_fault_reports(g_memory.ranges);
     mm::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
     mm::check_phys_window(g_memory.ranges, g_frames);
-    const boot::BootHandoff& handoff = memory.remap_handoff();  // loader_handoff is a low address: done with it
-    memory.remove_identity_map();
+    const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
+    mm::remove_identity_map(memory);
     mm::check_upper_half_only(handoff, g_memory, g_frames);
 
-    memory.hand_over_frames(g_steady);  // g_frames is empty from here on
-    memory.create_heap();
+    mm::hand_over_frames(memory, g_steady);  // g_frames is empty from here on
+    mm::create_heap(memory, g_steady);       // operator new works from here on
     break_the_heap_if_requested(g_steady);  // test.heap-guard, test.bad-free: fault_injection.cpp
     run_stress_test(g_steady);
 

@@ -2,7 +2,7 @@
 
 #include "address_space_layout.h"
 #include "kernel/kernel_heap.h"
-#include "kernel/kernel_stack_regions.h"
+#include "kernel/kernel_stacks_phase.h"
 
 // ---- chapter 09: verify (chapter 10: the kernel stacks' regions; 11: the heap's) ---
 

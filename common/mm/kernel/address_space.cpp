@@ -31,23 +31,23 @@ KernelAddressSpace::KernelAddressSpace(const boot::BootHandoff& handoff, BootMem
       cpu_(read_cpu_paging_features()),
       builder_(new_pml4(tables_, frames), tables_, frames) {}
 
-void KernelAddressSpace::identity_map_low_memory() {
-    if (!mm::identity_map_low_memory(builder_, memory_.ranges, cpu_).ok()) kernel::fail();
+void identity_map_low_memory(KernelAddressSpace& space) {
+    if (!identity_map_low_memory(space.builder(), space.memory().ranges, space.cpu()).ok()) kernel::fail();
 }
 
-void KernelAddressSpace::map_kernel_image() {
+void map_kernel_image(KernelAddressSpace& space) {
     const KernelImageLayout layout = kernel::linked_image_layout();
-    const KernelPlacement placement = kernel::kernel_placement(*handoff_);
+    const KernelPlacement placement = kernel::kernel_placement(space.handoff());
     if (Violation v = check_kernel_placement(layout, placement); !v.ok()) {
         klog::error("paging").msg("kernel placement rejected").kv("field", v.field).kv("value", klog::hex(v.value))
             .kv("rule", v.rule);
         kernel::fail();
     }
-    if (!mm::map_kernel_image(builder_, layout, placement, cpu_).ok()) kernel::fail();
+    if (!map_kernel_image(space.builder(), layout, placement, space.cpu()).ok()) kernel::fail();
 }
 
-void KernelAddressSpace::map_phys_offset_regions() {
-    if (!mm::map_phys_offset_regions(builder_, memory_.ranges, cpu_).ok()) kernel::fail();
+void map_phys_offset_regions(KernelAddressSpace& space) {
+    if (!map_phys_offset_regions(space.builder(), space.memory().ranges, space.cpu()).ok()) kernel::fail();
 }
 
 void KernelAddressSpace::check_before_switch() {

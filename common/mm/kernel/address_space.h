@@ -1,13 +1,17 @@
 // KernelAddressSpace: what every chapter's MemoryManager is built on, from
 // chapter 05 on.
 //
-// It owns the new PML4 and the builder that fills it, reaches page tables
+// It owns the new PML4 and the builder that fills it, and reaches page tables
 // through the identity map until activate() and through the phys-offset
-// window after, and offers each mapping phase as one call that stops the boot
-// when the phase refuses (the phase has logged why). A chapter's
-// MemoryManager derives from it, and its constructor lists the phases in the
-// order they run — that list, and any phase of its own, is what changes from
-// chapter to chapter.
+// window after. A chapter's MemoryManager derives from it, and its
+// constructor lists the phases in the order they run — that list, and the
+// state a chapter's phases fill, is what changes from chapter to chapter.
+//
+// Every phase has one shape: a free function over the address space,
+// `void phase(KernelAddressSpace&)` (plus the state it fills), in
+// common/mm/kernel/, that logs what it did and, when it refuses, logs why and
+// ends the boot through kernel::fail(). The ones of chapters 04 and 05 are
+// below; later chapters add theirs in their own modules.
 #pragma once
 
 #include "boot/handoff.h"
@@ -35,21 +39,17 @@ public:
     const MapStats& stats() const { return builder_.stats(); }
 
 
-protected:
-    KernelAddressSpace(const boot::BootHandoff& handoff, BootMemory& memory, BootFrameAllocator& frames);
-    ~KernelAddressSpace() = default;
-
-    // The phases of chapters 04 and 05, each one call into common/mm.
-    void identity_map_low_memory();
-    void map_kernel_image();
-    void map_phys_offset_regions();
-
+    // What the phases work on.
     const boot::BootHandoff& handoff() const { return *handoff_; }
     void set_handoff(const boot::BootHandoff& handoff) { handoff_ = &handoff; }
     BootMemory& memory() { return memory_; }
     BootFrameAllocator& frames() { return frames_; }
     PageTableBuilder& builder() { return builder_; }
     BootTableAccess& tables() { return tables_; }
+
+protected:
+    KernelAddressSpace(const boot::BootHandoff& handoff, BootMemory& memory, BootFrameAllocator& frames);
+    ~KernelAddressSpace() = default;
 
 private:
     void check_before_switch();
@@ -61,5 +61,12 @@ private:
     BootTableAccess tables_;
     PageTableBuilder builder_;
 };
+
+// The phases of chapters 04 and 05: every RAM run identity-mapped, the kernel
+// image at -2 GiB (its placement checked first), every RAM run in the
+// phys-offset window.
+void identity_map_low_memory(KernelAddressSpace& space);
+void map_kernel_image(KernelAddressSpace& space);
+void map_phys_offset_regions(KernelAddressSpace& space);
 
 }  // namespace mm

@@ -16,7 +16,9 @@ public:
 }  // namespace
 
 // book:begin handover-phase
-void hand_over_frames_phase(const BootMemory& memory, BootFrameAllocator& boot, BitmapFrameAllocator& steady) {
+void hand_over_frames(KernelAddressSpace& space, BitmapFrameAllocator& steady) {
+    const BootMemory& memory = space.memory();
+    BootFrameAllocator& boot = space.frames();
     // Where the frames come from, per UEFI type, counted from the descriptors
     // themselves: an account independent of the range list the allocator used.
     const UsableByType by_type = usable_by_type(memory.descriptors, BootFrameAllocator::kLowestFrame);

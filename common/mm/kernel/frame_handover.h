@@ -8,6 +8,8 @@
 // the two accounts disagree.
 #pragma once
 
+#include "kernel/address_space.h"
+
 #include "bitmap_frame_allocator.h"
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
@@ -17,7 +19,7 @@ namespace mm {
 //   [INFO  frames] usable type=boot-data frames=… bytes=…      one per UEFI type
 //   [INFO  frames] reclaimed frames=… bytes=… from=boot-code+boot-data+loader-code+loader-data
 //   [INFO  frames] handover to=bitmap regions=… frames=… inherited=… reserve-moved=… reserve=… bitmap=… bitmap-frames=… used=… free=…
-void hand_over_frames_phase(const BootMemory& memory, BootFrameAllocator& boot, BitmapFrameAllocator& steady);
+void hand_over_frames(KernelAddressSpace& space, BitmapFrameAllocator& steady);
 
 // One line with the allocator's counters: `[INFO  frames] stats when=<when> …`.
 void log_frame_stats(const char* when, const BitmapFrameAllocator& frames);

@@ -56,9 +56,8 @@ KernelHeapBackend* g_backend = nullptr;
 }  // namespace
 
 // book:begin create-heap
-void create_heap_phase(PhysAddr pml4, PhysicalMemoryAccess& tables, BitmapFrameAllocator& frames,
-                       CpuPagingFeatures cpu) {
-    static KernelHeapBackend backend(pml4, tables, frames, cpu);  // constructed here, once
+void create_heap(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
+    static KernelHeapBackend backend(space.pml4(), space.tables(), frames, space.cpu());  // constructed here, once
     g_backend = &backend;
     g_heap.init(kHeapStart.value(), kHeapCapacity, backend);
     if (!g_heap.grow(kHeapInitialBytes)) {

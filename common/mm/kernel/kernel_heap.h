@@ -14,6 +14,8 @@
 //   0xFFFFE01000000000   end of the heap window (64 GiB)
 #pragma once
 
+#include "kernel/address_space.h"
+
 #include "address_space_layout.h"
 #include "bitmap_frame_allocator.h"
 #include "cpu_paging_features.h"
@@ -31,8 +33,7 @@ inline constexpr uint64_t kHeapInitialBytes = HeapAllocator::kGrowStep;
 // The phase. Builds a PageTableBuilder over the live tables with `frames` as
 // its FrameSource, starts the heap and maps its first pages:
 //   [INFO  paging] phase create_heap va=… guard=… bytes=… pages-4k=… flags=P|RW|NX tables=… frames-from=bitmap
-void create_heap_phase(PhysAddr pml4, PhysicalMemoryAccess& tables, BitmapFrameAllocator& frames,
-                       CpuPagingFeatures cpu);
+void create_heap(KernelAddressSpace& space, BitmapFrameAllocator& frames);
 
 HeapAllocator& kernel_heap();
 // Page-table frames the heap's growth took so far (for the stress test's balance).

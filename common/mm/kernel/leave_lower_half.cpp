@@ -87,8 +87,10 @@ void corrupt_if_requested(const RemapRequest& handoff, RemapRequest& map, const 
 }  // namespace
 
 // book:begin remap-handoff
-const boot::BootHandoff& remap_handoff_phase(const boot::BootHandoff& old, BootMemory& memory, BootTableAccess& tables) {
-    KASSERT(tables.window_live());
+const boot::BootHandoff& remap_handoff(KernelAddressSpace& space) {
+    KASSERT(space.tables().window_live());
+    const boot::BootHandoff& old = space.handoff();
+    BootMemory& memory = space.memory();
     const PhysAddr handoff_pa(reinterpret_cast<uint64_t>(&old));  // identity: va == pa
     const PhysAddr map_pa(old.memory_map);
 
@@ -104,18 +106,21 @@ const boot::BootHandoff& remap_handoff_phase(const boot::BootHandoff& old, BootM
     const boot::BootHandoff& moved = *phys_to_pointer<const boot::BootHandoff>(handoff_pa);
     kernel::relocate_handoff(&moved);
     memory.descriptors = MemoryDescriptorView(map.remapped, moved.memory_map_size, moved.descriptor_size);
+    space.set_handoff(moved);
     return moved;
 }
 // book:end remap-handoff
 
 // book:begin remove-identity-map
-void remove_identity_map_phase(PhysAddr pml4, BootTableAccess& tables, BootFrameAllocator& frames) {
+void remove_identity_map(KernelAddressSpace& space) {
+    const PhysAddr pml4 = space.pml4();
+    BootTableAccess& tables = space.tables();
     const ReleasedTables released = remove_lower_half(pml4, tables);
     // Many entries changed at once: reloading CR3 drops every non-global
     // translation (SDM Vol. 3A, 4.10.4.1), and none of ours is global.
     x86::write_cr3(x86::read_cr3());
     uint64_t returned = 0;
-    for (PhysAddr frame : released) returned += frames.return_page_table_frame(frame);
+    for (PhysAddr frame : released) returned += space.frames().return_page_table_frame(frame);
 
     if (!lower_half_is_empty(pml4, tables) || translate(pml4, tables, VirtAddr(0)).present) {
         klog::error("paging").msg("lower half still mapped after removal");

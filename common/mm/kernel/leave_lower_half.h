@@ -7,20 +7,23 @@
 #include "boot/handoff.h"
 #include "boot_frame_allocator.h"
 #include "boot_memory.h"
+#include "kernel/address_space.h"
 #include "phys_window.h"
 
 namespace mm {
 
 // The handoff and the memory-map buffer, re-addressed through the window and
 // checked there (check_remapped_buffer); the runtime's handoff pointer and the
-// memory map's descriptor view switch to the window. Returns the handoff at
-// its new address, the only one to use from then on. `tables` must already
-// reach tables through the window (after KernelAddressSpace::activate()).
-const boot::BootHandoff& remap_handoff_phase(const boot::BootHandoff& old, BootMemory& memory, BootTableAccess& tables);
+// memory map's descriptor view switch to the window, and so does the address
+// space's. Returns the handoff at its new address, the only one to use from
+// then on. Only after KernelAddressSpace::activate(): tables are reached
+// through the window.
+const boot::BootHandoff& remap_handoff(KernelAddressSpace& space);
 
 // Removes every lower-half mapping (page 0 included), flushes the TLB, and
-// returns the released table frames to the allocator's reserve.
-void remove_identity_map_phase(PhysAddr pml4, BootTableAccess& tables, BootFrameAllocator& frames);
+// returns the released table frames to the allocator's reserve. Only after
+// remap_handoff(), when nothing uses a low address any more.
+void remove_identity_map(KernelAddressSpace& space);
 
 // After the removal: the memory map, validated again at its window address,
 // normalises to the same ranges; the command line reads through the handoff.

@@ -76,7 +76,7 @@ constexpr Str kDamagedTables[] = {"XSDT", "APIC", "HPET"};
 
 // book:begin program-pat-phase
 // Before any mapping selects PA4: from here on PAT=1 with PCD=PWT=0 means WC.
-void program_pat_phase() {
+void program_pat(KernelAddressSpace&) {
     if (!cpu_has_pat()) {
         klog::error("mmio").msg("no PAT: CPUID.01H:EDX.PAT is clear");
         kernel::fail();
@@ -93,8 +93,9 @@ void program_pat_phase() {
 // book:end program-pat-phase
 
 // book:begin map-mmio-devices-phase
-MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHandoff& handoff,
-                                   const MemoryRangeList& ranges, CpuPagingFeatures cpu) {
+MmioDevices map_mmio_devices(KernelAddressSpace& space) {
+    const boot::BootHandoff& handoff = space.handoff();
+    const MemoryRangeList& ranges = space.memory().ranges;
     acpi::AcpiDevices acpi;
     if (handoff.rsdp == 0) {
         klog::warn("acpi").msg("no rsdp: only the lapic is mapped");
@@ -123,13 +124,14 @@ MmioDevices map_mmio_devices_phase(PageTableBuilder& builder, const boot::BootHa
     const MmioDeviceAddresses addresses = mmio_device_addresses(
         x86::rdmsr(x86::kMsrApicBase), acpi, ranges, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size);
     MmioDevices devices;
-    if (!map_mmio_devices(builder, addresses, cpu, &devices).ok()) kernel::fail();
+    if (!map_mmio_devices(space.builder(), addresses, space.cpu(), &devices).ok()) kernel::fail();
     return devices;
 }
 // book:end map-mmio-devices-phase
 
-void map_framebuffer_phase(PageTableBuilder& builder, const boot::BootHandoff& handoff, CpuPagingFeatures cpu) {
-    if (!map_framebuffer(builder, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, cpu).ok())
+void map_framebuffer(KernelAddressSpace& space) {
+    const boot::BootHandoff& handoff = space.handoff();
+    if (!map_framebuffer(space.builder(), PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, space.cpu()).ok())
         kernel::fail();
 }
 

@@ -1,9 +1,14 @@
-#include "kernel/kernel_stack_regions.h"
+#include "kernel/kernel_stacks_phase.h"
 
 #include "kernel_stacks.h"
 #include "mapping_policy.h"
+#include "panic.h"
 
 namespace mm {
+
+void map_kernel_stacks(KernelAddressSpace& space) {
+    if (!map_kernel_stacks(space.builder(), space.frames(), space.cpu()).ok()) kernel::fail();
+}
 
 void expect_kernel_stacks(ExpectedRegions& out, CpuPagingFeatures cpu) {
     constexpr const char* kGuards[kKernelStackCount] = {"guard-df-ist", "guard-pf-ist", "guard-nmi-ist",
