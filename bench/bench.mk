@@ -36,7 +36,7 @@ BENCH_MAPPING_SRCS := bench/mapping_cost.cpp common/mm/page_table_builder.cpp co
 
 $(BENCH_MAPPING_COST): $(BENCH_MAPPING_SRCS) $(wildcard common/mm/*.h common/include/*/*.h) tests/host/fake_physical_memory.h bench/bench.mk | $(BENCH_OUT)/
 	@echo "  HOSTCXX $@"
-	$(Q)$(CXX) -std=c++20 -O2 -g -Wall -Wextra -Icommon/include -Icommon/boot -Icommon/mm -Itests/host \
+	$(Q)$(CXX) -std=c++20 -O2 -g -Wall -Wextra -Icommon/include -Icommon -Itests/host \
 	    $(BENCH_MAPPING_SRCS) -o $@
 
 .PHONY: bench

@@ -27,11 +27,11 @@
 #include <string>
 #include <vector>
 
-#include "address_space_layout.h"
+#include "mm/address_space_layout.h"
 #include "fake_physical_memory.h"
-#include "mapping_policy.h"
-#include "page_table_builder.h"
-#include "page_table_lookup.h"
+#include "mm/mapping_policy.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_lookup.h"
 
 namespace {
 

@@ -16,7 +16,7 @@ FUZZ_SECONDS  ?= 60
 # link brings in libFuzzer's main().
 FUZZ_SANITIZERS := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SANITIZERS) \
-    -Icommon/include -Icommon/boot -Icommon/mm -Itests/host -Itests/fuzz
+    -Icommon/include -Icommon -Itests/host -Itests/fuzz
 FUZZ_LDFLAGS  := -fsanitize=fuzzer $(FUZZ_SANITIZERS)
 # The code under test: the same pure sources the host tests compile.
 FUZZ_CODE_SRCS := $(HOST_CODE_SRCS) tests/host/host_runtime.cpp
@@ -58,5 +58,5 @@ fuzz: $(FUZZ_BINS)
 # help: fuzz-seeds   regenerate the committed seed corpora (tests/fuzz/corpus)
 fuzz-seeds: tests/fuzz/make_seeds.cpp
 	@mkdir -p $(FUZZ_OUT) $(foreach t,$(FUZZ_TARGETS),tests/fuzz/corpus/$(t))
-	$(Q)$(CXX) -std=c++20 -Wall -Icommon/include -Icommon/mm -Itests/host $< -o $(FUZZ_OUT)/make_seeds
+	$(Q)$(CXX) -std=c++20 -Wall -Icommon/include -Icommon -Itests/host $< -o $(FUZZ_OUT)/make_seeds
 	$(Q)$(FUZZ_OUT)/make_seeds tests/fuzz/corpus

@@ -10,7 +10,7 @@ HOST_CODE_SRCS := common/boot/elf_image.cpp $(wildcard common/mm/*.cpp)
 HOST_TEST_BIN  := $(HOST_OUT)/host_tests
 
 HOST_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=all \
-    -Icommon/include -Icommon/boot -Icommon/mm -Itests/host
+    -Icommon/include -Icommon -Itests/host
 HOST_OBJS := $(patsubst %.cpp,$(HOST_OUT)/%.o,$(HOST_TEST_SRCS) $(HOST_CODE_SRCS))
 
 # The code under test is built at -O1, as ASan advises; the test files at -O0:

@@ -6,7 +6,7 @@
 #   build/NN-name/disk.img          FAT image of esp/, made with mtools (no root, no loop mounts)
 
 KERNEL_CXXFLAGS := $(CXX_COMMON) -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie \
-    -fno-omit-frame-pointer -Icommon/include -Icommon/kernel -Icommon/mm
+    -fno-omit-frame-pointer -Icommon/include -Icommon
 KERNEL_ASFLAGS  := -Icommon/include
 KERNEL_LDFLAGS  := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --build-id=none -T common/kernel/kernel.ld
 

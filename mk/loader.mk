@@ -26,7 +26,7 @@ LOADER_EFI  := $(LOADER_OUT)/BOOTX64.EFI
 # GNU_EFI_USE_MS_ABI: call firmware functions directly with the ms_abi attribute.
 LOADER_CXXFLAGS := $(CXX_COMMON) -fpic -fvisibility=hidden -fno-zero-initialized-in-bss -fshort-wchar -mno-red-zone -mgeneral-regs-only \
     -DGNU_EFI_USE_MS_ABI -DEFI_FUNCTION_WRAPPER \
-    -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I$(EFI_INC)/protocol -Icommon/include -I$(LOADER_DIR)
+    -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I$(EFI_INC)/protocol -Icommon/include -Icommon -I$(LOADER_DIR)
 
 $(LOADER_OUT)/%.o: $(LOADER_DIR)/%.cpp | $(LOADER_OUT)/
 	@echo "  CXX     $<"

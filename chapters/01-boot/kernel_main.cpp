@@ -6,9 +6,9 @@
 #include "arch/x86/cpu.h"
 #include "boot/handoff.h"
 #include "fault_injection.h"
-#include "image_layout.h"
-#include "kernel.h"
-#include "panic.h"
+#include "kernel/image_layout.h"
+#include "kernel/kernel.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace {

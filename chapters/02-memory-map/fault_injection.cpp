@@ -1,8 +1,8 @@
 #include "fault_injection.h"
 
-#include "kernel.h"
-#include "memory_map_log.h"
-#include "panic.h"
+#include "kernel/kernel.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace {

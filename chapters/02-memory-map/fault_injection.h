@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "boot/handoff.h"
-#include "boot_memory.h"
+#include "mm/boot_memory.h"
 
 // The handoff and map the chapter goes on with: the real ones (`*map` is the
 // real map), or damaged copies when the command line asks for them;

@@ -5,11 +5,11 @@
 // chapter validates it (and the handoff around it), prints it, and normalises
 // it into the sorted range list every later chapter allocates from.
 #include "boot/handoff.h"
-#include "boot_memory.h"
+#include "mm/boot_memory.h"
 #include "fault_injection.h"
-#include "kernel.h"
-#include "memory_map_log.h"
-#include "panic.h"
+#include "kernel/kernel.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace {

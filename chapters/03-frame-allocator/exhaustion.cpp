@@ -2,8 +2,8 @@
 
 #include <stdint.h>
 
-#include "kernel.h"
-#include "panic.h"
+#include "kernel/kernel.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 void exhaust_if_requested(mm::BootFrameAllocator& frames, FrameProblem problem) {

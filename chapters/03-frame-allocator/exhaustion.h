@@ -4,7 +4,7 @@
 // (tests/test_03_frame_allocator.py). The boot then goes on as usual.
 #pragma once
 
-#include "boot_frame_allocator.h"
+#include "mm/boot_frame_allocator.h"
 
 // Why a frame must not have been handed out, or null when it is fine.
 using FrameProblem = const char* (*)(mm::PhysAddr frame);

@@ -5,12 +5,12 @@
 // later chapter allocates through. A self-test then allocates thousands of
 // frames and checks each against the map and the loader's objects.
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
 #include "exhaustion.h"
-#include "kernel.h"
-#include "memory_map_log.h"
-#include "panic.h"
+#include "kernel/kernel.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace {

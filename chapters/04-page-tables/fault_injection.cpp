@@ -1,7 +1,7 @@
 #include "fault_injection.h"
 
-#include "kernel.h"
-#include "panic.h"
+#include "kernel/kernel.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 void remap_if_requested(mm::PageTableBuilder& builder, const mm::KernelImageLayout& layout,

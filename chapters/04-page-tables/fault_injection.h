@@ -4,9 +4,9 @@
 // (tests/test_04_page_tables.py).
 #pragma once
 
-#include "cpu_paging_features.h"
-#include "kernel_image_map.h"
-#include "page_table_builder.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/kernel_image_map.h"
+#include "mm/page_table_builder.h"
 
 // Does nothing unless the command line asks; otherwise does not return.
 void remap_if_requested(mm::PageTableBuilder& builder, const mm::KernelImageLayout& layout,

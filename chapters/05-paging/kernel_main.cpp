@@ -6,14 +6,14 @@
 // address: the phys-offset window every later chapter reaches memory through.
 // A self-check then proves the window shows the same bytes as the identity map.
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
-#include "kernel.h"
-#include "kernel/boot_intake.h"
-#include "kernel/phys_window_check.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/boot_intake.h"
+#include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
-#include "memory_map_log.h"
-#include "panic.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace {

@@ -9,7 +9,7 @@
 // changes is this list, and the state its phases fill.
 #pragma once
 
-#include "kernel/address_space.h"
+#include "mm/kernel/address_space.h"
 
 // book:begin memory-manager
 class MemoryManager : public mm::KernelAddressSpace {

@@ -6,18 +6,18 @@
 // into its own window. After the switch the kernel proves each mapping by
 // using it: it reads the LAPIC's and IOAPIC's version registers and the
 // HPET's capabilities, and draws a test pattern into the framebuffer.
-#include "address_space_layout.h"
+#include "mm/address_space_layout.h"
 #include "arch/x86/cpu.h"
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
-#include "kernel.h"
-#include "kernel/boot_intake.h"
-#include "kernel/phys_window_check.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/boot_intake.h"
+#include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
-#include "memory_map_log.h"
-#include "panic.h"
-#include "phys_window.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
 #include "support/log.h"
 
 namespace {

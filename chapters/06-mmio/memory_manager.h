@@ -3,8 +3,8 @@
 // the devices' registers, and the framebuffer.
 #pragma once
 
-#include "kernel/address_space.h"
-#include "kernel/mmio_phases.h"
+#include "mm/kernel/address_space.h"
+#include "mm/kernel/mmio_phases.h"
 
 // book:begin memory-manager
 class MemoryManager : public mm::KernelAddressSpace {

@@ -10,20 +10,20 @@
 // window is pointed at frame B while the CPU still caches its translation to
 // frame A, and a read returns A's value; the same again with the flush reads B.
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
-#include "kernel.h"
-#include "kernel/boot_intake.h"
-#include "kernel/phys_window_check.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/boot_intake.h"
+#include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
 #include "stale_tlb.h"
-#include "memory_map_log.h"
-#include "panic.h"
-#include "phys_window.h"
-#include "ram_runs.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
+#include "mm/ram_runs.h"
 #include "support/log.h"
-#include "temporary_window.h"
-#include "tlb_flush.h"
+#include "mm/temporary_window.h"
+#include "mm/tlb_flush.h"
 
 namespace {
 

@@ -4,11 +4,11 @@
 // from the start so that mapping through it never allocates.
 #pragma once
 
-#include "cpu_tlb.h"
-#include "kernel/address_space.h"
-#include "kernel/mmio_phases.h"
-#include "kernel/temporary_window_phase.h"
-#include "temporary_window.h"
+#include "mm/cpu_tlb.h"
+#include "mm/kernel/address_space.h"
+#include "mm/kernel/mmio_phases.h"
+#include "mm/kernel/temporary_window_phase.h"
+#include "mm/temporary_window.h"
 
 // book:begin memory-manager
 class MemoryManager : public mm::KernelAddressSpace {

@@ -2,11 +2,11 @@
 
 #include <stdint.h>
 
-#include "kernel.h"
-#include "panic.h"
-#include "phys_window.h"
+#include "kernel/kernel.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
 #include "support/log.h"
-#include "tlb_flush.h"
+#include "mm/tlb_flush.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 // (tests/test_07_temporary_window.py). The boot then goes on as usual.
 #pragma once
 
-#include "boot_frame_allocator.h"
-#include "temporary_window.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/temporary_window.h"
 
 // Does nothing unless the command line asks.
 void demonstrate_stale_tlb_if_requested(mm::TemporaryWindow& window, mm::BootFrameAllocator& frames);

@@ -1,11 +1,11 @@
 #include "bad_mappings.h"
 
-#include "address_space_layout.h"
+#include "mm/address_space_layout.h"
 #include "arch/x86/cpu.h"
-#include "kernel.h"
-#include "kernel/linked_image.h"
-#include "page_table_walker.h"
-#include "panic.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/linked_image.h"
+#include "mm/page_table_walker.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 // The hooks' own view of the live tables: through the phys-offset window, as

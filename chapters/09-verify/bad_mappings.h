@@ -5,7 +5,7 @@
 // it (tests/test_09_verify.py). Nothing here is part of the MemoryManager's API.
 #pragma once
 
-#include "boot_frame_allocator.h"
+#include "mm/boot_frame_allocator.h"
 #include "memory_manager.h"
 
 // Does nothing unless the command line asks; test.bad-mapping=all does not return.

@@ -9,17 +9,17 @@
 // printed as merged ranges. A broken rule is named and ends the boot with the
 // failure code.
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
-#include "kernel.h"
-#include "kernel/leave_lower_half.h"
-#include "kernel/boot_intake.h"
-#include "kernel/phys_window_check.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/leave_lower_half.h"
+#include "mm/kernel/boot_intake.h"
+#include "mm/kernel/phys_window_check.h"
 #include "bad_mappings.h"
 #include "memory_manager.h"
-#include "memory_map_log.h"
-#include "panic.h"
-#include "phys_window.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
 #include "support/log.h"
 
 namespace {

@@ -1,6 +1,6 @@
 #include "memory_manager.h"
 
-#include "address_space_layout.h"
+#include "mm/address_space_layout.h"
 
 // ---- chapter 09: verify ------------------------------------------------------
 

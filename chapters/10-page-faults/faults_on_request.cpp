@@ -2,12 +2,12 @@
 
 #include <stdint.h>
 
-#include "kernel.h"
-#include "kernel/exception_tables.h"
-#include "kernel_stacks.h"
-#include "panic.h"
-#include "phys_window.h"
-#include "recovery_point.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/exception_tables.h"
+#include "mm/kernel_stacks.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
+#include "kernel/recovery_point.h"
 #include "support/log.h"
 #include "support/str.h"
 

@@ -7,7 +7,7 @@
 // addr2line name them in a report.
 #pragma once
 
-#include "memory_ranges.h"
+#include "mm/memory_ranges.h"
 
 namespace fault_on_request {
 

@@ -11,17 +11,17 @@
 //
 // The faults themselves, made on request, are in faults_on_request.cpp.
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
 #include "faults_on_request.h"
-#include "kernel.h"
-#include "kernel/boot_intake.h"
-#include "kernel/exception_tables.h"
-#include "kernel/fault_reports.h"
-#include "kernel/leave_lower_half.h"
-#include "kernel/phys_window_check.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/boot_intake.h"
+#include "mm/kernel/exception_tables.h"
+#include "mm/kernel/fault_reports.h"
+#include "mm/kernel/leave_lower_half.h"
+#include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
-#include "panic.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace {

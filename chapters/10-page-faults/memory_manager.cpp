@@ -1,7 +1,7 @@
 #include "memory_manager.h"
 
-#include "address_space_layout.h"
-#include "kernel/kernel_stacks_phase.h"
+#include "mm/address_space_layout.h"
+#include "mm/kernel/kernel_stacks_phase.h"
 
 // ---- chapter 09: verify (chapter 10: the kernel stacks' regions) ---
 

@@ -4,13 +4,13 @@
 // IST of the exceptions that must work on a broken stack.
 #pragma once
 
-#include "cpu_tlb.h"
-#include "kernel/address_space.h"
-#include "kernel/address_space_verification.h"
-#include "kernel/kernel_stacks_phase.h"
-#include "kernel/mmio_phases.h"
-#include "kernel/temporary_window_phase.h"
-#include "temporary_window.h"
+#include "mm/cpu_tlb.h"
+#include "mm/kernel/address_space.h"
+#include "mm/kernel/address_space_verification.h"
+#include "mm/kernel/kernel_stacks_phase.h"
+#include "mm/kernel/mmio_phases.h"
+#include "mm/kernel/temporary_window_phase.h"
+#include "mm/temporary_window.h"
 
 class MemoryManager : public mm::KernelAddressSpace {
 public:

@@ -2,11 +2,11 @@
 
 #include <stdint.h>
 
-#include "heap_allocator.h"
-#include "kernel.h"
-#include "kernel/frame_handover.h"
-#include "kernel/kernel_heap.h"
-#include "panic.h"
+#include "mm/heap_allocator.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/frame_handover.h"
+#include "mm/kernel/kernel_heap.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 #include "support/str.h"
 

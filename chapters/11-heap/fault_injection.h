@@ -5,7 +5,7 @@
 // (tests/test_11_heap.py). Either ends the boot with the failure code.
 #pragma once
 
-#include "bitmap_frame_allocator.h"
+#include "mm/bitmap_frame_allocator.h"
 
 // Does nothing unless the command line asks; otherwise does not return.
 void break_the_heap_if_requested(mm::BitmapFrameAllocator& steady);

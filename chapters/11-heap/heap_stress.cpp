@@ -2,10 +2,10 @@
 
 #include <new>
 
-#include "kernel/frame_handover.h"
-#include "kernel/kernel_heap.h"
-#include "panic.h"
-#include "phys_window.h"
+#include "mm/kernel/frame_handover.h"
+#include "mm/kernel/kernel_heap.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
 #include "support/log.h"
 
 namespace {

@@ -3,7 +3,7 @@
 // after.
 #pragma once
 
-#include "bitmap_frame_allocator.h"
+#include "mm/bitmap_frame_allocator.h"
 
 // Frames: thousands allocated, stamped through the window, checked, freed in
 // a shuffled order; the counters must return exactly to where they were.

@@ -10,22 +10,22 @@
 // bitmap; operator new and delete sit on it. A stress test of both must
 // leave every counter where it was, and the address space is verified last
 // with chapter 09's walk, heap and stacks included.
-#include "bitmap_frame_allocator.h"
+#include "mm/bitmap_frame_allocator.h"
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
 #include "fault_injection.h"
 #include "heap_stress.h"
-#include "kernel.h"
-#include "kernel/boot_intake.h"
-#include "kernel/exception_tables.h"
-#include "kernel/fault_reports.h"
-#include "kernel/frame_handover.h"
-#include "kernel/kernel_heap.h"
-#include "kernel/leave_lower_half.h"
-#include "kernel/phys_window_check.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/boot_intake.h"
+#include "mm/kernel/exception_tables.h"
+#include "mm/kernel/fault_reports.h"
+#include "mm/kernel/frame_handover.h"
+#include "mm/kernel/kernel_heap.h"
+#include "mm/kernel/leave_lower_half.h"
+#include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
-#include "panic.h"
+#include "kernel/panic.h"
 
 namespace {
 

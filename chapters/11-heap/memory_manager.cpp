@@ -1,8 +1,8 @@
 #include "memory_manager.h"
 
-#include "address_space_layout.h"
-#include "kernel/kernel_heap.h"
-#include "kernel/kernel_stacks_phase.h"
+#include "mm/address_space_layout.h"
+#include "mm/kernel/kernel_heap.h"
+#include "mm/kernel/kernel_stacks_phase.h"
 
 // ---- chapter 09: verify (chapter 10: the kernel stacks' regions; 11: the heap's) ---
 

@@ -1,6 +1,6 @@
-#include "boot_volume.h"
+#include "boot/boot_volume.h"
 
-#include "loader_log.h"
+#include "boot/loader_log.h"
 
 namespace boot {
 

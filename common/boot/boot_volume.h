@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-#include "efi.h"
+#include "boot/efi.h"
 
 namespace boot {
 

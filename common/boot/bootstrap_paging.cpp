@@ -1,9 +1,9 @@
-#include "bootstrap_paging.h"
+#include "boot/bootstrap_paging.h"
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging_bits.h"
-#include "firmware_memory.h"
-#include "loader_log.h"
+#include "boot/firmware_memory.h"
+#include "boot/loader_log.h"
 #include "support/units.h"
 
 namespace boot {

@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "efi.h"
-#include "kernel_image.h"
+#include "boot/efi.h"
+#include "boot/kernel_image.h"
 
 namespace boot {
 

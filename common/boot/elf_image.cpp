@@ -1,4 +1,4 @@
-#include "elf_image.h"
+#include "boot/elf_image.h"
 
 #include "support/units.h"
 

@@ -1,4 +1,4 @@
-#include "enter_kernel.h"
+#include "boot/enter_kernel.h"
 
 #include "arch/x86/cpu.h"
 

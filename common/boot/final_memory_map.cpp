@@ -1,8 +1,8 @@
-#include "final_memory_map.h"
+#include "boot/final_memory_map.h"
 
 #include "boot/uefi_memory.h"
-#include "firmware_memory.h"
-#include "loader_log.h"
+#include "boot/firmware_memory.h"
+#include "boot/loader_log.h"
 #include "support/units.h"
 
 namespace boot {

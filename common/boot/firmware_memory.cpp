@@ -1,6 +1,6 @@
-#include "firmware_memory.h"
+#include "boot/firmware_memory.h"
 
-#include "loader_log.h"
+#include "boot/loader_log.h"
 #include "support/units.h"
 
 namespace boot {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "boot/uefi_memory.h"
-#include "efi.h"
+#include "boot/efi.h"
 
 namespace boot {
 

@@ -1,6 +1,6 @@
-#include "firmware_tables.h"
+#include "boot/firmware_tables.h"
 
-#include "loader_log.h"
+#include "boot/loader_log.h"
 
 namespace boot {
 

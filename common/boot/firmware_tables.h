@@ -3,7 +3,7 @@
 #pragma once
 
 #include "boot/handoff.h"
-#include "efi.h"
+#include "boot/efi.h"
 
 namespace boot {
 

@@ -1,9 +1,9 @@
-#include "kernel_file_check.h"
+#include "boot/kernel_file_check.h"
 
-#include "boot_volume.h"
-#include "elf_image.h"
-#include "kernel_image.h"
-#include "loader_log.h"
+#include "boot/boot_volume.h"
+#include "boot/elf_image.h"
+#include "boot/kernel_image.h"
+#include "boot/loader_log.h"
 
 namespace boot {
 namespace {

@@ -13,7 +13,7 @@
 // tests try every malformed ELF in one (tests/test_01_loader_rejects.py).
 #pragma once
 
-#include "efi.h"
+#include "boot/efi.h"
 
 namespace boot {
 

@@ -1,7 +1,7 @@
-#include "kernel_image.h"
+#include "boot/kernel_image.h"
 
-#include "firmware_memory.h"
-#include "loader_log.h"
+#include "boot/firmware_memory.h"
+#include "boot/loader_log.h"
 #include "support/units.h"
 
 namespace boot {

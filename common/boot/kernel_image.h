@@ -1,8 +1,8 @@
 // Placing the validated kernel ELF in physical memory.
 #pragma once
 
-#include "elf_image.h"
-#include "efi.h"
+#include "boot/elf_image.h"
+#include "boot/efi.h"
 
 namespace boot {
 

@@ -1,4 +1,4 @@
-#include "loader_log.h"
+#include "boot/loader_log.h"
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"

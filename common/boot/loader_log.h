@@ -1,7 +1,7 @@
 // The loader's console and its one way to give up.
 #pragma once
 
-#include "efi.h"
+#include "boot/efi.h"
 #include "support/log.h"
 
 namespace boot {

@@ -1,5 +1,5 @@
 // Compiled once per chapter, with -DCHAPTER_NAME="NN-name" from the Makefile.
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 namespace kernel {
 

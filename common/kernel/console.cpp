@@ -1,4 +1,4 @@
-#include "console.h"
+#include "kernel/console.h"
 
 #include "arch/x86/uart16550.h"
 #include "support/log.h"

@@ -1,4 +1,4 @@
-#include "cpu_protections.h"
+#include "kernel/cpu_protections.h"
 
 #include "arch/x86/cpu.h"
 #include "support/log.h"

@@ -1,8 +1,8 @@
-#include "early_cpu.h"
+#include "kernel/early_cpu.h"
 
 #include "arch/x86/cpu.h"
-#include "panic.h"
-#include "recovery_point.h"
+#include "kernel/panic.h"
+#include "kernel/recovery_point.h"
 #include "support/log.h"
 
 namespace kernel {

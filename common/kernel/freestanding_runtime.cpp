@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "panic.h"
+#include "kernel/panic.h"
 
 extern "C" {
 

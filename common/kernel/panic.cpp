@@ -1,4 +1,4 @@
-#include "panic.h"
+#include "kernel/panic.h"
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"

@@ -1,6 +1,6 @@
-#include "recovery_point.h"
+#include "kernel/recovery_point.h"
 
-#include "panic.h"
+#include "kernel/panic.h"
 
 // Written by recovery_point.S as well, hence C names.
 extern "C" {

@@ -19,7 +19,7 @@
 // kernel.
 #pragma once
 
-#include "early_cpu.h"
+#include "kernel/early_cpu.h"
 
 namespace kernel {
 

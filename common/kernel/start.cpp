@@ -1,11 +1,11 @@
 // kernel_start: from the entry stub to the chapter's kernel_main.
 #include "arch/x86/cpu.h"
 #include "boot/handoff.h"
-#include "console.h"
-#include "cpu_protections.h"
-#include "early_cpu.h"
-#include "kernel.h"
-#include "panic.h"
+#include "kernel/console.h"
+#include "kernel/cpu_protections.h"
+#include "kernel/early_cpu.h"
+#include "kernel/kernel.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 extern "C" {

@@ -1,6 +1,6 @@
-#include "acpi_tables.h"
+#include "mm/acpi_tables.h"
 
-#include "ram_runs.h"
+#include "mm/ram_runs.h"
 
 namespace mm::acpi {
 namespace {

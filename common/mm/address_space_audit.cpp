@@ -1,6 +1,6 @@
-#include "address_space_audit.h"
+#include "mm/address_space_audit.h"
 
-#include "address_space_layout.h"
+#include "mm/address_space_layout.h"
 #include "support/log.h"
 
 namespace mm {

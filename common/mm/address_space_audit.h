@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mapping_policy.h"
-#include "page_table_walker.h"
+#include "mm/mapping_policy.h"
+#include "mm/page_table_walker.h"
 
 namespace mm {
 

@@ -27,7 +27,7 @@
 
 #include "arch/x86/paging_bits.h"
 #include "support/units.h"
-#include "virt_addr.h"
+#include "mm/virt_addr.h"
 
 namespace mm::layout {
 

@@ -1,6 +1,6 @@
-#include "address_space_report.h"
+#include "mm/address_space_report.h"
 
-#include "mapping_log.h"
+#include "mm/mapping_log.h"
 #include "support/log.h"
 
 namespace mm {

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "page_table_walker.h"
+#include "mm/page_table_walker.h"
 
 namespace mm {
 

@@ -1,6 +1,6 @@
-#include "bitmap_frame_allocator.h"
+#include "mm/bitmap_frame_allocator.h"
 
-#include "memory_ranges.h"
+#include "mm/memory_ranges.h"
 
 namespace mm {
 

@@ -25,10 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "boot_frame_allocator.h"
-#include "frame_source.h"
-#include "memory_descriptor_view.h"
-#include "reserved_pool.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/frame_source.h"
+#include "mm/memory_descriptor_view.h"
+#include "mm/reserved_pool.h"
 
 namespace mm {
 

@@ -1,4 +1,4 @@
-#include "boot_frame_allocator.h"
+#include "mm/boot_frame_allocator.h"
 
 namespace mm {
 

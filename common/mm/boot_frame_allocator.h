@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame_source.h"
-#include "memory_ranges.h"
-#include "reserved_pool.h"
+#include "mm/frame_source.h"
+#include "mm/memory_ranges.h"
+#include "mm/reserved_pool.h"
 
 namespace mm {
 

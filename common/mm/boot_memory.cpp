@@ -1,4 +1,4 @@
-#include "boot_memory.h"
+#include "mm/boot_memory.h"
 
 namespace mm {
 

@@ -6,9 +6,9 @@
 #pragma once
 
 #include "boot/handoff.h"
-#include "handoff_validation.h"
-#include "memory_descriptor_view.h"
-#include "memory_ranges.h"
+#include "mm/handoff_validation.h"
+#include "mm/memory_descriptor_view.h"
+#include "mm/memory_ranges.h"
 
 namespace mm {
 

@@ -24,8 +24,8 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging_bits.h"
-#include "mapping_policy.h"
-#include "mtrr.h"
+#include "mm/mapping_policy.h"
+#include "mm/mtrr.h"
 
 namespace mm {
 

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "tlb_flush.h"
+#include "mm/tlb_flush.h"
 
 namespace mm {
 

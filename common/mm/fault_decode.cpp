@@ -1,8 +1,8 @@
-#include "fault_decode.h"
+#include "mm/fault_decode.h"
 
-#include "address_space_layout.h"
-#include "kernel_stacks.h"
-#include "ram_runs.h"
+#include "mm/address_space_layout.h"
+#include "mm/kernel_stacks.h"
+#include "mm/ram_runs.h"
 #include "support/str.h"
 
 namespace mm {

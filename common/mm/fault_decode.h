@@ -24,10 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel_image_span.h"
-#include "memory_ranges.h"
-#include "phys_addr.h"
-#include "virt_addr.h"
+#include "mm/kernel_image_span.h"
+#include "mm/memory_ranges.h"
+#include "mm/phys_addr.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

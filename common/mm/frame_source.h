@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "phys_addr.h"
+#include "mm/phys_addr.h"
 #include "support/assert.h"
 
 namespace mm {

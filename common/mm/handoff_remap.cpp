@@ -1,4 +1,4 @@
-#include "handoff_remap.h"
+#include "mm/handoff_remap.h"
 
 namespace mm {
 

@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "memory_ranges.h"
-#include "phys_addr.h"
+#include "mm/memory_ranges.h"
+#include "mm/phys_addr.h"
 #include "support/violation.h"
 
 namespace mm {

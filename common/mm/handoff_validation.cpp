@@ -1,6 +1,6 @@
-#include "handoff_validation.h"
+#include "mm/handoff_validation.h"
 
-#include "memory_descriptor_view.h"
+#include "mm/memory_descriptor_view.h"
 
 namespace mm {
 namespace {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "boot/handoff.h"
-#include "memory_ranges.h"
+#include "mm/memory_ranges.h"
 #include "support/violation.h"
 
 namespace mm {

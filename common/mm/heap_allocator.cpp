@@ -1,4 +1,4 @@
-#include "heap_allocator.h"
+#include "mm/heap_allocator.h"
 
 #include "support/assert.h"
 

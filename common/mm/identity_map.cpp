@@ -1,7 +1,7 @@
-#include "identity_map.h"
+#include "mm/identity_map.h"
 
-#include "mapping_log.h"
-#include "ram_runs.h"
+#include "mm/mapping_log.h"
+#include "mm/ram_runs.h"
 #include "support/log.h"
 
 namespace mm {

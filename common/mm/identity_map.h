@@ -8,9 +8,9 @@
 // Chapter 08 removes it once everything moved to the phys-offset window.
 #pragma once
 
-#include "cpu_paging_features.h"
-#include "memory_ranges.h"
-#include "page_table_builder.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/memory_ranges.h"
+#include "mm/page_table_builder.h"
 
 namespace mm {
 

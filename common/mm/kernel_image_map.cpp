@@ -1,6 +1,6 @@
-#include "kernel_image_map.h"
+#include "mm/kernel_image_map.h"
 
-#include "mapping_log.h"
+#include "mm/mapping_log.h"
 #include "support/log.h"
 
 namespace mm {

@@ -6,9 +6,9 @@
 // past the end of the image.
 #pragma once
 
-#include "cpu_paging_features.h"
-#include "kernel_image_span.h"
-#include "page_table_builder.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/kernel_image_span.h"
+#include "mm/page_table_builder.h"
 
 namespace mm {
 

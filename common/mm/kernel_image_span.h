@@ -29,11 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mapping_policy.h"
-#include "phys_addr.h"
+#include "mm/mapping_policy.h"
+#include "mm/phys_addr.h"
 #include "support/assert.h"
 #include "support/violation.h"
-#include "virt_addr.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

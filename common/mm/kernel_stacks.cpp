@@ -1,7 +1,7 @@
-#include "kernel_stacks.h"
+#include "mm/kernel_stacks.h"
 
-#include "mapping_log.h"
-#include "mapping_policy.h"
+#include "mm/mapping_log.h"
+#include "mm/mapping_policy.h"
 #include "support/log.h"
 
 namespace mm {

@@ -28,11 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "address_space_layout.h"
-#include "cpu_paging_features.h"
-#include "frame_source.h"
-#include "page_table_builder.h"
-#include "virt_addr.h"
+#include "mm/address_space_layout.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/frame_source.h"
+#include "mm/page_table_builder.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

@@ -1,6 +1,6 @@
-#include "lower_half.h"
+#include "mm/lower_half.h"
 
-#include "page_table_index.h"
+#include "mm/page_table_index.h"
 
 namespace mm {
 namespace {

@@ -10,9 +10,9 @@
 
 #include <stddef.h>
 
-#include "page_table_entry.h"
-#include "phys_addr.h"
-#include "physical_memory.h"
+#include "mm/page_table_entry.h"
+#include "mm/phys_addr.h"
+#include "mm/physical_memory.h"
 
 namespace mm {
 

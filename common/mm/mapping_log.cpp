@@ -1,4 +1,4 @@
-#include "mapping_log.h"
+#include "mm/mapping_log.h"
 
 namespace mm {
 

@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include "page_table_builder.h"
-#include "page_table_entry.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_entry.h"
 #include "support/log.h"
 
 namespace mm {

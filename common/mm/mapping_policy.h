@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 #include "arch/x86/paging_bits.h"
-#include "memory_type.h"
-#include "mtrr.h"
-#include "page_size.h"
-#include "phys_addr.h"
-#include "virt_addr.h"
+#include "mm/memory_type.h"
+#include "mm/mtrr.h"
+#include "mm/page_size.h"
+#include "mm/phys_addr.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "boot/uefi_memory.h"
-#include "phys_addr.h"
+#include "mm/phys_addr.h"
 #include "support/assert.h"
 
 namespace mm {

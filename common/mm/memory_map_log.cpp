@@ -1,4 +1,4 @@
-#include "memory_map_log.h"
+#include "mm/memory_map_log.h"
 
 #include "support/log.h"
 

@@ -5,8 +5,8 @@
 #pragma once
 
 #include "boot/handoff.h"
-#include "memory_descriptor_view.h"
-#include "memory_ranges.h"
+#include "mm/memory_descriptor_view.h"
+#include "mm/memory_ranges.h"
 #include "support/violation.h"
 
 namespace mm {

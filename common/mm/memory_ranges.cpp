@@ -1,4 +1,4 @@
-#include "memory_ranges.h"
+#include "mm/memory_ranges.h"
 
 namespace mm {
 

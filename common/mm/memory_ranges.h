@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memory_descriptor_view.h"
-#include "phys_addr.h"
+#include "mm/memory_descriptor_view.h"
+#include "mm/phys_addr.h"
 #include "support/violation.h"
 
 namespace mm {

@@ -27,7 +27,7 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging_bits.h"
-#include "page_size.h"
+#include "mm/page_size.h"
 
 namespace mm {
 

@@ -1,9 +1,9 @@
-#include "mmio_map.h"
+#include "mm/mmio_map.h"
 
-#include "address_space_layout.h"
+#include "mm/address_space_layout.h"
 #include "arch/x86/cpu.h"
-#include "mapping_log.h"
-#include "ram_runs.h"
+#include "mm/mapping_log.h"
+#include "mm/ram_runs.h"
 #include "support/log.h"
 
 namespace mm {

@@ -21,9 +21,9 @@
 //   [INFO  mmio] map lapic pa=0xfee00000 va=0xffffc00000000000 size=4KiB flags=P|RW|NX|PCD|PWT type=UC
 #pragma once
 
-#include "acpi_tables.h"
-#include "cpu_paging_features.h"
-#include "page_table_builder.h"
+#include "mm/acpi_tables.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/page_table_builder.h"
 
 namespace mm {
 

@@ -1,4 +1,4 @@
-#include "mtrr.h"
+#include "mm/mtrr.h"
 
 #include "support/assert.h"
 #include "support/log.h"

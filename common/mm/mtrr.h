@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "page_size.h"
-#include "phys_addr.h"
+#include "mm/page_size.h"
+#include "mm/phys_addr.h"
 
 namespace mm {
 

@@ -1,6 +1,6 @@
-#include "page_table_builder.h"
+#include "mm/page_table_builder.h"
 
-#include "page_table_index.h"
+#include "mm/page_table_index.h"
 #include "support/assert.h"
 #include "support/units.h"
 

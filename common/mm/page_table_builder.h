@@ -9,13 +9,13 @@
 
 #include <stdint.h>
 
-#include "frame_source.h"
-#include "mapping_policy.h"
-#include "page_size.h"
-#include "page_table_entry.h"
-#include "phys_addr.h"
-#include "physical_memory.h"
-#include "virt_addr.h"
+#include "mm/frame_source.h"
+#include "mm/mapping_policy.h"
+#include "mm/page_size.h"
+#include "mm/page_table_entry.h"
+#include "mm/phys_addr.h"
+#include "mm/physical_memory.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

@@ -1,4 +1,4 @@
-#include "page_table_entry.h"
+#include "mm/page_table_entry.h"
 
 namespace mm {
 namespace {

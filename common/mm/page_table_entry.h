@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "arch/x86/paging_bits.h"
-#include "page_table_index.h"
-#include "phys_addr.h"
+#include "mm/page_table_index.h"
+#include "mm/phys_addr.h"
 #include "support/assert.h"
 
 namespace mm {

@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #include "arch/x86/paging_bits.h"
-#include "page_size.h"
+#include "mm/page_size.h"
 #include "support/assert.h"
-#include "virt_addr.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

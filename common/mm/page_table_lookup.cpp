@@ -1,6 +1,6 @@
-#include "page_table_lookup.h"
+#include "mm/page_table_lookup.h"
 
-#include "page_table_index.h"
+#include "mm/page_table_index.h"
 
 namespace mm {
 

@@ -6,10 +6,10 @@
 
 #include <stdint.h>
 
-#include "page_size.h"
-#include "phys_addr.h"
-#include "physical_memory.h"
-#include "virt_addr.h"
+#include "mm/page_size.h"
+#include "mm/phys_addr.h"
+#include "mm/physical_memory.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

@@ -1,4 +1,4 @@
-#include "page_table_walker.h"
+#include "mm/page_table_walker.h"
 
 namespace mm {
 

@@ -25,12 +25,12 @@
 #include <stdint.h>
 
 #include "arch/x86/paging_bits.h"
-#include "page_size.h"
-#include "page_table_entry.h"
-#include "page_table_index.h"
-#include "phys_addr.h"
-#include "physical_memory.h"
-#include "virt_addr.h"
+#include "mm/page_size.h"
+#include "mm/page_table_entry.h"
+#include "mm/page_table_index.h"
+#include "mm/phys_addr.h"
+#include "mm/physical_memory.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

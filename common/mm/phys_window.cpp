@@ -1,7 +1,7 @@
-#include "phys_window.h"
+#include "mm/phys_window.h"
 
-#include "mapping_log.h"
-#include "ram_runs.h"
+#include "mm/mapping_log.h"
+#include "mm/ram_runs.h"
 #include "support/log.h"
 
 namespace mm {

@@ -11,11 +11,11 @@
 // RAM that ends beyond the window's 64 TiB is refused, not cut.
 #pragma once
 
-#include "address_space_layout.h"
-#include "cpu_paging_features.h"
-#include "memory_ranges.h"
-#include "page_table_builder.h"
-#include "physical_memory.h"
+#include "mm/address_space_layout.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/memory_ranges.h"
+#include "mm/page_table_builder.h"
+#include "mm/physical_memory.h"
 #include "support/assert.h"
 
 namespace mm {

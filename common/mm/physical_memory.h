@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "page_table_entry.h"
-#include "phys_addr.h"
+#include "mm/page_table_entry.h"
+#include "mm/phys_addr.h"
 
 namespace mm {
 

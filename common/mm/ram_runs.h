@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "memory_ranges.h"
+#include "mm/memory_ranges.h"
 
 namespace mm {
 

@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "frame_source.h"
-#include "phys_addr.h"
+#include "mm/frame_source.h"
+#include "mm/phys_addr.h"
 #include "support/assert.h"
 
 namespace mm {

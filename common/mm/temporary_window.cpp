@@ -1,7 +1,7 @@
-#include "temporary_window.h"
+#include "mm/temporary_window.h"
 
-#include "mapping_log.h"
-#include "page_table_index.h"
+#include "mm/mapping_log.h"
+#include "mm/page_table_index.h"
 #include "support/log.h"
 
 namespace mm {

@@ -24,16 +24,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "address_space_layout.h"
-#include "cpu_paging_features.h"
-#include "mapping_policy.h"
-#include "page_table_builder.h"
-#include "page_table_entry.h"
-#include "phys_addr.h"
-#include "physical_memory.h"
+#include "mm/address_space_layout.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/mapping_policy.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_entry.h"
+#include "mm/phys_addr.h"
+#include "mm/physical_memory.h"
 #include "support/assert.h"
-#include "tlb_flush.h"
-#include "virt_addr.h"
+#include "mm/tlb_flush.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

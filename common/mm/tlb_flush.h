@@ -24,7 +24,7 @@
 
 #include "support/assert.h"
 #include "support/units.h"
-#include "virt_addr.h"
+#include "mm/virt_addr.h"
 
 namespace mm {
 

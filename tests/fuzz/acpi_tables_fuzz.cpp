@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "acpi_builder.h"
-#include "acpi_tables.h"
+#include "mm/acpi_tables.h"
 #include "fuzz_check.h"
 #include "memory_map_builder.h"
-#include "mmio_map.h"
-#include "ram_runs.h"
+#include "mm/mmio_map.h"
+#include "mm/ram_runs.h"
 
 namespace {
 

@@ -14,12 +14,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "address_space_audit.h"
-#include "address_space_report.h"
+#include "mm/address_space_audit.h"
+#include "mm/address_space_report.h"
 #include "fake_physical_memory.h"
 #include "fuzz_check.h"
-#include "page_table_builder.h"
-#include "page_table_walker.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_walker.h"
 
 using namespace mm;
 

@@ -2,7 +2,7 @@
 // it; an accepted one must describe an image the loader can place safely.
 #include <cstdint>
 
-#include "elf_image.h"
+#include "boot/elf_image.h"
 #include "fuzz_check.h"
 
 using namespace boot::elf;

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <vector>
 
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
 #include "fuzz_check.h"
-#include "ram_runs.h"
+#include "mm/ram_runs.h"
 
 using namespace mm;
 

@@ -8,8 +8,8 @@
 
 #include "fake_physical_memory.h"
 #include "fuzz_check.h"
-#include "page_table_builder.h"
-#include "page_table_lookup.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_lookup.h"
 
 using namespace mm;
 

@@ -16,9 +16,9 @@
 #include <memory>
 #include <vector>
 
-#include "bitmap_frame_allocator.h"
+#include "mm/bitmap_frame_allocator.h"
 #include "fuzz_check.h"
-#include "heap_allocator.h"
+#include "mm/heap_allocator.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "acpi_tables.h"
+#include "mm/acpi_tables.h"
 
 // A buffer of bytes the parser sees at physical address `base`; reads outside
 // it return nullptr, as the kernel's reader does for memory it cannot reach.

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "acpi_builder.h"
-#include "acpi_tables.h"
+#include "mm/acpi_tables.h"
 
 namespace {
 

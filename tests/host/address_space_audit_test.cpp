@@ -7,13 +7,13 @@
 #include <tuple>
 #include <vector>
 
-#include "address_space_audit.h"
-#include "address_space_report.h"
+#include "mm/address_space_audit.h"
+#include "mm/address_space_report.h"
 #include "arch/x86/paging_bits.h"
-#include "cpu_paging_features.h"
+#include "mm/cpu_paging_features.h"
 #include "fake_physical_memory.h"
-#include "page_table_builder.h"
-#include "page_table_walker.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_walker.h"
 
 using mm::AuditRule;
 using mm::Leaf;

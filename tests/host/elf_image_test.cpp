@@ -1,5 +1,5 @@
 // The loader's ELF validator: every rule, each broken on its own.
-#include "elf_image.h"
+#include "boot/elf_image.h"
 
 #include <gtest/gtest.h>
 

@@ -12,8 +12,8 @@
 #include <memory>
 #include <vector>
 
-#include "frame_source.h"
-#include "physical_memory.h"
+#include "mm/frame_source.h"
+#include "mm/physical_memory.h"
 
 class FakePhysicalMemory final : public mm::PhysicalMemoryAccess {
 public:

@@ -8,10 +8,10 @@
 
 #include "boot/uefi_memory.h"
 #include "fake_physical_memory.h"
-#include "fault_decode.h"
-#include "kernel_stacks.h"
+#include "mm/fault_decode.h"
+#include "mm/kernel_stacks.h"
 #include "memory_map_builder.h"
-#include "page_table_lookup.h"
+#include "mm/page_table_lookup.h"
 
 namespace {
 

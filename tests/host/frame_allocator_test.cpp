@@ -4,9 +4,9 @@
 #include <set>
 #include <vector>
 
-#include "boot_frame_allocator.h"
+#include "mm/boot_frame_allocator.h"
 #include "memory_map_builder.h"
-#include "reserved_pool.h"
+#include "mm/reserved_pool.h"
 
 using boot::EfiMemoryType;
 using mm::BootFrameAllocator;

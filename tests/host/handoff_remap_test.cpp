@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "fake_physical_memory.h"
-#include "handoff_remap.h"
-#include "identity_map.h"
-#include "lower_half.h"
+#include "mm/handoff_remap.h"
+#include "mm/identity_map.h"
+#include "mm/lower_half.h"
 #include "memory_map_builder.h"
-#include "page_table_lookup.h"
-#include "phys_window.h"
+#include "mm/page_table_lookup.h"
+#include "mm/phys_window.h"
 
 using boot::EfiMemoryType;
 using mm::PhysAddr;

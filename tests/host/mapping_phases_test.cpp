@@ -4,10 +4,10 @@
 
 #include "boot/uefi_memory.h"
 #include "fake_physical_memory.h"
-#include "identity_map.h"
-#include "kernel_image_map.h"
+#include "mm/identity_map.h"
+#include "mm/kernel_image_map.h"
 #include "memory_map_builder.h"
-#include "page_table_lookup.h"
+#include "mm/page_table_lookup.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 
 #include "boot/handoff.h"
 #include "boot/uefi_memory.h"
-#include "memory_descriptor_view.h"
+#include "mm/memory_descriptor_view.h"
 
 struct FakeMemoryMap {
     explicit FakeMemoryMap(uint32_t stride = 48) : stride(stride) {}

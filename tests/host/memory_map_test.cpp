@@ -4,10 +4,10 @@
 #include <string>
 #include <utility>
 
-#include "handoff_validation.h"
+#include "mm/handoff_validation.h"
 #include "memory_map_builder.h"
-#include "memory_map_log.h"
-#include "memory_ranges.h"
+#include "mm/memory_map_log.h"
+#include "mm/memory_ranges.h"
 #include "support/log.h"
 
 using boot::EfiMemoryType;

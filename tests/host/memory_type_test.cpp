@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "fake_physical_memory.h"
-#include "mapping_log.h"
-#include "mapping_policy.h"
-#include "memory_type.h"
-#include "page_table_builder.h"
-#include "page_table_lookup.h"
+#include "mm/mapping_log.h"
+#include "mm/mapping_policy.h"
+#include "mm/memory_type.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_lookup.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 
 #include "fake_physical_memory.h"
 #include "memory_map_builder.h"
-#include "mmio_map.h"
-#include "page_table_lookup.h"
+#include "mm/mmio_map.h"
+#include "mm/page_table_lookup.h"
 #include "support/log.h"
 
 namespace {

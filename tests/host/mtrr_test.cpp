@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "mtrr.h"
+#include "mm/mtrr.h"
 #include "support/log.h"
 
 using mm::MtrrState;

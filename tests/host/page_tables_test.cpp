@@ -9,13 +9,13 @@
 
 #include "arch/x86/paging_bits.h"
 #include "fake_physical_memory.h"
-#include "mapping_policy.h"
-#include "page_size.h"
-#include "page_table_builder.h"
-#include "page_table_entry.h"
-#include "page_table_index.h"
-#include "page_table_lookup.h"
-#include "virt_addr.h"
+#include "mm/mapping_policy.h"
+#include "mm/page_size.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_entry.h"
+#include "mm/page_table_index.h"
+#include "mm/page_table_lookup.h"
+#include "mm/virt_addr.h"
 
 using mm::MappingPolicy;
 using mm::MapStats;

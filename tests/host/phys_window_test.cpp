@@ -4,9 +4,9 @@
 #include "boot/uefi_memory.h"
 #include "fake_physical_memory.h"
 #include "memory_map_builder.h"
-#include "page_table_lookup.h"
-#include "phys_window.h"
-#include "ram_runs.h"
+#include "mm/page_table_lookup.h"
+#include "mm/phys_window.h"
+#include "mm/ram_runs.h"
 #include "support/log.h"
 
 #include <string>

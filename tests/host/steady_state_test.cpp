@@ -12,12 +12,12 @@
 #include <set>
 #include <vector>
 
-#include "bitmap_frame_allocator.h"
+#include "mm/bitmap_frame_allocator.h"
 #include "fake_physical_memory.h"
-#include "fault_decode.h"
-#include "heap_allocator.h"
+#include "mm/fault_decode.h"
+#include "mm/heap_allocator.h"
 #include "memory_map_builder.h"
-#include "page_table_builder.h"
+#include "mm/page_table_builder.h"
 
 using boot::EfiMemoryType;
 using mm::BitmapFrameAllocator;

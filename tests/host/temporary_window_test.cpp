@@ -7,13 +7,13 @@
 #include <utility>
 #include <vector>
 
-#include "address_space_layout.h"
+#include "mm/address_space_layout.h"
 #include "arch/x86/paging_bits.h"
 #include "fake_physical_memory.h"
-#include "page_table_builder.h"
-#include "page_table_lookup.h"
-#include "temporary_window.h"
-#include "tlb_flush.h"
+#include "mm/page_table_builder.h"
+#include "mm/page_table_lookup.h"
+#include "mm/temporary_window.h"
+#include "mm/tlb_flush.h"
 
 namespace {
 

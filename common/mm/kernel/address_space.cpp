@@ -1,11 +1,11 @@
-#include "kernel/address_space.h"
+#include "mm/kernel/address_space.h"
 
 #include "arch/x86/cpu.h"
-#include "identity_map.h"
-#include "kernel_image_map.h"
-#include "kernel/linked_image.h"
-#include "page_table_lookup.h"
-#include "panic.h"
+#include "mm/identity_map.h"
+#include "mm/kernel_image_map.h"
+#include "mm/kernel/linked_image.h"
+#include "mm/page_table_lookup.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace mm {

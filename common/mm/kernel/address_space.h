@@ -15,11 +15,11 @@
 #pragma once
 
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
-#include "cpu_paging_features.h"
-#include "page_table_builder.h"
-#include "phys_window.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/page_table_builder.h"
+#include "mm/phys_window.h"
 
 namespace mm {
 

@@ -1,14 +1,14 @@
-#include "kernel/address_space_verification.h"
+#include "mm/kernel/address_space_verification.h"
 
-#include "acpi_tables.h"
-#include "address_space_layout.h"
-#include "address_space_report.h"
+#include "mm/acpi_tables.h"
+#include "mm/address_space_layout.h"
+#include "mm/address_space_report.h"
 #include "arch/x86/cpu.h"
-#include "kernel/linked_image.h"
-#include "mapping_log.h"
-#include "page_table_walker.h"
-#include "phys_window.h"
-#include "ram_runs.h"
+#include "mm/kernel/linked_image.h"
+#include "mm/mapping_log.h"
+#include "mm/page_table_walker.h"
+#include "mm/phys_window.h"
+#include "mm/ram_runs.h"
 #include "support/log.h"
 
 namespace mm {

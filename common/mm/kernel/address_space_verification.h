@@ -8,12 +8,12 @@
 // own regions and the ones that must be absent.
 #pragma once
 
-#include "address_space_audit.h"
+#include "mm/address_space_audit.h"
 #include "boot/handoff.h"
-#include "cpu_paging_features.h"
-#include "memory_ranges.h"
-#include "mmio_map.h"
-#include "physical_memory.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/memory_ranges.h"
+#include "mm/mmio_map.h"
+#include "mm/physical_memory.h"
 #include "support/assert.h"
 
 namespace mm {

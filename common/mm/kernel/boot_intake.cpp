@@ -1,7 +1,7 @@
-#include "kernel/boot_intake.h"
+#include "mm/kernel/boot_intake.h"
 
-#include "memory_map_log.h"
-#include "panic.h"
+#include "mm/memory_map_log.h"
+#include "kernel/panic.h"
 
 namespace mm {
 

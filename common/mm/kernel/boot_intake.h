@@ -7,8 +7,8 @@
 #pragma once
 
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
 
 namespace mm {
 

@@ -1,7 +1,7 @@
 // read_cpu_paging_features: CPUID, EFER and the MTRRs, read once at boot.
 #include "arch/x86/cpu.h"
-#include "cpu_paging_features.h"
-#include "mtrr.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/mtrr.h"
 
 namespace mm {
 namespace {

@@ -1,7 +1,7 @@
-#include "kernel/exception_tables.h"
+#include "mm/kernel/exception_tables.h"
 
-#include "early_cpu.h"
-#include "kernel_stacks.h"
+#include "kernel/early_cpu.h"
+#include "mm/kernel_stacks.h"
 #include "support/log.h"
 
 namespace mm {

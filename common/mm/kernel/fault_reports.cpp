@@ -1,12 +1,12 @@
-#include "kernel/fault_reports.h"
+#include "mm/kernel/fault_reports.h"
 
 #include "arch/x86/cpu.h"
-#include "early_cpu.h"
-#include "fault_decode.h"
-#include "kernel_stacks.h"
-#include "kernel/linked_image.h"
-#include "panic.h"
-#include "recovery_point.h"
+#include "kernel/early_cpu.h"
+#include "mm/fault_decode.h"
+#include "mm/kernel_stacks.h"
+#include "mm/kernel/linked_image.h"
+#include "kernel/panic.h"
+#include "kernel/recovery_point.h"
 #include "support/log.h"
 
 namespace mm {

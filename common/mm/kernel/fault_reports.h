@@ -17,7 +17,7 @@
 //   [PANIC fault] registers rax=0x… rbx=0x… …
 #pragma once
 
-#include "memory_ranges.h"
+#include "mm/memory_ranges.h"
 
 namespace mm {
 

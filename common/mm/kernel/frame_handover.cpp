@@ -1,7 +1,7 @@
-#include "kernel/frame_handover.h"
+#include "mm/kernel/frame_handover.h"
 
-#include "panic.h"
-#include "phys_window.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
 #include "support/log.h"
 
 namespace mm {

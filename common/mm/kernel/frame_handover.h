@@ -8,11 +8,11 @@
 // the two accounts disagree.
 #pragma once
 
-#include "kernel/address_space.h"
+#include "mm/kernel/address_space.h"
 
-#include "bitmap_frame_allocator.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
+#include "mm/bitmap_frame_allocator.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
 
 namespace mm {
 

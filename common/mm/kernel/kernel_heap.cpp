@@ -1,10 +1,10 @@
-#include "kernel/kernel_heap.h"
+#include "mm/kernel/kernel_heap.h"
 
 #include <new>
 
-#include "mapping_log.h"
-#include "page_table_builder.h"
-#include "panic.h"
+#include "mm/mapping_log.h"
+#include "mm/page_table_builder.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace mm {

@@ -14,13 +14,13 @@
 //   0xFFFFE01000000000   end of the heap window (64 GiB)
 #pragma once
 
-#include "kernel/address_space.h"
+#include "mm/kernel/address_space.h"
 
-#include "address_space_layout.h"
-#include "bitmap_frame_allocator.h"
-#include "cpu_paging_features.h"
-#include "heap_allocator.h"
-#include "physical_memory.h"
+#include "mm/address_space_layout.h"
+#include "mm/bitmap_frame_allocator.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/heap_allocator.h"
+#include "mm/physical_memory.h"
 
 namespace mm {
 

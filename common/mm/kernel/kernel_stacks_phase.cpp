@@ -1,8 +1,8 @@
-#include "kernel/kernel_stacks_phase.h"
+#include "mm/kernel/kernel_stacks_phase.h"
 
-#include "kernel_stacks.h"
-#include "mapping_policy.h"
-#include "panic.h"
+#include "mm/kernel_stacks.h"
+#include "mm/mapping_policy.h"
+#include "kernel/panic.h"
 
 namespace mm {
 

@@ -2,9 +2,9 @@
 // expects of them from chapter 10 on.
 #pragma once
 
-#include "cpu_paging_features.h"
-#include "kernel/address_space.h"
-#include "kernel/address_space_verification.h"
+#include "mm/cpu_paging_features.h"
+#include "mm/kernel/address_space.h"
+#include "mm/kernel/address_space_verification.h"
 
 namespace mm {
 

@@ -1,13 +1,13 @@
-#include "kernel/leave_lower_half.h"
+#include "mm/kernel/leave_lower_half.h"
 
 #include "arch/x86/cpu.h"
-#include "handoff_remap.h"
-#include "kernel.h"
-#include "kernel/address_space.h"
-#include "lower_half.h"
-#include "memory_map_log.h"
-#include "page_table_lookup.h"
-#include "panic.h"
+#include "mm/handoff_remap.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/address_space.h"
+#include "mm/lower_half.h"
+#include "mm/memory_map_log.h"
+#include "mm/page_table_lookup.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace mm {

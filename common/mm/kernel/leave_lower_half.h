@@ -5,10 +5,10 @@
 #pragma once
 
 #include "boot/handoff.h"
-#include "boot_frame_allocator.h"
-#include "boot_memory.h"
-#include "kernel/address_space.h"
-#include "phys_window.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
+#include "mm/kernel/address_space.h"
+#include "mm/phys_window.h"
 
 namespace mm {
 

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "boot/handoff.h"
-#include "image_layout.h"
-#include "kernel_image_span.h"
+#include "kernel/image_layout.h"
+#include "mm/kernel_image_span.h"
 
 namespace kernel {
 

@@ -1,12 +1,12 @@
-#include "kernel/mmio_phases.h"
+#include "mm/kernel/mmio_phases.h"
 
-#include "acpi_tables.h"
+#include "mm/acpi_tables.h"
 #include "arch/x86/cpu.h"
-#include "kernel.h"
-#include "kernel/address_space.h"
-#include "memory_map_log.h"
-#include "memory_type.h"
-#include "panic.h"
+#include "kernel/kernel.h"
+#include "mm/kernel/address_space.h"
+#include "mm/memory_map_log.h"
+#include "mm/memory_type.h"
+#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace mm {

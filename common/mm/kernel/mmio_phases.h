@@ -4,8 +4,8 @@
 // it logs what it did; a refusal is logged and ends the boot (kernel::fail).
 #pragma once
 
-#include "kernel/address_space.h"
-#include "mmio_map.h"
+#include "mm/kernel/address_space.h"
+#include "mm/mmio_map.h"
 
 namespace mm {
 

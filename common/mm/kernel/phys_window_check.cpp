@@ -1,8 +1,8 @@
-#include "kernel/phys_window_check.h"
+#include "mm/kernel/phys_window_check.h"
 
-#include "panic.h"
-#include "phys_window.h"
-#include "ram_runs.h"
+#include "kernel/panic.h"
+#include "mm/phys_window.h"
+#include "mm/ram_runs.h"
 #include "support/log.h"
 
 namespace mm {

@@ -12,8 +12,8 @@
 // the check read.
 #pragma once
 
-#include "boot_frame_allocator.h"
-#include "memory_ranges.h"
+#include "mm/boot_frame_allocator.h"
+#include "mm/memory_ranges.h"
 
 namespace mm {
 

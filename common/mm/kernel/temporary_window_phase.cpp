@@ -1,6 +1,6 @@
-#include "kernel/temporary_window_phase.h"
+#include "mm/kernel/temporary_window_phase.h"
 
-#include "panic.h"
+#include "kernel/panic.h"
 
 namespace mm {
 

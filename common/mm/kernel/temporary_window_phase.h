@@ -2,9 +2,9 @@
 // before the switch so that the window works from the first CR3 on.
 #pragma once
 
-#include "cpu_tlb.h"
-#include "kernel/address_space.h"
-#include "temporary_window.h"
+#include "mm/cpu_tlb.h"
+#include "mm/kernel/address_space.h"
+#include "mm/temporary_window.h"
 
 namespace mm {
 
