@@ -164,6 +164,10 @@ def test_every_include_says_where_its_header_lives():
             if not (rooted or (beside and path.parts[-2] not in ("mm", "kernel", "boot", "support", "x86"))):
                 vague.append(f"{path.relative_to(REPO)}: {included}")
     assert not vague, "spell the path from common/ (or common/include/):\n" + "\n".join(vague)
+    # -Icommon/include comes first: a header there would hide one of the same path under common/.
+    shadowed = [p.relative_to(REPO / "common" / "include").as_posix() for p in (REPO / "common" / "include").rglob("*.h")
+                if (REPO / "common" / p.relative_to(REPO / "common" / "include")).exists()]
+    assert not shadowed, f"the same path under common/include and common/: {shadowed}"
 
 
 HAND_CEILING = re.compile(r"\+ *\w+ *- *1\) */|\+ *\d+\) */ *\d+")

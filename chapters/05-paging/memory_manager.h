@@ -6,7 +6,8 @@
 // refusal, has logged why and ends the boot (kernel::fail). The machinery every
 // chapter shares — the PML4, the builder, how tables are reached, activate() —
 // is mm::KernelAddressSpace (common/mm/kernel/address_space.h); what a chapter
-// changes is this list, and the state its phases fill.
+// changes is this list, the state its phases fill, and (from chapter 08 on)
+// the phases kernel_main runs after activate().
 #pragma once
 
 #include "mm/kernel/address_space.h"

@@ -30,9 +30,9 @@ public:
 
 private:
     mm::MmioDevices devices_;
+    mm::CpuTlb tlb_;
     // The slot's page table is made before the switch; from then on the
     // window only rewrites one entry of it, with an invlpg each time.
-    mm::CpuTlb tlb_;
     mm::TemporaryWindow window_;
 };
 // book:end memory-manager

@@ -4,13 +4,14 @@
 // It owns the new PML4 and the builder that fills it, and reaches page tables
 // through the identity map until activate() and through the phys-offset
 // window after. A chapter's MemoryManager derives from it, and its
-// constructor lists the phases in the order they run — that list, and the
-// state a chapter's phases fill, is what changes from chapter to chapter.
+// constructor lists the phases in the order they run — that list, the state
+// a chapter's phases fill, and the phases kernel_main runs after activate()
+// are what changes from chapter to chapter.
 //
-// Every phase has one shape: a free function over the address space,
-// `void phase(KernelAddressSpace&)` (plus the state it fills), in
-// common/mm/kernel/, that logs what it did and, when it refuses, logs why and
-// ends the boot through kernel::fail(). The ones of chapters 04 and 05 are
+// Every phase has one shape: a free function in common/mm/kernel/ that takes
+// the address space first (then any state it fills) and returns its result,
+// if any; it logs what it did and, when it refuses, logs why and ends the
+// boot through kernel::fail(). The ones of chapters 04 and 05 are
 // below; later chapters add theirs in their own modules.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Chapter 06's phases, for its MemoryManager and every later one: program
 // the PAT, map the devices' registers uncached, map the framebuffer
-// write-combining. Each is a phase of the one shape (kernel/address_space.h):
+// write-combining. Each is a phase of the one shape (mm/kernel/address_space.h):
 // it logs what it did; a refusal is logged and ends the boot (kernel::fail).
 #pragma once
 
