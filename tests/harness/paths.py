@@ -102,26 +102,47 @@ def chapter_kernel(chapter: str) -> Path:
     return chapter_build_dir(chapter) / "kernel.elf"
 
 
-def chapter_variables(chapter: str) -> dict[str, list[str]]:
-    """The ``CHAPTER_*`` variables of a chapter's ``chapter.mk``, as word lists."""
-    text = (CHAPTERS_DIR / chapter / "chapter.mk").read_text(encoding="utf-8").replace("\\\n", " ")
-    found = re.findall(r"^\s*(CHAPTER_\w+)\s*:?=(.*)$", text, re.M)
-    return {name: value.split("#")[0].split() for name, value in found}
+def chapter_variables(chapter: str, chapters_dir: Path = CHAPTERS_DIR) -> dict[str, list[str]]:
+    """The ``CHAPTER_*`` variables a chapter's ``chapter.mk`` sets (``:=`` and
+    ``+=``), as word lists; empty for a folder without one. The one reader of
+    chapter.mk in Python: the harness, make check and the book use it."""
+    mk = chapters_dir / chapter / "chapter.mk"
+    if not mk.is_file():
+        return {}
+    text = mk.read_text(encoding="utf-8").replace("\\\n", " ")
+    variables: dict[str, list[str]] = {}
+    for m in re.finditer(r"^\s*(CHAPTER_\w+)\s*(:?=|\+=)\s*(.*)$", text, re.M):
+        words = m[3].split("#")[0].split()
+        variables[m[1]] = variables.get(m[1], []) + words if m[2] == "+=" else words
+    return variables
 
 
-def chapter_lineage(chapter: str) -> list[str]:
+def chapter_lineage(chapter: str, chapters_dir: Path = CHAPTERS_DIR) -> list[str]:
     """The chapter and the ones it builds on (``CHAPTER_BASE``), newest first."""
     chain = [chapter]
-    while base := chapter_variables(chain[-1]).get("CHAPTER_BASE"):
+    while base := chapter_variables(chain[-1], chapters_dir).get("CHAPTER_BASE"):
         chain.append(base[0])
     return chain
+
+
+def chapter_modules(chapter: str, chapters_dir: Path = CHAPTERS_DIR) -> list[str]:
+    """Every common/mm module the chapter's kernel links, oldest first, as
+    mk/kernel.mk derives them: each link's ``CHAPTER_NEW_MODULES``."""
+    return [module for link in reversed(chapter_lineage(chapter, chapters_dir))
+            for module in chapter_variables(link, chapters_dir).get("CHAPTER_NEW_MODULES", [])]
 
 
 def chapter_sources(chapter: str) -> list[Path]:
     """The C++ files the chapter's kernel is built from: its folder, the
     common/mm modules of its lineage, and the kernel runtime."""
-    files = sorted((CHAPTERS_DIR / chapter).glob("*.cpp")) + sorted((REPO_ROOT / "common" / "kernel").glob("*.cpp"))
-    for link in chapter_lineage(chapter):
-        files += [REPO_ROOT / "common" / "mm" / f"{module}.cpp"
-                  for module in chapter_variables(link).get("CHAPTER_NEW_MODULES", [])]
-    return files
+    return (sorted((CHAPTERS_DIR / chapter).glob("*.cpp")) + sorted((REPO_ROOT / "common" / "kernel").glob("*.cpp"))
+            + [REPO_ROOT / "common" / "mm" / f"{module}.cpp" for module in chapter_modules(chapter)])
+
+
+def environment_outside_make(**extra: str) -> dict[str, str]:
+    """This process's environment as a reader's shell has it: none of an outer
+    make's jobserver, flags or command-line variables (a test or a benchmark
+    that runs `make` may itself run under `make test` or `make bench`)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "CMDLINE")}
+    env.update(extra)
+    return env

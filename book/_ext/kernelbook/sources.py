@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .markers import MARKER_RE
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from harness.paths import chapter_modules, chapter_variables  # noqa: E402  (the one chapter.mk reader)
 
 # ---------------------------------------------------------------------------
 # C++ scanning helpers
@@ -177,30 +181,15 @@ def chapter_names(repo_root: Path) -> list[str]:
     return sorted(p.parent.name for p in (repo_root / "chapters").glob("*/kernel_main.cpp"))
 
 
-def _chapter_mk(repo_root: Path, chapter: str) -> dict[str, list[str]]:
-    """The variables a ``chapter.mk`` sets (``:=`` and ``+=``), as word lists."""
-    mk = repo_root / "chapters" / chapter / "chapter.mk"
-    if not mk.is_file():
-        return {}
-    text = mk.read_text(encoding="utf-8").replace("\\\n", " ")
-    variables: dict[str, list[str]] = {}
-    for m in re.finditer(r"^\s*(CHAPTER_\w+)\s*(:?=|\+=)\s*(.*)$", text, re.M):
-        words = m[3].split("#")[0].split()
-        variables[m[1]] = variables.get(m[1], []) + words if m[2] == "+=" else words
-    return variables
-
-
 def chapter_base(repo_root: Path, chapter: str) -> str:
     """``CHAPTER_BASE``: the chapter this one builds on ("" for the first)."""
-    return " ".join(_chapter_mk(repo_root, chapter).get("CHAPTER_BASE", []))
+    return " ".join(chapter_variables(chapter, repo_root / "chapters").get("CHAPTER_BASE", []))
 
 
 def mm_modules(repo_root: Path, chapter: str) -> list[str]:
-    """Every common/mm module the chapter's kernel links: its base's, then its
-    own ``CHAPTER_NEW_MODULES`` (as mk/kernel.mk derives them)."""
-    base = chapter_base(repo_root, chapter)
-    own = _chapter_mk(repo_root, chapter).get("CHAPTER_NEW_MODULES", [])
-    return (mm_modules(repo_root, base) if base else []) + own
+    """Every common/mm module the chapter's kernel links (harness.paths reads
+    chapter.mk as mk/kernel.mk does)."""
+    return chapter_modules(chapter, repo_root / "chapters")
 
 
 def is_test_hook(path: str) -> bool:
