@@ -40,9 +40,7 @@ CLEAR_SCREEN = "\x1b[2J"
 def reader_env(**extra: str) -> dict[str, str]:
     """The environment of a reader's shell: none of the outer make's jobserver
     or variables (this file may run under `make test`)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CMDLINE")}
-    env.update(extra)
-    return env
+    return harness.paths.environment_outside_make(**extra)
 
 
 def make(*args: str, stdin=subprocess.DEVNULL, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
@@ -196,12 +194,9 @@ def test_the_console_relay_passes_the_monitors_line_editing_at_once(tmp_path):
 # Which options ask for a failure
 # ---------------------------------------------------------------------------
 
-OPTION_READ = re.compile(r'\.(?:has|value)\("(test\.[a-z0-9.-]+)"\)')
-
-
 def test_every_test_option_the_kernels_read_says_how_its_boot_ends():
-    read = {match for path in [*REPO.glob("chapters/*/*.cpp"), *REPO.glob("common/**/*.cpp")]
-            for match in OPTION_READ.findall(path.read_text())}
+    read = {name for path in [*REPO.glob("chapters/*/*.cpp"), *REPO.glob("common/**/*.cpp")]
+            for name in asked_outcome.OPTION_READ.findall(path.read_text()) if name.startswith("test.")}
     assert read, "no test. option found: has the command-line API changed?"
     listed = asked_outcome.FAILING_OPTIONS | asked_outcome.SUCCEEDING_OPTIONS
     assert read - listed == set(), "add these to tests/harness/asked_outcome.py"
