@@ -8,22 +8,9 @@
 #include "kernel/panic.h"
 #include "support/log.h"
 
-// The hooks' own view of the live tables: through the phys-offset window, as
-// the MemoryManager's own, with frames from the same allocator. It needs
-// nothing of the MemoryManager but its PML4 and the CPU's paging features, so
-// the MemoryManager has no test-only API.
-struct LiveTables {
-    LiveTables(const MemoryManager& memory, mm::BootFrameAllocator& allocator)
-        : pml4(memory.pml4()), cpu(memory.cpu()), frames(allocator), builder(pml4, tables, allocator) {
-        tables.use_window();
-    }
-    mm::PhysAddr pml4;
-    mm::CpuPagingFeatures cpu;
-    mm::BootFrameAllocator& frames;
-    mm::BootTableAccess tables;
-    mm::PageTableBuilder builder;
-};
-
+// The hooks work through the MemoryManager's public view of its tables
+// (KernelAddressSpace: the builder, the tables through the window, the
+// allocator), so the MemoryManager has no test-only API.
 struct BadMappings {
     // What install() changed: one entry, whose old value puts the tables back
     // as they were; for wx and user also every table under that entry (a PML4
@@ -34,22 +21,22 @@ struct BadMappings {
         bool tables_below_are_new = false;
         mm::PhysAddr spare_frame;  // null when none was taken
     };
-    static BadMapping install(LiveTables& live, Str how);
+    static BadMapping install(MemoryManager& memory, Str how);
     // Puts back what install() changed: the entry's old value, a TLB flush,
     // then every frame it took given back to the allocator. Returns how many
     // frames went back.
-    static uint64_t undo(LiveTables& live, const BadMapping& bad);
+    static uint64_t undo(MemoryManager& memory, const BadMapping& bad);
 };
 
 // book:begin install-bad-mapping
 // The test hook: each value breaks exactly one rule of the audit, the way a
 // bug in a phase would, and the boot must then end with the failure code.
 // It returns what it changed, so that test.bad-mapping=all can undo it.
-BadMappings::BadMapping BadMappings::install(LiveTables& live, Str how) {
+BadMappings::BadMapping BadMappings::install(MemoryManager& memory, Str how) {
     using namespace mm;
     klog::warn("verify").msg("installing a bad mapping on request").kv("kind", how);
-    PageTableWalker walker(live.pml4, live.tables);
-    PageTable& root = *live.tables.table_at(live.pml4);
+    PageTableWalker walker(memory.pml4(), memory.tables());
+    PageTable& root = *memory.tables().table_at(memory.pml4());
     const VirtAddr free_va = layout::kHeapBase;  // nothing maps the heap before chapter 11
     PageTableEntry& heap_slot = root[index_at(free_va, PageTableLevel::kPml4)];
     BadMapping bad;
@@ -58,10 +45,10 @@ BadMappings::BadMapping BadMappings::install(LiveTables& live, Str how) {
         // policies), then its leaf rewritten in place: W+X, or user-accessible.
         // The heap's PML4 slot is empty, so every table map_range makes is under it.
         KASSERT(heap_slot.raw() == 0);
-        const FrameResult frame = live.frames.alloc_frame();
+        const FrameResult frame = memory.frames().alloc_frame();
         KASSERT(frame.ok());
         bad = {&heap_slot, heap_slot, true, frame.frame()};
-        if (!live.builder.map_range(free_va, frame.frame(), kPageSize, fit_to_cpu(kKernelDataPolicy, live.cpu)).ok()) kernel::fail();
+        if (!memory.builder().map_range(free_va, frame.frame(), kPageSize, fit_to_cpu(kKernelDataPolicy, memory.cpu())).ok()) kernel::fail();
         const Lookup at = walker.translate(free_va);
         const uint64_t flags = how == Str("wx") ? x86::pte::kPresent | x86::pte::kWritable
                                                 : leaf_flags::kKernelData | x86::pte::kUser;
@@ -71,7 +58,7 @@ BadMappings::BadMapping BadMappings::install(LiveTables& live, Str how) {
         const Lookup at = walker.translate(kernel_image_guards(kernel::linked_image_layout()).above_image);
         KASSERT(!at.present && at.level == PageTableLevel::kPt);
         bad = {at.entry, *at.entry, false, PhysAddr()};
-        *at.entry = PageTableEntry::from_raw(live.pml4.value() | x86::pte::kWritable);
+        *at.entry = PageTableEntry::from_raw(memory.pml4().value() | x86::pte::kWritable);
     } else if (how == Str("shared-table")) {
         // The heap's PML4 slot pointed at the MMIO window's PDPT: one table, two paths.
         bad = {&heap_slot, heap_slot, false, PhysAddr()};
@@ -106,10 +93,10 @@ void collect_tables_below(mm::PageTableEntry entry, mm::PageTableLevel level, mm
 
 }  // namespace
 
-uint64_t BadMappings::undo(LiveTables& live, const BadMapping& bad) {
+uint64_t BadMappings::undo(MemoryManager& memory, const BadMapping& bad) {
     using namespace mm;
     TableFrames made;
-    if (bad.tables_below_are_new) collect_tables_below(*bad.entry, PageTableLevel::kPml4, live.tables, made);
+    if (bad.tables_below_are_new) collect_tables_below(*bad.entry, PageTableLevel::kPml4, memory.tables(), made);
     *bad.entry = bad.before;
     // Before any frame goes back, no cached translation or table walk may
     // still reach it (nothing here is global).
@@ -118,8 +105,8 @@ uint64_t BadMappings::undo(LiveTables& live, const BadMapping& bad) {
     // into its page-table reserve; the spare frame goes there too, since a
     // frame from the reserve is zeroed before it becomes a table.
     uint64_t returned = 0;
-    for (size_t i = made.count; i-- > 0;) returned += live.frames.return_page_table_frame(made.frames[i]);
-    if (!bad.spare_frame.is_null()) returned += live.frames.return_page_table_frame(bad.spare_frame);
+    for (size_t i = made.count; i-- > 0;) returned += memory.frames().return_page_table_frame(made.frames[i]);
+    if (!bad.spare_frame.is_null()) returned += memory.frames().return_page_table_frame(bad.spare_frame);
     return returned;
 }
 
@@ -139,19 +126,19 @@ constexpr Str kBadMappings[] = {"wx", "user", "nonzero-entry", "shared-table"};
 // as many frames in use as before, or the sweep stops there: the next kind
 // would be judged on tables it did not start from. Then the boot ends with
 // the failure code, as one bad mapping ends it; one let through is an error.
-[[noreturn]] void catch_every_bad_mapping(MemoryManager& memory, LiveTables& live) {
-    const mm::BootFrameAllocator& frames = live.frames;
+[[noreturn]] void catch_every_bad_mapping(MemoryManager& memory) {
+    const mm::BootFrameAllocator& frames = memory.frames();
     const uint64_t in_use = frames_in_use(frames);
     klog::info("verify").msg("verifying before any bad mapping").kv("frames-in-use", in_use);
     if (!memory.verify()) kernel::fail();
     uint64_t accepted = 0;
     for (Str how : kBadMappings) {
-        const BadMappings::BadMapping bad = BadMappings::install(live, how);
+        const BadMappings::BadMapping bad = BadMappings::install(memory, how);
         if (memory.verify()) {
             klog::error("verify").msg("bad mapping accepted").kv("kind", how);
             ++accepted;
         }
-        const uint64_t returned = BadMappings::undo(live, bad);
+        const uint64_t returned = BadMappings::undo(memory, bad);
         klog::info("verify").msg("bad mapping undone").kv("kind", how).kv("frames-returned", returned)
             .kv("frames-in-use", frames_in_use(frames));
         if (frames_in_use(frames) != in_use || !memory.verify()) {
@@ -166,10 +153,9 @@ constexpr Str kBadMappings[] = {"wx", "user", "nonzero-entry", "shared-table"};
 
 }  // namespace
 
-void plant_requested_bad_mappings(MemoryManager& memory, mm::BootFrameAllocator& frames) {
+void plant_requested_bad_mappings(MemoryManager& memory) {
     const Str how = kernel::command_line().value("test.bad-mapping");
     if (how.empty()) return;
-    LiveTables live(memory, frames);
-    if (how == Str("all")) catch_every_bad_mapping(memory, live);
-    BadMappings::install(live, how);
+    if (how == Str("all")) catch_every_bad_mapping(memory);
+    BadMappings::install(memory, how);
 }

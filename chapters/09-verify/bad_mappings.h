@@ -5,8 +5,7 @@
 // it (tests/test_09_verify.py). Nothing here is part of the MemoryManager's API.
 #pragma once
 
-#include "mm/boot_frame_allocator.h"
 #include "memory_manager.h"
 
 // Does nothing unless the command line asks; test.bad-mapping=all does not return.
-void plant_requested_bad_mappings(MemoryManager& memory, mm::BootFrameAllocator& frames);
+void plant_requested_bad_mappings(MemoryManager& memory);

@@ -40,7 +40,7 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::remove_identity_map(memory);
     mm::check_upper_half_only(handoff, g_memory, g_frames);
 
-    plant_requested_bad_mappings(memory, g_frames);  // fault injection, beside the story: bad_mappings.cpp
+    plant_requested_bad_mappings(memory);  // fault injection, beside the story: bad_mappings.cpp
     const bool verified = memory.verify();
     memory.report();  // also after a failure: the ranges show what is wrong
     if (!verified) kernel::fail();
