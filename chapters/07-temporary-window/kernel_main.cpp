@@ -17,6 +17,7 @@
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
 #include "stale_tlb.h"
+#include "test_frames.h"
 #include "mm/memory_map_log.h"
 #include "kernel/panic.h"
 #include "mm/phys_window.h"
@@ -31,19 +32,6 @@ mm::BootMemory g_memory;          // in .bss: the range list is too big for the 
 mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
 // ---- the temporary window -------------------------------------------------------
-
-mm::PhysAddr take_frame() {
-    const mm::FrameResult frame = g_frames.alloc_frame();
-    if (!frame.ok()) {
-        klog::error("tlb").msg("no frame for the temporary window's tests");
-        kernel::fail();
-    }
-    return frame.frame();
-}
-
-volatile uint64_t* through_phys_window(mm::PhysAddr frame, size_t word = 0) {
-    return mm::phys_to_pointer<volatile uint64_t>(frame) + word;
-}
 
 [[noreturn]] void window_mismatch(const char* what, mm::PhysAddr frame, uint64_t expected, uint64_t got) {
     klog::error("tlb").msg("self-test failed").kv("what", what).kv("pa", klog::hex(frame.value()))
@@ -68,7 +56,7 @@ void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& t
     mm::PhysAddr frames[kFrames];
     uint64_t last_written[kFrames];
     for (size_t i = 0; i < kFrames; ++i) {
-        frames[i] = take_frame();
+        frames[i] = take_frame(g_frames);
         last_written[i] = 0x5445'4d50'0000'0000ull | frames[i].value();  // "TEMP"
         *through_phys_window(frames[i]) = last_written[i];
     }

@@ -3,23 +3,11 @@
 #include <stdint.h>
 
 #include "kernel/kernel.h"
-#include "kernel/panic.h"
-#include "mm/phys_window.h"
-#include "support/log.h"
 #include "mm/tlb_flush.h"
+#include "support/log.h"
+#include "test_frames.h"
 
 namespace {
-
-mm::PhysAddr take_frame(mm::BootFrameAllocator& frames) {
-    const mm::FrameResult frame = frames.alloc_frame();
-    if (!frame.ok()) {
-        klog::error("tlb").msg("no frame for the stale-TLB demonstration");
-        kernel::fail();
-    }
-    return frame.frame();
-}
-
-volatile uint64_t* through_phys_window(mm::PhysAddr frame) { return mm::phys_to_pointer<volatile uint64_t>(frame); }
 
 // book:begin stale-tlb
 // The window at frame A, read once (the CPU now caches "slot -> A"), then its
