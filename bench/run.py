@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 import bench_tools as bt  # noqa: E402
 from harness import paths  # noqa: E402
 from harness.firmware_vars import seasoned_vars  # noqa: E402
+from harness.paths import environment_outside_make  # noqa: E402
 from harness.log import parse_records  # noqa: E402
 from harness.qemu import BootConfig, boot, prepare_run_dir, qemu_command  # noqa: E402
 
@@ -346,9 +347,7 @@ def bench_footprint(logs: dict[str, str], chapters: list[str], big_memory: str) 
 
 def _make_env() -> dict[str, str]:
     # A nested make must not inherit make bench's jobserver or flags.
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    env.pop("CMDLINE", None)
-    return env
+    return environment_outside_make()
 
 
 def timed_make(tree: Path, *args: str) -> float:

@@ -65,10 +65,7 @@ def boot_under_gdb(tmp_dir, then: list[str], loader_image_base: int | None = Non
 class Session:
     def __init__(self, result, output: str):
         self.result, self.output = result, output
-        self.sections: dict[str, str] = {}
-        for chunk in output.split("@@")[1:]:
-            name, _, text = chunk.partition("\n")
-            self.sections[name.strip()] = text
+        self.sections = harness_gdb.output_sections(output)
 
     def __getitem__(self, marker: str) -> str:
         assert marker in self.sections, f"GDB never reached {marker!r}:\n{self.output}"

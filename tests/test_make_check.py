@@ -9,12 +9,12 @@ tests are booting from, is never edited.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import harness
+from harness.paths import environment_outside_make
 
 REPO = harness.REPO_ROOT
 CHAPTER = "05-paging"
@@ -40,7 +40,7 @@ def copy_tree(target: Path) -> Path:
 
 
 def make_check(tree: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env = environment_outside_make()
     return subprocess.run(["make", "check", f"CH={CHAPTER}", "PYTEST_ARGS=-q -p no:cacheprovider"], cwd=tree,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace", timeout=600, env=env)

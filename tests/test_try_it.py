@@ -51,7 +51,7 @@ class Seen:
 
     def gdb_after(self, marker: str) -> str:
         """GDB's output for the commands after ``echo @@marker``."""
-        chunks = dict(chunk.partition("\n")[::2] for chunk in self.gdb.split("@@")[1:])
+        chunks = harness_gdb.output_sections(self.gdb)
         assert marker in chunks, f"GDB never reached {marker!r}:\n{self.gdb[-3000:]}"
         return chunks[marker]
 

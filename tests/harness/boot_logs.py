@@ -126,9 +126,14 @@ def reuse(config: BootConfig, out: Path = LOG_DIR) -> BootResult | None:
         return None
     text = (out / f"{_name(config)}.serial.log").read_text(encoding="utf-8")
     readings = [monitor_name(command) for command in config.monitor_commands]
-    return BootResult(config=config, log=text, records=parse_records(text), exit_status=meta["exit_status"],
-                      outcome=meta["outcome"], elapsed=meta["elapsed"],
-                      monitor={reading: meta["monitor"][reading] for reading in readings})
+    return _kept_result(config, text, meta, {reading: meta["monitor"][reading] for reading in readings})
+
+
+def _kept_result(config: BootConfig, serial_text: str, meta: dict, monitor: dict[str, str]) -> BootResult:
+    """A kept boot read back: its serial output and what its ``.json`` says."""
+    return BootResult(config=config, log=serial_text, records=parse_records(serial_text),
+                      exit_status=meta["exit_status"], outcome=meta["outcome"], elapsed=meta["elapsed"],
+                      monitor=monitor, stderr=meta.get("stderr", ""))
 
 
 # ---------------------------------------------------------------------------
@@ -176,9 +181,7 @@ def shared(config: BootConfig, boot: Callable[[], BootResult]) -> BootResult:
         if meta.is_file():
             kept = json.loads(meta.read_text(encoding="utf-8"))
             text = serial.read_text(encoding="utf-8")
-            return BootResult(config=config, log=text, records=parse_records(text),
-                              exit_status=kept["exit_status"], outcome=kept["outcome"], elapsed=kept["elapsed"],
-                              monitor=kept["monitor"], stderr=kept["stderr"])
+            return _kept_result(config, text, kept, kept["monitor"])
         result = boot()
         if result.outcome not in ("success", "failure"):
             return result  # a timeout or a QEMU error is this boot's, not every module's

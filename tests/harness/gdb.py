@@ -63,6 +63,16 @@ def write_gdb_script(chapter: str, port: int, destination: Path) -> Path:
     return destination
 
 
+def output_sections(output: str) -> dict[str, str]:
+    """GDB's output cut at each ``echo @@marker\\n`` a script printed: marker ->
+    the output of the commands after it."""
+    sections: dict[str, str] = {}
+    for chunk in output.split("@@")[1:]:
+        name, _, text = chunk.partition("\n")
+        sections[name.strip()] = text
+    return sections
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
