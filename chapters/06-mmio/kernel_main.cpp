@@ -38,11 +38,11 @@ void write_register(mm::VirtAddr base, uint64_t offset, T value) {
 
 // book:begin read-devices
 // Registers every device of its kind has, read through the UC mappings:
-// LAPIC ID and Version (SDM Vol. 3A, 11.4.8), the IOAPIC's version through
+// LAPIC ID and Version (SDM Vol. 3A, 10.4.8), the IOAPIC's version through
 // its select/window pair (82093AA datasheet, 3.1), and the HPET's General
 // Capabilities and ID register (IA-PC HPET specification 1.0a, 2.3.4). In
 // x2APIC mode the LAPIC has no page: the same two registers are MSRs (SDM
-// Vol. 3A, 11.12.1.2), and the ID is all 32 bits of its MSR.
+// Vol. 3A, 10.12.1.2), and the ID is all 32 bits of its MSR.
 void read_devices(const mm::MmioDevices& d) {
     if (d.lapic_mode == mm::LapicMode::kX2Apic) {
         const uint32_t version = uint32_t(x86::rdmsr(x86::kMsrX2ApicVersion));

@@ -13,10 +13,11 @@ namespace mm {
 // book:begin cpu-tlb
 class CpuTlb final : public TlbInvalidator {
 public:
-    // INVLPG m (SDM Vol. 2A): invalidates the TLB entries for the page that
-    // holds the linear address m, and the paging-structure-cache entries
-    // used to reach it, on this CPU only (SDM Vol. 3A, 4.10.4.1). "memory":
-    // the page-table write before it must not be moved past it.
+    // INVLPG m (SDM Vol. 2A, INVLPG): invalidates the TLB entries for the
+    // page that holds the linear address m and, for the current PCID, *all*
+    // paging-structure-cache entries, on this CPU only (SDM Vol. 3A,
+    // 4.10.4.1). "memory": the page-table write before it must not be moved
+    // past it.
     void invalidate_page(VirtAddr page) override {
         asm volatile("invlpg (%0)" : : "r"(page.value()) : "memory");
         ++invalidations_;

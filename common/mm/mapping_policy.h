@@ -133,7 +133,7 @@ inline PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_left,
 }
 
 // The flags a leaf of `size` carries under `policy`: PS marks a 2 MiB or
-// 1 GiB leaf (SDM Vol. 3A, 4.5, Tables 4-17 and 4-19), and the memory type
+// 1 GiB leaf (SDM Vol. 3A, 4.5, Tables 4-16 and 4-18), and the memory type
 // adds its PWT/PCD/PAT bits, whose PAT bit moves with the page size.
 constexpr uint64_t leaf_entry_flags(const MappingPolicy& policy, PageSize size) {
     return policy.leaf_flags | (size == PageSize::k4KiB ? 0 : x86::pte::kHugePage) |

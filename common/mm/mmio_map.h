@@ -28,7 +28,7 @@
 namespace mm {
 
 // What IA32_APIC_BASE says about this CPU's local APIC: its EN (bit 11) and
-// EXTD (bit 10) bits (SDM Vol. 3A, 11.4.4 and 11.12.1).
+// EXTD (bit 10) bits (SDM Vol. 3A, 10.4.4 and 10.12.1).
 enum class LapicMode : uint8_t {
     kDisabled,  // EN=0, EXTD=0: the APIC is off, nothing answers at its base
     kInvalid,   // EN=0, EXTD=1: a combination the SDM calls invalid

@@ -32,8 +32,9 @@ namespace mm {
 // (cpu_tlb.h); host tests record the calls instead.
 class TlbInvalidator {
 public:
-    // Invalidates every TLB entry and paging-structure-cache entry that
-    // translates the 4 KiB page at `page` on this CPU (SDM Vol. 3A, 4.10.4.1).
+    // Invalidates the TLB entries that translate the 4 KiB page at `page` on
+    // this CPU (with INVLPG also every paging-structure-cache entry for the
+    // current PCID: SDM Vol. 3A, 4.10.4.1).
     virtual void invalidate_page(VirtAddr page) = 0;
 
 protected:

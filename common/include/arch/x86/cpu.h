@@ -22,12 +22,12 @@ inline constexpr uint64_t kEferNoExecute = 1ull << 11;       // NXE: makes the N
 
 // IA32_PAT (SDM Vol. 3A, 11.12.2): eight memory types, selected by PAT/PCD/PWT of a leaf.
 inline constexpr uint32_t kMsrPat = 0x277;
-// IA32_APIC_BASE (SDM Vol. 3A, 11.4.4): where this CPU's local APIC registers are.
+// IA32_APIC_BASE (SDM Vol. 3A, 10.4.4): where this CPU's local APIC registers are.
 inline constexpr uint32_t kMsrApicBase = 0x1B;
 inline constexpr uint64_t kApicBaseEnable = 1ull << 11;                 // EN: APIC global enable
 inline constexpr uint64_t kApicBaseX2Apic = 1ull << 10;                 // EXTD: x2APIC mode (with EN)
 inline constexpr uint64_t kApicBaseAddressMask = 0x000F'FFFF'FFFF'F000ull;  // bits 12..MAXPHYADDR-1
-// In x2APIC mode the registers are MSRs, not memory (SDM Vol. 3A, 11.12.1.2):
+// In x2APIC mode the registers are MSRs, not memory (SDM Vol. 3A, 10.12.1.2):
 // 0x800 + (xAPIC offset >> 4), so ID (0x20) is 0x802 and Version (0x30) 0x803.
 inline constexpr uint32_t kMsrX2ApicId = 0x802;
 inline constexpr uint32_t kMsrX2ApicVersion = 0x803;
