@@ -41,9 +41,15 @@ $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard c
 $(BUILD)/$(1)/obj/%.o: chapters/$(1)/%.cpp | $(BUILD)/$(1)/obj/
 	@echo "  CXX     $$<"
 	$(Q)$$(CXX) $$(KERNEL_CXXFLAGS) -Ichapters/$(1) -MMD -MP -c $$< -o $$@
-$(BUILD)/$(1)/obj/chapter_identity.o: common/kernel/chapter_identity.cpp | $(BUILD)/$(1)/obj/
+# The options the chapter's sources read, for the kernel to name the others.
+$(BUILD)/$(1)/generated/known_options.inc: $$(wildcard chapters/$(1)/*.cpp) $(RUNTIME_SRCS) \
+        $$(foreach m,$$($(1)_MM_MODULES),common/mm/$$(m).cpp) chapters/$(1)/chapter.mk \
+        scripts/known_options.py tests/harness/asked_outcome.py
+	@mkdir -p $$(dir $$@)
+	$(Q)$(PYTHON) scripts/known_options.py $(1) $$@
+$(BUILD)/$(1)/obj/chapter_identity.o: common/kernel/chapter_identity.cpp $(BUILD)/$(1)/generated/known_options.inc | $(BUILD)/$(1)/obj/
 	@echo "  CXX     $$< ($(1))"
-	$(Q)$$(CXX) $$(KERNEL_CXXFLAGS) -DCHAPTER_NAME='"$(1)"' -MMD -MP -c $$< -o $$@
+	$(Q)$$(CXX) $$(KERNEL_CXXFLAGS) -DCHAPTER_NAME='"$(1)"' -I$(BUILD)/$(1) -MMD -MP -c $$< -o $$@
 
 $(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_OBJS) common/kernel/kernel.ld
 	@echo "  LD      $$@"

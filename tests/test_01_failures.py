@@ -65,3 +65,17 @@ class TestCpuExceptions:
         assert (int_field(trap, "vector"), trap.fields["name"]) == (14, "page-fault")
         assert int_field(trap, "cr2") == 0x0DEA_D000_0000
         assert int_field(trap, "error") == 0x2  # not present (P=0), write (W=1), supervisor
+
+
+def test_an_option_the_chapter_does_not_read_is_named_and_the_boot_goes_on(built):
+    """A typo of test.fail and chapter 10's test.fault: neither is read by
+    chapter 01, so each is named by a warning and nothing fails; `log` (the
+    runtime's) and `loader.dump-map` (the loader's) pass without one."""
+    result = harness.boot(harness.BootConfig(
+        CHAPTER, cmdline="log=debug test.fial=panic loader.dump-map test.fault=null", timeout=60))
+    harness.assert_outcome(result, "success")
+    unknown = [r.fields["name"] for r in result.records_for("cmdline") if r.event == "unknown option"]
+    assert unknown == ["test.fial", "test.fault"]
+    assert all(r.level == "WARN" for r in result.records_for("cmdline"))
+    assert not [r for r in result.records if r.level == "PANIC"]
+    assert result.records[-1].event == "ready"

@@ -9,6 +9,11 @@ namespace kernel {
 // The chapter's name ("01-boot"), set per chapter by the build.
 extern const char kChapterName[];
 
+// The options this chapter's sources read (`hold`, `log`, `test.fault`, …),
+// listed by the build from those sources (scripts/known_options.py).
+extern const char* const kKnownOptions[];
+extern const size_t kKnownOptionCount;
+
 // The boot command line (the loader's \cmdline.txt), valid from kernel_main on.
 CommandLine command_line();
 

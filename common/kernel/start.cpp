@@ -6,6 +6,7 @@
 #include "kernel/early_cpu.h"
 #include "kernel/kernel.h"
 #include "kernel/panic.h"
+#include "kernel/unknown_options.h"
 #include "support/log.h"
 
 extern "C" {
@@ -67,6 +68,7 @@ extern "C" [[noreturn]] void kernel_start(const boot::BootHandoff* handoff) {
     check_handoff_header(handoff);
     g_handoff = handoff;
     if (command_line().value("log") == Str("debug")) klog::set_threshold(klog::Level::kDebug);
+    warn_unknown_options(command_line());
     kernel_main(*handoff);
     finish_boot();
 }

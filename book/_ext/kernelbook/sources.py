@@ -223,7 +223,8 @@ def chapter_files(repo_root: Path, build_dir: Path, chapter: str) -> list[str]:
             raise MissingBuild(f"{dep} is missing: build the chapter first (make kernels)")
         for path in _dep_file_paths(dep):
             full = (repo_root / path).resolve()
-            if full.is_relative_to(repo_root) and full.is_file():
+            # Generated files (build/NN/known_options.inc) are the build's, not the chapter's.
+            if full.is_relative_to(repo_root) and not full.is_relative_to(build_dir.resolve()) and full.is_file():
                 files.add(full.relative_to(repo_root).as_posix())
     return sorted(files)
 

@@ -33,6 +33,16 @@ public:
         return fallback;
     }
 
+    // Calls `visit(name)` for every word, with the name before any `=`
+    // (`test.fail=panic` -> `test.fail`).
+    template <typename Visit>
+    constexpr void for_each_name(Visit visit) const {
+        for (Str rest = text_; !rest.empty();) {
+            Str word = next_word(&rest);
+            if (!word.empty()) visit(word.take(word.find('=')));
+        }
+    }
+
 private:
     static constexpr bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -52,3 +62,8 @@ private:
 
 static_assert(CommandLine("hold  x=1").has("hold") && !CommandLine("holder").has("hold"));
 static_assert(CommandLine("a=1 corrupt=map-size").value("corrupt") == Str("map-size"));
+static_assert([] {
+    int names = 0;
+    CommandLine(" hold  test.fail=panic ").for_each_name([&](Str name) { names += name == Str("test.fail") ? 10 : 1; });
+    return names == 11;
+}());
