@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from functools import cache
 
 import pytest
@@ -352,3 +353,26 @@ def test_chapter_09s_verification_holds_the_stacks_too(finished):
     for stack in ("df-ist", "pf-ist", "nmi-ist", "mc-ist"):
         assert regions[stack].fields["flags"] == "P|RW|NX" and regions[stack].fields["ok"] == "yes", stack
         assert regions[f"guard-{stack}"].fields["flags"] == "not-present", stack
+
+
+def nmi_twice(hmp) -> str:
+    """Two NMIs from QEMU's monitor, half a second apart. The CPU blocks NMIs from
+    the delivery of one until the next IRET, so the second is only taken if
+    the handler of the first returned."""
+    for _ in range(2):
+        hmp("nmi")
+        time.sleep(0.5)
+    return ""
+
+
+def test_an_nmi_is_reported_and_survived(built):
+    result = harness.boot(harness.BootConfig(CHAPTER, hold=True, monitor_commands=(nmi_twice,), timeout=90))
+    assert result.outcome == "held", result.log[-2000:]
+    nmis = [r for r in result.records if (r.subsystem, r.event) == ("trap", "nmi survived")]
+    assert len(nmis) == 2, "the second NMI was never taken: the first handler did not return"
+    for nmi in nmis:
+        assert nmi.level == "WARN"
+        # Where the kernel holds: the halt loop after `ready`, in the kernel's text.
+        assert function_of(int_field(nmi, "rip")) == "x86::halt_forever", nmi
+        assert (nmi.fields["serr"], nmi.fields["iochk"]) == ("no", "no"), "q35 raises no legacy NMI source here"
+    assert not [r for r in result.records if r.level in ("ERROR", "PANIC")]

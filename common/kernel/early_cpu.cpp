@@ -1,6 +1,7 @@
 #include "kernel/early_cpu.h"
 
 #include "arch/x86/cpu.h"
+#include "arch/x86/io.h"
 #include "kernel/panic.h"
 #include "kernel/recovery_point.h"
 #include "support/log.h"
@@ -34,10 +35,34 @@ uint64_t trap_stub(unsigned vector) { return early_trap_stubs[vector]; }
 
 void set_trap_handler(TrapHandler handler) { g_trap_handler = handler; }
 
-// Returns only when the handler pointed the frame at a recovery point; a
-// handler that returns without doing so gets this report, not a retry of the
-// faulting instruction.
+namespace {
+
+constexpr uint64_t kNmiVector = 2;
+constexpr uint16_t kSystemControlPortB = 0x61;  // bit 7: SERR# (PCI), bit 6: IOCHK# (ISA/LPC)
+
+// An NMI is no fault of the code it interrupted: a bus or memory error, a
+// watchdog or another CPU raised it, and the interrupted instruction is
+// intact. So it is reported and survived: returning lets IRETQ resume that
+// instruction and unblock NMIs again. Port 0x61 tells the legacy sources
+// apart, as Linux reads it; on a machine with neither bit set the source is
+// elsewhere (a watchdog, an IPI) and the line says so with two `no`s. A line
+// may land inside another half-written line: an NMI cannot wait for a lock.
+void report_nmi(const TrapFrame& frame) {
+    const uint8_t port_b = x86::inb(kSystemControlPortB);
+    klog::warn("trap").msg("nmi survived").kv("rip", klog::hex(frame.rip))
+        .kv("serr", (port_b & 0x80) != 0).kv("iochk", (port_b & 0x40) != 0);
+}
+
+}  // namespace
+
+// Returns after an NMI, or when the handler pointed the frame at a recovery
+// point; a handler that returns without doing so gets this report, not a
+// retry of the faulting instruction.
 extern "C" void early_trap(TrapFrame* frame) {
+    if (frame->vector == kNmiVector) {
+        report_nmi(*frame);
+        return;
+    }
     if (g_trap_handler != nullptr) {
         g_trap_handler(*frame);
         if (frame_resumes_at_recovery_point(*frame)) return;

@@ -4,7 +4,7 @@
  * the others get a zero here, so every handler sees the same frame layout.
  * A handler either ends the kernel or points the frame at a recovery point
  * (recovery_point.h); in that case the stub restores the registers and IRETQ
- * goes there.
+ * goes there. An NMI is reported and returns to where it struck.
  */
     .section .text, "ax", @progbits
 
@@ -39,7 +39,7 @@ trap_common:
     mov %rsp, %rbx          /* the TrapFrame, kept across the call (rbx is callee-saved) */
     mov %rsp, %rdi          /* TrapFrame* */
     and $-16, %rsp          /* the ABI wants a 16-byte aligned stack at the call */
-    call early_trap         /* reports and exits; returns only to resume at a recovery point */
+    call early_trap         /* reports and exits; returns after an NMI or to resume at a recovery point */
     mov %rbx, %rsp
     pop %r15
     pop %r14
@@ -57,7 +57,7 @@ trap_common:
     pop %rbx
     pop %rax
     add $16, %rsp           /* vector and error code */
-    iretq                   /* to the frame's RIP and RSP: the recovery point (recovery_point.h) */
+    iretq                   /* to the frame's RIP and RSP: the recovery point, or where the NMI struck */
 
 .altmacro
 .macro EMIT_STUBS from=0, to=31
