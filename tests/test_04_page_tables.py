@@ -34,6 +34,7 @@ PAGE = 4 * KiB
 KERNEL_LINK_BASE = 0xFFFF_FFFF_8000_0000
 LOWER_HALF_END = 1 << 47
 EFER_NXE = 1 << 11
+CR4_PGE = 1 << 7
 DATA_PROBE = 0xC0DE_CAFE_F00D  # g_data_probe in kernel_main.cpp
 
 
@@ -98,6 +99,8 @@ class PageTableChecks:
         assert registers["CR3"] & ~0xFFF == pml4 == int_field(switched, "cr3")
         assert pml4 != int_field(only(finished, "loader", "bootstrap tables"), "pml4")
         assert bool(registers["EFER"] & EFER_NXE) == self.NX
+        # The switch toggles CR4.PGE only where it found it on, and leaves it as found.
+        assert switched.fields["global-pages"] == ("flushed" if registers["CR4"] & CR4_PGE else "off")
 
     def test_protections_seen_by_qemu(self, finished):
         if self.NX:

@@ -71,7 +71,10 @@ def test_the_identity_maps_tables_were_released(finished):
     assert int_field(removed, "pml4-entries") == 1
     assert int_field(removed, "tables-released") == int_field(identity, "tables")
     assert int_field(removed, "returned-to-reserve") == int_field(removed, "tables-released")
+    # OVMF leaves CR4.PGE off, so nothing is global and a CR3 reload drops all
+    # (tests/test_debug.py turns PGE on and sees the toggle).
     assert removed.fields["flush"] == "cr3-reload"
+    assert only(finished, "paging", "switched").fields["global-pages"] == "off"
 
 
 def test_the_kernel_runs_on_upper_half_addresses_only(finished):

@@ -80,9 +80,13 @@ WINDOW_BASE = 0xFFFF_8000_0000_0000
 
 @pytest.fixture(scope="module")
 def first_boot(built, tmp_path_factory) -> Session:
-    """Chapter 05, stopped after its CR3 switch, then in kernel text."""
+    """Chapter 05, stopped after its CR3 switch, then in kernel text. At
+    kernel_main, GDB turns CR4.PGE on, as some firmware leaves it: the switch
+    must then drop global translations too, and leave PGE as it found it."""
     then = [
+        "set $cr4 = $cr4 | 0x80",
         "hbreak mm::check_phys_window", "continue",
+        "echo @@cr4\\n", "p/x $cr4",
         "echo @@kpt-window\\n", f"kpt {WINDOW_BASE + 0x20_0000:#x}",
         "echo @@kpt-text\\n", "kpt &kernel_main",
         "continue",
@@ -149,6 +153,15 @@ def test_kpt_on_the_phys_window_and_kernel_text_agrees_with_the_kernels_log(firs
     va, pa = int(text["va"], 16), int(text["pa"], 16)
     assert pa - harness.int_field(section, "pa") == va - harness.int_field(section, "va")
     assert text["page"] == "4KiB" and text["access"] == "RX"
+
+
+def test_global_pages_left_on_by_firmware_are_flushed_at_the_switch(first_boot):
+    """A CR3 load keeps global translations; the switch toggles CR4.PGE
+    (SDM Vol. 3A, 4.10.4.1) when it finds it on, and leaves it on."""
+    switched = first_boot.result.record("paging", "switched")
+    assert switched.fields["global-pages"] == "flushed", switched
+    cr4 = int(first_boot["cr4"].split("=")[-1].strip(), 16)
+    assert cr4 & 0x80, f"CR4.PGE is off after the switch: {cr4:#x}"
 
 
 # ---------------------------------------------------------------------------

@@ -119,10 +119,14 @@ void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm
 // in it: the code (text span), the stack (stack span), the console (port I/O,
 // no memory), the GDT and IDT (rodata and data spans), and the tables
 // themselves and the handoff (the identity map). check_before_switch proved
-// each of these with a software walk.
+// each of these with a software walk. The CR3 load drops the loader's
+// translations; a global one the firmware left (with CR4.PGE on) would
+// survive it, so that is dropped too.
 void switch_to(mm::PhysAddr pml4) {
     x86::write_cr3(pml4.value());
-    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("pml4", klog::hex(pml4.value()));
+    const bool had_global_pages = x86::drop_global_translations();
+    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("pml4", klog::hex(pml4.value()))
+        .kv("global-pages", had_global_pages ? "flushed" : "off");
 }
 // book:end switch-cr3
 

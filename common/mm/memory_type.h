@@ -133,7 +133,8 @@ inline bool cpu_has_pat() { return (x86::cpuid(1).edx & (1u << 16)) != 0; }
 inline void program_pat() {
     asm volatile("wbinvd" ::: "memory");
     x86::wrmsr(x86::kMsrPat, kPatValue);
-    x86::write_cr3(x86::read_cr3());  // flushes every non-global translation
+    x86::write_cr3(x86::read_cr3());      // flushes every non-global translation,
+    (void)x86::drop_global_translations();  // and, with CR4.PGE on, the global ones
     asm volatile("wbinvd" ::: "memory");
 }
 // book:end program-pat

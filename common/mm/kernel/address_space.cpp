@@ -74,8 +74,10 @@ void KernelAddressSpace::check_before_switch() {
 void KernelAddressSpace::activate() {
     check_before_switch();
     x86::write_cr3(pml4().value());
+    const bool had_global_pages = x86::drop_global_translations();  // the firmware's, if it had any
     tables_.use_window();
-    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("tables-through", "phys-window");
+    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("tables-through", "phys-window")
+        .kv("global-pages", had_global_pages ? "flushed" : "off");
 }
 // book:end activate
 

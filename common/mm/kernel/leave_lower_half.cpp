@@ -117,8 +117,10 @@ void remove_identity_map(KernelAddressSpace& space) {
     BootTableAccess& tables = space.tables();
     const ReleasedTables released = remove_lower_half(pml4, tables);
     // Many entries changed at once: reloading CR3 drops every non-global
-    // translation (SDM Vol. 3A, 4.10.4.1), and none of ours is global.
+    // translation (SDM Vol. 3A, 4.10.4.1). None of ours is global, but with
+    // CR4.PGE on, a global one the firmware left would survive that: drop it.
     x86::write_cr3(x86::read_cr3());
+    const bool had_global_pages = x86::drop_global_translations();
     uint64_t returned = 0;
     for (PhysAddr frame : released) returned += space.frames().return_page_table_frame(frame);
 
@@ -128,7 +130,7 @@ void remove_identity_map(KernelAddressSpace& space) {
     }
     klog::info("paging").msg("identity map removed").kv("pml4-entries", uint64_t(released.pml4_entries))
         .kv("tables-released", uint64_t(released.count)).kv("returned-to-reserve", returned)
-        .kv("flush", "cr3-reload");
+        .kv("flush", had_global_pages ? "cr3-reload+pge-toggle" : "cr3-reload");
 }
 // book:end remove-identity-map
 

@@ -11,6 +11,7 @@ inline constexpr uint64_t kCr0WriteProtect = 1ull << 16;  // WP: supervisor writ
 inline constexpr uint64_t kCr0Paging = 1ull << 31;        // PG
 // CR4
 inline constexpr uint64_t kCr4Pae = 1ull << 5;
+inline constexpr uint64_t kCr4Pge = 1ull << 7;    // global pages: their translations survive a CR3 load
 inline constexpr uint64_t kCr4La57 = 1ull << 12;  // 5-level paging: our tables are 4-level
 inline constexpr uint64_t kCr4Smep = 1ull << 20;
 inline constexpr uint64_t kCr4Smap = 1ull << 21;
@@ -74,6 +75,19 @@ inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" : : "r"(v) : "m
 // Loading CR3 switches address spaces and flushes every non-global TLB entry
 // (SDM Vol. 3A, 4.10.4.1). "memory": no access may move across the switch.
 inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+
+// Drops the global translations a CR3 load keeps: a CR4 write that changes
+// PGE invalidates every TLB entry, global ones included (SDM Vol. 3A,
+// 4.10.4.1). Our tables set no G bit, but firmware may leave CR4.PGE on with
+// global entries of its own cached, and a CR3 load alone would keep them.
+// True when PGE was on (and is again); with PGE off nothing is global.
+inline bool drop_global_translations() {
+    const uint64_t cr4 = read_cr4();
+    if ((cr4 & kCr4Pge) == 0) return false;
+    write_cr4(cr4 & ~kCr4Pge);
+    write_cr4(cr4);
+    return true;
+}
 
 inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
 
