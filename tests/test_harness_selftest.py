@@ -427,6 +427,8 @@ def test_size_field_reads_klog_sizes():
         size_field(record, "e")
     with pytest.raises(KeyError):
         size_field(record, "missing")
+    # The book's diagrams and log:MiB markers read sizes with the same function.
+    assert log.size_value("2MiB") == 2 << 20 and log.size_value("1TiB") is None and log.size_value("4 KiB") is None
 
 
 def test_loader_memory_map_reads_the_dump():

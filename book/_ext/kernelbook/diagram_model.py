@@ -27,9 +27,8 @@ from pathlib import Path
 # ---------------------------------------------------------------------------
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from harness.log import iter_records  # noqa: E402
+from harness.log import int_value, iter_records, size_value  # noqa: E402
 
-_SIZE_RE = re.compile(r"^(\d+)(B|KiB|MiB|GiB|TiB)$")
 _UNITS = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
 
 KIB4, MIB2, GIB1 = 1 << 12, 1 << 21, 1 << 30
@@ -51,15 +50,15 @@ class Record:
     def int(self, key: str) -> int:
         value = self.need(key)
         try:
-            return int(value, 16) if value.lower().startswith("0x") else int(value, 10)
+            return int_value(value)
         except ValueError:
             raise DiagramError(f"field {key}={value!r} is not a number in: {self.text}") from None
 
     def size(self, key: str) -> int:
-        match = _SIZE_RE.match(self.need(key))
-        if not match:
+        size = size_value(self.need(key))
+        if size is None:
             raise DiagramError(f"field {key}={self.fields[key]!r} is not a size in: {self.text}")
-        return int(match[1]) * dict(_UNITS)[match[2]]
+        return size
 
     def need(self, key: str) -> str:
         if key not in self.fields:
