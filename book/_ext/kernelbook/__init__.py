@@ -115,7 +115,7 @@ def _state(env):
 def _marker_scan(env) -> markers.MarkerScan:
     scan = getattr(env, "_kernelbook_scan", None)
     if scan is None:
-        scan = markers.scan_tree(repo_root(env), env.config.book_source_roots)
+        scan = markers.scan_tree(repo_root(env), env.config.book_excerpt_roots)
         env._kernelbook_scan = scan
     return scan
 
@@ -696,6 +696,7 @@ def setup(app: Sphinx):
     app.add_config_value("book_build_dir", "", "env")
     app.add_config_value("book_logs_dir", "", "env")
     app.add_config_value("book_source_roots", ["chapters", "common"], "env")
+    app.add_config_value("book_excerpt_roots", list(quotes.EXCERPT_ROOTS), "env")
     app.add_config_value("book_require_inline_copies", False, "env")
     app.add_node(source_ref)
     layout.setup(app)  # code lines that wrap; <details> for the folded chapter diff

@@ -342,13 +342,18 @@ def marker_value(logs: Path, marker: LogMarker) -> str:
 # ---------------------------------------------------------------------------
 
 
+#: Where ``book:begin``/``book:end`` markers are read: the sources, and the host
+#: tests whose code the book shows because it runs (tests/host).
+EXCERPT_ROOTS: tuple[str, ...] = ("chapters", "common", "tests/host")
+
+
 @dataclass
 class Sources:
     """Where quotes come from: the repository (its marker scan made once) and the captured logs."""
 
     root: Path
     logs: Path
-    source_roots: tuple[str, ...] = ("chapters", "common")
+    source_roots: tuple[str, ...] = EXCERPT_ROOTS
     _scan: markers.MarkerScan | None = None
 
     @property
