@@ -14,6 +14,8 @@ How a run can end (``BootResult.outcome``):
 ``"qemu-error"``     QEMU itself failed (bad option, missing file...);
                      see ``BootResult.stderr``
 
+A run inspected after its exit code (:func:`harness.boot_config.inspects_after_exit`)
+reports the outcome and status that code would have given.
 """
 
 from __future__ import annotations
