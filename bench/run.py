@@ -49,7 +49,7 @@ from harness import paths  # noqa: E402
 from harness.firmware_vars import seasoned_vars  # noqa: E402
 from harness.paths import environment_outside_make  # noqa: E402
 from harness.log import parse_records  # noqa: E402
-from harness.qemu import BootConfig, boot, prepare_run_dir, qemu_command  # noqa: E402
+from harness import BootConfig, boot, prepare_run_dir, qemu_command  # noqa: E402
 
 OUT = REPO_ROOT / "build" / "bench"
 FLOOR_EFI = OUT / "floor" / "BOOTX64.EFI"

@@ -39,7 +39,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = []
     try:
         version = subprocess.run(
-            [harness.qemu.QEMU_BINARY, "--version"], capture_output=True, text=True, timeout=10
+            [harness.qemu_argv.QEMU_BINARY, "--version"], capture_output=True, text=True, timeout=10
         ).stdout.splitlines()
         lines.append(f"qemu: {version[0] if version else 'unknown'}")
     except (OSError, subprocess.TimeoutExpired) as error:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.qemu import esp_read  # noqa: E402
+from harness.disk_image import esp_read  # noqa: E402
 from harness import (  # noqa: E402
     BootConfig,
     HarnessError,

@@ -16,7 +16,7 @@ import pytest
 
 import harness
 from harness.inspections import inspected_boot
-from harness.log import int_field, loader_memory_map, size_field
+from harness.log import int_field, loader_memory_map, only, size_field
 from harness.protections import check_protections
 
 CHAPTER = "02-memory-map"
@@ -74,12 +74,6 @@ def kernel_ranges(result):
             for r in result.records_for("memmap") if r.event == "range"]
 
 
-def only(result, event):
-    matches = [r for r in result.records_for("memmap") if r.event == event]
-    assert len(matches) == 1, f"expected one '[memmap] {event}' line, found {len(matches)}"
-    return matches[0]
-
-
 def configured_ram(result) -> int:
     match = re.search(r"base memory:\s*(\d+)", result.monitor["info memory_size_summary"])
     assert match, result.monitor["info memory_size_summary"]
@@ -123,7 +117,7 @@ class MemoryMapChecks:
     def test_descriptor_table_equals_the_loaders_dump(self, finished):
         ours = kernel_descriptors(finished)
         loader = loader_memory_map(finished.records)
-        assert len(ours) == int_field(only(finished, "handoff valid"), "descriptors") == len(loader)
+        assert len(ours) == int_field(only(finished, "memmap", "handoff valid"), "descriptors") == len(loader)
         assert [(t, s, e) for t, s, e, _ in ours] == loader
         attributes = [int(r.fields["attribute"], 16) for r in finished.records if r.subsystem == "loader" and r.event == "map"]
         assert [a for *_, a in ours] == attributes
@@ -156,7 +150,7 @@ class MemoryMapChecks:
         assert [int_field(r, "start") for r in lines] == expected
 
     def test_totals_add_up_and_agree_with_the_configured_ram(self, finished):
-        totals = only(finished, "totals")
+        totals = only(finished, "memmap", "totals")
         ranges = kernel_ranges(finished)
         for cls in ("usable", "loader-owned", "firmware", "reserved", "device"):
             assert size_field(totals, cls) == sum(e - s for _, s, e, c in ranges if c == cls), cls

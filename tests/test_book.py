@@ -548,7 +548,7 @@ def test_a_clean_fixture_builds_without_warnings(tmp_path):
 
 import xml.etree.ElementTree as ET  # noqa: E402
 
-from kernelbook import diagrams  # noqa: E402
+from kernelbook import diagram_model  # noqa: E402
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 # Every chapter whose page draws its address space: from 04 (the kernel's own
@@ -787,8 +787,8 @@ def test_a_missing_log_line_fails_the_diagram(tmp_path):
 
 
 def test_address_space_model_checks_the_phase_totals():
-    records = diagrams.parse_log(FIXTURE_LOG)
-    space = diagrams.address_space(records)
+    records = diagram_model.parse_log(FIXTURE_LOG)
+    space = diagram_model.address_space(records)
     assert [r.name for r in space.regions] == ["identity map", "guard below-image", "kernel .text"]
     assert space.regions[2].pages == {"4KiB": 2} and space.cr3 == "0x10f000"
     for broken, message in (
@@ -797,18 +797,18 @@ def test_address_space_model_checks_the_phase_totals():
         (FIXTURE_LOG.replace("phase map_kernel_image", "phase map_heap"), "phase map_heap is not known"),
         (FIXTURE_LOG.replace("va=0xffffffff80001000", "va=0x2000"), "overlaps kernel .text"),
     ):
-        with pytest.raises(diagrams.DiagramError, match=re.escape(message)):
-            diagrams.address_space(diagrams.parse_log(broken))
-    removed = diagrams.address_space(diagrams.parse_log(
+        with pytest.raises(diagram_model.DiagramError, match=re.escape(message)):
+            diagram_model.address_space(diagram_model.parse_log(broken))
+    removed = diagram_model.address_space(diagram_model.parse_log(
         FIXTURE_LOG + "[INFO  paging] identity map removed pml4-entries=1 tables-released=3\n"))
     assert [bool(r.removed) for r in removed.regions] == [True, False, False]
 
 
 def test_page_walk_refuses_a_walk_the_log_contradicts():
     bad = FIXTURE_LOG.replace("pa=0x400234", "pa=0x400235")
-    with pytest.raises(diagrams.DiagramError, match="va and pa differ inside the 4KiB page"):
-        diagrams.page_walk(diagrams.parse_log(bad), check="kernel_main")
-    walk = diagrams.page_walk(diagrams.parse_log(FIXTURE_LOG.replace("pa=0x400234 page=4KiB flags=P\n", "pa=0x401234 page=2MiB flags=P|PS\n")),
+    with pytest.raises(diagram_model.DiagramError, match="va and pa differ inside the 4KiB page"):
+        diagram_model.page_walk(diagram_model.parse_log(bad), check="kernel_main")
+    walk = diagram_model.page_walk(diagram_model.parse_log(FIXTURE_LOG.replace("pa=0x400234 page=4KiB flags=P\n", "pa=0x401234 page=2MiB flags=P|PS\n")),
                               check="kernel_main")
     assert [name for name, _ in walk.indices] == ["PML4", "PDPT", "PD"] and walk.offset == 0x1234
     assert walk.frame == 0x400000

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness import BootConfig, BootResult, boot_logs, inspections, log, paths, qemu
+from harness import BootConfig, BootResult, boot_logs, disk_image, inspections, log, paths, qemu
 from harness.exit_codes import parse_exit_codes, qemu_status
 
 # A slice of real-looking serial output: OVMF clears the screen and moves the
@@ -257,9 +257,9 @@ def fake_build(tmp_path, monkeypatch):
     image.parent.mkdir(parents=True)
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
     subprocess.run(["mformat", "-i", str(image), "-C", "-f", "1440", "::"], check=True, env=env)
-    qemu.esp_write(image, "EFI/BOOT/BOOTX64.EFI", b"MZ loader")
-    qemu.esp_write(image, "kernel.elf", b"\x7fELF kernel")
-    qemu.esp_write(image, "cmdline.txt", b"verbose")
+    disk_image.esp_write(image, "EFI/BOOT/BOOTX64.EFI", b"MZ loader")
+    disk_image.esp_write(image, "kernel.elf", b"\x7fELF kernel")
+    disk_image.esp_write(image, "cmdline.txt", b"verbose")
     monkeypatch.setattr(paths, "BUILD_DIR", build)
     return image
 
@@ -275,19 +275,19 @@ def test_prepare_run_dir_edits_only_the_copy(fake_build, tmp_path):
     files = harness.prepare_run_dir(config, run_dir)
     assert files.vars.read_bytes() == paths.OVMF_VARS.read_bytes()
     assert os.access(files.vars, os.W_OK)
-    assert qemu.esp_read(files.image, "kernel.elf") == b"junk"
-    assert qemu.esp_read(files.image, "EFI/BOOT/BOOTX64.EFI") is None
-    assert qemu.esp_read(files.image, "extra/dir/new.bin") == b"\x00\x01"
+    assert disk_image.esp_read(files.image, "kernel.elf") == b"junk"
+    assert disk_image.esp_read(files.image, "EFI/BOOT/BOOTX64.EFI") is None
+    assert disk_image.esp_read(files.image, "extra/dir/new.bin") == b"\x00\x01"
     # hold keeps the image's own words and adds "hold".
-    assert qemu.esp_read(files.image, "cmdline.txt") == b"verbose hold"
+    assert disk_image.esp_read(files.image, "cmdline.txt") == b"verbose hold"
     # The build tree is untouched.
-    assert qemu.esp_read(fake_build, "kernel.elf") == b"\x7fELF kernel"
-    assert qemu.esp_read(fake_build, "cmdline.txt") == b"verbose"
+    assert disk_image.esp_read(fake_build, "kernel.elf") == b"\x7fELF kernel"
+    assert disk_image.esp_read(fake_build, "cmdline.txt") == b"verbose"
 
 
 def test_prepare_run_dir_explicit_cmdline(fake_build, tmp_path):
     files = harness.prepare_run_dir(BootConfig(chapter="99-fake", cmdline="a b=c"), tmp_path)
-    assert qemu.esp_read(files.image, "cmdline.txt") == b"a b=c"
+    assert disk_image.esp_read(files.image, "cmdline.txt") == b"a b=c"
 
 
 def test_prepare_run_dir_without_build(fake_build, tmp_path):
@@ -427,6 +427,8 @@ def test_size_field_reads_klog_sizes():
         size_field(record, "e")
     with pytest.raises(KeyError):
         size_field(record, "missing")
+    # The book's diagrams and log:MiB markers read sizes with the same function.
+    assert log.size_value("2MiB") == 2 << 20 and log.size_value("1TiB") is None and log.size_value("4 KiB") is None
 
 
 def test_loader_memory_map_reads_the_dump():

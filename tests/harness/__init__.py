@@ -16,7 +16,12 @@ Modules:
 * :mod:`harness.exit_codes`  exit codes parsed from ``common/include/boot/exit_codes.h``
 * :mod:`harness.log`         serial log cleaning and ``[LEVEL subsystem] message`` parsing
 * :mod:`harness.qmp`         a minimal QMP (QEMU Machine Protocol) client
-* :mod:`harness.qemu`        :func:`boot`, :func:`qemu_command` and friends
+* :mod:`harness.boot_config` :class:`BootConfig`: what one run boots, on which machine
+* :mod:`harness.boot_result` :class:`BootResult`, the outcomes and the checks on them
+* :mod:`harness.disk_image`  reading and editing files in a FAT disk image (mtools)
+* :mod:`harness.run_dir`     a run's private directory: image and variable-store copies
+* :mod:`harness.qemu_argv`   :func:`qemu_command`, the QEMU command line
+* :mod:`harness.qemu`        :func:`boot`: runs QEMU, follows the serial log, reads the monitor
 * :mod:`harness.firmware_vars`  the UEFI variable store every boot starts from
 * :mod:`harness.protections` the protections every chapter's finished machine must show
 * :mod:`harness.inspections` the monitor readings the tests and the book step share
@@ -50,20 +55,12 @@ from .paths import (
     newest_chapter,
     resolve_chapter,
 )
-from .qemu import (
-    OUTCOMES,
-    BootConfig,
-    BootResult,
-    HarnessError,
-    MissingBuildError,
-    RunFiles,
-    assert_outcome,
-    assert_ready_without_warnings,
-    boot,
-    prepare_run_dir,
-    qemu_command,
-    the_rejection,
-)
+from .boot_config import BootConfig
+from .boot_result import OUTCOMES, BootResult, assert_outcome, assert_ready_without_warnings, the_rejection
+from .errors import HarnessError, MissingBuildError
+from .qemu import boot
+from .qemu_argv import qemu_command
+from .run_dir import RunFiles, prepare_run_dir
 from .qmp import QMPClient, QMPError
 
 __all__ = [

@@ -185,14 +185,20 @@ def int_field(record: LogRecord, key: str) -> int:
     if key not in record.fields:
         raise KeyError(f"field {key!r} missing from log record: {record}")
     text = record.fields[key]
-    body = text[1:] if text[:1] in "+-" else text
     try:
-        if body[:2].lower() == "0x":
-            value = int(body[2:], 16)
-        else:
-            value = int(body, 10)
+        return int_value(text)
     except ValueError:
         raise ValueError(f"field {key}={text!r} is not an integer in log record: {record}") from None
+
+
+def int_value(text: str) -> int:
+    """A field's text as an integer: ``0x3e`` or ``62`` (leading zeros too),
+    optionally signed; ``ValueError`` if it is neither (:func:`int_field`)."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body[:2].lower() == "0x":
+        value = int(body[2:], 16)
+    else:
+        value = int(body, 10)
     return -value if text.startswith("-") else value
 
 
@@ -204,10 +210,17 @@ def size_field(record: LogRecord, key: str) -> int:
     """Return a size field (klog::size: ``4KiB``, ``10GiB``, ``100B``) in bytes."""
     if key not in record.fields:
         raise KeyError(f"field {key!r} missing from log record: {record}")
-    match = _SIZE_RE.match(record.fields[key])
-    if not match:
+    size = size_value(record.fields[key])
+    if size is None:
         raise ValueError(f"field {key!r} is not a size: {record}")
-    return int(match[1]) * _SIZE_UNITS[match[2]]
+    return size
+
+
+def size_value(text: str) -> int | None:
+    """A field's text as klog::size writes it (``4KiB``, ``10GiB``, ``100B``),
+    in bytes; ``None`` if it is not one (:func:`size_field`)."""
+    match = _SIZE_RE.match(text)
+    return int(match[1]) * _SIZE_UNITS[match[2]] if match else None
 
 
 def loader_memory_map(records: Iterable[LogRecord]) -> list[tuple[str, int, int]]:

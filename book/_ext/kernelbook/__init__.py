@@ -53,7 +53,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-from . import diagrams, layout, markers, quotes, sources
+from . import diagram_model, diagram_svg, layout, markers, quotes, sources
 from .bootlogs import Boot, boot_log_name, make_run_command
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _state(env):
 def _marker_scan(env) -> markers.MarkerScan:
     scan = getattr(env, "_kernelbook_scan", None)
     if scan is None:
-        scan = markers.scan_tree(repo_root(env), env.config.book_source_roots)
+        scan = markers.scan_tree(repo_root(env), env.config.book_excerpt_roots)
         env._kernelbook_scan = scan
     return scan
 
@@ -345,8 +345,9 @@ class BootLogDirective(SphinxDirective):
 
 class _DiagramDirective(SphinxDirective):
     """Reads the captured log of ``CHAPTER`` (``:cmdline:`` and ``:memory:`` as
-    for ``{bootlog}``) and draws an inline SVG from it (book/_ext/kernelbook/diagrams.py).
-    A log line the diagram needs but cannot find fails the build."""
+    for ``{bootlog}``) and draws an inline SVG from it: book/_ext/kernelbook/
+    diagram_model.py reads the log, diagram_svg.py draws. A log line the
+    diagram needs but cannot find fails the build."""
 
     required_arguments = 1
     has_content = False
@@ -365,12 +366,12 @@ class _DiagramDirective(SphinxDirective):
         if not log.is_file():
             return self.warn(f"{log} was not captured (make book captures every boot a page names)")
         self.env.note_dependency(str(log))
-        records = diagrams.parse_log(log.read_text(encoding="utf-8"))
+        records = diagram_model.parse_log(log.read_text(encoding="utf-8"))
         described = make_run_command(chapter, cmdline, memory)
         uid = f"kb-{self.name}-{self.env.new_serialno('kernelbook-diagram')}"
         try:
             svg, lead = self.draw(records, described, uid)
-        except diagrams.DiagramError as error:
+        except diagram_model.DiagramError as error:
             return self.warn(f"{log.name}: {error}")
         figure = nodes.figure(classes=["kernelbook-diagram", self.name])
         figure += nodes.raw("", svg, format="html")
@@ -396,10 +397,10 @@ class AddressSpaceDirective(_DiagramDirective):
     name = "address-space"
 
     def draw(self, records, described, uid):
-        space = diagrams.address_space(records)
+        space = diagram_model.address_space(records)
         title = f"The kernel's virtual address space after {described}: " + \
                 ", ".join(f"{r.name} {r.start:#x}" for r in space.regions if r.kind != "guard")
-        return diagrams.address_space_svg(space, title, uid), "The virtual address space, high addresses at the top"
+        return diagram_svg.address_space_svg(space, title, uid), "The virtual address space, high addresses at the top"
 
 
 class PageWalkDirective(_DiagramDirective):
@@ -414,13 +415,13 @@ class PageWalkDirective(_DiagramDirective):
 
     def draw(self, records, described, uid):
         if ("check" in self.options) == ("match" in self.options):
-            raise diagrams.DiagramError("give exactly one of :check: NAME or :match: REGEX")
+            raise diagram_model.DiagramError("give exactly one of :check: NAME or :match: REGEX")
         try:
-            walk = diagrams.page_walk(records, check=self.options.get("check"), match=self.options.get("match"))
+            walk = diagram_model.page_walk(records, check=self.options.get("check"), match=self.options.get("match"))
         except re.error as error:
-            raise diagrams.DiagramError(f"bad :match: pattern: {error}") from None
+            raise diagram_model.DiagramError(f"bad :match: pattern: {error}") from None
         title = f"Page walk of {walk.va:#x} ({walk.label or 'from the log'}) to pa {walk.pa:#x}"
-        return diagrams.page_walk_svg(walk, title, uid), f"The 4-level walk of {walk.va:#x}" + \
+        return diagram_svg.page_walk_svg(walk, title, uid), f"The 4-level walk of {walk.va:#x}" + \
             (f" ({walk.label})" if walk.label else "") + f", indices cut from the address, pa {walk.pa:#x} from the log"
 
 
@@ -695,6 +696,7 @@ def setup(app: Sphinx):
     app.add_config_value("book_build_dir", "", "env")
     app.add_config_value("book_logs_dir", "", "env")
     app.add_config_value("book_source_roots", ["chapters", "common"], "env")
+    app.add_config_value("book_excerpt_roots", list(quotes.EXCERPT_ROOTS), "env")
     app.add_config_value("book_require_inline_copies", False, "env")
     app.add_node(source_ref)
     layout.setup(app)  # code lines that wrap; <details> for the folded chapter diff

@@ -37,10 +37,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bootlogs, markers
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from harness.log import size_value  # noqa: E402  (sizes read as the tests read them)
 
 # Fields whose values differ between two boots of the same image, compared as
 # ``key=…`` (only the value is masked). Empty on purpose: every boot the book
@@ -244,10 +248,9 @@ def blocks(text: str) -> list[Block]:
 
 
 def _mib(value: str) -> str:
-    match = re.fullmatch(r"(\d+)(B|KiB|MiB|GiB)", value)
-    if not match:
+    size = size_value(value)
+    if size is None:
         raise QuoteError(f"log:MiB needs a size like 33096KiB, the log has {value!r}")
-    size = int(match[1]) << {"B": 0, "KiB": 10, "MiB": 20, "GiB": 30}[match[2]]
     return f"{round(size / (1 << 20))} MiB"
 
 
@@ -339,13 +342,18 @@ def marker_value(logs: Path, marker: LogMarker) -> str:
 # ---------------------------------------------------------------------------
 
 
+#: Where ``book:begin``/``book:end`` markers are read: the sources, and the host
+#: tests whose code the book shows because it runs (tests/host).
+EXCERPT_ROOTS: tuple[str, ...] = ("chapters", "common", "tests/host")
+
+
 @dataclass
 class Sources:
     """Where quotes come from: the repository (its marker scan made once) and the captured logs."""
 
     root: Path
     logs: Path
-    source_roots: tuple[str, ...] = ("chapters", "common")
+    source_roots: tuple[str, ...] = EXCERPT_ROOTS
     _scan: markers.MarkerScan | None = None
 
     @property
