@@ -191,12 +191,18 @@ class RepositoryLinks(SphinxTransform):
             source = getattr(node, "source", None)
             base = Path(source).parent if source and Path(source).is_absolute() else docdir
             full = (base / path_part).resolve()
-            if not full.is_relative_to(root) or full.is_relative_to(Path(self.env.srcdir).resolve()):
+            srcdir = Path(self.env.srcdir).resolve()
+            if not full.is_relative_to(root):
                 continue
             rel = full.relative_to(root).as_posix()
             chapter = re.fullmatch(r"chapters/([^/]+)/README\.md", rel)
-            if chapter:
-                page = f"chapters/{chapter[1]}"
+            # A README's link to a book page (../../book/reference/x.md) is read
+            # from the README's folder, which MyST does not know: resolve it here.
+            book_page = full.is_relative_to(srcdir) and full.suffix == ".md" and base != docdir
+            if full.is_relative_to(srcdir) and not book_page:
+                continue
+            if chapter or book_page:
+                page = f"chapters/{chapter[1]}" if chapter else full.relative_to(srcdir).with_suffix("").as_posix()
                 xref = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget="/" + page,
                                              refexplicit=True, refwarn=True, refdoc=self.env.docname)
                 xref += node.children

@@ -1,0 +1,161 @@
+"""The shape every chapter page keeps, and the one computed walk the paging primer shows.
+
+A chapter README tells its concept first and keeps the test machinery apart:
+pytest modules, harness functions and ``test.`` fault-injection options appear
+only from its ``## How this chapter is tested`` section on, which comes before
+``## Try it`` and ``## Exercises``. It ends with ``## Takeaways``, three to five
+bullet points, followed by nothing but ``## Exercises`` and ``## Sources``.
+
+Only what a reader reads as prose is checked: fenced blocks are left out
+(an ``{excerpt}`` quotes source code, whose comments may name a ``test.``
+option, and a ``{bootlog}`` names its boot in its options), and so are HTML
+comments (the ``<!-- log … -->`` markers name their boot too).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import harness
+
+REPO = harness.REPO_ROOT
+sys.path.insert(0, str(REPO / "book" / "_ext"))
+from kernelbook import quotes  # noqa: E402
+
+TESTED = "How this chapter is tested"
+TAKEAWAYS = "Takeaways"
+AFTER_TAKEAWAYS = {"Exercises", "Sources"}
+#: Words that belong to the test machinery, not to the concept.
+MACHINERY = re.compile(r"\bpytest\b|\btests/|\bharness\b|\btest\.[a-z]")
+PRIMER = REPO / "book" / "reference" / "paging-primer.md"
+
+
+def readme(chapter: str) -> Path:
+    return REPO / "chapters" / chapter / "README.md"
+
+
+def prose_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based line number, line) of every line outside fenced blocks, HTML comments blanked."""
+    lines = text.splitlines()
+    fenced: set[int] = set()
+    for start, end, _, fence, _ in quotes.fences(lines):
+        if fence[0] != ":":
+            fenced.update(range(start, end + 1))
+    kept = "\n".join("" if i in fenced else line for i, line in enumerate(lines))
+    kept = re.sub(r"<!--.*?-->", lambda m: re.sub(r"[^\n]", " ", m[0]), kept, flags=re.S)
+    return [(i + 1, line) for i, line in enumerate(kept.split("\n")) if i not in fenced]
+
+
+def sections(text: str) -> list[tuple[str, list[tuple[int, str]]]]:
+    """The page's ``##`` sections in order, each with its prose lines; the part
+    before the first one is named ""."""
+    found: list[tuple[str, list[tuple[int, str]]]] = [("", [])]
+    for number, line in prose_lines(text):
+        heading = re.match(r"^## +(.+?)\s*$", line)
+        if heading:
+            found.append((heading[1], []))
+        else:
+            found[-1][1].append((number, line))
+    return found
+
+
+def titles(text: str) -> list[str]:
+    return [title for title, _ in sections(text)]
+
+
+@pytest.mark.parametrize("chapter", harness.chapters())
+def test_every_chapter_has_one_section_on_how_it_is_tested_before_try_it_and_exercises(chapter):
+    names = titles(readme(chapter).read_text(encoding="utf-8"))
+    assert names.count(TESTED) == 1, f"{chapter}: needs exactly one '## {TESTED}' section"
+    for later in ("Try it", "Exercises"):
+        if later in names:
+            assert names.index(TESTED) < names.index(later), f"{chapter}: '## {TESTED}' must come before '## {later}'"
+
+
+@pytest.mark.parametrize("chapter", harness.chapters())
+def test_no_section_before_it_mentions_the_test_machinery(chapter):
+    found = []
+    for title, lines in sections(readme(chapter).read_text(encoding="utf-8")):
+        if title == TESTED:
+            break
+        found += [f"line {n} ({title or 'introduction'}): {m[0]!r}" for n, line in lines for m in MACHINERY.finditer(line)]
+    assert not found, f"{chapter}: test machinery before '## {TESTED}' (move it there):\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("chapter", harness.chapters())
+def test_every_chapter_ends_with_three_to_five_takeaways(chapter):
+    parts = sections(readme(chapter).read_text(encoding="utf-8"))
+    names = [title for title, _ in parts]
+    assert names.count(TAKEAWAYS) == 1, f"{chapter}: needs exactly one '## {TAKEAWAYS}' section"
+    at = names.index(TAKEAWAYS)
+    assert TESTED not in names or names.index(TESTED) < at, f"{chapter}: '## {TAKEAWAYS}' comes after '## {TESTED}'"
+    assert set(names[at + 1:]) <= AFTER_TAKEAWAYS, \
+        f"{chapter}: only {sorted(AFTER_TAKEAWAYS)} may follow '## {TAKEAWAYS}', not {names[at + 1:]}"
+    bullets = [line for _, line in parts[at][1] if re.match(r"^[-*] \S", line)]
+    assert 3 <= len(bullets) <= 5, f"{chapter}: {len(bullets)} takeaways; write 3 to 5 bullet points"
+
+
+# ---- the checks reject what they must ---------------------------------------------------
+
+GOOD = """# Chapter
+Intro.
+```{excerpt} chapters/x/kernel_main.cpp kernel-main
+fail_if_requested();  // test.fail: beside the story
+```
+The value <!-- log 10-x+test.fault=all ready (\\d+) -->3<!-- /log --> is marked.
+## Concept
+Text.
+## How this chapter is tested
+`tests/test_x.py` boots with `test.fail=panic`; the harness reads QEMU.
+## Try it
+- `make run CMDLINE=test.fail=panic`
+## Takeaways
+- one
+- two
+- three
+## Exercises
+Run pytest.
+## Sources
+"""
+
+
+def test_the_shape_checks_accept_a_good_page_and_reject_each_fault():
+    assert titles(GOOD) == ["", "Concept", TESTED, "Try it", TAKEAWAYS, "Exercises", "Sources"]
+    concept = [line for title, lines in sections(GOOD) if title in ("", "Concept") for _, line in lines]
+    assert not [line for line in concept if MACHINERY.search(line)], "fences and comments are not prose"
+    leaked = GOOD.replace("Text.", "The harness checks this (`test.remap`).")
+    assert len([m for title, lines in sections(leaked) if title == "Concept"
+                for _, line in lines for m in MACHINERY.finditer(line)]) == 2
+    takeaways = dict(sections(GOOD))[TAKEAWAYS]
+    assert len([line for _, line in takeaways if line.startswith("- ")]) == 3
+
+
+def test_the_primer_is_in_the_reference_toctree():
+    index = (REPO / "book" / "index.md").read_text(encoding="utf-8")
+    assert re.search(r"^reference/paging-primer$", index, re.M)
+
+
+def test_the_primer_walks_the_address_its_boot_line_quotes():
+    """The primer's table of indices is computed by hand from the kernel_main
+    line it quotes; the book build keeps that quote equal to a real boot, and
+    this keeps the table equal to the quote."""
+    text = PRIMER.read_text(encoding="utf-8")
+    quoted = [line for block in quotes.blocks(text) if block.kind == "bootlog" for line in block.body]
+    va = next(int(m[1], 16) for line in quoted if (m := re.search(r"check what=kernel_main va=(0x[0-9a-f]+)", line)))
+    expected = {
+        "47–39": (va >> 39) & 0x1FF,
+        "38–30": (va >> 30) & 0x1FF,
+        "29–21": (va >> 21) & 0x1FF,
+        "20–12": (va >> 12) & 0x1FF,
+        "11–0": va & 0xFFF,
+    }
+    rows = {m[1]: m for m in re.finditer(r"^\| (\d+–\d+) \| [^|]+ \| `([01]+)` \| (0x[0-9a-f]+|\d+) \|$", text, re.M)}
+    assert set(rows) == set(expected), f"the primer's walk table has rows {sorted(rows)}"
+    for bits, value in expected.items():
+        row = rows[bits]
+        assert int(row[2], 2) == value and int(row[3], 0) == value, f"bits {bits} of {va:#x} are {value}, not {row[0]}"
+    assert f"`{va:#x}`" in text, "the primer names the address it walks"
