@@ -53,7 +53,7 @@ namespace {
 // The kind of a RAM type, or kDevice for every type that is not RAM.
 RangeKind kind_of_ram_type(EfiMemoryType type) {
     switch (type) {
-        // Free once ExitBootServices has returned (UEFI 2.10, 7.2, Table 7-6):
+        // Free once ExitBootServices has returned (UEFI 2.10, 7.2.1, Table 7-6):
         // the loader's own code and pool are dead too, because everything the
         // kernel still needs was copied into the loader-owned types below.
         case EfiMemoryType::kConventional:

@@ -1,4 +1,4 @@
-// The UEFI memory map as the kernel receives it (UEFI 2.10, 7.2 "GetMemoryMap()").
+// The UEFI memory map as the kernel receives it (UEFI 2.10, 7.2.3 "GetMemoryMap()").
 //
 // The loader hands the firmware's map over unchanged, so the kernel must read it
 // by the spec's layout: descriptors are `descriptor_size` bytes apart, and that
@@ -28,7 +28,7 @@ enum class EfiMemoryType : uint32_t {
     kPersistent = 14,
     kUnaccepted = 15,
     // book:begin loader-memory-types
-    // Types 0x80000000 and above belong to the OS loader (UEFI 2.10, 7.2 AllocatePages).
+    // Types 0x80000000 and above belong to the OS loader (UEFI 2.10, 7.2.1 AllocatePages).
     // Ours mark everything the loader hands to the kernel, so the kernel can tell
     // it apart from free RAM without trusting anything but the map.
     kKernelImage = 0x80000001,     // the kernel's PT_LOAD segments
