@@ -88,7 +88,7 @@ def _leaf(va: int, size: int, entry: int) -> tuple[str, str]:
     """One leaf as (``info tlb`` line, walk line), both from the entry, as QEMU and the walk read it."""
     pa = entry & 0x000F_FFFF_FFFF_F000 & ~(size - 1)
     rights = ("W" if entry & 2 else "-") + ("-" if entry >> 63 else "X") + ("U" if entry & 4 else "-")
-    return f"{va:016x}: {pa:016x} {tlb_flags(entry)}", f"{va:016x} {size:#x} {entry:016x} {rights}"
+    return f"{va:016x}: {pa:016x} {tlb_flags(entry, size)}", f"{va:016x} {size:#x} {entry:016x} {rights}"
 
 
 def _inspected(*tlb_lines: str, registers: str = REGISTERS, log: str = LOG, walk: list[str] | None = None) -> _Inspected:
