@@ -138,6 +138,11 @@ class BootConfig:
     and parallel runs on a loaded machine are slower."""
     gdb_port: int | None = None
     """If set, start paused (``-S``) with a gdb server on 127.0.0.1:PORT."""
+    # -- wt-frames: the display device (for a framebuffer in guest RAM) --
+    display: str = "VGA"
+    """The display device: ``VGA``, a PCI card whose framebuffer is a BAR, or
+    ``ramfb``, whose framebuffer OVMF's QemuRamfbDxe allocates in guest RAM
+    (as reserved memory), as integrated GPUs have it."""
 
 
 @dataclass
@@ -427,7 +432,7 @@ def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = Fa
         "-nic", "none",
         # The standard VGA card (OVMF's GOP driver gives the loader its
         # framebuffer), in the slot the default one had, but no window.
-        "-device", "VGA",
+        "-device", config.display,
         "-display", "none",
         # A guest reset (e.g. triple fault) ends QEMU with status 0 instead of rebooting.
         "-no-reboot",
