@@ -25,7 +25,8 @@ from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
-from harness.paging_model import count_by_size, mtrrs_of, predicted_pages, predicted_splits, ram_runs, tables_needed
+from harness.paging_model import (READ_ONLY, count_by_size, frame_exceptions, mapped_pieces, mtrrs_of,
+                                  predicted_pages, predicted_splits, ram_runs, read_only_frames, tables_needed)
 from harness.protections import check_protections, kernel_symbols
 
 CHAPTER = "04-page-tables"
@@ -174,6 +175,7 @@ class PageTableChecks:
 
     def test_identity_map_covers_exactly_the_ram_ranges(self, finished, tlb, mem):
         runs = ram_runs(finished, floor=PAGE)
+        exceptions = frame_exceptions(finished)
         identity = [r for r in mem if r.start < LOWER_HALF_END]
         merged: list[list[int]] = []
         for r in identity:  # QEMU splits ranges only where rights change; merge touching ones
@@ -181,11 +183,22 @@ class PageTableChecks:
                 merged[-1][1] = r.end
             else:
                 merged.append([r.start, r.end])
-        assert [tuple(m) for m in merged] == runs
-        assert all(r.writable and not r.user for r in identity)
+        expected: list[list[int]] = []  # the mapped pieces, touching ones merged: the runs but for what is left out
+        for start, end in mapped_pieces(runs, exceptions):
+            if expected and expected[-1][1] == start:
+                expected[-1][1] = end
+            else:
+                expected.append([start, end])
+        assert merged == expected
+        # Writable, except the frames of the image's text and rodata: read-only, as at -2 GiB.
+        read_only = read_only_frames(runs, exceptions)
+        assert read_only, "the kernel image lies in RAM, so the identity map has a read-only piece"
+        assert all(r.writable == (not any(s <= r.start < e for s, e in read_only)) and not r.user for r in identity)
         for e in tlb:
             if e.va < LOWER_HALF_END:
-                assert e.va == e.pa and e.writable and not e.user and e.no_execute == self.NX, f"{e.va:#x} {e.flags}"
+                writable = not any(s <= e.pa < end for s, end in read_only)
+                assert e.va == e.pa and e.writable == writable and not e.user and e.no_execute == self.NX, \
+                    f"{e.va:#x} {e.flags}"
         # Nothing in a device or reserved range, even where RAM is on both sides of it.
         for r in finished.records_for("memmap"):
             if r.event == "range" and r.fields["class"] in ("device", "reserved"):
@@ -195,14 +208,15 @@ class PageTableChecks:
 
     def test_identity_page_sizes_match_an_independent_computation(self, finished, tlb):
         runs = ram_runs(finished, floor=PAGE)
+        pieces = mapped_pieces(runs, frame_exceptions(finished))  # each mapped on its own
         mtrrs = mtrrs_of(finished)
-        pages = predicted_pages(runs, self.ONE_GIB, mtrrs=mtrrs)
+        pages = predicted_pages(pieces, self.ONE_GIB, mtrrs=mtrrs)
         counts = count_by_size(pages)
         phase = only(finished, "paging", "phase identity_map_low_memory")
         assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
             counts[PAGE], counts[2 * MiB], counts[GiB])
-        assert int_field(phase, "split-by-mtrr") == predicted_splits(runs, self.ONE_GIB, mtrrs=mtrrs)
-        assert size_field(phase, "bytes") == sum(end - start for start, end in runs)
+        assert int_field(phase, "split-by-mtrr") == predicted_splits(pieces, self.ONE_GIB, mtrrs=mtrrs)
+        assert size_field(phase, "bytes") == sum(end - start for start, end in pieces)
         assert int_field(phase, "runs") == len(runs)
         assert int_field(phase, "tables") == tables_needed(pages)
         assert phase.fields["flags"] == ("P|RW|NX" if self.NX else "P|RW")
@@ -218,6 +232,21 @@ class PageTableChecks:
             assert counts[GiB] > 0, "4 GiB of RAM should take some 1 GiB pages"
         else:
             assert counts[GiB] == 0
+
+    def test_the_image_is_read_only_in_the_identity_map_and_logged_so(self, finished, tlb):
+        """The exception as the kernel logged it is the one the loader's segments give."""
+        runs = ram_runs(finished, floor=PAGE)
+        expected = [(s, e) for s, e, rule, what in frame_exceptions(finished) if rule == READ_ONLY]
+        logged = [r for r in finished.records_for("paging") if r.event == "read-only"]
+        assert [(int_field(r, "start"), int_field(r, "end")) for r in logged] == expected == read_only_frames(
+            runs, frame_exceptions(finished))
+        assert all(r.fields["phase"] == "identity_map_low_memory" and r.fields["what"] == "kernel-image" for r in logged)
+        # Every text frame has exactly two addresses in QEMU's view: RX at -2 GiB, R+NX in the identity map.
+        sym = symbols()
+        text_pa = {e.pa for e in tlb if sym["__text_start"] <= canonical(e.va) < sym["__text_end"]}
+        assert text_pa
+        small = [e for e in tlb if e.va < LOWER_HALF_END and e.pa in text_pa]
+        assert len(small) == len(text_pa) and not [e for e in small if e.writable], "text frames writable in the identity map"
 
     def test_kernel_phase_and_table_frames_add_up(self, finished):
         sym = symbols()

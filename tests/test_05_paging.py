@@ -19,8 +19,8 @@ from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_registers, parse_info_tlb
-from harness.paging_model import (GiB, MiB, PAGE, count_by_size, mtrrs_of, predicted_pages, predicted_splits,
-                                  ram_runs, tables_needed)
+from harness.paging_model import (GiB, MiB, PAGE, count_by_size, frame_exceptions, mapped_pieces, mtrrs_of,
+                                  predicted_pages, predicted_splits, ram_runs, read_only_frames, tables_needed)
 from harness.protections import check_protections
 
 CHAPTER = "05-paging"
@@ -65,33 +65,42 @@ class WindowChecks:
         assert int_field(switched, "cr3") == parse_info_registers(finished.monitor["info registers"])["CR3"]
 
     def test_window_page_sizes_match_the_policy(self, finished):
-        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
+        pieces = mapped_pieces(ram_runs(finished), frame_exceptions(finished))  # each mapped on its own
+        pages = predicted_pages(pieces, self.ONE_GIB, offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
         counts = count_by_size(pages)
         phase = only(finished, "paging", "phase map_phys_offset_regions")
         assert (int_field(phase, "pages-4k"), int_field(phase, "pages-2m"), int_field(phase, "pages-1g")) == (
             counts[PAGE], counts[2 * MiB], counts[GiB])
         assert int_field(phase, "tables") == tables_needed(pages)
-        assert int_field(phase, "split-by-mtrr") == predicted_splits(ram_runs(finished), self.ONE_GIB,
+        assert int_field(phase, "split-by-mtrr") == predicted_splits(pieces, self.ONE_GIB,
                                                                      offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
-        assert size_field(phase, "bytes") == sum(e - s for s, e in ram_runs(finished))
+        assert size_field(phase, "bytes") == sum(e - s for s, e in pieces)
         assert int_field(phase, "base") == WINDOW_BASE
         assert phase.fields["flags"] == "P|RW|NX"
         if self.ONE_GIB:
             assert counts[GiB] > 0
         else:
             assert counts[GiB] == 0
-        # 4 KiB pages only at the edges of runs: never two runs' worth of small pages in the middle.
-        runs = ram_runs(finished)
+        # 4 KiB pages only at the edges of runs and of exceptions: never in the middle of a piece.
         for va, pa, size in pages:
             if size == PAGE:
-                run = next((s, e) for s, e in runs if s <= pa < e)
-                assert pa - run[0] < 2 * MiB or run[1] - pa <= 2 * MiB, f"4 KiB page in the middle at {pa:#x}"
+                piece = next((s, e) for s, e in pieces if s <= pa < e)
+                assert pa - piece[0] < 2 * MiB or piece[1] - pa <= 2 * MiB, f"4 KiB page in the middle at {pa:#x}"
 
     def test_qemu_sees_exactly_the_predicted_window(self, finished, window):
-        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
+        exceptions = frame_exceptions(finished)
+        pages = predicted_pages(mapped_pieces(ram_runs(finished), exceptions), self.ONE_GIB, offset=WINDOW_BASE,
+                                mtrrs=mtrrs_of(finished))
         assert sorted((e.va, e.pa) for e in window) == sorted((va, pa) for va, pa, _ in pages)
+        # Writable and NX, except the image's text and rodata: read-only (and NX), never writable here.
+        read_only = read_only_frames(ram_runs(finished), exceptions)
+        assert read_only, "the kernel image lies in RAM, so the window has a read-only piece"
         for e in window:
-            assert e.writable and e.no_execute and not e.user, f"{e.va:#x} {e.flags}"
+            writable = not any(s <= e.pa < end for s, end in read_only)
+            assert e.writable == writable and e.no_execute and not e.user, f"{e.va:#x} {e.flags}"
+        logged = [(int_field(r, "start"), int_field(r, "end")) for r in finished.records_for("paging")
+                  if r.event == "read-only" and r.fields["phase"] == "map_phys_offset_regions"]
+        assert logged == read_only
         small = {(va, pa) for va, pa, size in pages if size == PAGE}
         for e in window:
             assert e.huge == ((e.va, e.pa) not in small), f"{e.va:#x}"
@@ -133,7 +142,8 @@ class WindowChecks:
         assert int_field(check, "last-ram-page-va") == WINDOW_BASE + last
         assert int_field(check, "addresses") > 100 and int_field(check, "written") > 0
         # QEMU has the leaf that translates it, where the policy puts it.
-        pages = predicted_pages(ram_runs(finished), self.ONE_GIB, offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
+        pages = predicted_pages(mapped_pieces(ram_runs(finished), frame_exceptions(finished)), self.ONE_GIB,
+                                offset=WINDOW_BASE, mtrrs=mtrrs_of(finished))
         va, pa, _ = next(p for p in pages if p[1] <= last < p[1] + p[2])
         assert (va, pa) in {(e.va, e.pa) for e in window}
 

@@ -24,10 +24,11 @@ import pytest
 
 import harness
 from harness import only
-from harness.inspections import inspected_boot, parse_page_walk, screen_ppm
+from harness.inspections import inspected_boot, page_table_leaves, parse_page_table_leaves, parse_page_walk, screen_ppm
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_tlb
-from harness.protections import check_protections
+from harness.paging_model import ram_runs
+from harness.protections import check_protections, memory_type, pat_in_force
 
 CHAPTER = "06-mmio"
 MMIO_BASE = 0xFFFF_C000_0000_0000
@@ -296,3 +297,54 @@ def test_one_damaged_table_ends_the_boot_with_its_rejection(built):
     error = harness.the_rejection(result)
     check_checksum_rejection(error, "hpet.checksum")
     assert not [r for r in result.records_for("mmio") if r.event.startswith("map")]
+
+
+# ---- a framebuffer in guest RAM (QEMU's ramfb) -----------------------------------------------
+#
+# Integrated GPUs scan out of system RAM; QEMU's ramfb does the same, and
+# OVMF's QemuRamfbDxe allocates its framebuffer with AllocateReservedPages,
+# so the memory map lists it as EfiReservedMemoryType inside RAM. The kernel
+# maps it WC at FB_BASE; the identity map and the window must not give any
+# of its frames a second, write-back mapping. The one extra machine shape of
+# the per-frame checks: every other boot has the VGA card's framebuffer in a
+# PCI BAR, where no RAM mapping could reach it.
+
+
+@pytest.fixture(scope="module")
+def ramfb(built):
+    config = harness.BootConfig(CHAPTER, cmdline="", display="ramfb",
+                                monitor_commands=("info registers", "info tlb", page_table_leaves))
+    result = harness.boot(config)
+    harness.assert_outcome(result, "success")
+    return result
+
+
+def test_ramfb_framebuffer_is_reserved_ram_with_one_mapping_and_one_type(ramfb):
+    loader = only(ramfb, "loader", "framebuffer")
+    base, size = int_field(loader, "base"), size_field(loader, "size")
+    end = base + -(-size // PAGE) * PAGE
+    # In guest RAM (-m 256M: [0, 256 MiB) on q35), in a range the map calls reserved: RAM on both sides.
+    assert end <= 256 * MiB, f"framebuffer {base:#x} not in guest RAM"
+    holder = [r for r in ramfb.records_for("memmap") if r.event == "range"
+              and int_field(r, "start") <= base and end <= int_field(r, "end")]
+    assert [r.fields["kind"] for r in holder] == ["reserved"], "QemuRamfbDxe: AllocateReservedPages"
+    runs = ram_runs(ramfb)
+    reserved = (int_field(holder[0], "start"), int_field(holder[0], "end"))
+    assert any(e <= reserved[0] for _, e in runs) and any(s >= reserved[1] for s, _ in runs), "RAM on both sides"
+    assert not [r for r in runs if r[0] < end and base < r[1]], "the framebuffer is in a RAM run"
+    # QEMU's view: each of its frames has exactly one leaf, the WC one in the framebuffer window.
+    leaves = parse_page_table_leaves(ramfb.monitor["page_table_leaves"])
+    pat = pat_in_force(ramfb)
+    near = [leaf for leaf in leaves if leaf.pa < end and base - base % PAGE < leaf.end]
+    for frame in range(base - base % PAGE, end, PAGE):
+        over = [leaf for leaf in near if leaf.pa <= frame < leaf.end]
+        assert len(over) == 1 and FB_BASE <= over[0].va < FB_BASE + (1 << 40), f"{frame:#x}: {over}"
+        assert memory_type(over[0], pat) == "WC", f"{frame:#x}"
+    phase = only(ramfb, "paging", "phase map_framebuffer")
+    assert phase.fields["type"] == "WC" and size_field(phase, "bytes") == end - (base - base % PAGE)
+
+
+def test_ramfb_protections_seen_by_qemu(ramfb):
+    """Per frame, from QEMU's view: no frame writable and executable, none with two memory types."""
+    check_protections(ramfb, CHAPTER)
+    harness.assert_ready_without_warnings(ramfb)

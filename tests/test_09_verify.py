@@ -23,6 +23,7 @@ from harness import only
 from harness.inspections import inspected_boot
 from harness.log import int_field, size_field
 from harness.monitor import parse_info_mem, parse_info_tlb
+from harness.paging_model import frame_exceptions, ram_runs, read_only_frames
 from harness.protections import check_protections
 
 CHAPTER = "09-verify"
@@ -92,7 +93,8 @@ def test_every_region_verified(finished):
 
 def test_audit_finds_nothing(finished, rows):
     audit = only(finished, "verify", "audit")
-    for key in ("wx", "user", "nonzero-not-present", "malformed", "shared-tables", "unexpected"):
+    for key in ("wx", "user", "nonzero-not-present", "malformed", "shared-tables", "unexpected", "frame-wx",
+                "frame-types"):
         assert int_field(audit, key) == 0, key
     assert audit.fields["wx-rule"] == "on" and audit.fields["ok"] == "yes"
     report = only(finished, "layout", "report")
@@ -101,8 +103,10 @@ def test_audit_finds_nothing(finished, rows):
     assert int_field(report, "leaves") == sum((r.end - r.va) // r.page for r in rows)
 
 
-def test_report_rows_are_merged_and_owned(rows):
+def test_report_rows_are_merged_and_owned(finished, rows):
     assert rows == sorted(rows, key=lambda r: r.va)
+    read_only_image = read_only_frames(ram_runs(finished), frame_exceptions(finished))
+    assert [r for r in rows if r.owner == "phys-window" and "RW" not in r.flags], "the image's alias is read-only"
     for a, b in zip(rows, rows[1:]):
         assert a.end <= b.va
         mergeable = (a.end == b.va and a.pa + (a.end - a.va) == b.pa and a.flags == b.flags and a.page == b.page
@@ -112,8 +116,9 @@ def test_report_rows_are_merged_and_owned(rows):
     for r in rows:
         assert r.va % r.page == 0 and r.pa % r.page == 0 and (r.end - r.va) % r.page == 0
         assert "US" not in r.flags and not ("RW" in r.flags and "NX" not in r.flags), r
-        if r.owner == "phys-window":
-            assert r.pa == r.va - WINDOW_BASE and r.flags == {"P", "RW", "NX"}
+        if r.owner == "phys-window":  # read-only where the frames are the image's text and rodata
+            read_only = any(s <= r.pa and r.pa + (r.end - r.va) <= e for s, e in read_only_image)
+            assert r.pa == r.va - WINDOW_BASE and r.flags == ({"P", "NX"} if read_only else {"P", "RW", "NX"}), r
     assert [r.owner for r in rows if r.va >= 0xFFFF_FFFF_8000_0000] == ["text", "rodata", "data", "stack"]
 
 

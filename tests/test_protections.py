@@ -2,7 +2,10 @@
 
 The check itself is :func:`harness.protections.check_protections` (CR0.WP,
 EFER.NXE, SMEP/SMAP as the CPU model allows, no user page, no W+X, nothing
-executable outside the kernel's text, page 0 and the guard pages absent). It
+executable outside the kernel's text, page 0 and the guard pages absent, and
+from chapter 04 on no frame writable through one address and executable
+through another, nor with two memory types, on a walk of the tables that must
+agree with ``info tlb``). It
 runs on the boot each chapter's own module reads over the monitor, so it costs no
 boot of its own; this file makes sure that stays true for every chapter,
 including a CPU model without SMEP/SMAP, and that the check can fail.
@@ -17,7 +20,7 @@ import pytest
 
 import harness
 from harness.log import parse_records
-from harness.protections import check_protections, kernel_symbols
+from harness.protections import check_protections, kernel_symbols, tlb_flags
 
 
 def modules_of(chapter: str) -> list:
@@ -70,8 +73,28 @@ def _text_page() -> str:
     return f"{kernel_symbols(CHAPTER)['__text_start']:016x}: 0000000001000000 ---------"
 
 
-def _inspected(*tlb_lines: str, registers: str = REGISTERS, log: str = LOG) -> _Inspected:
-    return _Inspected({"info registers": registers, "info tlb": _tlb(*tlb_lines)}, log)
+def _walk_of(tlb_line: str) -> str:
+    """The walk reading that agrees with one ``info tlb`` line: its bits in an
+    entry, 2 MiB where 'P' is shown, the leaf's own rights."""
+    va, pa, flags = tlb_line.replace(":", "").split()
+    bits = {"X": 1 << 63, "G": 1 << 8, "P": 1 << 7, "D": 1 << 6, "A": 1 << 5, "C": 1 << 4, "T": 1 << 3, "U": 1 << 2,
+            "W": 1 << 1}
+    entry = int(pa, 16) | 1 | sum(bits[c] for c in flags if c != "-")
+    size = 2 << 20 if "P" in flags else 4096
+    return _leaf(int(va, 16), size, entry)[1]
+
+
+def _leaf(va: int, size: int, entry: int) -> tuple[str, str]:
+    """One leaf as (``info tlb`` line, walk line), both from the entry, as QEMU and the walk read it."""
+    pa = entry & 0x000F_FFFF_FFFF_F000 & ~(size - 1)
+    rights = ("W" if entry & 2 else "-") + ("-" if entry >> 63 else "X") + ("U" if entry & 4 else "-")
+    return f"{va:016x}: {pa:016x} {tlb_flags(entry, size)}", f"{va:016x} {size:#x} {entry:016x} {rights}"
+
+
+def _inspected(*tlb_lines: str, registers: str = REGISTERS, log: str = LOG, walk: list[str] | None = None) -> _Inspected:
+    walk = [_walk_of(line) for line in tlb_lines] if walk is None else walk
+    return _Inspected({"info registers": registers, "info tlb": _tlb(*tlb_lines), "page_table_leaves": "\n".join(walk)},
+                      log)
 
 
 def test_the_check_passes_on_a_clean_address_space(built):
@@ -106,3 +129,85 @@ def test_the_check_fails_on_each_broken_protection(built, damage, message):
         registers = registers.replace("CR4=00300620", "CR4=00000620")
     with pytest.raises(AssertionError, match=re.escape(message)):
         check_protections(_inspected(*lines, registers=registers), CHAPTER)
+
+
+# ---- the per-frame rules, from a walk of the tables ------------------------------------
+
+P, RW, PWT, PCD, PS, PAT_4K, PAT_LARGE, NX = 1, 2, 1 << 3, 1 << 4, 1 << 7, 1 << 7, 1 << 12, 1 << 63
+TEXT_PA, WINDOW, FRAMEBUFFER = 0x100_0000, 0xFFFF_8000_0000_0000, 0xFFFF_D000_0000_0000
+#: Chapter 06 on: the kernel's PAT, PA4 = WC, as its [mmio] pat line says.
+LOG_WITH_PAT = LOG + "[INFO  mmio] pat was=0x7040600070406 now=0x7040100070406 pa4=WC\n"
+
+
+def _frames(*leaves: tuple[int, int, int], log: str = LOG, chapter: str = CHAPTER) -> None:
+    """check_protections() on exactly these (va, size, entry) leaves, plus the text page at TEXT_PA."""
+    text = (kernel_symbols(CHAPTER)["__text_start"], 4096, TEXT_PA | P)
+    pairs = [_leaf(*leaf) for leaf in (text,) + leaves]
+    check_protections(_inspected(*(t for t, _ in pairs), walk=[w for _, w in pairs], log=log), chapter)
+
+
+def test_a_read_only_alias_of_the_text_passes(built):
+    _frames((WINDOW + TEXT_PA, 4096, TEXT_PA | P | NX))
+
+
+@pytest.mark.parametrize("leaf", [
+    (WINDOW + TEXT_PA, 4096, TEXT_PA | P | RW | NX),                            # a 4 KiB window page
+    (WINDOW + TEXT_PA, 2 << 20, TEXT_PA | P | RW | PS | NX),                   # a 2 MiB one over it
+    (WINDOW, 1 << 30, P | RW | PS | NX),                                       # a 1 GiB one
+], ids=["4KiB", "2MiB", "1GiB"])
+def test_a_writable_alias_of_an_executable_frame_fails(built, leaf):
+    """Each page alone is fine (RX at -2 GiB, RW+NX in the window): only the frame is not."""
+    with pytest.raises(AssertionError, match=r"frame 0x1000000 writable at 0xffff800001000000 and executable at "):
+        _frames(leaf)
+
+
+def test_a_frame_with_two_memory_types_fails(built):
+    """A framebuffer in RAM mapped WC (PAT index 4 under the kernel's PAT) and WB by a 2 MiB window page."""
+    wc = (FRAMEBUFFER, 4096, 0x200_1000 | P | RW | PAT_4K | NX)
+    wb = (WINDOW + 0x200_0000, 2 << 20, 0x200_0000 | P | RW | PS | NX)
+    with pytest.raises(AssertionError, match=r"frame 0x2001000 is WB at 0xffff800002001000 and WC at 0xffffd00000000000"):
+        _frames(wc, wb, log=LOG_WITH_PAT)
+    # UC device registers over RAM, selected by PCD|PWT (PAT index 3), on a large page's PAT bit too.
+    uc = (0xFFFF_C000_0000_0000, 4096, 0x200_1000 | P | RW | PCD | PWT | NX)
+    with pytest.raises(AssertionError, match=r"is WB at .* and UC at 0xffffc00000000000"):
+        _frames(uc, wb, log=LOG_WITH_PAT)
+    large_wc = (FRAMEBUFFER, 2 << 20, 0x200_0000 | P | RW | PS | PAT_LARGE | NX)
+    with pytest.raises(AssertionError, match=r"is WB at 0xffff800002000000 and WC at 0xffffd00000000000"):
+        _frames(large_wc, wb, log=LOG_WITH_PAT)
+
+
+def test_the_type_comes_from_the_pat_in_force(built):
+    """Before chapter 06 programs PA4 = WC, PAT index 4 is WB (the power-on PAT): one type, no conflict."""
+    wc_index = (FRAMEBUFFER, 4096, 0x200_1000 | P | RW | PAT_4K | NX)
+    wb = (WINDOW + 0x200_0000, 2 << 20, 0x200_0000 | P | RW | PS | NX)
+    _frames(wc_index, wb, log=LOG)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("missing-in-tlb", "only in the walk"),
+    ("missing-in-walk", "only in info tlb"),
+    ("other-frame", "info tlb says pa"),
+    ("other-bits", "info tlb says"),
+])
+def test_the_walk_must_be_qemus_own_view(built, damage, message):
+    """The per-frame rules read the walk; it must agree with info tlb leaf for leaf."""
+    text, window = _leaf(kernel_symbols(CHAPTER)["__text_start"], 4096, TEXT_PA | P), \
+        _leaf(WINDOW + TEXT_PA, 4096, TEXT_PA | P | NX)
+    tlb, walk = [text[0], window[0]], [text[1], window[1]]
+    if damage == "missing-in-tlb":
+        tlb.pop()
+    elif damage == "missing-in-walk":
+        walk.pop()
+    elif damage == "other-frame":
+        tlb[1] = _leaf(WINDOW + TEXT_PA, 4096, (TEXT_PA + 4096) | P | NX)[0]
+    elif damage == "other-bits":
+        tlb[1] = _leaf(WINDOW + TEXT_PA, 4096, TEXT_PA | P | RW | NX)[0]
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        check_protections(_inspected(*tlb, walk=walk), CHAPTER)
+
+
+def test_a_boot_without_the_walk_is_refused_from_chapter_04_on(built):
+    inspected = _inspected(_text_page())
+    del inspected.monitor["page_table_leaves"]
+    with pytest.raises(ValueError, match="page_table_leaves"):
+        check_protections(inspected, CHAPTER)

@@ -22,6 +22,7 @@
 #include "mm/kernel/boot_intake.h"
 #include "mm/kernel_image_map.h"
 #include "mm/kernel/linked_image.h"
+#include "mm/kernel/ram_frame_exceptions.h"
 #include "mm/mapping_log.h"
 #include "mm/memory_map_log.h"
 #include "mm/page_table_builder.h"
@@ -172,7 +173,10 @@ void kernel_main(const boot::BootHandoff& handoff) {
         kernel::fail();
     }
     mm::PageTableBuilder builder(pml4.frame(), g_tables, g_frames);
-    if (!mm::identity_map_low_memory(builder, g_memory.ranges, cpu).ok()) kernel::fail();
+    // The image's text and rodata stay read-only in the identity map too: no frame is writable
+    // through one address and executable through another (mm/ram_run_mapper.h).
+    const mm::FrameExceptions exceptions = kernel::ram_frame_exceptions(handoff);
+    if (!mm::identity_map_low_memory(builder, g_memory.ranges, exceptions, cpu).ok()) kernel::fail();
     if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) kernel::fail();
     remap_if_requested(builder, layout, placement, cpu);  // test.remap: fault_injection.cpp
 

@@ -51,6 +51,10 @@ const char* describe(AuditRule rule) {
         case AuditRule::kSharedTable: return "no table may be reachable twice";
         case AuditRule::kTooManyTables: return "too many tables to audit";
         case AuditRule::kUnexpected: return "every mapped page must belong to an expected region";
+        case AuditRule::kFrameWritableExecutable:
+            return "no frame may be writable through one address and executable through another";
+        case AuditRule::kFrameMemoryTypes: return "no frame may have two memory types";
+        case AuditRule::kTooManyFrameRanges: return "too many frame ranges to audit";
     }
     return "?";
 }
@@ -162,15 +166,174 @@ private:
     size_t seen_count_ = 0;
 };
 
+// ---- the per-frame rules ------------------------------------------------------
+
+// Frames [start, end) that one kind of leaf maps: executable ones, or ones of
+// a memory type other than write-back (`type`). `va` is the first leaf's.
+struct FrameRange {
+    PhysAddr start, end;
+    VirtAddr va;
+    uint8_t type;
+};
+
+class FrameRanges {
+public:
+    explicit FrameRanges(FrameRange* storage) : items_(storage) {}
+
+    // Merges with the last range when the frames and the type continue it.
+    bool add(PhysAddr start, PhysAddr end, VirtAddr va, uint8_t type) {
+        if (count_ != 0 && items_[count_ - 1].end == start && items_[count_ - 1].type == type) {
+            items_[count_ - 1].end = end;
+            return true;
+        }
+        if (count_ == kMaxFrameRanges) return false;
+        items_[count_++] = {start, end, va, type};
+        return true;
+    }
+    // The first range overlapping [start, end) for which pick(range) holds.
+    template <typename Pick>
+    const FrameRange* overlapping(PhysAddr start, PhysAddr end, Pick&& pick) const {
+        for (size_t i = 0; i < count_; ++i)
+            if (items_[i].start < end && start < items_[i].end && pick(items_[i])) return &items_[i];
+        return nullptr;
+    }
+
+private:
+    FrameRange* items_;
+    size_t count_ = 0;
+};
+
+// Each table once: a table reachable twice (reported by the global audit) is
+// not walked again, so no damaged table set can make a pass run long.
+class TablesOnce : public PageTableVisitor {
+public:
+    explicit TablesOnce(PhysAddr* seen) : seen_(seen) {}
+    bool enter_table(const TableVisit& table) override {
+        for (size_t i = 0; i < seen_count_; ++i)
+            if (seen_[i] == table.frame) return false;
+        if (seen_count_ == kMaxAuditTables) return false;
+        seen_[seen_count_++] = table.frame;
+        return true;
+    }
+
+protected:
+    ~TablesOnce() = default;
+
+private:
+    PhysAddr* seen_;
+    size_t seen_count_ = 0;
+};
+
+bool executable(const Leaf& leaf) { return (effective_flags(leaf) & pte::kNoExecute) == 0; }
+bool writable(const Leaf& leaf) { return (effective_flags(leaf) & pte::kWritable) != 0; }
+
+// Pass 1: the frames of every executable leaf and of every leaf that is not WB.
+class FrameCollector final : public TablesOnce {
+public:
+    FrameCollector(PhysAddr* seen, FrameRange* executable, FrameRange* typed, bool no_execute, AuditCounts& counts,
+                   FindingSink& sink, const RegionExpectation* regions, size_t count)
+        : TablesOnce(seen), executable_(executable), typed_(typed), no_execute_(no_execute), counts_(counts),
+          sink_(sink), regions_(regions), count_(count) {}
+
+    void leaf(const Leaf& leaf) override {
+        const PhysAddr end = leaf.pa + bytes(leaf.size);
+        if (no_execute_ && executable(leaf) && !executable_.add(leaf.pa, end, leaf.va, 0)) full(leaf);
+        const uint8_t type = leaf_memory_type(leaf);
+        if (type != pat::kWriteBack && !typed_.add(leaf.pa, end, leaf.va, type)) full(leaf);
+    }
+
+    const FrameRanges& executable_frames() const { return executable_; }
+    const FrameRanges& typed_frames() const { return typed_; }
+
+private:
+    void full(const Leaf& leaf) {
+        ++counts_.untracked;
+        sink_.found({AuditRule::kTooManyFrameRanges, region_of(leaf.va, regions_, count_), leaf.va, leaf.pa.value(),
+                     kMaxFrameRanges});
+    }
+
+    FrameRanges executable_, typed_;
+    bool no_execute_;
+    AuditCounts& counts_;
+    FindingSink& sink_;
+    const RegionExpectation* regions_;
+    size_t count_;
+};
+
+// book:begin frame-rules
+// Pass 2: every leaf against those frames. A writable leaf must not reach a
+// frame another leaf executes (a leaf both writable and executable itself is
+// the per-page rule's); a leaf must not reach a frame another leaf gives
+// another memory type.
+class FrameRules final : public TablesOnce {
+public:
+    FrameRules(PhysAddr* seen, const FrameCollector& frames, bool no_execute, AuditCounts& counts,
+               FindingSink& sink, const RegionExpectation* regions, size_t count)
+        : TablesOnce(seen), frames_(frames), no_execute_(no_execute), counts_(counts), sink_(sink),
+          regions_(regions), count_(count) {}
+
+    void leaf(const Leaf& leaf) override {
+        const PhysAddr end = leaf.pa + bytes(leaf.size);
+        if (no_execute_ && writable(leaf) && !executable(leaf)) {
+            auto any = [](const FrameRange&) { return true; };
+            if (const FrameRange* x = frames_.executable_frames().overlapping(leaf.pa, end, any)) {
+                ++counts_.frame_wx;
+                const PhysAddr frame = x->start > leaf.pa ? x->start : leaf.pa;
+                report(AuditRule::kFrameWritableExecutable, leaf, frame.value(), x->va.value() + (frame - x->start));
+            }
+        }
+        const uint8_t type = leaf_memory_type(leaf);
+        auto other_type = [type](const FrameRange& r) { return r.type != type; };
+        if (const FrameRange* t = frames_.typed_frames().overlapping(leaf.pa, end, other_type)) {
+            ++counts_.frame_types;
+            report(AuditRule::kFrameMemoryTypes, leaf, type, t->type);
+        }
+    }
+    // book:end frame-rules
+
+private:
+    void report(AuditRule rule, const Leaf& leaf, uint64_t found, uint64_t expected) {
+        sink_.found({rule, region_of(leaf.va, regions_, count_), leaf.va, found, expected});
+    }
+
+    const FrameCollector& frames_;
+    bool no_execute_;
+    AuditCounts& counts_;
+    FindingSink& sink_;
+    const RegionExpectation* regions_;
+    size_t count_;
+};
+
 }  // namespace
+
+uint8_t leaf_memory_type(const Leaf& leaf) { return pat::entry(kPatValue, pat_index(leaf.flags, leaf.size)); }
+
+const char* pat_type_name(uint8_t type) {
+    switch (type) {
+        case pat::kUncacheable: return "UC";
+        case pat::kWriteCombining: return "WC";
+        case pat::kWriteThrough: return "WT";
+        case pat::kWriteProtected: return "WP";
+        case pat::kWriteBack: return "WB";
+        case pat::kUncacheableMinus: return "UC-";
+    }
+    return "reserved";
+}
 
 AuditCounts audit_address_space(PageTableWalker& walker, const RegionExpectation* regions, size_t region_count,
                                 bool no_execute, FindingSink& sink) {
-    // 8 KiB of table addresses: static rather than on the 64 KiB boot stack.
+    // 8 KiB of table addresses and 3 KiB of frame ranges: static rather than
+    // on the 64 KiB boot stack. Each pass starts the table list afresh.
     static PhysAddr seen[kMaxAuditTables];
+    static FrameRange executable_frames[kMaxFrameRanges], typed_frames[kMaxFrameRanges];
     GlobalAudit audit(regions, region_count, no_execute, sink, seen);
     walker.walk(audit);
-    return audit.counts();
+    AuditCounts counts = audit.counts();
+    FrameCollector frames(seen, executable_frames, typed_frames, no_execute, counts, sink, regions, region_count);
+    walker.walk(frames);
+    FrameRules rules(seen, frames, no_execute, counts, sink, regions, region_count);
+    walker.walk(rules);
+    return counts;
 }
 
 FindingText finding_text(const Finding& f) {
@@ -224,9 +387,15 @@ FindingText finding_text(const Finding& f) {
             hex(text.found, sizeof(text.found), f.found);
             copy(text.expected, sizeof(text.expected), "a-new-table");
             break;
+        case AuditRule::kFrameMemoryTypes:
+            copy(text.found, sizeof(text.found), pat_type_name(uint8_t(f.found)));
+            copy(text.expected, sizeof(text.expected), pat_type_name(uint8_t(f.expected)));
+            break;
         case AuditRule::kInsideRegion:
         case AuditRule::kPhysical:
         case AuditRule::kTooManyTables:
+        case AuditRule::kFrameWritableExecutable:
+        case AuditRule::kTooManyFrameRanges:
             hex(text.found, sizeof(text.found), f.found);
             hex(text.expected, sizeof(text.expected), f.expected);
             break;

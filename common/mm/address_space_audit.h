@@ -19,6 +19,19 @@
 //      no table frame reachable twice (two paths to one table would let a
 //        change made for one address silently change another)
 //      every mapped page inside an expected region
+//  - and, over the same walk, the rules for every *physical frame*, because
+//    a frame may have several addresses (the kernel's text at -2 GiB and in
+//    the phys window; a framebuffer in RAM) and the CPU judges each address
+//    alone:
+//      no frame writable through one address and executable through another
+//      no frame with two memory types (the type from each leaf's PWT/PCD/PAT
+//        bits and the PAT the kernel programs, kPatValue; SDM Vol. 3A 11.12.4
+//        leaves a frame mapped with two types undefined)
+//    A first pass collects the frames of the few leaves that could conflict
+//    (the executable ones, the ones not write-back), merged into ranges; a
+//    second holds every leaf against them. Any conflicting pair has one such
+//    leaf, so the check is complete; more ranges than it can hold are
+//    refused by name (kTooManyFrameRanges), never skipped in silence.
 #pragma once
 
 #include <stddef.h>
@@ -69,6 +82,9 @@ enum class AuditRule : uint8_t {
     kSharedTable,        // found: the table frame
     kTooManyTables,      // found: the table frame that did not fit
     kUnexpected,         // found: normalized effective flags
+    kFrameWritableExecutable,  // found: the frame; expected: the executable alias's address
+    kFrameMemoryTypes,         // found: this leaf's memory type (PAT encoding); expected: the other alias's
+    kTooManyFrameRanges,       // found: the first frame that did not fit; expected: the capacity
 };
 const char* describe(AuditRule rule);
 
@@ -104,21 +120,34 @@ struct AuditCounts {
     uint64_t malformed = 0;      // PS in a PML4 entry
     uint64_t shared_tables = 0;  // a table reached a second time (not walked again)
     uint64_t unexpected = 0;     // leaves outside every mapped region
-    uint64_t untracked = 0;      // tables beyond kMaxAuditTables (not walked)
+    uint64_t untracked = 0;      // tables beyond kMaxAuditTables (not walked), ranges beyond kMaxFrameRanges
+    uint64_t frame_wx = 0;       // writable leaves over a frame another leaf makes executable
+    uint64_t frame_types = 0;    // leaves over a frame another leaf gives another memory type
 
     bool ok() const {
         return wx == 0 && user == 0 && nonzero_not_present == 0 && malformed == 0 && shared_tables == 0 &&
-               unexpected == 0 && untracked == 0;
+               unexpected == 0 && untracked == 0 && frame_wx == 0 && frame_types == 0;
     }
 };
+
+// How many ranges of executable frames, and of frames not mapped write-back,
+// the per-frame rules can hold (touching frames of one kind merge: the
+// kernel's text is one range, each device page one, the framebuffer one).
+inline constexpr size_t kMaxFrameRanges = 64;
+
+// The memory type a leaf gives its frames under kPatValue: a pat:: encoding.
+uint8_t leaf_memory_type(const Leaf& leaf);
+// "UC", "WC", "WT", "WP", "WB", "UC-".
+const char* pat_type_name(uint8_t type);
 
 // How many distinct table frames the audit can remember for the "reachable
 // twice" rule; a larger address space is refused (kTooManyTables).
 inline constexpr size_t kMaxAuditTables = 1024;
 
-// The global rules over every table reachable from the walker's PML4.
-// `no_execute` is whether NX is in force: without it every page is
-// executable and the W^X rule cannot hold, so it is not applied.
+// The global rules over every table reachable from the walker's PML4, then
+// the per-frame rules. `no_execute` is whether NX is in force: without it
+// every page is executable and neither W^X rule can hold, so they are not
+// applied.
 AuditCounts audit_address_space(PageTableWalker& walker, const RegionExpectation* regions, size_t region_count,
                                 bool no_execute, FindingSink& sink);
 

@@ -6,11 +6,16 @@
 // switch faults. The map covers RAM only (usable, loader-owned and firmware
 // ranges), never device ranges, and never page 0, so a null pointer faults.
 // Chapter 08 removes it once everything moved to the phys-offset window.
+//
+// The identity map is an alias of every RAM frame, so it keeps the frame
+// exceptions (ram_run_mapper.h): the kernel image's text and rodata are
+// read-only here, the framebuffer is not mapped at all.
 #pragma once
 
 #include "mm/cpu_paging_features.h"
 #include "mm/memory_ranges.h"
 #include "mm/page_table_builder.h"
+#include "mm/ram_run_mapper.h"
 
 namespace mm {
 
@@ -19,9 +24,11 @@ inline constexpr PhysAddr kIdentityMapFloor = PhysAddr(kPageSize);
 
 // Maps each run of touching RAM ranges (merged, so a kind boundary inside RAM
 // does not force small pages) identity, RW+NX, with the largest page that
-// fits (identity_low_memory_policy, fitted to `cpu`). Logs one line per run
-// and one for the phase. On a refusal logs `map rejected` and returns it; the
-// tables may then hold the runs mapped before it.
-MapResult identity_map_low_memory(PageTableBuilder& builder, const MemoryRangeList& ranges, CpuPagingFeatures cpu);
+// fits (identity_low_memory_policy, fitted to `cpu`), keeping `exceptions`
+// (map_ram_runs). Logs one line per run, one per exception it meets and one
+// for the phase. On a refusal logs `map rejected` and returns it; the tables
+// may then hold the runs mapped before it.
+MapResult identity_map_low_memory(PageTableBuilder& builder, const MemoryRangeList& ranges,
+                                  const FrameExceptions& exceptions, CpuPagingFeatures cpu);
 
 }  // namespace mm

@@ -9,6 +9,11 @@
 // a large page whose span has two MTRR types (mtrr.h). The window base is
 // 1 GiB aligned, so "both addresses aligned" reduces to the physical one.
 // RAM that ends beyond the window's 64 TiB is refused, not cut.
+//
+// The window is an alias of every RAM frame, so it keeps the frame
+// exceptions (ram_run_mapper.h): the kernel image's text and rodata are
+// read-only here (never writable where they are executable), the framebuffer
+// is not mapped at all (never write-back where it is write-combining).
 #pragma once
 
 #include "mm/address_space_layout.h"
@@ -16,6 +21,7 @@
 #include "mm/memory_ranges.h"
 #include "mm/page_table_builder.h"
 #include "mm/physical_memory.h"
+#include "mm/ram_run_mapper.h"
 #include "support/assert.h"
 
 namespace mm {
@@ -68,10 +74,12 @@ private:
     bool window_live_ = false;
 };
 
-// The phase. Logs one `window run` line per run and one line for the phase
-// (with split-by-mtrr=, the large pages the MTRRs split); on a refusal logs
-// `map rejected` and returns it (kOutsideRegion, with region=phys-window,
-// for RAM past the window's end).
-MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeList& ranges, CpuPagingFeatures cpu);
+// The phase. Logs one `window run` line per run, one line per exception a
+// run meets (map_ram_runs) and one line for the phase (with split-by-mtrr=,
+// the large pages the MTRRs split); on a refusal logs `map rejected` and
+// returns it (kOutsideRegion, with region=phys-window, for RAM past the
+// window's end).
+MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeList& ranges,
+                                  const FrameExceptions& exceptions, CpuPagingFeatures cpu);
 
 }  // namespace mm

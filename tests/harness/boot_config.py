@@ -59,6 +59,10 @@ class BootConfig:
     and parallel runs on a loaded machine are slower."""
     gdb_port: int | None = None
     """If set, start paused (``-S``) with a gdb server on 127.0.0.1:PORT."""
+    display: str = "VGA"
+    """The display device: ``VGA``, a PCI card whose framebuffer is a BAR, or
+    ``ramfb``, whose framebuffer OVMF's QemuRamfbDxe allocates in guest RAM
+    (as reserved memory), as integrated GPUs have it."""
 
 
 

@@ -66,6 +66,75 @@ def _level_number(step: kmodel.WalkStep) -> int:
     return (step.level.shift - 12) // 9 + 1
 
 
+# ---- from chapter 04 on: every leaf of the live tables --------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WalkedLeaf:
+    """One leaf found by :func:`page_table_leaves`: its entry as read from guest
+    memory, its page size, and the rights all levels together grant."""
+
+    va: int  # canonical
+    size: int
+    entry: int
+    writable: bool
+    executable: bool
+    user: bool
+
+    @property
+    def pa(self) -> int:
+        return self.entry & kmodel.ADDRESS_MASK & ~(self.size - 1)  # bit 12 of a large leaf is PAT
+
+    @property
+    def end(self) -> int:
+        return self.pa + self.size
+
+    @property
+    def pat_index(self) -> int:
+        """PAT index (0-7) the leaf selects: PAT, PCD, PWT (SDM Vol. 3A, 11.12.3);
+        PAT is bit 7 in a 4 KiB entry and bit 12 in a large one."""
+        pat = kmodel.PAT_4K if self.size == PAGE else kmodel.PAT_LARGE
+        return (4 if self.entry & pat else 0) | (2 if self.entry & kmodel.PCD else 0) | (1 if self.entry & kmodel.PWT else 0)
+
+
+def page_table_leaves(hmp: Hmp) -> str:
+    """Every leaf of the live tables, walked from the CPU's own CR3 with
+    physical reads (one ``xp /512gx`` per table), so each leaf comes with its
+    size, which ``info tlb`` does not print. One line per leaf:
+    ``<va> <size> <entry> <rights>``, rights ``W``/``X``/``U`` as all levels
+    together grant them ('-' where denied)."""
+    registers = parse_info_registers(hmp("info registers"))
+    levels = kmodel.levels_for(registers["CR4"])
+    nxe = bool(registers["EFER"] & kmodel.EFER_NXE)
+    lines: list[str] = []
+
+    def visit(table: int, depth: int, va_base: int, w: bool, x: bool, u: bool) -> None:
+        level = levels[depth]
+        for index, entry in enumerate(read_qwords(hmp, table, kmodel.PAGE_TABLE_ENTRIES)):
+            if not entry & kmodel.P:
+                continue
+            va = va_base + (index << level.shift)
+            rights = (w and bool(entry & kmodel.RW), x and not (nxe and entry & kmodel.NX), u and bool(entry & kmodel.US))
+            if level.shift == 12 or (entry & kmodel.PS and level.shift < 39):
+                text = "".join(c if ok else "-" for c, ok in zip("WXU", rights))
+                lines.append(f"{kmodel.sign_extend(va, levels):016x} {level.span:#x} {entry:016x} {text}")
+            elif not entry & kmodel.PS:  # PS in a PML4 entry is reserved: nothing to follow
+                visit(kmodel.table_address(entry, level), depth + 1, va, *rights)
+
+    visit(registers["CR3"] & kmodel.ADDRESS_MASK, 0, 0, True, True, True)
+    return "\n".join(lines)
+
+
+def parse_page_table_leaves(text: str) -> list[WalkedLeaf]:
+    """:func:`page_table_leaves`' lines as :class:`WalkedLeaf` values."""
+    leaves = []
+    for line in text.splitlines():
+        va, size, entry, rights = line.split()
+        leaves.append(WalkedLeaf(int(va, 16), int(size, 16), int(entry, 16), rights[0] == "W", rights[1] == "X",
+                                 rights[2] == "U"))
+    return leaves
+
+
 # ---- chapter 06: the device pages and the framebuffer ------------------------------
 
 MMIO_BASE = 0xFFFF_C000_0000_0000
@@ -145,14 +214,14 @@ AFTER_EXIT: dict[tuple[str, str, str], tuple] = {
     ("01-boot", "loader.dump-map", ""): ("info registers", "info mem", "info tlb", "info pci"),
     ("02-memory-map", "loader.dump-map", ""): ("info memory_size_summary", "info registers", "info tlb"),
     ("03-frame-allocator", "loader.dump-map", ""): ("info registers", "info tlb"),
-    ("04-page-tables", "", "4G"): ("info registers", "info mem", "info tlb"),
-    ("05-paging", "", "8G"): ("info registers", "info tlb"),
-    ("06-mmio", "", ""): ("info tlb", "info registers", mmio_page_walk, screendump),
-    ("07-temporary-window", "", ""): ("info registers", "info tlb", slot_walk),
-    ("08-handoff-remap", "probe=upper-half", ""): ("info registers", "info mem", "info tlb"),
-    ("09-verify", "", ""): ("info registers", "info mem", "info tlb"),
-    ("10-page-faults", "", ""): ("info registers", "info tlb", tss_descriptor),
-    ("11-heap", "loader.dump-map", ""): ("info registers", "info tlb"),
+    ("04-page-tables", "", "4G"): ("info registers", "info mem", "info tlb", page_table_leaves),
+    ("05-paging", "", "8G"): ("info registers", "info tlb", page_table_leaves),
+    ("06-mmio", "", ""): ("info tlb", "info registers", mmio_page_walk, screendump, page_table_leaves),
+    ("07-temporary-window", "", ""): ("info registers", "info tlb", slot_walk, page_table_leaves),
+    ("08-handoff-remap", "probe=upper-half", ""): ("info registers", "info mem", "info tlb", page_table_leaves),
+    ("09-verify", "", ""): ("info registers", "info mem", "info tlb", page_table_leaves),
+    ("10-page-faults", "", ""): ("info registers", "info tlb", tss_descriptor, page_table_leaves),
+    ("11-heap", "loader.dump-map", ""): ("info registers", "info tlb", page_table_leaves),
 }
 
 

@@ -6,6 +6,9 @@ from the kernel's code: the largest page (1 GiB where the CPU has it, else
 the bytes left all fit, and whose whole span has one MTRR type (SDM Vol. 3A,
 11.11.9). Tests run it over the RAM ranges and the MTRRs the kernel printed
 and compare the result with what the kernel logged and with QEMU's ``info tlb``.
+Both RAM mappings cut their runs where a frame exception begins and ends
+(:func:`frame_exceptions`) and map each piece on its own; the model does the
+same with the exceptions it derives from the loader's lines.
 
 The MTRR types are worked out another way than the kernel's: the type of an
 address by the SDM's precedences (11.11.4.1), and a span is uniform when the
@@ -40,6 +43,62 @@ def ram_runs(result, floor: int = 0) -> list[tuple[int, int]]:
         else:
             runs.append([start, end])
     return [(max(s, floor), e) for s, e in runs if max(s, floor) < e]
+
+
+#: The two rules for frames the RAM mappings treat differently.
+READ_ONLY, LEFT_OUT = "read-only", "left-out"
+
+
+def frame_exceptions(result) -> list[tuple[int, int, str, str]]:
+    """(start, end, rule, what) of the frames the identity map and the window
+    treat differently, from the policy's statement and what the *loader*
+    printed (not the kernel): the frames of every kernel segment the loader
+    loaded without W (text and rodata) are read-only, since they are
+    executable or read-only at -2 GiB; the framebuffer's pages are left out,
+    since they are write-combining at their own window. Sorted by address."""
+    out = []
+    for r in result.records_for("loader"):
+        if r.event == "segment" and "W" not in r.fields["flags"]:
+            pa = int_field(r, "pa")
+            out.append((pa - pa % PAGE, _page_up(pa + int_field(r, "memsz")), READ_ONLY, "kernel-image"))
+        elif r.event == "framebuffer" and "base" in r.fields and size_field(r, "size"):
+            base = int_field(r, "base")
+            out.append((base - base % PAGE, _page_up(base + size_field(r, "size")), LEFT_OUT, "framebuffer"))
+    merged: list[list] = []
+    for start, end, rule, what in sorted(out):
+        if merged and merged[-1][1] == start and merged[-1][2] == rule:
+            merged[-1][1] = end  # text then rodata: one block
+        else:
+            merged.append([start, end, rule, what])
+    return [tuple(m) for m in merged]
+
+
+def _page_up(address: int) -> int:
+    return -(-address // PAGE) * PAGE
+
+
+def ram_pieces(runs, exceptions) -> list[tuple[int, int, str]]:
+    """The runs cut where an exception begins and ends: (start, end, rule),
+    rule ``"rw"`` for plain RAM or the exception's; left-out pieces kept, so a
+    caller sees them (:func:`mapped_pieces` drops them)."""
+    pieces = []
+    for start, end in runs:
+        cuts = sorted({start, end} | {a for s, e, *_ in exceptions for a in (s, e) if start < a < end})
+        for a, b in zip(cuts, cuts[1:]):
+            rule = next((r for s, e, r, _ in exceptions if s <= a < e), "rw")
+            pieces.append((a, b, rule))
+    return pieces
+
+
+def mapped_pieces(runs, exceptions) -> list[tuple[int, int]]:
+    """What the policy maps of the runs, each piece on its own: every piece
+    but the left-out ones (pass these to :func:`predicted_pages`)."""
+    return [(a, b) for a, b, rule in ram_pieces(runs, exceptions) if rule != LEFT_OUT]
+
+
+def read_only_frames(runs, exceptions) -> list[tuple[int, int]]:
+    """The pieces of the runs that are mapped read-only."""
+    return [(a, b) for a, b, rule in ram_pieces(runs, exceptions) if rule == READ_ONLY]
 
 
 UC, WT, WB = "UC", "WT", "WB"

@@ -58,7 +58,7 @@ def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = Fa
         "-nic", "none",
         # The standard VGA card (OVMF's GOP driver gives the loader its
         # framebuffer), in the slot the default one had, but no window.
-        "-device", "VGA",
+        "-device", config.display,
         "-display", "none",
         # A guest reset (e.g. triple fault) ends QEMU with status 0 instead of rebooting.
         "-no-reboot",

@@ -14,6 +14,7 @@
 #include "fake_physical_memory.h"
 #include "mm/page_table_builder.h"
 #include "mm/page_table_walker.h"
+#include "mm/ram_run_mapper.h"
 
 using mm::AuditRule;
 using mm::Leaf;
@@ -319,3 +320,99 @@ TEST_F(Report, MergesContiguousLeavesWithEqualFlagsSizeAndOwner) {
 }
 
 }  // namespace
+
+// ---- the per-frame rules -----------------------------------------------------------
+
+TEST_F(AddressSpace, AWritableAliasOfAnExecutableFrameIsFound) {
+    // The window's view of the text's second frame, writable: each page alone is fine (RW+NX
+    // here, RX there), the frame is not.
+    map(kWindow + 0x20'1000, 0x20'1000, 4 * KiB, kWindowPolicy);
+    regions_.push_back(mm::expect_mapped("phys-window", VirtAddr(kWindow + 0x20'1000), PhysAddr(0x20'1000), 4 * KiB,
+                                         kWindowPolicy));
+    Findings findings;
+    const mm::AuditCounts counts = audit(findings);
+    EXPECT_EQ(counts.wx, 0u);
+    EXPECT_EQ(counts.frame_wx, 1u);
+    EXPECT_FALSE(counts.ok());
+    ASSERT_EQ(findings.rules(), std::vector<AuditRule>{AuditRule::kFrameWritableExecutable});
+    EXPECT_EQ(findings.all[0].va, VirtAddr(kWindow + 0x20'1000));
+    EXPECT_STREQ(findings.all[0].region, "phys-window");
+    EXPECT_EQ(findings.all[0].found, 0x20'1000u);                 // the frame
+    EXPECT_EQ(findings.all[0].expected, kImage + 4 * KiB);        // where it is executable
+    EXPECT_STREQ(mm::describe(AuditRule::kFrameWritableExecutable),
+                 "no frame may be writable through one address and executable through another");
+    // Without NX every page is executable: neither W^X rule is applied.
+    Findings off;
+    EXPECT_EQ(mm::audit_address_space(walker_, regions_.data(), regions_.size(), false, off).frame_wx, 0u);
+}
+
+TEST_F(AddressSpace, AReadOnlyAliasOfAnExecutableFrameIsFine) {
+    // What the window does with the kernel image: the same frames, read-only and NX.
+    const MappingPolicy read_only = mm::read_only(kWindowPolicy);
+    map(kWindow + 0x20'0000, 0x20'0000, 12 * KiB, read_only);
+    regions_.push_back(mm::expect_mapped("phys-window", VirtAddr(kWindow + 0x20'0000), PhysAddr(0x20'0000), 12 * KiB,
+                                         read_only));
+    Findings findings;
+    EXPECT_TRUE(audit(findings).ok());
+    EXPECT_TRUE(findings.all.empty());
+}
+
+TEST_F(AddressSpace, ALargeWritablePageOverAnExecutableFrameIsFound) {
+    // A 2 MiB window page whose span holds all three text frames: found once, at its first one.
+    map(kWindow, 0, 2 * MiB, kWindowPolicy);  // 4 KiB pages: [0, 2 MiB) is not 1 GiB
+    map(kWindow + 2 * MiB, 2 * MiB, 2 * MiB, kWindowPolicy);
+    regions_.push_back(mm::expect_mapped("phys-window", VirtAddr(kWindow), PhysAddr(0), 4 * MiB, kWindowPolicy));
+    Findings findings;
+    EXPECT_EQ(audit(findings).frame_wx, 1u);
+    ASSERT_EQ(findings.rules(), std::vector<AuditRule>{AuditRule::kFrameWritableExecutable});
+    EXPECT_EQ(findings.all[0].va, VirtAddr(kWindow + 2 * MiB));
+    EXPECT_EQ(findings.all[0].found, 0x20'0000u);
+    EXPECT_EQ(findings.all[0].expected, kImage);
+}
+
+TEST_F(AddressSpace, AFrameWithTwoMemoryTypesIsFound) {
+    // A framebuffer in RAM the window maps WB, mapped again WC: the window's page is named.
+    map(0xFFFF'D000'0000'0000ull, 2 * GiB + 4 * KiB, 8 * KiB, kFramebufferPolicy);
+    regions_.push_back(mm::expect_mapped("framebuffer", VirtAddr(0xFFFF'D000'0000'0000ull), PhysAddr(2 * GiB + 4 * KiB),
+                                         8 * KiB, kFramebufferPolicy));
+    Findings findings;
+    const mm::AuditCounts counts = audit(findings);
+    EXPECT_EQ(counts.frame_types, 1u);
+    EXPECT_EQ(counts.frame_wx, 0u);
+    ASSERT_EQ(findings.rules(), std::vector<AuditRule>{AuditRule::kFrameMemoryTypes});
+    EXPECT_EQ(findings.all[0].va, VirtAddr(kWindow + 2 * GiB));  // the 2 MiB WB page
+    EXPECT_STREQ(findings.all[0].region, "window-2m");
+    const mm::FindingText text = mm::finding_text(findings.all[0]);
+    EXPECT_STREQ(text.found, "WB");
+    EXPECT_STREQ(text.expected, "WC");
+}
+
+TEST_F(AddressSpace, TheMemoryTypeComesFromThePatIndexBitsOfEachLeafSize) {
+    const Leaf wb_4k{VirtAddr(), PhysAddr(), PageSize::k4KiB, PageTableLevel::kPt, pte::kPresent, 0, 0, PhysAddr(), nullptr};
+    Leaf wc_4k = wb_4k, wc_2m = wb_4k, uc = wb_4k, ps_only = wb_4k;
+    wc_4k.flags |= pte::kPat4K;
+    wc_2m.size = PageSize::k2MiB;
+    wc_2m.flags |= pte::kHugePage | pte::kPatHuge;
+    uc.flags |= pte::kCacheDisable | pte::kWriteThrough;
+    ps_only.size = PageSize::k2MiB;
+    ps_only.flags |= pte::kHugePage;  // bit 7 is PS here, not PAT
+    EXPECT_STREQ(mm::pat_type_name(mm::leaf_memory_type(wb_4k)), "WB");
+    EXPECT_STREQ(mm::pat_type_name(mm::leaf_memory_type(wc_4k)), "WC");
+    EXPECT_STREQ(mm::pat_type_name(mm::leaf_memory_type(wc_2m)), "WC");
+    EXPECT_STREQ(mm::pat_type_name(mm::leaf_memory_type(uc)), "UC");
+    EXPECT_STREQ(mm::pat_type_name(mm::leaf_memory_type(ps_only)), "WB");
+}
+
+TEST_F(AddressSpace, MoreFrameRangesThanTheAuditHoldsAreRefusedByName) {
+    // Uncached pages on every other frame: none merge, one more than the audit can hold.
+    const MappingPolicy uc = mm::fit_to_cpu(mm::kMmioPolicy, kCpu);
+    const uint64_t base = 0xFFFF'C000'0000'0000ull;
+    for (uint64_t i = 0; i <= mm::kMaxFrameRanges; ++i) map(base + i * 4 * KiB, 3 * GiB + i * 8 * KiB, 4 * KiB, uc);
+    regions_.push_back(mm::expect_mapped_anywhere("mmio", VirtAddr(base), (mm::kMaxFrameRanges + 1) * 4 * KiB, uc));
+    Findings findings;
+    const mm::AuditCounts counts = audit(findings);
+    EXPECT_EQ(counts.untracked, 1u);
+    EXPECT_FALSE(counts.ok());
+    ASSERT_EQ(findings.rules(), std::vector<AuditRule>{AuditRule::kTooManyFrameRanges});
+    EXPECT_EQ(findings.all[0].va, VirtAddr(base + mm::kMaxFrameRanges * 4 * KiB));
+}

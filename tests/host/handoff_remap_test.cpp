@@ -79,8 +79,8 @@ TEST(LowerHalf, RemovalClearsTheIdentityMapAndReleasesEveryTableBelowIt) {
     FakePhysicalMemory memory(PhysAddr(0x7000'0000), 64);
     FakeFrameSource frames(memory);
     mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames);
-    ASSERT_TRUE(mm::identity_map_low_memory(builder, ranges, {true, true}).ok());
-    ASSERT_TRUE(mm::map_phys_offset_regions(builder, ranges, {true, true}).ok());
+    ASSERT_TRUE(mm::identity_map_low_memory(builder, ranges, mm::FrameExceptions{}, {true, true}).ok());
+    ASSERT_TRUE(mm::map_phys_offset_regions(builder, ranges, mm::FrameExceptions{}, {true, true}).ok());
     ASSERT_FALSE(mm::lower_half_is_empty(builder.pml4(), memory));
 
     const mm::ReleasedTables released = mm::remove_lower_half(builder.pml4(), memory);

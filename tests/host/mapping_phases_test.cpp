@@ -38,7 +38,7 @@ TEST(IdentityMapLowMemory, MapsRamButNotPageZeroNorDevices) {
         .add(boot::EfiMemoryType::kMmio, 0x400'0000, 0x200, 0)        // [64 MiB, 66 MiB): device
         .add(boot::EfiMemoryType::kAcpiReclaim, 0x420'0000, 0x200);       // [66 MiB, 68 MiB)
     Tables t;
-    const mm::MapResult r = mm::identity_map_low_memory(t.builder, ranges_of(map), kFullCpu);
+    const mm::MapResult r = mm::identity_map_low_memory(t.builder, ranges_of(map), mm::FrameExceptions{}, kFullCpu);
     ASSERT_TRUE(r.ok());
     EXPECT_FALSE(t.at(0).present);
     EXPECT_FALSE(t.at(0x400'0000).present);  // the device range
@@ -57,7 +57,7 @@ TEST(IdentityMapLowMemory, WithoutNxNoEntryCarriesBit63) {
     FakeMemoryMap map;
     map.add(boot::EfiMemoryType::kConventional, 0x10'0000, 0x100);
     Tables t;
-    ASSERT_TRUE(mm::identity_map_low_memory(t.builder, ranges_of(map), {false, false}).ok());
+    ASSERT_TRUE(mm::identity_map_low_memory(t.builder, ranges_of(map), mm::FrameExceptions{}, {false, false}).ok());
     EXPECT_EQ(t.at(0x10'0000).flags, pte::kPresent | pte::kWritable);
 }
 

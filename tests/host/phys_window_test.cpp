@@ -60,7 +60,7 @@ TEST(PhysWindow, MapsAllRamAtTheOffsetWithTheLargestPages) {
     mm::MemoryRangeList ranges;
     ASSERT_TRUE(ranges.build(q35_like().view()).ok());
     Tables t;
-    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true});
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, mm::FrameExceptions{}, {true, true});
     ASSERT_TRUE(r.ok());
     // Page 0 is in the window (it is RAM), unlike in the identity map.
     EXPECT_TRUE(t.at(PhysAddr(0)).present);
@@ -83,7 +83,7 @@ TEST(PhysWindow, Without1GiBPagesUses2MiB) {
     mm::MemoryRangeList ranges;
     ASSERT_TRUE(ranges.build(q35_like().view()).ok());
     Tables t;
-    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, false});
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, mm::FrameExceptions{}, {true, false});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.mapped.pages_1g, 0u);
     EXPECT_EQ(r.mapped.pages_2m, 511u + 512u + 3u * 512u);
@@ -118,7 +118,7 @@ TEST(PhysWindow, AnMtrrBoundaryInsideA1GiBPageSplitsItInto2MiBPages) {
     // UC over [5.5 GiB, 6 GiB): the gigabyte [5 GiB, 6 GiB) has two types.
     const mm::MtrrState mtrrs = mtrrs_with_uc({{0x1'6000'0000, 512 * MiB}});
     Tables t;
-    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true, &mtrrs});
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, mm::FrameExceptions{}, {true, true, &mtrrs});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.mapped.pages_1g, 1u + 2u);         // [1G, 2G), [4G, 5G), [6G, 7G)
     EXPECT_EQ(r.mapped.pages_2m, 511u + 512u);     // the split gigabyte in 2 MiB pages
@@ -136,7 +136,7 @@ TEST(PhysWindow, AnMtrrBoundaryInsideA2MiBPageSplitsItInto4KiBPages) {
     // One UC page at 4 GiB + 2 MiB + 4 KiB: its gigabyte and its 2 MiB block both split.
     const mm::MtrrState mtrrs = mtrrs_with_uc({{0x1'0020'1000, 4 * KiB}});
     Tables t;
-    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true, &mtrrs});
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, mm::FrameExceptions{}, {true, true, &mtrrs});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.mapped.pages_1g, 1u + 2u);
     EXPECT_EQ(r.mapped.pages_2m, 511u + 511u);
@@ -146,7 +146,7 @@ TEST(PhysWindow, AnMtrrBoundaryInsideA2MiBPageSplitsItInto4KiBPages) {
     EXPECT_EQ(t.at(PhysAddr(0x1'0040'0000)).page_size, mm::PageSize::k2MiB);
     // Without 1 GiB pages only the 2 MiB block splits.
     Tables t2;
-    const mm::MapResult r2 = mm::map_phys_offset_regions(t2.builder, ranges, {true, false, &mtrrs});
+    const mm::MapResult r2 = mm::map_phys_offset_regions(t2.builder, ranges, mm::FrameExceptions{}, {true, false, &mtrrs});
     ASSERT_TRUE(r2.ok());
     EXPECT_EQ(r2.mapped.split_by_mtrr, 1u);
     EXPECT_EQ(r2.mapped.pages_4k, 160u + 256u + 512u);
@@ -158,8 +158,8 @@ TEST(PhysWindow, OvmfsMtrrsSplitNothingInRam) {
     ASSERT_TRUE(ranges.build(q35_like().view()).ok());
     const mm::MtrrState mtrrs = mtrrs_with_uc({{0x8000'0000, 2 * GiB}, {0xE0'0000'0000, 128 * GiB}});
     Tables with, without;
-    const mm::MapResult a = mm::map_phys_offset_regions(with.builder, ranges, {true, true, &mtrrs});
-    const mm::MapResult b = mm::map_phys_offset_regions(without.builder, ranges, {true, true});
+    const mm::MapResult a = mm::map_phys_offset_regions(with.builder, ranges, mm::FrameExceptions{}, {true, true, &mtrrs});
+    const mm::MapResult b = mm::map_phys_offset_regions(without.builder, ranges, mm::FrameExceptions{}, {true, true});
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_EQ(a.mapped, b.mapped);
     EXPECT_EQ(a.mapped.split_by_mtrr, 0u);
@@ -177,7 +177,7 @@ TEST(PhysWindow, ReservedAndUncachedFirmwareMemoryStayOut) {
     mm::MemoryRangeList ranges;
     ASSERT_TRUE(ranges.build(map.view()).ok());
     Tables t;
-    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, {true, true});
+    const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, mm::FrameExceptions{}, {true, true});
     ASSERT_TRUE(r.ok());
     EXPECT_FALSE(t.at(PhysAddr(0x4000'0000)).present);
     EXPECT_FALSE(t.at(PhysAddr(0x7FF0'0000)).present);
@@ -196,7 +196,7 @@ TEST(PhysWindow, EndsWhereItsRegionEndsAndRefusesRamBeyondByName) {
     mm::MemoryRangeList ranges;
     ASSERT_TRUE(ranges.build(fits.view()).ok());
     Tables t;
-    ASSERT_TRUE(mm::map_phys_offset_regions(t.builder, ranges, {true, true}).ok());
+    ASSERT_TRUE(mm::map_phys_offset_regions(t.builder, ranges, mm::FrameExceptions{}, {true, true}).ok());
     EXPECT_TRUE(t.at(PhysAddr(end - kPageSize)).present);
 
     FakeMemoryMap beyond;
@@ -206,7 +206,7 @@ TEST(PhysWindow, EndsWhereItsRegionEndsAndRefusesRamBeyondByName) {
     Tables t2;
     g_log.clear();
     klog::set_sink(capture);
-    const mm::MapResult r = mm::map_phys_offset_regions(t2.builder, ranges, {true, true});
+    const mm::MapResult r = mm::map_phys_offset_regions(t2.builder, ranges, mm::FrameExceptions{}, {true, true});
     klog::set_sink(nullptr);
     EXPECT_EQ(r.status, mm::MapStatus::kOutsideRegion);
     EXPECT_EQ(r.where, mm::layout::kMmioWindowBase);  // where the next region begins

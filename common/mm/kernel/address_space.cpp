@@ -4,6 +4,7 @@
 #include "mm/identity_map.h"
 #include "mm/kernel_image_map.h"
 #include "mm/kernel/linked_image.h"
+#include "mm/kernel/ram_frame_exceptions.h"
 #include "mm/page_table_lookup.h"
 #include "kernel/panic.h"
 #include "support/log.h"
@@ -32,7 +33,8 @@ KernelAddressSpace::KernelAddressSpace(const boot::BootHandoff& handoff, BootMem
       builder_(new_pml4(tables_, frames), tables_, frames) {}
 
 void identity_map_low_memory(KernelAddressSpace& space) {
-    if (!identity_map_low_memory(space.builder(), space.memory().ranges, space.cpu()).ok()) kernel::fail();
+    const FrameExceptions exceptions = kernel::ram_frame_exceptions(space.handoff());
+    if (!identity_map_low_memory(space.builder(), space.memory().ranges, exceptions, space.cpu()).ok()) kernel::fail();
 }
 
 void map_kernel_image(KernelAddressSpace& space) {
@@ -47,7 +49,8 @@ void map_kernel_image(KernelAddressSpace& space) {
 }
 
 void map_phys_offset_regions(KernelAddressSpace& space) {
-    if (!map_phys_offset_regions(space.builder(), space.memory().ranges, space.cpu()).ok()) kernel::fail();
+    const FrameExceptions exceptions = kernel::ram_frame_exceptions(space.handoff());
+    if (!map_phys_offset_regions(space.builder(), space.memory().ranges, exceptions, space.cpu()).ok()) kernel::fail();
 }
 
 void KernelAddressSpace::check_before_switch() {

@@ -65,7 +65,9 @@ private:
 
 // The phases of chapters 04 and 05: every RAM run identity-mapped, the kernel
 // image at -2 GiB (its placement checked first), every RAM run in the
-// phys-offset window.
+// phys-offset window; both RAM mappings keep the frame exceptions
+// (kernel/ram_frame_exceptions.h: the image's text and rodata read-only, the
+// framebuffer left out).
 void identity_map_low_memory(KernelAddressSpace& space);
 void map_kernel_image(KernelAddressSpace& space);
 void map_phys_offset_regions(KernelAddressSpace& space);

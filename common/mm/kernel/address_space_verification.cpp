@@ -5,6 +5,7 @@
 #include "mm/address_space_report.h"
 #include "arch/x86/cpu.h"
 #include "mm/kernel/linked_image.h"
+#include "mm/kernel/ram_frame_exceptions.h"
 #include "mm/mapping_log.h"
 #include "mm/page_table_walker.h"
 #include "mm/phys_window.h"
@@ -42,11 +43,20 @@ void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handof
     out.add(expect_absent("guard-below-image", guards.below_image, kPageSize));
     out.add(expect_absent("guard-boot-stack", guards.boot_stack, kPageSize));
     out.add(expect_absent("guard-above-image", guards.above_image, kPageSize));
-    // The phys window: every RAM run at base + pa, RW+NX, the largest pages that fit.
+    // The phys window: every RAM run at base + pa, RW+NX, the largest pages that fit, cut where
+    // a frame exception begins and ends: the image's text and rodata read-only, the framebuffer absent.
     const MappingPolicy window = fit_to_cpu(phys_window_policy(cpu.pages_1gib), cpu);
+    const MappingPolicy window_read_only = read_only(window);
+    const FrameExceptions exceptions = kernel::ram_frame_exceptions(handoff);
     for_each_ram_run(ranges, [&](const RamRun& run) {
-        out.add(expect_mapped("phys-window", phys_to_virt(run.start), run.start, run.end - run.start, window));
-        return true;
+        return for_each_ram_piece(run.start, run.end, exceptions, [&](const RamPiece& piece) {
+            const uint64_t size = piece.end - piece.start;
+            if (const MappingPolicy* policy = piece_policy(piece, window, window_read_only))
+                out.add(expect_mapped("phys-window", phys_to_virt(piece.start), piece.start, size, *policy));
+            else
+                out.add(expect_absent("phys-window-hole", phys_to_virt(piece.start), size));
+            return true;
+        });
     });
     // Devices UC, one 4 KiB slot each; the framebuffer WC.
     const MmioDeviceAddresses devices = device_addresses(handoff, ranges);
@@ -92,7 +102,8 @@ bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Exp
     klog::info("verify").msg("audit").kv("leaves", audit.leaves).kv("tables", audit.tables).kv("wx", audit.wx)
         .kv("wx-rule", cpu.no_execute ? "on" : "off-no-nx").kv("user", audit.user)
         .kv("nonzero-not-present", audit.nonzero_not_present).kv("malformed", audit.malformed)
-        .kv("shared-tables", audit.shared_tables).kv("unexpected", audit.unexpected).kv("ok", audit.ok());
+        .kv("shared-tables", audit.shared_tables).kv("unexpected", audit.unexpected).kv("frame-wx", audit.frame_wx)
+        .kv("frame-types", audit.frame_types).kv("ok", audit.ok());
     if (findings.count() != 0) {
         klog::error("verify").msg("address space rejected").kv("findings", findings.count());
         return false;

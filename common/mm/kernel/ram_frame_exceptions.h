@@ -1,0 +1,29 @@
+// The frame exceptions of the running kernel's RAM mappings
+// (ram_run_mapper.h): its own image's text and rodata, where the loader put
+// them, and the framebuffer the loader found. Kernel only: host tests call
+// kernel_frame_exceptions() with their own layout.
+#pragma once
+
+#include "boot/handoff.h"
+#include "kernel/panic.h"
+#include "mm/kernel/linked_image.h"
+#include "mm/memory_map_log.h"
+#include "mm/ram_run_mapper.h"
+
+namespace kernel {
+
+// The exceptions, or the boot ends, naming the field that could not be one
+// (a framebuffer overlapping the image, or one past the physical limit).
+inline mm::FrameExceptions ram_frame_exceptions(const boot::BootHandoff& handoff) {
+    mm::FrameExceptions exceptions;
+    if (Violation v = mm::kernel_frame_exceptions(linked_image_layout(), kernel_placement(handoff),
+                                                  mm::PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size,
+                                                  &exceptions);
+        !v.ok()) {
+        mm::log_rejection("paging", "frame exceptions", v);
+        fail();
+    }
+    return exceptions;
+}
+
+}  // namespace kernel
