@@ -7,6 +7,9 @@
 
 KERNEL_CXXFLAGS := $(CXX_COMMON) -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie \
     -fno-omit-frame-pointer -Icommon/include -Icommon
+# A chapter's own code also reaches the chapters it builds on, by folder:
+# "05-paging/memory_manager.h" (tests/test_structure.py keeps it to the lineage).
+CHAPTER_CXXFLAGS := $(KERNEL_CXXFLAGS) -Ichapters
 KERNEL_ASFLAGS  := -Icommon/include
 KERNEL_LDFLAGS  := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --build-id=none -T common/kernel/kernel.ld
 
@@ -40,7 +43,7 @@ $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard c
 
 $(BUILD)/$(1)/obj/%.o: chapters/$(1)/%.cpp | $(BUILD)/$(1)/obj/
 	@echo "  CXX     $$<"
-	$(Q)$$(CXX) $$(KERNEL_CXXFLAGS) -Ichapters/$(1) -MMD -MP -c $$< -o $$@
+	$(Q)$$(CXX) $$(CHAPTER_CXXFLAGS) -Ichapters/$(1) -MMD -MP -c $$< -o $$@
 $(BUILD)/$(1)/obj/chapter_identity.o: common/kernel/chapter_identity.cpp | $(BUILD)/$(1)/obj/
 	@echo "  CXX     $$< ($(1))"
 	$(Q)$$(CXX) $$(KERNEL_CXXFLAGS) -DCHAPTER_NAME='"$(1)"' -MMD -MP -c $$< -o $$@

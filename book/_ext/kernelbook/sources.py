@@ -275,11 +275,14 @@ def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) 
     new = set(chapter_files(repo_root, build_dir, chapter))
     old_prefix, new_prefix = f"chapters/{previous}/", f"chapters/{chapter}/"
 
-    def key(path: str, prefix: str) -> str:
-        return "@chapter/" + path[len(prefix):] if path.startswith(prefix) else path
+    # A chapter's own file is compared with the base's file of the same name;
+    # a base's file the chapter itself includes (its unchanged MemoryManager,
+    # say) is compared with itself, by path.
+    def key(path: str, prefix: str, other: set[str]) -> str:
+        return "@chapter/" + path[len(prefix):] if path.startswith(prefix) and path not in other else path
 
-    old_by_key = {key(p, old_prefix): p for p in old if not p.endswith("README.md") and not is_test_hook(p)}
-    new_by_key = {key(p, new_prefix): p for p in new if not p.endswith("README.md") and not is_test_hook(p)}
+    old_by_key = {key(p, old_prefix, new): p for p in old if not p.endswith("README.md") and not is_test_hook(p)}
+    new_by_key = {key(p, new_prefix, old): p for p in new if not p.endswith("README.md") and not is_test_hook(p)}
     result = ChapterDiff(previous, [], [], [], "")
     chunks: list[str] = []
     for k in sorted(set(old_by_key) | set(new_by_key)):
