@@ -74,20 +74,17 @@ def deleted_code(chapter: str) -> dict[str, list[str]]:
 
 
 def code_of(line: str) -> str:
-    """The line without its comment, or "" for a comment line."""
+    """The line without its comment, or "" for a comment line. Which
+    chapter's MemoryManager a line names (chapter09:: or chapter10::) does
+    not make it another line."""
     text = line.strip()
     if text.startswith(("//", "#", "/*", "*")):
         return ""
-    return text.split("  //", 1)[0].strip()
+    return re.sub(r"\bchapter\d\d::", "chapterNN::", text.split("  //", 1)[0].strip())
 
 
 #: Code of a base's MemoryManager that a chapter does drop, and why.
-DROPPED_ON_PURPOSE = {
-    ("08-handoff-remap", "const mm::CpuTlb& tlb() const { return tlb_; }"):
-        "chapter 07's stale-TLB demonstration was its only user",
-    ("11-heap", 'out.add(expect_absent("heap", layout::kHeapBase, layout::kHeapWindowSize));'):
-        "from chapter 11 on the heap exists: its regions replace the empty one",
-}
+DROPPED_ON_PURPOSE: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("chapter", [c for c in CHAPTERS[1:] if (REPO / "chapters" / c / "memory_manager.h").exists()])
@@ -142,15 +139,17 @@ def test_no_include_runs_from_the_runtime_up_into_mm():
 def test_every_include_says_where_its_header_lives():
     """One include root: "mm/page_table_builder.h", "mm/kernel/address_space.h",
     "kernel/panic.h", "boot/handoff.h"; a bare name only for a header beside
-    the file (a chapter's own, a test helper)."""
+    the file (a chapter's own, a test helper); a chapter reaches a header of a
+    chapter it builds on by folder, "05-paging/memory_manager.h"."""
     roots = [REPO / "common" / "include", REPO / "common"]
     vague = []
     for path in [*REPO.glob("common/**/*.[chS]*"), *REPO.glob("chapters/*/*.[ch]*")]:
         if path.suffix not in (".h", ".cpp", ".S"):
             continue
+        in_chapter = path.parent.parent == REPO / "chapters"
         for included in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M):
             beside = (path.parent / included).is_file() and "/" not in included
-            rooted = any((root / included).is_file() for root in roots) and "/" in included
+            rooted = any((root / included).is_file() for root in roots + [REPO / "chapters"] * in_chapter) and "/" in included
             if not (rooted or (beside and path.parts[-2] not in ("mm", "kernel", "boot", "support", "x86"))):
                 vague.append(f"{path.relative_to(REPO)}: {included}")
     assert not vague, "spell the path from common/ (or common/include/):\n" + "\n".join(vague)
@@ -171,3 +170,21 @@ def test_every_ceiling_division_is_div_ceil():
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if HAND_CEILING.search(line) and not line.strip().startswith("//")]
     assert not found, "use div_ceil:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_a_chapter_includes_only_chapters_it_builds_on(chapter):
+    """A chapter uses a base's code by including it ("07-temporary-window/
+    memory_manager.h"), never by copying it, and only along its lineage
+    (CHAPTER_BASE, and that one's base, …): so chapter N still builds
+    without anything a later or a side chapter adds. Common code includes no
+    chapter at all."""
+    lineage = harness.paths.chapter_lineage(chapter)
+    chapter_include = re.compile(r'^#include "(\d\d-[^/"]+)/[^"]+"', re.M)
+    outside = [f"{path.name} includes {m[0]}" for path in sorted((REPO / "chapters" / chapter).glob("*.[ch]*"))
+               for m in chapter_include.finditer(path.read_text()) if m[1] not in lineage[1:]]
+    assert not outside, f"{chapter} builds on {' <- '.join(lineage[1:]) or 'nothing'}:\n" + "\n".join(outside)
+    if chapter == CHAPTERS[0]:
+        up = [str(path.relative_to(REPO)) for path in REPO.glob("common/**/*.[chS]*")
+              if path.suffix in (".h", ".cpp", ".S") and chapter_include.search(path.read_text())]
+        assert not up, f"common code includes a chapter's header: {up}"
