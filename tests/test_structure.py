@@ -125,15 +125,52 @@ def test_no_memory_manager_has_a_test_only_method(header):
     assert not hooks, f"{header.parent.name}'s MemoryManager declares test hooks: {hooks}"
 
 
+def declaring_chapter(runtime_module: str) -> str | None:
+    """The chapter whose chapter.mk adds ``runtime_module`` to the runtime."""
+    return next((c for c in CHAPTERS if runtime_module in harness.paths.chapter_variables(c).get("CHAPTER_NEW_RUNTIME", [])), None)
+
+
 def test_no_include_runs_from_the_runtime_up_into_mm():
-    """common/include <- common/kernel <- common/mm <- chapters: a runtime or
-    shared header never includes a memory-library header."""
-    upward = [f"{path.relative_to(REPO)} includes {included}"
-              for path in [*(REPO / "common" / "kernel").rglob("*"), *(REPO / "common" / "include").rglob("*")]
-              if path.suffix in (".h", ".cpp", ".S")
-              for included in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M)
-              if included.startswith("mm/")]
+    """common/include <- the base runtime <- common/mm <- chapters: a shared
+    header or a runtime file every chapter links never includes a
+    memory-library header. A runtime module a chapter declares
+    (CHAPTER_NEW_RUNTIME: chapter 10's exception tables and fault reports)
+    sits beside early_cpu but links only into that chapter and its
+    successors, so it may use the common/mm modules that chapter links, and
+    no others."""
+    upward = []
+    for path in [*(REPO / "common" / "kernel").rglob("*"), *(REPO / "common" / "include").rglob("*")]:
+        if path.suffix not in (".h", ".cpp", ".S"):
+            continue
+        chapter = declaring_chapter(path.stem) if path.parent == REPO / "common" / "kernel" else None
+        linked = set(sources.mm_modules(REPO, chapter)) if chapter else set()
+        for included in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M):
+            module = included.removeprefix("mm/").removesuffix(".h")
+            if included.startswith("mm/") and (chapter is None or
+                                               ((REPO / "common" / "mm" / f"{module}.cpp").exists() and module not in linked)):
+                upward.append(f"{path.relative_to(REPO)} includes {included}"
+                              + (f", a module {chapter} does not link" if chapter else ""))
     assert not upward, "\n".join(upward)
+
+
+def test_make_links_the_runtime_the_lineage_says():
+    """mk/kernel.mk's runtime modules per chapter (make's own database) equal
+    harness.paths' reading of the lineage, and the base set is the rest of
+    common/kernel: chapter 01 links no module a later chapter declares."""
+    out = subprocess.run(["make", "-pn", "help"], cwd=REPO, capture_output=True, text=True,
+                         env=harness.paths.environment_outside_make()).stdout
+    for chapter in CHAPTERS:
+        line = re.search(rf"^{re.escape(chapter)}_RUNTIME_MODULES :=(.*)$", out, re.M)
+        assert line, chapter
+        words = re.sub(r"\$\(subst ,, +\)", " ", line[1]).split()  # how make shows blanks
+        assert words == harness.paths.chapter_runtime_modules(chapter), chapter
+    base = re.search(r"^RUNTIME_BASE_OBJS := (.*)$", out, re.M)
+    assert base, "mk/kernel.mk has no RUNTIME_BASE_OBJS"
+    expected = {f"build/common/kernel/{p.name}.o" for p in harness.paths.runtime_base() if p.name != "chapter_identity.cpp"}
+    assert set(base[1].split()) == expected
+    assert harness.paths.chapter_runtime_modules(CHAPTERS[0]) == []
+    for module in harness.paths.chapter_runtime_modules(CHAPTERS[-1]):
+        assert (REPO / "common" / "kernel" / f"{module}.cpp").is_file(), f"CHAPTER_NEW_RUNTIME names {module}: no common/kernel/{module}.cpp"
 
 
 def test_every_include_says_where_its_header_lives():

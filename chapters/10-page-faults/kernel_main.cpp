@@ -16,8 +16,8 @@
 #include "faults_on_request.h"
 #include "kernel/kernel.h"
 #include "mm/kernel/boot_intake.h"
-#include "mm/kernel/exception_tables.h"
-#include "mm/kernel/fault_reports.h"
+#include "kernel/exception_tables.h"
+#include "kernel/fault_reports.h"
 #include "mm/kernel/leave_lower_half.h"
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
@@ -31,8 +31,8 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
 
     chapter10::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
     memory.activate();
-    mm::install_fault_reports(intake.memory.ranges);
-    mm::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
+    kernel::install_fault_reports(intake.memory.ranges);
+    kernel::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
     mm::check_phys_window(intake.memory.ranges, intake.frames);
     mm::leave_lower_half(memory);  // chapter 08: loader_handoff is a low address, done with it
     const bool verified = memory.verify();  // the kernel stacks and their guards included
