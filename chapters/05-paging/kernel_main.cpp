@@ -12,8 +12,6 @@
 #include "mm/kernel/boot_intake.h"
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
-#include "mm/memory_map_log.h"
-#include "kernel/panic.h"
 #include "support/log.h"
 
 // book:begin kernel-main

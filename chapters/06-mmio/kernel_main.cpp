@@ -15,7 +15,6 @@
 #include "mm/kernel/boot_intake.h"
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
-#include "mm/memory_map_log.h"
 #include "kernel/panic.h"
 #include "mm/phys_window.h"
 #include "support/log.h"

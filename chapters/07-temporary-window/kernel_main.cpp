@@ -18,7 +18,6 @@
 #include "memory_manager.h"
 #include "stale_tlb.h"
 #include "test_frames.h"
-#include "mm/memory_map_log.h"
 #include "kernel/panic.h"
 #include "mm/phys_window.h"
 #include "mm/ram_runs.h"

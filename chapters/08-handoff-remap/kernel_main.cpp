@@ -13,10 +13,7 @@
 #include "mm/kernel/boot_intake.h"
 #include "mm/kernel/phys_window_check.h"
 #include "07-temporary-window/memory_manager.h"
-#include "mm/memory_map_log.h"
-#include "kernel/panic.h"
 #include "mm/phys_window.h"
-#include "support/log.h"
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& loader_handoff) {

@@ -22,7 +22,6 @@
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
 #include "kernel/panic.h"
-#include "support/log.h"
 
 
 // book:begin kernel-main
