@@ -218,7 +218,7 @@ def test_a_chapter_includes_only_chapters_it_builds_on(chapter):
     chapter at all."""
     lineage = harness.paths.chapter_lineage(chapter)
     chapter_include = re.compile(r'^#include "(\d\d-[^/"]+)/[^"]+"', re.M)
-    outside = [f"{path.name} includes {m[0]}" for path in sorted((REPO / "chapters" / chapter).glob("*.[ch]*"))
+    outside = [f"{path.name}: {m[0]}" for path in sorted((REPO / "chapters" / chapter).glob("*.[ch]*"))
                for m in chapter_include.finditer(path.read_text()) if m[1] not in lineage[1:]]
     assert not outside, f"{chapter} builds on {' <- '.join(lineage[1:]) or 'nothing'}:\n" + "\n".join(outside)
     if chapter == CHAPTERS[0]:
