@@ -146,7 +146,8 @@ compile_commands.json: Makefile mk/loader.mk mk/kernel.mk mk/host.mk $(LOADER_SR
 	@echo "  GEN     $@"
 	$(Q)$(PYTHON) scripts/compile_commands.py $(CURDIR) \
 	    "$(CXX) $(LOADER_CXXFLAGS)" $(LOADER_SRCS) -- \
-	    "$(CXX) $(KERNEL_CXXFLAGS)" $(filter %.cpp,$(RUNTIME_SRCS)) $(wildcard common/mm/*.cpp common/mm/kernel/*.cpp) $(wildcard chapters/*/*.cpp) -- \
+	    "$(CXX) $(KERNEL_CXXFLAGS)" $(filter %.cpp,$(RUNTIME_SRCS)) $(wildcard common/mm/*.cpp common/mm/kernel/*.cpp) -- \
+	    "$(CXX) $(CHAPTER_CXXFLAGS)" $(wildcard chapters/*/*.cpp) -- \
 	    "$(CXX) $(HOST_CXXFLAGS) -O0" $(HOST_TEST_SRCS) > $@
 
 # help: clean        remove build/ and compile_commands.json

@@ -74,20 +74,17 @@ def deleted_code(chapter: str) -> dict[str, list[str]]:
 
 
 def code_of(line: str) -> str:
-    """The line without its comment, or "" for a comment line."""
+    """The line without its comment, or "" for a comment line. Which
+    chapter's MemoryManager a line names (chapter09:: or chapter10::) does
+    not make it another line."""
     text = line.strip()
     if text.startswith(("//", "#", "/*", "*")):
         return ""
-    return text.split("  //", 1)[0].strip()
+    return re.sub(r"\bchapter\d\d::", "chapterNN::", text.split("  //", 1)[0].strip())
 
 
 #: Code of a base's MemoryManager that a chapter does drop, and why.
-DROPPED_ON_PURPOSE = {
-    ("08-handoff-remap", "const mm::CpuTlb& tlb() const { return tlb_; }"):
-        "chapter 07's stale-TLB demonstration was its only user",
-    ("11-heap", 'out.add(expect_absent("heap", layout::kHeapBase, layout::kHeapWindowSize));'):
-        "from chapter 11 on the heap exists: its regions replace the empty one",
-}
+DROPPED_ON_PURPOSE: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("chapter", [c for c in CHAPTERS[1:] if (REPO / "chapters" / c / "memory_manager.h").exists()])
@@ -128,30 +125,69 @@ def test_no_memory_manager_has_a_test_only_method(header):
     assert not hooks, f"{header.parent.name}'s MemoryManager declares test hooks: {hooks}"
 
 
+def declaring_chapter(runtime_module: str) -> str | None:
+    """The chapter whose chapter.mk adds ``runtime_module`` to the runtime."""
+    return next((c for c in CHAPTERS if runtime_module in harness.paths.chapter_variables(c).get("CHAPTER_NEW_RUNTIME", [])), None)
+
+
 def test_no_include_runs_from_the_runtime_up_into_mm():
-    """common/include <- common/kernel <- common/mm <- chapters: a runtime or
-    shared header never includes a memory-library header."""
-    upward = [f"{path.relative_to(REPO)} includes {included}"
-              for path in [*(REPO / "common" / "kernel").rglob("*"), *(REPO / "common" / "include").rglob("*")]
-              if path.suffix in (".h", ".cpp", ".S")
-              for included in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M)
-              if included.startswith("mm/")]
+    """common/include <- the base runtime <- common/mm <- chapters: a shared
+    header or a runtime file every chapter links never includes a
+    memory-library header. A runtime module a chapter declares
+    (CHAPTER_NEW_RUNTIME: chapter 10's exception tables and fault reports)
+    sits beside early_cpu but links only into that chapter and its
+    successors, so it may use the common/mm modules that chapter links, and
+    no others."""
+    upward = []
+    for path in [*(REPO / "common" / "kernel").rglob("*"), *(REPO / "common" / "include").rglob("*")]:
+        if path.suffix not in (".h", ".cpp", ".S"):
+            continue
+        chapter = declaring_chapter(path.stem) if path.parent == REPO / "common" / "kernel" else None
+        linked = set(sources.mm_modules(REPO, chapter)) if chapter else set()
+        for included in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M):
+            module = included.removeprefix("mm/").removesuffix(".h")
+            if included.startswith("mm/") and (chapter is None or
+                                               ((REPO / "common" / "mm" / f"{module}.cpp").exists() and module not in linked)):
+                upward.append(f"{path.relative_to(REPO)} includes {included}"
+                              + (f", a module {chapter} does not link" if chapter else ""))
     assert not upward, "\n".join(upward)
+
+
+def test_make_links_the_runtime_the_lineage_says():
+    """mk/kernel.mk's runtime modules per chapter (make's own database) equal
+    harness.paths' reading of the lineage, and the base set is the rest of
+    common/kernel: chapter 01 links no module a later chapter declares."""
+    out = subprocess.run(["make", "-pn", "help"], cwd=REPO, capture_output=True, text=True,
+                         env=harness.paths.environment_outside_make()).stdout
+    for chapter in CHAPTERS:
+        line = re.search(rf"^{re.escape(chapter)}_RUNTIME_MODULES :=(.*)$", out, re.M)
+        assert line, chapter
+        words = re.sub(r"\$\(subst ,, +\)", " ", line[1]).split()  # how make shows blanks
+        assert words == harness.paths.chapter_runtime_modules(chapter), chapter
+    base = re.search(r"^RUNTIME_BASE_OBJS := (.*)$", out, re.M)
+    assert base, "mk/kernel.mk has no RUNTIME_BASE_OBJS"
+    expected = {f"build/common/kernel/{p.name}.o" for p in harness.paths.runtime_base() if p.name != "chapter_identity.cpp"}
+    assert set(base[1].split()) == expected
+    assert harness.paths.chapter_runtime_modules(CHAPTERS[0]) == []
+    for module in harness.paths.chapter_runtime_modules(CHAPTERS[-1]):
+        assert (REPO / "common" / "kernel" / f"{module}.cpp").is_file(), f"CHAPTER_NEW_RUNTIME names {module}: no common/kernel/{module}.cpp"
 
 
 def test_every_include_says_where_its_header_lives():
     """One include root: "mm/page_table_builder.h", "mm/kernel/address_space.h",
     "kernel/panic.h", "boot/handoff.h"; a bare name only for a header beside
-    the file (a chapter's own, a test helper); "generated/…" for what the
-    build writes into build/NN-name/generated/."""
+    the file (a chapter's own, a test helper); a chapter reaches a header of a
+    chapter it builds on by folder, "05-paging/memory_manager.h"; "generated/…"
+    for what the build writes into build/NN-name/generated/."""
     roots = [REPO / "common" / "include", REPO / "common"]
     vague = []
     for path in [*REPO.glob("common/**/*.[chS]*"), *REPO.glob("chapters/*/*.[ch]*")]:
         if path.suffix not in (".h", ".cpp", ".S"):
             continue
+        in_chapter = path.parent.parent == REPO / "chapters"
         for included in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M):
             beside = (path.parent / included).is_file() and "/" not in included
-            rooted = any((root / included).is_file() for root in roots) and "/" in included
+            rooted = any((root / included).is_file() for root in roots + [REPO / "chapters"] * in_chapter) and "/" in included
             generated = included.startswith("generated/")
             if not (rooted or generated or (beside and path.parts[-2] not in ("mm", "kernel", "boot", "support", "x86"))):
                 vague.append(f"{path.relative_to(REPO)}: {included}")
@@ -173,3 +209,21 @@ def test_every_ceiling_division_is_div_ceil():
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if HAND_CEILING.search(line) and not line.strip().startswith("//")]
     assert not found, "use div_ceil:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_a_chapter_includes_only_chapters_it_builds_on(chapter):
+    """A chapter uses a base's code by including it ("07-temporary-window/
+    memory_manager.h"), never by copying it, and only along its lineage
+    (CHAPTER_BASE, and that one's base, …): so chapter N still builds
+    without anything a later or a side chapter adds. Common code includes no
+    chapter at all."""
+    lineage = harness.paths.chapter_lineage(chapter)
+    chapter_include = re.compile(r'^#include "(\d\d-[^/"]+)/[^"]+"', re.M)
+    outside = [f"{path.name}: {m[0]}" for path in sorted((REPO / "chapters" / chapter).glob("*.[ch]*"))
+               for m in chapter_include.finditer(path.read_text()) if m[1] not in lineage[1:]]
+    assert not outside, f"{chapter} builds on {' <- '.join(lineage[1:]) or 'nothing'}:\n" + "\n".join(outside)
+    if chapter == CHAPTERS[0]:
+        up = [str(path.relative_to(REPO)) for path in REPO.glob("common/**/*.[chS]*")
+              if path.suffix in (".h", ".cpp", ".S") and chapter_include.search(path.read_text())]
+        assert not up, f"common code includes a chapter's header: {up}"

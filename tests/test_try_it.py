@@ -356,7 +356,7 @@ TRY_IT: dict[str, TryIt] = {
         ("guard", "kpt 0xffffffff80000000")]),
     "make run CH=10-page-faults CMDLINE=test.fault=stack-overflow": TryIt("10-page-faults", stack_overflow_report),
     "make debug CH=10-page-faults": TryIt("10-page-faults", tables_as_the_cpu_lines_say, gdb=[
-        ("", "break mm::install_exception_tables"), ("", "continue"), ("", "finish"),
+        ("", "break kernel::install_exception_tables"), ("", "continue"), ("", "finish"),
         ("registers", "monitor info registers")]),
     "make run CH=11-heap CMDLINE=test.heap-guard": TryIt("11-heap", heap_guard_reported),
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),

@@ -8,7 +8,6 @@
 #include "fault_injection.h"
 #include "kernel/image_layout.h"
 #include "kernel/kernel.h"
-#include "kernel/panic.h"
 #include "support/log.h"
 
 namespace {

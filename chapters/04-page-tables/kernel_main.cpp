@@ -33,8 +33,6 @@
 
 namespace {
 
-mm::BootMemory g_memory;            // in .bss: the range list is too big for the stack
-mm::BootFrameAllocator g_frames;    // every page-table frame comes from here
 mm::IdentityMappedMemory g_tables;  // tables are reached at their physical address
 
 // Probes for the checks before and after the switch: one object in each
@@ -143,20 +141,20 @@ void prove_still_running() {
         .kv("rodata", *static_cast<const volatile char*>(kRodataProbe) == 'a');
 }
 
-void log_table_frames(const mm::PageTableBuilder& builder, size_t reserve_before) {
+void log_table_frames(const mm::PageTableBuilder& builder, const mm::BootFrameAllocator& frames, size_t reserve_before) {
     const uint64_t tables = builder.stats().tables_created + 1;  // + the PML4
-    const uint64_t from_reserve = reserve_before - g_frames.reserve_len();
+    const uint64_t from_reserve = reserve_before - frames.reserve_len();
     klog::info("frames").msg("page tables").kv("frames", tables).kv("from-reserve", from_reserve)
-        .kv("from-general", tables - from_reserve).kv("reserve-left", uint64_t(g_frames.reserve_len()))
-        .kv("handed-out", g_frames.frames_handed_out());
+        .kv("from-general", tables - from_reserve).kv("reserve-left", uint64_t(frames.reserve_len()))
+        .kv("handed-out", frames.frames_handed_out());
 }
 
 }  // namespace
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
-    mm::start_boot_memory(handoff, g_memory, g_frames);
-    const size_t reserve_before = g_frames.reserve_len();
+    mm::BootIntake& intake = mm::start_boot_memory(handoff);
+    const size_t reserve_before = intake.frames.reserve_len();
 
     const mm::KernelImageLayout layout = kernel::linked_image_layout();
     const mm::KernelPlacement placement = kernel::kernel_placement(handoff);
@@ -167,22 +165,22 @@ void kernel_main(const boot::BootHandoff& handoff) {
 
     const mm::CpuPagingFeatures cpu = mm::read_cpu_paging_features();
     log_cpu(cpu);
-    const mm::FrameResult pml4 = mm::PageTableBuilder::create_pml4(g_tables, g_frames);
+    const mm::FrameResult pml4 = mm::PageTableBuilder::create_pml4(g_tables, intake.frames);
     if (!pml4.ok()) {
         klog::error("paging").msg("no frame for the pml4");
         kernel::fail();
     }
-    mm::PageTableBuilder builder(pml4.frame(), g_tables, g_frames);
+    mm::PageTableBuilder builder(pml4.frame(), g_tables, intake.frames);
     // The image's text and rodata stay read-only in the identity map too: no frame is writable
     // through one address and executable through another (mm/ram_run_mapper.h).
     const mm::FrameExceptions exceptions = kernel::ram_frame_exceptions(handoff);
-    if (!mm::identity_map_low_memory(builder, g_memory.ranges, exceptions, cpu).ok()) kernel::fail();
+    if (!mm::identity_map_low_memory(builder, intake.memory.ranges, exceptions, cpu).ok()) kernel::fail();
     if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) kernel::fail();
     remap_if_requested(builder, layout, placement, cpu);  // test.remap: fault_injection.cpp
 
     check_before_switch(builder.pml4(), handoff, cpu);
     switch_to(builder.pml4());
     prove_still_running();
-    log_table_frames(builder, reserve_before);
+    log_table_frames(builder, intake.frames, reserve_before);
 }
 // book:end kernel-main

@@ -5,12 +5,15 @@
 // which contains nothing of another's logic, logs what it mapped and, on a
 // refusal, has logged why and ends the boot (kernel::fail). The machinery every
 // chapter shares — the PML4, the builder, how tables are reached, activate() —
-// is mm::KernelAddressSpace (common/mm/kernel/address_space.h); what a chapter
-// changes is this list, the state its phases fill, and (from chapter 08 on)
-// the phases kernel_main runs after activate().
+// is mm::KernelAddressSpace (common/mm/kernel/address_space.h). A later
+// chapter that adds phases derives its MemoryManager from its base chapter's
+// (chapter06::MemoryManager from this one, and so on), so its constructor
+// lists only the phases it adds; one that adds none uses its base's as it is.
 #pragma once
 
 #include "mm/kernel/address_space.h"
+
+namespace chapter05 {
 
 // book:begin memory-manager
 class MemoryManager : public mm::KernelAddressSpace {
@@ -23,3 +26,5 @@ public:
     }
 };
 // book:end memory-manager
+
+}  // namespace chapter05

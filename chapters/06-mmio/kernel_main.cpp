@@ -15,15 +15,12 @@
 #include "mm/kernel/boot_intake.h"
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
-#include "mm/memory_map_log.h"
 #include "kernel/panic.h"
 #include "mm/phys_window.h"
 #include "support/log.h"
 
 namespace {
 
-mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
-mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
 // ---- the proofs: each mapping used --------------------------------------------
 
@@ -105,14 +102,14 @@ void draw_pattern(const boot::BootHandoff& h) {
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
-    mm::start_boot_memory(handoff, g_memory, g_frames);
+    mm::BootIntake& intake = mm::start_boot_memory(handoff);
 
-    MemoryManager memory(handoff, g_memory, g_frames);
+    chapter06::MemoryManager memory(handoff, intake.memory, intake.frames);
     memory.activate();
-    mm::check_phys_window(g_memory.ranges, g_frames);
+    mm::check_phys_window(intake.memory.ranges, intake.frames);
     read_devices(memory.devices());
     draw_pattern(handoff);
     klog::info("frames").msg("page tables").kv("frames", memory.stats().tables_created + 1)
-        .kv("handed-out", g_frames.frames_handed_out()).kv("reserve-left", uint64_t(g_frames.reserve_len()));
+        .kv("handed-out", intake.frames.frames_handed_out()).kv("reserve-left", uint64_t(intake.frames.reserve_len()));
 }
 // book:end kernel-main

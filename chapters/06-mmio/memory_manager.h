@@ -1,19 +1,18 @@
-// MemoryManager: the kernel's address space, built in the order the
-// constructor reads (chapter 05), plus this chapter's three phases: the PAT,
-// the devices' registers, and the framebuffer.
+// MemoryManager: chapter 05's address space (its constructor runs chapter
+// 05's phases first), plus this chapter's three phases: the PAT, the
+// devices' registers, and the framebuffer.
 #pragma once
 
-#include "mm/kernel/address_space.h"
+#include "05-paging/memory_manager.h"
 #include "mm/kernel/mmio_phases.h"
 
+namespace chapter06 {
+
 // book:begin memory-manager
-class MemoryManager : public mm::KernelAddressSpace {
+class MemoryManager : public chapter05::MemoryManager {
 public:
     MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
-        : KernelAddressSpace(handoff, memory, frames) {
-        mm::identity_map_low_memory(*this);
-        mm::map_kernel_image(*this);
-        mm::map_phys_offset_regions(*this);
+        : chapter05::MemoryManager(handoff, memory, frames) {
         mm::program_pat(*this);
         devices_ = mm::map_mmio_devices(*this);
         mm::map_framebuffer(*this);
@@ -26,3 +25,5 @@ private:
     mm::MmioDevices devices_;
 };
 // book:end memory-manager
+
+}  // namespace chapter06

@@ -18,7 +18,6 @@
 #include "memory_manager.h"
 #include "stale_tlb.h"
 #include "test_frames.h"
-#include "mm/memory_map_log.h"
 #include "kernel/panic.h"
 #include "mm/phys_window.h"
 #include "mm/ram_runs.h"
@@ -28,8 +27,6 @@
 
 namespace {
 
-mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
-mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 
 // ---- the temporary window -------------------------------------------------------
 
@@ -47,7 +44,7 @@ mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
 // through the window what it last wrote there and writing a new value, which
 // the phys window must then show. Part 2 reads up to kSweep frames spread
 // over all of RAM and compares two words with the phys window's view.
-void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& tlb) {
+void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& tlb, mm::BootIntake& intake) {
     constexpr size_t kFrames = 16;
     constexpr uint64_t kRounds = 4096;
     constexpr uint64_t kSweep = 8192;
@@ -56,7 +53,7 @@ void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& t
     mm::PhysAddr frames[kFrames];
     uint64_t last_written[kFrames];
     for (size_t i = 0; i < kFrames; ++i) {
-        frames[i] = take_frame(g_frames);
+        frames[i] = take_frame(intake.frames);
         last_written[i] = 0x5445'4d50'0000'0000ull | frames[i].value();  // "TEMP"
         *through_phys_window(frames[i]) = last_written[i];
     }
@@ -75,14 +72,14 @@ void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& t
     }
 
     uint64_t ram_pages = 0;
-    mm::for_each_ram_run(g_memory.ranges, [&](const mm::RamRun& run) {
+    mm::for_each_ram_run(intake.memory.ranges, [&](const mm::RamRun& run) {
         ram_pages += (run.end - run.start) / kPageSize;
         return true;
     });
     const uint64_t stride = ram_pages > kSweep ? div_ceil(ram_pages, kSweep) : 1;
     uint64_t swept = 0, page_number = 0;
     constexpr size_t kLast = kPageSize / sizeof(uint64_t) - 1;
-    mm::for_each_ram_run(g_memory.ranges, [&](const mm::RamRun& run) {
+    mm::for_each_ram_run(intake.memory.ranges, [&](const mm::RamRun& run) {
         for (mm::PhysAddr frame = run.start; frame < run.end; frame = frame + kPageSize, ++page_number) {
             if (page_number % stride != 0) continue;
             mm::TemporaryMapping mapping = window.map(frame);
@@ -107,15 +104,15 @@ void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& t
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
-    mm::start_boot_memory(handoff, g_memory, g_frames);
+    mm::BootIntake& intake = mm::start_boot_memory(handoff);
 
-    MemoryManager memory(handoff, g_memory, g_frames);
+    chapter07::MemoryManager memory(handoff, intake.memory, intake.frames);
     memory.activate();
-    mm::check_phys_window(g_memory.ranges, g_frames);
-    self_test_temporary_window(memory.temporary_window(), memory.tlb());
-    demonstrate_stale_tlb_if_requested(memory.temporary_window(), g_frames);  // stale_tlb.cpp
+    mm::check_phys_window(intake.memory.ranges, intake.frames);
+    self_test_temporary_window(memory.temporary_window(), memory.tlb(), intake);
+    demonstrate_stale_tlb_if_requested(memory.temporary_window(), intake.frames);  // stale_tlb.cpp
     klog::info("frames").msg("page tables").kv("frames", memory.stats().tables_created + 1)
-        .kv("handed-out", g_frames.frames_handed_out()).kv("reserve-left", uint64_t(g_frames.reserve_len()));
+        .kv("handed-out", intake.frames.frames_handed_out()).kv("reserve-left", uint64_t(intake.frames.reserve_len()));
     const mm::TemporaryWindow& window = memory.temporary_window();
     klog::info("tlb").msg("window idle").kv("va", klog::hex(window.slot().value())).kv("mapped", window.in_use())
         .kv("maps", window.maps()).kv("invlpg", memory.tlb().invalidations());

@@ -12,29 +12,18 @@
 #include "mm/kernel/leave_lower_half.h"
 #include "mm/kernel/boot_intake.h"
 #include "mm/kernel/phys_window_check.h"
-#include "memory_manager.h"
-#include "mm/memory_map_log.h"
-#include "kernel/panic.h"
+#include "07-temporary-window/memory_manager.h"
 #include "mm/phys_window.h"
-#include "support/log.h"
-
-namespace {
-
-mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
-mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
-
-
-}  // namespace
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& loader_handoff) {
-    mm::start_boot_memory(loader_handoff, g_memory, g_frames);
+    mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    MemoryManager memory(loader_handoff, g_memory, g_frames);
+    chapter07::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
     memory.activate();
-    mm::check_phys_window(g_memory.ranges, g_frames);
+    mm::check_phys_window(intake.memory.ranges, intake.frames);
     const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
     mm::remove_identity_map(memory);
-    mm::check_upper_half_only(handoff, g_memory, g_frames);
+    mm::check_upper_half_only(handoff, intake.memory, intake.frames);
 }
 // book:end kernel-main

@@ -21,18 +21,18 @@ struct BadMappings {
         bool tables_below_are_new = false;
         mm::PhysAddr spare_frame;  // null when none was taken
     };
-    static BadMapping install(MemoryManager& memory, Str how);
+    static BadMapping install(chapter09::MemoryManager& memory, Str how);
     // Puts back what install() changed: the entry's old value, a TLB flush,
     // then every frame it took given back to the allocator. Returns how many
     // frames went back.
-    static uint64_t undo(MemoryManager& memory, const BadMapping& bad);
+    static uint64_t undo(chapter09::MemoryManager& memory, const BadMapping& bad);
 };
 
 // book:begin install-bad-mapping
 // The test hook: each value breaks exactly one rule of the audit, the way a
 // bug in a phase would, and the boot must then end with the failure code.
 // It returns what it changed, so that test.bad-mapping=all can undo it.
-BadMappings::BadMapping BadMappings::install(MemoryManager& memory, Str how) {
+BadMappings::BadMapping BadMappings::install(chapter09::MemoryManager& memory, Str how) {
     using namespace mm;
     klog::warn("verify").msg("installing a bad mapping on request").kv("kind", how);
     PageTableWalker walker(memory.pml4(), memory.tables());
@@ -93,7 +93,7 @@ void collect_tables_below(mm::PageTableEntry entry, mm::PageTableLevel level, mm
 
 }  // namespace
 
-uint64_t BadMappings::undo(MemoryManager& memory, const BadMapping& bad) {
+uint64_t BadMappings::undo(chapter09::MemoryManager& memory, const BadMapping& bad) {
     using namespace mm;
     TableFrames made;
     if (bad.tables_below_are_new) collect_tables_below(*bad.entry, PageTableLevel::kPml4, memory.tables(), made);
@@ -126,7 +126,7 @@ constexpr Str kBadMappings[] = {"wx", "user", "nonzero-entry", "shared-table"};
 // as many frames in use as before, or the sweep stops there: the next kind
 // would be judged on tables it did not start from. Then the boot ends with
 // the failure code, as one bad mapping ends it; one let through is an error.
-[[noreturn]] void catch_every_bad_mapping(MemoryManager& memory) {
+[[noreturn]] void catch_every_bad_mapping(chapter09::MemoryManager& memory) {
     const mm::BootFrameAllocator& frames = memory.frames();
     const uint64_t in_use = frames_in_use(frames);
     klog::info("verify").msg("verifying before any bad mapping").kv("frames-in-use", in_use);
@@ -153,7 +153,7 @@ constexpr Str kBadMappings[] = {"wx", "user", "nonzero-entry", "shared-table"};
 
 }  // namespace
 
-void plant_requested_bad_mappings(MemoryManager& memory) {
+void plant_requested_bad_mappings(chapter09::MemoryManager& memory) {
     const Str how = kernel::command_line().value("test.bad-mapping");
     if (how.empty()) return;
     if (how == Str("all")) catch_every_bad_mapping(memory);

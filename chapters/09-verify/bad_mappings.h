@@ -8,4 +8,4 @@
 #include "memory_manager.h"
 
 // Does nothing unless the command line asks; test.bad-mapping=all does not return.
-void plant_requested_bad_mappings(MemoryManager& memory);
+void plant_requested_bad_mappings(chapter09::MemoryManager& memory);

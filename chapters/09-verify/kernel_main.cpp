@@ -17,28 +17,17 @@
 #include "mm/kernel/phys_window_check.h"
 #include "bad_mappings.h"
 #include "memory_manager.h"
-#include "mm/memory_map_log.h"
 #include "kernel/panic.h"
 #include "mm/phys_window.h"
-#include "support/log.h"
-
-namespace {
-
-mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
-mm::BootFrameAllocator g_frames;  // every page-table frame comes from here
-
-}  // namespace
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& loader_handoff) {
-    mm::start_boot_memory(loader_handoff, g_memory, g_frames);
+    mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    MemoryManager memory(loader_handoff, g_memory, g_frames);
+    chapter09::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
     memory.activate();
-    mm::check_phys_window(g_memory.ranges, g_frames);
-    const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
-    mm::remove_identity_map(memory);
-    mm::check_upper_half_only(handoff, g_memory, g_frames);
+    mm::check_phys_window(intake.memory.ranges, intake.frames);
+    mm::leave_lower_half(memory);  // chapter 08: loader_handoff is a low address, done with it
 
     plant_requested_bad_mappings(memory);  // fault injection, beside the story: bad_mappings.cpp
     const bool verified = memory.verify();

@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "kernel/kernel.h"
-#include "mm/kernel/exception_tables.h"
+#include "kernel/exception_tables.h"
 #include "mm/kernel_stacks.h"
 #include "kernel/panic.h"
 #include "mm/phys_window.h"
@@ -91,7 +91,7 @@ void fault(Str what) {
     else if (what == Str("ist-guard")) touch_ist_guard();
     else if (what == Str("window-hole")) read_window_hole();
     else if (what == Str("double-fault")) {
-        mm::remove_idt_gate(kPageFaultVector);  // delivering the next #PF faults (#NP) -> #DF
+        kernel::remove_idt_gate(kPageFaultVector);  // delivering the next #PF faults (#NP) -> #DF
         null_dereference();
     } else kernel::panic("unknown test.fault value");
 }
@@ -113,7 +113,7 @@ void fault(Str what) {
     uint64_t recovered = 0;
     for (Str what : kFaults) {
         const bool returned = kernel::run_at_recovery_point([](void* w) { fault(*static_cast<Str*>(w)); }, &what);
-        if (what == Str("double-fault")) mm::restore_idt_gate(kPageFaultVector);
+        if (what == Str("double-fault")) kernel::restore_idt_gate(kPageFaultVector);
         if (returned) klog::error("fault").msg("the fault did not happen").kv("test.fault", what);
         else ++recovered;
     }

@@ -16,38 +16,28 @@
 #include "faults_on_request.h"
 #include "kernel/kernel.h"
 #include "mm/kernel/boot_intake.h"
-#include "mm/kernel/exception_tables.h"
-#include "mm/kernel/fault_reports.h"
+#include "kernel/exception_tables.h"
+#include "kernel/fault_reports.h"
 #include "mm/kernel/leave_lower_half.h"
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
 #include "kernel/panic.h"
-#include "support/log.h"
-
-namespace {
-
-mm::BootMemory g_memory;          // in .bss: the range list is too big for the stack
-mm::BootFrameAllocator g_frames;  // every page-table and stack frame comes from here
-
-}  // namespace
 
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& loader_handoff) {
-    mm::start_boot_memory(loader_handoff, g_memory, g_frames);
+    mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    MemoryManager memory(loader_handoff, g_memory, g_frames);
+    chapter10::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
     memory.activate();
-    mm::install_fault_reports(g_memory.ranges);
-    mm::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
-    mm::check_phys_window(g_memory.ranges, g_frames);
-    const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
-    mm::remove_identity_map(memory);
-    mm::check_upper_half_only(handoff, g_memory, g_frames);
+    kernel::install_fault_reports(intake.memory.ranges);
+    kernel::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
+    mm::check_phys_window(intake.memory.ranges, intake.frames);
+    mm::leave_lower_half(memory);  // chapter 08: loader_handoff is a low address, done with it
     const bool verified = memory.verify();  // the kernel stacks and their guards included
     memory.report();  // also after a failure: the ranges show what is wrong
     if (!verified) kernel::fail();
 
-    fault_on_request::fault_if_requested(g_memory.ranges);  // test.fault: faults_on_request.cpp
+    fault_on_request::fault_if_requested(intake.memory.ranges);  // test.fault: faults_on_request.cpp
 }
 // book:end kernel-main

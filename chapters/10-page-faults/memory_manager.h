@@ -1,50 +1,32 @@
-// MemoryManager: chapter 09's address space, built in the order the
-// constructor reads and verified once complete, plus the phase this chapter
-// adds: the kernel stacks, each with an unmapped guard page below it, for the
-// IST of the exceptions that must work on a broken stack.
+// MemoryManager: chapter 09's address space, built by the phases of chapters
+// 05-07 and verified once complete, plus the phase this chapter adds: the
+// kernel stacks, each with an unmapped guard page below it, for the IST of
+// the exceptions that must work on a broken stack.
 #pragma once
 
-#include "mm/cpu_tlb.h"
-#include "mm/kernel/address_space.h"
-#include "mm/kernel/address_space_verification.h"
+#include "09-verify/memory_manager.h"
 #include "mm/kernel/kernel_stacks_phase.h"
-#include "mm/kernel/mmio_phases.h"
-#include "mm/kernel/temporary_window_phase.h"
-#include "mm/temporary_window.h"
 
-class MemoryManager : public mm::KernelAddressSpace {
+namespace chapter10 {
+
+class MemoryManager : public chapter09::MemoryManager {
 public:
     // book:begin phases
     MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
-        : KernelAddressSpace(handoff, memory, frames) {
-        mm::identity_map_low_memory(*this);
-        mm::map_kernel_image(*this);
-        mm::map_phys_offset_regions(*this);
-        mm::program_pat(*this);
-        devices_ = mm::map_mmio_devices(*this);
-        mm::map_framebuffer(*this);
-        mm::create_temporary_window(*this, tlb_, window_);
+        : chapter09::MemoryManager(handoff, memory, frames) {
         mm::map_kernel_stacks(*this);
     }
     // book:end phases
 
-    // Checks each expected region and the rules for every entry (see
-    // address_space_audit.h), logging one line per region, one for the audit
-    // and one per finding. True when nothing broke a rule.
-    bool verify();
-
-    // The address space as merged ranges, one `[INFO  layout] range` line each.
-    void report();
-
-    const mm::MmioDevices& devices() const { return devices_; }
-    mm::TemporaryWindow& temporary_window() { return window_; }
-
-private:
-    // Everything the phases meant to map, and the pages they meant to leave
-    // unmapped: the expectations verify() holds the tables against.
-    void expected_regions(mm::ExpectedRegions& out);
-
-    mm::MmioDevices devices_;
-    mm::CpuTlb tlb_;
-    mm::TemporaryWindow window_;
+protected:
+    // book:begin expected-regions
+    // Chapter 09's verification, now also of the kernel stacks: each RW+NX,
+    // its guard below it absent.
+    void expect_phases(mm::ExpectedRegions& out) override {
+        chapter09::MemoryManager::expect_phases(out);
+        mm::expect_kernel_stacks(out, cpu());
+    }
+    // book:end expected-regions
 };
+
+}  // namespace chapter10

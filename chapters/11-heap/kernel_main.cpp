@@ -18,8 +18,8 @@
 #include "heap_stress.h"
 #include "kernel/kernel.h"
 #include "mm/kernel/boot_intake.h"
-#include "mm/kernel/exception_tables.h"
-#include "mm/kernel/fault_reports.h"
+#include "kernel/exception_tables.h"
+#include "kernel/fault_reports.h"
 #include "mm/kernel/frame_handover.h"
 #include "mm/kernel/kernel_heap.h"
 #include "mm/kernel/leave_lower_half.h"
@@ -29,26 +29,22 @@
 
 namespace {
 
-mm::BootMemory g_memory;              // in .bss: the range list is too big for the stack
-mm::BootFrameAllocator g_frames;      // every frame until the handover comes from here
 mm::BitmapFrameAllocator g_steady;    // and every frame after it from here
 
 }  // namespace
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& loader_handoff) {
-    mm::start_boot_memory(loader_handoff, g_memory, g_frames);
+    mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    MemoryManager memory(loader_handoff, g_memory, g_frames);
+    chapter11::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
     memory.activate();
-    mm::install_fault_reports(g_memory.ranges);
-    mm::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
-    mm::check_phys_window(g_memory.ranges, g_frames);
-    const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
-    mm::remove_identity_map(memory);
-    mm::check_upper_half_only(handoff, g_memory, g_frames);
+    kernel::install_fault_reports(intake.memory.ranges);
+    kernel::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
+    mm::check_phys_window(intake.memory.ranges, intake.frames);
+    mm::leave_lower_half(memory);  // chapter 08: loader_handoff is a low address, done with it
 
-    mm::hand_over_frames(memory, g_steady);  // g_frames is empty from here on
+    mm::hand_over_frames(memory, g_steady);  // intake.frames is empty from here on
     mm::create_heap(memory, g_steady);       // operator new works from here on
     break_the_heap_if_requested(g_steady);  // test.heap-guard, test.bad-free: fault_injection.cpp
     run_stress_test(g_steady);

@@ -1,52 +1,42 @@
-// MemoryManager: chapter 10's address space, built in the order the
-// constructor reads. This chapter's two phases run from kernel_main once the
-// kernel has left the lower half (common/mm/kernel/frame_handover.h,
-// kernel_heap.h): the frames handed over from the boot allocator to a bitmap
-// that can take them back, and the kernel heap at its window, grown through
-// PageTableBuilder with frames from the bitmap. Chapter 09's verification
-// then holds the whole address space, heap and kernel stacks included,
-// against what every phase meant to map.
+// MemoryManager: chapter 10's address space, built by the same phases. This
+// chapter's two phases run from kernel_main once the kernel has left the
+// lower half (common/mm/kernel/frame_handover.h, kernel_heap.h): the frames
+// handed over from the boot allocator to a bitmap that can take them back,
+// and the kernel heap at its window, grown through PageTableBuilder with
+// frames from the bitmap. What changes here is what chapter 09's
+// verification expects: the heap is mapped now, as far as it has grown.
 #pragma once
 
-#include "mm/cpu_tlb.h"
-#include "mm/kernel/address_space.h"
-#include "mm/kernel/address_space_verification.h"
-#include "mm/kernel/kernel_stacks_phase.h"
-#include "mm/kernel/mmio_phases.h"
-#include "mm/kernel/temporary_window_phase.h"
-#include "mm/temporary_window.h"
+#include "10-page-faults/memory_manager.h"
+#include "mm/kernel/kernel_heap.h"
 
-class MemoryManager : public mm::KernelAddressSpace {
+namespace chapter11 {
+
+class MemoryManager : public chapter10::MemoryManager {
 public:
-    MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
-        : KernelAddressSpace(handoff, memory, frames) {
-        mm::identity_map_low_memory(*this);
-        mm::map_kernel_image(*this);
-        mm::map_phys_offset_regions(*this);
-        mm::program_pat(*this);
-        devices_ = mm::map_mmio_devices(*this);
-        mm::map_framebuffer(*this);
-        mm::create_temporary_window(*this, tlb_, window_);
-        mm::map_kernel_stacks(*this);
+    using chapter10::MemoryManager::MemoryManager;
+
+protected:
+    // book:begin expected-regions
+    // The heap: its guard absent, what it has grown to mapped RW+NX (to any
+    // frames: they come one by one from the bitmap), the rest not yet mapped.
+    void expect_phases(mm::ExpectedRegions& out) override {
+        using namespace mm;
+        chapter10::MemoryManager::expect_phases(out);
+        const uint64_t heap_end = kernel_heap().mapped_end();
+        out.add(expect_absent("heap-guard", kHeapGuard, kPageSize));
+        out.add(expect_mapped_anywhere("heap", kHeapStart, heap_end - kHeapStart.value(), fit_to_cpu(kHeapPolicy, cpu())));
+        out.add(expect_absent("heap-unmapped", VirtAddr(heap_end), layout::kHeapBase + layout::kHeapWindowSize - VirtAddr(heap_end)));
     }
 
-    // Checks each expected region and the rules for every entry (see
-    // address_space_audit.h), logging one line per region, one for the audit
-    // and one per finding. True when nothing broke a rule.
-    bool verify();
-
-    // The address space as merged ranges, one `[INFO  layout] range` line each.
-    void report();
-
-    const mm::MmioDevices& devices() const { return devices_; }
-    mm::TemporaryWindow& temporary_window() { return window_; }
-
-private:
-    // Everything the phases meant to map, and the pages they meant to leave
-    // unmapped: the expectations verify() holds the tables against.
-    void expected_regions(mm::ExpectedRegions& out);
-
-    mm::MmioDevices devices_;
-    mm::CpuTlb tlb_;
-    mm::TemporaryWindow window_;
+    // Nothing else: the lower half is gone (chapter 08) and the temporary
+    // window is idle between uses.
+    void expect_nothing_else(mm::ExpectedRegions& out) override {
+        using namespace mm;
+        out.add(expect_absent("lower-half", VirtAddr(0), uint64_t(1) << 47));
+        out.add(expect_absent("temporary-window", temporary_window().slot(), kPageSize));
+    }
+    // book:end expected-regions
 };
+
+}  // namespace chapter11

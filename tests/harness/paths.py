@@ -132,10 +132,29 @@ def chapter_modules(chapter: str, chapters_dir: Path = CHAPTERS_DIR) -> list[str
             for module in chapter_variables(link, chapters_dir).get("CHAPTER_NEW_MODULES", [])]
 
 
+def chapter_runtime_modules(chapter: str, chapters_dir: Path = CHAPTERS_DIR) -> list[str]:
+    """The common/kernel modules the chapter's lineage adds to the base
+    runtime (each link's ``CHAPTER_NEW_RUNTIME``), oldest first."""
+    return [module for link in reversed(chapter_lineage(chapter, chapters_dir))
+            for module in chapter_variables(link, chapters_dir).get("CHAPTER_NEW_RUNTIME", [])]
+
+
+def runtime_base(chapters_dir: Path = CHAPTERS_DIR) -> list[Path]:
+    """The common/kernel sources (.cpp and .S) every chapter links, as
+    mk/kernel.mk picks them: all but the modules a chapter declares."""
+    declared = {module for mk in chapters_dir.glob("*/chapter.mk")
+                for module in chapter_variables(mk.parent.name, chapters_dir).get("CHAPTER_NEW_RUNTIME", [])}
+    runtime = chapters_dir.parent / "common" / "kernel"
+    return sorted(p for p in [*runtime.glob("*.cpp"), *runtime.glob("*.S")] if p.stem not in declared)
+
+
 def chapter_sources(chapter: str) -> list[Path]:
     """The C++ files the chapter's kernel is built from: its folder, the
-    common/mm modules of its lineage, and the kernel runtime."""
-    return (sorted((CHAPTERS_DIR / chapter).glob("*.cpp")) + sorted((REPO_ROOT / "common" / "kernel").glob("*.cpp"))
+    common/mm modules of its lineage, and the kernel runtime (the base set
+    and its lineage's runtime modules)."""
+    runtime = REPO_ROOT / "common" / "kernel"
+    return (sorted((CHAPTERS_DIR / chapter).glob("*.cpp")) + [p for p in runtime_base() if p.suffix == ".cpp"]
+            + [runtime / f"{module}.cpp" for module in chapter_runtime_modules(chapter)]
             + [REPO_ROOT / "common" / "mm" / f"{module}.cpp" for module in chapter_modules(chapter)])
 
 

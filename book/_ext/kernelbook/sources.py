@@ -20,7 +20,7 @@ from pathlib import Path
 from .markers import MARKER_RE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from harness.paths import chapter_modules, chapter_variables  # noqa: E402  (the one chapter.mk reader)
+from harness.paths import chapter_modules, chapter_runtime_modules, chapter_variables, runtime_base  # noqa: E402  (the one chapter.mk reader)
 
 # ---------------------------------------------------------------------------
 # C++ scanning helpers
@@ -214,7 +214,10 @@ def chapter_files(repo_root: Path, build_dir: Path, chapter: str) -> list[str]:
     dep_files = sorted((build_dir / chapter / "obj").glob("*.d"))
     if not dep_files:
         raise MissingBuild(f"{build_dir / chapter / 'obj'} has no .d files: build the chapter first (make kernels)")
-    dep_files += sorted((build_dir / "common" / "kernel").glob("*.d"))
+    runtime = build_dir / "common" / "kernel"
+    # (chapter_identity.cpp is compiled per chapter: its .d is in the chapter's obj/)
+    dep_files += [runtime / f"{p.name}.d" for p in runtime_base(repo_root / "chapters") if p.name != "chapter_identity.cpp"]
+    dep_files += [runtime / f"{m}.cpp.d" for m in chapter_runtime_modules(chapter, repo_root / "chapters")]
     dep_files += [build_dir / "common" / "mm" / f"{m}.cpp.d" for m in mm_modules(repo_root, chapter)]
     files = {p.relative_to(repo_root).as_posix() for p in (repo_root / "chapters" / chapter).iterdir() if p.is_file()}
     files.add("common/kernel/kernel.ld")
@@ -276,11 +279,14 @@ def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) 
     new = set(chapter_files(repo_root, build_dir, chapter))
     old_prefix, new_prefix = f"chapters/{previous}/", f"chapters/{chapter}/"
 
-    def key(path: str, prefix: str) -> str:
-        return "@chapter/" + path[len(prefix):] if path.startswith(prefix) else path
+    # A chapter's own file is compared with the base's file of the same name;
+    # a base's file the chapter itself includes (its unchanged MemoryManager,
+    # say) is compared with itself, by path.
+    def key(path: str, prefix: str, other: set[str]) -> str:
+        return "@chapter/" + path[len(prefix):] if path.startswith(prefix) and path not in other else path
 
-    old_by_key = {key(p, old_prefix): p for p in old if not p.endswith("README.md") and not is_test_hook(p)}
-    new_by_key = {key(p, new_prefix): p for p in new if not p.endswith("README.md") and not is_test_hook(p)}
+    old_by_key = {key(p, old_prefix, new): p for p in old if not p.endswith("README.md") and not is_test_hook(p)}
+    new_by_key = {key(p, new_prefix, old): p for p in new if not p.endswith("README.md") and not is_test_hook(p)}
     result = ChapterDiff(previous, [], [], [], "")
     chunks: list[str] = []
     for k in sorted(set(old_by_key) | set(new_by_key)):

@@ -3,10 +3,11 @@
 //
 // It owns the new PML4 and the builder that fills it, and reaches page tables
 // through the identity map until activate() and through the phys-offset
-// window after. A chapter's MemoryManager derives from it, and its
-// constructor lists the phases in the order they run — that list, the state
-// a chapter's phases fill, and the phases kernel_main runs after activate()
-// are what changes from chapter to chapter.
+// window after. Chapter 05's MemoryManager derives from it and lists its
+// phases in its constructor, in the order they run; a later chapter's
+// MemoryManager derives from its base chapter's and lists only the phases it
+// adds (they run after the base's), with the state they fill. The phases
+// kernel_main runs after activate() are the rest of what changes.
 //
 // Every phase has one shape: a free function in common/mm/kernel/ that takes
 // the address space first (then any state it fills) and returns its result,

@@ -3,9 +3,10 @@
 // holds the live tables against it plus the global audit, and the report of
 // the address space as merged ranges.
 //
-// A chapter lists its expectations in MemoryManager::expected_regions():
-// expect_mapped_regions() adds what chapters 04-08 map; the chapter adds its
-// own regions and the ones that must be absent.
+// Chapter 09's MemoryManager lists the expectations in two steps,
+// expect_phases() (expect_mapped_regions() below: what chapters 04-08 map)
+// and expect_nothing_else() (what must be absent); a later chapter extends
+// them with the regions of the phases it adds.
 #pragma once
 
 #include "mm/address_space_audit.h"

@@ -4,8 +4,14 @@
 #include "kernel/panic.h"
 
 namespace mm {
+namespace {
 
-void start_boot_memory(const boot::BootHandoff& handoff, BootMemory& memory, BootFrameAllocator& frames) {
+BootIntake g_intake;
+
+}  // namespace
+
+BootIntake& start_boot_memory(const boot::BootHandoff& handoff) {
+    BootMemory& memory = g_intake.memory;
     // The loader enters the kernel on tables that identity-map all RAM: the
     // handoff's address is its physical address, and so is the map's.
     const PhysAddr handoff_address(reinterpret_cast<uint64_t>(&handoff));
@@ -16,7 +22,8 @@ void start_boot_memory(const boot::BootHandoff& handoff, BootMemory& memory, Boo
     }
     (void)log_refused_descriptors(memory.descriptors);
     log_ranges(memory.ranges);
-    frames.init(memory.ranges);
+    g_intake.frames.init(memory.ranges);
+    return g_intake;
 }
 
 }  // namespace mm

@@ -1,4 +1,4 @@
-// start_boot_memory: how every kernel from chapter 03 on begins.
+// start_boot_memory: how every kernel from chapter 04 on begins.
 //
 // The handoff's memory map is validated and normalised (load_boot_memory,
 // chapter 02), read through the identity map the loader left; the ranges are
@@ -12,6 +12,15 @@
 
 namespace mm {
 
-void start_boot_memory(const boot::BootHandoff& handoff, BootMemory& memory, BootFrameAllocator& frames);
+// What the kernel knows of memory before it builds a table: the memory map and
+// the allocator every page-table frame comes from until chapter 11's handover.
+struct BootIntake {
+    BootMemory memory;
+    BootFrameAllocator frames;
+};
+
+// Fills the kernel's one BootIntake (in .bss: the range list is too big for
+// the stack) from the handoff and returns it. Called once, first thing.
+BootIntake& start_boot_memory(const boot::BootHandoff& handoff);
 
 }  // namespace mm

@@ -162,4 +162,13 @@ void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& m
 }
 // book:end check-upper-half-only
 
+// book:begin leave-lower-half
+const boot::BootHandoff& leave_lower_half(KernelAddressSpace& space) {
+    const boot::BootHandoff& handoff = remap_handoff(space);
+    remove_identity_map(space);
+    check_upper_half_only(handoff, space.memory(), space.frames());
+    return handoff;
+}
+// book:end leave-lower-half
+
 }  // namespace mm

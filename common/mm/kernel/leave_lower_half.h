@@ -29,4 +29,9 @@ void remove_identity_map(KernelAddressSpace& space);
 // normalises to the same ranges; the command line reads through the handoff.
 void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& memory, const BootFrameAllocator& frames);
 
+// Chapter 08's three steps as one, for the chapters after it: remap_handoff,
+// remove_identity_map, check_upper_half_only. Returns the handoff at its
+// window address, as remap_handoff does.
+const boot::BootHandoff& leave_lower_half(KernelAddressSpace& space);
+
 }  // namespace mm

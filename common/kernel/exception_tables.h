@@ -8,15 +8,18 @@
 // CPU load RSP from that slot unconditionally, before it pushes anything, so
 // a fault on a full or broken stack still gets a good one.
 //
-// The chapter-01 IDT (common/kernel/early_cpu.cpp) stays in place until this
-// replaces it: every gate still points at the same entry stubs
+// The chapter-01 IDT (early_cpu.cpp, beside this file) stays in place until
+// this replaces it: every gate still points at the same entry stubs
 // (common/kernel/trap_entry.S); what changes is the stack they run on and
 // the handler they end in (fault_reports.h).
+//
+// A runtime module that chapter 10 declares (CHAPTER_NEW_RUNTIME): the stacks
+// are chapter 10's memory-library module kernel_stacks.
 #pragma once
 
 #include <stdint.h>
 
-namespace mm {
+namespace kernel {
 
 // Loads the GDT (null, code, data, TSS), TR and the IDT. The kernel stacks
 // must be mapped in the live tables (map_kernel_stacks, then activate()).
@@ -32,4 +35,4 @@ void remove_idt_gate(uint8_t vector);
 // Sets the present bit of `vector`'s gate again, after a recovered test.
 void restore_idt_gate(uint8_t vector);
 
-}  // namespace mm
+}  // namespace kernel

@@ -1,11 +1,14 @@
-#include "mm/kernel/exception_tables.h"
+#include "kernel/exception_tables.h"
 
 #include "kernel/early_cpu.h"
 #include "mm/kernel_stacks.h"
 #include "support/log.h"
 
-namespace mm {
+namespace kernel {
 namespace {
+
+using mm::kernel_stack;
+using mm::kKernelStackCount;
 
 // book:begin tss
 // The 64-bit TSS (SDM Vol. 3A, 7.7, Figure 7-11): 104 bytes, and most fields
@@ -45,15 +48,15 @@ constexpr uint16_t kTssSelector = 0x18;  // entries 3 and 4
 // type's busy bit (9 -> 0xB), and refuses a descriptor that is busy already,
 // so the GDT cannot be read-only when TR is loaded. (The code and data
 // descriptors have their accessed bits preset, so nothing else writes here.)
-alignas(16) uint64_t g_gdt[5] = {kernel::kNullDescriptor, kernel::kCode64Descriptor, kernel::kDataDescriptor, 0, 0};
+alignas(16) uint64_t g_gdt[5] = {kNullDescriptor, kCode64Descriptor, kDataDescriptor, 0, 0};
 static_assert(sizeof(uint64_t) * 3 == kTssSelector);
 // book:end gdt
 
 alignas(16) TaskStateSegment g_tss;
-alignas(16) kernel::IdtGate g_idt[kernel::kExceptionVectors];
+alignas(16) IdtGate g_idt[kExceptionVectors];
 
 uint8_t ist_of(unsigned vector) {
-    const KernelStack* stack = kernel_stack_for_vector(vector);
+    const mm::KernelStack* stack = mm::kernel_stack_for_vector(vector);
     return stack ? stack->ist : 0;
 }
 
@@ -69,13 +72,13 @@ void install_exception_tables() {
     const TssDescriptor tss = tss_descriptor(reinterpret_cast<uint64_t>(&g_tss), sizeof(g_tss) - 1);
     g_gdt[3] = tss.low;
     g_gdt[4] = tss.high;
-    kernel::load_gdt({sizeof(g_gdt) - 1, reinterpret_cast<uint64_t>(g_gdt)});
+    load_gdt({sizeof(g_gdt) - 1, reinterpret_cast<uint64_t>(g_gdt)});
     asm volatile("ltr %0" : : "r"(kTssSelector) : "memory");
 
     // Every vector to its stub; #DF, #PF, NMI and #MC on their own stacks.
-    for (unsigned vector = 0; vector < kernel::kExceptionVectors; ++vector)
-        g_idt[vector] = kernel::interrupt_gate(kernel::trap_stub(vector), ist_of(vector));
-    const kernel::DescriptorTableRegister idtr{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
+    for (unsigned vector = 0; vector < kExceptionVectors; ++vector)
+        g_idt[vector] = interrupt_gate(trap_stub(vector), ist_of(vector));
+    const DescriptorTableRegister idtr{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
     asm volatile("lidt %0" : : "m"(idtr) : "memory");
     // book:end install
 
@@ -95,24 +98,24 @@ void install_exception_tables() {
     const uint64_t type = (g_gdt[tr >> 3] >> 40) & 0xF;
     klog::info("cpu").msg("tr").kv("selector", klog::hex(tr)).kv("type", klog::hex(type)).kv("busy", type == kTssBusy);
     klog::info("cpu").msg("idt").kv("base", klog::hex(idtr.base)).kv("limit", klog::hex(idtr.limit))
-        .kv("vectors", uint64_t(kernel::kExceptionVectors));
+        .kv("vectors", uint64_t(kExceptionVectors));
     for (size_t i = 0; i < kKernelStackCount; ++i) {
-        const KernelStack s = kernel_stack(i);
+        const mm::KernelStack s = kernel_stack(i);
         klog::info("cpu").msg("ist").kv("slot", uint64_t(s.ist)).kv("stack", s.name).kv("vector", uint64_t(s.vector))
-            .kv("name", kernel::exception_name(s.vector)).kv("top", klog::hex(s.top.value()))
+            .kv("name", exception_name(s.vector)).kv("top", klog::hex(s.top.value()))
             .kv("guard", klog::hex(s.guard.value()));
     }
 }
 
 void remove_idt_gate(uint8_t vector) {
     klog::warn("cpu").msg("removing an idt gate on request").kv("vector", uint64_t(vector))
-        .kv("name", kernel::exception_name(vector));
+        .kv("name", exception_name(vector));
     g_idt[vector].type_attributes &= uint8_t(~0x80);  // P = 0
 }
 
 void restore_idt_gate(uint8_t vector) {
     g_idt[vector].type_attributes |= 0x80;  // P = 1; the CPU reads gates at delivery, so no reload is needed
-    klog::info("cpu").msg("idt gate restored").kv("vector", uint64_t(vector)).kv("name", kernel::exception_name(vector));
+    klog::info("cpu").msg("idt gate restored").kv("vector", uint64_t(vector)).kv("name", exception_name(vector));
 }
 
-}  // namespace mm
+}  // namespace kernel

@@ -15,14 +15,16 @@
 //   [PANIC fault] page fault address=0x… cause=guard-page region=guard-boot-stack stack=boot access=write present=no …
 //   [PANIC fault] frame vector=14 name=page-fault error=0x2 rip=0x… cs=0x8 rflags=0x… rsp=0x… ss=0x10 …
 //   [PANIC fault] registers rax=0x… rbx=0x… …
+// A runtime module that chapter 10 declares (CHAPTER_NEW_RUNTIME): the
+// decoding is chapter 10's memory-library module fault_decode.
 #pragma once
 
 #include "mm/memory_ranges.h"
 
-namespace mm {
+namespace kernel {
 
 // Installs the handler behind every entry stub. `ranges` (kept, not copied)
 // tells RAM from holes in the phys-offset window.
-void install_fault_reports(const MemoryRangeList& ranges);
+void install_fault_reports(const mm::MemoryRangeList& ranges);
 
-}  // namespace mm
+}  // namespace kernel
