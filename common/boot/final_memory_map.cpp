@@ -2,6 +2,7 @@
 
 #include "boot/uefi_memory.h"
 #include "boot/firmware_memory.h"
+#include "boot/identity_extent.h"
 #include "boot/loader_log.h"
 #include "support/units.h"
 
@@ -45,14 +46,17 @@ MemoryMapBuffer allocate_memory_map_buffer(EFI_HANDLE image) {
     return {allocate_loader_pages(image, EfiMemoryType::kBootHandoff, pages, "memory map buffer"), pages * kPageSize};
 }
 
-uint64_t current_memory_top(EFI_HANDLE image, const MemoryMapBuffer& buffer) {
+uint64_t bootstrap_identity_top(EFI_HANDLE image, const MemoryMapBuffer& buffer, uint64_t framebuffer_end) {
     const MapSnapshot map = get_memory_map(buffer.address, buffer.capacity);
     if (EFI_ERROR(map.status)) fail_map(image, "GetMemoryMap failed", map.status);
     uint64_t top = 0;
-    for_each_descriptor(buffer.address, map.size, map.descriptor_size, [&](const EfiMemoryDescriptor& d) {
-        const uint64_t end = d.physical_start + d.number_of_pages * kPageSize;
-        if (end > top) top = end;
-    });
+    const Violation v =
+        identity_top(reinterpret_cast<const uint8_t*>(buffer.address), map.size, map.descriptor_size, framebuffer_end, &top);
+    if (!v.ok()) {
+        klog::error("loader").msg("identity map rejected").kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("index", v.has_index() ? v.index : 0).kv("rule", v.rule);
+        loader_fail(image, EFI_UNSUPPORTED);
+    }
     return top;
 }
 
