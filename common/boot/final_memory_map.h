@@ -12,13 +12,12 @@
 
 #include "boot/uefi_memory.h"
 #include "boot/efi.h"
+#include "boot/exit_retry.h"
 
 namespace boot {
 
-struct MemoryMapBuffer {
-    uint64_t address;  // kBootHandoff pages
-    uint64_t capacity;  // bytes
-};
+// kBootHandoff pages: address, and capacity in bytes.
+using MemoryMapBuffer = MapBuffer;
 
 struct FinalMemoryMap {
     uint64_t address;
@@ -46,8 +45,11 @@ MemoryMapBuffer allocate_memory_map_buffer(EFI_HANDLE image);
 // descriptor, when RAM lies where the identity map cannot reach.
 uint64_t bootstrap_identity_top(EFI_HANDLE image, const MemoryMapBuffer& buffer, uint64_t framebuffer_end);
 
-// Takes the final map into `buffer` and exits boot services. On return the
-// firmware is gone: no boot service may be called any more.
+// Takes the final map into `buffer` (or a larger one, should the map outgrow
+// it: the returned address and capacity say which) and exits boot services,
+// retrying as exit_retry.h says. On return the firmware is gone: no boot
+// service may be called any more. A failure is logged with reason= and stops
+// the boot without touching boot services again.
 FinalMemoryMap exit_boot_services(EFI_HANDLE image, const MemoryMapBuffer& buffer);
 
 }  // namespace boot

@@ -3,6 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "arch/x86/uart16550.h"
+#include "boot/boot_volume.h"
 #include "boot/exit_codes.h"
 
 namespace boot {
@@ -52,6 +53,7 @@ const char* efi_status_name(EFI_STATUS status) {
         case EFI_ACCESS_DENIED: return "access-denied";
         case EFI_VOLUME_CORRUPTED: return "volume-corrupted";
         case EFI_BAD_BUFFER_SIZE: return "bad-buffer-size";
+        case kEfiIsADirectory: return "is-a-directory";
         default: return nullptr;
     }
 }
