@@ -21,6 +21,7 @@
 #include "boot/kernel_file_check.h"
 #include "boot/kernel_image.h"
 #include "boot/loader_log.h"
+#include "boot/paging_mode.h"
 #include "support/command_line.h"
 #include "support/units.h"
 
@@ -42,11 +43,13 @@ void log_start(EFI_SYSTEM_TABLE* system_table, const EFI_LOADED_IMAGE& loaded) {
 }
 
 // Our tables are 4-level; a firmware that left 5-level paging on would need
-// 5-level ones, and mixing them up would crash at the CR3 load.
+// 5-level ones, and mixing them up would crash at the CR3 load (paging_mode.h).
 void require_four_level_paging(EFI_HANDLE image) {
-    if (x86::read_cr4() & x86::kCr4La57) {
-        klog::error("loader").msg("unsupported paging mode").kv("field", "CR4.LA57").kv("value", 1u).kv(
-            "rule", "must be 0: this kernel builds 4-level page tables");
+    const uint64_t cr4 = x86::read_cr4();
+    const bool cpu_has_la57 = x86::cpuid_max_basic_leaf() >= 7 && (x86::cpuid(7).ecx & (1u << 16));
+    if (const Violation v = check_paging_mode(cr4, cpu_has_la57); !v.ok()) {
+        klog::error("loader").msg("unsupported paging mode").kv("field", v.field).kv("value", v.value).kv(
+            "cpu-la57", cpu_has_la57).kv("rule", v.rule);
         loader_fail(image, EFI_UNSUPPORTED);
     }
 }
