@@ -13,7 +13,12 @@ EFI_LDS     := $(EFI_LIB)/elf_x86_64_efi.lds
 LOADER_DIR  := common/boot
 LOADER_OUT  := $(BUILD)/loader
 LOADER_SRCS := $(wildcard $(LOADER_DIR)/*.cpp)
-LOADER_OBJS := $(patsubst $(LOADER_DIR)/%.cpp,$(LOADER_OUT)/%.o,$(LOADER_SRCS))
+# The kernel's typed page-table pieces, shared so the bootstrap tables are
+# built by the same builder and policies as the kernel's (bootstrap_mappings.h).
+LOADER_MM_SRCS := common/mm/page_table_builder.cpp common/mm/page_table_entry.cpp common/mm/mtrr.cpp \
+    common/mm/memory_ranges.cpp
+LOADER_OBJS := $(patsubst $(LOADER_DIR)/%.cpp,$(LOADER_OUT)/%.o,$(LOADER_SRCS)) \
+    $(patsubst common/mm/%.cpp,$(LOADER_OUT)/mm/%.o,$(LOADER_MM_SRCS))
 LOADER_EFI  := $(LOADER_OUT)/BOOTX64.EFI
 
 # -fpic: the firmware loads us anywhere. -fshort-wchar: CHAR16 strings.
@@ -46,6 +51,11 @@ $(LOADER_EFI): $(LOADER_OUT)/loader.so
 	@echo "  EFI     $@"
 	$(Q)$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .rel.* -j .rela.* \
 	    -j .reloc --target=efi-app-x86_64 --subsystem=10 $< $@
+
+$(LOADER_OUT)/mm/%.o: common/mm/%.cpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(LOADER_CXXFLAGS) -MMD -MP -c $< -o $@
 
 -include $(LOADER_OBJS:.o=.d)
 

@@ -154,22 +154,57 @@ def test_kernel_sections_have_the_elf_permissions_in_qemus_tables(finished, kern
     assert KERNEL_LINK_BASE not in tlb
 
 
-def test_bootstrap_tables_are_counted_exactly_and_taken_in_one_block(finished):
+def loader_text(finished) -> range:
+    """The loader's text, as its ``bootstrap tables`` line names it."""
+    tables = only(finished, "loader", "bootstrap tables")
+    start = int_field(tables, "loader-text")
+    return range(start, start + int_field(tables, "loader-text-pages") * PAGE)
+
+
+def kernel_frames(finished) -> range:
+    handoff = only(finished, "handoff", "kernel")
+    pa = int_field(handoff, "pa")
+    return range(pa, pa + size_field(handoff, "size"))
+
+
+def split_blocks(finished) -> set[int]:
+    """The 2 MiB blocks of the identity map that need 4 KiB pages: page 0's, the loader text's, the kernel frames'."""
+    two_mib = 2 << 20
+    return {0} | {a // two_mib for r in (loader_text(finished), kernel_frames(finished)) for a in (r.start, r.stop - 1)}
+
+
+def test_bootstrap_tables_are_counted_and_what_is_unused_given_back(finished):
     tables = only(finished, "loader", "bootstrap tables")
     pages = int_field(tables, "table-pages")
-    assert pages == int_field(tables, "table-pages-reserved")
+    assert pages <= int_field(tables, "table-pages-reserved")
     pml4 = int_field(tables, "pml4")
-    assert region_containing(loader_memory_map(finished.records), pml4, pages * PAGE) == "boot-page-tables"
-    # PML4 + PDPT + 4 PDs for the 4 GiB identity map, PDPT + PD + one PT for the kernel.
-    assert pages == 1 + 1 + 4 + 2 + 1
+    # One block, exactly the pages in use: the bound's unused tail went back to the firmware.
+    blocks = [(start, end) for kind, start, end in loader_memory_map(finished.records) if kind == "boot-page-tables"]
+    assert blocks == [(pml4, pml4 + pages * PAGE)]
+    # PML4 + PDPT + 4 PDs for the 4 GiB identity map; a PT for the first 2 MiB
+    # (page 0 is not mapped) and one per 2 MiB block holding the loader's text
+    # or the kernel's frames (4 KiB pages with their own rights); PDPT + PD +
+    # one PT for the kernel image.
+    assert pages == 1 + 1 + 4 + len(split_blocks(finished)) + 3
 
 
-def test_identity_map_covers_low_memory_with_2mib_pages(finished):
+def test_identity_map_is_data_only_but_for_the_loaders_text(finished):
     tlb = parse_info_tlb(finished.monitor["info tlb"])
     identity = [e for e in tlb if e.va < 1 << 47]
-    assert all(e.va == e.pa and e.huge and e.writable for e in identity)
+    assert all(e.va == e.pa for e in identity)
+    assert min(e.va for e in identity) == PAGE  # page 0 is not mapped: a null dereference faults
+    text, frames = loader_text(finished), kernel_frames(finished)
+    for e in identity:
+        if e.va in text:
+            assert not e.no_execute and not e.writable and not e.huge, hex(e.va)
+        elif e.va in frames:
+            assert e.no_execute and not e.writable and not e.huge, hex(e.va)
+        else:
+            assert e.no_execute and e.writable, hex(e.va)
     top = size_field(only(finished, "loader", "bootstrap tables"), "identity")
-    assert top % (1 << 30) == 0 and len(identity) == top // (2 << 20)
+    assert top % (1 << 30) == 0
+    assert sum((2 << 20) if e.huge else PAGE for e in identity) == top - PAGE
+    assert all(e.huge or e.va // (2 << 20) in split_blocks(finished) for e in identity)  # 2 MiB pages elsewhere
 
 
 def test_the_section_report_matches_the_elf(finished, kernel_elf):

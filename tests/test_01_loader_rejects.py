@@ -20,7 +20,8 @@ from harness.elf import E_MACHINE_OFFSET, PF_R, PF_W, PF_X, patched, program_hea
 
 CHAPTER = "01-boot"
 FOLDER = "check-kernels"
-P_VADDR, P_MEMSZ = 16, 40  # offsets inside an ELF64 program header
+P_VADDR, P_FILESZ, P_MEMSZ = 16, 32, 40  # offsets inside an ELF64 program header
+PT_TLS = 7
 PAGE = 4096
 GARBAGE = b"this is not an ELF file at all" * 10
 
@@ -51,6 +52,20 @@ def enormous_bss(data: bytes) -> bytes:
     return patched(data, program_header_offset(data, 2) + P_MEMSZ, "Q", 1 << 40)
 
 
+def text_without_file_bytes(data: bytes) -> bytes:
+    """The text segment's p_filesz = 0: all .bss, so the entry would run zeroes."""
+    return patched(data, program_header_offset(data, 0) + P_FILESZ, "Q", 0)
+
+
+def rodata_relabelled_tls(data: bytes) -> bytes:
+    """The rodata segment's p_type = PT_TLS: nothing would load it."""
+    return patched(data, program_header_offset(data, 1), "I", PT_TLS)
+
+
+def entry(data: bytes) -> str:
+    return hex(read_elf(data).entry)
+
+
 #: file name -> (how to make it from the real kernel, field, value, rule or None)
 BAD_KERNELS = {
     "garbage.elf": (lambda _: GARBAGE, "e_ident.magic", "0x73696874", None),  # "this", little-endian
@@ -62,7 +77,14 @@ BAD_KERNELS = {
     "overlapping.elf": (overlapping_segments, "p_vaddr", None,
                         "PT_LOAD segments must not overlap or share a 4KiB page"),
     "enormous-bss.elf": (enormous_bss, "p_memsz", hex(1 << 40), "must be at most 64MiB"),
+    "empty-text.elf": (text_without_file_bytes, "e_entry", None,
+                       "must point into file-backed bytes of its segment (below p_vaddr + p_filesz)"),
+    "tls-rodata.elf": (rodata_relabelled_tls, "p_type", hex(PT_TLS),
+                       "PT_TLS: the kernel must not use thread-local storage"),
 }
+#: A folder where a kernel file is expected: read_file refuses it, as it
+#: refuses a folder named \kernel.elf (common/boot/boot_volume.h).
+FOLDER_KERNEL = "folder.elf"
 GOOD_KERNEL = "kernel.elf"
 
 
@@ -86,6 +108,7 @@ def checked_kernels():
     data = kernel_bytes()
     files = {f"{FOLDER}/{name}": make(data) for name, (make, *_) in BAD_KERNELS.items()}
     files[f"{FOLDER}/{GOOD_KERNEL}"] = data
+    files[f"{FOLDER}/{FOLDER_KERNEL}/inside.txt"] = b"a folder, not a kernel"
     result = harness.boot(harness.BootConfig(CHAPTER, cmdline="loader.check-kernels", esp_files=files, timeout=60))
     assert_boot_stopped(result)
     return result
@@ -104,12 +127,18 @@ def verdicts(result) -> dict[str, harness.log.LogRecord]:
 
 def test_every_file_gets_one_verdict_then_the_boot_stops(built):
     result = checked_kernels()
-    assert sorted(verdicts(result)) == sorted([*BAD_KERNELS, GOOD_KERNEL])
+    assert sorted(verdicts(result)) == sorted([*BAD_KERNELS, GOOD_KERNEL, FOLDER_KERNEL])
     summary = [r for r in result.records_for("loader") if r.event == "kernel files checked"]
     assert len(summary) == 1 and result.records.index(summary[0]) == len(result.records) - 2
     counts = {k: int(summary[0].fields[k]) for k in ("files", "accepted", "rejected", "unreadable")}
-    assert counts == {"files": len(BAD_KERNELS) + 1, "accepted": 1, "rejected": len(BAD_KERNELS), "unreadable": 0}
+    assert counts == {"files": len(BAD_KERNELS) + 2, "accepted": 1, "rejected": len(BAD_KERNELS), "unreadable": 1}
     assert not [r for r in result.records_for("loader") if r.event in ("read kernel", "kernel loaded")]
+
+
+def test_a_folder_named_like_a_kernel_is_refused_as_a_folder(built):
+    error = verdicts(checked_kernels())[FOLDER_KERNEL]
+    assert (error.level, error.event) == ("ERROR", "cannot read kernel")
+    assert error.fields == {"path": f"\\{FOLDER}\\{FOLDER_KERNEL}", "status": "is-a-directory"}
 
 
 def test_the_real_kernel_is_accepted(built):
@@ -133,6 +162,8 @@ def test_malformed_kernel_is_rejected_by_name(built, name):
         assert error.fields["value"] == value
     if rule is not None:
         assert error.fields["rule"] == rule
+    if name == "empty-text.elf":
+        assert error.fields["value"] == entry(kernel_bytes())
 
 
 # ---------------------------------------------------------------------------

@@ -34,8 +34,13 @@ EFI_STATUS read_file(EFI_FILE_HANDLE root, const char16_t* path, uint64_t max_si
         file->Close(file);
         return EFI_DEVICE_ERROR;
     }
+    const bool directory = (info->Attribute & EFI_FILE_DIRECTORY) != 0;
     const uint64_t size = info->FileSize;
     FreePool(info);
+    if (directory) {  // Read() on a directory lists it, and FAT says "device error" when asked for bytes
+        file->Close(file);
+        return kEfiIsADirectory;
+    }
     if (size > max_size) {
         file->Close(file);
         return EFI_BAD_BUFFER_SIZE;

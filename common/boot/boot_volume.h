@@ -20,8 +20,14 @@ EFI_LOADED_IMAGE* loaded_image(EFI_HANDLE image);
 // it has no readable file system.
 EFI_FILE_HANDLE open_boot_volume(EFI_HANDLE image, const EFI_LOADED_IMAGE& loaded);
 
+// read_file's answer for a path that names a directory. UEFI has no status
+// for it, so it is one of ours (an OEM error code, UEFI 2.10 Appendix D),
+// logged as status=is-a-directory.
+inline constexpr EFI_STATUS kEfiIsADirectory = EFIERR_OEM(1);
+
 // Reads a whole file. A missing file returns EFI_NOT_FOUND so the caller decides
-// whether it is optional; any other failure is returned as is.
+// whether it is optional; a directory returns kEfiIsADirectory; any other
+// failure is returned as is.
 EFI_STATUS read_file(EFI_FILE_HANDLE root, const char16_t* path, uint64_t max_size, FileContents* out);
 
 }  // namespace boot

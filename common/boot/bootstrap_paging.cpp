@@ -1,122 +1,87 @@
 #include "boot/bootstrap_paging.h"
 
 #include "arch/x86/cpu.h"
-#include "arch/x86/paging_bits.h"
+#include "boot/bootstrap_mappings.h"
 #include "boot/firmware_memory.h"
 #include "boot/loader_log.h"
+#include "mm/physical_memory.h"
 #include "support/units.h"
 
 namespace boot {
 namespace {
 
-namespace pte = x86::pte;
-
-// How many table pages the layout needs, counted exactly, so they can be taken
-// from the firmware in one allocation: one allocation adds at most one
-// descriptor to the memory map, however large the machine (one page per table
-// on a 1 TiB machine would add over a thousand, more than the map buffer's slack).
-uint64_t count_table_pages(uint64_t identity_top, const elf::KernelImageLayout& layout) {
-    constexpr uint64_t kPdptSpan = 512 * ONE_GB;  // what one PML4 entry (one PDPT) covers
-    const uint64_t pdpts = div_ceil(identity_top, kPdptSpan);
-    const uint64_t pds = identity_top / ONE_GB;  // identity_top is a multiple of 1 GiB
-    // The kernel, in the upper half so never sharing a table with the identity
-    // map: one table per 512 GiB, 1 GiB and 2 MiB region its span touches.
-    const uint64_t first = layout.virtual_base, last = layout.virtual_base + layout.span - 1;
-    auto regions = [&](uint64_t size) { return last / size - first / size + 1; };
-    return 1 + pdpts + pds + regions(kPdptSpan) + regions(ONE_GB) + regions(TWO_MB);
-}
-
-class TableBuilder {
+// Table frames from one block of kBootPageTables pages, handed out in order,
+// so the pages used are the block's head and the unused tail can be returned.
+class TablePool final : public mm::FrameSource {
 public:
-    TableBuilder(EFI_HANDLE image, uint64_t pool, uint64_t pool_pages)
-        : image_(image), next_(pool), end_(pool + pool_pages * kPageSize) {
-        pml4_ = new_table();
-    }
+    TablePool(uint64_t base, uint64_t pages) : next_(base), end_(base + pages * kPageSize) {}
 
-    uint64_t pml4() const { return pml4_; }
-    uint64_t pages() const { return pages_; }
-
-    void map_2mb(uint64_t va, uint64_t pa, uint64_t flags) {
-        const uint64_t pdpt = next_level(pml4_, pte::pml4_index(va));
-        const uint64_t pd = next_level(pdpt, pte::pdpt_index(va));
-        entries(pd)[pte::pd_index(va)] = pa | flags | pte::kPresent | pte::kHugePage;
+    mm::FrameResult alloc_frame() override { return alloc_page_table_frame(); }
+    mm::FrameResult alloc_page_table_frame() override {
+        if (next_ == end_) return mm::FrameResult::out_of_memory();
+        const uint64_t frame = next_;
+        next_ += kPageSize;
+        return mm::FrameResult::success(mm::PhysAddr(frame));
     }
-
-    void map_4kb(uint64_t va, uint64_t pa, uint64_t flags) {
-        const uint64_t pdpt = next_level(pml4_, pte::pml4_index(va));
-        const uint64_t pd = next_level(pdpt, pte::pdpt_index(va));
-        const uint64_t pt = next_level(pd, pte::pd_index(va));
-        entries(pt)[pte::pt_index(va)] = pa | flags | pte::kPresent;
-    }
+    size_t page_table_frames_available() const override { return (end_ - next_) / kPageSize; }
 
 private:
-    // Boot services run identity-mapped: a table's physical address is its pointer.
-    static uint64_t* entries(uint64_t table) { return reinterpret_cast<uint64_t*>(table); }
-
-    // The pool arrives zeroed (allocate_loader_pages), so a new table is empty.
-    uint64_t new_table() {
-        if (next_ == end_) {
-            klog::error("loader").msg("bootstrap table pool exhausted").kv("pages", pages_).kv(
-                "rule", "count_table_pages must cover the layout");
-            loader_fail(image_, EFI_OUT_OF_RESOURCES);
-        }
-        ++pages_;
-        const uint64_t table = next_;
-        next_ += kPageSize;
-        return table;
-    }
-
-    // Returns the table that entry `index` of `table` points to, creating it
-    // on first use. Intermediate entries are RW and executable: the leaf
-    // entries alone decide permissions.
-    uint64_t next_level(uint64_t table, unsigned index) {
-        uint64_t& entry = entries(table)[index];
-        if (!(entry & pte::kPresent)) entry = new_table() | pte::kPresent | pte::kWritable;
-        return entry & pte::kAddressMask;
-    }
-
-    EFI_HANDLE image_;
     uint64_t next_, end_;
-    uint64_t pml4_ = 0;
-    uint64_t pages_ = 0;
 };
+
+// The loader's .text, from GNU-EFI's linker script (elf_x86_64_efi.lds):
+// page-aligned start, end where the last function ends. Hidden, so they are
+// reached PC-relative, at the addresses the firmware loaded us to.
+extern "C" [[gnu::visibility("hidden")]] char _text[];
+extern "C" [[gnu::visibility("hidden")]] char _etext[];
 
 }  // namespace
 
 BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, const LoadedKernel& kernel) {
-    uint64_t top = 0;
-    if (!align_up(identity_top, ONE_GB, &top)) top = align_down(identity_top, ONE_GB);
-
-    const uint64_t pool_pages = count_table_pages(top, kernel.layout);
-    const uint64_t pool = allocate_loader_pages(image, EfiMemoryType::kBootPageTables, pool_pages, "bootstrap page tables");
-    TableBuilder tables(image, pool, pool_pages);
-    for (uint64_t address = 0; address < top; address += TWO_MB) tables.map_2mb(address, address, pte::kWritable);
-
-    // book:begin kernel-permissions
     // NX needs EFER.NXE, which the loader sets before the jump; on a CPU
     // without NX the bit would be reserved, so it is left out there.
-    const uint64_t no_execute = x86::cpu_has_nx() ? pte::kNoExecute : 0;
-    const elf::KernelImageLayout& layout = kernel.layout;
-    for (size_t i = 0; i < layout.segment_count; ++i) {
-        const elf::LoadSegment& s = layout.segments[i];
-        uint64_t flags = 0;
-        if (s.flags & elf::kSegmentWritable) flags |= pte::kWritable;
-        if (!(s.flags & elf::kSegmentExecutable)) flags |= no_execute;
-        uint64_t end = 0;
-        align_up(s.virtual_address + s.memory_size, kPageSize, &end);  // validated: cannot overflow
-        for (uint64_t va = align_down(s.virtual_address, kPageSize); va < end; va += kPageSize)
-            tables.map_4kb(va, kernel.physical_base + (va - layout.virtual_base), flags);
+    const BootstrapPlan plan{identity_top,
+                             {reinterpret_cast<uint64_t>(_text), reinterpret_cast<uint64_t>(_etext)},
+                             kernel.physical_base,
+                             &kernel.layout,
+                             x86::cpu_has_nx()};
+
+    // One allocation adds at most one descriptor to the memory map, however
+    // large the machine (one page per table on a 1 TiB machine would add over
+    // a thousand, more than the map buffer's slack).
+    const uint64_t reserved = bootstrap_table_pages_bound(plan);
+    const uint64_t pool = allocate_loader_pages(image, EfiMemoryType::kBootPageTables, reserved, "bootstrap page tables");
+    TablePool frames(pool, reserved);
+    mm::IdentityMappedMemory memory;  // boot services run identity-mapped
+    const mm::FrameResult pml4 = mm::PageTableBuilder::create_pml4(memory, frames);
+    if (!pml4.ok()) {
+        klog::error("loader").msg("bootstrap tables rejected").kv("region", "pml4").kv("field", "table-pages")
+            .kv("value", reserved).kv("rule", mm::describe(mm::MapStatus::kOutOfTableFrames));
+        loader_fail(image, EFI_OUT_OF_RESOURCES);
     }
-    // book:end kernel-permissions
+    mm::PageTableBuilder builder(pml4.frame(), memory, frames);
+    const BootstrapResult result = map_bootstrap(builder, plan);
+    if (!result.ok()) {
+        klog::error("loader").msg("bootstrap tables rejected").kv("region", result.region).kv("field", "va")
+            .kv("value", klog::hex(result.va)).kv("rule", mm::describe(result.status));
+        loader_fail(image, EFI_LOAD_ERROR);
+    }
+
+    // Give back what the bound over-counted, while boot services can still
+    // take it: the final map then shows exactly the tables in use.
+    const uint64_t used = reserved - frames.page_table_frames_available();
+    if (used < reserved) BS->FreePages(pool + used * kPageSize, reserved - used);
 
     klog::info("loader")
         .msg("bootstrap tables")
-        .kv("pml4", klog::hex(tables.pml4()))
-        .kv("identity", klog::size(top))
-        .kv("table-pages", tables.pages())
-        .kv("table-pages-reserved", pool_pages)
-        .kv("nx", no_execute != 0);
-    return {tables.pml4(), top, tables.pages()};
+        .kv("pml4", klog::hex(pml4.frame().value()))
+        .kv("identity", klog::size(identity_top))
+        .kv("table-pages", used)
+        .kv("table-pages-reserved", reserved)
+        .kv("nx", plan.cpu_has_nx)
+        .kv("loader-text", klog::hex(align_down(plan.loader_text.start, kPageSize)))
+        .kv("loader-text-pages", div_ceil(plan.loader_text.end - align_down(plan.loader_text.start, kPageSize), kPageSize));
+    return {pml4.frame().value(), identity_top, used};
 }
 
 }  // namespace boot

@@ -1,12 +1,8 @@
 // The loader's bootstrap page tables: just enough for the kernel to start.
-//
-//   virtual                          physical              flags
-//   0 .. identity_top                same                  RW, 2 MiB pages
-//   kernel PT_LOAD segments          the loaded image      from the ELF: RX / R+NX / RW+NX, 4 KiB pages
-//
-// The identity half must stay executable: the instruction after `mov cr3` is
-// still fetched from the loader's own (identity) address. The kernel replaces
-// these tables with its own from chapter 04 on and never trusts them beyond that.
+// What they map, and why only the loader's text is executable in the identity
+// half, is bootstrap_mappings.h; this file takes the table pages from the
+// firmware and logs the result. The kernel replaces these tables with its own
+// from chapter 04 on and never trusts them beyond that.
 #pragma once
 
 #include <stdint.h>
@@ -22,7 +18,8 @@ struct BootstrapTables {
     uint64_t table_pages;  // how many kBootPageTables pages were used
 };
 
-// `identity_top` is rounded up to 1 GiB. Tables are kBootPageTables pages.
+// `identity_top` comes from identity_top() (identity_extent.h). Tables are
+// kBootPageTables pages; a mapping the builder refuses fails the boot by name.
 BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, const LoadedKernel& kernel);
 
 }  // namespace boot

@@ -38,7 +38,7 @@ static_assert(sizeof(ProgramHeader) == 56);
 
 constexpr uint8_t kClass64 = 2, kLittleEndian = 1, kCurrentVersion = 1;
 constexpr uint16_t kTypeExecutable = 2, kMachineX86_64 = 62;
-constexpr uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3;
+constexpr uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtTls = 7;
 
 // The file buffer has no alignment guarantee: copy headers out byte by byte.
 template <typename T>
@@ -112,10 +112,17 @@ Violation check_layout(KernelImageLayout* layout) {
     layout->virtual_base = base;
     layout->span = top - base;
 
+    // The first instruction must be bytes the file supplies: an entry in an
+    // executable segment's .bss part (or in one with p_filesz = 0) would run
+    // zeroes, which decode as `add [rax], al` and fault in the firmware's
+    // exception handler instead of failing the boot by name.
     for (size_t i = 0; i < layout->segment_count; ++i) {
         const LoadSegment& s = layout->segments[i];
-        if ((s.flags & kSegmentExecutable) && layout->entry >= s.virtual_address && layout->entry < segment_end(s))
-            return accept();
+        if (!(s.flags & kSegmentExecutable) || layout->entry < s.virtual_address || layout->entry >= segment_end(s))
+            continue;
+        if (layout->entry - s.virtual_address >= s.file_size)
+            return reject("e_entry", layout->entry, "must point into file-backed bytes of its segment (below p_vaddr + p_filesz)");
+        return accept();
     }
     return reject("e_entry", layout->entry, "must point into an executable PT_LOAD segment");
 }
@@ -134,6 +141,10 @@ Violation parse_kernel_elf(const uint8_t* file, uint64_t file_size, KernelImageL
         const auto p = read_at<ProgramHeader>(file, header.program_header_offset + uint64_t(i) * sizeof(ProgramHeader));
         if (p.type == kPtInterp) return reject("p_type", p.type, "PT_INTERP: the kernel must not need an interpreter");
         if (p.type == kPtDynamic) return reject("p_type", p.type, "PT_DYNAMIC: the kernel must be statically linked");
+        // Nothing would load a PT_TLS segment's bytes or point a TLS register
+        // at them: a kernel that needs one (or whose data was relabelled so)
+        // would read zeroes where it expects its data.
+        if (p.type == kPtTls) return reject("p_type", p.type, "PT_TLS: the kernel must not use thread-local storage");
         if (p.type != kPtLoad || p.memory_size == 0) continue;  // notes, GNU_STACK, ...: nothing to load
         if (Violation v = check_load_segment(p, file_size); !v.ok()) return v;
         if (layout->segment_count == kMaxLoadSegments)

@@ -2,31 +2,20 @@
 
 #include "boot/uefi_memory.h"
 #include "boot/firmware_memory.h"
+#include "boot/exit_retry.h"
+#include "boot/identity_extent.h"
 #include "boot/loader_log.h"
 #include "support/units.h"
 
 namespace boot {
 namespace {
 
-// Room for this many more descriptors than the map had when we sized the
-// buffer: each allocation after that may split a free region in two.
-constexpr uint64_t kSlackDescriptors = 32;
-constexpr unsigned kMaxExitAttempts = 8;
-
-struct MapSnapshot {
-    EFI_STATUS status;
-    UINTN size;
-    UINTN key;
-    UINTN descriptor_size;
-    UINT32 descriptor_version;
-};
-
-MapSnapshot get_memory_map(uint64_t buffer, uint64_t capacity) {
-    MapSnapshot s{};
-    s.size = capacity;
-    s.status = BS->GetMemoryMap(&s.size, reinterpret_cast<EFI_MEMORY_DESCRIPTOR*>(buffer), &s.key,
-                                &s.descriptor_size, &s.descriptor_version);
-    return s;
+MapRead get_memory_map(const MapBuffer& buffer) {
+    UINTN size = buffer.capacity, key = 0, descriptor_size = 0;
+    UINT32 descriptor_version = 0;
+    const EFI_STATUS status = BS->GetMemoryMap(&size, reinterpret_cast<EFI_MEMORY_DESCRIPTOR*>(buffer.address), &key,
+                                               &descriptor_size, &descriptor_version);
+    return {status, size, key, descriptor_size, descriptor_version};
 }
 
 [[noreturn]] void fail_map(EFI_HANDLE image, const char* what, EFI_STATUS status) {
@@ -34,10 +23,38 @@ MapSnapshot get_memory_map(uint64_t buffer, uint64_t capacity) {
     loader_fail(image, status);
 }
 
+// The firmware's side of exit_with_final_map. Once ExitBootServices has been
+// called, failed or not, the firmware console and Stall/Exit are off limits
+// (exit_retry.h): the log is told so before the call, not after.
+class BootServicesExit final : public ExitServices {
+public:
+    explicit BootServicesExit(EFI_HANDLE image) : image_(image) {}
+
+    MapRead get_memory_map(const MapBuffer& buffer) override { return boot::get_memory_map(buffer); }
+    uint64_t exit_boot_services(uint64_t map_key) override {
+        loader_log_boot_services_exited();
+        return BS->ExitBootServices(image_, map_key);
+    }
+    bool allocate_map_buffer(uint64_t bytes, MapBuffer* buffer) override {
+        EFI_PHYSICAL_ADDRESS address = 0;
+        const uint64_t pages = pages_for(bytes);
+        if (EFI_ERROR(BS->AllocatePages(AllocateAnyPages, static_cast<EFI_MEMORY_TYPE>(EfiMemoryType::kBootHandoff),
+                                        pages, &address)))
+            return false;
+        SetMem(reinterpret_cast<void*>(address), pages * kPageSize, 0);  // a plain loop: no boot service
+        *buffer = {address, pages * kPageSize};
+        return true;
+    }
+    void free_map_buffer(const MapBuffer& buffer) override { BS->FreePages(buffer.address, buffer.capacity / kPageSize); }
+
+private:
+    EFI_HANDLE image_;
+};
+
 }  // namespace
 
 MemoryMapBuffer allocate_memory_map_buffer(EFI_HANDLE image) {
-    const MapSnapshot probe = get_memory_map(0, 0);  // asks for the size only
+    const MapRead probe = get_memory_map({0, 0});  // asks for the size only
     if (probe.status != EFI_BUFFER_TOO_SMALL || probe.descriptor_size < sizeof(EfiMemoryDescriptor))
         fail_map(image, "memory map size query failed", probe.status);
     const uint64_t bytes = probe.size + kSlackDescriptors * probe.descriptor_size;
@@ -45,35 +62,32 @@ MemoryMapBuffer allocate_memory_map_buffer(EFI_HANDLE image) {
     return {allocate_loader_pages(image, EfiMemoryType::kBootHandoff, pages, "memory map buffer"), pages * kPageSize};
 }
 
-uint64_t current_memory_top(EFI_HANDLE image, const MemoryMapBuffer& buffer) {
-    const MapSnapshot map = get_memory_map(buffer.address, buffer.capacity);
+uint64_t bootstrap_identity_top(EFI_HANDLE image, const MemoryMapBuffer& buffer, uint64_t framebuffer_end) {
+    const MapRead map = get_memory_map(buffer);
     if (EFI_ERROR(map.status)) fail_map(image, "GetMemoryMap failed", map.status);
     uint64_t top = 0;
-    for_each_descriptor(buffer.address, map.size, map.descriptor_size, [&](const EfiMemoryDescriptor& d) {
-        const uint64_t end = d.physical_start + d.number_of_pages * kPageSize;
-        if (end > top) top = end;
-    });
+    const Violation v =
+        identity_top(reinterpret_cast<const uint8_t*>(buffer.address), map.size, map.descriptor_size, framebuffer_end, &top);
+    if (!v.ok()) {
+        klog::error("loader").msg("identity map rejected").kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("index", v.has_index() ? v.index : 0).kv("rule", v.rule);
+        loader_fail(image, EFI_UNSUPPORTED);
+    }
     return top;
 }
 
-// book:begin exit-boot-services
 FinalMemoryMap exit_boot_services(EFI_HANDLE image, const MemoryMapBuffer& buffer) {
-    for (unsigned attempt = 1; attempt <= kMaxExitAttempts; ++attempt) {
-        // From here to ExitBootServices: no allocation, no firmware console,
-        // nothing that could change the map we are about to hand over.
-        const MapSnapshot map = get_memory_map(buffer.address, buffer.capacity);
-        if (EFI_ERROR(map.status)) fail_map(image, "final GetMemoryMap failed", map.status);
-        const EFI_STATUS status = BS->ExitBootServices(image, map.key);
-        if (status == EFI_SUCCESS) {
-            loader_log_boot_services_exited();
-            return {buffer.address, map.size, buffer.capacity, uint32_t(map.descriptor_size), map.descriptor_version,
-                    attempt};
-        }
-        if (status != EFI_INVALID_PARAMETER) fail_map(image, "ExitBootServices failed", status);
-        // EFI_INVALID_PARAMETER: the map key went stale. Fetch again and retry.
+    BootServicesExit firmware(image);
+    const ExitResult r = exit_with_final_map(firmware, buffer);
+    if (r.outcome != ExitOutcome::kExited) {
+        // COM1 only from the first attempt on; loader_fail then halts
+        // instead of calling Stall and Exit.
+        klog::error("loader").msg("ExitBootServices failed").kv("reason", exit_outcome_name(r.outcome))
+            .kv("status", efi_status_text(r.status)).kv("attempts", r.attempts).kv("growths", r.growths);
+        loader_fail(image, EFI_ERROR(r.status) ? r.status : EFI_ABORTED);
     }
-    fail_map(image, "ExitBootServices kept rejecting the map key", EFI_INVALID_PARAMETER);
+    return {r.buffer.address, r.map.size, r.buffer.capacity, uint32_t(r.map.descriptor_size), r.map.descriptor_version,
+            r.attempts};
 }
-// book:end exit-boot-services
 
 }  // namespace boot

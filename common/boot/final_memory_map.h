@@ -12,13 +12,12 @@
 
 #include "boot/uefi_memory.h"
 #include "boot/efi.h"
+#include "boot/exit_retry.h"
 
 namespace boot {
 
-struct MemoryMapBuffer {
-    uint64_t address;  // kBootHandoff pages
-    uint64_t capacity;  // bytes
-};
+// kBootHandoff pages: address, and capacity in bytes.
+using MemoryMapBuffer = MapBuffer;
 
 struct FinalMemoryMap {
     uint64_t address;
@@ -41,11 +40,16 @@ void for_each_descriptor(uint64_t address, uint64_t size, uint64_t descriptor_si
 // descriptors that later allocations (including this one) add.
 MemoryMapBuffer allocate_memory_map_buffer(EFI_HANDLE image);
 
-// Highest physical address any descriptor of the current map covers.
-uint64_t current_memory_top(EFI_HANDLE image, const MemoryMapBuffer& buffer);
+// Where the bootstrap identity map ends for the current map and a framebuffer
+// ending at `framebuffer_end` (identity_extent.h); fails the boot, naming the
+// descriptor, when RAM lies where the identity map cannot reach.
+uint64_t bootstrap_identity_top(EFI_HANDLE image, const MemoryMapBuffer& buffer, uint64_t framebuffer_end);
 
-// Takes the final map into `buffer` and exits boot services. On return the
-// firmware is gone: no boot service may be called any more.
+// Takes the final map into `buffer` (or a larger one, should the map outgrow
+// it: the returned address and capacity say which) and exits boot services,
+// retrying as exit_retry.h says. On return the firmware is gone: no boot
+// service may be called any more. A failure is logged with reason= and stops
+// the boot without touching boot services again.
 FinalMemoryMap exit_boot_services(EFI_HANDLE image, const MemoryMapBuffer& buffer);
 
 }  // namespace boot

@@ -26,6 +26,11 @@ bool make_path(const CHAR16* name, char16_t (&path)[kMaxPath], char (&text)[kMax
     return true;
 }
 
+// "." and "..": the folder itself and its parent, not entries to check.
+bool is_dot_entry(const CHAR16* name) {
+    return name[0] == u'.' && (name[1] == 0 || (name[1] == u'.' && name[2] == 0));
+}
+
 // The next entry of an open directory into *info (grown as needed); false at the end.
 bool next_entry(EFI_HANDLE image, EFI_FILE_HANDLE folder, EFI_FILE_INFO** info, UINTN* capacity) {
     UINTN size = *capacity;
@@ -64,7 +69,9 @@ void check_kernel_files(EFI_HANDLE image, EFI_FILE_HANDLE root) {
     }
     uint64_t files = 0, accepted = 0, rejected = 0, unreadable = 0;
     while (next_entry(image, folder, &info, &capacity)) {
-        if (info->Attribute & EFI_FILE_DIRECTORY) continue;  // ".", ".." and folders
+        if (is_dot_entry(info->FileName)) continue;
+        // A folder is put through read_file like a file, which refuses it as
+        // it would refuse a folder named \kernel.elf: by name.
         ++files;
         char16_t path[kMaxPath];
         char text[kMaxPath];

@@ -3,6 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "arch/x86/uart16550.h"
+#include "boot/boot_volume.h"
 #include "boot/exit_codes.h"
 
 namespace boot {
@@ -10,6 +11,7 @@ namespace {
 
 constexpr x86::Uart16550 kSerial(x86::kCom1);
 EFI_SYSTEM_TABLE* g_system_table = nullptr;  // nullptr once boot services have exited
+EFI_HANDLE g_image = nullptr;  // for a failed KASSERT, which has no image to hand
 
 void show_on_firmware_console(const char* text, size_t length) {
     // Not the log's own format on purpose: in QEMU the firmware console is also
@@ -51,6 +53,7 @@ const char* efi_status_name(EFI_STATUS status) {
         case EFI_ACCESS_DENIED: return "access-denied";
         case EFI_VOLUME_CORRUPTED: return "volume-corrupted";
         case EFI_BAD_BUFFER_SIZE: return "bad-buffer-size";
+        case kEfiIsADirectory: return "is-a-directory";
         default: return nullptr;
     }
 }
@@ -65,13 +68,15 @@ const char* efi_status_text(EFI_STATUS status) {
     return text;
 }
 
-void init_loader_log(EFI_SYSTEM_TABLE* system_table) {
+void init_loader_log(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
     kSerial.init();
+    g_image = image;
     g_system_table = system_table;
     klog::set_sink(loader_sink);
 }
 
 void loader_log_boot_services_exited() { g_system_table = nullptr; }
+
 
 void loader_fail(EFI_HANDLE image, EFI_STATUS status) {
     klog::error("loader").msg("boot stopped").kv("exit", "failure");
@@ -85,3 +90,14 @@ void loader_fail(EFI_HANDLE image, EFI_STATUS status) {
 }
 
 }  // namespace boot
+
+// The common/mm code the loader links (the page-table builder) checks its
+// assumptions with KASSERT: in the loader a failed one stops the boot by name.
+void kassert_failed(const char* expression, const char* file, int line) {
+    klog::error("loader").msg("assertion failed").kv("expression", expression).kv("file", file).kv("line", uint64_t(line));
+    boot::loader_fail(boot::g_image, EFI_ABORTED);
+}
+
+// The vtables of mm::FrameSource and mm::PhysicalMemoryAccess name this for
+// their pure virtual slots; it is only reached through a broken object.
+extern "C" void __cxa_pure_virtual() { kassert_failed("pure virtual function called", __FILE__, __LINE__); }

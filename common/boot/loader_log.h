@@ -8,7 +8,7 @@ namespace boot {
 
 // Sends klog lines to COM1; until ExitBootServices, errors are also shown on
 // the firmware console so that someone at a real screen sees why boot stopped.
-void init_loader_log(EFI_SYSTEM_TABLE* system_table);
+void init_loader_log(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table);
 
 // After ExitBootServices the firmware console is gone: only COM1 remains.
 void loader_log_boot_services_exited();

@@ -21,6 +21,7 @@
 #include "boot/kernel_file_check.h"
 #include "boot/kernel_image.h"
 #include "boot/loader_log.h"
+#include "boot/paging_mode.h"
 #include "support/command_line.h"
 #include "support/units.h"
 
@@ -28,9 +29,6 @@ namespace boot {
 namespace {
 
 constexpr uint64_t kBootStackSize = 64 * KiB;
-// The kernel reaches the LAPIC, IOAPIC and a 32-bit framebuffer through the
-// bootstrap identity map, so it covers at least the whole 32-bit space.
-constexpr uint64_t kMinIdentityTop = 4 * GiB;
 
 void log_start(EFI_SYSTEM_TABLE* system_table, const EFI_LOADED_IMAGE& loaded) {
     char vendor[48] = {};
@@ -45,11 +43,13 @@ void log_start(EFI_SYSTEM_TABLE* system_table, const EFI_LOADED_IMAGE& loaded) {
 }
 
 // Our tables are 4-level; a firmware that left 5-level paging on would need
-// 5-level ones, and mixing them up would crash at the CR3 load.
+// 5-level ones, and mixing them up would crash at the CR3 load (paging_mode.h).
 void require_four_level_paging(EFI_HANDLE image) {
-    if (x86::read_cr4() & x86::kCr4La57) {
-        klog::error("loader").msg("unsupported paging mode").kv("field", "CR4.LA57").kv("value", 1u).kv(
-            "rule", "must be 0: this kernel builds 4-level page tables");
+    const uint64_t cr4 = x86::read_cr4();
+    const bool cpu_has_la57 = x86::cpuid_max_basic_leaf() >= 7 && (x86::cpuid(7).ecx & (1u << 16));
+    if (const Violation v = check_paging_mode(cr4, cpu_has_la57); !v.ok()) {
+        klog::error("loader").msg("unsupported paging mode").kv("field", v.field).kv("value", v.value).kv(
+            "cpu-la57", cpu_has_la57).kv("rule", v.rule);
         loader_fail(image, EFI_UNSUPPORTED);
     }
 }
@@ -115,7 +115,7 @@ void dump_memory_map(const FinalMemoryMap& map) {
 extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
     using namespace boot;
     InitializeLib(image, system_table);
-    init_loader_log(system_table);
+    init_loader_log(image, system_table);
     const EFI_LOADED_IMAGE& loaded = *loaded_image(image);
     log_start(system_table, loaded);
     BS->SetWatchdogTimer(0, 0, 0, nullptr);  // the 5-minute boot watchdog would reset a slow boot
@@ -139,10 +139,10 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     // 3. Everything else the kernel is handed.
     const uint64_t stack = allocate_loader_pages(image, EfiMemoryType::kBootStack, kBootStackSize / kPageSize, "boot stack");
     const MemoryMapBuffer map_buffer = allocate_memory_map_buffer(image);
-    uint64_t identity_top = current_memory_top(image, map_buffer);
-    if (identity_top < kMinIdentityTop) identity_top = kMinIdentityTop;
-    if (handoff->framebuffer_base + handoff->framebuffer_size > identity_top)
-        identity_top = handoff->framebuffer_base + handoff->framebuffer_size;
+    uint64_t framebuffer_end = 0;  // a sum that wraps is refused as the largest end there is
+    if (__builtin_add_overflow(handoff->framebuffer_base, handoff->framebuffer_size, &framebuffer_end))
+        framebuffer_end = ~uint64_t(0);
+    const uint64_t identity_top = bootstrap_identity_top(image, map_buffer, framebuffer_end);
     const BootstrapTables tables = build_bootstrap_tables(image, identity_top, kernel);
 
     handoff->magic = kHandoffMagic;

@@ -10,10 +10,11 @@ line must agree with what QEMU reports:
   (``-cpu max``), and clear on one that does not (``qemu64``, ``Westmere``);
 * no user-accessible page;
 * no page both writable and executable, and nothing executable outside the
-  kernel's text — except, in chapters 01-03, the loader's bootstrap identity
-  map, which is RW and executable on purpose (the instruction after the CR3
-  load runs from it; common/boot/bootstrap_paging.h) and is gone from 04 on;
-* page 0 never mapped, from chapter 04 on;
+  kernel's text — except, in chapters 01-03, the loader's own text in its
+  bootstrap identity map, read-only and executable on purpose (the
+  instruction after the CR3 load runs from it; common/boot/bootstrap_mappings.h),
+  at the pages its ``bootstrap tables`` line names;
+* page 0 never mapped;
 * the kernel image's guard pages absent, from chapter 04 on;
 * from chapter 04 on, per *physical frame* (:func:`check_frames`), since a
   frame may have several addresses and the CPU judges each alone: no frame
@@ -21,8 +22,7 @@ line must agree with what QEMU reports:
   with two memory types. This needs each leaf's size and PAT bit, which
   ``info tlb`` does not print (its ``P`` column is PS, cleared for 4 KiB
   PTEs, whose bit 7 is PAT; a large leaf's PAT bit 12 is masked out of its
-  address), so the
-  tables are walked from CR3 with physical reads
+  address), so the tables are walked from CR3 with physical reads
   (:func:`harness.inspections.page_table_leaves`) and the walk is first held
   against ``info tlb``: the same leaves, addresses and bits.
 
@@ -102,17 +102,23 @@ def check_protections(result: BootResult, chapter: str) -> None:
     assert not [e for e in tlb if e.user], "a user-accessible page"
     sym = kernel_symbols(chapter)
     text = (sym["__text_start"], sym["__text_end"])
+    loader_text = (0, 0)
+    if not own_tables:  # the loader's text, the one executable part of its identity map
+        tables = [r for r in result.records_for("loader") if r.event == "bootstrap tables"]
+        assert len(tables) == 1, "one [loader] bootstrap tables line"
+        start = int(tables[0].fields["loader-text"], 16)
+        loader_text = (start, start + int(tables[0].fields["loader-text-pages"]) * PAGE)
     for e in tlb:
         executable = not e.no_execute
         va = e.va & (1 << 64) - 1
-        if not own_tables and va < LOWER_HALF_END and va == e.pa:
-            continue  # the loader's bootstrap identity map: RWX by design, replaced in chapter 04
         assert not (e.writable and executable), f"W+X page at {va:#x} ({e.flags})"
+        if executable and loader_text[0] <= va < loader_text[1] and va == e.pa:
+            continue  # the instruction after the CR3 load runs here
         if executable:
             assert text[0] <= va < text[1], f"executable page outside the kernel's text at {va:#x}"
+    assert not [e for e in tlb if e.va == 0], "page 0 mapped"
     if own_tables:
         mapped = {e.va & (1 << 64) - 1 for e in tlb if not e.huge}
-        assert not [e for e in tlb if e.va == 0], "page 0 mapped"
         for guard in (sym["__text_start"] - PAGE, sym["__boot_stack_guard"], sym["__kernel_end"]):
             assert guard not in mapped, f"guard page {guard:#x} mapped"
         check_frames(parse_page_table_leaves(result.monitor["page_table_leaves"]), tlb, pat_in_force(result))

@@ -193,3 +193,24 @@ TEST(ElfImage, IgnoresNonLoadSegmentsButNeedsOneLoad) {
     only_notes.segments = {TestSegment{4, 4, 0x3800, 0, 0x10, 0x10}};
     expect_rejected(only_notes, "PT_LOAD", 0);
 }
+
+// An executable segment with no file bytes (p_filesz = 0) is all .bss: its
+// "code" would be zeroes. The entry must lie below p_vaddr + p_filesz.
+TEST(ElfImage, RejectsEntryInAnExecutableSegmentWithoutFileBytes) {
+    TestElf empty_text;
+    empty_text.segments[0].filesz = 0;
+    expect_rejected(empty_text, "e_entry", 0xFFFFFFFF80001000ull);
+    TestElf entry_in_bss;
+    entry_in_bss.segments[0].memsz = 0x200;
+    entry_in_bss.entry = 0xFFFFFFFF80001100ull;  // the first byte past p_filesz
+    expect_rejected(entry_in_bss, "e_entry", 0xFFFFFFFF80001100ull);
+    entry_in_bss.entry = 0xFFFFFFFF800010FFull;  // the last file-backed byte
+    EXPECT_TRUE(check(entry_in_bss).ok());
+}
+
+// A kernel whose rodata is relabelled PT_TLS (type 7) would run without it.
+TEST(ElfImage, RejectsThreadLocalStorageSegments) {
+    TestElf tls;
+    tls.segments[1].type = 7;
+    expect_rejected(tls, "p_type", 7);
+}
