@@ -16,7 +16,7 @@ struct ScreenFont {
     const char* name;  // the PSF file's name, e.g. "Lat15-Fixed16": the tests read the same file
     uint32_t width;  // pixels per glyph row
     uint32_t height;  // rows per glyph
-    uint32_t row_bytes;  // (width + 7) / 8
+    uint32_t row_bytes;  // bytes per glyph row: div_ceil(width, 8)
     uint8_t first;  // glyphs cover first..last (0x20..0x7E)
     uint8_t last;
     const uint8_t* glyphs;
