@@ -16,6 +16,20 @@ KERNEL_LDFLAGS  := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --bu
 RUNTIME_SRCS := $(filter-out common/kernel/chapter_identity.cpp,$(wildcard common/kernel/*.cpp)) $(wildcard common/kernel/*.S)
 RUNTIME_OBJS := $(patsubst common/kernel/%,$(BUILD)/common/kernel/%.o,$(RUNTIME_SRCS))
 
+# The screen console's font (common/kernel/screen_font.h): a PSF file of
+# Debian's console-setup-linux (scripts/install-deps.sh installs it), turned
+# into a C++ array at build time and never committed.
+SCREEN_FONT_PSF := /usr/share/consolefonts/Lat15-Fixed16.psf.gz
+SCREEN_FONT_CPP := $(BUILD)/generated/screen_font.cpp
+$(SCREEN_FONT_CPP): scripts/psf_to_cpp.py $(SCREEN_FONT_PSF)
+	@mkdir -p $(dir $@)
+	@echo "  FONT    $(SCREEN_FONT_PSF)"
+	$(Q)$(PYTHON) scripts/psf_to_cpp.py $(SCREEN_FONT_PSF) $@
+$(SCREEN_FONT_CPP).o: $(SCREEN_FONT_CPP)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(KERNEL_CXXFLAGS) -MMD -MP -c $< -o $@
+RUNTIME_OBJS += $(SCREEN_FONT_CPP).o
+
 CHAPTERS := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard chapters/*/kernel_main.cpp)))))
 
 # The runtime every chapter links (the base set) is common/kernel less the

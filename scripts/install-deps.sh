@@ -20,6 +20,7 @@ packages=(
     python3 python3-pytest python3-pytest-xdist  # boot tests, run in parallel
     python3-sphinx python3-myst-parser furo      # make book: Sphinx 5.3, MyST Markdown, theme
     chromium                                     # book tests: headless page rendering, screenshot
+    console-setup-linux                          # the screen console's PSF font (mk/kernel.mk)
 )
 
 missing=()

@@ -24,6 +24,7 @@ from harness.monitor import (
     ranges_covering,
 )
 from harness.protections import check_protections
+from harness.screen import INFO_COLOUR, screen_against_log
 
 CHAPTER = "01-boot"
 COMMAND_LINE = "loader.dump-map"
@@ -247,3 +248,18 @@ def test_boots_start_from_a_variable_store_that_has_booted_once(finished):
     assert store.read_bytes() != harness.OVMF_VARS.read_bytes(), "the kept store is still the empty one"
     assert len(store.read_bytes()) == len(harness.OVMF_VARS.read_bytes())
     assert finished.outcome == "success"
+
+
+def test_the_screen_shows_the_kernels_log(finished):
+    """The screen console draws through the loader's identity map: QEMU's
+    screendump, decoded cell by cell with the same PSF font, shows every line
+    the kernel logged from its console line to `ready`, in INFO's colour."""
+    reading = screen_against_log(finished)
+    assert reading.used == len(reading.drawn), "chapter 01's log fits one screen: nothing may have scrolled away"
+    assert reading.rows[0].text.startswith("[INFO  screen] console base=")
+    assert reading.rows[reading.used - 1].text.startswith("[INFO  kernel] ready")
+    assert {colour for row in reading.rows[:reading.used] for colour in row.colours} == {INFO_COLOUR}
+    console = only(finished, "screen", "console")
+    framebuffer = only(finished, "handoff", "framebuffer")
+    for key in ("base", "width", "height", "stride", "format"):
+        assert console.fields[key] == framebuffer.fields[key]

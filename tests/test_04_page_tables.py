@@ -28,6 +28,7 @@ from harness.monitor import parse_info_mem, parse_info_registers, parse_info_tlb
 from harness.paging_model import (READ_ONLY, count_by_size, frame_exceptions, mapped_pieces, mtrrs_of,
                                   predicted_pages, predicted_splits, ram_runs, read_only_frames, tables_needed)
 from harness.protections import check_protections, kernel_symbols
+from harness.screen import screen_against_log
 
 CHAPTER = "04-page-tables"
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -284,6 +285,19 @@ class PageTableChecks:
         # The kernel runs on its own boot stack inside the image, above the guard.
         assert sym["__boot_stack_bottom"] <= int_field(running, "rsp") < sym["__boot_stack_top"]
         assert running.line_number > only(finished, "paging", "switched").line_number
+
+    def test_the_screen_stops_at_the_switch_and_says_so(self, finished):
+        """The new tables identity-map RAM only, not the framebuffer (device
+        memory): the screen, decoded from QEMU's screendump, ends with the
+        last line before the CR3 switch, and the serial log says at once
+        that the console goes on serial only."""
+        reading = screen_against_log(finished, drawn_until="[INFO  paging] switched ")
+        assert reading.rows[reading.used - 1].text.startswith("[INFO  paging] check what=guard-above-image")
+        switched = only(finished, "paging", "switched")
+        serial_only = only(finished, "screen", "serial only")
+        assert serial_only.line_number == switched.line_number + 1
+        assert serial_only.fields["reason"] == "the new page tables do not map the framebuffer"
+        assert int_field(serial_only, "cr3") == int_field(switched, "cr3")
 
 
 class TestCpuMax4G(PageTableChecks):

@@ -21,6 +21,7 @@ from harness.inspections import inspected_boot
 from harness.log import int_field, loader_memory_map, size_field
 from harness.monitor import parse_info_tlb
 from harness.protections import check_protections
+from harness.screen import screen_against_log
 
 CHAPTER = "11-heap"
 PAGE = 4096
@@ -215,3 +216,20 @@ def test_one_bad_free_ends_the_boot_with_its_refusal(built):
     assert only(result, "heap", "a bad free on request").fields["kind"] == "heap-overrun"
     assert (error.subsystem, error.event, error.fields["reason"]) == ("heap", "free rejected", "overrun")
     assert not [r for r in result.records_for("kernel") if r.event == "ready"]
+
+
+def test_the_screen_follows_the_framebuffer_into_its_wc_window(finished):
+    """map_framebuffer told the console where the framebuffer lies in the new
+    tables: from the CR3 switch on it draws through the write-combining window,
+    and QEMU's screendump, decoded cell by cell, shows the log's last lines,
+    down to `ready`."""
+    switched = only(finished, "paging", "switched")
+    moved = only(finished, "screen", "moved")
+    assert moved.line_number == switched.line_number + 1
+    assert int_field(moved, "cr3") == int_field(switched, "cr3")
+    base = int_field(only(finished, "loader", "framebuffer"), "base")
+    assert int_field(moved, "va") == 0xFFFF_D000_0000_0000 + base % 4096
+    reading = screen_against_log(finished)
+    assert len(reading.drawn) > len(reading.rows), "the log is longer than a screen: the console has scrolled"
+    assert reading.used >= len(reading.rows) // 2
+    assert reading.rows[reading.used - 1].text.startswith("[INFO  kernel] ready chapter=11-heap")

@@ -7,4 +7,4 @@ CHAPTER_BASE :=
 CHAPTER_NEW_MODULES :=
 # The host unit tests (tests/host/) of what this chapter adds; `make check` runs
 # them with those of the chapters before it.
-CHAPTER_HOST_TESTS := elf_image_test support_test
+CHAPTER_HOST_TESTS := elf_image_test support_test text_screen_test

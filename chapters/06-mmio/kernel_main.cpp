@@ -16,6 +16,7 @@
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
 #include "kernel/panic.h"
+#include "kernel/screen_console.h"
 #include "mm/phys_window.h"
 #include "support/log.h"
 
@@ -78,6 +79,7 @@ void draw_pattern(const boot::BootHandoff& h) {
         klog::info("fb").msg("no pattern: no 32-bit linear framebuffer");
         return;
     }
+    kernel::release_screen("test pattern");  // the log stays on serial only: the pattern is the screen's now
     // In memory BGRX is B, G, R, X: as a little-endian word 0x00RRGGBB; RGBX swaps red and blue.
     auto pixel = [&](uint32_t rgb) { return bgrx ? rgb : (rgb & 0x00FF00) | (rgb >> 16) | ((rgb & 0xFF) << 16); };
     volatile uint32_t* fb = reinterpret_cast<volatile uint32_t*>(

@@ -1,6 +1,7 @@
 #include "kernel/console.h"
 
 #include "arch/x86/uart16550.h"
+#include "kernel/screen_console.h"
 #include "support/log.h"
 
 namespace kernel {
@@ -8,13 +9,17 @@ namespace {
 
 constexpr x86::Uart16550 kSerial(x86::kCom1);
 
-void serial_sink(klog::Level, const char* text, size_t length) { kSerial.write(text, length); }
+// Serial first: it works from the first line to the last, whatever the screen does.
+void console_sink(klog::Level level, const char* text, size_t length) {
+    kSerial.write(text, length);
+    screen_console_write(level, text, length);
+}
 
 }  // namespace
 
 void console_init() {
     kSerial.init();
-    klog::set_sink(serial_sink);
+    klog::set_sink(console_sink);
 }
 
 }  // namespace kernel

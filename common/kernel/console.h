@@ -1,4 +1,5 @@
-// The kernel console: klog lines go to COM1.
+// The kernel console: klog lines go to COM1 and, once kernel_start has
+// started it, to the screen (kernel/screen_console.h).
 #pragma once
 
 namespace kernel {

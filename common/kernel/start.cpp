@@ -6,6 +6,7 @@
 #include "kernel/early_cpu.h"
 #include "kernel/kernel.h"
 #include "kernel/panic.h"
+#include "kernel/screen_console.h"
 #include "kernel/unknown_options.h"
 #include "support/log.h"
 
@@ -67,6 +68,7 @@ extern "C" [[noreturn]] void kernel_start(const boot::BootHandoff* handoff) {
     run_global_constructors();
     check_handoff_header(handoff);
     g_handoff = handoff;
+    start_screen_console(*handoff);  // the log on the GOP framebuffer too
     if (command_line().value("log") == Str("debug")) klog::set_threshold(klog::Level::kDebug);
     warn_unknown_options(command_line());
     kernel_main(*handoff);

@@ -211,17 +211,17 @@ def tss_descriptor(hmp: Hmp) -> str:
 #: is the default machine's, any other value a page's ``:memory:``. Every
 #: other setting is the default. The book quotes each of these boots.
 AFTER_EXIT: dict[tuple[str, str, str], tuple] = {
-    ("01-boot", "loader.dump-map", ""): ("info registers", "info mem", "info tlb", "info pci"),
+    ("01-boot", "loader.dump-map", ""): ("info registers", "info mem", "info tlb", "info pci", screendump),
     ("02-memory-map", "loader.dump-map", ""): ("info memory_size_summary", "info registers", "info tlb"),
     ("03-frame-allocator", "loader.dump-map", ""): ("info registers", "info tlb"),
-    ("04-page-tables", "", "4G"): ("info registers", "info mem", "info tlb", page_table_leaves),
+    ("04-page-tables", "", "4G"): ("info registers", "info mem", "info tlb", page_table_leaves, screendump),
     ("05-paging", "", "8G"): ("info registers", "info tlb", page_table_leaves),
     ("06-mmio", "", ""): ("info tlb", "info registers", mmio_page_walk, screendump, page_table_leaves),
     ("07-temporary-window", "", ""): ("info registers", "info tlb", slot_walk, page_table_leaves),
     ("08-handoff-remap", "probe=upper-half", ""): ("info registers", "info mem", "info tlb", page_table_leaves),
     ("09-verify", "", ""): ("info registers", "info mem", "info tlb", page_table_leaves),
     ("10-page-faults", "", ""): ("info registers", "info tlb", tss_descriptor, page_table_leaves),
-    ("11-heap", "loader.dump-map", ""): ("info registers", "info tlb", page_table_leaves),
+    ("11-heap", "loader.dump-map", ""): ("info registers", "info tlb", page_table_leaves, screendump),
 }
 
 

@@ -1,12 +1,14 @@
 #include "mm/kernel/mmio_phases.h"
 
 #include "mm/acpi_tables.h"
+#include "mm/address_space_layout.h"
 #include "arch/x86/cpu.h"
 #include "kernel/kernel.h"
 #include "mm/kernel/address_space.h"
 #include "mm/memory_map_log.h"
 #include "mm/memory_type.h"
 #include "kernel/panic.h"
+#include "kernel/screen_console.h"
 #include "support/log.h"
 
 namespace mm {
@@ -133,6 +135,10 @@ void map_framebuffer(KernelAddressSpace& space) {
     const boot::BootHandoff& handoff = space.handoff();
     if (!map_framebuffer(space.builder(), PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, space.cpu()).ok())
         kernel::fail();
+    // The screen console draws through this mapping once these tables are in CR3 (kernel/screen_console.h).
+    const uint64_t offset = PhysAddr(handoff.framebuffer_base).offset_in_page();
+    kernel::screen_follows_mapping(space.pml4().value(), layout::kFramebufferBase.value() + offset,
+                                   layout::kFramebufferWindowSize - offset);
 }
 
 }  // namespace mm
