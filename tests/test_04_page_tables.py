@@ -265,11 +265,12 @@ class PageTableChecks:
 
     def test_the_software_walk_agreed_before_the_switch(self, finished):
         checks = {r.fields["what"]: r for r in finished.records_for("paging") if r.event == "check"}
-        assert set(checks) == {"kernel_main", "rodata-string", "bss-variable", "stack", "handoff", "pml4", "page-0",
+        assert set(checks) == {"text-start", "kernel_main", "rodata-string", "bss-variable", "stack", "handoff", "pml4", "page-0",
                                "guard-below-image", "guard-boot-stack", "guard-above-image"}
         absent = {"page-0", "guard-below-image", "guard-boot-stack", "guard-above-image"}
         assert all(r.fields["present"] == ("no" if what in absent else "yes") for what, r in checks.items())
         sym = symbols()
+        assert int_field(checks["text-start"], "va") == sym["__text_start"]
         assert sym["__text_start"] <= int_field(checks["kernel_main"], "va") < sym["__text_end"]
         assert sym["__rodata_start"] <= int_field(checks["rodata-string"], "va") < sym["__rodata_end"]
         assert sym["__boot_stack_bottom"] <= int_field(checks["stack"], "va") < sym["__kernel_end"]

@@ -263,9 +263,10 @@ def identity_gone_window_stays(seen: Seen) -> None:
     assert kpt_walk(seen.gdb_after("window")).get("pa") == "0x1000"
 
 
-def wx_three_findings(seen: Seen) -> None:
+def wx_four_findings(seen: Seen) -> None:
     rules = [r.fields["rule"] for r in seen.result.records if r.level == "ERROR" and "rule" in r.fields]
-    assert len(rules) == 3 and any("writable and executable" in rule for rule in rules), rules
+    assert len(rules) == 4 and any("writable and executable" in rule for rule in rules), rules
+    assert any("writable through one address and executable through another" in rule for rule in rules), rules
 
 
 def every_bad_mapping(seen: Seen) -> None:
@@ -349,7 +350,7 @@ TRY_IT: dict[str, TryIt] = {
     "make debug CH=08-handoff-remap": TryIt("08-handoff-remap", identity_gone_window_stays, gdb=[
         ("", "break mm::check_upper_half_only"), ("", "continue"), ("low", "kpt 0x1000"),
         ("window", "kpt 0xffff800000001000")]),
-    "make run CH=09-verify CMDLINE=test.bad-mapping=wx": TryIt("09-verify", wx_three_findings),
+    "make run CH=09-verify CMDLINE=test.bad-mapping=wx": TryIt("09-verify", wx_four_findings),
     "make run CH=09-verify CMDLINE=test.bad-mapping=all": TryIt("09-verify", every_bad_mapping),
     "make debug CH=09-verify": TryIt("09-verify", guard_below_image, gdb=[
         ("", "break MemoryManager::verify"), ("", "continue"), ("layout", "klayout"),

@@ -89,6 +89,7 @@ void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm
     const mm::KernelImageGuards guards = mm::kernel_image_guards(kernel::linked_image_layout());
     // pa of an image address: the loader's rule (kernel_image_span.h).
     auto image = [&](uint64_t va) { return placement.physical_base + (va - placement.virtual_base.value()); };
+    const uint64_t text_start = kernel::linked_image_layout().text_start.value();  // fixed by kernel.ld
     const uint64_t code = reinterpret_cast<uint64_t>(&kernel_main);
     const uint64_t text = reinterpret_cast<uint64_t>(kRodataProbe);
     const uint64_t bss = reinterpret_cast<uint64_t>(&g_bss_probe);
@@ -97,6 +98,7 @@ void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm
     const mm::MappingPolicy identity = mm::identity_low_memory_policy(cpu.pages_1gib);
     const mm::MappingPolicy none = {};
     const Expectation expectations[] = {
+        {"text-start", mm::VirtAddr(text_start), true, image(text_start), mm::kKernelTextPolicy},
         {"kernel_main", mm::VirtAddr(code), true, image(code), mm::kKernelTextPolicy},
         {"rodata-string", mm::VirtAddr(text), true, image(text), mm::kKernelRodataPolicy},
         {"bss-variable", mm::VirtAddr(bss), true, image(bss), mm::kKernelDataPolicy},

@@ -4,7 +4,7 @@
 // The bootstrap tables and every chapter's kernel are 4-level. A firmware
 // may leave 5-level paging (CR4.LA57) on: OVMF does on large guests when the
 // CPU has LA57, so do some servers. CR4.LA57 cannot change while paging is on
-// (SDM Vol. 3A, 4.1.1: MOV to CR4 that changes LA57 in IA-32e mode is #GP);
+// (SDM Vol. 3A, 4.1.2 "Paging-Mode Enabling": MOV to CR4 that changes LA57 in IA-32e mode is #GP);
 // leaving 5-level paging takes a trip through 32-bit code with paging off, as
 // Linux's trampoline_32bit does. This loader does not make that trip yet: it
 // refuses by name, before it has touched anything, so the firmware's boot

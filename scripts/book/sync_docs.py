@@ -13,7 +13,7 @@ directives and tests/test_docs_sync.py use too.
 
 The boot logs come from build/book/logs; ``make sync-docs`` captures them
 first (``make book-logs``), and this refuses logs older than their chapter's
-image. Default files: every chapter README. ``--check`` changes nothing and
+image. Default files: every chapter README and every book page that quotes. ``--check`` changes nothing and
 exits 1 when a file would change.
 """
 
@@ -40,9 +40,17 @@ def stale_logs(files: list[Path]) -> list[str]:
     return sorted(boot_log_name(*boot) for boot in boots if not boot_logs.is_fresh(LOGS, book_boot(*boot)))
 
 
+def pages_with_copies() -> list[Path]:
+    """Every chapter README, and the book's own pages that quote code or a boot
+    (the paging primer quotes a chapter-04 boot line)."""
+    book = [p for p in sorted((REPO / "book").rglob("*.md"))
+            if "_build" not in p.parts and any(f"{{{kind}}}" in p.read_text(encoding="utf-8") for kind in ("excerpt", "bootlog"))]
+    return sorted(REPO.glob("chapters/*/README.md")) + book
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
-    files = [Path(a).resolve() for a in argv if a != "--check"] or sorted(REPO.glob("chapters/*/README.md"))
+    files = [Path(a).resolve() for a in argv if a != "--check"] or pages_with_copies()
     try:
         stale = stale_logs(files)
     except quotes.QuoteError as error:
