@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .markers import MARKER_RE
+from .markers import is_marker_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from harness.paths import chapter_modules, chapter_variables  # noqa: E402  (the one chapter.mk reader)
@@ -286,8 +286,8 @@ def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) 
     for k in sorted(set(old_by_key) | set(new_by_key)):
         a, b = old_by_key.get(k), new_by_key.get(k)
         # The book's own marker comments are not code: they stay out of the diff.
-        a_text = [l for l in (repo_root / a).read_text(encoding="utf-8").splitlines(keepends=True) if not MARKER_RE.search(l)] if a else []
-        b_text = [l for l in (repo_root / b).read_text(encoding="utf-8").splitlines(keepends=True) if not MARKER_RE.search(l)] if b else []
+        a_text = [l for l in (repo_root / a).read_text(encoding="utf-8").splitlines(keepends=True) if not is_marker_line(l)] if a else []
+        b_text = [l for l in (repo_root / b).read_text(encoding="utf-8").splitlines(keepends=True) if not is_marker_line(l)] if b else []
         if a_text == b_text:
             continue
         if a and b:
