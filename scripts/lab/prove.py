@@ -65,7 +65,7 @@ def prove_one(lab: Lab, variant: str) -> tuple[str, str, list[str], float]:
     if partial:
         problems.append(f"parts with partial marks: {sorted(partial)}")
     for name in want & failing:
-        if lab.part(name).rule not in " ".join(result["report"].split()):
+        if " ".join(lab.part(name).rule.split()) not in " ".join(result["report"].split()):
             problems.append(f"the report does not name the rule of {name}")
     if (run.returncode == 0) != (not failing):
         problems.append(f"exit status {run.returncode} does not match the score")
