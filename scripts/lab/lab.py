@@ -135,7 +135,7 @@ def report(lab: Lab, workspace: Path, results: list[PartResult]) -> str:
         part = lab.part(result.name)
         lines.append("")
         lines.append(f"FAIL {part.name} ({part.file})")
-        lines += textwrap.wrap(part.rule, 96, initial_indent="  rule: ", subsequent_indent="        ")
+        lines += textwrap.wrap(part.rule, 96, initial_indent="  rule: ", subsequent_indent="        ", break_on_hyphens=False)
         for failure in result.failures[:4]:
             lines += textwrap.wrap(failure, 96, initial_indent="  failed: ", subsequent_indent="          ")
         if len(result.failures) > 4:
