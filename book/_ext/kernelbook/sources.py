@@ -216,7 +216,9 @@ def chapter_files(repo_root: Path, build_dir: Path, chapter: str) -> list[str]:
         raise MissingBuild(f"{build_dir / chapter / 'obj'} has no .d files: build the chapter first (make kernels)")
     dep_files += sorted((build_dir / "common" / "kernel").glob("*.d"))
     dep_files += [build_dir / "common" / "mm" / f"{m}.cpp.d" for m in mm_modules(repo_root, chapter)]
-    files = {p.relative_to(repo_root).as_posix() for p in (repo_root / "chapters" / chapter).iterdir() if p.is_file()}
+    # lab.toml is the chapter's lab (scripts/lab), not a source of its kernel.
+    files = {p.relative_to(repo_root).as_posix() for p in (repo_root / "chapters" / chapter).iterdir()
+             if p.is_file() and p.name != "lab.toml"}
     files.add("common/kernel/kernel.ld")
     for dep in dep_files:
         if not dep.is_file():
