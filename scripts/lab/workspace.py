@@ -79,21 +79,23 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def refresh(lab: Lab, workspace: Path) -> tuple[set[str], set[str]]:
-    """Put every non-lab file back to the reference's; return (changed lab files, restored files).
+    """Put every non-lab file back to the reference's; return (lab files, restored files).
 
-    A file with the reference's content gets the reference's timestamp, so its
-    objects stay current; a lab file the reader changed keeps its own.
+    A non-lab file with the reference's content gets the reference's
+    timestamp, so the reference's objects stay current for it.
     """
     changed, restored = set(), set()
     for name in source_files():
         source, copy = REPO_ROOT / name, workspace / name
-        if _same(source, copy):
-            stat = source.stat()
-            os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        elif name in lab.files():
+        if name in lab.files():
+            # Always the reader's, whatever it holds: its objects are never the
+            # reference's, and its timestamp is left to make.
             if not copy.is_file():
                 raise LabError(f"{copy} is missing: it is where you write the lab (make lab CH={lab.chapter} FRESH=1 starts over)")
             changed.add(name)
+        elif _same(source, copy):
+            stat = source.stat()
+            os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         else:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, copy)
