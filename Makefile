@@ -52,6 +52,7 @@ include mk/loader.mk
 include mk/kernel.mk
 include mk/host.mk
 include mk/fuzz.mk
+include mk/lab.mk
 
 # help: loader       build the UEFI loader, build/loader/BOOTX64.EFI
 # help: kernels      build every chapter's kernel.elf and disk.img

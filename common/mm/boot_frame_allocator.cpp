@@ -32,6 +32,7 @@ void BootFrameAllocator::init(const MemoryRange* ranges, size_t count) {
 // book:end init
 
 // book:begin alloc
+// lab:begin allocate
 FrameResult BootFrameAllocator::take_from_regions() {
     for (; current_ < region_count_; ++current_) {
         Region& r = regions_[current_];
@@ -50,6 +51,7 @@ FrameResult BootFrameAllocator::alloc_page_table_frame() {
     const FrameResult reserved = reserve_.pop();
     return reserved.ok() ? reserved : take_from_regions();
 }
+// lab:end allocate
 // book:end alloc
 
 bool BootFrameAllocator::refill_reserve() {

@@ -101,6 +101,7 @@ FaultVerdict classify_address(VirtAddr va, const FaultAddressMap& map) {
 // book:end classify-address
 
 // book:begin classify-page-fault
+// lab:begin classify-page-fault
 FaultVerdict classify_page_fault(VirtAddr va, const PageFaultError& e, const FaultAddressMap& map) {
     FaultVerdict v = classify_address(va, map);
     const bool in_text = v.region == Str("text"), in_rodata = v.region == Str("rodata");
@@ -115,6 +116,7 @@ FaultVerdict classify_page_fault(VirtAddr va, const PageFaultError& e, const Fau
     else if (!e.present) v.cause = FaultCause::kNotMapped;
     return v;
 }
+// lab:end classify-page-fault
 // book:end classify-page-fault
 
 // book:begin decode-memory-operand

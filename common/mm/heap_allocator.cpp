@@ -177,6 +177,7 @@ bool HeapAllocator::requested_size(const void* payload, uint64_t* size) const {
 // Into the free list in address order, merged with the free block just before
 // and just after it when they touch. The block's own header keeps its free
 // tag even when merged away, so a second free of it is still recognised.
+// lab:begin insert-free
 void HeapAllocator::insert_free(Block* block) {
     block->tag = free_tag(block->address());
     Block* prev = nullptr;
@@ -197,6 +198,7 @@ void HeapAllocator::insert_free(Block* block) {
         block->next = next->next;
     }
 }
+// lab:end insert-free
 
 HeapStats HeapAllocator::stats() const {
     HeapStats s = stats_;

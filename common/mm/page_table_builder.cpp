@@ -167,6 +167,7 @@ MapResult PageTableBuilder::walk_range(Pass pass, VirtAddr va, PhysAddr pa, uint
 // whether it could and which tables it would need. Both passes make the same
 // decisions from the same tables: the check pass treats a table it would
 // create as empty, which is what the write pass then creates.
+// lab:begin map-page
 MapStatus PageTableBuilder::map_page(Pass pass, VirtAddr va, PhysAddr pa, PageSize* size, const MappingPolicy& policy,
                                      NewTableCounter& counter, MapStats& stats) {
     PhysAddr table = pml4_;
@@ -204,6 +205,7 @@ MapStatus PageTableBuilder::map_page(Pass pass, VirtAddr va, PhysAddr pa, PageSi
         }
     }
 }
+// lab:end map-page
 
 TableResult PageTableBuilder::prepare_page_table(VirtAddr va) {
     if (!va.is_aligned(kPageSize)) return {MapStatus::kMisalignedVirtual, {}, 0};
@@ -233,6 +235,7 @@ TableResult PageTableBuilder::prepare_page_table(VirtAddr va) {
     return {MapStatus::kOk, table, missing};
 }
 
+// lab:begin install-table
 PhysAddr PageTableBuilder::install_new_table(PageTableEntry& entry, PageTableLevel level) {
     const FrameResult frame = frames_.alloc_page_table_frame();
     KASSERT(frame.ok());  // the check pass saw enough frames available
@@ -240,5 +243,6 @@ PhysAddr PageTableBuilder::install_new_table(PageTableEntry& entry, PageTableLev
     entry.set(level, frame.frame(), kTableEntryFlags);
     return frame.frame();
 }
+// lab:end install-table
 
 }  // namespace mm

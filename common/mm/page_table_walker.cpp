@@ -11,6 +11,7 @@ const char* describe(StrayKind kind) {
 }
 
 // book:begin walk-table
+// lab:begin walk-table
 void PageTableWalker::walk_table(PageTableVisitor& visitor, PhysAddr frame, PageTableLevel level, VirtAddr base,
                                  uint64_t above_and, uint64_t above_or) {
     if (!visitor.enter_table({frame, level, base})) return;
@@ -37,6 +38,7 @@ void PageTableWalker::walk_table(PageTableVisitor& visitor, PhysAddr frame, Page
         walk_table(visitor, entry.address(), next_lower(level), va, above_and & flags, above_or | flags);
     }
 }
+// lab:end walk-table
 // book:end walk-table
 
 void PageTableWalker::walk(PageTableVisitor& visitor) {

@@ -38,6 +38,7 @@ TableResult TemporaryWindow::create(PageTableBuilder& builder, PhysicalMemoryAcc
 // book:end temporary-window-create
 
 // book:begin temporary-window-map
+// lab:begin window-map
 TemporaryMapping TemporaryWindow::map(PhysAddr frame) {
     KASSERT(ready());
     KASSERT(!in_use_ && "the temporary window is already mapped: one TemporaryMapping at a time");
@@ -60,6 +61,7 @@ void TemporaryWindow::unmap() {
     TlbFlush(slot_, *tlb_).flush();
     in_use_ = false;
 }
+// lab:end window-map
 // book:end temporary-window-map
 
 PageTableEntry& TemporaryWindow::slot_entry() {

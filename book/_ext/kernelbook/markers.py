@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER_RE = re.compile(r"(?://|/\*|#|;)\s*book:(begin|end)\s+([A-Za-z0-9_.-]+)")
+# A lab's markers (scripts/lab/labspec.py) are for the lab tools, not the
+# reader of the book: excerpts and diffs leave them out like their own.
+LAB_MARKER_RE = re.compile(r"(?://|/\*|#|;)\s*lab:(begin|end)\s+([A-Za-z0-9_.-]+)")
 # Files searched for markers (below the configured source roots).
 SOURCE_SUFFIXES = (".cpp", ".h", ".hpp", ".S", ".s", ".ld", ".mk", ".py", ".sh")
 
@@ -79,15 +82,20 @@ def scan_tree(repo_root: Path, roots: list[str]) -> MarkerScan:
     return scan
 
 
+def is_marker_line(line: str) -> bool:
+    """A book or lab marker: a comment line that is never shown as code."""
+    return bool(MARKER_RE.search(line) or LAB_MARKER_RE.search(line))
+
+
 def excerpt_lines(text: str, region: Region) -> tuple[str, int]:
     """The region's code, dedented, without marker lines; and its first line number."""
     lines = text.splitlines()[region.begin_line : region.end_line - 1]
     first = region.begin_line + 1
     # Nested markers of other regions are not code: drop them, but only at the
     # edges keep line numbers exact (an inner marker line in the middle is blanked).
-    while lines and MARKER_RE.search(lines[0]):
+    while lines and is_marker_line(lines[0]):
         lines, first = lines[1:], first + 1
-    while lines and MARKER_RE.search(lines[-1]):
+    while lines and is_marker_line(lines[-1]):
         lines = lines[:-1]
-    lines = ["" if MARKER_RE.search(line) else line for line in lines]
+    lines = ["" if is_marker_line(line) else line for line in lines]
     return textwrap.dedent("\n".join(lines)), first

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .markers import MARKER_RE
+from .markers import is_marker_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from harness.paths import chapter_modules, chapter_runtime_modules, chapter_variables, runtime_base  # noqa: E402  (the one chapter.mk reader)
@@ -219,7 +219,9 @@ def chapter_files(repo_root: Path, build_dir: Path, chapter: str) -> list[str]:
     dep_files += [runtime / f"{p.name}.d" for p in runtime_base(repo_root / "chapters") if p.name != "chapter_identity.cpp"]
     dep_files += [runtime / f"{m}.cpp.d" for m in chapter_runtime_modules(chapter, repo_root / "chapters")]
     dep_files += [build_dir / "common" / "mm" / f"{m}.cpp.d" for m in mm_modules(repo_root, chapter)]
-    files = {p.relative_to(repo_root).as_posix() for p in (repo_root / "chapters" / chapter).iterdir() if p.is_file()}
+    # lab.toml is the chapter's lab (scripts/lab), not a source of its kernel.
+    files = {p.relative_to(repo_root).as_posix() for p in (repo_root / "chapters" / chapter).iterdir()
+             if p.is_file() and p.name != "lab.toml"}
     files.add("common/kernel/kernel.ld")
     for dep in dep_files:
         if not dep.is_file():
@@ -292,8 +294,8 @@ def chapter_diff(repo_root: Path, build_dir: Path, previous: str, chapter: str) 
     for k in sorted(set(old_by_key) | set(new_by_key)):
         a, b = old_by_key.get(k), new_by_key.get(k)
         # The book's own marker comments are not code: they stay out of the diff.
-        a_text = [l for l in (repo_root / a).read_text(encoding="utf-8").splitlines(keepends=True) if not MARKER_RE.search(l)] if a else []
-        b_text = [l for l in (repo_root / b).read_text(encoding="utf-8").splitlines(keepends=True) if not MARKER_RE.search(l)] if b else []
+        a_text = [l for l in (repo_root / a).read_text(encoding="utf-8").splitlines(keepends=True) if not is_marker_line(l)] if a else []
+        b_text = [l for l in (repo_root / b).read_text(encoding="utf-8").splitlines(keepends=True) if not is_marker_line(l)] if b else []
         if a_text == b_text:
             continue
         if a and b:
