@@ -73,7 +73,9 @@ def test_the_check_sees_every_block_and_marker():
     for readme in READMES:
         text = readme.read_text(encoding="utf-8")
         found = quotes.blocks(text)
-        assert any(b.kind == "excerpt" for b in found), readme
+        if readme.name == "README.md":  # every chapter quotes code; a book page may quote only a boot
+            assert any(b.kind == "excerpt" for b in found), readme
+        assert found, readme
         assert [b.boot() for b in found if b.kind == "bootlog"] == bootlogs.boots_in_text(text, ("bootlog",)), readme
         markers += len(quotes.log_markers(text))
     assert markers >= 10

@@ -22,6 +22,7 @@ exit status, settings, session and monitor readings.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -74,10 +75,12 @@ def shareable(config: BootConfig) -> bool:
     Monitor readings are allowed (:func:`reuse` checks that the book step took
     them), functions only from harness.inspections."""
     default = BootConfig(config.chapter)
-    return (config.cmdline is not None and not config.hold
+    # Every field but these must be the default's (a ramfb display is another machine).
+    free = {"chapter", "cmdline", "memory", "monitor_commands", "timeout"}
+    return (config.cmdline is not None
             and all(_known_by_name(command) for command in config.monitor_commands)
-            and not config.esp_files and not config.extra_args and config.gdb_port is None
-            and (config.smp, config.cpu, config.machine) == (default.smp, default.cpu, default.machine))
+            and all(getattr(config, f.name) == getattr(default, f.name)
+                    for f in dataclasses.fields(config) if f.name not in free))
 
 
 def _fresh_meta(out: Path, config: BootConfig) -> dict | None:
@@ -163,6 +166,11 @@ def _shared_key(config: BootConfig) -> str | None:
         "monitor": sorted(monitor_name(command) for command in config.monitor_commands),
         "image-mtime": chapter_image(config.chapter).stat().st_mtime,
     }
+    # Every other field too (the display device, and whatever BootConfig gains
+    # later): two boots that differ in any setting must never share a result.
+    special = {"chapter", "memory", "smp", "cpu", "machine", "cmdline", "extra_args", "timeout", "esp_files",
+               "monitor_commands", "gdb_port", "hold"}
+    settings.update({f.name: repr(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in special})
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
 

@@ -161,7 +161,8 @@ def _check_sum(phase: Record, key: str, total: int, what: str) -> None:
 def _phase_summary(phase: Record, extra: str = "") -> str:
     parts = [fmt_size(phase.size("bytes"))] if "bytes" in phase.fields else []
     if "pages-4k" in phase.fields:
-        parts.append(fmt_pages(_pages(phase)).replace(" × ", "×").replace("iB", ""))
+        # One page size a line: "1311×4K + 1021×2M + 2×1G" would not fit the margin.
+        parts.extend(fmt_pages(_pages(phase)).replace(" × ", "×").replace("iB", "").split(" + "))
     if "tables" in phase.fields:
         parts.append(f"{phase.fields['tables']} new tables")
     return " · ".join(parts + ([extra] if extra else []))
