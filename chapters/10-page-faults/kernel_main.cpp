@@ -17,7 +17,8 @@
 #include "kernel/kernel.h"
 #include "mm/kernel/boot_intake.h"
 #include "kernel/exception_tables.h"
-#include "kernel/fault_reports.h"
+#include "mm/kernel/fault_reports.h"
+#include "mm/kernel/kernel_stacks_phase.h"
 #include "mm/kernel/leave_lower_half.h"
 #include "mm/kernel/phys_window_check.h"
 #include "memory_manager.h"
@@ -30,8 +31,8 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
 
     chapter10::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
     memory.activate();
-    kernel::install_fault_reports(intake.memory.ranges);
-    kernel::install_exception_tables();  // the stacks are in the live tables now: TSS, IST gates
+    mm::install_fault_reports(intake.memory.ranges);
+    kernel::install_exception_tables(mm::ist_stacks());  // the stacks are in the live tables now: TSS, IST gates
     mm::check_phys_window(intake.memory.ranges, intake.frames);
     mm::leave_lower_half(memory);  // chapter 08: loader_handoff is a low address, done with it
     const bool verified = memory.verify();  // the kernel stacks and their guards included

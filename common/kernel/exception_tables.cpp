@@ -1,14 +1,11 @@
 #include "kernel/exception_tables.h"
 
 #include "kernel/early_cpu.h"
-#include "mm/kernel_stacks.h"
+#include "support/assert.h"
 #include "support/log.h"
 
 namespace kernel {
 namespace {
-
-using mm::kernel_stack;
-using mm::kKernelStackCount;
 
 // book:begin tss
 // The 64-bit TSS (SDM Vol. 3A, 7.7, Figure 7-11): 104 bytes, and most fields
@@ -55,19 +52,24 @@ static_assert(sizeof(uint64_t) * 3 == kTssSelector);
 alignas(16) TaskStateSegment g_tss;
 alignas(16) IdtGate g_idt[kExceptionVectors];
 
-uint8_t ist_of(unsigned vector) {
-    const mm::KernelStack* stack = mm::kernel_stack_for_vector(vector);
-    return stack ? stack->ist : 0;
+uint8_t ist_of(const IstStacks& stacks, unsigned vector) {
+    for (size_t i = 0; i < stacks.count; ++i)
+        if (stacks.stack[i].vector == vector) return stacks.stack[i].ist;
+    return 0;
 }
 
 }  // namespace
 
 // book:begin install
-void install_exception_tables() {
+void install_exception_tables(const IstStacks& stacks) {
     // The TSS: each IST slot holds the top of its stack (the CPU aligns RSP
     // down to 16 bytes and pushes below it).
     g_tss = {};
-    for (size_t i = 0; i < kKernelStackCount; ++i) g_tss.ist[kernel_stack(i).ist - 1] = kernel_stack(i).top.value();
+    for (size_t i = 0; i < stacks.count; ++i) {
+        const IstStack& s = stacks.stack[i];
+        KASSERT(s.ist >= 1 && s.ist <= 7 && g_tss.ist[s.ist - 1] == 0);
+        g_tss.ist[s.ist - 1] = s.top;
+    }
     g_tss.io_map_base = sizeof(TaskStateSegment);
     const TssDescriptor tss = tss_descriptor(reinterpret_cast<uint64_t>(&g_tss), sizeof(g_tss) - 1);
     g_gdt[3] = tss.low;
@@ -77,7 +79,7 @@ void install_exception_tables() {
 
     // Every vector to its stub; #DF, #PF, NMI and #MC on their own stacks.
     for (unsigned vector = 0; vector < kExceptionVectors; ++vector)
-        g_idt[vector] = interrupt_gate(trap_stub(vector), ist_of(vector));
+        g_idt[vector] = interrupt_gate(trap_stub(vector), ist_of(stacks, vector));
     const DescriptorTableRegister idtr{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
     asm volatile("lidt %0" : : "m"(idtr) : "memory");
     // book:end install
@@ -99,11 +101,10 @@ void install_exception_tables() {
     klog::info("cpu").msg("tr").kv("selector", klog::hex(tr)).kv("type", klog::hex(type)).kv("busy", type == kTssBusy);
     klog::info("cpu").msg("idt").kv("base", klog::hex(idtr.base)).kv("limit", klog::hex(idtr.limit))
         .kv("vectors", uint64_t(kExceptionVectors));
-    for (size_t i = 0; i < kKernelStackCount; ++i) {
-        const mm::KernelStack s = kernel_stack(i);
+    for (size_t i = 0; i < stacks.count; ++i) {
+        const IstStack& s = stacks.stack[i];
         klog::info("cpu").msg("ist").kv("slot", uint64_t(s.ist)).kv("stack", s.name).kv("vector", uint64_t(s.vector))
-            .kv("name", exception_name(s.vector)).kv("top", klog::hex(s.top.value()))
-            .kv("guard", klog::hex(s.guard.value()));
+            .kv("name", exception_name(s.vector)).kv("top", klog::hex(s.top)).kv("guard", klog::hex(s.guard));
     }
 }
 

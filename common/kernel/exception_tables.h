@@ -11,20 +11,38 @@
 // The chapter-01 IDT (early_cpu.cpp, beside this file) stays in place until
 // this replaces it: every gate still points at the same entry stubs
 // (common/kernel/trap_entry.S); what changes is the stack they run on and
-// the handler they end in (fault_reports.h).
+// the handler they end in (mm/kernel/fault_reports.h).
 //
-// A runtime module that chapter 10 declares (CHAPTER_NEW_RUNTIME): the stacks
-// are chapter 10's memory-library module kernel_stacks.
+// A runtime module that chapter 10 declares (CHAPTER_NEW_RUNTIME). The
+// stacks are the memory library's (mm/kernel_stacks.h maps them): it hands
+// them down as IstStacks, so nothing here includes a memory-library header.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 namespace kernel {
 
-// Loads the GDT (null, code, data, TSS), TR and the IDT. The kernel stacks
-// must be mapped in the live tables (map_kernel_stacks, then activate()).
-// Logs one line each for the GDT, the TSS, TR and the IDT.
-void install_exception_tables();
+// One stack an IST slot of the TSS names, and the vector whose gate uses it.
+struct IstStack {
+    const char* name;  // for the log: "df-ist", …
+    uint8_t ist;       // the TSS slot, 1-7
+    uint8_t vector;    // the exception whose gate names the slot
+    uint64_t top;      // the RSP the CPU loads (16-byte aligned)
+    uint64_t guard;    // the unmapped page below the stack, for the log
+};
+
+// At most one stack per IST slot.
+struct IstStacks {
+    IstStack stack[7];
+    size_t count;
+};
+
+// Loads the GDT (null, code, data, TSS), TR and the IDT, each of `stacks` in
+// its TSS slot and named by its vector's gate. The stacks must be mapped in
+// the live tables (map_kernel_stacks, then activate()). Logs one line each
+// for the GDT, the TSS, TR and the IDT, and one per stack.
+void install_exception_tables(const IstStacks& stacks);
 
 // The test hook for a double fault (test.fault=double-fault): clears the
 // present bit of `vector`'s gate, so delivering that exception itself faults

@@ -20,4 +20,14 @@ void expect_kernel_stacks(ExpectedRegions& out, CpuPagingFeatures cpu) {
     }
 }
 
+kernel::IstStacks ist_stacks() {
+    kernel::IstStacks out{};
+    static_assert(kKernelStackCount <= 7, "seven IST slots");
+    for (size_t i = 0; i < kKernelStackCount; ++i) {
+        const KernelStack s = kernel_stack(i);
+        out.stack[out.count++] = {s.name, s.ist, s.vector, s.top.value(), s.guard.value()};
+    }
+    return out;
+}
+
 }  // namespace mm

@@ -2,6 +2,7 @@
 // expects of them from chapter 10 on.
 #pragma once
 
+#include "kernel/exception_tables.h"
 #include "mm/cpu_paging_features.h"
 #include "mm/kernel/address_space.h"
 #include "mm/kernel/address_space_verification.h"
@@ -15,5 +16,9 @@ void map_kernel_stacks(KernelAddressSpace& space);
 // Each stack mapped RW+NX, to any frames (they come one by one from the
 // allocator), and the guard page below it absent.
 void expect_kernel_stacks(ExpectedRegions& out, CpuPagingFeatures cpu);
+
+// The stacks as the runtime's exception tables take them: each in its IST
+// slot, for its vector (kernel::install_exception_tables).
+kernel::IstStacks ist_stacks();
 
 }  // namespace mm

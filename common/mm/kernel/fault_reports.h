@@ -15,16 +15,18 @@
 //   [PANIC fault] page fault address=0x… cause=guard-page region=guard-boot-stack stack=boot access=write present=no …
 //   [PANIC fault] frame vector=14 name=page-fault error=0x2 rip=0x… cs=0x8 rflags=0x… rsp=0x… ss=0x10 …
 //   [PANIC fault] registers rax=0x… rbx=0x… …
-// A runtime module that chapter 10 declares (CHAPTER_NEW_RUNTIME): the
-// decoding is chapter 10's memory-library module fault_decode.
+// The memory library's side of a fault: the decoding (fault_decode.h) and
+// what lies at an address (the image, the stacks, the window) are the memory
+// manager's knowledge, so the reports live here and reach the runtime's entry
+// stubs through kernel::set_trap_handler (early_cpu.h), the one way up.
 #pragma once
 
 #include "mm/memory_ranges.h"
 
-namespace kernel {
+namespace mm {
 
 // Installs the handler behind every entry stub. `ranges` (kept, not copied)
 // tells RAM from holes in the phys-offset window.
-void install_fault_reports(const mm::MemoryRangeList& ranges);
+void install_fault_reports(const MemoryRangeList& ranges);
 
-}  // namespace kernel
+}  // namespace mm

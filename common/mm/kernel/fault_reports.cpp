@@ -1,4 +1,4 @@
-#include "kernel/fault_reports.h"
+#include "mm/kernel/fault_reports.h"
 
 #include "arch/x86/cpu.h"
 #include "kernel/early_cpu.h"
@@ -9,10 +9,10 @@
 #include "kernel/recovery_point.h"
 #include "support/log.h"
 
-namespace kernel {
+namespace mm {
 namespace {
 
-using namespace mm;
+using kernel::TrapFrame;
 
 constexpr uint64_t kDoubleFault = 8, kGeneralProtection = 13, kPageFault = 14;
 
@@ -154,10 +154,10 @@ void on_trap(TrapFrame& f) {
 }  // namespace
 
 void install_fault_reports(const mm::MemoryRangeList& ranges) {
-    g_map = mm::make_fault_address_map(linked_image_layout(), &ranges);
+    g_map = make_fault_address_map(kernel::linked_image_layout(), &ranges);
     kernel::set_trap_handler(on_trap);
     klog::info("fault").msg("handlers").kv("vectors", uint64_t(kernel::kExceptionVectors))
         .kv("decoded", "page-fault,general-protection,double-fault").kv("stacks", uint64_t(g_map.stack_count));
 }
 
-}  // namespace kernel
+}  // namespace mm
