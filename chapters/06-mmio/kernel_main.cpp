@@ -17,6 +17,7 @@
 #include "memory_manager.h"
 #include "kernel/panic.h"
 #include "kernel/screen_console.h"
+#include "kernel/text_screen.h"
 #include "mm/phys_window.h"
 #include "support/log.h"
 
@@ -75,8 +76,9 @@ constexpr uint32_t kBarCount = sizeof(kBars) / sizeof(kBars[0]);
 
 void draw_pattern(const boot::BootHandoff& h) {
     const bool bgrx = h.framebuffer_format == boot::PixelFormat::kBgrx;
-    if (h.framebuffer_base == 0 || (!bgrx && h.framebuffer_format != boot::PixelFormat::kRgbx)) {
-        klog::info("fb").msg("no pattern: no 32-bit linear framebuffer");
+    // Every pixel written lies inside the mapping: GOP's FrameBufferSize bounds height x stride x 4.
+    if (Violation v = kernel::check_framebuffer_geometry(kernel::framebuffer_geometry(h)); !v.ok()) {
+        klog::info("fb").msg("no pattern").kv("field", v.field).kv("value", klog::hex(v.value)).kv("rule", v.rule);
         return;
     }
     kernel::release_screen("test pattern");  // the log stays on serial only: the pattern is the screen's now

@@ -7,18 +7,23 @@ FramebufferGeometry framebuffer_geometry(const boot::BootHandoff& h) {
             h.framebuffer_format};
 }
 
-Violation check_framebuffer(const FramebufferGeometry& fb, const ScreenFont& font) {
+Violation check_framebuffer_geometry(const FramebufferGeometry& fb) {
     if (fb.format == boot::PixelFormat::kBitMask)
         return reject("framebuffer_format", uint64_t(fb.format), "PixelBitMask: the handoff carries no channel masks");
     if (fb.format != boot::PixelFormat::kRgbx && fb.format != boot::PixelFormat::kBgrx)
         return reject("framebuffer_format", uint64_t(fb.format), "must be rgbx or bgrx (a linear 32-bit framebuffer)");
     if (fb.base == 0) return reject("framebuffer_base", fb.base, "must not be 0");
-    if (fb.width < font.width) return reject("framebuffer_width", fb.width, "must hold one character cell");
-    if (fb.height < font.height) return reject("framebuffer_height", fb.height, "must hold one character cell");
     if (fb.stride < fb.width) return reject("framebuffer_stride", fb.stride, "must be at least framebuffer_width");
     // height * stride < 2^64, so the product cannot wrap; * 4 could, hence size / 4.
     if (uint64_t(fb.height) * fb.stride > fb.size / 4)
         return reject("framebuffer_size", fb.size, "must hold height x stride x 4 bytes");
+    return accept();
+}
+
+Violation check_framebuffer(const FramebufferGeometry& fb, const ScreenFont& font) {
+    if (Violation v = check_framebuffer_geometry(fb); !v.ok()) return v;
+    if (fb.width < font.width) return reject("framebuffer_width", fb.width, "must hold one character cell");
+    if (fb.height < font.height) return reject("framebuffer_height", fb.height, "must hold one character cell");
     return accept();
 }
 

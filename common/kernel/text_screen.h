@@ -34,11 +34,14 @@ struct FramebufferGeometry {
 
 FramebufferGeometry framebuffer_geometry(const boot::BootHandoff& handoff);
 
-// Whether the screen can draw into `fb` with `font`: 32-bit RGBX or BGRX
-// pixels (a PixelBitMask format is refused, because the handoff carries no
-// channel masks), a non-empty visible area of at least one cell, a stride
-// of at least the width, and height x stride x 4 bytes within the size the
-// firmware gave: drawing past it would write into whatever lies beyond.
+// Whether anything may draw into `fb`: 32-bit RGBX or BGRX pixels (a
+// PixelBitMask format is refused, because the handoff carries no channel
+// masks), a base, a stride of at least the width, and height x stride x 4
+// bytes within the size the firmware gave: drawing past it would write into
+// whatever lies beyond (chapter 06's test pattern asks this too).
+Violation check_framebuffer_geometry(const FramebufferGeometry& fb);
+
+// The geometry as above, and a visible area of at least one cell of `font`.
 Violation check_framebuffer(const FramebufferGeometry& fb, const ScreenFont& font);
 
 class TextScreen {
