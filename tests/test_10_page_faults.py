@@ -361,7 +361,7 @@ def nmi_twice(hmp) -> str:
     the handler of the first returned."""
     for _ in range(2):
         hmp("nmi")
-        time.sleep(0.5)
+        time.sleep(0.3)
     return ""
 
 
