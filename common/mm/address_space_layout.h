@@ -33,8 +33,8 @@ namespace mm::layout {
 
 inline constexpr VirtAddr kPhysWindowBase{0xFFFF'8000'0000'0000ull};
 // 64 TiB (2^46 bytes): PML4 slots 256-383. Our policy, not a hardware limit
-// (current Xeons have 46 or 52 physical address bits, EPYC 48): RAM above it
-// is refused by name (map_phys_offset_regions). It ends exactly where the MMIO
+// (x86_64 allows up to 52 physical address bits): RAM above it is refused by
+// name (map_phys_offset_regions). It ends exactly where the MMIO
 // window begins.
 inline constexpr uint64_t kPhysWindowSize = 64 * 1024 * GiB;
 inline constexpr VirtAddr kMmioWindowBase{0xFFFF'C000'0000'0000ull};

@@ -57,7 +57,7 @@ void TemporaryWindow::unmap() {
     slot_entry().clear();
     compiler_barrier();
     // The entry was present, so the CPU may hold its translation: this
-    // invalidation is the one the SDM requires (4.10.4.2).
+    // invalidation is the one correctness needs (SDM 4.10.4.2 "Recommended Invalidation").
     TlbFlush(slot_, *tlb_).flush();
     in_use_ = false;
 }
