@@ -32,7 +32,7 @@ OTHER_SPECS = re.compile(r"UEFI|ACPI|HPET|PCI|PE/COFF|ELF|System V", re.I)
 _SPAN = re.compile(r"\bSDM\b(?P<span>[^)]{0,160})", re.S)
 _VOLUME = re.compile(r"\bVol\.?\s*(?P<vol>\d[A-D]?)", re.I)
 _ITEM = re.compile(
-    r"(?P<kind>Tables?|Figures?)\s+(?P<first>\d+-\d+)(?:\s*(?:to|and|/|–|-)\s*(?P<last>\d+-\d+))?"
+    r"(?P<kind>Tables?|Figures?)(?:\s|//|#)+(?P<first>\d+-\d+)(?:\s*(?:to|and|/|–|-)\s*(?P<last>\d+-\d+))?"
     r"|§?(?P<section>(?<![\d.\-x])\d{1,2}(?:\.\d{1,2}){1,3}(?![\d.]*\d))")
 _BARE = re.compile(r"§(?P<section>\d{1,2}(?:\.\d{1,2}){1,3})|(?P<kind>Tables?|Figures?)\s+(?P<first>\d+-\d+)")
 
@@ -180,6 +180,7 @@ def _keys(text: str) -> list[str]:
     ("(SDM Vol. 3A, 4.5, Tables 4-15 to 4-20)", ["Vol. 3A 4.5", "Vol. 3A Table 4-15", "Vol. 3A Table 4-20"]),
     ("(SDM Vol. 3A, 4.5, Tables 4-16 and 4-18)", ["Vol. 3A 4.5", "Vol. 3A Table 4-16", "Vol. 3A Table 4-18"]),
     ("(SDM Vol. 1 §3.3.7.1)", ["Vol. 1 3.3.7.1"]),
+    ("// (SDM Vol. 3A, 7.2.3, Figure\n// 7-4): base", ["Vol. 3A 7.2.3", "Vol. 3A Figure 7-4"]),
     ("(SDM Vol. 3A, 11.11.1 and 11.11.2; Vol. 4, Table 2-2)", ["Vol. 3A 11.11.1", "Vol. 3A 11.11.2", "Vol. 4 Table 2-2"]),
     ("INVLPG m (SDM Vol. 2A, INVLPG; Vol. 3A §4.10.4.1)", ["Vol. 2A INVLPG", "Vol. 3A 4.10.4.1"]),
     ("the one the SDM requires (4.10.4.2).", ["Vol. 3A 4.10.4.2"]),
