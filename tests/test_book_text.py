@@ -159,3 +159,38 @@ def test_the_primer_walks_the_address_its_boot_line_quotes():
         row = rows[bits]
         assert int(row[2], 2) == value and int(row[3], 0) == value, f"bits {bits} of {va:#x} are {value}, not {row[0]}"
     assert f"`{va:#x}`" in text, "the primer names the address it walks"
+
+
+# ---- a chapter's lab, on its page ----------------------------------------------------------
+
+LAB = "Lab"
+
+
+def lab_chapters() -> list[str]:
+    return sorted(path.parent.name for path in (REPO / "chapters").glob("*/lab.toml"))
+
+
+@pytest.mark.parametrize("chapter", lab_chapters())
+def test_a_chapter_with_a_lab_says_how_to_do_it_and_folds_its_hints_in_order(chapter):
+    """The `## Lab` section sits between the tests and the takeaways, names
+    the commands, and carries every hint of lab.toml, in order, each folded."""
+    sys.path.insert(0, str(REPO / "scripts" / "lab"))
+    import labspec
+
+    text = readme(chapter).read_text(encoding="utf-8")
+    names = titles(text)
+    assert names.count(LAB) == 1, f"{chapter}: has chapters/{chapter}/lab.toml, so needs one '## {LAB}' section"
+    assert names.index(TESTED) < names.index(LAB) < names.index(TAKEAWAYS), \
+        f"{chapter}: '## {LAB}' belongs after '## {TESTED}' and before '## {TAKEAWAYS}'"
+    body = text.split("\n## Lab\n", 1)[1].split("\n## ", 1)[0]
+    for command in (f"make lab CH={chapter}", f"make grade CH={chapter}"):
+        assert command in body, f"{chapter}: the lab section does not show `{command}`"
+    flat = " ".join(body.split())
+    at = 0
+    for part in labspec.load(chapter).parts:
+        assert f"`{part.name}`" in body, f"{chapter}: the lab section does not name part {part.name}"
+        for number, hint in enumerate(part.hints, start=1):
+            folded = f"<details><summary>Hint {number}</summary> {' '.join(hint.split())} </details>"
+            found = flat.find(folded, at)
+            assert found >= 0, f"{chapter}: hint {number} of {part.name} is not in the lab section, folded, in order"
+            at = found + len(folded)

@@ -3,6 +3,7 @@
 namespace mm {
 
 // book:begin check-remapped-buffer
+// lab:begin check-remap
 Violation check_remapped_buffer(const RemapRequest& r, const MemoryRangeList& ranges) {
     if (r.size == 0 || r.size > kMaxRemapBytes) return reject("size", r.size, "must be between 1 byte and 1 MiB");
     if (!r.pa.is_aligned(8)) return reject("pa", r.pa.value(), "must be 8-byte aligned");
@@ -15,6 +16,7 @@ Violation check_remapped_buffer(const RemapRequest& r, const MemoryRangeList& ra
             return reject("contents", i, "must equal the validated bytes at every offset (value is the first that differs)");
     return accept();
 }
+// lab:end check-remap
 // book:end check-remapped-buffer
 
 }  // namespace mm

@@ -16,6 +16,7 @@ Violation check_header(const BootHandoff& h) {
 }
 
 // book:begin map-geometry
+// lab:begin map-geometry
 // The map's shape: where it is, how big, and how far apart descriptors are.
 Violation check_map_geometry(const BootHandoff& h) {
     if (h.memory_map == 0) return reject("memory_map", h.memory_map, "must not be null");
@@ -36,6 +37,7 @@ Violation check_map_geometry(const BootHandoff& h) {
         return reject("memory_map", h.memory_map, "buffer must end below 2^52 (the physical address limit)");
     return accept();
 }
+// lab:end map-geometry
 // book:end map-geometry
 
 // One descriptor on its own: a page-aligned, non-empty range that ends inside
@@ -51,6 +53,7 @@ Violation check_descriptor(const MemoryDescriptor& d, uint64_t index) {
 }
 
 // book:begin no-overlap
+// lab:begin no-overlap
 // No two descriptors may claim the same page. Pairwise, because the map is
 // unsorted and the kernel has no allocator yet; kMaxMemoryDescriptors bounds
 // the cost (OVMF's ~130 descriptors take ~8000 comparisons).
@@ -70,6 +73,7 @@ Violation check_no_overlap(const MemoryDescriptorView& view) {
     }
     return accept();
 }
+// lab:end no-overlap
 // book:end no-overlap
 
 }  // namespace

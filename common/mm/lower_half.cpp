@@ -7,6 +7,7 @@ namespace {
 
 constexpr unsigned kLowerHalfEntries = 256;  // PML4 entries 0-255 map 0 .. 2^47
 
+// lab:begin remove-lower-half
 void collect(PhysAddr table, PageTableLevel level, PhysicalMemoryAccess& memory, ReleasedTables& out) {
     if (out.count < ReleasedTables::kCapacity) out.frames[out.count] = table;
     ++out.count;
@@ -32,6 +33,7 @@ ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory) {
     }
     return released;
 }
+// lab:end remove-lower-half
 
 bool lower_half_is_empty(PhysAddr pml4, PhysicalMemoryAccess& memory) {
     PageTable& top = *memory.table_at(pml4);

@@ -79,6 +79,7 @@ struct Claim {
     PhysAddr end;  // exclusive
 };
 
+// lab:begin place-device
 // The page holding `pa` for a device whose address came from `field`:
 // present, or refused by the first rule it breaks.
 MmioDevice place_device(const char* field, PhysAddr pa, const MemoryRangeList& ranges, const Claim* claims,
@@ -110,6 +111,7 @@ MmioDevice place_device(const char* field, PhysAddr pa, const MemoryRangeList& r
     d.absent = nullptr;
     return d;
 }
+// lab:end place-device
 
 }  // namespace
 

@@ -142,7 +142,8 @@ def report(lab: Lab, workspace: Path, results: list[PartResult]) -> str:
             lines.append(f"  … and {len(result.failures) - 4} more")
         lines += textwrap.wrap(part.hints[0], 96, initial_indent="  hint 1: ", subsequent_indent="          ")
         if len(part.hints) > 1:
-            lines.append(f"  ({len(part.hints) - 1} more hint(s), in order: book page 'Lab: {lab.chapter}')")
+            lines.append(f"  ({len(part.hints) - 1} more hint(s), in order: labs/{lab.chapter}/LAB.md, or the "
+                         f"'Lab' section of chapters/{lab.chapter}/README.md)")
     return "\n".join(lines)
 
 
