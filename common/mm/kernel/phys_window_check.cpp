@@ -93,8 +93,9 @@ void check_phys_window(const MemoryRangeList& ranges, const BootFrameAllocator& 
         check_page(PhysAddr(range.end.value() - kPageSize), check);
     }
     for_each_ram_run(ranges, [&](const RamRun& run) {
-        const uint64_t steps[] = {ONE_GB, TWO_MB};
-        for (uint64_t step : steps) {
+        const PageSize sizes[] = {PageSize::k1GiB, PageSize::k2MiB};
+        for (PageSize size : sizes) {
+            const uint64_t step = bytes(size);
             uint64_t boundary = 0;
             if (!align_up(run.start.value() + 1, step, &boundary)) continue;
             for (int i = 0; i < 8 && boundary < run.end.value(); ++i, boundary += step) {
