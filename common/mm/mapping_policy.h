@@ -116,7 +116,7 @@ constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_le
 // then, where the policy carries the MTRRs, the largest of those whose whole
 // span has one MTRR type (largest_uniform_page). `split_by_mtrr` says the
 // MTRRs made it smaller.
-struct PageChoice {
+struct [[nodiscard]] PageChoice {
     PageSize size;
     bool split_by_mtrr;
 };
