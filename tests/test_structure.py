@@ -255,3 +255,27 @@ def test_every_result_type_is_nodiscard():
     assert not unmarked, f"result types a caller could drop unread (mark them [[nodiscard]]): {unmarked}"
     assert RESULT_TYPES_BY_ROLE <= set(found), f"no longer defined: {RESULT_TYPES_BY_ROLE - set(found)}"
     assert len(found) >= 15, sorted(found)
+
+
+# ---------------------------------------------------------------------------
+# Addresses logged as themselves
+# ---------------------------------------------------------------------------
+
+#: klog::hex(<expression>.value()): an address unwrapped to be logged.
+UNWRAPPED_HEX = re.compile(r"klog::hex\((?:[^()]|\([^()]*\))*?\.value\(\)\)")
+
+
+def test_an_unwrapped_address_in_a_log_call_is_found():
+    assert UNWRAPPED_HEX.search('line.kv("va", klog::hex(phys_to_virt(page).value()));')
+    assert UNWRAPPED_HEX.search('kv("pa", klog::hex(r.pa.value()))')
+    assert not UNWRAPPED_HEX.search('kv("pa", klog::hex(r.pa)).kv("n", index.value())')
+    assert not UNWRAPPED_HEX.search('kv("va", klog::hex(start.value() + offset))')
+
+
+def test_no_log_call_unwraps_an_address():
+    """PhysAddr and VirtAddr have klog::hex overloads (mm/phys_addr.h,
+    mm/virt_addr.h); a call site that logs .value() bypasses them."""
+    unwrapped = [f"{path.relative_to(REPO)}: {m[0]}"
+                 for path in sorted([*(REPO / "common").rglob("*.[ch]*"), *(REPO / "chapters").rglob("*.[ch]*")])
+                 if path.suffix in (".h", ".cpp") for m in UNWRAPPED_HEX.finditer(path.read_text())]
+    assert not unwrapped, unwrapped

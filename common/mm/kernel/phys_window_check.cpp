@@ -71,8 +71,8 @@ void check_page(PhysAddr page, WindowCheck& check) {
         ++check.written;
     }
     if (!same) {
-        klog::error("window").msg("check failed").kv("pa", klog::hex(page.value()))
-            .kv("va", klog::hex(phys_to_virt(page).value()));
+        klog::error("window").msg("check failed").kv("pa", klog::hex(page))
+            .kv("va", klog::hex(phys_to_virt(page)));
         kernel::fail();
     }
     ++check.addresses;
@@ -114,8 +114,8 @@ void check_phys_window(const MemoryRangeList& ranges, const BootFrameAllocator& 
         if (range != nullptr && is_ram(*range)) check_page(page, check);
     }
     klog::info("window").msg("check passed").kv("addresses", check.addresses).kv("written", check.written)
-        .kv("not-read", check.not_read).kv("last-ram-page", klog::hex(check.last_ram_page.value()))
-        .kv("last-ram-page-va", klog::hex(phys_to_virt(check.last_ram_page).value()));
+        .kv("not-read", check.not_read).kv("last-ram-page", klog::hex(check.last_ram_page))
+        .kv("last-ram-page-va", klog::hex(phys_to_virt(check.last_ram_page)));
 }
 
 }  // namespace mm
