@@ -217,3 +217,65 @@ def test_a_chapter_includes_only_chapters_it_builds_on(chapter):
         up = [str(path.relative_to(REPO)) for path in REPO.glob("common/**/*.[chS]*")
               if path.suffix in (".h", ".cpp", ".S") and chapter_include.search(path.read_text())]
         assert not up, f"common code includes a chapter's header: {up}"
+
+
+# ---------------------------------------------------------------------------
+# Results that cannot be dropped
+# ---------------------------------------------------------------------------
+
+#: Types returned to report what happened (success or refusal, what a lookup
+#: found) whose names do not end in "Result". Dropping one unread is a bug,
+#: so each is [[nodiscard]]; the names here must still exist.
+RESULT_TYPES_BY_ROLE = {"Violation", "Lookup", "Translation", "HeapCheck", "FaultVerdict", "MapRead",
+                        "PageChoice", "TlbFlush", "TemporaryMapping"}
+
+DECLARATION = re.compile(r"^\s*(?:struct|class)\s+(\[\[nodiscard\]\]\s+)?([A-Za-z_]\w*)\s*(?:final\s*)?[:{]", re.M)
+
+
+def result_types(text: str) -> dict[str, bool]:
+    """Every result type defined in ``text`` -> whether it is [[nodiscard]]."""
+    return {name: bool(marked) for marked, name in DECLARATION.findall(text)
+            if name.endswith("Result") or name in RESULT_TYPES_BY_ROLE}
+
+
+def test_a_result_type_without_nodiscard_is_found():
+    planted = "struct Other {};\nstruct [[nodiscard]] MapResult {\n};\nstruct PlantedResult {\n  int x;\n};\n" \
+              "class Lookup final : public Base {};\n"
+    assert result_types(planted) == {"MapResult": True, "PlantedResult": False, "Lookup": False}
+
+
+def test_every_result_type_is_nodiscard():
+    found: dict[str, bool] = {}
+    unmarked = []
+    for path in sorted((REPO / "common").rglob("*.h")):
+        for name, marked in result_types(path.read_text()).items():
+            found[name] = marked
+            if not marked:
+                unmarked.append(f"{path.relative_to(REPO)}: {name}")
+    assert not unmarked, f"result types a caller could drop unread (mark them [[nodiscard]]): {unmarked}"
+    assert RESULT_TYPES_BY_ROLE <= set(found), f"no longer defined: {RESULT_TYPES_BY_ROLE - set(found)}"
+    assert len(found) >= 15, sorted(found)
+
+
+# ---------------------------------------------------------------------------
+# Addresses logged as themselves
+# ---------------------------------------------------------------------------
+
+#: klog::hex(<expression>.value()): an address unwrapped to be logged.
+UNWRAPPED_HEX = re.compile(r"klog::hex\((?:[^()]|\([^()]*\))*?\.value\(\)\)")
+
+
+def test_an_unwrapped_address_in_a_log_call_is_found():
+    assert UNWRAPPED_HEX.search('line.kv("va", klog::hex(phys_to_virt(page).value()));')
+    assert UNWRAPPED_HEX.search('kv("pa", klog::hex(r.pa.value()))')
+    assert not UNWRAPPED_HEX.search('kv("pa", klog::hex(r.pa)).kv("n", index.value())')
+    assert not UNWRAPPED_HEX.search('kv("va", klog::hex(start.value() + offset))')
+
+
+def test_no_log_call_unwraps_an_address():
+    """PhysAddr and VirtAddr have klog::hex overloads (mm/phys_addr.h,
+    mm/virt_addr.h); a call site that logs .value() bypasses them."""
+    unwrapped = [f"{path.relative_to(REPO)}: {m[0]}"
+                 for path in sorted([*(REPO / "common").rglob("*.[ch]*"), *(REPO / "chapters").rglob("*.[ch]*")])
+                 if path.suffix in (".h", ".cpp") for m in UNWRAPPED_HEX.finditer(path.read_text())]
+    assert not unwrapped, unwrapped

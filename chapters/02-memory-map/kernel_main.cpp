@@ -29,7 +29,7 @@ mm::BootMemory g_memory;  // in .bss: the range list is too big for the stack
 
 void log_loader_objects(const mm::BootMemory& memory) {
     for (const mm::LoaderObject& o : memory.loader_objects)
-        klog::info("memmap").msg("loader object").kv("name", o.name).kv("start", klog::hex(o.start.value()))
+        klog::info("memmap").msg("loader object").kv("name", o.name).kv("start", klog::hex(o.start))
             .kv("size", klog::size(o.size)).kv("kind", mm::range_kind_name(o.expected_kind));
 }
 

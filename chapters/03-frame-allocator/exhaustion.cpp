@@ -13,7 +13,7 @@ void exhaust_if_requested(mm::BootFrameAllocator& frames, FrameProblem problem) 
         const mm::FrameResult result = frames.alloc_frame();
         if (!result.ok()) break;
         if (const char* why = problem(result.frame())) {
-            klog::error("frames").msg("self-test failed").kv("frame", klog::hex(result.frame().value())).kv("reason", why);
+            klog::error("frames").msg("self-test failed").kv("frame", klog::hex(result.frame())).kv("reason", why);
             kernel::fail();
         }
         ++count;

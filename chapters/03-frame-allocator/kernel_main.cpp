@@ -30,8 +30,8 @@ volatile uint64_t* frame_words(mm::PhysAddr frame) { return reinterpret_cast<vol
 void log_regions(const char* event) {
     for (size_t i = 0; i < g_frames.region_count(); ++i) {
         const mm::BootFrameAllocator::Region& r = g_frames.region(i);
-        klog::info("frames").msg(event).kv("index", uint64_t(i)).pad(36).kv("start", klog::hex(r.start.value()))
-            .pad(60).kv("end", klog::hex(r.end.value())).pad(84).kv("handed-out", r.frames_handed_out())
+        klog::info("frames").msg(event).kv("index", uint64_t(i)).pad(36).kv("start", klog::hex(r.start))
+            .pad(60).kv("end", klog::hex(r.end)).pad(84).kv("handed-out", r.frames_handed_out())
             .pad(104).kv("remaining", r.frames_remaining());
     }
 }
@@ -60,7 +60,7 @@ const char* frame_problem(mm::PhysAddr frame) {
 // book:end frame-problem
 
 [[noreturn]] void self_test_failed(mm::PhysAddr frame, const char* reason) {
-    klog::error("frames").msg("self-test failed").kv("frame", klog::hex(frame.value())).kv("reason", reason);
+    klog::error("frames").msg("self-test failed").kv("frame", klog::hex(frame)).kv("reason", reason);
     kernel::fail();
 }
 
@@ -97,9 +97,9 @@ void self_test() {
     if (!g_frames.refill_reserve() || g_frames.reserve_len() != reserve_before) self_test_failed(mm::PhysAddr(), "reserve not refilled");
 
     klog::info("frames").msg("self-test passed").kv("frames", uint64_t(kSelfTestFrames))
-        .kv("bytes", klog::size(kSelfTestFrames * kPageSize)).kv("first", klog::hex(g_tested[0].value()))
-        .kv("last", klog::hex(g_tested[kSelfTestFrames - 1].value())).kv("duplicates", uint64_t(0))
-        .kv("table-frame", klog::hex(table.frame().value()));
+        .kv("bytes", klog::size(kSelfTestFrames * kPageSize)).kv("first", klog::hex(g_tested[0]))
+        .kv("last", klog::hex(g_tested[kSelfTestFrames - 1])).kv("duplicates", uint64_t(0))
+        .kv("table-frame", klog::hex(table.frame()));
 }
 
 }  // namespace
@@ -117,7 +117,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     g_frames.init(g_memory.ranges);
     klog::info("frames").msg("allocator ready").kv("regions", uint64_t(g_frames.region_count()))
         .kv("free", klog::size(g_frames.frames_remaining() * kPageSize)).kv("reserve", uint64_t(g_frames.reserve_len()))
-        .kv("lowest", klog::hex(mm::BootFrameAllocator::kLowestFrame.value()))
+        .kv("lowest", klog::hex(mm::BootFrameAllocator::kLowestFrame))
         .kv("trimmed", klog::size(g_frames.trimmed_bytes()));
     log_regions("region");
 

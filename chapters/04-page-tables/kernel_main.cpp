@@ -73,14 +73,14 @@ void check(mm::PhysAddr pml4, const Expectation& e, mm::CpuPagingFeatures cpu) {
     const uint64_t expected_flags = t.present ? mm::leaf_entry_flags(policy, t.page_size) : 0;
     const bool ok = t.present == e.present && (!e.present || (t.pa == e.pa && t.flags == expected_flags));
     if (!ok) {
-        klog::error("paging").msg("check failed").kv("what", e.what).kv("va", klog::hex(e.va.value()))
-            .kv("present", t.present).kv("pa", klog::hex(t.pa.value())).kv("expected-pa", klog::hex(e.pa.value()))
+        klog::error("paging").msg("check failed").kv("what", e.what).kv("va", klog::hex(e.va))
+            .kv("present", t.present).kv("pa", klog::hex(t.pa)).kv("expected-pa", klog::hex(e.pa))
             .kv("flags", mm::flags_text(t.flags, mm::leaf_level(t.page_size)).text)
             .kv("expected-flags", mm::flags_text(expected_flags, mm::leaf_level(t.page_size)).text);
         kernel::fail();
     }
-    klog::info("paging").msg("check").kv("what", e.what).kv("va", klog::hex(e.va.value())).kv("present", t.present)
-        .kv("pa", klog::hex(t.pa.value())).kv("page", klog::size(t.present ? mm::bytes(t.page_size) : 0))
+    klog::info("paging").msg("check").kv("what", e.what).kv("va", klog::hex(e.va)).kv("present", t.present)
+        .kv("pa", klog::hex(t.pa)).kv("page", klog::size(t.present ? mm::bytes(t.page_size) : 0))
         .kv("flags", mm::flags_text(t.flags, mm::leaf_level(t.page_size)).text);
 }
 
@@ -126,7 +126,7 @@ void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm
 void switch_to(mm::PhysAddr pml4) {
     x86::write_cr3(pml4.value());
     const bool had_global_pages = x86::drop_global_translations();
-    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("pml4", klog::hex(pml4.value()))
+    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("pml4", klog::hex(pml4))
         .kv("global-pages", had_global_pages ? "flushed" : "off");
 }
 // book:end switch-cr3

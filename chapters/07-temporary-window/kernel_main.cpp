@@ -31,7 +31,7 @@ namespace {
 // ---- the temporary window -------------------------------------------------------
 
 [[noreturn]] void window_mismatch(const char* what, mm::PhysAddr frame, uint64_t expected, uint64_t got) {
-    klog::error("tlb").msg("self-test failed").kv("what", what).kv("pa", klog::hex(frame.value()))
+    klog::error("tlb").msg("self-test failed").kv("what", what).kv("pa", klog::hex(frame))
         .kv("expected", klog::hex(expected)).kv("got", klog::hex(got));
     kernel::fail();
 }
@@ -114,7 +114,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     klog::info("frames").msg("page tables").kv("frames", memory.stats().tables_created + 1)
         .kv("handed-out", intake.frames.frames_handed_out()).kv("reserve-left", uint64_t(intake.frames.reserve_len()));
     const mm::TemporaryWindow& window = memory.temporary_window();
-    klog::info("tlb").msg("window idle").kv("va", klog::hex(window.slot().value())).kv("mapped", window.in_use())
+    klog::info("tlb").msg("window idle").kv("va", klog::hex(window.slot())).kv("mapped", window.in_use())
         .kv("maps", window.maps()).kv("invlpg", memory.tlb().invalidations());
 }
 // book:end kernel-main

@@ -19,8 +19,8 @@ void demonstrate_stale_tlb(mm::TemporaryWindow& window, mm::BootFrameAllocator& 
     const mm::PhysAddr a = take_frame(frames), b = take_frame(frames);
     *through_phys_window(a) = kValueA;
     *through_phys_window(b) = kValueB;
-    klog::info("tlb").msg("frames").kv("a", klog::hex(a.value())).kv("value-a", klog::hex(kValueA))
-        .kv("b", klog::hex(b.value())).kv("value-b", klog::hex(kValueB));
+    klog::info("tlb").msg("frames").kv("a", klog::hex(a)).kv("value-a", klog::hex(kValueA))
+        .kv("b", klog::hex(b)).kv("value-b", klog::hex(kValueB));
 
     const bool flushes[] = {false, true};
     for (const bool flush : flushes) {
@@ -33,7 +33,7 @@ void demonstrate_stale_tlb(mm::TemporaryWindow& window, mm::BootFrameAllocator& 
         else
             token.ignore();  // on purpose: the stale translation is what this shows
         const uint64_t got = *word;
-        klog::info("tlb").msg("stale read").kv("flushed", flush).kv("pte-frame", klog::hex(mapping.frame().value()))
+        klog::info("tlb").msg("stale read").kv("flushed", flush).kv("pte-frame", klog::hex(mapping.frame()))
             .kv("before", klog::hex(before)).kv("expected", klog::hex(kValueB)).kv("got", klog::hex(got))
             .kv("stale", got == kValueA);
     }

@@ -18,7 +18,7 @@ mm::BitmapFrameAllocator* g_allocator = nullptr;  // the allocator the bad frees
 // read must end in chapter 10's page-fault report (cause=guard-page
 // region=guard-heap), not in a value.
 void touch_heap_guard() {
-    klog::warn("heap").msg("touching the guard page on request").kv("va", klog::hex(mm::kHeapGuard.value()));
+    klog::warn("heap").msg("touching the guard page on request").kv("va", klog::hex(mm::kHeapGuard));
     const uint8_t value = *reinterpret_cast<volatile const uint8_t*>(mm::kHeapGuard.value());
     klog::error("heap").msg("the guard page was readable").kv("value", uint64_t(value));
     kernel::fail();

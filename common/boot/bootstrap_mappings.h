@@ -40,7 +40,7 @@ struct BootstrapPlan {
 };
 
 // A refusal, by the region whose mapping failed and the builder's reason.
-struct BootstrapResult {
+struct [[nodiscard]] BootstrapResult {
     mm::MapStatus status = mm::MapStatus::kOk;
     const char* region = nullptr;  // "identity", "loader-text", "kernel-image-frames", "kernel-segment"
     uint64_t va = 0;               // where the builder refused

@@ -74,7 +74,7 @@ BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, 
 
     klog::info("loader")
         .msg("bootstrap tables")
-        .kv("pml4", klog::hex(pml4.frame().value()))
+        .kv("pml4", klog::hex(pml4.frame()))
         .kv("identity", klog::size(identity_top))
         .kv("table-pages", used)
         .kv("table-pages-reserved", reserved)

@@ -27,7 +27,7 @@ struct MapBuffer {
 
 // What one GetMemoryMap call said. On kStatusBufferTooSmall, `size` is the
 // size the map needs now.
-struct MapRead {
+struct [[nodiscard]] MapRead {
     uint64_t status;
     uint64_t size;
     uint64_t key;
@@ -62,7 +62,7 @@ enum class ExitOutcome : uint8_t {
 // The outcome as a short name for the log's reason= field.
 const char* exit_outcome_name(ExitOutcome outcome);
 
-struct ExitResult {
+struct [[nodiscard]] ExitResult {
     ExitOutcome outcome;
     uint64_t status;    // the firmware's last status
     MapBuffer buffer;   // the buffer in use at the end (the initial one, or a larger one)

@@ -25,7 +25,7 @@ Violation identity_top(const uint8_t* map, uint64_t map_size, uint64_t descripto
     uint64_t extent = kMinIdentityTop;
     if (end_of_ram > extent) extent = end_of_ram;
     if (framebuffer_end > extent) extent = framebuffer_end;
-    align_up(extent, ONE_GB, top);  // at most 64 TiB: cannot overflow
+    align_up(extent, GiB, top);  // at most 64 TiB: cannot overflow
     return accept();
 }
 

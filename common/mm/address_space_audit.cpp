@@ -407,10 +407,10 @@ void LoggingFindingSink::found(const Finding& f) {
     ++count_;
     const FindingText text = finding_text(f);
     if (is_region_rule(f.rule))
-        klog::error("verify").msg("region rejected").kv("name", f.region).kv("va", klog::hex(f.va.value()))
+        klog::error("verify").msg("region rejected").kv("name", f.region).kv("va", klog::hex(f.va))
             .kv("found", text.found).kv("expected", text.expected).kv("rule", describe(f.rule));
     else
-        klog::error("verify").msg("audit rejected").kv("region", f.region).kv("va", klog::hex(f.va.value()))
+        klog::error("verify").msg("audit rejected").kv("region", f.region).kv("va", klog::hex(f.va))
             .kv("found", text.found).kv("expected", text.expected).kv("rule", describe(f.rule));
 }
 

@@ -105,7 +105,7 @@ protected:
 };
 
 // One region's verdict. check_region stops at the region's first finding.
-struct RegionResult {
+struct [[nodiscard]] RegionResult {
     uint64_t pages_4k = 0, pages_2m = 0, pages_1g = 0;
     bool ok = true;
 };

@@ -38,10 +38,10 @@ constexpr size_t kEnd = 43, kSize = 67, kPa = 84, kPage = 104, kFlags = 115, kOw
 
 void log_report(const AddressSpaceReport& report) {
     for (const ReportRange& r : report)
-        klog::info("layout").msg("range").kv("va", klog::hex(r.va.value()))
-            .pad(column::kEnd).kv("end", klog::hex(r.end().value()))
+        klog::info("layout").msg("range").kv("va", klog::hex(r.va))
+            .pad(column::kEnd).kv("end", klog::hex(r.end()))
             .pad(column::kSize).kv("size", klog::size(r.size))
-            .pad(column::kPa).kv("pa", klog::hex(r.pa.value()))
+            .pad(column::kPa).kv("pa", klog::hex(r.pa))
             .pad(column::kPage).kv("page", name(r.page_size))
             .pad(column::kFlags).kv("flags", flags_text(r.flags).text)
             .pad(column::kOwner).kv("owner", r.owner);

@@ -64,7 +64,7 @@ struct FrameStats {
 };
 
 // What the handover found in the boot allocator.
-struct HandoverResult {
+struct [[nodiscard]] HandoverResult {
     bool ok = false;           // false: no run of free frames could hold the bitmap
     uint64_t inherited = 0;    // frames the boot allocator had handed out (its reserve included)
     uint64_t reserve_moved = 0;

@@ -92,7 +92,7 @@ struct FaultAddressMap {
 // the IST stacks of kernel_stacks.h.
 FaultAddressMap make_fault_address_map(const KernelImageLayout& image, const MemoryRangeList* ranges);
 
-struct FaultVerdict {
+struct [[nodiscard]] FaultVerdict {
     FaultCause cause = FaultCause::kUnknown;
     const char* region = "";        // where the address lies: "text", "guard-boot-stack", "phys-window", …
     const char* stack = nullptr;    // kGuardPage: the stack whose guard it is; nullptr for the image's guards

@@ -61,7 +61,7 @@ struct HeapStats {
 };
 
 // What a walk over every block found (check()).
-struct HeapCheck {
+struct [[nodiscard]] HeapCheck {
     bool ok = true;
     const char* what = "";   // the first problem
     uint64_t where = 0;      // its block's address

@@ -17,15 +17,15 @@ MapResult map_kernel_image(PageTableBuilder& builder, const KernelImageLayout& l
             log_map_rejection("map_kernel_image", section.name, s.va_start, s.pa_start, s.length, mapped);
             return mapped;
         }
-        klog::info("paging").msg("map").kv("section", section.name).kv("va", klog::hex(s.va_start.value()))
-            .kv("pa", klog::hex(s.pa_start.value())).kv("size", klog::size(s.length))
+        klog::info("paging").msg("map").kv("section", section.name).kv("va", klog::hex(s.va_start))
+            .kv("pa", klog::hex(s.pa_start)).kv("size", klog::size(s.length))
             .kv("flags", flags_text(policy.leaf_flags).text);
         phase += mapped.mapped;
     }
     const KernelImageGuards guards = kernel_image_guards(layout);
-    klog::info("paging").msg("guard").kv("name", "below-image").kv("va", klog::hex(guards.below_image.value()));
-    klog::info("paging").msg("guard").kv("name", "boot-stack").kv("va", klog::hex(guards.boot_stack.value()));
-    klog::info("paging").msg("guard").kv("name", "above-image").kv("va", klog::hex(guards.above_image.value()));
+    klog::info("paging").msg("guard").kv("name", "below-image").kv("va", klog::hex(guards.below_image));
+    klog::info("paging").msg("guard").kv("name", "boot-stack").kv("va", klog::hex(guards.boot_stack));
+    klog::info("paging").msg("guard").kv("name", "above-image").kv("va", klog::hex(guards.above_image));
     page_counts(klog::info("paging").msg("phase map_kernel_image").kv("sections", uint64_t(kKernelImageSectionCount)),
                 phase).kv("guards", 3);
     return {MapStatus::kOk, placement.virtual_base, phase};

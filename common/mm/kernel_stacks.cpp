@@ -24,7 +24,7 @@ MapResult map_kernel_stacks(PageTableBuilder& builder, FrameSource& frames, CpuP
         for (VirtAddr va = stack.bottom; va < stack.top; va = va + kPageSize) {
             const FrameResult frame = frames.alloc_frame();
             if (!frame.ok()) {
-                klog::error("paging").msg("no frame for a stack").kv("name", stack.name).kv("va", klog::hex(va.value()));
+                klog::error("paging").msg("no frame for a stack").kv("name", stack.name).kv("va", klog::hex(va));
                 return {MapStatus::kOutOfTableFrames, va, {}};
             }
             const MapResult mapped = builder.map_range(va, frame.frame(), kPageSize, policy);
@@ -35,12 +35,12 @@ MapResult map_kernel_stacks(PageTableBuilder& builder, FrameSource& frames, CpuP
             phase += mapped.mapped;
         }
         klog::info("paging").msg("stack").kv("name", stack.name).kv("ist", uint64_t(stack.ist)).kv("vector", uint64_t(stack.vector))
-            .kv("va", klog::hex(stack.bottom.value())).kv("size", klog::size(kKernelStackSize))
-            .kv("top", klog::hex(stack.top.value())).kv("guard", klog::hex(stack.guard.value()))
+            .kv("va", klog::hex(stack.bottom)).kv("size", klog::size(kKernelStackSize))
+            .kv("top", klog::hex(stack.top)).kv("guard", klog::hex(stack.guard))
             .kv("flags", flags_text(policy.leaf_flags).text);
     }
     page_counts(klog::info("paging").msg("phase map_kernel_stacks").kv("stacks", uint64_t(kKernelStackCount))
-                    .kv("base", klog::hex(layout::kKernelStacksBase.value())), phase)
+                    .kv("base", klog::hex(layout::kKernelStacksBase)), phase)
         .kv("guards", uint64_t(kKernelStackCount));
     return {MapStatus::kOk, layout::kKernelStacksBase, phase};
 }

@@ -19,8 +19,8 @@ klog::Line& page_counts(klog::Line& line, const MapStats& stats) {
 void log_map_rejection(const char* phase, const char* what, VirtAddr va, PhysAddr pa, uint64_t length,
                        const MapResult& result) {
     klog::error("paging").msg("map rejected").kv("phase", phase).kv("what", what)
-        .kv("va", klog::hex(va.value())).kv("pa", klog::hex(pa.value())).kv("size", klog::size(length))
-        .kv("at", klog::hex(result.where.value())).kv("rule", describe(result.status));
+        .kv("va", klog::hex(va)).kv("pa", klog::hex(pa)).kv("size", klog::size(length))
+        .kv("at", klog::hex(result.where)).kv("rule", describe(result.status));
 }
 
 }  // namespace mm

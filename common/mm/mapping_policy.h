@@ -116,7 +116,7 @@ constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_le
 // then, where the policy carries the MTRRs, the largest of those whose whole
 // span has one MTRR type (largest_uniform_page). `split_by_mtrr` says the
 // MTRRs made it smaller.
-struct PageChoice {
+struct [[nodiscard]] PageChoice {
     PageSize size;
     bool split_by_mtrr;
 };
@@ -141,17 +141,17 @@ constexpr uint64_t leaf_entry_flags(const MappingPolicy& policy, PageSize size) 
 }
 
 // Examples, checked by the compiler.
-static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'0000), ONE_GB, true, PageSize::k1GiB) ==
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'0000), GiB, true, PageSize::k1GiB) ==
               PageSize::k1GiB);
-static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'0000), ONE_GB, false, PageSize::k1GiB) ==
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'0000), GiB, false, PageSize::k1GiB) ==
               PageSize::k2MiB);  // no CPU support
-static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4020'0000), ONE_GB, true, PageSize::k1GiB) ==
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4020'0000), GiB, true, PageSize::k1GiB) ==
               PageSize::k2MiB);  // physical address only 2 MiB-aligned
-static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'1000), ONE_GB, true, PageSize::k1GiB) ==
+static_assert(largest_page_size(VirtAddr(0x4000'0000), PhysAddr(0x4000'1000), GiB, true, PageSize::k1GiB) ==
               PageSize::k4KiB);  // physical address only 4 KiB-aligned
-static_assert(largest_page_size(VirtAddr(0x20'0000), PhysAddr(0x20'0000), TWO_MB - FOUR_KB, true, PageSize::k1GiB) ==
+static_assert(largest_page_size(VirtAddr(0x20'0000), PhysAddr(0x20'0000), 2 * MiB - 4 * KiB, true, PageSize::k1GiB) ==
               PageSize::k4KiB);  // too few bytes left
-static_assert(largest_page_size(VirtAddr(0x20'0000), PhysAddr(0x20'0000), TWO_MB, true, PageSize::k4KiB) ==
+static_assert(largest_page_size(VirtAddr(0x20'0000), PhysAddr(0x20'0000), 2 * MiB, true, PageSize::k4KiB) ==
               PageSize::k4KiB);  // kernel sections
 static_assert(leaf_entry_flags(kKernelDataPolicy, PageSize::k2MiB) ==
               (leaf_flags::kKernelData | x86::pte::kHugePage));

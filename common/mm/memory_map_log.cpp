@@ -16,8 +16,8 @@ void log_descriptors(const MemoryDescriptorView& map) {
         (void)d.end(&end);  // validated: cannot overflow
         klog::info("memmap").msg("descriptor").kv("index", uint64_t(it.index()))
             .pad(column::kType).kv("type", d.type_name())
-            .pad(column::kStart).kv("start", klog::hex(d.physical_start().value()))
-            .pad(column::kEnd).kv("end", klog::hex(end.value()))
+            .pad(column::kStart).kv("start", klog::hex(d.physical_start()))
+            .pad(column::kEnd).kv("end", klog::hex(end))
             .pad(column::kSize).kv("size", klog::size(end - d.physical_start()))
             .pad(column::kTail).kv("attributes", klog::hex(d.attributes()));
     }
@@ -27,8 +27,8 @@ void log_ranges(const MemoryRangeList& ranges) {
     for (const MemoryRange& r : ranges)
         klog::info("memmap").msg("range")
             .pad(column::kType).kv("kind", range_kind_name(r.kind))
-            .pad(column::kStart).kv("start", klog::hex(r.start.value()))
-            .pad(column::kEnd).kv("end", klog::hex(r.end.value()))
+            .pad(column::kStart).kv("start", klog::hex(r.start))
+            .pad(column::kEnd).kv("end", klog::hex(r.end))
             .pad(column::kSize).kv("size", klog::size(r.size()))
             .pad(column::kTail).kv("class", range_class_name(range_class(r.kind)));
 }
@@ -41,7 +41,7 @@ void log_totals(const MemoryRangeList& ranges) {
         .kv("reserved", klog::size(ranges.total_bytes(RangeClass::kReserved)))
         .kv("device", klog::size(ranges.total_bytes(RangeClass::kDevice)))
         .kv("ram", klog::size(ranges.ram_bytes()))
-        .kv("ram-end", klog::hex(ranges.ram_end().value()))
+        .kv("ram-end", klog::hex(ranges.ram_end()))
         .kv("ranges", uint64_t(ranges.count()));
 }
 
@@ -54,8 +54,8 @@ uint64_t log_refused_descriptors(const MemoryDescriptorView& map) {
         PhysAddr end;
         (void)d.end(&end);  // validated: cannot overflow
         klog::warn("memmap").msg("not ram").kv("index", uint64_t(it.index())).kv("type", klog::hex(d.type_code()))
-            .kv("name", d.type_name()).kv("start", klog::hex(d.physical_start().value()))
-            .kv("end", klog::hex(end.value())).kv("attributes", klog::hex(d.attributes()))
+            .kv("name", d.type_name()).kv("start", klog::hex(d.physical_start()))
+            .kv("end", klog::hex(end)).kv("attributes", klog::hex(d.attributes()))
             .kv("kind", range_kind_name(kind.kind)).kv("rule", kind.refusal);
         ++refused;
     }

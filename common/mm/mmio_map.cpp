@@ -15,7 +15,7 @@ void log_map(const char* what, PhysAddr pa, VirtAddr va, uint64_t length, const 
     // The flags of the largest page used: a 2 MiB leaf reads PAT at bit 12, a PTE at bit 7.
     const PageSize size = mapped.pages_2m != 0 ? PageSize::k2MiB : PageSize::k4KiB;
     klog::Line line(klog::Level::kInfo, "mmio");
-    line.msg("map").msg(what).kv("pa", klog::hex(pa.value())).kv("va", klog::hex(va.value()))
+    line.msg("map").msg(what).kv("pa", klog::hex(pa)).kv("va", klog::hex(va))
         .kv("size", klog::size(length));
     if (mapped.pages_2m != 0) line.kv("pages-4k", mapped.pages_4k).kv("pages-2m", mapped.pages_2m);
     line.kv("flags", flags_text(leaf_entry_flags(policy, size), leaf_level(size)).text);
@@ -30,10 +30,10 @@ void log_apic_base(const MmioDeviceAddresses& d) {
     const PhysAddr msr_base(d.apic_base_msr & x86::kApicBaseAddressMask);
     klog::info("mmio").msg("apic base").kv("msr", klog::hex(d.apic_base_msr))
         .kv("enabled", (d.apic_base_msr & x86::kApicBaseEnable) != 0).kv("mode", lapic_mode_name(d.lapic_mode))
-        .kv("madt-lapic", klog::hex(d.madt_lapic.value()));
+        .kv("madt-lapic", klog::hex(d.madt_lapic));
     if (d.lapic_from_madt)
-        klog::warn("mmio").msg("lapic base disagrees").kv("msr-base", klog::hex(msr_base.value()))
-            .kv("madt-lapic", klog::hex(d.madt_lapic.value())).kv("using", "madt");
+        klog::warn("mmio").msg("lapic base disagrees").kv("msr-base", klog::hex(msr_base))
+            .kv("madt-lapic", klog::hex(d.madt_lapic)).kv("using", "madt");
 }
 
 // A device that gets no slot, and why: refused (WARN, by field and value),

@@ -13,9 +13,9 @@ namespace mm {
 // SDM Vol. 3A, 4.5 "4-Level Paging": a PTE maps 4 KiB, a PDE with PS=1 maps
 // 2 MiB, a PDPTE with PS=1 maps 1 GiB (only where CPUID reports Page1GB).
 enum class PageSize : uint64_t {
-    k4KiB = FOUR_KB,
-    k2MiB = TWO_MB,
-    k1GiB = ONE_GB,
+    k4KiB = 4 * KiB,
+    k2MiB = 2 * MiB,
+    k1GiB = GiB,
 };
 
 constexpr uint64_t bytes(PageSize size) { return static_cast<uint64_t>(size); }

@@ -77,8 +77,10 @@ constexpr PageTableIndex index_at(VirtAddr va, PageTableLevel level) {
     return PageTableIndex(0);
 }
 
-static_assert(entry_span(PageTableLevel::kPt) == FOUR_KB && entry_span(PageTableLevel::kPd) == TWO_MB &&
-              entry_span(PageTableLevel::kPdpt) == ONE_GB && entry_span(PageTableLevel::kPml4) == 512 * ONE_GB);
+static_assert(entry_span(PageTableLevel::kPt) == bytes(PageSize::k4KiB) &&
+              entry_span(PageTableLevel::kPd) == bytes(PageSize::k2MiB) &&
+              entry_span(PageTableLevel::kPdpt) == bytes(PageSize::k1GiB) &&
+              entry_span(PageTableLevel::kPml4) == 512 * GiB);
 static_assert(leaf_page_size(leaf_level(PageSize::k2MiB)) == PageSize::k2MiB);
 static_assert(index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPml4).value() == 511 &&
               index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPdpt).value() == 510 &&

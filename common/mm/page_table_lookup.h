@@ -13,7 +13,7 @@
 
 namespace mm {
 
-struct Translation {
+struct [[nodiscard]] Translation {
     bool present = false;               // false: not mapped (or not canonical); the rest is unset
     PhysAddr pa;                        // where the address itself lands, offset included
     PageSize page_size = PageSize::k4KiB;

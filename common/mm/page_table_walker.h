@@ -109,7 +109,7 @@ protected:
 // What translate() found for one address: the leaf when it is mapped, and in
 // any case the last entry the walk read (the leaf, or the entry that ended
 // the walk), so a caller can see, or on purpose change, exactly that entry.
-struct Lookup {
+struct [[nodiscard]] Lookup {
     bool present = false;
     Leaf leaf{};                   // valid when present
     PageTableEntry* entry = nullptr;  // null only for a non-canonical address

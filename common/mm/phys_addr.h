@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "support/log.h"
 #include "support/units.h"
 
 namespace mm {
@@ -42,3 +43,12 @@ static_assert(sizeof(PhysAddr) == 8);
 static_assert(PhysAddr(0x1234).page_base() == PhysAddr(0x1000) && PhysAddr(0x1234).offset_in_page() == 0x234);
 
 }  // namespace mm
+
+namespace klog {
+
+// Logged as 0x…, like every other hex field: the key (pa=, start=, …) already
+// says which kind of address it is (see support/log.h). The overload is the
+// one way to log a PhysAddr, so no call site unwraps it.
+inline constexpr Hex hex(mm::PhysAddr address) { return {address.value()}; }
+
+}  // namespace klog

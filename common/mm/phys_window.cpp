@@ -18,7 +18,7 @@ MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeLi
     const MapResult mapped = map_ram_runs(builder, ranges, exceptions, window, &summary);
     if (!mapped.ok()) return mapped;
     page_counts(klog::info("paging").msg("phase map_phys_offset_regions").kv("ranges", summary.ranges)
-                    .kv("runs", summary.runs).kv("base", klog::hex(layout::kPhysWindowBase.value())), summary.stats)
+                    .kv("runs", summary.runs).kv("base", klog::hex(layout::kPhysWindowBase)), summary.stats)
         .kv("split-by-mtrr", summary.stats.split_by_mtrr).kv("flags", flags_text(window.policy.leaf_flags).text);
     return mapped;
 }

@@ -26,7 +26,7 @@
 
 namespace mm {
 
-static_assert(layout::kPhysWindowBase.is_aligned(ONE_GB));
+static_assert(layout::kPhysWindowBase.is_aligned(GiB));
 
 // book:begin phys-to-virt
 // Where physical address `pa` appears in the window. Only meaningful once the

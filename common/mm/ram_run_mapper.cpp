@@ -51,8 +51,8 @@ namespace {
 MapResult refuse_beyond_the_region(const RamMapping& mapping, PhysAddr start, PhysAddr end) {
     const VirtAddr region_end(mapping.pa_limit + mapping.va_offset);
     klog::error("paging").msg("map rejected").kv("phase", mapping.phase).kv("what", "ram")
-        .kv("va", klog::hex(start.value() + mapping.va_offset)).kv("pa", klog::hex(start.value()))
-        .kv("size", klog::size(end - start)).kv("at", klog::hex(region_end.value())).kv("region", mapping.region)
+        .kv("va", klog::hex(start.value() + mapping.va_offset)).kv("pa", klog::hex(start))
+        .kv("size", klog::size(end - start)).kv("at", klog::hex(region_end)).kv("region", mapping.region)
         .kv("rule", describe(MapStatus::kOutsideRegion));
     return {MapStatus::kOutsideRegion, region_end, {}};
 }
@@ -60,7 +60,7 @@ MapResult refuse_beyond_the_region(const RamMapping& mapping, PhysAddr start, Ph
 void log_exception_piece(const RamMapping& mapping, const RamPiece& piece) {
     klog::Line line = klog::info("paging");
     line.msg(frame_rule_name(piece.exception->rule)).kv("phase", mapping.phase).kv("what", piece.exception->what)
-        .kv("start", klog::hex(piece.start.value())).kv("end", klog::hex(piece.end.value()));
+        .kv("start", klog::hex(piece.start)).kv("end", klog::hex(piece.end));
     if (piece.exception->rule != FrameRule::kLeftOut && mapping.va_offset != 0)
         line.kv("va", klog::hex(piece.start.value() + mapping.va_offset));
 }
@@ -98,7 +98,7 @@ MapResult map_ram_runs(PageTableBuilder& builder, const MemoryRangeList& ranges,
         if (!mapped_all) return false;
         ++summary->runs;
         klog::Line line = klog::info("paging");
-        line.msg(mapping.run_event).kv("start", klog::hex(start.value())).kv("end", klog::hex(run.end.value()));
+        line.msg(mapping.run_event).kv("start", klog::hex(start)).kv("end", klog::hex(run.end));
         if (mapping.va_offset != 0) line.kv("va", klog::hex(start.value() + mapping.va_offset));
         page_counts(line, in_run);
         summary->stats += in_run;

@@ -82,12 +82,12 @@ TableResult create_temporary_window(PageTableBuilder& builder, PhysicalMemoryAcc
     const VirtAddr slot = layout::kTemporaryWindowSlot;
     const TableResult created = window.create(builder, tables, tlb, cpu, slot);
     if (!created.ok()) {
-        klog::error("paging").msg("temporary window rejected").kv("va", klog::hex(slot.value()))
+        klog::error("paging").msg("temporary window rejected").kv("va", klog::hex(slot))
             .kv("rule", describe(created.status));
         return created;
     }
-    klog::info("paging").msg("phase create_temporary_window").kv("va", klog::hex(slot.value()))
-        .kv("pt", klog::hex(created.table.value())).kv("tables", created.tables_created)
+    klog::info("paging").msg("phase create_temporary_window").kv("va", klog::hex(slot))
+        .kv("pt", klog::hex(created.table)).kv("tables", created.tables_created)
         .kv("flags", flags_text(window.leaf_flags()).text);
     return created;
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "support/log.h"
 #include "support/units.h"
 
 namespace mm {
@@ -52,3 +53,12 @@ static_assert(!VirtAddr(0x0000'8000'0000'0000ull).is_canonical() && !VirtAddr(0x
 static_assert(VirtAddr(0xFFFF'FFFF'8000'1234ull).page_base() == VirtAddr(0xFFFF'FFFF'8000'1000ull));
 
 }  // namespace mm
+
+namespace klog {
+
+// Logged as 0x…, like every other hex field: the key (va=, start=, …) already
+// says which kind of address it is (see support/log.h). The overload is the
+// one way to log a VirtAddr, so no call site unwraps it.
+inline constexpr Hex hex(mm::VirtAddr address) { return {address.value()}; }
+
+}  // namespace klog

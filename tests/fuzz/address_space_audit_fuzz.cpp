@@ -141,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const MappingPolicy policy = shape_policy(take<uint8_t>(data, size));
         const VirtAddr va = shape_va(raw_va, selector);
         const PhysAddr pa(raw_pa & 0xFF'FFFF'F000ull);
-        const uint64_t length = selector & 0x20 ? uint64_t(raw_length % 16) * TWO_MB : uint64_t(raw_length % 1024) * kPageSize;
+        const uint64_t length = selector & 0x20 ? uint64_t(raw_length % 16) * 2 * MiB : uint64_t(raw_length % 1024) * kPageSize;
         if (builder.map_range(va, pa, length, policy).ok())
             regions.push_back(expect_mapped("request", va, pa, length, policy));
     }

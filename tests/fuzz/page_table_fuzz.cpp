@@ -119,8 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // Mostly whole pages; in 2 MiB units now and then, so large pages
         // appear. Bounded so that a 4 KiB walk stays fast (64 MiB at most).
         // 1 GiB units when both addresses are 2 MiB-aligned, so 1 GiB pages appear too.
-        uint64_t length = selector & 0x20 ? uint64_t(raw_length % 32) * TWO_MB : uint64_t(raw_length % 4096) * kPageSize;
-        if ((selector & 0x10) && va.is_aligned(TWO_MB) && pa.is_aligned(TWO_MB)) length = uint64_t(raw_length % 3 + 1) * ONE_GB;
+        uint64_t length = selector & 0x20 ? uint64_t(raw_length % 32) * 2 * MiB : uint64_t(raw_length % 4096) * kPageSize;
+        if ((selector & 0x10) && va.is_aligned(2 * MiB) && pa.is_aligned(2 * MiB)) length = uint64_t(raw_length % 3 + 1) * GiB;
         const MappingPolicy& policy = shape_policy(policy_selector);
 
         const std::vector<unsigned char> before = tables_snapshot(memory, frames);

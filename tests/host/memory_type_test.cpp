@@ -75,7 +75,7 @@ TEST(PageTableBuilder, WritesPatBit12InLargeLeavesAndBit7InPtes) {
     Tables t;
     // 2 MiB + 8 KiB: one large page, then two 4 KiB pages.
     const uint64_t va = 0xFFFF'D000'0000'0000ull;
-    const mm::MapResult r = t.builder.map_range(VirtAddr(va), PhysAddr(0x8000'0000), TWO_MB + 2 * kPageSize,
+    const mm::MapResult r = t.builder.map_range(VirtAddr(va), PhysAddr(0x8000'0000), 2 * MiB + 2 * kPageSize,
                                                 mm::kFramebufferPolicy);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.mapped.pages_2m, 1u);
@@ -85,7 +85,7 @@ TEST(PageTableBuilder, WritesPatBit12InLargeLeavesAndBit7InPtes) {
     EXPECT_EQ(large.page_size, PageSize::k2MiB);
     EXPECT_EQ(large.pa, PhysAddr(0x8000'1234));  // bit 12 is PAT, not address
     EXPECT_EQ(large.flags, mm::leaf_flags::kFramebuffer | pte::kHugePage | pte::kPatHuge);
-    const mm::Translation small = t.at(va + TWO_MB + kPageSize);
+    const mm::Translation small = t.at(va + 2 * MiB + kPageSize);
     ASSERT_TRUE(small.present);
     EXPECT_EQ(small.pa, PhysAddr(0x8020'1000));
     EXPECT_EQ(small.flags, mm::leaf_flags::kFramebuffer | pte::kPat4K);

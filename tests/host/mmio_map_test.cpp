@@ -326,7 +326,7 @@ TEST(MapFramebuffer, LargePagesWhereAlignedWriteCombiningAtBothSizes) {
     const mm::Translation large = t.at(kFb);
     EXPECT_EQ(large.page_size, PageSize::k2MiB);
     EXPECT_EQ(large.flags, pte::kPresent | pte::kWritable | pte::kNoExecute | pte::kHugePage | pte::kPatHuge);
-    const mm::Translation small = t.at(kFb + TWO_MB);
+    const mm::Translation small = t.at(kFb + 2 * MiB);
     EXPECT_EQ(small.pa, PhysAddr(0xC020'0000));
     EXPECT_EQ(small.flags, pte::kPresent | pte::kWritable | pte::kNoExecute | pte::kPat4K);
     EXPECT_NE(g_log.find("[INFO  mmio] map framebuffer pa=0xc0000000 va=0xffffd00000000000 size=4000KiB pages-4k=488 "

@@ -33,7 +33,7 @@ TEST(Units, AlignUpReportsOverflow) {
     EXPECT_FALSE(align_up(~0ull - 5, kPageSize, &out));
     EXPECT_EQ(align_down(0x1FFF, kPageSize), 0x1000u);
     EXPECT_EQ(pages_for(0), 0u);
-    EXPECT_EQ(pages_for(TWO_MB + 1), 513u);
+    EXPECT_EQ(pages_for(2 * MiB + 1), 513u);
 }
 
 TEST(CommandLine, FindsFlagsAndValues) {

@@ -36,6 +36,12 @@ inline void set_sink(Sink sink) { g_sink = sink; }
 inline void set_threshold(Level level) { g_threshold = level; }
 
 // Value wrappers that choose how a number is written.
+//
+// Addresses: mm::PhysAddr and mm::VirtAddr have hex() overloads beside their
+// types (mm/phys_addr.h, mm/virt_addr.h; this header sits below mm and cannot
+// name them). They print as plain 0x…, not P0x…/V0x…: every field's key
+// already says which kind it is (pa=, va=, start=), and one hex spelling keeps
+// every field parseable the same way by the tests and the benchmarks.
 struct Hex { uint64_t value; };
 struct Size { uint64_t bytes; };
 inline constexpr Hex hex(uint64_t value) { return {value}; }

@@ -7,13 +7,8 @@ inline constexpr uint64_t KiB = 1024;
 inline constexpr uint64_t MiB = 1024 * KiB;
 inline constexpr uint64_t GiB = 1024 * MiB;
 
-// The three x86_64 page sizes (SDM Vol. 3A, 4.5 "4-Level Paging").
-inline constexpr uint64_t FOUR_KB = 4 * KiB;
-inline constexpr uint64_t TWO_MB = 2 * MiB;
-inline constexpr uint64_t ONE_GB = 1 * GiB;
-
 // The base page: what "a page" and "a frame" mean unless a size is named.
-inline constexpr uint64_t kPageSize = FOUR_KB;
+inline constexpr uint64_t kPageSize = 4 * KiB;
 
 constexpr bool is_power_of_two(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
 
@@ -37,7 +32,7 @@ constexpr uint64_t div_ceil(uint64_t value, uint64_t divisor) { return value / d
 // Number of base pages needed to hold `bytes`.
 constexpr uint64_t pages_for(uint64_t bytes) { return div_ceil(bytes, kPageSize); }
 
-static_assert(is_power_of_two(kPageSize) && is_power_of_two(TWO_MB) && is_power_of_two(ONE_GB));
+static_assert(is_power_of_two(kPageSize) && is_power_of_two(2 * MiB) && is_power_of_two(GiB));
 static_assert(div_ceil(0, 64) == 0 && div_ceil(64, 64) == 1 && div_ceil(65, 64) == 2);
 static_assert(div_ceil(~uint64_t(0), 2) == uint64_t(1) << 63);
-static_assert(pages_for(1) == 1 && pages_for(FOUR_KB) == 1 && pages_for(FOUR_KB + 1) == 2);
+static_assert(pages_for(1) == 1 && pages_for(4 * KiB) == 1 && pages_for(4 * KiB + 1) == 2);

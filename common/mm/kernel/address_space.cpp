@@ -68,7 +68,7 @@ void KernelAddressSpace::check_before_switch() {
     };
     for (const Probe& p : probes) {
         if (translate(pml4(), tables_, p.va).present) continue;
-        klog::error("paging").msg("not mapped in the new tables").kv("what", p.what).kv("va", klog::hex(p.va.value()));
+        klog::error("paging").msg("not mapped in the new tables").kv("what", p.what).kv("va", klog::hex(p.va));
         kernel::fail();
     }
 }

@@ -92,7 +92,7 @@ bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Exp
         const RegionExpectation& r = regions[i];
         const RegionResult result = check_region(walker, r, findings);
         const uint64_t flags = normalized_flags(leaf_entry_flags(r.policy, PageSize::k4KiB), PageSize::k4KiB);
-        klog::info("verify").msg("region").kv("name", r.name).pad(column::kVa).kv("va", klog::hex(r.va.value()))
+        klog::info("verify").msg("region").kv("name", r.name).pad(column::kVa).kv("va", klog::hex(r.va))
             .pad(column::kSize).kv("size", klog::size(r.size))
             .pad(column::kFlags).kv("flags", r.mapped ? flags_text(flags).text : "not-present")
             .pad(column::kTail).kv("pages-4k", result.pages_4k).kv("pages-2m", result.pages_2m)

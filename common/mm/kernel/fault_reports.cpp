@@ -64,10 +64,10 @@ void report_page_fault(const TrapFrame& f) {
     const PageFaultError e = decode_page_fault_error(f.error_code);
     const FaultVerdict v = classify_page_fault(address, e, g_map);
     klog::Line line = panic_line();
-    line.msg("page fault").kv("address", klog::hex(address.value())).kv("cause", fault_cause_name(v.cause))
+    line.msg("page fault").kv("address", klog::hex(address)).kv("cause", fault_cause_name(v.cause))
         .kv("region", v.region);
     if (v.stack) line.kv("stack", v.stack);
-    if (v.has_pa) line.kv("pa", klog::hex(v.pa.value()));
+    if (v.has_pa) line.kv("pa", klog::hex(v.pa));
     line.kv("access", access_name(e)).kv("present", e.present).kv("user", e.user).kv("rsvd", e.reserved_bit)
         .kv("pk", e.protection_key).kv("rip", klog::hex(f.rip)).kv("error", klog::hex(f.error_code));
 }

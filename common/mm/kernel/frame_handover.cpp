@@ -39,7 +39,7 @@ void hand_over_frames(KernelAddressSpace& space, BitmapFrameAllocator& steady) {
     const FrameStats s = steady.stats();
     klog::info("frames").msg("handover").kv("to", "bitmap").kv("regions", uint64_t(steady.region_count()))
         .kv("frames", s.total).kv("inherited", handover.inherited).kv("reserve-moved", handover.reserve_moved).kv("reserve", s.reserve)
-        .kv("bitmap", klog::hex(handover.bitmap_start.value())).kv("bitmap-frames", handover.bitmap_frames)
+        .kv("bitmap", klog::hex(handover.bitmap_start)).kv("bitmap-frames", handover.bitmap_frames)
         .kv("used", s.used).kv("free", s.free);
     if (s.total != by_type.total_frames) {
         klog::error("frames").msg("handover disagrees with the memory map").kv("frames", s.total)
@@ -58,7 +58,7 @@ void log_frame_stats(const char* when, const BitmapFrameAllocator& frames) {
 bool free_frame_or_log(BitmapFrameAllocator& frames, PhysAddr frame) {
     const FrameFreeStatus status = frames.free(frame);
     if (status == FrameFreeStatus::kOk) return true;
-    klog::error("frames").msg("free rejected").kv("frame", klog::hex(frame.value())).kv("reason", name(status))
+    klog::error("frames").msg("free rejected").kv("frame", klog::hex(frame)).kv("reason", name(status))
         .kv("rule", describe(status));
     return false;
 }

@@ -30,7 +30,7 @@ public:
             KASSERT(frame.ok());
             const MapResult mapped = builder_.map_range(VirtAddr(at + i * kPageSize), frame.frame(), kPageSize, policy_);
             if (!mapped.ok()) {
-                klog::error("heap").msg("grow rejected").kv("va", klog::hex(mapped.where.value()))
+                klog::error("heap").msg("grow rejected").kv("va", klog::hex(mapped.where))
                     .kv("rule", describe(mapped.status));
                 kernel::fail();
             }
@@ -65,8 +65,8 @@ void create_heap(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
         kernel::fail();
     }
     const MapStats& mapped = backend.builder().stats();
-    page_counts(klog::info("paging").msg("phase create_heap").kv("va", klog::hex(kHeapStart.value()))
-                    .kv("guard", klog::hex(kHeapGuard.value())), mapped)
+    page_counts(klog::info("paging").msg("phase create_heap").kv("va", klog::hex(kHeapStart))
+                    .kv("guard", klog::hex(kHeapGuard)), mapped)
         .kv("flags", flags_text(leaf_entry_flags(backend.policy(), PageSize::k4KiB)).text)
         .kv("frames-from", "bitmap");
 }

@@ -21,7 +21,7 @@ bool check_remap(const RemapRequest& request, const MemoryRangeList& ranges) {
             .kv("rule", v.rule);
         return false;
     }
-    klog::info("remap").msg(request.name).kv("pa", klog::hex(request.pa.value()))
+    klog::info("remap").msg(request.name).kv("pa", klog::hex(request.pa))
         .kv("old-va", klog::hex(reinterpret_cast<uint64_t>(request.validated)))
         .kv("new-va", klog::hex(reinterpret_cast<uint64_t>(request.remapped))).kv("size", klog::size(request.size))
         .kv("kind", range_kind_name(request.expected_kind)).kv("identical", true);

@@ -113,7 +113,7 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
             kernel::fail();
         }
         klog::info("acpi").msg("tables").kv("rsdp", klog::hex(handoff.rsdp)).kv("revision", uint32_t(acpi.rsdp_revision))
-            .kv("root", acpi.uses_xsdt ? "xsdt" : "rsdt").kv("root-pa", klog::hex(acpi.root_table.value()))
+            .kv("root", acpi.uses_xsdt ? "xsdt" : "rsdt").kv("root-pa", klog::hex(acpi.root_table))
             .kv("entries", acpi.root_entries).kv("null", acpi.null_entries)
             .kv("unreadable", acpi.unreadable_entries).kv("madt", acpi.has_madt).kv("ioapics", acpi.ioapic_count)
             .kv("hpet", acpi.has_hpet);

@@ -71,8 +71,8 @@ void check_page(PhysAddr page, WindowCheck& check) {
         ++check.written;
     }
     if (!same) {
-        klog::error("window").msg("check failed").kv("pa", klog::hex(page.value()))
-            .kv("va", klog::hex(phys_to_virt(page).value()));
+        klog::error("window").msg("check failed").kv("pa", klog::hex(page))
+            .kv("va", klog::hex(phys_to_virt(page)));
         kernel::fail();
     }
     ++check.addresses;
@@ -93,8 +93,9 @@ void check_phys_window(const MemoryRangeList& ranges, const BootFrameAllocator& 
         check_page(PhysAddr(range.end.value() - kPageSize), check);
     }
     for_each_ram_run(ranges, [&](const RamRun& run) {
-        const uint64_t steps[] = {ONE_GB, TWO_MB};
-        for (uint64_t step : steps) {
+        const PageSize sizes[] = {PageSize::k1GiB, PageSize::k2MiB};
+        for (PageSize size : sizes) {
+            const uint64_t step = bytes(size);
             uint64_t boundary = 0;
             if (!align_up(run.start.value() + 1, step, &boundary)) continue;
             for (int i = 0; i < 8 && boundary < run.end.value(); ++i, boundary += step) {
@@ -113,8 +114,8 @@ void check_phys_window(const MemoryRangeList& ranges, const BootFrameAllocator& 
         if (range != nullptr && is_ram(*range)) check_page(page, check);
     }
     klog::info("window").msg("check passed").kv("addresses", check.addresses).kv("written", check.written)
-        .kv("not-read", check.not_read).kv("last-ram-page", klog::hex(check.last_ram_page.value()))
-        .kv("last-ram-page-va", klog::hex(phys_to_virt(check.last_ram_page).value()));
+        .kv("not-read", check.not_read).kv("last-ram-page", klog::hex(check.last_ram_page))
+        .kv("last-ram-page-va", klog::hex(phys_to_virt(check.last_ram_page)));
 }
 
 }  // namespace mm

@@ -33,7 +33,7 @@ inline constexpr uint64_t kApicBaseAddressMask = 0x000F'FFFF'FFFF'F000ull;  // b
 inline constexpr uint32_t kMsrX2ApicId = 0x802;
 inline constexpr uint32_t kMsrX2ApicVersion = 0x803;
 
-struct CpuidResult {
+struct [[nodiscard]] CpuidResult {
     uint32_t eax, ebx, ecx, edx;
 };
 
