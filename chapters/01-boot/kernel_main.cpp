@@ -19,16 +19,6 @@ struct ConstructorProbe {
 };
 ConstructorProbe g_constructor_probe;
 
-const char* pixel_format_name(boot::PixelFormat format) {
-    switch (format) {
-        case boot::PixelFormat::kRgbx: return "rgbx";
-        case boot::PixelFormat::kBgrx: return "bgrx";
-        case boot::PixelFormat::kBitMask: return "bitmask";
-        case boot::PixelFormat::kBltOnly: return "blt-only";
-        case boot::PixelFormat::kNone: return "none";
-    }
-    return "unknown";
-}
 
 // The RSDP starts with the 8 bytes "RSD PTR " (ACPI 6.5, 5.2.5.3). Reading them
 // proves the pointer is real: the bootstrap tables identity-map all RAM.
@@ -53,7 +43,7 @@ void report_handoff(const boot::BootHandoff& h) {
         .kv("width", h.framebuffer_width)
         .kv("height", h.framebuffer_height)
         .kv("stride", h.framebuffer_stride)
-        .kv("format", pixel_format_name(h.framebuffer_format));
+        .kv("format", boot::pixel_format_name(h.framebuffer_format));
     klog::info("handoff")
         .msg("acpi")
         .kv("rsdp", klog::hex(h.rsdp))

@@ -39,16 +39,6 @@ uint32_t level_colour(klog::Level level) {
     return 0xC0C0C0;
 }
 
-const char* format_name(boot::PixelFormat format) {
-    switch (format) {
-        case boot::PixelFormat::kRgbx: return "rgbx";
-        case boot::PixelFormat::kBgrx: return "bgrx";
-        case boot::PixelFormat::kBitMask: return "bitmask";
-        case boot::PixelFormat::kBltOnly: return "blt-only";
-        case boot::PixelFormat::kNone: return "none";
-    }
-    return "unknown";
-}
 
 volatile uint32_t* pixels_at(uint64_t address) { return reinterpret_cast<volatile uint32_t*>(address); }
 
@@ -74,7 +64,7 @@ Switch follow_tables() {
 void start_screen_console(const boot::BootHandoff& handoff) {
     const FramebufferGeometry fb = framebuffer_geometry(handoff);
     if (fb.format == boot::PixelFormat::kBltOnly || fb.format == boot::PixelFormat::kNone) {
-        klog::info("screen").msg("serial only").kv("reason", "no linear framebuffer").kv("format", format_name(fb.format));
+        klog::info("screen").msg("serial only").kv("reason", "no linear framebuffer").kv("format", boot::pixel_format_name(fb.format));
         return;
     }
     if (Violation v = check_framebuffer(fb, kScreenFont); !v.ok()) {
@@ -87,7 +77,7 @@ void start_screen_console(const boot::BootHandoff& handoff) {
     g_console.screen.start(pixels_at(fb.base), fb, kScreenFont);  // the bootstrap tables identity-map it
     g_console.state = State::kDrawing;
     klog::info("screen").msg("console").kv("base", klog::hex(fb.base)).kv("width", fb.width).kv("height", fb.height)
-        .kv("stride", fb.stride).kv("format", format_name(fb.format)).kv("font", kScreenFont.name)
+        .kv("stride", fb.stride).kv("format", boot::pixel_format_name(fb.format)).kv("font", kScreenFont.name)
         .kv("columns", g_console.screen.columns()).kv("rows", g_console.screen.rows());
 }
 

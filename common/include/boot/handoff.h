@@ -25,6 +25,18 @@ enum class PixelFormat : uint32_t {
     kNone = 0xFFFFFFFF,  // the firmware offered no graphics output
 };
 
+// The name the logs print for a pixel format.
+constexpr const char* pixel_format_name(PixelFormat format) {
+    switch (format) {
+        case PixelFormat::kRgbx: return "rgbx";
+        case PixelFormat::kBgrx: return "bgrx";
+        case PixelFormat::kBitMask: return "bitmask";
+        case PixelFormat::kBltOnly: return "blt-only";
+        case PixelFormat::kNone: return "none";
+    }
+    return "unknown";
+}
+
 struct BootHandoff {
     uint64_t magic;  // kHandoffMagic
     uint32_t version;  // kHandoffVersion
