@@ -179,6 +179,19 @@ TEST_F(AddressSpace, CleanSpacePassesEveryRegionAndTheAudit) {
     EXPECT_TRUE(findings.all.empty());
 }
 
+TEST_F(AddressSpace, A1GiBPageIsTheWrongSizeOnACpuWithoutThem) {
+    // The same tables held against a CPU without Page1GB: a builder for it
+    // would have used 2 MiB pages, so the 1 GiB leaf is reported by size.
+    Findings findings;
+    EXPECT_FALSE(mm::check_region(walker_, regions_[0], {true, false}, findings).ok);
+    ASSERT_EQ(findings.rules(), std::vector<AuditRule>{AuditRule::kPageSize});
+    EXPECT_EQ(findings.all[0].va, VirtAddr(kWindow + GiB));
+    EXPECT_EQ(findings.all[0].found, GiB);
+    EXPECT_EQ(findings.all[0].expected, 2 * MiB);
+    // The 2 MiB page is right on either CPU.
+    EXPECT_TRUE(mm::check_region(walker_, regions_[1], {true, false}, findings).ok);
+}
+
 TEST_F(AddressSpace, WritableExecutablePageIsFound) {
     leaf_entry(kImage).set(PageTableLevel::kPt, PhysAddr(0x20'0000), pte::kPresent | pte::kWritable);
     Findings findings;
