@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
     if (!root.ok()) return 1;
     const mm::PhysAddr pml4 = root.frame();
     const mm::MappingPolicy policy = mapper == "builder-4k"
-                                         ? mm::MappingPolicy{mm::leaf_flags::kPhysWindow, mm::PageSize::k4KiB, false}
-                                         : mm::phys_window_policy(one_gib);
+                                         ? mm::MappingPolicy{mm::leaf_flags::kPhysWindow, mm::PageSize::k4KiB}
+                                         : mm::phys_window_policy();
     const mm::VirtAddr base = mm::layout::kPhysWindowBase;
     const size_t frames_before = frames.used();
 
@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
         stats.pages_4k = naive.pages();
         stats.tables_created = naive.tables();
     } else {
-        mm::PageTableBuilder builder(pml4, memory, frames);
+        mm::PageTableBuilder builder(pml4, memory, frames, one_gib);
         CALLGRIND_START_INSTRUMENTATION;
         for (const Run& run : runs)
             ok = ok && builder.map_range(base + run.start, mm::PhysAddr(run.start), run.end - run.start, policy).ok();

@@ -95,7 +95,7 @@ void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm
     const uint64_t bss = reinterpret_cast<uint64_t>(&g_bss_probe);
     const uint64_t rsp = current_rsp();
     const uint64_t here = reinterpret_cast<uint64_t>(&handoff);
-    const mm::MappingPolicy identity = mm::identity_low_memory_policy(cpu.pages_1gib);
+    const mm::MappingPolicy identity = mm::identity_low_memory_policy();
     const mm::MappingPolicy none = {};
     const Expectation expectations[] = {
         {"text-start", mm::VirtAddr(text_start), true, image(text_start), mm::kKernelTextPolicy},
@@ -172,7 +172,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
         klog::error("paging").msg("no frame for the pml4");
         kernel::fail();
     }
-    mm::PageTableBuilder builder(pml4.frame(), g_tables, intake.frames);
+    mm::PageTableBuilder builder(pml4.frame(), g_tables, intake.frames, cpu.pages_1gib);
     // The image's text and rodata stay read-only in the identity map too: no frame is writable
     // through one address and executable through another (mm/ram_run_mapper.h).
     const mm::FrameExceptions exceptions = kernel::ram_frame_exceptions(handoff);

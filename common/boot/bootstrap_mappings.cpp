@@ -38,7 +38,7 @@ Exceptions identity_exceptions(const BootstrapPlan& plan) {
         if (start < kIdentityStart) start = kIdentityStart;
         if (end > plan.identity_top) end = plan.identity_top;
         if (start >= end) return;
-        const MappingPolicy policy = without_nx_if_absent({flags, PageSize::k4KiB, false}, plan.cpu_has_nx);
+        const MappingPolicy policy = without_nx_if_absent({flags, PageSize::k4KiB}, plan.cpu_has_nx);
         // Kept sorted by address; the loader's image and the kernel's are two
         // firmware allocations, so they never overlap.
         size_t i = e.count++;
@@ -59,7 +59,7 @@ bool for_each_region(const BootstrapPlan& plan, Visit visit) {
     // a 1 GiB page spanning two MTRR types (RAM and the PCI hole below 4 GiB)
     // is undefined behaviour (SDM Vol. 3A, 11.11.9); the kernel's own
     // identity map (chapter 04) is the one that picks 1 GiB pages with care.
-    MappingPolicy identity = without_nx_if_absent(mm::identity_low_memory_policy(false), plan.cpu_has_nx);
+    MappingPolicy identity = without_nx_if_absent(mm::identity_low_memory_policy(), plan.cpu_has_nx);
     identity.max_page_size = PageSize::k2MiB;
     const Exceptions exceptions = identity_exceptions(plan);
     uint64_t at = kIdentityStart;

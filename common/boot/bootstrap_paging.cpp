@@ -59,7 +59,8 @@ BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, 
             .kv("value", reserved).kv("rule", mm::describe(mm::MapStatus::kOutOfTableFrames));
         loader_fail(image, EFI_OUT_OF_RESOURCES);
     }
-    mm::PageTableBuilder builder(pml4.frame(), memory, frames);
+    // No 1 GiB pages: the loader maps with 2 MiB pages at most (bootstrap_mappings.cpp).
+    mm::PageTableBuilder builder(pml4.frame(), memory, frames, /*cpu_has_1gib_pages=*/false);
     const BootstrapResult result = map_bootstrap(builder, plan);
     if (!result.ok()) {
         klog::error("loader").msg("bootstrap tables rejected").kv("region", result.region).kv("field", "va")

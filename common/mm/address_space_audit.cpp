@@ -60,7 +60,8 @@ const char* describe(AuditRule rule) {
 }
 
 // book:begin check-region
-RegionResult check_region(PageTableWalker& walker, const RegionExpectation& region, FindingSink& sink) {
+RegionResult check_region(PageTableWalker& walker, const RegionExpectation& region, CpuPagingFeatures cpu,
+                          FindingSink& sink) {
     RegionResult result;
     const VirtAddr end = region.va + region.size;
     auto reject = [&](AuditRule rule, VirtAddr va, uint64_t found, uint64_t expected) {
@@ -80,8 +81,8 @@ RegionResult check_region(PageTableWalker& walker, const RegionExpectation& regi
         if (leaf.va != va || leaf.end() > end) return reject(AuditRule::kInsideRegion, va, leaf.va.value(), region.va.value());
         const PhysAddr pa = region.check_pa ? region.pa + (va - region.va) : leaf.pa;
         if (leaf.pa != pa) return reject(AuditRule::kPhysical, va, leaf.pa.value(), pa.value());
-        // The page PageTableBuilder::map_range picks for this address under the policy.
-        const PageSize size = largest_page_size(va, pa, end - va, region.policy);
+        // The page PageTableBuilder::map_range picks for this address under the policy, on this CPU.
+        const PageSize size = largest_page_size(va, pa, end - va, region.policy, cpu.pages_1gib);
         if (leaf.size != size) return reject(AuditRule::kPageSize, va, bytes(leaf.size), bytes(size));
         const uint64_t found = normalized_flags(effective_flags(leaf), leaf.size);
         const uint64_t expected = normalized_flags(leaf_entry_flags(region.policy, size), size);

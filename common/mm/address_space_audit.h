@@ -9,7 +9,7 @@
 //    (kernel text, the phys window's runs, a device, the framebuffer) must be
 //    mapped in full, to the expected frames, with exactly its policy's flags
 //    and memory type, in the page sizes its policy picks for each address
-//    (largest_page_size, as PageTableBuilder did). An absent region (a guard
+//    on this CPU (largest_page_size, as PageTableBuilder did). An absent region (a guard
 //    page, the idle temporary window) must not have one address mapped.
 //  - audit_address_space(): one walk over everything, with the rules that
 //    hold for every entry (SDM Vol. 3A, 4.5 and 4.6):
@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/cpu_paging_features.h"
 #include "mm/mapping_policy.h"
 #include "mm/page_table_walker.h"
 
@@ -109,7 +110,10 @@ struct [[nodiscard]] RegionResult {
     uint64_t pages_4k = 0, pages_2m = 0, pages_1g = 0;
     bool ok = true;
 };
-RegionResult check_region(PageTableWalker& walker, const RegionExpectation& region, FindingSink& sink);
+// `cpu`: the CPU the tables were built for; the page sizes expected are the
+// ones the builder could use on it (no 1 GiB page without Page1GB).
+RegionResult check_region(PageTableWalker& walker, const RegionExpectation& region, CpuPagingFeatures cpu,
+                          FindingSink& sink);
 
 struct AuditCounts {
     uint64_t leaves = 0;

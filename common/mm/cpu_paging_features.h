@@ -9,7 +9,8 @@
 //    entry a page fault. The loader sets EFER.NXE whenever CPUID reports NX
 //    (common/boot/enter_kernel.cpp), so the kernel uses NX exactly when NXE
 //    is on.
-//  - PS in a PDPTE (a 1 GiB page) is reserved without CPUID Page1GB.
+//  - PS in a PDPTE (a 1 GiB page) is reserved without CPUID Page1GB. That
+//    one is the PageTableBuilder's to know, given once when it is made.
 //
 // And one changes which large pages are sound: the MTRRs the firmware set.
 // A 2 MiB or 1 GiB page whose span has two MTRR types is undefined behaviour
@@ -44,12 +45,11 @@ CpuPagingFeatures read_cpu_paging_features();
 
 // book:begin fit-to-cpu
 // `policy` as this CPU can carry it out: without NX the leaves lose their NX
-// bit (everything is executable then, which the boot log says), 1 GiB
-// pages are used only where the CPU has them, and no large page spans two
-// MTRR types.
+// bit (everything is executable then, which the boot log says), and no
+// large page spans two MTRR types. (Whether 1 GiB pages exist at all is the
+// builder's, set once: PageTableBuilder's constructor.)
 constexpr MappingPolicy fit_to_cpu(MappingPolicy policy, CpuPagingFeatures cpu) {
     if (!cpu.no_execute) policy.leaf_flags &= ~x86::pte::kNoExecute;
-    policy.cpu_has_1gib_pages = cpu.pages_1gib;
     policy.mtrrs = cpu.mtrrs;
     return policy;
 }
@@ -57,6 +57,5 @@ constexpr MappingPolicy fit_to_cpu(MappingPolicy policy, CpuPagingFeatures cpu) 
 
 static_assert(fit_to_cpu(kKernelDataPolicy, {true, true}).leaf_flags == leaf_flags::kKernelData);
 static_assert(fit_to_cpu(kKernelDataPolicy, {false, true}).leaf_flags == (x86::pte::kPresent | x86::pte::kWritable));
-static_assert(!fit_to_cpu(identity_low_memory_policy(true), {true, false}).cpu_has_1gib_pages);
 
 }  // namespace mm

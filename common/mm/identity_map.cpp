@@ -9,7 +9,7 @@ namespace mm {
 MapResult identity_map_low_memory(PageTableBuilder& builder, const MemoryRangeList& ranges,
                                   const FrameExceptions& exceptions, CpuPagingFeatures cpu) {
     const RamMapping identity = {"identity_map_low_memory", "identity run", 0, kIdentityMapFloor, 0, "identity",
-                                 fit_to_cpu(identity_low_memory_policy(cpu.pages_1gib), cpu)};
+                                 fit_to_cpu(identity_low_memory_policy(), cpu)};
     RamMapSummary summary;
     const MapResult mapped = map_ram_runs(builder, ranges, exceptions, identity, &summary);
     if (!mapped.ok()) return mapped;

@@ -55,8 +55,7 @@ inline constexpr uint64_t kTableEntryFlags = x86::pte::kPresent | x86::pte::kWri
 // How map_range maps one region.
 struct MappingPolicy {
     uint64_t leaf_flags;         // from leaf_flags::, P included; never PS, PWT, PCD, PAT or address bits
-    PageSize max_page_size;      // the largest page the region may use
-    bool cpu_has_1gib_pages;     // CPUID.80000001H:EDX.Page1GB[bit 26]; without it PS in a PDPTE faults
+    PageSize max_page_size;      // the largest page the region may use; 1 GiB also needs the CPU (the builder knows)
     MemoryType memory_type = MemoryType::kNormal;  // becomes PWT/PCD/PAT in leaf_entry_flags()
     // The firmware's MTRRs (fit_to_cpu sets them): a large page must not span
     // two MTRR types. nullptr: no MTRR limit (host tests, unless they set one).
@@ -65,32 +64,28 @@ struct MappingPolicy {
 
 // Kernel image sections are mapped with 4 KiB pages: their boundaries are only
 // page-aligned, and a large page would lend one section's rights to its neighbour.
-inline constexpr MappingPolicy kKernelTextPolicy = {leaf_flags::kKernelText, PageSize::k4KiB, false};
-inline constexpr MappingPolicy kKernelRodataPolicy = {leaf_flags::kKernelRodata, PageSize::k4KiB, false};
-inline constexpr MappingPolicy kKernelDataPolicy = {leaf_flags::kKernelData, PageSize::k4KiB, false};
+inline constexpr MappingPolicy kKernelTextPolicy = {leaf_flags::kKernelText, PageSize::k4KiB};
+inline constexpr MappingPolicy kKernelRodataPolicy = {leaf_flags::kKernelRodata, PageSize::k4KiB};
+inline constexpr MappingPolicy kKernelDataPolicy = {leaf_flags::kKernelData, PageSize::k4KiB};
 
-// Large regions of plain memory: the largest page alignment allows.
-constexpr MappingPolicy phys_window_policy(bool cpu_has_1gib_pages) {
-    return {leaf_flags::kPhysWindow, PageSize::k1GiB, cpu_has_1gib_pages};
-}
-constexpr MappingPolicy identity_low_memory_policy(bool cpu_has_1gib_pages) {
-    return {leaf_flags::kIdentityLowMemory, PageSize::k1GiB, cpu_has_1gib_pages};
-}
+// Large regions of plain memory: the largest page alignment (and the CPU) allows.
+constexpr MappingPolicy phys_window_policy() { return {leaf_flags::kPhysWindow, PageSize::k1GiB}; }
+constexpr MappingPolicy identity_low_memory_policy() { return {leaf_flags::kIdentityLowMemory, PageSize::k1GiB}; }
 
 // book:begin mmio-policies
 // Device registers: one 4 KiB page each, uncached, so every read and write
 // reaches the device in program order.
-inline constexpr MappingPolicy kMmioPolicy = {leaf_flags::kMmio, PageSize::k4KiB, false, MemoryType::kDevice};
+inline constexpr MappingPolicy kMmioPolicy = {leaf_flags::kMmio, PageSize::k4KiB, MemoryType::kDevice};
 // The framebuffer: large pages where aligned (1 GiB never: no framebuffer is
 // that big), write-combining, so pixel writes leave the CPU in bursts.
-inline constexpr MappingPolicy kFramebufferPolicy = {leaf_flags::kFramebuffer, PageSize::k2MiB, false,
+inline constexpr MappingPolicy kFramebufferPolicy = {leaf_flags::kFramebuffer, PageSize::k2MiB,
                                                      MemoryType::kWriteCombining};
 // book:end mmio-policies
 
 // book:begin heap-policy
 // The kernel heap (chapter 11): 4 KiB pages, because it grows a few pages at
 // a time from whatever frames are free, which are rarely contiguous.
-inline constexpr MappingPolicy kHeapPolicy = {leaf_flags::kHeap, PageSize::k4KiB, false};
+inline constexpr MappingPolicy kHeapPolicy = {leaf_flags::kHeap, PageSize::k4KiB};
 // book:end heap-policy
 
 // A page of `size` can map `va` -> `pa` when BOTH addresses are aligned to it
@@ -112,7 +107,8 @@ constexpr PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_le
 }
 
 // The page map_range() picks for the next `bytes_left` bytes at va -> pa
-// under `policy`: the largest that alignment, length, policy and CPU allow,
+// under `policy` on a CPU with or without 1 GiB pages (the builder's, set
+// once): the largest that alignment, length, policy and CPU allow,
 // then, where the policy carries the MTRRs, the largest of those whose whole
 // span has one MTRR type (largest_uniform_page). `split_by_mtrr` says the
 // MTRRs made it smaller.
@@ -121,15 +117,17 @@ struct [[nodiscard]] PageChoice {
     bool split_by_mtrr;
 };
 
-inline PageChoice choose_page(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy) {
-    const PageSize fits = largest_page_size(va, pa, bytes_left, policy.cpu_has_1gib_pages, policy.max_page_size);
+inline PageChoice choose_page(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy,
+                              bool cpu_has_1gib_pages) {
+    const PageSize fits = largest_page_size(va, pa, bytes_left, cpu_has_1gib_pages, policy.max_page_size);
     if (policy.mtrrs == nullptr || fits == PageSize::k4KiB) return {fits, false};
     const PageSize uniform = largest_uniform_page(*policy.mtrrs, pa, fits);
     return {uniform, uniform != fits};
 }
 
-inline PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy) {
-    return choose_page(va, pa, bytes_left, policy).size;
+inline PageSize largest_page_size(VirtAddr va, PhysAddr pa, uint64_t bytes_left, const MappingPolicy& policy,
+                                  bool cpu_has_1gib_pages) {
+    return choose_page(va, pa, bytes_left, policy, cpu_has_1gib_pages).size;
 }
 
 // The flags a leaf of `size` carries under `policy`: PS marks a 2 MiB or

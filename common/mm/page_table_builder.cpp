@@ -89,8 +89,9 @@ private:
     uint64_t region_[4] = {};
 };
 
-PageTableBuilder::PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames)
-    : pml4_(pml4), memory_(memory), frames_(frames) {
+PageTableBuilder::PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames,
+                                   bool cpu_has_1gib_pages)
+    : pml4_(pml4), memory_(memory), frames_(frames), cpu_has_1gib_pages_(cpu_has_1gib_pages) {
     KASSERT(pml4.is_aligned(kPageSize));
 }
 
@@ -153,7 +154,7 @@ MapResult PageTableBuilder::walk_range(Pass pass, VirtAddr va, PhysAddr pa, uint
     for (uint64_t done = 0; done < length;) {
         const VirtAddr page_va = va + done;
         const PhysAddr page_pa = pa + done;
-        const PageChoice choice = choose_page(page_va, page_pa, length - done, policy);
+        const PageChoice choice = choose_page(page_va, page_pa, length - done, policy, cpu_has_1gib_pages_);
         PageSize size = choice.size;
         if (choice.split_by_mtrr) ++result.mapped.split_by_mtrr;
         const MapStatus status = map_page(pass, page_va, page_pa, &size, policy, counter, result.mapped);

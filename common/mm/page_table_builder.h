@@ -72,7 +72,12 @@ struct [[nodiscard]] TableResult {
 
 class PageTableBuilder {
 public:
-    PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames);
+    // `cpu_has_1gib_pages`: CPUID.80000001H:EDX.Page1GB[bit 26], read once
+    // by whoever owns the address space. Without it PS in a PDPTE is a
+    // reserved bit, so the builder never writes a 1 GiB leaf, whatever a
+    // policy allows. It is a fact about the CPU, not about a region, so it is
+    // set here once rather than carried by every policy.
+    PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames, bool cpu_has_1gib_pages);
     PageTableBuilder(const PageTableBuilder&) = delete;
     PageTableBuilder& operator=(const PageTableBuilder&) = delete;
 
@@ -95,6 +100,7 @@ public:
     TableResult prepare_page_table(VirtAddr va);
 
     PhysAddr pml4() const { return pml4_; }
+    bool cpu_has_1gib_pages() const { return cpu_has_1gib_pages_; }
     // Totals over every successful map_range() of this builder.
     const MapStats& stats() const { return stats_; }
 
@@ -111,6 +117,7 @@ private:
     PhysAddr pml4_;
     PhysicalMemoryAccess& memory_;
     FrameSource& frames_;
+    bool cpu_has_1gib_pages_;
     MapStats stats_;
 };
 

@@ -13,7 +13,7 @@ MapResult map_phys_offset_regions(PageTableBuilder& builder, const MemoryRangeLi
     // name rather than mapped in part.
     const RamMapping window = {"map_phys_offset_regions", "window run", layout::kPhysWindowBase.value(), PhysAddr(0),
                                layout::kPhysWindowSize, "phys-window",
-                               fit_to_cpu(phys_window_policy(cpu.pages_1gib), cpu)};
+                               fit_to_cpu(phys_window_policy(), cpu)};
     RamMapSummary summary;
     const MapResult mapped = map_ram_runs(builder, ranges, exceptions, window, &summary);
     if (!mapped.ok()) return mapped;

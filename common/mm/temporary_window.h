@@ -38,7 +38,7 @@
 namespace mm {
 
 // The slot is plain data: read-write, never executable, one 4 KiB page.
-inline constexpr MappingPolicy kTemporaryWindowPolicy = {leaf_flags::kKernelData, PageSize::k4KiB, false};
+inline constexpr MappingPolicy kTemporaryWindowPolicy = {leaf_flags::kKernelData, PageSize::k4KiB};
 
 class TemporaryWindow;
 

@@ -2,7 +2,8 @@
 // PageTableBuilder made from a sequence of map requests, then damaged by raw
 // entry writes.
 //
-// Input: one byte n (requests, at most 8), n requests in page_table_fuzz's
+// Input: one byte whose bit 0 says the CPU has 1 GiB pages, one byte n
+// (requests, at most 8), n requests in page_table_fuzz's
 // format (va u64, pa u64, length u16, selector u8, policy u8), then damage
 // records (table u8, entry u16, raw value u64) to the end.
 //
@@ -73,10 +74,15 @@ VirtAddr shape_va(uint64_t raw, uint8_t selector) {
     return VirtAddr(kBases[selector % 4] + (raw & 0x3'FFFF'F000ull));
 }
 
+MappingPolicy capped_at_2mib(MappingPolicy policy) {
+    policy.max_page_size = PageSize::k2MiB;
+    return policy;
+}
+
 MappingPolicy shape_policy(uint8_t selector) {
     static const MappingPolicy kPolicies[] = {
-        kKernelTextPolicy, kKernelRodataPolicy, kKernelDataPolicy, phys_window_policy(true),
-        phys_window_policy(false), kMmioPolicy, kFramebufferPolicy,
+        kKernelTextPolicy, kKernelRodataPolicy, kKernelDataPolicy, phys_window_policy(),
+        capped_at_2mib(phys_window_policy()), kMmioPolicy, kFramebufferPolicy,
     };
     return kPolicies[selector % 7];
 }
@@ -129,7 +135,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FakeFrameSource frames(memory);
     const FrameResult pml4 = PageTableBuilder::create_pml4(memory, frames);
     FUZZ_CHECK(pml4.ok());
-    PageTableBuilder builder(pml4.frame(), memory, frames);
+    // The CPU: NX always; 1 GiB pages as the input's first byte says, for the builder and the audit alike.
+    const CpuPagingFeatures cpu{true, size > 0 && (take<uint8_t>(data, size) & 1) != 0};
+    PageTableBuilder builder(pml4.frame(), memory, frames, cpu.pages_1gib);
     std::vector<RegionExpectation> regions;
 
     const unsigned requests = take<uint8_t>(data, size) % 9;
@@ -161,7 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sink.findings.clear();
     FUZZ_CHECK(clean.tables == frames.handed_out().size());
     for (const RegionExpectation& region : regions) {
-        const RegionResult r = check_region(walker, region, sink);
+        const RegionResult r = check_region(walker, region, cpu, sink);
         FUZZ_CHECK(r.ok || (sink.findings.back().rule == AuditRule::kPageSize &&
                             sink.findings.back().found < sink.findings.back().expected));
     }

@@ -42,7 +42,8 @@ std::vector<uint8_t> map_input(const FakeMemoryMap& map, const uint64_t (&loader
     return out;
 }
 
-// page_table_fuzz's input: requests of (va, pa, pages, selector, policy).
+// page_table_fuzz's input: the CPU's 1 GiB support (bit 0 of one byte), then
+// requests of (va, pa, pages, selector, policy).
 struct Request {
     uint64_t va, pa;
     uint16_t length;
@@ -58,6 +59,13 @@ std::vector<uint8_t> requests(std::initializer_list<Request> list) {
         append(out, r.policy);
     }
     return out;
+}
+
+// The leading byte of page_table_fuzz's and address_space_audit_fuzz's input:
+// a CPU with 1 GiB pages.
+std::vector<uint8_t> with_1gib_pages(std::vector<uint8_t> rest) {
+    rest.insert(rest.begin(), uint8_t{1});
+    return rest;
 }
 
 }  // namespace
@@ -97,18 +105,21 @@ int main(int argc, char** argv) {
     write(root + "/memory_map", "stride-40", map_input(stride40, loader));
 
     write(root + "/page_table", "identity-and-kernel",
-          requests({{0x1000, 0x1000, 511, 0, 5},                 // identity [4 KiB, 2 MiB)
+          with_1gib_pages(requests({{0x1000, 0x1000, 511, 0, 5},                 // identity [4 KiB, 2 MiB)
                     {0x200000, 0x200000, 3, 0x20, 5},            // then 3 x 2 MiB
                     {0x80001000, 0x5901000, 3, 3, 0},            // kernel text (4 KiB only)
                     {0x80004000, 0x5904000, 1, 3, 1},            // rodata
-                    {0x80005000, 0x5905000, 50, 3, 2}}));        // data
+                    {0x80005000, 0x5905000, 50, 3, 2}})));       // data
     write(root + "/page_table", "phys-window-1gib",
-          requests({{0x0, 0x0, 2, 0x22, 3}, {0x40000000, 0x40000000, 512, 0x21, 4}, {0x1000, 0x1000, 1, 0, 2}}));
+          with_1gib_pages(requests({{0x0, 0x0, 2, 0x22, 3}, {0x40000000, 0x40000000, 512, 0x21, 4}, {0x1000, 0x1000, 1, 0, 2}})));
+    std::vector<uint8_t> no_1gib = requests({{0x0, 0x0, 2, 0x22, 3}, {0x40000000, 0x40000000, 0, 0x10, 5}});
+    no_1gib.insert(no_1gib.begin(), uint8_t{0});  // a CPU without 1 GiB pages: 2 MiB where 1 GiB would fit
+    write(root + "/page_table", "phys-window-no-1gib", no_1gib);
     // Under the fuzz target's MTRRs: a gigabyte with a UC quarter, a 2 MiB
     // block with one UC page, the first MiB's fixed ranges.
     write(root + "/page_table", "mtrr-splits",
-          requests({{0x40000000, 0x40000000, 0, 0x10, 6}, {0x80000000, 0x80000000, 2, 0x20, 6},
-                    {0x0, 0x0, 2, 0x20, 7}}));
+          with_1gib_pages(requests({{0x40000000, 0x40000000, 0, 0x10, 6}, {0x80000000, 0x80000000, 2, 0x20, 6},
+                    {0x0, 0x0, 2, 0x20, 7}})));
     FakeMemoryMap refused;  // RAM types without WB, and types nobody knows
     refused.add(EfiMemoryType::kConventional, 0x100000, 0x100)
         .add(EfiMemoryType::kAcpiNvs, 0x200000, 0x10, boot::kEfiMemoryUc)
@@ -118,13 +129,13 @@ int main(int argc, char** argv) {
         .add(EfiMemoryType::kConventional, 0x240000, 0x10, boot::kEfiMemoryUc);
     write(root + "/memory_map", "not-ram", map_input(refused, loader));
 
-    // address_space_audit_fuzz's input: a request count, the requests, then
+    // address_space_audit_fuzz's input: the CPU's 1 GiB support, a request count, the requests, then
     // damage records (table, entry, raw value): none, a W+X leaf, a stray bit.
     auto audit_input = [](std::vector<uint8_t> reqs, uint8_t count, std::initializer_list<std::vector<uint8_t>> damage) {
         std::vector<uint8_t> out{count};
         out.insert(out.end(), reqs.begin(), reqs.end());
         for (const std::vector<uint8_t>& d : damage) out.insert(out.end(), d.begin(), d.end());
-        return out;
+        return with_1gib_pages(out);
     };
     auto damage = [](uint8_t table, uint16_t entry, uint64_t raw) {
         std::vector<uint8_t> out;

@@ -1,8 +1,9 @@
 // Fuzz target: PageTableBuilder over a fake physical memory, driven by a
-// sequence of map requests. After every call: a refusal changed nothing; a
-// success maps exactly what was asked with the policy's flags, used exactly
-// the tables it counted, left every earlier mapping intact, and, under a
-// policy that carries MTRRs, never made a large page over two MTRR types.
+// sequence of map requests, after a first byte whose bit 0 gives the builder
+// 1 GiB pages. After every call: a refusal changed nothing; a success maps
+// exactly what was asked with the policy's flags, used exactly the tables it
+// counted, left every earlier mapping intact, used no 1 GiB page on a CPU
+// without them, and, under a policy that carries MTRRs, never made a large page over two MTRR types.
 #include <cstdint>
 #include <vector>
 
@@ -55,11 +56,16 @@ MappingPolicy with_mtrrs(MappingPolicy policy) {
     return policy;
 }
 
+MappingPolicy capped_at_2mib(MappingPolicy policy) {
+    policy.max_page_size = PageSize::k2MiB;
+    return policy;
+}
+
 const MappingPolicy& shape_policy(uint8_t selector) {
     static const MappingPolicy kPolicies[] = {
         kKernelTextPolicy, kKernelRodataPolicy, kKernelDataPolicy,
-        phys_window_policy(true), phys_window_policy(false), identity_low_memory_policy(true),
-        with_mtrrs(phys_window_policy(true)), with_mtrrs(identity_low_memory_policy(false)),
+        phys_window_policy(), capped_at_2mib(phys_window_policy()), identity_low_memory_policy(),
+        with_mtrrs(phys_window_policy()), with_mtrrs(capped_at_2mib(identity_low_memory_policy())),
     };
     return kPolicies[selector % 8];
 }
@@ -73,7 +79,8 @@ void expect_one_mtrr_type(const MtrrState& mtrrs, PhysAddr leaf, PageSize size) 
         FUZZ_CHECK(mtrrs.type_at(PhysAddr(leaf.value() + align_down(bytes(size) / 64 * i - 1, kPageSize))) == first);
 }
 
-void expect_mapped(PhysAddr pml4, FakePhysicalMemory& memory, const Mapping& m, const MappingPolicy* policy) {
+void expect_mapped(PhysAddr pml4, FakePhysicalMemory& memory, const Mapping& m, const MappingPolicy* policy,
+                   bool cpu_has_1gib_pages) {
     const uint64_t offsets[] = {0, m.length / 2 & ~0xFFFull, m.length - kPageSize};
     for (uint64_t offset : offsets) {
         const Translation t = translate(pml4, memory, m.va + offset);
@@ -81,6 +88,7 @@ void expect_mapped(PhysAddr pml4, FakePhysicalMemory& memory, const Mapping& m, 
         FUZZ_CHECK(t.pa == m.pa + offset);
         FUZZ_CHECK((t.flags & ~x86::pte::kHugePage & ~(x86::pte::kAccessed | x86::pte::kDirty)) == m.flags);
         if (policy) FUZZ_CHECK(bytes(t.page_size) <= bytes(policy->max_page_size));
+        FUZZ_CHECK(cpu_has_1gib_pages || t.page_size != PageSize::k1GiB);
         if (policy && policy->mtrrs && t.page_size != PageSize::k4KiB)
             expect_one_mtrr_type(*policy->mtrrs, PhysAddr(align_down(t.pa.value(), bytes(t.page_size))), t.page_size);
     }
@@ -104,7 +112,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FakeFrameSource frames(memory);
     const FrameResult pml4 = PageTableBuilder::create_pml4(memory, frames);
     FUZZ_CHECK(pml4.ok());
-    PageTableBuilder builder(pml4.frame(), memory, frames);
+    // The CPU's 1 GiB support: the input's first byte, set once for the run, as in the kernel.
+    const bool cpu_has_1gib_pages = size > 0 && (take<uint8_t>(data, size) & 1) != 0;
+    PageTableBuilder builder(pml4.frame(), memory, frames, cpu_has_1gib_pages);
     std::vector<Mapping> done;
 
     for (int request = 0; request < 16 && size > 0; ++request) {
@@ -134,10 +144,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             FUZZ_CHECK(result.mapped.bytes_mapped() == length);
             FUZZ_CHECK(frames.handed_out().size() - frames_before == result.mapped.tables_created);
             const Mapping m{va, pa, length, policy.leaf_flags};
-            expect_mapped(builder.pml4(), memory, m, &policy);
+            expect_mapped(builder.pml4(), memory, m, &policy, cpu_has_1gib_pages);
             done.push_back(m);
         }
-        for (const Mapping& earlier : done) expect_mapped(builder.pml4(), memory, earlier, nullptr);
+        for (const Mapping& earlier : done) expect_mapped(builder.pml4(), memory, earlier, nullptr, cpu_has_1gib_pages);
     }
     return 0;
 }

@@ -30,7 +30,7 @@ namespace {
 constexpr uint64_t kWindow = 0xFFFF'8000'0000'0000ull;
 constexpr uint64_t kImage = 0xFFFF'FFFF'8000'1000ull;
 constexpr mm::CpuPagingFeatures kCpu{true, true};
-const MappingPolicy kWindowPolicy = mm::fit_to_cpu(mm::phys_window_policy(true), kCpu);
+const MappingPolicy kWindowPolicy = mm::fit_to_cpu(mm::phys_window_policy(), kCpu);
 const MappingPolicy kTextPolicy = mm::fit_to_cpu(mm::kKernelTextPolicy, kCpu);
 const MappingPolicy kDataPolicy = mm::fit_to_cpu(mm::kKernelDataPolicy, kCpu);
 const MappingPolicy kFramebufferPolicy = mm::fit_to_cpu(mm::kFramebufferPolicy, kCpu);
@@ -65,7 +65,7 @@ public:
 class AddressSpace : public ::testing::Test {
 protected:
     AddressSpace() : memory_(PhysAddr(16 * MiB + 12 * KiB), 64), frames_(memory_), pml4_(new_pml4()),
-                     builder_(pml4_, memory_, frames_), walker_(pml4_, memory_) {
+                     builder_(pml4_, memory_, frames_, kCpu.pages_1gib), walker_(pml4_, memory_) {
         map(kWindow + GiB, GiB, GiB, kWindowPolicy);
         map(kWindow + 2 * GiB, 2 * GiB, 2 * MiB, kWindowPolicy);
         map(kImage, 0x20'0000, 3 * KiB * 4, kTextPolicy);
@@ -169,14 +169,27 @@ TEST(Flags, NormalizedFlagsIgnoreAccessedDirtyAndPageSize) {
 
 TEST_F(AddressSpace, CleanSpacePassesEveryRegionAndTheAudit) {
     Findings findings;
-    for (const mm::RegionExpectation& r : regions_) EXPECT_TRUE(mm::check_region(walker_, r, findings).ok) << r.name;
-    const mm::RegionResult text = mm::check_region(walker_, regions_[2], findings);
+    for (const mm::RegionExpectation& r : regions_) EXPECT_TRUE(mm::check_region(walker_, r, kCpu, findings).ok) << r.name;
+    const mm::RegionResult text = mm::check_region(walker_, regions_[2], kCpu, findings);
     EXPECT_EQ(text.pages_4k, 3u);
     const mm::AuditCounts counts = audit(findings);
     EXPECT_TRUE(counts.ok());
     EXPECT_EQ(counts.leaves, 5u);
     EXPECT_EQ(counts.tables, 1 + builder_.stats().tables_created);
     EXPECT_TRUE(findings.all.empty());
+}
+
+TEST_F(AddressSpace, A1GiBPageIsTheWrongSizeOnACpuWithoutThem) {
+    // The same tables held against a CPU without Page1GB: a builder for it
+    // would have used 2 MiB pages, so the 1 GiB leaf is reported by size.
+    Findings findings;
+    EXPECT_FALSE(mm::check_region(walker_, regions_[0], {true, false}, findings).ok);
+    ASSERT_EQ(findings.rules(), std::vector<AuditRule>{AuditRule::kPageSize});
+    EXPECT_EQ(findings.all[0].va, VirtAddr(kWindow + GiB));
+    EXPECT_EQ(findings.all[0].found, GiB);
+    EXPECT_EQ(findings.all[0].expected, 2 * MiB);
+    // The 2 MiB page is right on either CPU.
+    EXPECT_TRUE(mm::check_region(walker_, regions_[1], {true, false}, findings).ok);
 }
 
 TEST_F(AddressSpace, WritableExecutablePageIsFound) {
@@ -192,7 +205,7 @@ TEST_F(AddressSpace, WritableExecutablePageIsFound) {
     EXPECT_STREQ(text.expected, "P|RW|NX");
     // The region check names it too: text is not writable.
     Findings region;
-    EXPECT_FALSE(mm::check_region(walker_, regions_[2], region).ok);
+    EXPECT_FALSE(mm::check_region(walker_, regions_[2], kCpu, region).ok);
     ASSERT_EQ(region.rules(), std::vector<AuditRule>{AuditRule::kFlags});
     // Without NX in force every page is executable: the rule is not applied.
     Findings off;
@@ -219,7 +232,7 @@ TEST_F(AddressSpace, NonPresentNonZeroEntryIsFound) {
     EXPECT_EQ(findings.all[0].found, 0x20'0000 | pte::kWritable);
     EXPECT_STREQ(findings.all[0].region, "guard");
     Findings region;  // the guard itself is still not mapped
-    EXPECT_TRUE(mm::check_region(walker_, regions_[3], region).ok);
+    EXPECT_TRUE(mm::check_region(walker_, regions_[3], kCpu, region).ok);
 }
 
 TEST_F(AddressSpace, TableReachableTwiceIsFoundAndWalkedOnce) {
@@ -253,22 +266,22 @@ TEST_F(AddressSpace, RegionChecksNameWhatDiffers) {
     Findings f;
     // A region longer than what is mapped: the first missing page.
     EXPECT_FALSE(mm::check_region(walker_, mm::expect_mapped("text", VirtAddr(kImage), PhysAddr(0x20'0000), 16 * KiB,
-                                                             kTextPolicy), f).ok);
+                                                             kTextPolicy), kCpu, f).ok);
     // Another frame than expected.
     EXPECT_FALSE(mm::check_region(walker_, mm::expect_mapped("text", VirtAddr(kImage), PhysAddr(0x40'0000), 12 * KiB,
-                                                             kTextPolicy), f).ok);
+                                                             kTextPolicy), kCpu, f).ok);
     // A policy that would have taken 4 KiB pages where a 2 MiB one is.
     EXPECT_FALSE(mm::check_region(walker_, mm::expect_mapped("w", VirtAddr(kWindow + 2 * GiB), PhysAddr(2 * GiB),
-                                                             2 * MiB, kDataPolicy), f).ok);
+                                                             2 * MiB, kDataPolicy), kCpu, f).ok);
     // WC expected where WB is.
     MappingPolicy wc = kWindowPolicy;
     wc.memory_type = mm::MemoryType::kWriteCombining;
     EXPECT_FALSE(mm::check_region(walker_, mm::expect_mapped("w", VirtAddr(kWindow + 2 * GiB), PhysAddr(2 * GiB),
-                                                             2 * MiB, wc), f).ok);
+                                                             2 * MiB, wc), kCpu, f).ok);
     // A guard over mapped text; a region starting inside a large page.
-    EXPECT_FALSE(mm::check_region(walker_, mm::expect_absent("g", VirtAddr(kImage + 4 * KiB), 4 * KiB), f).ok);
+    EXPECT_FALSE(mm::check_region(walker_, mm::expect_absent("g", VirtAddr(kImage + 4 * KiB), 4 * KiB), kCpu, f).ok);
     EXPECT_FALSE(mm::check_region(walker_, mm::expect_mapped_anywhere("w", VirtAddr(kWindow + 2 * GiB + 4 * KiB),
-                                                                      4 * KiB, kWindowPolicy), f).ok);
+                                                                      4 * KiB, kWindowPolicy), kCpu, f).ok);
     EXPECT_EQ(f.rules(), (std::vector<AuditRule>{AuditRule::kMapped, AuditRule::kPhysical, AuditRule::kPageSize,
                                                  AuditRule::kFlags, AuditRule::kAbsent, AuditRule::kInsideRegion}));
     EXPECT_EQ(f.all[0].va, VirtAddr(kImage + 12 * KiB));

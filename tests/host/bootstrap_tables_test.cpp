@@ -48,7 +48,7 @@ protected:
     boot::BootstrapPlan plan_{4 * GiB, {kLoaderText, kLoaderText + 0xC123}, kKernelPhys, &layout_, true};
 
     mm::PageTableBuilder build() {
-        return mm::PageTableBuilder(mm::PageTableBuilder::create_pml4(memory_, frames_).frame(), memory_, frames_);
+        return mm::PageTableBuilder(mm::PageTableBuilder::create_pml4(memory_, frames_).frame(), memory_, frames_, /*cpu_has_1gib_pages=*/false);
     }
     mm::Translation at(const mm::PageTableBuilder& builder, uint64_t va) {
         return mm::translate(builder.pml4(), memory_, VirtAddr(va));
@@ -119,7 +119,7 @@ TEST_F(BootstrapTables, TheBoundCoversWhatTheTablesTake) {
         FakeFrameSource frames(memory);
         plan_.identity_top = top;
         frames.set_page_table_budget(boot::bootstrap_table_pages_bound(plan_));
-        mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames);
+        mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/false);
         const boot::BootstrapResult result = boot::map_bootstrap(builder, plan_);
         EXPECT_TRUE(result.ok()) << std::hex << top << ": " << mm::describe(result.status);
         EXPECT_LE(frames.handed_out().size(), boot::bootstrap_table_pages_bound(plan_));

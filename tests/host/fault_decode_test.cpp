@@ -165,7 +165,7 @@ TEST(KernelStacks, OneIstSlotPerVectorAndGuardsBetween) {
 TEST(MapKernelStacks, MapsEveryStackPageRwNxAndNoGuard) {
     FakePhysicalMemory memory(PhysAddr(0x7000'0000), 64);
     FakeFrameSource frames(memory);
-    mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames);
+    mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true);
     const mm::MapResult result = mm::map_kernel_stacks(builder, frames, {true, true});
     ASSERT_TRUE(result.ok());
     EXPECT_EQ(result.mapped.pages_4k, mm::kKernelStackCount * mm::kKernelStackSize / kPageSize);
@@ -185,7 +185,7 @@ TEST(MapKernelStacks, MapsEveryStackPageRwNxAndNoGuard) {
 TEST(MapKernelStacks, AnEmptyFrameSourceIsRefused) {
     FakePhysicalMemory memory(PhysAddr(0x7000'0000), 6);  // the PML4, three tables, two stack pages
     FakeFrameSource frames(memory);
-    mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames);
+    mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true);
     EXPECT_FALSE(mm::map_kernel_stacks(builder, frames, {true, true}).ok());
 }
 

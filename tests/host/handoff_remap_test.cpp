@@ -78,7 +78,7 @@ TEST(LowerHalf, RemovalClearsTheIdentityMapAndReleasesEveryTableBelowIt) {
     const mm::MemoryRangeList ranges = ranges_of(map);
     FakePhysicalMemory memory(PhysAddr(0x7000'0000), 64);
     FakeFrameSource frames(memory);
-    mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames);
+    mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true);
     ASSERT_TRUE(mm::identity_map_low_memory(builder, ranges, mm::FrameExceptions{}, {true, true}).ok());
     ASSERT_TRUE(mm::map_phys_offset_regions(builder, ranges, mm::FrameExceptions{}, {true, true}).ok());
     ASSERT_FALSE(mm::lower_half_is_empty(builder.pml4(), memory));

@@ -20,7 +20,7 @@ constexpr mm::CpuPagingFeatures kFullCpu = {true, true};
 struct Tables {
     FakePhysicalMemory memory{PhysAddr(0x7000'0000), 64};
     FakeFrameSource frames{memory};
-    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames};
+    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true};
 
     mm::Translation at(uint64_t va) { return mm::translate(builder.pml4(), memory, VirtAddr(va)); }
 };

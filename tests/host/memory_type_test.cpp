@@ -60,13 +60,13 @@ TEST(MmioPolicies, DeriveFromKernelDataAndOnlyAddAMemoryType) {
               std::string("P|RW|NX|PAT|PS"));
     // Policies that predate memory types stay write-back.
     EXPECT_EQ(mm::kKernelDataPolicy.memory_type, MemoryType::kNormal);
-    EXPECT_EQ(mm::phys_window_policy(true).memory_type, MemoryType::kNormal);
+    EXPECT_EQ(mm::phys_window_policy().memory_type, MemoryType::kNormal);
 }
 
 struct Tables {
     FakePhysicalMemory memory{PhysAddr(0x7000'0000), 32};
     FakeFrameSource frames{memory};
-    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames};
+    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true};
 
     mm::Translation at(uint64_t va) { return mm::translate(builder.pml4(), memory, VirtAddr(va)); }
 };
@@ -102,7 +102,7 @@ TEST(PageTableBuilder, MapsDevicePagesUncached) {
 
 TEST(PageTableBuilderDeathTest, RefusesCacheBitsSmuggledIntoLeafFlags) {
     Tables t;
-    const mm::MappingPolicy loose = {mm::leaf_flags::kKernelData | pte::kCacheDisable, PageSize::k4KiB, false};
+    const mm::MappingPolicy loose = {mm::leaf_flags::kKernelData | pte::kCacheDisable, PageSize::k4KiB};
     EXPECT_DEATH((void)t.builder.map_range(VirtAddr(0x1000), PhysAddr(0x1000), kPageSize, loose), "assertion failed");
 }
 

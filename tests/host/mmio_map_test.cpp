@@ -28,7 +28,7 @@ void capture(klog::Level, const char* text, size_t length) { g_log.append(text, 
 struct Tables {
     FakePhysicalMemory memory{PhysAddr(0x7000'0000), 32};
     FakeFrameSource frames{memory};
-    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames};
+    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true};
 
     mm::Translation at(uint64_t va) { return mm::translate(builder.pml4(), memory, VirtAddr(va)); }
     Tables() { g_log.clear(); klog::set_sink(capture); }

@@ -25,14 +25,14 @@ TEST(PageTableBuilderExample, MapsThreeSmallPagesAndOneLargeOneAndTranslatesThem
     FakeFrameSource frames(memory);
     const mm::FrameResult pml4 = mm::PageTableBuilder::create_pml4(memory, frames);
     ASSERT_TRUE(pml4.ok());
-    mm::PageTableBuilder builder(pml4.frame(), memory, frames);
+    mm::PageTableBuilder builder(pml4.frame(), memory, frames, /*cpu_has_1gib_pages=*/false);
 
     // RAM from 12 KiB below a 2 MiB boundary to 2 MiB past it, at the address
     // chapter 05's window on physical memory gives it: three 4 KiB pages up to
     // the boundary, then one 2 MiB page, as from there both addresses are aligned.
     const PhysAddr pa(2 * MiB - 12 * KiB);
     const VirtAddr va = mm::layout::kPhysWindowBase + pa.value();
-    const mm::MapResult mapped = builder.map_range(va, pa, 12 * KiB + 2 * MiB, mm::phys_window_policy(false));
+    const mm::MapResult mapped = builder.map_range(va, pa, 12 * KiB + 2 * MiB, mm::phys_window_policy());
     ASSERT_TRUE(mapped.ok()) << mm::describe(mapped.status);
     EXPECT_EQ(mapped.mapped.pages_4k, 3u);
     EXPECT_EQ(mapped.mapped.pages_2m, 1u);

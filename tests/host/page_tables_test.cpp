@@ -39,8 +39,7 @@ namespace {
 
 constexpr uint64_t k512GiB = 512 * GiB;
 constexpr uint64_t kKernelBase = 0xFFFF'FFFF'8000'0000ull;
-constexpr MappingPolicy kAny1GiB = mm::identity_low_memory_policy(true);
-constexpr MappingPolicy kNo1GiB = mm::identity_low_memory_policy(false);
+constexpr MappingPolicy kAny1GiB = mm::identity_low_memory_policy();
 
 std::string summary(uint64_t flags, PageTableLevel level, size_t capacity = mm::kFlagsSummaryCapacity) {
     char buffer[64];
@@ -63,7 +62,7 @@ MapStats stats(uint64_t pages_4k, uint64_t pages_2m, uint64_t pages_1g, uint64_t
 class PageTables : public ::testing::Test {
 protected:
     PageTables() : memory_(PhysAddr(16 * MiB + 12 * KiB), 64), frames_(memory_), pml4_(new_pml4()),
-                   builder_(pml4_, memory_, frames_) {}
+                   builder_(pml4_, memory_, frames_, /*cpu_has_1gib_pages=*/true) {}
 
     PhysAddr new_pml4() {
         const mm::FrameResult frame = mm::PageTableBuilder::create_pml4(memory_, frames_);
@@ -270,8 +269,7 @@ TEST(MappingPolicy, FlagSetsHaveExactlyTheirBits) {
     EXPECT_EQ(mm::kKernelTextPolicy.max_page_size, PageSize::k4KiB);
     EXPECT_EQ(mm::kKernelRodataPolicy.max_page_size, PageSize::k4KiB);
     EXPECT_EQ(mm::kKernelDataPolicy.max_page_size, PageSize::k4KiB);
-    EXPECT_EQ(mm::phys_window_policy(true).max_page_size, PageSize::k1GiB);
-    EXPECT_FALSE(mm::phys_window_policy(false).cpu_has_1gib_pages);
+    EXPECT_EQ(mm::phys_window_policy().max_page_size, PageSize::k1GiB);
     EXPECT_EQ(mm::leaf_entry_flags(mm::kKernelTextPolicy, PageSize::k4KiB), pte::kPresent);
     EXPECT_EQ(mm::leaf_entry_flags(kAny1GiB, PageSize::k1GiB), lf::kIdentityLowMemory | pte::kHugePage);
 }
@@ -294,8 +292,8 @@ TEST(LargestPageSize, NeedsBothAddressesAlignedAndEnoughBytes) {
     EXPECT_EQ(largest(GiB, GiB, GiB, false), PageSize::k2MiB);
     EXPECT_EQ(largest(GiB, GiB, GiB, true, PageSize::k2MiB), PageSize::k2MiB);
     EXPECT_EQ(largest(GiB, GiB, GiB, true, PageSize::k4KiB), PageSize::k4KiB);
-    EXPECT_EQ(mm::largest_page_size(VirtAddr(GiB), PhysAddr(GiB), GiB, mm::kKernelDataPolicy), PageSize::k4KiB);
-    EXPECT_EQ(mm::largest_page_size(VirtAddr(GiB), PhysAddr(GiB), GiB, kNo1GiB), PageSize::k2MiB);
+    EXPECT_EQ(mm::largest_page_size(VirtAddr(GiB), PhysAddr(GiB), GiB, mm::kKernelDataPolicy, true), PageSize::k4KiB);
+    EXPECT_EQ(mm::largest_page_size(VirtAddr(GiB), PhysAddr(GiB), GiB, kAny1GiB, false), PageSize::k2MiB);
     // Address 0 is aligned to everything.
     EXPECT_EQ(largest(0, 0, GiB), PageSize::k1GiB);
 }
@@ -331,16 +329,21 @@ TEST_F(PageTables, Maps2MiBPagesWhereBothAddressesAlign) {
 }
 
 TEST_F(PageTables, Maps1GiBPagesOnlyWhenTheCpuHasThem) {
-    EXPECT_EQ(map_ok(GiB, 4 * GiB, 2 * GiB, mm::phys_window_policy(true)), stats(0, 0, 2, 1));
+    EXPECT_EQ(map_ok(GiB, 4 * GiB, 2 * GiB, mm::phys_window_policy()), stats(0, 0, 2, 1));
     const mm::Translation t = at(2 * GiB + 0x1234'5678);
     ASSERT_TRUE(t.present);
     EXPECT_EQ(t.pa, PhysAddr(5 * GiB + 0x1234'5678));
     EXPECT_EQ(t.page_size, PageSize::k1GiB);
     EXPECT_EQ(t.flags, mm::leaf_flags::kPhysWindow | pte::kHugePage);
 
-    // The same shape without CPU support: 2 MiB pages, one page directory per GiB.
-    EXPECT_EQ(map_ok(8 * GiB, 8 * GiB, 2 * GiB, mm::phys_window_policy(false)), stats(0, 1024, 0, 2));
-    EXPECT_EQ(at(9 * GiB).page_size, PageSize::k2MiB);
+    // The same shape and policy for a builder told the CPU has none: 2 MiB
+    // pages, one page directory per GiB (and a PDPT under its own new PML4).
+    mm::PageTableBuilder without(new_pml4(), memory_, frames_, /*cpu_has_1gib_pages=*/false);
+    EXPECT_FALSE(without.cpu_has_1gib_pages());
+    const mm::MapResult r = without.map_range(VirtAddr(8 * GiB), PhysAddr(8 * GiB), 2 * GiB, mm::phys_window_policy());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.mapped, stats(0, 1024, 0, 3));
+    EXPECT_EQ(mm::translate(without.pml4(), memory_, VirtAddr(9 * GiB)).page_size, PageSize::k2MiB);
 }
 
 TEST_F(PageTables, FallsBackWhenOnlyOneAddressIsAligned) {

@@ -21,9 +21,12 @@ using mm::PhysAddr;
 using mm::VirtAddr;
 
 struct Tables {
+    explicit Tables(bool cpu_has_1gib_pages = true)
+        : builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, cpu_has_1gib_pages} {}
+
     FakePhysicalMemory memory{PhysAddr(0x7000'0000), 64};
     FakeFrameSource frames{memory};
-    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames};
+    mm::PageTableBuilder builder;
 
     mm::Translation at(PhysAddr pa) { return mm::translate(builder.pml4(), memory, mm::phys_to_virt(pa)); }
 };
@@ -82,7 +85,7 @@ TEST(PhysWindow, MapsAllRamAtTheOffsetWithTheLargestPages) {
 TEST(PhysWindow, Without1GiBPagesUses2MiB) {
     mm::MemoryRangeList ranges;
     ASSERT_TRUE(ranges.build(q35_like().view()).ok());
-    Tables t;
+    Tables t(/*cpu_has_1gib_pages=*/false);
     const mm::MapResult r = mm::map_phys_offset_regions(t.builder, ranges, mm::FrameExceptions{}, {true, false});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.mapped.pages_1g, 0u);
@@ -145,7 +148,7 @@ TEST(PhysWindow, AnMtrrBoundaryInsideA2MiBPageSplitsItInto4KiBPages) {
     EXPECT_EQ(t.at(PhysAddr(0x1'0020'1000)).page_size, mm::PageSize::k4KiB);
     EXPECT_EQ(t.at(PhysAddr(0x1'0040'0000)).page_size, mm::PageSize::k2MiB);
     // Without 1 GiB pages only the 2 MiB block splits.
-    Tables t2;
+    Tables t2(/*cpu_has_1gib_pages=*/false);
     const mm::MapResult r2 = mm::map_phys_offset_regions(t2.builder, ranges, mm::FrameExceptions{}, {true, false, &mtrrs});
     ASSERT_TRUE(r2.ok());
     EXPECT_EQ(r2.mapped.split_by_mtrr, 1u);

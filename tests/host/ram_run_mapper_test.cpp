@@ -30,7 +30,7 @@ void capture(klog::Level, const char* text, size_t length) { g_log.append(text, 
 struct Tables {
     FakePhysicalMemory memory{PhysAddr(0x7000'0000), 64};
     FakeFrameSource frames{memory};
-    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames};
+    mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true};
 
     mm::Translation window(uint64_t pa) { return mm::translate(builder.pml4(), memory, mm::phys_to_virt(PhysAddr(pa))); }
     mm::Translation identity(uint64_t pa) { return mm::translate(builder.pml4(), memory, VirtAddr(pa)); }

@@ -183,7 +183,7 @@ TEST(BitmapFrameAllocator, PageTableBuilderMapsWithItUnchanged) {
     BitmapFrameAllocator steady;
     FakeBitmapStorage storage;
     ASSERT_TRUE(steady.take_over(boot, storage).ok);
-    mm::PageTableBuilder builder(pml4, ram, steady);
+    mm::PageTableBuilder builder(pml4, ram, steady, /*cpu_has_1gib_pages=*/true);
     const uint64_t free_before = steady.stats().free;
     const mm::VirtAddr heap(0xFFFF'E000'0000'1000ull);
     for (int i = 0; i < 40; ++i) {

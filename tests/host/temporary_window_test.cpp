@@ -46,7 +46,7 @@ protected:
     TemporaryWindowTest() {
         const mm::FrameResult pml4 = mm::PageTableBuilder::create_pml4(memory_, frames_);
         EXPECT_TRUE(pml4.ok());
-        builder_.emplace(pml4.frame(), memory_, frames_);
+        builder_.emplace(pml4.frame(), memory_, frames_, kFullCpu.pages_1gib);
     }
 
     mm::PageTableBuilder& builder() { return *builder_; }
@@ -169,7 +169,7 @@ TEST_F(TemporaryWindowTest, CreateRefusesASlotSomebodyMapped) {
 }
 
 TEST_F(TemporaryWindowTest, CreateRefusesALargePageOverTheSlot) {
-    ASSERT_TRUE(builder().map_range(kSlot, PhysAddr(0x4000'0000), 2 * MiB, mm::identity_low_memory_policy(true)).ok());
+    ASSERT_TRUE(builder().map_range(kSlot, PhysAddr(0x4000'0000), 2 * MiB, mm::identity_low_memory_policy()).ok());
     ASSERT_EQ(at(kSlot).page_size, mm::PageSize::k2MiB);
     const std::vector<unsigned char> before = memory_.snapshot();
     EXPECT_EQ(create().status, mm::MapStatus::kHugePageInTheWay);

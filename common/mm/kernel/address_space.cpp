@@ -30,7 +30,7 @@ KernelAddressSpace::KernelAddressSpace(const boot::BootHandoff& handoff, BootMem
       memory_(memory),
       frames_(frames),
       cpu_(read_cpu_paging_features()),
-      builder_(new_pml4(tables_, frames), tables_, frames) {}
+      builder_(new_pml4(tables_, frames), tables_, frames, cpu_.pages_1gib) {}
 
 void identity_map_low_memory(KernelAddressSpace& space) {
     const FrameExceptions exceptions = kernel::ram_frame_exceptions(space.handoff());

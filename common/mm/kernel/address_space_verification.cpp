@@ -45,7 +45,7 @@ void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handof
     out.add(expect_absent("guard-above-image", guards.above_image, kPageSize));
     // The phys window: every RAM run at base + pa, RW+NX, the largest pages that fit, cut where
     // a frame exception begins and ends: the image's text and rodata read-only, the framebuffer absent.
-    const MappingPolicy window = fit_to_cpu(phys_window_policy(cpu.pages_1gib), cpu);
+    const MappingPolicy window = fit_to_cpu(phys_window_policy(), cpu);
     const MappingPolicy window_read_only = read_only(window);
     const FrameExceptions exceptions = kernel::ram_frame_exceptions(handoff);
     for_each_ram_run(ranges, [&](const RamRun& run) {
@@ -90,7 +90,7 @@ bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Exp
     LoggingFindingSink findings;  // logs each finding as it is found
     for (size_t i = 0; i < count; ++i) {
         const RegionExpectation& r = regions[i];
-        const RegionResult result = check_region(walker, r, findings);
+        const RegionResult result = check_region(walker, r, cpu, findings);
         const uint64_t flags = normalized_flags(leaf_entry_flags(r.policy, PageSize::k4KiB), PageSize::k4KiB);
         klog::info("verify").msg("region").kv("name", r.name).pad(column::kVa).kv("va", klog::hex(r.va))
             .pad(column::kSize).kv("size", klog::size(r.size))

@@ -18,7 +18,7 @@ namespace {
 class KernelHeapBackend final : public HeapBackend {
 public:
     KernelHeapBackend(PhysAddr pml4, PhysicalMemoryAccess& tables, BitmapFrameAllocator& frames, CpuPagingFeatures cpu)
-        : frames_(frames), builder_(pml4, tables, frames), policy_(fit_to_cpu(kHeapPolicy, cpu)) {}
+        : frames_(frames), builder_(pml4, tables, frames, cpu.pages_1gib), policy_(fit_to_cpu(kHeapPolicy, cpu)) {}
 
     bool grow(uint64_t at, uint64_t bytes) override {
         const uint64_t pages = bytes / kPageSize;
