@@ -84,8 +84,8 @@ void check(mm::PhysAddr pml4, const Expectation& e, mm::CpuPagingFeatures cpu) {
         .kv("flags", mm::flags_text(t.flags, mm::leaf_level(t.page_size)).text);
 }
 
-void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm::CpuPagingFeatures cpu) {
-    const mm::KernelPlacement placement = kernel::kernel_placement(handoff);
+void check_before_switch(mm::PhysAddr pml4, const mm::HandoffView& handoff, mm::CpuPagingFeatures cpu) {
+    const mm::KernelPlacement placement = handoff.kernel;
     const mm::KernelImageGuards guards = mm::kernel_image_guards(kernel::linked_image_layout());
     // pa of an image address: the loader's rule (kernel_image_span.h).
     auto image = [&](uint64_t va) { return placement.physical_base + (va - placement.virtual_base.value()); };
@@ -94,7 +94,6 @@ void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm
     const uint64_t text = reinterpret_cast<uint64_t>(kRodataProbe);
     const uint64_t bss = reinterpret_cast<uint64_t>(&g_bss_probe);
     const uint64_t rsp = current_rsp();
-    const uint64_t here = reinterpret_cast<uint64_t>(&handoff);
     const mm::MappingPolicy identity = mm::identity_low_memory_policy();
     const mm::MappingPolicy none = {};
     const Expectation expectations[] = {
@@ -103,7 +102,7 @@ void check_before_switch(mm::PhysAddr pml4, const boot::BootHandoff& handoff, mm
         {"rodata-string", mm::VirtAddr(text), true, image(text), mm::kKernelRodataPolicy},
         {"bss-variable", mm::VirtAddr(bss), true, image(bss), mm::kKernelDataPolicy},
         {"stack", mm::VirtAddr(rsp), true, image(rsp), mm::kKernelDataPolicy},
-        {"handoff", mm::VirtAddr(here), true, mm::PhysAddr(here), identity},
+        {"handoff", mm::VirtAddr(handoff.address.value()), true, handoff.address, identity},
         {"pml4", mm::VirtAddr(pml4.value()), true, pml4, identity},
         {"page-0", mm::VirtAddr(0), false, {}, none},
         {"guard-below-image", guards.below_image, false, {}, none},
@@ -159,7 +158,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     const size_t reserve_before = intake.frames.reserve_len();
 
     const mm::KernelImageLayout layout = kernel::linked_image_layout();
-    const mm::KernelPlacement placement = kernel::kernel_placement(handoff);
+    const mm::KernelPlacement placement = intake.handoff.kernel;
     if (Violation v = mm::check_kernel_placement(layout, placement); !v.ok()) {
         mm::log_rejection("paging", "kernel placement", v);
         kernel::fail();
@@ -175,12 +174,12 @@ void kernel_main(const boot::BootHandoff& handoff) {
     mm::PageTableBuilder builder(pml4.frame(), g_tables, intake.frames, cpu.pages_1gib);
     // The image's text and rodata stay read-only in the identity map too: no frame is writable
     // through one address and executable through another (mm/ram_run_mapper.h).
-    const mm::FrameExceptions exceptions = kernel::ram_frame_exceptions(handoff);
+    const mm::FrameExceptions exceptions = kernel::ram_frame_exceptions(intake.handoff);
     if (!mm::identity_map_low_memory(builder, intake.memory.ranges, exceptions, cpu).ok()) kernel::fail();
     if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) kernel::fail();
     remap_if_requested(builder, layout, placement, cpu);  // test.remap: fault_injection.cpp
 
-    check_before_switch(builder.pml4(), handoff, cpu);
+    check_before_switch(builder.pml4(), intake.handoff, cpu);
     switch_to(builder.pml4());
     prove_still_running();
     log_table_frames(builder, intake.frames, reserve_before);

@@ -18,7 +18,7 @@
 void kernel_main(const boot::BootHandoff& handoff) {
     mm::BootIntake& intake = mm::start_boot_memory(handoff);
 
-    chapter05::MemoryManager memory(handoff, intake.memory, intake.frames);
+    chapter05::MemoryManager memory(intake.handoff, intake.memory, intake.frames);
     memory.activate();
     mm::check_phys_window(intake.memory.ranges, intake.frames);
     klog::info("frames").msg("page tables").kv("frames", memory.stats().tables_created + 1)

@@ -18,7 +18,7 @@ namespace chapter05 {
 // book:begin memory-manager
 class MemoryManager : public mm::KernelAddressSpace {
 public:
-    MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
+    MemoryManager(const mm::HandoffView& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
         : KernelAddressSpace(handoff, memory, frames) {
         mm::identity_map_low_memory(*this);
         mm::map_kernel_image(*this);

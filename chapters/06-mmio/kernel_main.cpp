@@ -74,10 +74,10 @@ void read_devices(const mm::MmioDevices& d) {
 constexpr uint32_t kBars[] = {0x000000, 0xFFFFFF, 0xFF0000, 0x00FF00, 0x0000FF, 0xFFFF00, 0x00FFFF, 0xFF00FF};
 constexpr uint32_t kBarCount = sizeof(kBars) / sizeof(kBars[0]);
 
-void draw_pattern(const boot::BootHandoff& h) {
-    const bool bgrx = h.framebuffer_format == boot::PixelFormat::kBgrx;
+void draw_pattern(const mm::HandoffFramebuffer& h) {
+    const bool bgrx = h.format == boot::PixelFormat::kBgrx;
     // Every pixel written lies inside the mapping: GOP's FrameBufferSize bounds height x stride x 4.
-    if (Violation v = kernel::check_framebuffer_geometry(kernel::framebuffer_geometry(h)); !v.ok()) {
+    if (Violation v = kernel::check_framebuffer_geometry(h.geometry()); !v.ok()) {
         klog::info("fb").msg("no pattern").kv("field", v.field).kv("value", klog::hex(v.value)).kv("rule", v.rule);
         return;
     }
@@ -85,18 +85,18 @@ void draw_pattern(const boot::BootHandoff& h) {
     // In memory BGRX is B, G, R, X: as a little-endian word 0x00RRGGBB; RGBX swaps red and blue.
     auto pixel = [&](uint32_t rgb) { return bgrx ? rgb : (rgb & 0x00FF00) | (rgb >> 16) | ((rgb & 0xFF) << 16); };
     volatile uint32_t* fb = reinterpret_cast<volatile uint32_t*>(
-        mm::layout::kFramebufferBase.value() + mm::PhysAddr(h.framebuffer_base).offset_in_page());
-    for (uint32_t y = 0; y < h.framebuffer_height; ++y)
-        for (uint32_t x = 0; x < h.framebuffer_width; ++x)
-            fb[uint64_t(y) * h.framebuffer_stride + x] = pixel(kBars[uint64_t(x) * kBarCount / h.framebuffer_width]);
+        mm::layout::kFramebufferBase.value() + h.base.offset_in_page());
+    for (uint32_t y = 0; y < h.height; ++y)
+        for (uint32_t x = 0; x < h.width; ++x)
+            fb[uint64_t(y) * h.stride + x] = pixel(kBars[uint64_t(x) * kBarCount / h.width]);
     asm volatile("sfence" ::: "memory");
     uint32_t matching = 0;
     for (uint32_t bar = 0; bar < kBarCount; ++bar) {
-        const uint64_t x = (2 * bar + 1) * uint64_t(h.framebuffer_width) / (2 * kBarCount);
-        matching += fb[uint64_t(h.framebuffer_height / 2) * h.framebuffer_stride + x] == pixel(kBars[bar]);
+        const uint64_t x = (2 * bar + 1) * uint64_t(h.width) / (2 * kBarCount);
+        matching += fb[uint64_t(h.height / 2) * h.stride + x] == pixel(kBars[bar]);
     }
-    klog::info("fb").msg("pattern").kv("width", h.framebuffer_width).kv("height", h.framebuffer_height)
-        .kv("stride", h.framebuffer_stride).kv("format", bgrx ? "bgrx" : "rgbx").kv("bars", kBarCount)
+    klog::info("fb").msg("pattern").kv("width", h.width).kv("height", h.height)
+        .kv("stride", h.stride).kv("format", bgrx ? "bgrx" : "rgbx").kv("bars", kBarCount)
         .kv("read-back", matching);
     if (matching != kBarCount) kernel::fail();
 }
@@ -108,11 +108,11 @@ void draw_pattern(const boot::BootHandoff& h) {
 void kernel_main(const boot::BootHandoff& handoff) {
     mm::BootIntake& intake = mm::start_boot_memory(handoff);
 
-    chapter06::MemoryManager memory(handoff, intake.memory, intake.frames);
+    chapter06::MemoryManager memory(intake.handoff, intake.memory, intake.frames);
     memory.activate();
     mm::check_phys_window(intake.memory.ranges, intake.frames);
     read_devices(memory.devices());
-    draw_pattern(handoff);
+    draw_pattern(intake.handoff.framebuffer);
     klog::info("frames").msg("page tables").kv("frames", memory.stats().tables_created + 1)
         .kv("handed-out", intake.frames.frames_handed_out()).kv("reserve-left", uint64_t(intake.frames.reserve_len()));
 }

@@ -11,7 +11,7 @@ namespace chapter06 {
 // book:begin memory-manager
 class MemoryManager : public chapter05::MemoryManager {
 public:
-    MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
+    MemoryManager(const mm::HandoffView& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
         : chapter05::MemoryManager(handoff, memory, frames) {
         mm::program_pat(*this);
         devices_ = mm::map_mmio_devices(*this);

@@ -106,7 +106,7 @@ void self_test_temporary_window(mm::TemporaryWindow& window, const mm::CpuTlb& t
 void kernel_main(const boot::BootHandoff& handoff) {
     mm::BootIntake& intake = mm::start_boot_memory(handoff);
 
-    chapter07::MemoryManager memory(handoff, intake.memory, intake.frames);
+    chapter07::MemoryManager memory(intake.handoff, intake.memory, intake.frames);
     memory.activate();
     mm::check_phys_window(intake.memory.ranges, intake.frames);
     self_test_temporary_window(memory.temporary_window(), memory.tlb(), intake);

@@ -14,7 +14,7 @@ namespace chapter07 {
 // book:begin memory-manager
 class MemoryManager : public chapter06::MemoryManager {
 public:
-    MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
+    MemoryManager(const mm::HandoffView& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
         : chapter06::MemoryManager(handoff, memory, frames) {
         mm::create_temporary_window(*this, tlb_, window_);
     }

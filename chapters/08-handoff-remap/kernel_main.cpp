@@ -19,11 +19,11 @@
 void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    chapter07::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
+    chapter07::MemoryManager memory(intake.handoff, intake.memory, intake.frames);
     memory.activate();
     mm::check_phys_window(intake.memory.ranges, intake.frames);
-    const boot::BootHandoff& handoff = mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
+    mm::remap_handoff(memory);  // loader_handoff is a low address: done with it
     mm::remove_identity_map(memory);
-    mm::check_upper_half_only(handoff, intake.memory, intake.frames);
+    mm::check_upper_half_only(memory);
 }
 // book:end kernel-main

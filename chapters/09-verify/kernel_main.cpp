@@ -24,7 +24,7 @@
 void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    chapter09::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
+    chapter09::MemoryManager memory(intake.handoff, intake.memory, intake.frames);
     memory.activate();
     mm::check_phys_window(intake.memory.ranges, intake.frames);
     mm::leave_lower_half(memory);  // chapter 08: loader_handoff is a low address, done with it

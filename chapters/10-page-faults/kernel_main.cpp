@@ -29,7 +29,7 @@
 void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    chapter10::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
+    chapter10::MemoryManager memory(intake.handoff, intake.memory, intake.frames);
     memory.activate();
     mm::install_fault_reports(intake.memory.ranges);
     kernel::install_exception_tables(mm::ist_stacks());  // the stacks are in the live tables now: TSS, IST gates

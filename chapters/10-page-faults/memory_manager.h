@@ -12,7 +12,7 @@ namespace chapter10 {
 class MemoryManager : public chapter09::MemoryManager {
 public:
     // book:begin phases
-    MemoryManager(const boot::BootHandoff& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
+    MemoryManager(const mm::HandoffView& handoff, mm::BootMemory& memory, mm::BootFrameAllocator& frames)
         : chapter09::MemoryManager(handoff, memory, frames) {
         mm::map_kernel_stacks(*this);
     }

@@ -38,7 +38,7 @@ mm::BitmapFrameAllocator g_steady;    // and every frame after it from here
 void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::BootIntake& intake = mm::start_boot_memory(loader_handoff);
 
-    chapter11::MemoryManager memory(loader_handoff, intake.memory, intake.frames);
+    chapter11::MemoryManager memory(intake.handoff, intake.memory, intake.frames);
     memory.activate();
     mm::install_fault_reports(intake.memory.ranges);
     kernel::install_exception_tables(mm::ist_stacks());  // the stacks are in the live tables now: TSS, IST gates

@@ -17,6 +17,11 @@ extern const size_t kKnownOptionCount;
 // The boot command line (the loader's \cmdline.txt), valid from kernel_main on.
 CommandLine command_line();
 
+// The loader's handoff, as the kernel reaches it now: the one pointer to it
+// (the memory library keeps a typed view instead: mm/kernel/handoff_view.h).
+// Valid from kernel_main on.
+const boot::BootHandoff& boot_handoff();
+
 // The handoff's new address, once the kernel reaches it through the
 // phys-offset window instead of the identity map (chapter 08). The caller has
 // checked that the new address shows the same bytes.

@@ -55,6 +55,8 @@ void check_handoff_header(const boot::BootHandoff* handoff) {
 
 CommandLine command_line() { return CommandLine(g_handoff ? g_handoff->command_line : ""); }
 
+const boot::BootHandoff& boot_handoff() { return *g_handoff; }  // set before kernel_main runs
+
 void relocate_handoff(const boot::BootHandoff* handoff) { g_handoff = handoff; }
 
 }  // namespace kernel

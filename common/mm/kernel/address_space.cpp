@@ -6,6 +6,7 @@
 #include "mm/kernel/linked_image.h"
 #include "mm/kernel/ram_frame_exceptions.h"
 #include "mm/page_table_lookup.h"
+#include "kernel/kernel.h"
 #include "kernel/panic.h"
 #include "support/log.h"
 
@@ -24,9 +25,9 @@ PhysAddr new_pml4(PhysicalMemoryAccess& tables, BootFrameAllocator& frames) {
 
 }  // namespace
 
-KernelAddressSpace::KernelAddressSpace(const boot::BootHandoff& handoff, BootMemory& memory,
+KernelAddressSpace::KernelAddressSpace(const HandoffView& handoff, BootMemory& memory,
                                        BootFrameAllocator& frames)
-    : handoff_(&handoff),
+    : handoff_(handoff),
       memory_(memory),
       frames_(frames),
       cpu_(read_cpu_paging_features()),
@@ -39,7 +40,7 @@ void identity_map_low_memory(KernelAddressSpace& space) {
 
 void map_kernel_image(KernelAddressSpace& space) {
     const KernelImageLayout layout = kernel::linked_image_layout();
-    const KernelPlacement placement = kernel::kernel_placement(space.handoff());
+    const KernelPlacement placement = space.handoff().kernel;
     if (Violation v = check_kernel_placement(layout, placement); !v.ok()) {
         klog::error("paging").msg("kernel placement rejected").kv("field", v.field).kv("value", klog::hex(v.value))
             .kv("rule", v.rule);
@@ -63,7 +64,7 @@ void KernelAddressSpace::check_before_switch() {
     const Probe probes[] = {
         {"code", VirtAddr(reinterpret_cast<uint64_t>(&kernel::fail))},
         {"stack", VirtAddr(rsp)},
-        {"handoff", VirtAddr(reinterpret_cast<uint64_t>(handoff_))},
+        {"handoff", VirtAddr(reinterpret_cast<uint64_t>(&kernel::boot_handoff()))},  // the command line's
         {"pml4-through-window", phys_to_virt(pml4())},
     };
     for (const Probe& p : probes) {

@@ -16,10 +16,10 @@
 // below; later chapters add theirs in their own modules.
 #pragma once
 
-#include "boot/handoff.h"
 #include "mm/boot_frame_allocator.h"
 #include "mm/boot_memory.h"
 #include "mm/cpu_paging_features.h"
+#include "mm/kernel/handoff_view.h"
 #include "mm/page_table_builder.h"
 #include "mm/phys_window.h"
 
@@ -41,22 +41,22 @@ public:
     const MapStats& stats() const { return builder_.stats(); }
 
 
-    // What the phases work on.
-    const boot::BootHandoff& handoff() const { return *handoff_; }
-    void set_handoff(const boot::BootHandoff& handoff) { handoff_ = &handoff; }
+    // What the phases work on. The handoff is the intake's typed view
+    // (boot_intake.h); the raw handoff is the runtime's (kernel/kernel.h).
+    const HandoffView& handoff() const { return handoff_; }
     BootMemory& memory() { return memory_; }
     BootFrameAllocator& frames() { return frames_; }
     PageTableBuilder& builder() { return builder_; }
     BootTableAccess& tables() { return tables_; }
 
 protected:
-    KernelAddressSpace(const boot::BootHandoff& handoff, BootMemory& memory, BootFrameAllocator& frames);
+    KernelAddressSpace(const HandoffView& handoff, BootMemory& memory, BootFrameAllocator& frames);
     ~KernelAddressSpace() = default;
 
 private:
     void check_before_switch();
 
-    const boot::BootHandoff* handoff_;
+    const HandoffView& handoff_;
     BootMemory& memory_;
     BootFrameAllocator& frames_;
     CpuPagingFeatures cpu_;

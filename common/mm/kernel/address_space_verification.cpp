@@ -20,24 +20,24 @@ const uint8_t* window_bytes(PhysAddr pa) { return phys_to_pointer<const uint8_t>
 // Where the devices are, found again from IA32_APIC_BASE and the ACPI tables
 // (read through the window now): an account of the MMIO window that does not
 // come from the tables being checked.
-MmioDeviceAddresses device_addresses(const boot::BootHandoff& handoff, const MemoryRangeList& ranges) {
+MmioDeviceAddresses device_addresses(const HandoffView& handoff, const MemoryRangeList& ranges) {
     acpi::AcpiDevices acpi;
-    if (handoff.rsdp != 0) {
+    if (!handoff.rsdp.is_null()) {
         acpi::RamAcpiMemory ram(ranges, window_bytes);
-        if (!acpi::find_acpi_devices(PhysAddr(handoff.rsdp), ram, &acpi).ok()) acpi = {};  // the phase refused it already
+        if (!acpi::find_acpi_devices(handoff.rsdp, ram, &acpi).ok()) acpi = {};  // the phase refused it already
     }
-    return mmio_device_addresses(x86::rdmsr(x86::kMsrApicBase), acpi, ranges, PhysAddr(handoff.framebuffer_base),
-                                 handoff.framebuffer_size);
+    return mmio_device_addresses(x86::rdmsr(x86::kMsrApicBase), acpi, ranges, handoff.framebuffer.base,
+                                 handoff.framebuffer.size);
 }
 
 }  // namespace
 
 // book:begin mapped-regions
-void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handoff, const MemoryRangeList& ranges,
+void expect_mapped_regions(ExpectedRegions& out, const HandoffView& handoff, const MemoryRangeList& ranges,
                            CpuPagingFeatures cpu, const MmioDevices& mapped) {
     // The kernel image: each section with its own rights, 4 KiB pages; the guards absent.
     const KernelImageLayout image = kernel::linked_image_layout();
-    for (const KernelImageSection& s : kernel_image_sections(image, kernel::kernel_placement(handoff)).sections)
+    for (const KernelImageSection& s : kernel_image_sections(image, handoff.kernel).sections)
         out.add(expect_mapped(s.name, s.span.va_start, s.span.pa_start, s.span.length, fit_to_cpu(s.policy, cpu)));
     const KernelImageGuards guards = kernel_image_guards(image);
     out.add(expect_absent("guard-below-image", guards.below_image, kPageSize));
@@ -69,9 +69,9 @@ void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handof
                  {"hpet", devices.hpet, mapped.hpet}};
     for (const auto& d : slots)  // only the mapped ones: an absent or refused device has no slot
         if (d.decided.present) out.add(expect_mapped(d.name, d.va.page_base(), d.decided.pa.page_base(), kPageSize, mmio));
-    const PhysAddr fb(handoff.framebuffer_base);
+    const PhysAddr fb = handoff.framebuffer.base;
     uint64_t fb_size = 0;
-    if (!fb.is_null() && align_up(fb.offset_in_page() + handoff.framebuffer_size, kPageSize, &fb_size))
+    if (!fb.is_null() && align_up(fb.offset_in_page() + handoff.framebuffer.size, kPageSize, &fb_size))
         out.add(expect_mapped("framebuffer", layout::kFramebufferBase, fb.page_base(), fb_size,
                           fit_to_cpu(kFramebufferPolicy, cpu)));
 }
@@ -114,12 +114,12 @@ bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Exp
 // book:end verify
 
 // book:begin report
-void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const boot::BootHandoff& handoff) {
+void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const HandoffView& handoff) {
     // Owners: the image's sections first, then the layout's regions.
     Owner owners[kKernelImageSectionCount + sizeof(layout::kRegions) / sizeof(layout::kRegions[0])];
     size_t n = 0;
     for (const KernelImageSection& s :
-         kernel_image_sections(kernel::linked_image_layout(), kernel::kernel_placement(handoff)).sections)
+         kernel_image_sections(kernel::linked_image_layout(), handoff.kernel).sections)
         owners[n++] = {s.name, s.span.va_start, s.span.length};
     for (const layout::Region& r : layout::kRegions) owners[n++] = {r.name, r.base, r.size};
     AddressSpaceReport report(owners, n);

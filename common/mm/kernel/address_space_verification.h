@@ -10,8 +10,8 @@
 #pragma once
 
 #include "mm/address_space_audit.h"
-#include "boot/handoff.h"
 #include "mm/cpu_paging_features.h"
+#include "mm/kernel/handoff_view.h"
 #include "mm/memory_ranges.h"
 #include "mm/mmio_map.h"
 #include "mm/physical_memory.h"
@@ -34,7 +34,7 @@ struct ExpectedRegions {
 // window over every RAM run, the devices (addresses found again from
 // IA32_APIC_BASE and ACPI, not from the tables under test) and the framebuffer.
 // `mapped` is where map_mmio_devices put each device.
-void expect_mapped_regions(ExpectedRegions& out, const boot::BootHandoff& handoff, const MemoryRangeList& ranges,
+void expect_mapped_regions(ExpectedRegions& out, const HandoffView& handoff, const MemoryRangeList& ranges,
                            CpuPagingFeatures cpu, const MmioDevices& mapped);
 
 // Checks every expected region and audits every entry, logging one line per
@@ -43,6 +43,6 @@ bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Exp
                           CpuPagingFeatures cpu);
 
 // The address space as merged ranges, one `[INFO  layout] range` line each.
-void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const boot::BootHandoff& handoff);
+void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const HandoffView& handoff);
 
 }  // namespace mm

@@ -20,6 +20,7 @@ BootIntake& start_boot_memory(const boot::BootHandoff& handoff) {
         log_rejection("memmap", "handoff", v);
         kernel::fail();
     }
+    g_intake.handoff = handoff_view(handoff, handoff_address);
     (void)log_refused_descriptors(memory.descriptors);
     log_ranges(memory.ranges);
     g_intake.frames.init(memory.ranges);

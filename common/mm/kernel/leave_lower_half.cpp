@@ -39,10 +39,10 @@ bool check_both(const RemapRequest& handoff, const RemapRequest& map, const Memo
 // check_remapped_buffer() and leaves the others holding.
 
 // Returns false when `how` names no damage we know.
-bool damage(Str how, RemapRequest& map, const boot::BootHandoff& old) {
+bool damage(Str how, RemapRequest& map, const HandoffView& handoff) {
     if (how == Str("offset")) map.remapped = phys_to_pointer<const uint8_t>(map.pa + kPageSize);  // other bytes
     else if (how == Str("size")) map.size = 2 * MiB;  // more than any buffer the loader hands over
-    else if (how == Str("region")) map.pa = PhysAddr(old.kernel_physical_base);  // kernel-image, not boot-handoff
+    else if (how == Str("region")) map.pa = handoff.kernel.physical_base;  // kernel-image, not boot-handoff
     else return false;
     return true;
 }
@@ -56,11 +56,11 @@ constexpr Str kRemapDamages[] = {"offset", "size", "region"};
 // remap, so that one boot shows every rejection by name. The boot then stops
 // as a single rejection stops it; a damage that was let through is an error.
 [[noreturn]] void reject_every_damage(const RemapRequest& handoff, const RemapRequest& map,
-                                      const boot::BootHandoff& old, const MemoryRangeList& ranges) {
+                                      const HandoffView& view, const MemoryRangeList& ranges) {
     uint64_t accepted = 0;
     for (Str how : kRemapDamages) {
         RemapRequest damaged = map;
-        const bool known = damage(how, damaged, old);
+        const bool known = damage(how, damaged, view);
         KASSERT(known);  // kRemapDamages lists only names damage() knows
         klog::warn("remap").msg("damaging the memory-map remap on request").kv("corruption", how);
         if (check_both(handoff, damaged, ranges)) {
@@ -75,39 +75,36 @@ constexpr Str kRemapDamages[] = {"offset", "size", "region"};
 
 // The memory map's request as test.corrupt-remap says: untouched, damaged
 // once, or (=all) every damage tried and the boot stopped.
-void corrupt_if_requested(const RemapRequest& handoff, RemapRequest& map, const boot::BootHandoff& old,
+void corrupt_if_requested(const RemapRequest& handoff, RemapRequest& map, const HandoffView& view,
                           const MemoryRangeList& ranges) {
     const Str how = kernel::command_line().value("test.corrupt-remap");
     if (how.empty()) return;
-    if (how == Str("all")) reject_every_damage(handoff, map, old, ranges);
+    if (how == Str("all")) reject_every_damage(handoff, map, view, ranges);
     klog::warn("remap").msg("damaging the memory-map remap on request").kv("corruption", how);
-    if (!damage(how, map, old)) kernel::panic("unknown test.corrupt-remap value");
+    if (!damage(how, map, view)) kernel::panic("unknown test.corrupt-remap value");
 }
 
 }  // namespace
 
 // book:begin remap-handoff
-const boot::BootHandoff& remap_handoff(KernelAddressSpace& space) {
+void remap_handoff(KernelAddressSpace& space) {
     KASSERT(space.tables().window_live());
-    const boot::BootHandoff& old = space.handoff();
+    const HandoffView& view = space.handoff();  // physical addresses: true before and after
     BootMemory& memory = space.memory();
-    const PhysAddr handoff_pa(reinterpret_cast<uint64_t>(&old));  // identity: va == pa
-    const PhysAddr map_pa(old.memory_map);
+    // The old addresses are the loader's identity map: va == pa.
+    auto identity = [](PhysAddr pa) { return reinterpret_cast<const uint8_t*>(pa.value()); };
 
-    const RemapRequest handoff{"handoff", handoff_pa, sizeof(boot::BootHandoff), RangeKind::kBootHandoff,
-                                   reinterpret_cast<const uint8_t*>(&old),
-                                   phys_to_pointer<const uint8_t>(handoff_pa)};
-    RemapRequest map{"memory-map", map_pa, old.memory_map_size, RangeKind::kBootHandoff,
-                         reinterpret_cast<const uint8_t*>(old.memory_map), phys_to_pointer<const uint8_t>(map_pa)};
-    corrupt_if_requested(handoff, map, old, memory.ranges);
+    const RemapRequest handoff{"handoff", view.address, sizeof(boot::BootHandoff), RangeKind::kBootHandoff,
+                               identity(view.address), phys_to_pointer<const uint8_t>(view.address)};
+    RemapRequest map{"memory-map", view.memory_map, view.memory_map_size, RangeKind::kBootHandoff,
+                     identity(view.memory_map), phys_to_pointer<const uint8_t>(view.memory_map)};
+    corrupt_if_requested(handoff, map, view, memory.ranges);
     if (!check_both(handoff, map, memory.ranges)) kernel::fail();
 
-    // Both passed: switch every pointer to the window.
-    const boot::BootHandoff& moved = *phys_to_pointer<const boot::BootHandoff>(handoff_pa);
-    kernel::relocate_handoff(&moved);
-    memory.descriptors = MemoryDescriptorView(map.remapped, moved.memory_map_size, moved.descriptor_size);
-    space.set_handoff(moved);
-    return moved;
+    // Both passed: switch the two pointers to the window, the runtime's
+    // handoff (its one holder) and the memory map's descriptor view.
+    kernel::relocate_handoff(phys_to_pointer<const boot::BootHandoff>(view.address));
+    memory.descriptors = MemoryDescriptorView(map.remapped, view.memory_map_size, view.descriptor_size);
 }
 // book:end remap-handoff
 
@@ -136,13 +133,16 @@ void remove_identity_map(KernelAddressSpace& space) {
 
 // book:begin check-upper-half-only
 // Everything the rest of the boot needs, reached at upper-half addresses only:
-// the handoff (the command line is read from it), the memory map (validated
-// again at its window address, and it must normalise to the same ranges), and
-// the kernel's own code, data and stack, which never were in the lower half.
-void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& memory, const BootFrameAllocator& frames) {
+// the handoff (the runtime's, which the command line is read from), the
+// memory map (validated again at its window address, and it must normalise to
+// the same ranges), and the kernel's own code, data and stack, which never
+// were in the lower half.
+void check_upper_half_only(KernelAddressSpace& space) {
     static BootMemory again;
+    const BootMemory& memory = space.memory();
+    const boot::BootHandoff& handoff = kernel::boot_handoff();
     const PhysAddr handoff_pa = window_to_phys(&handoff);
-    const uint8_t* map = phys_to_pointer<const uint8_t>(PhysAddr(handoff.memory_map));
+    const uint8_t* map = phys_to_pointer<const uint8_t>(space.handoff().memory_map);
     if (Violation v = load_boot_memory(handoff, handoff_pa, map, &again); !v.ok()) {
         log_rejection("remap", "handoff at its window address", v);
         kernel::fail();
@@ -158,16 +158,15 @@ void check_upper_half_only(const boot::BootHandoff& handoff, const BootMemory& m
     klog::info("remap").msg("upper half only").kv("handoff-va", klog::hex(reinterpret_cast<uint64_t>(&handoff)))
         .kv("map-va", klog::hex(reinterpret_cast<uint64_t>(map))).kv("ranges", uint64_t(again.ranges.count()))
         .kv("ranges-equal", same).kv("cmdline", Str(kernel::command_line().value("probe")))
-        .kv("reserve", uint64_t(frames.reserve_len()));
+        .kv("reserve", uint64_t(space.frames().reserve_len()));
 }
 // book:end check-upper-half-only
 
 // book:begin leave-lower-half
-const boot::BootHandoff& leave_lower_half(KernelAddressSpace& space) {
-    const boot::BootHandoff& handoff = remap_handoff(space);
+void leave_lower_half(KernelAddressSpace& space) {
+    remap_handoff(space);
     remove_identity_map(space);
-    check_upper_half_only(handoff, space.memory(), space.frames());
-    return handoff;
+    check_upper_half_only(space);
 }
 // book:end leave-lower-half
 

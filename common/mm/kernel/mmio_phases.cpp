@@ -96,14 +96,14 @@ void program_pat(KernelAddressSpace&) {
 
 // book:begin map-mmio-devices-phase
 MmioDevices map_mmio_devices(KernelAddressSpace& space) {
-    const boot::BootHandoff& handoff = space.handoff();
+    const HandoffView& handoff = space.handoff();
     const MemoryRangeList& ranges = space.memory().ranges;
     acpi::AcpiDevices acpi;
-    if (handoff.rsdp == 0) {
+    if (handoff.rsdp.is_null()) {
         klog::warn("acpi").msg("no rsdp: only the lapic is mapped");
     } else {
         acpi::RamAcpiMemory ram(ranges, identity_bytes);
-        const PhysAddr rsdp(handoff.rsdp);
+        const PhysAddr rsdp = handoff.rsdp;
         const Str damaged = kernel::command_line().value("test.corrupt-acpi");  // a test's request, usually none
         if (damaged == Str("all")) reject_every_damaged_table(rsdp, ram);
         if (Violation v = damaged.empty() ? acpi::find_acpi_devices(rsdp, ram, &acpi)
@@ -112,7 +112,7 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
             log_rejection("acpi", "tables", v);
             kernel::fail();
         }
-        klog::info("acpi").msg("tables").kv("rsdp", klog::hex(handoff.rsdp)).kv("revision", uint32_t(acpi.rsdp_revision))
+        klog::info("acpi").msg("tables").kv("rsdp", klog::hex(rsdp)).kv("revision", uint32_t(acpi.rsdp_revision))
             .kv("root", acpi.uses_xsdt ? "xsdt" : "rsdt").kv("root-pa", klog::hex(acpi.root_table))
             .kv("entries", acpi.root_entries).kv("null", acpi.null_entries)
             .kv("unreadable", acpi.unreadable_entries).kv("madt", acpi.has_madt).kv("ioapics", acpi.ioapic_count)
@@ -124,7 +124,7 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
     }
     // The decision is mmio_device_addresses()'s, on what the MSR and the tables say.
     const MmioDeviceAddresses addresses = mmio_device_addresses(
-        x86::rdmsr(x86::kMsrApicBase), acpi, ranges, PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size);
+        x86::rdmsr(x86::kMsrApicBase), acpi, ranges, handoff.framebuffer.base, handoff.framebuffer.size);
     MmioDevices devices;
     if (!map_mmio_devices(space.builder(), addresses, space.cpu(), &devices).ok()) kernel::fail();
     return devices;
@@ -132,11 +132,10 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
 // book:end map-mmio-devices-phase
 
 void map_framebuffer(KernelAddressSpace& space) {
-    const boot::BootHandoff& handoff = space.handoff();
-    if (!map_framebuffer(space.builder(), PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, space.cpu()).ok())
-        kernel::fail();
+    const HandoffFramebuffer& fb = space.handoff().framebuffer;
+    if (!map_framebuffer(space.builder(), fb.base, fb.size, space.cpu()).ok()) kernel::fail();
     // The screen console draws through this mapping once these tables are in CR3 (kernel/screen_console.h).
-    const uint64_t offset = PhysAddr(handoff.framebuffer_base).offset_in_page();
+    const uint64_t offset = fb.base.offset_in_page();
     kernel::screen_follows_mapping(space.pml4().value(), layout::kFramebufferBase.value() + offset,
                                    layout::kFramebufferWindowSize - offset);
 }

@@ -4,8 +4,8 @@
 // kernel_frame_exceptions() with their own layout.
 #pragma once
 
-#include "boot/handoff.h"
 #include "kernel/panic.h"
+#include "mm/kernel/handoff_view.h"
 #include "mm/kernel/linked_image.h"
 #include "mm/memory_map_log.h"
 #include "mm/ram_run_mapper.h"
@@ -14,11 +14,10 @@ namespace kernel {
 
 // The exceptions, or the boot ends, naming the field that could not be one
 // (a framebuffer overlapping the image, or one past the physical limit).
-inline mm::FrameExceptions ram_frame_exceptions(const boot::BootHandoff& handoff) {
+inline mm::FrameExceptions ram_frame_exceptions(const mm::HandoffView& handoff) {
     mm::FrameExceptions exceptions;
-    if (Violation v = mm::kernel_frame_exceptions(linked_image_layout(), kernel_placement(handoff),
-                                                  mm::PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size,
-                                                  &exceptions);
+    if (Violation v = mm::kernel_frame_exceptions(linked_image_layout(), handoff.kernel, handoff.framebuffer.base,
+                                                  handoff.framebuffer.size, &exceptions);
         !v.ok()) {
         mm::log_rejection("paging", "frame exceptions", v);
         fail();
