@@ -147,6 +147,7 @@ MapResult PageTableBuilder::validate(VirtAddr va, PhysAddr pa, uint64_t length) 
     return {MapStatus::kOk, va, {}};
 }
 
+// lab:begin choose-pages
 MapResult PageTableBuilder::walk_range(Pass pass, VirtAddr va, PhysAddr pa, uint64_t length,
                                        const MappingPolicy& policy) {
     MapResult result{MapStatus::kOk, va, {}};
@@ -163,6 +164,7 @@ MapResult PageTableBuilder::walk_range(Pass pass, VirtAddr va, PhysAddr pa, uint
     }
     return result;
 }
+// lab:end choose-pages
 
 // Maps one page of `*size` at va -> pa, or, in the check pass, only finds out
 // whether it could and which tables it would need. Both passes make the same
