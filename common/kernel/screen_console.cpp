@@ -99,13 +99,15 @@ void release_screen(const char* to) {
 
 void screen_console_write(klog::Level level, const char* text, size_t length) {
     if (g_console.state != State::kDrawing || g_console.busy) return;
+    // Busy before following the tables too: an NMI's line in between would
+    // otherwise find the new CR3 recorded but the screen still at the old address.
+    g_console.busy = true;
     const Switch change = follow_tables();
     if (change != Switch::kLost) {
-        g_console.busy = true;
         g_console.screen.write_line(text, length, level_colour(level));
         asm volatile("sfence" ::: "memory");  // drain write-combining buffers: the line is on screen now
-        g_console.busy = false;
     }
+    g_console.busy = false;
     // After the line that found the switch, so the screen shows the lines in the log's order.
     if (change == Switch::kFollowed)
         klog::info("screen").msg("moved").kv("va", klog::hex(g_console.next_address)).kv("cr3", klog::hex(g_console.tables));

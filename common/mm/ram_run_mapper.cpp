@@ -39,7 +39,9 @@ Violation kernel_frame_exceptions(const KernelImageLayout& layout, const KernelP
     // Text, then rodata: one block of the image, executable or read-only at -2 GiB.
     const ImageSpan code = kernel_image_span(placement, layout.text_start, layout.rodata_end);
     if (Violation v = out->add(code.pa_start, code.length, FrameRule::kReadOnly, "kernel-image"); !v.ok()) return v;
-    if (framebuffer_size == 0) return accept();
+    // No framebuffer (a null base, as map_framebuffer and the device checks
+    // read it): nothing to leave out, whatever size the firmware reported.
+    if (framebuffer.is_null() || framebuffer_size == 0) return accept();
     return out->add(framebuffer, framebuffer_size, FrameRule::kLeftOut, "framebuffer");
 }
 // book:end kernel-frame-exceptions

@@ -98,6 +98,11 @@ TEST(FrameExceptions, TheKernelsAreItsTextAndRodataReadOnlyAndTheFramebufferLeft
     FrameExceptions none;
     ASSERT_TRUE(mm::kernel_frame_exceptions(kLayout, kPlacement, PhysAddr(), 0, &none).ok());
     EXPECT_EQ(none.count(), 1u);
+    // A null base with a size (a GOP without a linear framebuffer) is no framebuffer either:
+    // leaving [0, size) out would cut the low RAM the tables and the handoff live in.
+    FrameExceptions null_base;
+    ASSERT_TRUE(mm::kernel_frame_exceptions(kLayout, kPlacement, PhysAddr(), 0x30'0000, &null_base).ok());
+    EXPECT_EQ(null_base.count(), 1u);
     FrameExceptions clash;
     EXPECT_FALSE(mm::kernel_frame_exceptions(kLayout, kPlacement, PhysAddr(0x100'2000), 0x1000, &clash).ok());
 }

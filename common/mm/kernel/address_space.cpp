@@ -40,12 +40,7 @@ void identity_map_low_memory(KernelAddressSpace& space) {
 
 void map_kernel_image(KernelAddressSpace& space) {
     const KernelImageLayout layout = kernel::linked_image_layout();
-    const KernelPlacement placement = space.handoff().kernel;
-    if (Violation v = check_kernel_placement(layout, placement); !v.ok()) {
-        klog::error("paging").msg("kernel placement rejected").kv("field", v.field).kv("value", klog::hex(v.value))
-            .kv("rule", v.rule);
-        kernel::fail();
-    }
+    const KernelPlacement placement = kernel::checked_kernel_placement(space.handoff().kernel);
     if (!map_kernel_image(space.builder(), layout, placement, space.cpu()).ok()) kernel::fail();
 }
 

@@ -16,7 +16,8 @@ namespace kernel {
 // (a framebuffer overlapping the image, or one past the physical limit).
 inline mm::FrameExceptions ram_frame_exceptions(const mm::HandoffView& handoff) {
     mm::FrameExceptions exceptions;
-    if (Violation v = mm::kernel_frame_exceptions(linked_image_layout(), handoff.kernel, handoff.framebuffer.base,
+    if (Violation v = mm::kernel_frame_exceptions(linked_image_layout(), checked_kernel_placement(handoff.kernel),
+                                                  handoff.framebuffer.base,
                                                   handoff.framebuffer.size, &exceptions);
         !v.ok()) {
         mm::log_rejection("paging", "frame exceptions", v);
