@@ -15,6 +15,15 @@
 // kernel image's frames are read-only here, so no frame is writable through
 // one mapping and executable through another.
 //
+// A known gap, for whoever copies this: the loader's text is EfiLoaderCode,
+// which the kernel counts as free RAM (UEFI 2.10, 7.2.1, Table 7-6), yet it is
+// read-only here. A kernel that hands out one of those frames while it still
+// runs on these tables (chapters 01-03; 04 on, before their own switch) and
+// writes it faults. OVMF loads the loader high and our allocators start low,
+// so no test reaches it; the fix is to give the kernel the loader's text
+// range as loader-owned, or to run the switch from a loader-owned page
+// (issue 21).
+//
 // Pure code over mm::PhysicalMemoryAccess and mm::FrameSource: the host tests
 // build the same tables in fake memory.
 #pragma once
