@@ -194,3 +194,87 @@ def test_a_chapter_with_a_lab_says_how_to_do_it_and_folds_its_hints_in_order(cha
             found = flat.find(folded, at)
             assert found >= 0, f"{chapter}: hint {number} of {part.name} is not in the lab section, folded, in order"
             at = found + len(folded)
+
+
+# ---- every exercise is answered, or says how to see the answer ----------------------------
+
+EXERCISES = "Exercises"
+#: A folded answer, as it renders on GitHub and in the book; it must not be empty.
+FOLDED_ANSWER = re.compile(r"<details><summary>Answer</summary>\s*(.*?)\s*</details>", re.S)
+#: A command that shows the result of a "change this and see" exercise.
+MAKE_COMMAND = re.compile(r"`make (?:check|grade|run) CH=(\d\d-[a-z0-9-]+)[^`]*`")
+
+
+def exercises(text: str) -> list[tuple[int, str]]:
+    """(number, text) of every numbered item of the page's ``## Exercises``
+    section, its folded answer included, lines joined by single spaces (a
+    command may break across lines)."""
+    items: list[tuple[int, list[str]]] = []
+    for title, lines in sections(text):
+        if title != EXERCISES:
+            continue
+        for _, line in lines:
+            item = re.match(r"^(\d+)\. ", line)
+            if item:
+                items.append((int(item[1]), [line]))
+            elif items:
+                items[-1][1].append(line.strip())
+    return [(number, " ".join(part for part in lines if part)) for number, lines in items]
+
+
+def unanswered(chapter: str, text: str) -> list[int]:
+    """The exercises of `chapter`'s page with neither a non-empty folded answer
+    nor a make command for that chapter."""
+    def answered(item: str) -> bool:
+        folded = any(answer.strip() for answer in FOLDED_ANSWER.findall(item))
+        return folded or chapter in MAKE_COMMAND.findall(item)
+    return [number for number, item in exercises(text) if not answered(item)]
+
+
+@pytest.mark.parametrize("chapter", harness.chapters())
+def test_every_exercise_has_a_folded_answer_or_names_the_command_that_shows_it(chapter):
+    text = readme(chapter).read_text(encoding="utf-8")
+    numbers = [number for number, _ in exercises(text)]
+    assert numbers, f"{chapter}: '## {EXERCISES}' has no numbered exercise"
+    assert numbers == list(range(1, len(numbers) + 1)), f"{chapter}: exercises numbered {numbers}"
+    missing = unanswered(chapter, text)
+    assert not missing, (f"{chapter}: exercise(s) {missing} need a folded answer "
+                         "(<details><summary>Answer</summary> … </details>) or a `make check/grade/run CH=…` command")
+
+
+PLANTED_EXERCISES = GOOD.replace("## Exercises\nRun pytest.\n", """## Exercises
+After each change, `make check CH=01-boot` shows it (not an exercise: no number).
+
+1. Change it and see (`make check
+   CH=01-boot`).
+2. Why?
+
+   <details><summary>Answer</summary>
+
+   Because.
+
+   </details>
+3. Why not?
+4. An empty answer.
+
+   <details><summary>Answer</summary>
+   </details>
+5. Another chapter's command: `make grade CH=02-memory-map`.
+6. A hint is not an answer.
+
+   <details><summary>Hint 1</summary>
+
+   Look.
+
+   </details>
+```text
+7. in a fence: not an exercise
+```
+""")
+
+
+def test_the_exercise_check_finds_each_unanswered_exercise():
+    assert [number for number, _ in exercises(PLANTED_EXERCISES)] == [1, 2, 3, 4, 5, 6]
+    assert unanswered("01-boot", PLANTED_EXERCISES) == [3, 4, 5, 6]
+    assert unanswered("02-memory-map", PLANTED_EXERCISES) == [1, 3, 4, 6]
+    assert exercises(GOOD) == []
