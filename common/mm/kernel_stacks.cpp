@@ -6,14 +6,6 @@
 
 namespace mm {
 
-const KernelStack* kernel_stack_for_vector(uint64_t vector) {
-    static constexpr KernelStack kStacks[kKernelStackCount] = {kernel_stack(size_t(0)), kernel_stack(size_t(1)),
-                                                              kernel_stack(size_t(2)), kernel_stack(size_t(3))};
-    for (const KernelStack& s : kStacks)
-        if (s.vector == vector) return &s;
-    return nullptr;
-}
-
 // book:begin map-kernel-stacks
 MapResult map_kernel_stacks(PageTableBuilder& builder, FrameSource& frames, CpuPagingFeatures cpu) {
     const MappingPolicy policy = fit_to_cpu(kKernelDataPolicy, cpu);

@@ -70,8 +70,6 @@ static_assert(kernel_stack(KernelStackId::kMachineCheck).top - layout::kKernelSt
 static_assert(kKernelStackCount * kKernelStackStride <= layout::kKernelStacksWindowSize);
 static_assert(kernel_stack(KernelStackId::kNmi).top.is_aligned(16) && kernel_stack(KernelStackId::kNmi).ist == 3);
 
-// The IST stack of exception `vector`, or nullptr when its gate uses none.
-const KernelStack* kernel_stack_for_vector(uint64_t vector);
 
 // Phase map_kernel_stacks: every stack's pages RW+NX from `frames`, its guard
 // page left unmapped. Logs one `stack` line per stack and the phase line;
