@@ -24,7 +24,6 @@
 #include "mm/kernel/linked_image.h"
 #include "mm/kernel/ram_frame_exceptions.h"
 #include "mm/mapping_log.h"
-#include "mm/memory_map_log.h"
 #include "mm/page_table_builder.h"
 #include "mm/page_table_lookup.h"
 #include "kernel/panic.h"
@@ -158,11 +157,7 @@ void kernel_main(const boot::BootHandoff& handoff) {
     const size_t reserve_before = intake.frames.reserve_len();
 
     const mm::KernelImageLayout layout = kernel::linked_image_layout();
-    const mm::KernelPlacement placement = intake.handoff.kernel;
-    if (Violation v = mm::check_kernel_placement(layout, placement); !v.ok()) {
-        mm::log_rejection("paging", "kernel placement", v);
-        kernel::fail();
-    }
+    const mm::KernelPlacement placement = kernel::checked_kernel_placement(intake.handoff.kernel);
 
     const mm::CpuPagingFeatures cpu = mm::read_cpu_paging_features();
     log_cpu(cpu);

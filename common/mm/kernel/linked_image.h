@@ -7,7 +7,7 @@
 #include "kernel/image_layout.h"
 #include "kernel/panic.h"
 #include "mm/kernel_image_span.h"
-#include "support/log.h"
+#include "mm/memory_map_log.h"
 
 namespace kernel {
 
@@ -23,8 +23,7 @@ inline mm::KernelImageLayout linked_image_layout() {
 // mapping, the RAM mappings' read-only exceptions) asks this first.
 inline mm::KernelPlacement checked_kernel_placement(const mm::KernelPlacement& placement) {
     if (Violation v = mm::check_kernel_placement(linked_image_layout(), placement); !v.ok()) {
-        klog::error("paging").msg("kernel placement rejected").kv("field", v.field).kv("value", klog::hex(v.value))
-            .kv("rule", v.rule);
+        mm::log_rejection("paging", "kernel placement", v);
         fail();
     }
     return placement;
