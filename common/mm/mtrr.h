@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/memory_type.h"
 #include "mm/page_size.h"
 #include "mm/phys_addr.h"
 
@@ -40,13 +41,14 @@ inline constexpr uint32_t kFix16KA0000 = 0x259;  // 8 x 16 KiB from 0xA0000
 inline constexpr uint32_t kFix4KC0000 = 0x268;   // 0x268..0x26F: 8 x 4 KiB each, from 0xC0000 to 1 MiB
 }  // namespace mtrr_msr
 
-// The types an MTRR holds (SDM Vol. 3A, Table 11-8): PAT's encodings.
+// The types an MTRR holds (SDM Vol. 3A, Table 11-8): PAT's encodings
+// (memory_type.h), less UC- (7), which an MTRR cannot hold.
 namespace mtrr_type {
-inline constexpr uint8_t kUncacheable = 0;     // UC
-inline constexpr uint8_t kWriteCombining = 1;  // WC
-inline constexpr uint8_t kWriteThrough = 4;    // WT
-inline constexpr uint8_t kWriteProtected = 5;  // WP
-inline constexpr uint8_t kWriteBack = 6;       // WB
+using pat::kUncacheable;
+using pat::kWriteCombining;
+using pat::kWriteThrough;
+using pat::kWriteProtected;
+using pat::kWriteBack;
 // Not an encoding: where two variable ranges of types the SDM does not
 // combine overlap (11.11.4.1: "the processor behavior is undefined").
 inline constexpr uint8_t kUndefined = 0xFF;
