@@ -42,7 +42,7 @@ static_assert(offsetof(TrampolineParams, stack_top) == PARAM_STACK_TOP);
 static_assert(offsetof(TrampolineParams, argument) == PARAM_ARGUMENT);
 static_assert(offsetof(TrampolineParams, saved_rsp) == PARAM_SAVED_RSP);
 static_assert(offsetof(TrampolineParams, saved_rbp) == PARAM_SAVED_RBP);
-static_assert(CR4_LA57 == x86::kCr4La57 && CR0_PG == x86::kCr0Paging);
+static_assert(CR4_LA57 == x86::kCr4La57 && CR4_PGE == x86::kCr4Pge && CR0_PG == x86::kCr0Paging);
 
 // Flat segments, accessed bits already set: the bootstrap tables map this
 // page read-only, and a CPU loading a selector whose accessed bit is clear

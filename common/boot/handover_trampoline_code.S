@@ -23,7 +23,9 @@ handover_trampoline_code:
     cmp PARAM_LA57(%rbx), %rcx
     je .Lsame_depth                      // the usual case: one CR3 load is the whole switch
 
-    // A different depth: out of long mode and back in.
+    // A different depth: out of long mode and back in. Until paging is on
+    // again no IDT fits the mode: an NMI here would reset the machine, a
+    // window of a few instructions that Linux's trampoline_32bit shares.
     btr $CR4_PCIDE_BIT, %rax             // clearing CR0.PG with PCIDE set is #GP
     mov %rax, %cr4
     lgdt PARAM_GDTR(%rbx)
@@ -59,6 +61,11 @@ handover_trampoline_long_mode:
 .Lsame_depth:
     mov PARAM_TOP_TABLE(%rbx), %rax
     mov %rax, %cr3
+    mov %cr4, %rax                       // a CR3 load keeps global translations: toggling
+    mov %rax, %rcx                       //   CR4.PGE drops them too, so nothing the firmware
+    and $~CR4_PGE, %rax                  //   mapped survives with its rights (SDM Vol. 3A,
+    mov %rax, %cr4                       //   4.10.4.1); the trip above flushed everything
+    mov %rcx, %cr4                       //   already, with paging off
 
 .Lonward:
     mov PARAM_ENTRY(%rbx), %rax

@@ -24,5 +24,6 @@
 #define PARAM_SAVED_RBP 0x48
 
 #define CR0_PG 0x80000000
+#define CR4_PGE 0x80
 #define CR4_LA57 0x1000
 #define CR4_PCIDE_BIT 17
