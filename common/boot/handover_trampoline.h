@@ -14,7 +14,7 @@
 // Operation"), so that code, the GDT it runs on and the new top-level table
 // must all lie below 4 GiB, identity-mapped. Linux's trampoline_32bit makes
 // the same trip. On the usual machine, whose paging depth already matches,
-// the trampoline is one CR3 load and a jump.
+// the trampoline is one CR3 load, a global flush and a jump.
 //
 // The page is EfiLoaderCode: the firmware maps code types executable, and the
 // kernel keeps EfiLoaderCode for as long as it runs on these tables
