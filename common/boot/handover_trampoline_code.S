@@ -21,7 +21,7 @@ handover_trampoline_code:
     mov %rax, %rcx
     and $CR4_LA57, %rcx
     cmp PARAM_LA57(%rbx), %rcx
-    je .Lsame_depth                      // the usual case: one CR3 load is the whole switch
+    je .Lsame_depth                      // the usual case: a CR3 load and a global flush
 
     // A different depth: out of long mode and back in. Until paging is on
     // again no IDT fits the mode: an NMI here would reset the machine, a
