@@ -26,7 +26,7 @@ import harness
 from harness import only
 from harness.inspections import inspected_boot, page_table_leaves, parse_page_table_leaves, parse_page_walk, screen_ppm
 from harness.log import int_field, size_field
-from harness.monitor import parse_info_tlb
+from harness.monitor import parse_info_registers, parse_info_tlb
 from harness.paging_model import ram_runs
 from harness.protections import check_protections, memory_type, pat_in_force
 
@@ -53,6 +53,7 @@ BARS = [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255,
 
 P, RW, PWT, PCD, PS, PAT4K, PAT_LARGE, NX = 1, 1 << 1, 1 << 3, 1 << 4, 1 << 7, 1 << 7, 1 << 12, 1 << 63
 ADDRESS = 0x000F_FFFF_FFFF_F000
+CR0_NW, CR0_CD = 1 << 29, 1 << 30
 
 
 def pat_index(entry: int, level: int) -> int:
@@ -114,6 +115,10 @@ def test_pat_changes_pa4_to_write_combining_only(finished):
     assert int_field(pat, "was") == PAT_POWER_ON  # OVMF leaves the power-on value
     assert int_field(pat, "now") == PAT_EXPECTED
     assert pat_entry(PAT_EXPECTED, 4) == WC and pat_entry(PAT_EXPECTED, 3) == UC
+    # The change runs with the caches in no-fill mode (CR0.CD=1, SDM Vol. 3A
+    # 11.11.8 step 4); QEMU's view after the boot: normal cache mode is back (step 12).
+    cr0 = parse_info_registers(finished.monitor["info registers"])["CR0"]
+    assert not cr0 & (CR0_CD | CR0_NW), f"caches left disabled after the PAT change: CR0={cr0:#x}"
 
 
 def test_acpi_tables_found_through_the_xsdt(finished):
