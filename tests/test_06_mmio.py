@@ -309,8 +309,14 @@ def test_one_damaged_table_ends_the_boot_with_its_rejection(built):
 # Integrated GPUs scan out of system RAM; QEMU's ramfb does the same, and
 # OVMF's QemuRamfbDxe allocates its framebuffer with AllocateReservedPages,
 # so the memory map lists it as EfiReservedMemoryType inside RAM. The kernel
-# maps it WC at FB_BASE; the identity map and the window must not give any
-# of its frames a second, write-back mapping. The one extra machine shape of
+# sets it aside (kind framebuffer) and maps it WC at FB_BASE; the identity map
+# and the window must not give any of its frames a second, write-back
+# mapping. What a boot cannot show: a framebuffer the map calls conventional
+# or boot-services data (no QEMU device and OVMF driver make one), whose
+# frames the allocators would otherwise hand out; host tests cover that
+# (tests/host/memory_map_test.cpp, frame_allocator_test.cpp,
+# ram_run_mapper_test.cpp, steady_state_test.cpp: a fake map with the
+# framebuffer across a conventional/boot-services-data edge). The one extra machine shape of
 # the per-frame checks: every other boot has the VGA card's framebuffer in a
 # PCI BAR, where no RAM mapping could reach it.
 
@@ -330,9 +336,14 @@ def test_ramfb_framebuffer_is_reserved_ram_with_one_mapping_and_one_type(ramfb):
     end = base + -(-size // PAGE) * PAGE
     # In guest RAM (-m 256M: [0, 256 MiB) on q35), in a range the map calls reserved: RAM on both sides.
     assert end <= 256 * MiB, f"framebuffer {base:#x} not in guest RAM"
+    # The map calls it reserved (QemuRamfbDxe: AllocateReservedPages); the kernel
+    # sets it aside as a kind of its own, once, before anything allocates.
+    set_aside = only(ramfb, "memmap", "set aside")
+    assert (set_aside.fields["was"], size_field(set_aside, "ram")) == ("reserved", 0)
     holder = [r for r in ramfb.records_for("memmap") if r.event == "range"
               and int_field(r, "start") <= base and end <= int_field(r, "end")]
-    assert [r.fields["kind"] for r in holder] == ["reserved"], "QemuRamfbDxe: AllocateReservedPages"
+    assert [r.fields["kind"] for r in holder] == ["framebuffer"]
+    assert (int_field(holder[0], "start"), int_field(holder[0], "end")) == (base - base % PAGE, end)
     runs = ram_runs(ramfb)
     reserved = (int_field(holder[0], "start"), int_field(holder[0], "end"))
     assert any(e <= reserved[0] for _, e in runs) and any(s >= reserved[1] for s, _ in runs), "RAM on both sides"
