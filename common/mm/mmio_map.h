@@ -21,6 +21,7 @@
 //   [INFO  mmio] map lapic pa=0xfee00000 va=0xffffc00000000000 size=4KiB flags=P|RW|NX|PCD|PWT type=UC
 #pragma once
 
+#include "mm/acpi_table_window.h"
 #include "mm/acpi_tables.h"
 #include "mm/cpu_paging_features.h"
 #include "mm/page_table_builder.h"
@@ -75,11 +76,16 @@ MmioDeviceAddresses mmio_device_addresses(uint64_t apic_base_msr, const acpi::Ac
 
 // Where map_mmio_devices() put them: the register block's own address (the
 // slot plus the device's offset in its page). Null for an absent device.
+// The phase also keeps what it decided and read on the way, so that later
+// checks (chapter 09's verification) use the same answer instead of reading
+// the firmware's tables again.
 struct MmioDevices {
     LapicMode lapic_mode = LapicMode::kDisabled;  // kX2Apic: no mapping, read the LAPIC through its MSRs
     VirtAddr lapic;
     VirtAddr ioapic;
     VirtAddr hpet;
+    MmioDeviceAddresses addresses;        // the decision the slots were mapped from
+    acpi::AcpiTableFrames acpi_tables;    // the frames of reserved memory the ACPI tables window maps
 };
 
 // Maps each present device into the next 4 KiB slot of the MMIO window,
