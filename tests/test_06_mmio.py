@@ -364,3 +364,75 @@ def test_ramfb_protections_seen_by_qemu(ramfb):
     """Per frame, from QEMU's view: no frame writable and executable, none with two memory types."""
     check_protections(ramfb, CHAPTER)
     harness.assert_ready_without_warnings(ramfb)
+
+
+# ---- ACPI tables in reserved memory ------------------------------------------------------------
+#
+# OVMF puts QEMU's ACPI tables in ACPI reclaim memory, which the identity map
+# and the window cover; some PC firmware puts them in EfiReservedMemoryType,
+# which no RAM mapping covers. `test.acpi-in-reserved`
+# (chapters/06-mmio/acpi_in_reserved_memory.cpp) relabels the reclaim
+# descriptors reserved before the kernel reads the map, the shape such
+# firmware hands over; the tables' frames must then be read through the
+# kernel's ACPI tables window alone, read-only, NX and WB.
+ACPI_TABLES_BASE = 0xFFFF_C800_0000_0000
+
+
+def table_frames(result) -> list[tuple[int, int, str, str]]:
+    """The `map table-frame` lines: (pa, va, flags, type)."""
+    return [(int_field(r, "pa"), int_field(r, "va"), r.fields["flags"], r.fields["type"])
+            for r in result.records_for("acpi") if r.event == "map table-frame"]
+
+
+def test_acpi_tables_in_firmware_ram_need_no_window(finished, tlb):
+    """The plain boot: every table OVMF lists is in ACPI reclaim or NVS
+    memory, read where RAM is mapped; the window maps nothing (QEMU agrees)."""
+    tables = only(finished, "acpi", "tables")
+    assert int_field(tables, "reserved-frames") == 0 and table_frames(finished) == []
+    kinds = {r.fields["kind"] for r in finished.records_for("memmap") if r.event == "range"
+             and int_field(r, "start") <= int_field(tables, "root-pa") < int_field(r, "end")}
+    assert kinds <= {"acpi-reclaim", "acpi-nvs"}, kinds
+    assert not [e for e in tlb if ACPI_TABLES_BASE <= e.va & (1 << 64) - 1 < ACPI_TABLES_BASE + (512 << 30)]
+
+
+@pytest.fixture(scope="module")
+def acpi_in_reserved(built):
+    config = harness.BootConfig(CHAPTER, cmdline="test.acpi-in-reserved",
+                                monitor_commands=("info registers", "info tlb", page_table_leaves))
+    result = harness.boot(config)
+    harness.assert_outcome(result, "success")
+    return result
+
+
+def test_acpi_tables_in_reserved_memory_are_read_through_their_own_window(acpi_in_reserved, finished):
+    result = acpi_in_reserved
+    assert only(result, "acpi", "acpi-reclaim relabelled reserved on request").fields["descriptors"] != "0"
+    tables = only(result, "acpi", "tables")
+    # The same tables and devices as the plain boot, read from reserved memory.
+    plain = only(finished, "acpi", "tables")
+    same = ("rsdp", "root-pa", "entries", "madt", "ioapics", "hpet")
+    assert {k: tables.fields[k] for k in same} == {k: plain.fields[k] for k in same}
+    assert [r.fields["pa"] for r in result.records_for("mmio") if r.event.startswith("map ")] == \
+        [r.fields["pa"] for r in finished.records_for("mmio") if r.event.startswith("map ")]
+    frames = table_frames(result)
+    assert len(frames) == int_field(tables, "reserved-frames") > 0
+    reserved = [(int_field(r, "start"), int_field(r, "end")) for r in result.records_for("memmap")
+                if r.event == "range" and r.fields["kind"] == "reserved"]
+    for pa, va, flags, memory in frames:
+        assert va == ACPI_TABLES_BASE + pa and (flags, memory) == ("P|NX", "WB")
+        assert any(s <= pa < e for s, e in reserved), f"{pa:#x} is not reserved memory"
+    pages = {pa for pa, *_ in frames}
+    for pointer in ("rsdp", "root-pa"):
+        assert int_field(tables, pointer) & ~(PAGE - 1) in pages, pointer
+    assert not [r for r in ram_runs(result) if any(r[0] <= pa < r[1] for pa in pages)], "a table frame is in a RAM run"
+    # QEMU's view: the window holds exactly those frames, 4 KiB, read-only, NX, WB, and no other leaf maps them.
+    leaves = parse_page_table_leaves(result.monitor["page_table_leaves"])
+    pat = pat_in_force(result)
+    window = [leaf for leaf in leaves if ACPI_TABLES_BASE <= leaf.va < ACPI_TABLES_BASE + (512 << 30)]
+    assert sorted((leaf.va - ACPI_TABLES_BASE, leaf.pa, leaf.size) for leaf in window) == \
+        sorted((pa, pa, PAGE) for pa in pages)
+    for leaf in window:
+        assert not leaf.writable and not leaf.executable and memory_type(leaf, pat) == "WB", leaf
+    others = [leaf for leaf in leaves if leaf not in window and any(leaf.pa <= pa < leaf.end for pa in pages)]
+    assert not others, others
+    check_protections(result, CHAPTER)
