@@ -74,6 +74,14 @@ MmioDeviceAddresses mmio_device_addresses(uint64_t apic_base_msr, const acpi::Ac
                                           const MemoryRangeList& ranges, PhysAddr framebuffer,
                                           uint64_t framebuffer_size);
 
+// A device whose page is also a frame the ACPI tables window maps (write-back,
+// acpi_table_window.h) is refused, as a device in RAM is: an uncached alias
+// would give that frame two memory types. Firmware that puts a table and a
+// register block in one reserved page is broken; the boot goes on without
+// the device.
+inline constexpr const char* kRefusedOnAcpiTable = "must not share a page with an ACPI table";
+void refuse_devices_on_acpi_tables(MmioDeviceAddresses* devices, const acpi::AcpiTableFrames& tables);
+
 // Where map_mmio_devices() put them: the register block's own address (the
 // slot plus the device's offset in its page). Null for an absent device.
 // The phase also keeps what it decided and read on the way, so that later

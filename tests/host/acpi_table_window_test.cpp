@@ -12,6 +12,7 @@
 #include "memory_map_builder.h"
 #include "mm/acpi_table_window.h"
 #include "mm/address_space_layout.h"
+#include "mm/mmio_map.h"
 #include "mm/page_table_lookup.h"
 #include "support/log.h"
 
@@ -215,6 +216,29 @@ TEST(AcpiTableWindow, ATableBeyondTheWindowOrPastItsCapacityIsRefused) {
     klog::set_sink(nullptr);
     EXPECT_STREQ(reader.refusal(), mm::acpi::kRefusedWindowFull);
     EXPECT_EQ(window.frames().count, mm::acpi::AcpiTableFrames::kCapacity);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(AcpiTableWindow, ADeviceOnAFrameTheWindowMapsIsRefusedByName) {
+    // An HPET whose register page is a frame of ACPI tables in reserved memory.
+    AcpiOptions o;
+    o.hpet_address = AcpiImage::kBase;
+    const AcpiImage image = build_acpi(o);
+    Reader r(EfiMemoryType::kReserved, image);
+    mm::acpi::AcpiDevices acpi;
+    ASSERT_TRUE(mm::acpi::find_acpi_devices(PhysAddr(image.pa(image.rsdp_offset)), r.reader, &acpi).ok());
+    mm::MmioDeviceAddresses devices = mm::mmio_device_addresses(0xFEE0'0900, acpi, r.ranges, PhysAddr(), 0);
+    ASSERT_TRUE(devices.hpet.present && devices.ioapic.present);
+    mm::refuse_devices_on_acpi_tables(&devices, r.window.frames());
+    EXPECT_FALSE(devices.hpet.present);
+    EXPECT_STREQ(devices.hpet.absent, "refused");
+    EXPECT_STREQ(devices.hpet.refusal.field, "hpet.address");
+    EXPECT_STREQ(devices.hpet.refusal.rule, mm::kRefusedOnAcpiTable);
+    EXPECT_STREQ(devices.hpet.overlaps, "acpi-table");
+    EXPECT_TRUE(devices.ioapic.present && devices.lapic.present);  // the others stay
 }
 
 }  // namespace

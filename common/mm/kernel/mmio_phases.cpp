@@ -144,8 +144,9 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
                 .kv("rule", acpi.first_unreadable_rule);
     }
     // The decision is mmio_device_addresses()'s, on what the MSR and the tables say.
-    const MmioDeviceAddresses addresses = mmio_device_addresses(
+    MmioDeviceAddresses addresses = mmio_device_addresses(
         x86::rdmsr(x86::kMsrApicBase), acpi, ranges, handoff.framebuffer.base, handoff.framebuffer.size);
+    refuse_devices_on_acpi_tables(&addresses, window.frames());  // one memory type per frame
     MmioDevices devices;
     if (!map_mmio_devices(space.builder(), addresses, space.cpu(), &devices).ok()) kernel::fail();
     devices.addresses = addresses;  // kept: chapter 09 verifies against this decision, not a second reading
