@@ -60,18 +60,15 @@ enum class Way : uint8_t { kFirmwareRam, kWindow, kRefused };
 
 Way way_for(const MemoryRange* range, const char** rule) {
     if (range == nullptr) return *rule = kRefusedHole, Way::kRefused;
-    switch (range->kind) {
-        case RangeKind::kAcpiReclaim:
-        case RangeKind::kAcpiNvs:
-        case RangeKind::kFirmwareRuntime: return Way::kFirmwareRam;
-        case RangeKind::kReserved: return Way::kWindow;
-        case RangeKind::kDevice: return *rule = kRefusedDevice, Way::kRefused;
-        case RangeKind::kFramebuffer: return *rule = kRefusedFramebuffer, Way::kRefused;
-        case RangeKind::kUsable:
-        case RangeKind::kKernelImage:
-        case RangeKind::kBootHandoff:
-        case RangeKind::kBootPageTables:
-        case RangeKind::kBootStack: return *rule = kRefusedOwnedRam, Way::kRefused;
+    // Two kinds by name (both of the reserved class), the rest by class.
+    if (range->kind == RangeKind::kReserved) return Way::kWindow;
+    if (range->kind == RangeKind::kFramebuffer) return *rule = kRefusedFramebuffer, Way::kRefused;
+    switch (range_class(range->kind)) {
+        case RangeClass::kFirmware: return Way::kFirmwareRam;  // ACPI reclaim, NVS, runtime: RAM, mapped WB
+        case RangeClass::kUsable:
+        case RangeClass::kLoaderOwned: return *rule = kRefusedOwnedRam, Way::kRefused;
+        case RangeClass::kDevice: return *rule = kRefusedDevice, Way::kRefused;
+        case RangeClass::kReserved: break;
     }
     return *rule = kRefusedHole, Way::kRefused;
 }
