@@ -93,7 +93,7 @@ const uint8_t* AcpiTableReader::bytes_at(PhysAddr pa, uint64_t length) {
     }
     if (way == Way::kFirmwareRam) {
         const uint8_t* bytes = firmware_ram_(pa, length);
-        return bytes != nullptr ? bytes : refuse(kRefusedHole);
+        return bytes != nullptr ? bytes : refuse(kRefusedUnreachable);
     }
     const char* rule = nullptr;
     if (!window_.map(pa, length, &rule)) return refuse(rule);

@@ -78,6 +78,7 @@ inline constexpr const char* kRefusedMixed = "must lie in one kind of readable m
 inline constexpr const char* kRefusedBeyondWindow = "must lie below 512GiB, the end of the ACPI tables window";
 inline constexpr const char* kRefusedWindowFull = "needs at most 32 frames of tables in reserved memory";
 inline constexpr const char* kRefusedMapping = "the ACPI tables window could not map it";
+inline constexpr const char* kRefusedUnreachable = "must be reachable where the kernel maps RAM";
 
 class AcpiTableReader final : public AcpiMemory {
 public:
