@@ -6,6 +6,8 @@
 //   0x0000000000001000 … RAM   identity map           RW NX        largest     04 (gone in 08)
 //   0xFFFF800000000000 + PA    phys-offset window     RW NX WB     1G/2M/4K    05
 //   0xFFFFC00000000000         MMIO window            RW NX UC     4K          06
+//   0xFFFFC80000000000 + PA    ACPI tables outside    R NX WB      4K          06
+//                              RAM (those frames only)
 //   0xFFFFD00000000000         framebuffer            RW NX WC     2M/4K       06
 //   0xFFFFE00000000000         kernel heap (guard     RW NX        4K          11
 //                              page below it)
@@ -39,6 +41,10 @@ inline constexpr VirtAddr kPhysWindowBase{0xFFFF'8000'0000'0000ull};
 inline constexpr uint64_t kPhysWindowSize = 64 * 1024 * GiB;
 inline constexpr VirtAddr kMmioWindowBase{0xFFFF'C000'0000'0000ull};
 inline constexpr uint64_t kMmioWindowSize = 1 * GiB;
+// ACPI tables the firmware left in reserved memory, each frame at base + pa
+// (acpi_table_window.h): 512 GiB, one PML4 slot; a table above is refused.
+inline constexpr VirtAddr kAcpiTablesBase{0xFFFF'C800'0000'0000ull};
+inline constexpr uint64_t kAcpiTablesWindowSize = 512 * GiB;
 inline constexpr VirtAddr kFramebufferBase{0xFFFF'D000'0000'0000ull};
 inline constexpr uint64_t kFramebufferWindowSize = 1 * GiB;
 inline constexpr VirtAddr kHeapBase{0xFFFF'E000'0000'0000ull};
@@ -58,6 +64,7 @@ struct Region {
 inline constexpr Region kRegions[] = {
     {"phys-window", kPhysWindowBase, kPhysWindowSize},
     {"mmio", kMmioWindowBase, kMmioWindowSize},
+    {"acpi-tables", kAcpiTablesBase, kAcpiTablesWindowSize},
     {"framebuffer", kFramebufferBase, kFramebufferWindowSize},
     {"heap", kHeapBase, kHeapWindowSize},
     {"kernel-stacks", kKernelStacksBase, kKernelStacksWindowSize},
@@ -76,9 +83,12 @@ static_assert(detail::last_slot(kRegions[1]) < detail::first_slot(kRegions[2]));
 static_assert(detail::last_slot(kRegions[2]) < detail::first_slot(kRegions[3]));
 static_assert(detail::last_slot(kRegions[3]) < detail::first_slot(kRegions[4]));
 static_assert(detail::last_slot(kRegions[4]) < detail::first_slot(kRegions[5]));
-static_assert(detail::first_slot(kRegions[5]) == 511 && detail::first_slot(kRegions[6]) == 511);
+static_assert(detail::last_slot(kRegions[5]) < detail::first_slot(kRegions[6]));
+static_assert(detail::first_slot(kRegions[6]) == 511 && detail::first_slot(kRegions[7]) == 511);
+static_assert(detail::first_slot(kRegions[2]) == detail::last_slot(kRegions[2]));  // the ACPI tables: one slot
 static_assert(x86::pte::pdpt_index(kTemporaryWindowSlot.value()) != x86::pte::pdpt_index(kKernelImageBase.value()));
-static_assert(kPhysWindowBase.is_canonical() && kMmioWindowBase.is_canonical() && kFramebufferBase.is_canonical() &&
+static_assert(kPhysWindowBase.is_canonical() && kMmioWindowBase.is_canonical() && kAcpiTablesBase.is_canonical() &&
+              kFramebufferBase.is_canonical() &&
               kHeapBase.is_canonical() && kKernelStacksBase.is_canonical() && kTemporaryWindowSlot.is_canonical() && kKernelImageBase.is_canonical());
 
 }  // namespace mm::layout
