@@ -31,6 +31,11 @@ using mm::PhysAddr;
 using mm::VirtAddr;
 namespace pte = x86::pte;
 
+namespace mm {
+// So that a parameterized test prints "5-level", not the enum's byte.
+void PrintTo(PagingDepth depth, std::ostream* out) { *out << name(depth); }
+}  // namespace mm
+
 namespace {
 
 constexpr PagingDepth k4 = PagingDepth::kFourLevel;
