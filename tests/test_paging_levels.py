@@ -3,7 +3,8 @@
 ``kpt`` (scripts/gdb/kgdb.py) and the tests' page walks
 (tests/harness/inspections.py) read tables through ``kmodel``, which walks
 from a PML5 when CR4.LA57 (bit 12) is set; ``paging_model`` predicts how many
-tables a set of leaves needs at either depth. Chapter 16 boots a 5-level
+tables a set of leaves needs at either depth; the book's ``{page-walk}``
+diagram cuts an address into five indices when the log says ``levels=5``. Chapter 16 boots a 5-level
 kernel; until then these tables are the only 5-level ones the readers see, so
 they are built here by hand, entry by entry.
 """
@@ -19,7 +20,9 @@ import harness
 from harness.paging_model import GiB, MiB, PAGE, paging_levels, tables_needed
 
 sys.path.insert(0, str(harness.REPO_ROOT / "scripts" / "gdb"))
+sys.path.insert(0, str(harness.REPO_ROOT / "book" / "_ext"))
 import kmodel  # noqa: E402
+from kernelbook import diagram_model, diagram_svg  # noqa: E402
 
 LA57 = 1 << 12
 ABOVE_47 = 0x0080_0000_0000_0000      # 2^55: PML5 entry 128
@@ -171,3 +174,35 @@ def test_tables_needed_counts_a_pml4_per_pml5_entry_at_five_levels(five):
     for va, pa, size in pages:
         four.map(va, pa, size)
     assert tables_needed(pages) == tables_needed(pages, levels=4) == four.tables_below_root() == 1 + 1 + 1 + 1 + 1 + 1
+
+
+# ---- the book's page-walk diagram ------------------------------------------------------
+
+CHECK = "[INFO  paging] check what={what} va={va:#x} present=yes pa={pa:#x} page={page} flags=P|RW|NX\n"
+
+
+def walk_from_log(switched: str, what: str, va: int, pa: int, page: str) -> diagram_model.Walk:
+    text = CHECK.format(what=what, va=va, pa=pa, page=page) + switched + "\n"
+    return diagram_model.page_walk(diagram_model.parse_log(text), check=what)
+
+
+def test_the_page_walk_diagram_has_a_pml5_when_the_log_says_levels_5():
+    walk = walk_from_log("[INFO  paging] switched cr3=0x10f000 levels=5", "high", ABOVE_47 + 0x123, 0x30_0123, "4KiB")
+    assert walk.levels == 5
+    assert walk.indices == [("PML5", 128), ("PML4", 0), ("PDPT", 0), ("PD", 0), ("PT", 0)]
+    svg = diagram_svg.page_walk_svg(walk, "five levels")
+    assert 'data-field="sign extension" data-bits="63:57"' in svg
+    assert 'data-field="PML5" data-bits="56:48" data-value="128"' in svg
+    assert 'data-step="PML5" data-index="128"' in svg
+
+    walk = walk_from_log("[INFO  paging] switched cr3=0x10f000 levels=5", "top", UPPER_BOTTOM + 0x1234_5678,
+                         GiB + 0x1234_5678, "1GiB")
+    assert walk.indices == [("PML5", 256), ("PML4", 0), ("PDPT", 0)]
+
+
+def test_without_levels_the_page_walk_diagram_stays_four_levels():
+    walk = walk_from_log("[INFO  paging] switched cr3=0x10f000 pml4=0x10f000", "text", KERNEL + 0x1000, 0x7E26_C000, "4KiB")
+    assert walk.levels == 4
+    assert [name for name, _ in walk.indices] == ["PML4", "PDPT", "PD", "PT"]
+    svg = diagram_svg.page_walk_svg(walk, "four levels")
+    assert 'data-field="sign extension" data-bits="63:48"' in svg and "PML5" not in svg
