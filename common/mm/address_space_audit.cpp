@@ -27,12 +27,8 @@ const char* region_of(VirtAddr va, const RegionExpectation* regions, size_t coun
 }
 
 AuditRule rule_for(StrayKind kind) {
-    switch (kind) {
-        case StrayKind::kNotPresentNonZero: return AuditRule::kNotPresentNonZero;
-        case StrayKind::kPsInPml4e: return AuditRule::kPsInPml4e;
-        case StrayKind::kPsInPml5e: return AuditRule::kPsInPml5e;
-    }
-    return AuditRule::kNotPresentNonZero;
+    if (kind == StrayKind::kPsInPml5e) return AuditRule::kPsInPml5e;
+    return kind == StrayKind::kPsInPml4e ? AuditRule::kPsInPml4e : AuditRule::kNotPresentNonZero;
 }
 
 void count_page(RegionResult& result, PageSize size) {

@@ -17,7 +17,7 @@ void zero_table(PhysicalMemoryAccess& memory, PhysAddr frame) {
 
 }  // namespace
 
-const char* describe(MapStatus status, PagingDepth depth) {
+const char* describe(MapStatus status) {
     switch (status) {
         case MapStatus::kOk: return "mapped";
         case MapStatus::kZeroLength: return "length must not be zero";
@@ -25,9 +25,8 @@ const char* describe(MapStatus status, PagingDepth depth) {
         case MapStatus::kMisalignedPhysical: return "physical address must be 4KiB-aligned";
         case MapStatus::kMisalignedLength: return "length must be a multiple of 4KiB";
         case MapStatus::kNonCanonical:
-            return depth == PagingDepth::kFiveLevel
-                       ? "virtual range must be canonical: bits 63..56 all equal, not crossing the hole"
-                       : "virtual range must be canonical: bits 63..47 all equal, not crossing the hole";
+            // Bits 63..47 at 4 levels, 63..56 at 5 (VirtAddr::is_canonical).
+            return "virtual range must be canonical and must not cross the hole";
         case MapStatus::kVirtualWraps: return "virtual range must end below 2^64";
         case MapStatus::kPhysicalBeyondLimit: return "physical range must end at or below 2^52";
         case MapStatus::kAlreadyMapped: return "must not remap a page that is already present";
@@ -78,8 +77,7 @@ public:
     // The entry at `level` that translates `va` is missing: one table must be
     // created under it, unless an earlier page already counted that table.
     void note_missing_entry(PageTableLevel level, VirtAddr va, MapStats& stats) {
-        const unsigned slot = static_cast<unsigned>(level) - 1;
-        KASSERT(slot < kMaxPagingLevels);
+        const unsigned slot = static_cast<unsigned>(level) - 1;  // < kMaxPagingLevels: a level is at most kPml5
         const uint64_t region = align_down(va.value(), entry_span(level));
         if (counted_[slot] && region_[slot] == region) return;
         counted_[slot] = true;
@@ -96,7 +94,6 @@ PageTableBuilder::PageTableBuilder(PhysAddr root, PhysicalMemoryAccess& memory, 
                                    bool cpu_has_1gib_pages, PagingDepth depth)
     : root_(root), memory_(memory), frames_(frames), cpu_has_1gib_pages_(cpu_has_1gib_pages), depth_(depth) {
     KASSERT(root.is_aligned(kPageSize));
-    KASSERT(depth == PagingDepth::kFourLevel || depth == PagingDepth::kFiveLevel);
 }
 
 FrameResult PageTableBuilder::create_pml4(PhysicalMemoryAccess& memory, FrameSource& frames) {

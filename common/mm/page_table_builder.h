@@ -21,7 +21,6 @@
 #include "mm/phys_addr.h"
 #include "mm/physical_memory.h"
 #include "mm/virt_addr.h"
-#include "support/assert.h"
 
 namespace mm {
 
@@ -41,8 +40,7 @@ enum class MapStatus : uint8_t {
 };
 
 // The rule a refusal broke, as one sentence for a log line's rule= field.
-// Only the canonical rule depends on the depth (bits 63..47 or 63..56).
-const char* describe(MapStatus status, PagingDepth depth = PagingDepth::kFourLevel);
+const char* describe(MapStatus status);
 
 // What was mapped with which page sizes, and how many tables it took: a
 // mapping phase logs this.
@@ -112,12 +110,9 @@ public:
 
     // The table CR3 names, at either depth.
     PhysAddr root() const { return root_; }
-    // The same, for the 4-level callers that name it so; asking a 5-level
-    // builder for its PML4 is a bug (it has one per PML5 entry).
-    PhysAddr pml4() const {
-        KASSERT(depth_ == PagingDepth::kFourLevel);
-        return root_;
-    }
+    // The same under its 4-level name, for the callers written before 5
+    // levels existed; code that may build 5 levels asks for root().
+    PhysAddr pml4() const { return root_; }
     PagingDepth depth() const { return depth_; }
     bool cpu_has_1gib_pages() const { return cpu_has_1gib_pages_; }
     // Totals over every successful map_range() of this builder.

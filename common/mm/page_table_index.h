@@ -2,7 +2,8 @@
 //
 // Every piece of code that walks tables asks index_at() for the slot of an
 // address at a level, so the 9-bit fields of a linear address are cut in one
-// place (it builds on the per-level helpers the loader uses in paging_bits.h).
+// place (static_asserts hold it to the loader's per-level helpers in
+// paging_bits.h).
 #pragma once
 
 #include <stdint.h>
@@ -74,16 +75,11 @@ private:
     unsigned value_;
 };
 
-// The slot that translates `va` in the table at `level`.
+// The slot that translates `va` in the table at `level`: the 9 bits above
+// the span of one of its entries (bits 20:12 for a PT … 56:48 for a PML5).
 constexpr PageTableIndex index_at(VirtAddr va, PageTableLevel level) {
-    switch (level) {
-        case PageTableLevel::kPml5: return PageTableIndex(x86::pte::pml5_index(va.value()));
-        case PageTableLevel::kPml4: return PageTableIndex(x86::pte::pml4_index(va.value()));
-        case PageTableLevel::kPdpt: return PageTableIndex(x86::pte::pdpt_index(va.value()));
-        case PageTableLevel::kPd: return PageTableIndex(x86::pte::pd_index(va.value()));
-        case PageTableLevel::kPt: return PageTableIndex(x86::pte::pt_index(va.value()));
-    }
-    return PageTableIndex(0);
+    const unsigned lowest_bit = 12 + 9 * (static_cast<unsigned>(level) - 1);  // log2(entry_span(level))
+    return PageTableIndex((va.value() >> lowest_bit) & (PageTableIndex::kCount - 1));
 }
 
 static_assert(entry_span(PageTableLevel::kPt) == bytes(PageSize::k4KiB) &&
@@ -102,6 +98,12 @@ static_assert(index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPml4
               index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPdpt).value() == 510 &&
               index_at(VirtAddr(0xFFFF'FFFF'8020'3000ull), PageTableLevel::kPd).value() == 1 &&
               index_at(VirtAddr(0xFFFF'FFFF'8020'3000ull), PageTableLevel::kPt).value() == 3);
+// The same cuts as the loader's per-level helpers (paging_bits.h), so the two cannot disagree.
+static_assert(index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPml5).value() == x86::pte::pml5_index(0x012C'088A'8C60'7000ull) &&
+              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPml4).value() == x86::pte::pml4_index(0x012C'088A'8C60'7000ull) &&
+              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPdpt).value() == x86::pte::pdpt_index(0x012C'088A'8C60'7000ull) &&
+              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPd).value() == x86::pte::pd_index(0x012C'088A'8C60'7000ull) &&
+              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPt).value() == x86::pte::pt_index(0x012C'088A'8C60'7000ull));
 static_assert(index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPml5).value() == 511 &&
               index_at(VirtAddr(0xFF00'0000'0000'0000ull), PageTableLevel::kPml5).value() == 256 &&
               index_at(VirtAddr(0x00FF'8000'0000'0000ull), PageTableLevel::kPml5).value() == 255 &&

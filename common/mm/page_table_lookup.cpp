@@ -22,4 +22,8 @@ Translation translate(PhysAddr root, PhysicalMemoryAccess& memory, VirtAddr va, 
     }
 }
 
+Translation translate(PhysAddr pml4, PhysicalMemoryAccess& memory, VirtAddr va) {
+    return translate(pml4, memory, va, PagingDepth::kFourLevel);
+}
+
 }  // namespace mm

@@ -22,7 +22,8 @@ struct [[nodiscard]] Translation {
 };
 
 // `root` is the table CR3 names: the PML4, or at `depth` 5 the PML5.
-Translation translate(PhysAddr root, PhysicalMemoryAccess& memory, VirtAddr va,
-                      PagingDepth depth = PagingDepth::kFourLevel);
+Translation translate(PhysAddr root, PhysicalMemoryAccess& memory, VirtAddr va, PagingDepth depth);
+// The 4-level walk, which every chapter before 16 asks for.
+Translation translate(PhysAddr pml4, PhysicalMemoryAccess& memory, VirtAddr va);
 
 }  // namespace mm

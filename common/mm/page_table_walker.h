@@ -161,11 +161,8 @@ public:
     Lookup translate(VirtAddr va);
 
     PhysAddr root() const { return root_; }
-    // The same, for the 4-level callers that name it so.
-    PhysAddr pml4() const {
-        KASSERT(depth_ == PagingDepth::kFourLevel);
-        return root_;
-    }
+    // The same under its 4-level name, for the callers written before 5 levels.
+    PhysAddr pml4() const { return root_; }
     PagingDepth depth() const { return depth_; }
 
 private:
