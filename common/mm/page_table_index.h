@@ -98,12 +98,17 @@ static_assert(index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPml4
               index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPdpt).value() == 510 &&
               index_at(VirtAddr(0xFFFF'FFFF'8020'3000ull), PageTableLevel::kPd).value() == 1 &&
               index_at(VirtAddr(0xFFFF'FFFF'8020'3000ull), PageTableLevel::kPt).value() == 3);
-// The same cuts as the loader's per-level helpers (paging_bits.h), so the two cannot disagree.
-static_assert(index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPml5).value() == x86::pte::pml5_index(0x012C'088A'8C60'7000ull) &&
-              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPml4).value() == x86::pte::pml4_index(0x012C'088A'8C60'7000ull) &&
-              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPdpt).value() == x86::pte::pdpt_index(0x012C'088A'8C60'7000ull) &&
-              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPd).value() == x86::pte::pd_index(0x012C'088A'8C60'7000ull) &&
-              index_at(VirtAddr(0x012C'088A'8C60'7000ull), PageTableLevel::kPt).value() == x86::pte::pt_index(0x012C'088A'8C60'7000ull));
+// The same cuts as the loader's per-level helpers (paging_bits.h), so the two
+// cannot disagree, on an address whose five indices all differ (300, 17, 42, 99, 7).
+namespace detail {
+inline constexpr uint64_t kDistinctIndices = 0x012C'088A'8C60'7000ull;
+}  // namespace detail
+static_assert(index_at(VirtAddr(detail::kDistinctIndices), PageTableLevel::kPml5).value() == x86::pte::pml5_index(detail::kDistinctIndices) &&
+              index_at(VirtAddr(detail::kDistinctIndices), PageTableLevel::kPml4).value() == x86::pte::pml4_index(detail::kDistinctIndices) &&
+              index_at(VirtAddr(detail::kDistinctIndices), PageTableLevel::kPdpt).value() == x86::pte::pdpt_index(detail::kDistinctIndices) &&
+              index_at(VirtAddr(detail::kDistinctIndices), PageTableLevel::kPd).value() == x86::pte::pd_index(detail::kDistinctIndices) &&
+              index_at(VirtAddr(detail::kDistinctIndices), PageTableLevel::kPt).value() == x86::pte::pt_index(detail::kDistinctIndices));
+static_assert(x86::pte::pml5_index(detail::kDistinctIndices) == 300 && x86::pte::pt_index(detail::kDistinctIndices) == 7);
 static_assert(index_at(VirtAddr(0xFFFF'FFFF'8000'0000ull), PageTableLevel::kPml5).value() == 511 &&
               index_at(VirtAddr(0xFF00'0000'0000'0000ull), PageTableLevel::kPml5).value() == 256 &&
               index_at(VirtAddr(0x00FF'8000'0000'0000ull), PageTableLevel::kPml5).value() == 255 &&
