@@ -11,6 +11,7 @@ const char* range_kind_name(RangeKind kind) {
         case RangeKind::kBootHandoff: return "boot-handoff";
         case RangeKind::kBootPageTables: return "boot-page-tables";
         case RangeKind::kBootStack: return "boot-stack";
+        case RangeKind::kBootModules: return "boot-modules";
         case RangeKind::kAcpiReclaim: return "acpi-reclaim";
         case RangeKind::kAcpiNvs: return "acpi-nvs";
         case RangeKind::kFirmwareRuntime: return "firmware-runtime";
@@ -37,7 +38,8 @@ RangeClass range_class(RangeKind kind) {
         case RangeKind::kKernelImage:
         case RangeKind::kBootHandoff:
         case RangeKind::kBootPageTables:
-        case RangeKind::kBootStack: return RangeClass::kLoaderOwned;
+        case RangeKind::kBootStack:
+        case RangeKind::kBootModules: return RangeClass::kLoaderOwned;
         case RangeKind::kAcpiReclaim:
         case RangeKind::kAcpiNvs:
         case RangeKind::kFirmwareRuntime: return RangeClass::kFirmware;
@@ -65,6 +67,7 @@ RangeKind kind_of_ram_type(EfiMemoryType type) {
         case EfiMemoryType::kBootHandoff: return RangeKind::kBootHandoff;
         case EfiMemoryType::kBootPageTables: return RangeKind::kBootPageTables;
         case EfiMemoryType::kBootStack: return RangeKind::kBootStack;
+        case EfiMemoryType::kBootModules: return RangeKind::kBootModules;
         case EfiMemoryType::kAcpiReclaim: return RangeKind::kAcpiReclaim;
         case EfiMemoryType::kAcpiNvs: return RangeKind::kAcpiNvs;
         case EfiMemoryType::kRuntimeServicesCode:

@@ -22,6 +22,7 @@ enum class RangeKind : uint8_t {
     kBootHandoff,     //   and what it was handed; reserved until the
     kBootPageTables,  //   kernel has its own copy or no longer needs it
     kBootStack,
+    kBootModules,     // loader-owned: the user programs' files (chapter 12 on)
     kAcpiReclaim,     // ACPI tables: keep until parsed (chapter 06)
     kAcpiNvs,         // firmware's ACPI storage: never touch
     kFirmwareRuntime, // UEFI runtime services code and data
