@@ -67,8 +67,8 @@ void list_module_names(EFI_HANDLE image, EFI_FILE_HANDLE folder, BootHandoff* ha
     }
 }
 
-// One module's bytes into pages of its own type.
-void read_module(EFI_HANDLE image, EFI_FILE_HANDLE root, BootModule& module) {
+// One module's file, read into pool memory (freed once copied).
+FileContents read_module(EFI_HANDLE image, EFI_FILE_HANDLE root, const BootModule& module) {
     char16_t path[sizeof(kModuleFolder) / sizeof(char16_t) + kModuleNameCapacity] = {};
     size_t n = 0;
     for (; kModuleFolder[n] != 0; ++n) path[n] = kModuleFolder[n];
@@ -81,12 +81,7 @@ void read_module(EFI_HANDLE image, EFI_FILE_HANDLE root, BootModule& module) {
         loader_fail(image, status);
     }
     if (file.size == 0) reject_module(image, "size", module.name, "a module must not be empty", EFI_LOAD_ERROR);
-    module.physical_base = allocate_loader_pages(image, EfiMemoryType::kBootModules, pages_for(file.size), "boot module");
-    module.size = file.size;
-    CopyMem(reinterpret_cast<void*>(module.physical_base), file.data, file.size);
-    FreePool(file.data);  // freed now, so the final map already shows it free
-    klog::info("loader").msg("module").kv("name", module.name).kv("pa", klog::hex(module.physical_base))
-        .kv("size", module.size);
+    return file;
 }
 
 }  // namespace
@@ -102,7 +97,31 @@ void read_boot_modules(EFI_HANDLE image, EFI_FILE_HANDLE root, BootHandoff* hand
     }
     list_module_names(image, folder, handoff);
     folder->Close(folder);
-    for (uint32_t i = 0; i < handoff->module_count; ++i) read_module(image, root, handoff->modules[i]);
+    if (handoff->module_count == 0) return;
+
+    // book:begin module-block
+    // All modules in one block of kBootModules pages, each on a page of its
+    // own: the kernel keeps the block read-only in its phys-offset window as
+    // one range, because programs run their text from these frames in place.
+    FileContents files[kMaxBootModules] = {};
+    uint64_t pages = 0;
+    for (uint32_t i = 0; i < handoff->module_count; ++i) {
+        files[i] = read_module(image, root, handoff->modules[i]);
+        pages += pages_for(files[i].size);
+    }
+    const uint64_t block = allocate_loader_pages(image, EfiMemoryType::kBootModules, pages, "boot modules");
+    uint64_t at = block;
+    for (uint32_t i = 0; i < handoff->module_count; ++i) {
+        BootModule& module = handoff->modules[i];
+        module.physical_base = at;
+        module.size = files[i].size;
+        CopyMem(reinterpret_cast<void*>(at), files[i].data, files[i].size);
+        FreePool(files[i].data);  // freed now, so the final map already shows it free
+        at += pages_for(files[i].size) * kPageSize;
+        klog::info("loader").msg("module").kv("name", module.name).kv("pa", klog::hex(module.physical_base))
+            .kv("size", module.size);
+    }
+    // book:end module-block
 }
 
 }  // namespace boot

@@ -135,6 +135,10 @@ Violation check_boot_modules(const BootHandoff& h, const LoaderObject (&objects)
             if (m.physical_base < objects[o].start.value() + objects[o].size && objects[o].start.value() < end)
                 return reject("modules.physical_base", m.physical_base,
                               "must not overlap the kernel image or another handoff object", i);
+        // One block: the kernel keeps the modules read-only in its window as
+        // one frame exception (kernel/ram_frame_exceptions.h).
+        if (i > 0 && ranges.find(PhysAddr(h.modules[0].physical_base)) != range)
+            return reject("modules.physical_base", m.physical_base, "must lie in the same boot-modules range as module 0", i);
         for (uint32_t j = 0; j < i; ++j)
             if (m.physical_base < h.modules[j].physical_base + h.modules[j].size && h.modules[j].physical_base < end)
                 return reject("modules.physical_base", m.physical_base, "must not overlap an earlier module", i);

@@ -74,7 +74,7 @@ UserMapStatus UserAddressSpace::map_page(VirtAddr va, PhysAddr frame, uint64_t l
     PageTableEntry& leaf = table(at)[index_at(va, PageTableLevel::kPt)];
     if (leaf.present()) return UserMapStatus::kAlreadyMapped;
     leaf.set(PageTableLevel::kPt, frame, leaf_flags);
-    ++pages_;
+    ++(leaf_flags & user_flags::kBorrowed ? borrowed_ : pages_);
     return UserMapStatus::kOk;
 }
 // book:end user-map-page
@@ -96,8 +96,11 @@ ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
             for (PageTableEntry& pde : pd.entries) {
                 if (!pde.present()) continue;
                 PageTable& pt = table(pde.address());
-                for (PageTableEntry& leaf : pt.entries)
-                    if (leaf.present()) give_back(leaf.address(), out.pages);
+                for (PageTableEntry& leaf : pt.entries) {
+                    if (!leaf.present()) continue;
+                    if (leaf.raw() & user_flags::kBorrowed) ++out.borrowed;  // not the process's to give
+                    else give_back(leaf.address(), out.pages);
+                }
                 give_back(pde.address(), out.tables);
             }
             give_back(pdpte.address(), out.tables);
@@ -106,7 +109,7 @@ ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
     }
     give_back(pml4_, out.tables);
     pml4_ = PhysAddr();
-    pages_ = tables_ = 0;
+    pages_ = borrowed_ = tables_ = 0;
     return out;
 }
 // book:end user-destroy

@@ -33,6 +33,10 @@ inline constexpr uint64_t kText = pte::kPresent | pte::kUser;                   
 inline constexpr uint64_t kRodata = kText | pte::kNoExecute;                       // R--
 inline constexpr uint64_t kData = kRodata | pte::kWritable;                        // RW- (and the stack)
 inline constexpr uint64_t kTable = pte::kPresent | pte::kWritable | pte::kUser;   // non-leaf: the leaf decides
+// Bit 9 is ignored by the CPU, free for the OS (SDM Vol. 3A, 4.5, Table
+// 4-20): set on a leaf whose frame the process borrows (a module's text,
+// mapped in place), so destroy() leaves that frame where it is.
+inline constexpr uint64_t kBorrowed = 1ull << 9;
 }  // namespace user_flags
 
 constexpr uint64_t user_leaf_flags(SegmentRights rights) {
@@ -70,6 +74,7 @@ const char* describe(UserMapStatus status);
 
 struct ReleasedFrames {
     uint64_t pages = 0;   // leaf frames returned
+    uint64_t borrowed = 0;  // leaves over borrowed frames, unmapped and kept
     uint64_t tables = 0;  // PDPTs, PDs, PTs and the PML4 returned
     uint64_t refused = 0; // frames the sink would not take back (a bug: logged by the caller)
 };
@@ -84,7 +89,8 @@ public:
     // entries copied from `kernel_pml4`; kKernelSlotMissing if one is empty.
     UserMapStatus create(PhysAddr kernel_pml4);
 
-    // Maps the 4 KiB page at `va` to `frame`, which the process now owns.
+    // Maps the 4 KiB page at `va` to `frame`, which the process now owns
+    // (or borrows, with user_flags::kBorrowed in `leaf_flags`).
     // Refuses an address outside [kUserLowest, kUserLimit), flags without
     // P and U/S or with W and X together, and a page already mapped; a
     // refusal maps nothing (a table it had to create stays, for destroy()).
@@ -94,7 +100,8 @@ public:
     ReleasedFrames destroy(FrameSink& sink);
 
     PhysAddr pml4() const { return pml4_; }
-    uint64_t pages() const { return pages_; }
+    uint64_t pages() const { return pages_; }          // leaves over frames it owns
+    uint64_t borrowed() const { return borrowed_; }    // leaves over borrowed frames
     uint64_t tables() const { return tables_; }  // the PML4 included
 
 private:
@@ -105,6 +112,7 @@ private:
     FrameSource& frames_;
     PhysAddr pml4_;
     uint64_t pages_ = 0;
+    uint64_t borrowed_ = 0;
     uint64_t tables_ = 0;
 };
 

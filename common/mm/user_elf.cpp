@@ -45,6 +45,12 @@ Violation check_segment(const ProgramHeader& p, uint64_t file_size) {
         return reject("p_memsz", p.memory_size, "segment must end below 0x700000000000 (the program's part of the lower half)");
     if ((p.flags & elf64::kPfWritable) && (p.flags & elf64::kPfExecutable))
         return reject("p_flags", p.flags, "must not be both writable and executable (W^X)");
+    // Text runs from the module's own frames, mapped in place (processes.cpp):
+    // whole pages of the file, and nothing to zero.
+    if ((p.flags & elf64::kPfExecutable) && p.offset % kPageSize != 0)
+        return reject("p_offset", p.offset, "an executable segment must start on a 4 KiB boundary of the file");
+    if ((p.flags & elf64::kPfExecutable) && p.memory_size != p.file_size)
+        return reject("p_memsz", p.memory_size, "an executable segment must be file bytes only (p_memsz == p_filesz)");
     return accept();
 }
 // book:end user-segment-rules

@@ -11,7 +11,9 @@
 // and goes on to the next program. What it accepts is what the process
 // builder needs: the entry, and at most eight PT_LOAD segments, sorted,
 // page-aligned, each inside [kUserLowest, kUserImageLimit), never writable
-// and executable at once, no two sharing a page.
+// and executable at once, no two sharing a page; an executable one starts on
+// a page of the file and has no bss, because it is mapped from the file's
+// frames in place.
 #pragma once
 
 #include <stddef.h>

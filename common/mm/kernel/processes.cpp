@@ -42,10 +42,16 @@ void name_from_module(const boot::BootModule& module, char (&out)[32]) {
 }
 
 // book:begin load-segment
-// One page of a segment: a fresh frame, zeroed, the file's bytes for it
-// copied in through the phys-offset window, mapped with the segment's rights.
-UserMapStatus load_page(UserAddressSpace& space, BitmapFrameAllocator& frames, const uint8_t* file,
+// One page of a segment. Text is the module's own frame, mapped in place and
+// borrowed: the kernel keeps the modules read-only in its window (frame
+// exception "boot-modules"), so no mapping anywhere makes the frame writable.
+// Anything else gets a fresh frame, zeroed, the file's bytes for it copied in
+// through the phys-offset window: the program may write it.
+UserMapStatus load_page(UserAddressSpace& space, BitmapFrameAllocator& frames, PhysAddr module, const uint8_t* file,
                         const UserSegment& s, uint64_t va) {
+    if (s.rights == SegmentRights::kReadExecute)
+        return space.map_page(VirtAddr(va), module + s.file_offset + (va - s.virtual_address),
+                              user_flags::kText | user_flags::kBorrowed);
     const FrameResult frame = frames.alloc_frame();
     if (!frame.ok()) return UserMapStatus::kOutOfTableFrames;
     uint8_t* bytes = phys_to_pointer<uint8_t>(frame.frame());
@@ -65,13 +71,13 @@ UserMapStatus load_page(UserAddressSpace& space, BitmapFrameAllocator& frames, c
 // The program's address space: its segments, then its stack, below which
 // the guard page stays unmapped. A refusal is logged; what was built so far
 // is the caller's to destroy.
-bool build_address_space(const Process& p, const UserImage& image, const uint8_t* file, UserAddressSpace& space,
-                         BitmapFrameAllocator& frames) {
+bool build_address_space(const Process& p, const UserImage& image, PhysAddr module, const uint8_t* file,
+                         UserAddressSpace& space, BitmapFrameAllocator& frames) {
     for (size_t i = 0; i < image.segment_count; ++i) {
         const UserSegment& s = image.segments[i];
         const uint64_t pages = pages_for(s.memory_size);
         for (uint64_t page = 0; page < pages; ++page)
-            if (const UserMapStatus st = load_page(space, frames, file, s, s.virtual_address + page * kPageSize);
+            if (const UserMapStatus st = load_page(space, frames, module, file, s, s.virtual_address + page * kPageSize);
                 st != UserMapStatus::kOk) {
                 klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "segment")
                     .kv("value", klog::hex(s.virtual_address + page * kPageSize)).kv("rule", describe(st));
@@ -82,7 +88,7 @@ bool build_address_space(const Process& p, const UserImage& image, const uint8_t
     }
     const UserSegment stack{kUserStackBottom.value(), 0, 0, kUserStackSize, SegmentRights::kReadWrite};
     for (uint64_t va = kUserStackBottom.value(); va < kUserStackTop.value(); va += kPageSize)
-        if (const UserMapStatus st = load_page(space, frames, file, stack, va); st != UserMapStatus::kOk) {
+        if (const UserMapStatus st = load_page(space, frames, module, file, stack, va); st != UserMapStatus::kOk) {
             klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "stack").kv("value", klog::hex(va))
                 .kv("rule", describe(st));
             return false;
@@ -112,14 +118,14 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     if (const UserMapStatus st = space.create(kernel_space.pml4()); st != UserMapStatus::kOk)
         klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "pml4").kv("value", uint64_t(0)).kv("rule", describe(st));
     else
-        built = build_address_space(p, image, file, space, frames);
+        built = build_address_space(p, image, PhysAddr(module.physical_base), file, space, frames);
 
     kernel::UserOutcome outcome{kernel::UserEnd::kKilled, 0};
     if (built) {
         p.space = &space;
         klog::info("user").msg("start").kv("name", p.name).kv("pid", p.pid).kv("entry", klog::hex(image.entry))
             .kv("pml4", klog::hex(space.pml4())).kv("stack-top", klog::hex(kUserStackTop)).kv("pages", space.pages())
-            .kv("tables", space.tables()).kv("used-before", used_before);
+            .kv("borrowed", space.borrowed()).kv("tables", space.tables()).kv("used-before", used_before);
         g_current = p;
         g_running = true;
         kernel::screen_shares_kernel_half(space.pml4().value());
@@ -143,7 +149,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     klog::info("user").msg("exit").kv("pid", p.pid).kv("name", p.name)
         .kv("end", outcome.end == kernel::UserEnd::kExit ? "exit" : "killed").kv("code", int(outcome.code))
         .kv("frames-returned", released.pages + released.tables).kv("pages", released.pages)
-        .kv("tables", released.tables).kv("used-before", used_before).kv("used-after", used_after)
+        .kv("tables", released.tables).kv("borrowed", released.borrowed).kv("used-before", used_before).kv("used-after", used_after)
         .kv("balanced", balanced);
     if (released.refused != 0) {
         klog::error("user").msg("frames refused on exit").kv("pid", p.pid).kv("refused", released.refused);
