@@ -311,6 +311,15 @@ def bitmap_at_8g(seen: Seen) -> None:
     assert int_field(handover, "bitmap-frames") == -(-frames // (8 * 4096)) == 64
 
 
+def every_program_ends_and_gives_its_frames_back(seen: Seen) -> None:
+    exits = seen.lines("user", "exit")
+    assert len(exits) == len(seen.lines("user", "start")) == 8
+    assert [e for e in exits if e.fields["name"] == "hello"][0].fields["end"] == "exit"
+    assert all(int_field(e, "used-before") == int_field(e, "used-after") for e in exits)
+    assert len(seen.lines("user", "killed")) == 7
+    assert seen.line("kernel", "ready")
+
+
 TRY_IT: dict[str, TryIt] = {
     "make run CH=01-boot CMDLINE=loader.dump-map": TryIt("01-boot", dump_map_has_loader_objects),
     "make run CH=01-boot CMDLINE=test.fail=page-fault": TryIt("01-boot", page_fault_panics),
@@ -361,6 +370,7 @@ TRY_IT: dict[str, TryIt] = {
         ("registers", "monitor info registers")]),
     "make run CH=11-heap CMDLINE=test.heap-guard": TryIt("11-heap", heap_guard_reported),
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),
+    "make run CH=12-user-space": TryIt("12-user-space", every_program_ends_and_gives_its_frames_back),
 }
 
 

@@ -33,7 +33,7 @@ inline constexpr uint64_t kText = pte::kPresent | pte::kUser;                   
 inline constexpr uint64_t kRodata = kText | pte::kNoExecute;                       // R--
 inline constexpr uint64_t kData = kRodata | pte::kWritable;                        // RW- (and the stack)
 inline constexpr uint64_t kTable = pte::kPresent | pte::kWritable | pte::kUser;   // non-leaf: the leaf decides
-// Bit 9 is ignored by the CPU, free for the OS (SDM Vol. 3A, 4.5, Table
+// Bit 9 of a page-table entry is ignored by the CPU, free for the OS (SDM Vol. 3A, 4.5, Table
 // 4-20): set on a leaf whose frame the process borrows (a module's text,
 // mapped in place), so destroy() leaves that frame where it is.
 inline constexpr uint64_t kBorrowed = 1ull << 9;
