@@ -80,6 +80,19 @@ run: check-chapter $(BUILD)/$(CH)/disk.img
 debug: check-chapter $(BUILD)/$(CH)/disk.img
 	$(Q)CMDLINE='$(strip $(CMDLINE))' scripts/debug.sh $(CH)
 
+# A chapter on a real PC: the same ESP in the partitioned layout firmware
+# reads from a USB stick (book/reference/real-hardware.md).
+# help: usb-image    build build/CH/usb.img: chapter CH as the disk of a USB stick
+# help: usb-stick    write chapter CH's usb.img to the USB stick DEVICE=/dev/sdX, after checking it is one
+.PHONY: usb-image usb-stick
+usb-image: check-chapter $(BUILD)/$(CH)/usb.img
+usb-stick: check-chapter $(BUILD)/$(CH)/usb.img
+	$(Q)$(PYTHON) scripts/write_usb_stick.py $(BUILD)/$(CH)/usb.img $(DEVICE) $(if $(filter yes,$(CONFIRM)),--yes)
+
+$(BUILD)/%/usb.img: $(BUILD)/%/disk.img scripts/usb_image.py tests/harness/usb_disk.py
+	@echo "  USB     $@"
+	$(Q)$(PYTHON) scripts/usb_image.py $< $@
+
 # After an exercise: rebuild what changed (host tests and the chapter's image,
 # so nothing stale is tested), then the host tests of the chapter and of the
 # chapters it builds on (CHAPTER_HOST_TESTS in chapter.mk) and the chapter's boot

@@ -165,7 +165,7 @@ def timed_boot(config: BootConfig, marker: str, timeout: float = 180.0,
     seconds at which each of ``stages`` first appeared (those that did)."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{config.chapter}-"))
     try:
-        files = prepare_run_dir(config, run_dir, seasoned_vars(config.machine, config.chapter))  # as harness.boot() does
+        files = prepare_run_dir(config, run_dir, seasoned_vars(config.machine, config.chapter, config.disk_bus))  # as harness.boot() does
         command = qemu_command(config, run_dir)
         with open(files.stderr, "wb") as qemu_output:
             start = time.monotonic()

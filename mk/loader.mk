@@ -13,11 +13,13 @@ EFI_LDS     := $(EFI_LIB)/elf_x86_64_efi.lds
 LOADER_DIR  := common/boot
 LOADER_OUT  := $(BUILD)/loader
 LOADER_SRCS := $(wildcard $(LOADER_DIR)/*.cpp)
+LOADER_ASM_SRCS := $(wildcard $(LOADER_DIR)/*.S)
 # The kernel's typed page-table pieces, shared so the bootstrap tables are
 # built by the same builder and policies as the kernel's (bootstrap_mappings.h).
 LOADER_MM_SRCS := common/mm/page_table_builder.cpp common/mm/page_table_entry.cpp common/mm/mtrr.cpp \
     common/mm/memory_ranges.cpp
 LOADER_OBJS := $(patsubst $(LOADER_DIR)/%.cpp,$(LOADER_OUT)/%.o,$(LOADER_SRCS)) \
+    $(patsubst $(LOADER_DIR)/%.S,$(LOADER_OUT)/%.o,$(LOADER_ASM_SRCS)) \
     $(patsubst common/mm/%.cpp,$(LOADER_OUT)/mm/%.o,$(LOADER_MM_SRCS))
 LOADER_EFI  := $(LOADER_OUT)/BOOTX64.EFI
 
@@ -35,6 +37,10 @@ LOADER_CXXFLAGS := $(CXX_COMMON) -fpic -fvisibility=hidden -fno-zero-initialized
 
 $(LOADER_OUT)/%.o: $(LOADER_DIR)/%.cpp | $(LOADER_OUT)/
 	@echo "  CXX     $<"
+	$(Q)$(CXX) $(LOADER_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(LOADER_OUT)/%.o: $(LOADER_DIR)/%.S | $(LOADER_OUT)/
+	@echo "  AS      $<"
 	$(Q)$(CXX) $(LOADER_CXXFLAGS) -MMD -MP -c $< -o $@
 
 # After linking, refuse any relocation but R_X86_64_RELATIVE: GNU-EFI's

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             print(gdb_script(chapter, args.port, loader_image_base=args.loader_base), end="")
             return 0
         run_dir = make_run_dir()
-        files = prepare_run_dir(config, run_dir, seasoned_vars(config.machine, config.chapter))
+        files = prepare_run_dir(config, run_dir, seasoned_vars(config.machine, config.chapter, config.disk_bus))
         cmdline = (esp_read(files.image, "cmdline.txt") or b"").decode("utf-8", "replace")
     except (HarnessError, ValueError, FileNotFoundError) as error:
         print(f"run_chapter.py: {error}", file=sys.stderr)

@@ -155,11 +155,11 @@ def test_kernel_sections_have_the_elf_permissions_in_qemus_tables(finished, kern
     assert KERNEL_LINK_BASE not in tlb
 
 
-def loader_text(finished) -> range:
-    """The loader's text, as its ``bootstrap tables`` line names it."""
-    tables = only(finished, "loader", "bootstrap tables")
-    start = int_field(tables, "loader-text")
-    return range(start, start + int_field(tables, "loader-text-pages") * PAGE)
+def trampoline(finished) -> range:
+    """The handover trampoline's page, as the ``bootstrap tables`` line names it."""
+    start = int_field(only(finished, "loader", "bootstrap tables"), "trampoline")
+    assert start == int_field(only(finished, "loader", "handover trampoline"), "pa")
+    return range(start, start + PAGE)
 
 
 def kernel_frames(finished) -> range:
@@ -169,9 +169,9 @@ def kernel_frames(finished) -> range:
 
 
 def split_blocks(finished) -> set[int]:
-    """The 2 MiB blocks of the identity map that need 4 KiB pages: page 0's, the loader text's, the kernel frames'."""
+    """The 2 MiB blocks of the identity map that need 4 KiB pages: page 0's, the trampoline's, the kernel frames'."""
     two_mib = 2 << 20
-    return {0} | {a // two_mib for r in (loader_text(finished), kernel_frames(finished)) for a in (r.start, r.stop - 1)}
+    return {0} | {a // two_mib for r in (trampoline(finished), kernel_frames(finished)) for a in (r.start, r.stop - 1)}
 
 
 def test_bootstrap_tables_are_counted_and_what_is_unused_given_back(finished):
@@ -183,20 +183,21 @@ def test_bootstrap_tables_are_counted_and_what_is_unused_given_back(finished):
     blocks = [(start, end) for kind, start, end in loader_memory_map(finished.records) if kind == "boot-page-tables"]
     assert blocks == [(pml4, pml4 + pages * PAGE)]
     # PML4 + PDPT + 4 PDs for the 4 GiB identity map; a PT for the first 2 MiB
-    # (page 0 is not mapped) and one per 2 MiB block holding the loader's text
-    # or the kernel's frames (4 KiB pages with their own rights); PDPT + PD +
+    # (page 0 is not mapped) and one per 2 MiB block holding the trampoline's
+    # page or the kernel's frames (4 KiB pages with their own rights); PDPT + PD +
     # one PT for the kernel image.
     assert pages == 1 + 1 + 4 + len(split_blocks(finished)) + 3
 
 
-def test_identity_map_is_data_only_but_for_the_loaders_text(finished):
+def test_identity_map_is_data_only_but_for_the_trampoline_page(finished):
     tlb = parse_info_tlb(finished.monitor["info tlb"])
     identity = [e for e in tlb if e.va < 1 << 47]
     assert all(e.va == e.pa for e in identity)
     assert min(e.va for e in identity) == PAGE  # page 0 is not mapped: a null dereference faults
-    text, frames = loader_text(finished), kernel_frames(finished)
+    page, frames = trampoline(finished), kernel_frames(finished)
+    assert page.stop <= 1 << 32  # its 32-bit code must reach it (handover_trampoline.h)
     for e in identity:
-        if e.va in text:
+        if e.va in page:
             assert not e.no_execute and not e.writable and not e.huge, hex(e.va)
         elif e.va in frames:
             assert e.no_execute and not e.writable and not e.huge, hex(e.va)
@@ -235,6 +236,14 @@ def test_loader_image_base_is_handed_over_for_gdb(finished):
     base = int_field(only(finished, "handoff", "bootstrap"), "loader-image-base")
     assert base == int_field(only(finished, "loader", "start"), "image-base")
     assert region_containing(loader_memory_map(finished.records), base, PAGE) == "loader-code"
+
+
+def test_the_trampoline_and_the_tables_it_loads_lie_below_4_gib_and_the_trampoline_in_loader_code(finished):
+    tables = only(finished, "loader", "bootstrap tables")
+    page = trampoline(finished).start
+    regions = loader_memory_map(finished.records)
+    assert region_containing(regions, page, PAGE) == "loader-code"
+    assert int_field(tables, "pml4") + int_field(tables, "table-pages") * PAGE <= 1 << 32
 
 
 def test_protections_seen_by_qemu(finished):

@@ -34,7 +34,7 @@ RAM_TOLERANCE = 1 * MiB
 # are RAM (when the firmware lets them be cached write-back) and their kinds.
 KIND_OF_RAM_TYPE = {
     "conventional": "usable", "boot-code": "usable", "boot-data": "usable",
-    "loader-code": "usable", "loader-data": "usable",
+    "loader-code": "loader-code", "loader-data": "usable",  # loader code holds the trampoline: kept
     "kernel-image": "kernel-image", "boot-handoff": "boot-handoff",
     "boot-page-tables": "boot-page-tables", "boot-stack": "boot-stack",
     "acpi-reclaim": "acpi-reclaim", "acpi-nvs": "acpi-nvs",
@@ -45,7 +45,7 @@ KNOWN_OTHER_TYPES = {"reserved", "unusable", "mmio", "mmio-port", "pal-code", "p
 CLASS_OF_KIND = {
     "usable": "usable",
     "kernel-image": "loader-owned", "boot-handoff": "loader-owned",
-    "boot-page-tables": "loader-owned", "boot-stack": "loader-owned",
+    "boot-page-tables": "loader-owned", "boot-stack": "loader-owned", "loader-code": "loader-owned",
     "acpi-reclaim": "firmware", "acpi-nvs": "firmware", "firmware-runtime": "firmware",
     "reserved": "reserved",
     "device": "device",

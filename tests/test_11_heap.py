@@ -29,8 +29,9 @@ LOWEST_FRAME = 1 << 20
 HEAP_GUARD = 0xFFFF_E000_0000_0000
 HEAP_START = HEAP_GUARD + PAGE
 HEAP_WINDOW_END = HEAP_GUARD + (64 << 30)
-# UEFI 2.10, Table 7-6: memory the OS may use after ExitBootServices.
-USABLE_TYPES = {"conventional", "boot-code", "boot-data", "loader-code", "loader-data"}
+# UEFI 2.10, Table 7-6: memory the OS may use after ExitBootServices, but for
+# loader code, which the kernel keeps (it holds the handover trampoline).
+USABLE_TYPES = {"conventional", "boot-code", "boot-data", "loader-data"}
 RECLAIMED_TYPES = USABLE_TYPES - {"conventional"}
 
 

@@ -256,7 +256,7 @@ def test_klayout_shows_image_sections_guard_and_identity_map(session):
     assert text_pa == harness.int_field(session.segment("RX"), "pa")
     identity = harness.size_field(session.result.record("loader", "bootstrap tables"), "identity")
     runs = [line for line in text.splitlines() if line.startswith("  0x")]
-    # Page 0 unmapped; the identity map cut where the loader's text (RX) and the kernel's frames (R) sit.
+    # Page 0 unmapped; the identity map cut where the handover trampoline (RX) and the kernel's frames (R) sit.
     identity_runs = [run for run in runs if "identity" in run]
     assert identity_runs[0].split()[0].startswith(f"0x{4096:016x}-")
     assert identity_runs[-1].split()[0].endswith(f"-0x{identity:016x}")

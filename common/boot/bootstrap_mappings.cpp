@@ -39,13 +39,13 @@ Exceptions identity_exceptions(const BootstrapPlan& plan) {
         if (end > plan.identity_top) end = plan.identity_top;
         if (start >= end) return;
         const MappingPolicy policy = without_nx_if_absent({flags, PageSize::k4KiB}, plan.cpu_has_nx);
-        // Kept sorted by address; the loader's image and the kernel's are two
-        // firmware allocations, so they never overlap.
+        // Kept sorted by address; the trampoline's page and the kernel's image
+        // are two firmware allocations, so they never overlap.
         size_t i = e.count++;
         for (; i > 0 && e.items[i - 1].va > start; --i) e.items[i] = e.items[i - 1];
         e.items[i] = {name, start, start, end - start, policy};
     };
-    add("loader-text", plan.loader_text.start, plan.loader_text.end, leaf_flags::kKernelText);
+    add("handover-trampoline", plan.trampoline_page, plan.trampoline_page + kPageSize, leaf_flags::kKernelText);
     add("kernel-image-frames", plan.kernel_physical_base, plan.kernel_physical_base + plan.kernel->span,
         leaf_flags::kKernelRodata);
     return e;

@@ -4,25 +4,19 @@
 //   virtual                      physical             rights
 //   0 .. 4 KiB                   -                    not mapped: a null dereference faults
 //   4 KiB .. identity_top        same                 RW+NX, 2 MiB pages where aligned
-//     except the loader's text   same                 RX (read-only), 4 KiB pages
+//     except the trampoline page same                 RX (read-only), 4 KiB page
 //     except the kernel image    same                 R+NX, 4 KiB pages (its text is RX above)
 //   kernel PT_LOAD segments      the loaded image     from the ELF: RX / R+NX / RW+NX, 4 KiB pages
 //
-// Why the loader's text, and only it, is executable: the instruction after
-// `mov cr3` (enter_kernel.cpp) is fetched at the loader's own address, through
-// this identity map; from the jump on, code runs in the kernel's text only.
-// The firmware's code is NX: no boot service is called after the switch. The
-// kernel image's frames are read-only here, so no frame is writable through
-// one mapping and executable through another.
-//
-// A known gap, for whoever copies this: the loader's text is EfiLoaderCode,
-// which the kernel counts as free RAM (UEFI 2.10, 7.2.1, Table 7-6), yet it is
-// read-only here. A kernel that hands out one of those frames while it still
-// runs on these tables (chapters 01-03; 04 on, before their own switch) and
-// writes it faults. OVMF loads the loader high and our allocators start low,
-// so no test reaches it; the fix is to give the kernel the loader's text
-// range as loader-owned, or to run the switch from a loader-owned page
-// (issue 21).
+// Why the handover trampoline's page, and only it, is executable: the
+// instruction after the switch to these tables is fetched there, through this
+// identity map (handover_trampoline.h); from the jump on, code runs in the
+// kernel's text only. The loader's own text and the firmware's code are NX:
+// nothing runs there after the switch. The kernel image's frames are
+// read-only here, so no frame is writable through one mapping and executable
+// through another. The trampoline page is EfiLoaderCode, which the kernel
+// keeps while it runs on these tables (mm/memory_ranges.cpp), so no kernel
+// ever writes to the one executable frame of this map.
 //
 // Pure code over mm::PhysicalMemoryAccess and mm::FrameSource: the host tests
 // build the same tables in fake memory.
@@ -35,14 +29,9 @@
 
 namespace boot {
 
-struct PhysSpan {
-    uint64_t start;
-    uint64_t end;  // exclusive
-};
-
 struct BootstrapPlan {
     uint64_t identity_top;        // from identity_top(): a 1 GiB multiple
-    PhysSpan loader_text;         // executable in the identity map
+    uint64_t trampoline_page;     // executable in the identity map
     uint64_t kernel_physical_base;
     const elf::KernelImageLayout* kernel;
     bool cpu_has_nx;              // without it NX is a reserved bit: left out everywhere
@@ -51,7 +40,7 @@ struct BootstrapPlan {
 // A refusal, by the region whose mapping failed and the builder's reason.
 struct [[nodiscard]] BootstrapResult {
     mm::MapStatus status = mm::MapStatus::kOk;
-    const char* region = nullptr;  // "identity", "loader-text", "kernel-image-frames", "kernel-segment"
+    const char* region = nullptr;  // "identity", "handover-trampoline", "kernel-image-frames", "kernel-segment"
     uint64_t va = 0;               // where the builder refused
     mm::MapStats mapped;           // everything mapped, for the log
 

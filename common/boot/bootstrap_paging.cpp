@@ -29,28 +29,25 @@ private:
     uint64_t next_, end_;
 };
 
-// The loader's .text, from GNU-EFI's linker script (elf_x86_64_efi.lds):
-// page-aligned start, end where the last function ends. Hidden, so they are
-// reached PC-relative, at the addresses the firmware loaded us to.
-extern "C" [[gnu::visibility("hidden")]] char _text[];
-extern "C" [[gnu::visibility("hidden")]] char _etext[];
-
 }  // namespace
 
-BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, const LoadedKernel& kernel) {
+BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, const LoadedKernel& kernel,
+                                       const HandoverTrampoline& trampoline) {
     // NX needs EFER.NXE, which the loader sets before the jump; on a CPU
     // without NX the bit would be reserved, so it is left out there.
     const BootstrapPlan plan{identity_top,
-                             {reinterpret_cast<uint64_t>(_text), reinterpret_cast<uint64_t>(_etext)},
+                             trampoline.page,
                              kernel.physical_base,
                              &kernel.layout,
                              x86::cpu_has_nx()};
 
     // One allocation adds at most one descriptor to the memory map, however
     // large the machine (one page per table on a 1 TiB machine would add over
-    // a thousand, more than the map buffer's slack).
+    // a thousand, more than the map buffer's slack). Below 4 GiB: the
+    // trampoline may load the PML4 from 32-bit code (handover_trampoline.h).
     const uint64_t reserved = bootstrap_table_pages_bound(plan);
-    const uint64_t pool = allocate_loader_pages(image, EfiMemoryType::kBootPageTables, reserved, "bootstrap page tables");
+    const uint64_t pool =
+        allocate_loader_pages(image, EfiMemoryType::kBootPageTables, reserved, "bootstrap page tables", kBelow4GiB);
     TablePool frames(pool, reserved);
     mm::IdentityMappedMemory memory;  // boot services run identity-mapped
     const mm::FrameResult pml4 = mm::PageTableBuilder::create_pml4(memory, frames);
@@ -80,8 +77,7 @@ BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, 
         .kv("table-pages", used)
         .kv("table-pages-reserved", reserved)
         .kv("nx", plan.cpu_has_nx)
-        .kv("loader-text", klog::hex(align_down(plan.loader_text.start, kPageSize)))
-        .kv("loader-text-pages", div_ceil(plan.loader_text.end - align_down(plan.loader_text.start, kPageSize), kPageSize));
+        .kv("trampoline", klog::hex(plan.trampoline_page));
     return {pml4.frame().value(), identity_top, used};
 }
 

@@ -1,6 +1,6 @@
 // The loader's bootstrap page tables: just enough for the kernel to start.
-// What they map, and why only the loader's text is executable in the identity
-// half, is bootstrap_mappings.h; this file takes the table pages from the
+// What they map, and why only the handover trampoline's page is executable in
+// the identity half, is bootstrap_mappings.h; this file takes the table pages from the
 // firmware and logs the result. The kernel replaces these tables with its own
 // from chapter 04 on and never trusts them beyond that.
 #pragma once
@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "boot/efi.h"
+#include "boot/handover_trampoline.h"
 #include "boot/kernel_image.h"
 
 namespace boot {
@@ -19,7 +20,9 @@ struct BootstrapTables {
 };
 
 // `identity_top` comes from identity_top() (identity_extent.h). Tables are
-// kBootPageTables pages; a mapping the builder refuses fails the boot by name.
-BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, const LoadedKernel& kernel);
+// kBootPageTables pages below 4 GiB; a mapping the builder refuses fails the
+// boot by name.
+BootstrapTables build_bootstrap_tables(EFI_HANDLE image, uint64_t identity_top, const LoadedKernel& kernel,
+                                       const HandoverTrampoline& trampoline);
 
 }  // namespace boot

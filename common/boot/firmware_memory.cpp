@@ -5,10 +5,11 @@
 
 namespace boot {
 
-uint64_t allocate_loader_pages(EFI_HANDLE image, EfiMemoryType type, uint64_t pages, const char* purpose) {
-    EFI_PHYSICAL_ADDRESS address = 0;
-    EFI_STATUS status =
-        BS->AllocatePages(AllocateAnyPages, static_cast<EFI_MEMORY_TYPE>(type), pages, &address);
+uint64_t allocate_loader_pages(EFI_HANDLE image, EfiMemoryType type, uint64_t pages, const char* purpose,
+                               uint64_t max_address) {
+    EFI_PHYSICAL_ADDRESS address = max_address;
+    const EFI_ALLOCATE_TYPE how = max_address == kAnyAddress ? AllocateAnyPages : AllocateMaxAddress;
+    EFI_STATUS status = BS->AllocatePages(how, static_cast<EFI_MEMORY_TYPE>(type), pages, &address);
     if (EFI_ERROR(status)) {
         klog::error("loader").msg("out of memory").kv("purpose", purpose).kv("pages", pages).kv(
             "status", efi_status_text(status));

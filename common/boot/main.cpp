@@ -6,7 +6,7 @@
 //   2. collect what only the firmware knows (GOP framebuffer, ACPI RSDP)
 //   3. allocate everything the kernel is handed (boot stack, map buffer, bootstrap tables)
 //   4. take the final memory map and exit boot services (nothing allocated after)
-//   5. load CR3 and jump to the kernel with the handoff
+//   5. load CR3 and jump to the kernel with the handoff, through a trampoline page
 // Every page handed over is allocated under one of our own memory types, so the
 // kernel can find it in the map by name.
 #include "boot/handoff.h"
@@ -21,7 +21,9 @@
 #include "boot/firmware_memory.h"
 #include "boot/firmware_tables.h"
 #include "boot/kernel_file_check.h"
+#include "boot/handover_trampoline.h"
 #include "boot/kernel_image.h"
+#include "boot/la57_imitation.h"
 #include "boot/loader_log.h"
 #include "boot/paging_mode.h"
 #include "support/command_line.h"
@@ -44,16 +46,17 @@ void log_start(EFI_SYSTEM_TABLE* system_table, const EFI_LOADED_IMAGE& loaded) {
         .kv("image-base", klog::hex(reinterpret_cast<uint64_t>(loaded.ImageBase)));
 }
 
-// Our tables are 4-level; a firmware that left 5-level paging on would need
-// 5-level ones, and mixing them up would crash at the CR3 load (paging_mode.h).
-void require_four_level_paging(EFI_HANDLE image) {
+// Our tables are 4-level; a firmware that left 5-level paging on is left
+// through the handover trampoline at the jump (paging_mode.h).
+void check_firmware_paging(EFI_HANDLE image) {
     const uint64_t cr4 = x86::read_cr4();
-    const bool cpu_has_la57 = x86::cpuid_max_basic_leaf() >= 7 && (x86::cpuid(7).ecx & (1u << 16));
-    if (const Violation v = check_paging_mode(cr4, cpu_has_la57); !v.ok()) {
+    if (const Violation v = check_paging_mode(cr4, x86::cpu_has_la57()); !v.ok()) {
         klog::error("loader").msg("unsupported paging mode").kv("field", v.field).kv("value", v.value).kv(
-            "cpu-la57", cpu_has_la57).kv("rule", v.rule);
+            "cpu-la57", x86::cpu_has_la57()).kv("rule", v.rule);
         loader_fail(image, EFI_UNSUPPORTED);
     }
+    if (paging_levels(cr4) == 5)
+        klog::info("loader").msg("firmware paging").kv("levels", 5).kv("handover-levels", 4).kv("via", "trampoline");
 }
 
 // \cmdline.txt is optional; when present it must fit the handoff and be text.
@@ -121,7 +124,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     const EFI_LOADED_IMAGE& loaded = *loaded_image(image);
     log_start(system_table, loaded);
     BS->SetWatchdogTimer(0, 0, 0, nullptr);  // the 5-minute boot watchdog would reset a slow boot
-    require_four_level_paging(image);
+    check_firmware_paging(image);
 
     // 1. Files from the boot volume.
     auto* handoff = reinterpret_cast<BootHandoff*>(
@@ -146,7 +149,10 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     if (__builtin_add_overflow(handoff->framebuffer_base, handoff->framebuffer_size, &framebuffer_end))
         framebuffer_end = ~uint64_t(0);
     const uint64_t identity_top = bootstrap_identity_top(image, map_buffer, framebuffer_end);
-    const BootstrapTables tables = build_bootstrap_tables(image, identity_top, kernel);
+    const HandoverTrampoline trampoline = install_handover_trampoline(image);
+    const BootstrapTables tables = build_bootstrap_tables(image, identity_top, kernel, trampoline);
+    // A test hook, beside the story: play a firmware that left 5-level paging on (la57_imitation.h).
+    const La57Imitation la57 = command_line.has("loader.test-la57") ? prepare_la57_imitation(image) : La57Imitation{};
 
     handoff->magic = kHandoffMagic;
     handoff->version = kHandoffVersion;
@@ -173,12 +179,13 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
         .kv("map-entries", map.size / map.descriptor_size)
         .kv("descriptor-size", map.descriptor_size);
     if (command_line.has("loader.dump-map")) dump_memory_map(map);
+    if (la57.pml5) apply_la57_imitation(la57, trampoline);
 
     // 5. Into the kernel.
     klog::info("loader")
         .msg("jump to kernel")
         .kv("entry", klog::hex(kernel.layout.entry))
         .kv("handoff", klog::hex(reinterpret_cast<uint64_t>(handoff)));
-    enter_kernel(tables.pml4, stack + kBootStackSize, kernel.layout.entry, handoff);
+    enter_kernel(trampoline, tables.pml4, stack + kBootStackSize, kernel.layout.entry, handoff);
 }
 // book:end efi-main

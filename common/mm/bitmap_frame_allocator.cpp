@@ -204,7 +204,7 @@ UsableByType usable_by_type(const MemoryDescriptorView& map, PhysAddr lowest) {
         size_t i = 0;
         while (i < out.count && out.entries[i].type != d.type_code()) ++i;
         if (i == out.count) {
-            KASSERT(out.count < UsableByType::kMaxTypes);  // five types are usable (memory_ranges.cpp)
+            KASSERT(out.count < UsableByType::kMaxTypes);  // four types are usable (memory_ranges.cpp)
             out.entries[out.count++] = {d.type_code(), 0};
         }
         out.entries[i].frames += frames;

@@ -12,7 +12,7 @@
 //
 // The regions are the boot allocator's: usable RAM from 1 MiB up, page-trimmed.
 // Usable includes what UEFI boot services and the loader used before
-// ExitBootServices (boot-code, boot-data, loader-code, loader-data): that is
+// ExitBootServices (boot-code, boot-data, loader-data): that is
 // the memory this allocator reclaims (usable_by_type() counts it per type).
 //
 // The bitmap itself needs frames: the handover takes the first run of free

@@ -11,6 +11,7 @@ const char* range_kind_name(RangeKind kind) {
         case RangeKind::kBootHandoff: return "boot-handoff";
         case RangeKind::kBootPageTables: return "boot-page-tables";
         case RangeKind::kBootStack: return "boot-stack";
+        case RangeKind::kLoaderCode: return "loader-code";
         case RangeKind::kBootModules: return "boot-modules";
         case RangeKind::kAcpiReclaim: return "acpi-reclaim";
         case RangeKind::kAcpiNvs: return "acpi-nvs";
@@ -39,6 +40,7 @@ RangeClass range_class(RangeKind kind) {
         case RangeKind::kBootHandoff:
         case RangeKind::kBootPageTables:
         case RangeKind::kBootStack:
+        case RangeKind::kLoaderCode:
         case RangeKind::kBootModules: return RangeClass::kLoaderOwned;
         case RangeKind::kAcpiReclaim:
         case RangeKind::kAcpiNvs:
@@ -56,13 +58,17 @@ namespace {
 RangeKind kind_of_ram_type(EfiMemoryType type) {
     switch (type) {
         // Free once ExitBootServices has returned (UEFI 2.10, 7.2.1, Table 7-6):
-        // the loader's own code and pool are dead too, because everything the
-        // kernel still needs was copied into the loader-owned types below.
+        // the loader's pool is dead too, because everything the kernel still
+        // needs was copied into the loader-owned types below.
         case EfiMemoryType::kConventional:
         case EfiMemoryType::kBootServicesCode:
         case EfiMemoryType::kBootServicesData:
-        case EfiMemoryType::kLoaderCode:
         case EfiMemoryType::kLoaderData: return RangeKind::kUsable;
+        // Free by the same table, but kept: the handover trampoline's page is
+        // loader code, and it stays executable in the bootstrap tables the
+        // kernel runs on (common/boot/handover_trampoline.h). A kernel that
+        // handed it out and wrote to it there would fault.
+        case EfiMemoryType::kLoaderCode: return RangeKind::kLoaderCode;
         case EfiMemoryType::kKernelImage: return RangeKind::kKernelImage;
         case EfiMemoryType::kBootHandoff: return RangeKind::kBootHandoff;
         case EfiMemoryType::kBootPageTables: return RangeKind::kBootPageTables;

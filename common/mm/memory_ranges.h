@@ -17,11 +17,12 @@
 namespace mm {
 
 enum class RangeKind : uint8_t {
-    kUsable,          // free after ExitBootServices: conventional, boot-services, loader code/data
+    kUsable,          // free after ExitBootServices: conventional, boot-services code/data, loader data
     kKernelImage,     // loader-owned: what the kernel runs from and on,
     kBootHandoff,     //   and what it was handed; reserved until the
     kBootPageTables,  //   kernel has its own copy or no longer needs it
     kBootStack,
+    kLoaderCode,      //   the loader's code, which holds the handover trampoline
     kBootModules,     // loader-owned: the user programs' files (chapter 12 on)
     kAcpiReclaim,     // ACPI tables: keep until parsed (chapter 06)
     kAcpiNvs,         // firmware's ACPI storage: never touch

@@ -59,6 +59,11 @@ class BootConfig:
     and parallel runs on a loaded machine are slower."""
     gdb_port: int | None = None
     """If set, start paused (``-S``) with a gdb server on 127.0.0.1:PORT."""
+    disk_bus: str = "ide"
+    """How the chapter's disk is attached: ``ide`` (QEMU's default interface:
+    an AHCI port on q35, a PIIX IDE channel on pc) boots ``disk.img`` as it
+    is; ``usb`` boots it as a USB stick, in the partitioned layout
+    ``make usb-image`` writes (scripts/usb_image.py), on an xHCI controller."""
     display: str = "VGA"
     """The display device: ``VGA``, a PCI card whose framebuffer is a BAR, or
     ``ramfb``, whose framebuffer OVMF's QemuRamfbDxe allocates in guest RAM

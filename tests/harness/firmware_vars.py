@@ -43,8 +43,9 @@ def machine_type(machine: str) -> str:
     return machine.split(",")[0]
 
 
-def _store_dir(machine: str) -> Path:
-    return paths.BUILD_DIR / "firmware" / machine_type(machine)
+def _store_dir(machine: str, disk_bus: str) -> Path:
+    # The boot option names the disk by its path too: a USB stick is another store.
+    return paths.BUILD_DIR / "firmware" / (machine_type(machine) + ("" if disk_bus == "ide" else f"-{disk_bus}"))
 
 
 def _stamp() -> dict:
@@ -56,10 +57,10 @@ def _stamp() -> dict:
     }
 
 
-def seasoned_vars(machine: str, chapter: str) -> Path:
+def seasoned_vars(machine: str, chapter: str, disk_bus: str = "ide") -> Path:
     """The variable store a run on ``machine`` copies: made on first use (with
     ``chapter``'s built image), then reused by every chapter."""
-    folder = _store_dir(machine)
+    folder = _store_dir(machine, disk_bus)
     store, stamp_file = folder / "OVMF_VARS.fd", folder / "OVMF_VARS.json"
     stamp = _stamp()
 
@@ -75,17 +76,17 @@ def seasoned_vars(machine: str, chapter: str) -> Path:
     with open(folder / "OVMF_VARS.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making it right now
         if not current():
-            _season(store, machine_type(machine), chapter)
+            _season(store, machine_type(machine), chapter, disk_bus)
             stamp_file.write_text(json.dumps(stamp, indent=2) + "\n")
     return store
 
 
-def _season(store: Path, machine: str, chapter: str) -> None:
+def _season(store: Path, machine: str, chapter: str, disk_bus: str) -> None:
     """Boot the loader of ``chapter``'s image, without a kernel, on ``machine``
     and the empty store; keep the store it leaves."""
     from .qemu import BootConfig, HarnessError, boot_from_vars  # qemu imports this module
 
-    config = BootConfig(chapter, machine=machine, cmdline="", esp_files={"kernel.elf": None})
+    config = BootConfig(chapter, machine=machine, cmdline="", esp_files={"kernel.elf": None}, disk_bus=disk_bus)
     print(f"harness: one boot of the loader on {machine} to fill the UEFI variable store "
           f"{store.relative_to(paths.REPO_ROOT) if store.is_relative_to(paths.REPO_ROOT) else store}",
           file=sys.stderr, flush=True)

@@ -102,17 +102,16 @@ def check_protections(result: BootResult, chapter: str) -> None:
     assert not [e for e in tlb if e.user], "a user-accessible page"
     sym = kernel_symbols(chapter)
     text = (sym["__text_start"], sym["__text_end"])
-    loader_text = (0, 0)
-    if not own_tables:  # the loader's text, the one executable part of its identity map
+    trampoline = None
+    if not own_tables:  # the handover trampoline's page, the one executable page of the loader's identity map
         tables = [r for r in result.records_for("loader") if r.event == "bootstrap tables"]
         assert len(tables) == 1, "one [loader] bootstrap tables line"
-        start = int(tables[0].fields["loader-text"], 16)
-        loader_text = (start, start + int(tables[0].fields["loader-text-pages"]) * PAGE)
+        trampoline = int(tables[0].fields["trampoline"], 16)
     for e in tlb:
         executable = not e.no_execute
         va = e.va & (1 << 64) - 1
         assert not (e.writable and executable), f"W+X page at {va:#x} ({e.flags})"
-        if executable and loader_text[0] <= va < loader_text[1] and va == e.pa:
+        if executable and va == trampoline == e.pa and not e.huge:
             continue  # the instruction after the CR3 load runs here
         if executable:
             assert text[0] <= va < text[1], f"executable page outside the kernel's text at {va:#x}"

@@ -193,7 +193,7 @@ def boot(config: BootConfig) -> BootResult:
         return kept
     from .boot_logs import shared  # the same boot, made by another test module of this `make test`
 
-    return shared(config, lambda: boot_from_vars(config, seasoned_vars(config.machine, config.chapter)))
+    return shared(config, lambda: boot_from_vars(config, seasoned_vars(config.machine, config.chapter, config.disk_bus)))
 
 
 def boot_from_vars(config: BootConfig, vars_template: Path, vars_out: Path | None = None) -> BootResult:

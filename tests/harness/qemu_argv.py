@@ -25,6 +25,19 @@ def _opt(path: Path) -> str:
 
 
 
+def _disk(config: BootConfig, files: RunFiles) -> list[str]:
+    """The chapter's disk, on the bus the config names."""
+    if config.disk_bus == "usb":
+        # A USB stick, as on a real PC: the partitioned image on a USB
+        # mass-storage device behind an xHCI controller.
+        return ["-device", "qemu-xhci,id=xhci",
+                "-drive", f"if=none,id=stick,format=raw,file={_opt(files.usb_image)}",
+                "-device", "usb-storage,bus=xhci.0,drive=stick,removable=on"]
+    # The FAT image as the first disk. The default interface (IDE) becomes
+    # an AHCI port on q35 and a PIIX IDE disk on pc; OVMF boots either.
+    return ["-drive", f"format=raw,file={_opt(files.image)}"]
+
+
 def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = False) -> list[str]:
     """Build the QEMU argument list for ``config``, using the files in ``run_dir``.
 
@@ -51,9 +64,7 @@ def qemu_command(config: BootConfig, run_dir: str | Path, interactive: bool = Fa
         # UEFI firmware: shared read-only code plus a private variable store.
         "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={_opt(paths.OVMF_CODE)}",
         "-drive", f"if=pflash,format=raw,unit=1,file={_opt(files.vars)}",
-        # The FAT image as the first disk. The default interface (IDE) becomes
-        # an AHCI port on q35 and a PIIX IDE disk on pc; OVMF boots either.
-        "-drive", f"format=raw,file={_opt(files.image)}",
+        *_disk(config, files),
         # No network card: otherwise OVMF tries PXE boot first and wastes seconds.
         "-nic", "none",
         # The standard VGA card (OVMF's GOP driver gives the loader its

@@ -14,6 +14,7 @@ from . import paths
 from .boot_config import HOLD_WORD, BootConfig
 from .disk_image import _esp_path, esp_delete, esp_read, esp_write
 from .errors import MissingBuildError
+from .usb_disk import usb_disk
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class RunFiles:
     dir: Path
     vars: Path    #: private copy of OVMF_VARS (firmware writes to it)
     image: Path   #: private copy of disk.img (the harness edits it)
+    usb_image: Path  #: that copy as a USB stick's disk, for ``disk_bus="usb"``
     serial: Path  #: serial port output
     qmp: Path     #: QMP unix socket
     stderr: Path  #: QEMU's stdout and stderr
@@ -35,6 +37,7 @@ class RunFiles:
             dir=run_dir,
             vars=run_dir / "OVMF_VARS.fd",
             image=run_dir / "disk.img",
+            usb_image=run_dir / "usb.img",
             serial=run_dir / "serial.log",
             qmp=run_dir / "qmp.sock",
             stderr=run_dir / "qemu.stderr",
@@ -97,4 +100,8 @@ def prepare_run_dir(config: BootConfig, run_dir: str | Path, vars_template: Path
     if cmdline is not None:
         # No trailing newline: the kernel gets exactly these words.
         esp_write(files.image, "cmdline.txt", cmdline.encode("utf-8"))
+    if config.disk_bus == "usb":  # the edited copy, in the layout `make usb-image` writes
+        files.usb_image.write_bytes(usb_disk(files.image.read_bytes()))
+    elif config.disk_bus != "ide":
+        raise ValueError(f"disk_bus {config.disk_bus!r}: must be 'ide' or 'usb'")
     return files

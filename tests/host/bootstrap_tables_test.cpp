@@ -22,7 +22,7 @@ namespace {
 
 constexpr uint64_t kKernelBase = 0xFFFF'FFFF'8000'1000ull;
 constexpr uint64_t kKernelPhys = 0x20'5000;       // not 2 MiB-aligned, as the firmware places it
-constexpr uint64_t kLoaderText = 0x3E29'D000;    // page-aligned, as GNU-EFI's _text is
+constexpr uint64_t kTrampoline = 0x3E29'D000;    // the handover trampoline's page, below 4 GiB
 
 // A kernel like chapter 01's: text RX, rodata R, data RW with .bss.
 boot::elf::KernelImageLayout kernel_layout() {
@@ -45,7 +45,7 @@ protected:
     FakePhysicalMemory memory_{PhysAddr(0x7000'0000), 64};
     FakeFrameSource frames_{memory_};
     boot::elf::KernelImageLayout layout_ = kernel_layout();
-    boot::BootstrapPlan plan_{4 * GiB, {kLoaderText, kLoaderText + 0xC123}, kKernelPhys, &layout_, true};
+    boot::BootstrapPlan plan_{4 * GiB, kTrampoline, kKernelPhys, &layout_, true};
 
     mm::PageTableBuilder build() {
         return mm::PageTableBuilder(mm::PageTableBuilder::create_pml4(memory_, frames_).frame(), memory_, frames_, /*cpu_has_1gib_pages=*/false);
@@ -75,15 +75,17 @@ TEST_F(BootstrapTables, PageZeroIsNotMappedAndTheRestOfLowMemoryIsDataOnly) {
     EXPECT_EQ(at(builder, 0x1000).page_size, PageSize::k4KiB);        // the first 2 MiB, around page 0
 }
 
-TEST_F(BootstrapTables, OnlyTheLoadersTextIsExecutableInTheIdentityMapAndItIsReadOnly) {
+TEST_F(BootstrapTables, OnlyTheTrampolinePageIsExecutableInTheIdentityMapAndItIsReadOnly) {
     mm::PageTableBuilder builder = build();
     ASSERT_TRUE(boot::map_bootstrap(builder, plan_).ok());
-    for (uint64_t va = kLoaderText; va < kLoaderText + 0xD000; va += kPageSize) {
-        const mm::Translation t = at(builder, va);
-        EXPECT_TRUE(t.present && executable(t) && !writable(t)) << std::hex << va;
+    const mm::Translation t = at(builder, kTrampoline);
+    EXPECT_TRUE(t.present && executable(t) && !writable(t));
+    EXPECT_EQ(t.pa.value(), kTrampoline);
+    EXPECT_EQ(t.page_size, PageSize::k4KiB);
+    for (uint64_t va : {kTrampoline - kPageSize, kTrampoline + kPageSize}) {  // its neighbours are data
+        const mm::Translation n = at(builder, va);
+        EXPECT_TRUE(n.present && writable(n) && !executable(n)) << std::hex << va;
     }
-    EXPECT_FALSE(executable(at(builder, kLoaderText - kPageSize)));
-    EXPECT_FALSE(executable(at(builder, kLoaderText + 0xD000)));
 }
 
 TEST_F(BootstrapTables, KernelFramesAreReadOnlyInTheIdentityMapAndTheImageHasItsElfRights) {

@@ -213,7 +213,7 @@ constexpr uint64_t kEveryCacheability = 0xF;  // UC | WC | WT | WB, as OVMF sets
 TEST(RangeKind, EveryRamTypeWithWbIsItsOwnKindOfRam) {
     const std::pair<EfiMemoryType, RangeKind> ram[] = {
         {EfiMemoryType::kConventional, RangeKind::kUsable},
-        {EfiMemoryType::kLoaderCode, RangeKind::kUsable},
+        {EfiMemoryType::kLoaderCode, RangeKind::kLoaderCode},
         {EfiMemoryType::kLoaderData, RangeKind::kUsable},
         {EfiMemoryType::kBootServicesCode, RangeKind::kUsable},
         {EfiMemoryType::kBootServicesData, RangeKind::kUsable},

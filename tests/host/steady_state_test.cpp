@@ -203,8 +203,9 @@ TEST(UsableByType, CountsUsableFramesPerUefiTypeAbove1MiB) {
         .add(EfiMemoryType::kConventional, 0x108000, 0xF8)
         .add(EfiMemoryType::kBootServicesData, 0x200000, 0x20)
         .add(EfiMemoryType::kBootServicesCode, 0x220000, 0x8)
-        .add(EfiMemoryType::kLoaderCode, 0x228000, 0x4)
-        .add(EfiMemoryType::kKernelImage, 0x22C000, 0x10)            // loader-owned: not usable
+        .add(EfiMemoryType::kLoaderCode, 0x228000, 0x4)              // kept: holds the handover trampoline
+        .add(EfiMemoryType::kLoaderData, 0x22C000, 0x4)
+        .add(EfiMemoryType::kKernelImage, 0x230000, 0x10)            // loader-owned: not usable
         .add(EfiMemoryType::kBootServicesData, 0xF8000, 0x10)        // straddles 1 MiB: only the upper 8 pages
         .add(EfiMemoryType::kAcpiNvs, 0x300000, 0x4);
     const mm::UsableByType u = mm::usable_by_type(map.view(), PhysAddr(0x100000));
@@ -213,7 +214,8 @@ TEST(UsableByType, CountsUsableFramesPerUefiTypeAbove1MiB) {
     EXPECT_EQ(by[uint32_t(EfiMemoryType::kConventional)], 0xF8u);
     EXPECT_EQ(by[uint32_t(EfiMemoryType::kBootServicesData)], 0x20u + 0x8u);
     EXPECT_EQ(by[uint32_t(EfiMemoryType::kBootServicesCode)], 0x8u);
-    EXPECT_EQ(by[uint32_t(EfiMemoryType::kLoaderCode)], 0x4u);
+    EXPECT_EQ(by.count(uint32_t(EfiMemoryType::kLoaderCode)), 0u);
+    EXPECT_EQ(by[uint32_t(EfiMemoryType::kLoaderData)], 0x4u);
     EXPECT_EQ(u.count, 4u);
     EXPECT_EQ(u.total_frames, 0xF8u + 0x28u + 0x8u + 0x4u);
     EXPECT_EQ(u.reclaimed_frames, 0x28u + 0x8u + 0x4u);

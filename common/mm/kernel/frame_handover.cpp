@@ -28,7 +28,7 @@ void hand_over_frames(KernelAddressSpace& space, BitmapFrameAllocator& steady) {
             .kv("bytes", klog::size(e.frames * kPageSize));
     }
     klog::info("frames").msg("reclaimed").kv("frames", by_type.reclaimed_frames)
-        .kv("bytes", klog::size(by_type.reclaimed_frames * kPageSize)).kv("from", "boot-code+boot-data+loader-code+loader-data");
+        .kv("bytes", klog::size(by_type.reclaimed_frames * kPageSize)).kv("from", "boot-code+boot-data+loader-data");
 
     WindowBitmapStorage storage;
     const HandoverResult handover = steady.take_over(boot, storage);

@@ -17,7 +17,7 @@
 namespace mm {
 
 //   [INFO  frames] usable type=boot-data frames=… bytes=…      one per UEFI type
-//   [INFO  frames] reclaimed frames=… bytes=… from=boot-code+boot-data+loader-code+loader-data
+//   [INFO  frames] reclaimed frames=… bytes=… from=boot-code+boot-data+loader-data
 //   [INFO  frames] handover to=bitmap regions=… frames=… inherited=… reserve-moved=… reserve=… bitmap=… bitmap-frames=… used=… free=…
 void hand_over_frames(KernelAddressSpace& space, BitmapFrameAllocator& steady);
 

@@ -46,9 +46,10 @@ inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
 inline uint32_t cpuid_max_extended_leaf() { return cpuid(0x80000000).eax; }
 inline uint32_t cpuid_max_basic_leaf() { return cpuid(0).eax; }
 
-// CPUID.(EAX=07H,ECX=0):EBX.SMEP [bit 7] and .SMAP [bit 20].
+// CPUID.(EAX=07H,ECX=0):EBX.SMEP [bit 7] and .SMAP [bit 20], ECX.LA57 [bit 16].
 inline bool cpu_has_smep() { return cpuid_max_basic_leaf() >= 7 && (cpuid(7).ebx & (1u << 7)); }
 inline bool cpu_has_smap() { return cpuid_max_basic_leaf() >= 7 && (cpuid(7).ebx & (1u << 20)); }
+inline bool cpu_has_la57() { return cpuid_max_basic_leaf() >= 7 && (cpuid(7).ecx & (1u << 16)); }
 
 // CPUID.80000001H:EDX.NX [bit 20] and .Page1GB [bit 26].
 inline bool cpu_has_nx() { return cpuid_max_extended_leaf() >= 0x80000001 && (cpuid(0x80000001).edx & (1u << 20)); }
