@@ -1,5 +1,6 @@
-// Chapter 12: the user-ELF reader rule by rule, the user-range check, the
-// ring-3 fault rules, and a process's page tables over a fake physical
+// Chapter 12: the handoff's module table rule by rule, the user-ELF reader
+// rule by rule, the user-range check, the ring-3 fault rules, and a
+// process's page tables over a fake physical
 // memory (creation sharing the kernel half, every refusal of map_page, and a
 // teardown that returns exactly the frames the process owned).
 #include <gtest/gtest.h>
@@ -10,6 +11,8 @@
 
 #include "elf_builder.h"
 #include "fake_physical_memory.h"
+#include "memory_map_builder.h"
+#include "mm/handoff_validation.h"
 #include "mm/user_address_space.h"
 #include "mm/user_elf.h"
 #include "mm/user_layout.h"
@@ -223,4 +226,76 @@ TEST(UserAddressSpace, DestroyReturnsExactlyTheOwnedFramesAndKeepsBorrowedOnes) 
     EXPECT_EQ(released.borrowed, 1u);
     EXPECT_EQ(released.pages + released.tables, owned.size());
     EXPECT_EQ(released.refused, 0u);
+}
+
+// ---- the handoff's module table (mm/handoff_validation.h) ---------------------------
+
+namespace {
+
+struct ModuleHandoff {
+    FakeMemoryMap map;
+    mm::MemoryRangeList ranges;
+    boot::BootHandoff h{};
+    mm::LoaderObject objects[mm::kLoaderObjectCount];
+
+    ModuleHandoff() {
+        using boot::EfiMemoryType;
+        map.add(EfiMemoryType::kKernelImage, 0x200000, 0x10)
+            .add(EfiMemoryType::kBootHandoff, 0x300000, 3)
+            .add(EfiMemoryType::kBootPageTables, 0x400000, 4)
+            .add(EfiMemoryType::kBootStack, 0x500000, 16)
+            .add(EfiMemoryType::kBootModules, 0x600000, 8)
+            .add(EfiMemoryType::kConventional, 0x608000, 8)
+            .add(EfiMemoryType::kBootModules, 0x610000, 2);  // a second, separate block
+        EXPECT_TRUE(ranges.build(map.view()).ok());
+        h.kernel_physical_base = 0x200000;
+        h.kernel_size = 0x10000;
+        h.memory_map = 0x300000;
+        h.memory_map_capacity = 0x2000;
+        h.bootstrap_pml4 = 0x401000;
+        h.boot_stack_base = 0x500000;
+        h.boot_stack_size = 0x10000;
+        h.module_count = 2;
+        h.modules[0] = {"hello.elf", 0x600000, 0x2100};
+        h.modules[1] = {"write-text.elf", 0x603000, 0x1200};
+        mm::list_loader_objects(h, PhysAddr(0x302000), objects);
+    }
+    Violation check() { return mm::check_boot_modules(h, objects, ranges); }
+};
+
+}  // namespace
+
+TEST(BootModules, AValidTableAndAnEmptyOnePass) {
+    ModuleHandoff m;
+    EXPECT_TRUE(m.check().ok());
+    m.h.module_count = 0;
+    EXPECT_TRUE(m.check().ok());
+}
+
+TEST(BootModules, EachBrokenRuleIsRefusedWithTheModulesIndex) {
+    struct Case {
+        const char* what;
+        void (*damage)(boot::BootHandoff&);
+        const char* field;
+    };
+    const Case cases[] = {
+        {"17 modules", [](boot::BootHandoff& h) { h.module_count = 17; }, "module_count"},
+        {"no name", [](boot::BootHandoff& h) { h.modules[1].name[0] = '\0'; }, "modules.name"},
+        {"unterminated name", [](boot::BootHandoff& h) { std::memset(h.modules[1].name, 'a', 32); }, "modules.name"},
+        {"empty", [](boot::BootHandoff& h) { h.modules[1].size = 0; }, "modules.size"},
+        {"unaligned", [](boot::BootHandoff& h) { h.modules[1].physical_base = 0x603010; }, "modules.physical_base"},
+        {"wraps", [](boot::BootHandoff& h) { h.modules[1].size = ~uint64_t(0) - 0x1000; }, "modules.size"},
+        {"into free memory", [](boot::BootHandoff& h) { h.modules[1].size = 0x6000; }, "modules.physical_base"},
+        {"in the kernel image", [](boot::BootHandoff& h) { h.modules[1].physical_base = 0x200000; }, "modules.physical_base"},
+        {"in another block", [](boot::BootHandoff& h) { h.modules[1].physical_base = 0x610000; }, "modules.physical_base"},
+        {"over module 0", [](boot::BootHandoff& h) { h.modules[1].physical_base = 0x602000; }, "modules.physical_base"},
+    };
+    for (const Case& c : cases) {
+        ModuleHandoff m;
+        c.damage(m.h);
+        const Violation v = m.check();
+        ASSERT_FALSE(v.ok()) << c.what;
+        EXPECT_STREQ(v.field, c.field) << c.what << ": " << v.rule;
+        if (std::string(c.field) != "module_count") EXPECT_EQ(v.index, 1u) << c.what;
+    }
 }
