@@ -80,6 +80,7 @@ UserMapStatus UserAddressSpace::map_page(VirtAddr va, PhysAddr frame, uint64_t l
 // book:end user-map-page
 
 // book:begin user-destroy
+// lab:begin user-destroy
 ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
     ReleasedFrames out;
     auto give_back = [&](PhysAddr frame, uint64_t& counter) {
@@ -112,6 +113,7 @@ ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
     pages_ = borrowed_ = tables_ = 0;
     return out;
 }
+// lab:end user-destroy
 // book:end user-destroy
 
 }  // namespace mm
