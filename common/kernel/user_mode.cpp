@@ -227,10 +227,6 @@ void leave_user(UserOutcome outcome) {
     user_mode_return();
 }
 
-bool user_running() { return g_running; }
-
-bool smap_enabled() { return g_smap; }
-
 // book:begin copy-user-bytes
 uint64_t copy_user_bytes(void* to, const void* from, uint64_t bytes, uint64_t* fault_address) {
     g_copy_fault_address = 0;

@@ -69,7 +69,6 @@ UserOutcome enter_user(uint64_t entry, uint64_t stack_top);
 // from a system call or from a trap handler; whatever stack it is called on
 // is abandoned. Only while enter_user() runs.
 [[noreturn]] void leave_user(UserOutcome outcome);
-bool user_running();
 
 // book:begin user-copy-api
 // Copies `bytes` between kernel memory and a user address that the caller has
@@ -78,8 +77,5 @@ bool user_running();
 // (0: all of them), and on a fault sets *fault_address to CR2.
 uint64_t copy_user_bytes(void* to, const void* from, uint64_t bytes, uint64_t* fault_address);
 // book:end user-copy-api
-
-// Whether SMAP is on, so the copy lifts it (STAC) for exactly its own accesses.
-bool smap_enabled();
 
 }  // namespace kernel

@@ -9,6 +9,7 @@
 #include "mm/kernel/syscalls.h"
 #include "mm/kernel/user_faults.h"
 #include "mm/phys_window.h"
+#include "mm/user_address_space.h"
 #include "mm/user_elf.h"
 #include "mm/user_layout.h"
 #include "support/log.h"
@@ -100,7 +101,7 @@ bool build_address_space(const Process& p, const UserImage& image, PhysAddr modu
 // book:begin run-program
 void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpace& kernel_space,
                  BitmapFrameAllocator& frames, Totals& totals) {
-    Process p{pid, {}, nullptr};
+    Process p{pid, {}};
     name_from_module(module, p.name);
     const uint64_t used_before = frames.stats().used;
     const uint8_t* file = phys_to_pointer<const uint8_t>(PhysAddr(module.physical_base));
@@ -122,7 +123,6 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
 
     kernel::UserOutcome outcome{kernel::UserEnd::kKilled, 0};
     if (built) {
-        p.space = &space;
         klog::info("user").msg("start").kv("name", p.name).kv("pid", p.pid).kv("entry", klog::hex(image.entry))
             .kv("pml4", klog::hex(space.pml4())).kv("stack-top", klog::hex(kUserStackTop)).kv("pages", space.pages())
             .kv("borrowed", space.borrowed()).kv("tables", space.tables()).kv("used-before", used_before);

@@ -18,14 +18,12 @@
 
 #include "mm/bitmap_frame_allocator.h"
 #include "mm/kernel/address_space.h"
-#include "mm/user_address_space.h"
 
 namespace mm {
 
 struct Process {
     uint64_t pid;
     char name[32];  // the module's name without ".elf"
-    UserAddressSpace* space;
 };
 
 // The process running now, or nullptr between programs.
