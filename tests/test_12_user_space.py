@@ -209,6 +209,17 @@ def test_every_frame_a_program_used_comes_back(boot, request):
     assert summary.fields["balanced"] == "yes"
 
 
+@pytest.mark.parametrize("boot", ["finished", "without_smap"])
+def test_every_process_is_audited_before_it_runs(boot, request):
+    for name, p in by_program(request.getfixturevalue(boot)).items():
+        audit = only(p["records"], "user", "audit")
+        assert audit.fields["ok"] == "yes", name
+        assert int_field(audit, "user-pages") == int_field(p["start"], "pages") + int_field(p["start"], "borrowed"), name
+        for rule in ("outside", "kernel-user", "wx", "huge-user"):
+            assert int_field(audit, rule) == 0, (name, rule)
+        assert p["records"].index(audit) < p["records"].index(p["start"]), "audited before it starts"
+
+
 def test_segments_are_the_elfs_with_their_rights(finished):
     rights = {PF_X: "r-x", 0: "r--", PF_W: "rw-"}
     for name, p in by_program(finished).items():
@@ -273,6 +284,15 @@ def test_qemus_view_of_the_process(held):
     module = only(held, "loader", "module", name="hello.elf")
     text = next(s for s in elf.loads if s.flags & PF_X)
     assert entries[text.vaddr].pa == int_field(module, "pa") + text.offset
+
+
+def test_the_kernels_audit_of_hello_counts_what_qemu_sees(held):
+    """The audit line the kernel printed for hello's tables, against QEMU's
+    ``info tlb`` of the same tables (CR3 is hello's PML4 at the hold)."""
+    audit = only(held, "user", "audit", pid=only(held, "user", "start", name="hello").fields["pid"])
+    tlb = parse_info_tlb(held.monitor["info tlb"])
+    assert int_field(audit, "user-pages") == len([e for e in tlb if e.user])
+    assert int_field(audit, "kernel-pages") == len([e for e in tlb if e.va & (1 << 64) - 1 >= 1 << 47])
 
 
 def test_no_frame_writable_anywhere_and_executable_in_the_process(held):

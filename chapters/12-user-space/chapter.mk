@@ -1,12 +1,12 @@
 # Chapter 12 gives the lower half to one program at a time: the user-ELF
 # reader (user_elf), the lower half's layout and the user-range check
-# (user_layout), a process's page tables (user_address_space), the kernel
-# half shared by every process (kernel/kernel_half), the processes and their
-# system calls and faults (kernel/processes, kernel/syscalls,
-# kernel/user_faults, and the tests' hold point kernel/user_hold), on chapter
-# 11's kernel.
+# (user_layout), a process's page tables (user_address_space) and their audit
+# (user_audit), the kernel half shared by every process (kernel/kernel_half),
+# the processes and their system calls and faults (kernel/processes,
+# kernel/syscalls, kernel/user_faults, and the tests' hold point
+# kernel/user_hold), on chapter 11's kernel.
 CHAPTER_BASE := 11-heap
-CHAPTER_NEW_MODULES := user_elf user_layout user_address_space kernel/kernel_half kernel/processes \
+CHAPTER_NEW_MODULES := user_elf user_layout user_address_space user_audit kernel/kernel_half kernel/processes \
     kernel/syscalls kernel/user_faults kernel/user_hold
 # The ring-3 plumbing in the runtime: user segments, SYSCALL/SYSRET, the user copy.
 CHAPTER_NEW_RUNTIME := user_mode

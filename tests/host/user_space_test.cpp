@@ -1,6 +1,6 @@
 // Chapter 12: the handoff's module table rule by rule, the user-ELF reader
-// rule by rule, the user-range check, the ring-3 fault rules, and a
-// process's page tables over a fake physical
+// rule by rule, the user-range check, the ring-3 fault rules, the audit of a
+// process's tables, and a process's page tables over a fake physical
 // memory (creation sharing the kernel half, every refusal of map_page, and a
 // teardown that returns exactly the frames the process owned).
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@
 #include "memory_map_builder.h"
 #include "mm/handoff_validation.h"
 #include "mm/user_address_space.h"
+#include "mm/user_audit.h"
 #include "mm/user_elf.h"
 #include "mm/user_layout.h"
 
@@ -297,5 +298,88 @@ TEST(BootModules, EachBrokenRuleIsRefusedWithTheModulesIndex) {
         ASSERT_FALSE(v.ok()) << c.what;
         EXPECT_STREQ(v.field, c.field) << c.what << ": " << v.rule;
         if (std::string(c.field) != "module_count") EXPECT_EQ(v.index, 1u) << c.what;
+    }
+}
+
+// ---- the audit of a process's tables (mm/user_audit.h) ---------------------------------
+
+namespace {
+
+// One 4 KiB leaf at `va` with `leaf` flags, every table on the way created
+// with `tables` flags: tables the audit must judge, built by hand because
+// UserAddressSpace refuses to build the bad ones.
+void map_raw(FakePhysicalMemory& memory, FakeFrameSource& frames, PhysAddr pml4, VirtAddr va, PhysAddr pa,
+             uint64_t leaf, uint64_t tables) {
+    PhysAddr at = pml4;
+    for (auto level : {mm::PageTableLevel::kPml4, mm::PageTableLevel::kPdpt, mm::PageTableLevel::kPd}) {
+        mm::PageTableEntry& e = (*memory.table_at(at))[mm::index_at(va, level)];
+        if (!e.present()) {
+            const PhysAddr fresh = frames.alloc_frame().frame();
+            for (auto& x : memory.table_at(fresh)->entries) x.clear();
+            e.set(level, fresh, tables);
+        }
+        at = e.address();
+    }
+    (*memory.table_at(at))[mm::index_at(va, mm::PageTableLevel::kPt)].set(mm::PageTableLevel::kPt, pa, leaf);
+}
+
+mm::UserAudit audit_of(FakePhysicalMemory& memory, PhysAddr pml4) {
+    mm::PageTableWalker walker(pml4, memory);
+    return mm::audit_user_space(walker);
+}
+
+struct AuditedSpace {
+    FakePhysicalMemory memory{kBase, 64};
+    FakeFrameSource frames{memory};
+    PhysAddr pml4 = frames.alloc_frame().frame();
+    AuditedSpace() {
+        using namespace mm::user_flags;
+        for (auto& e : memory.table_at(pml4)->entries) e.clear();
+        const PhysAddr f = frames.alloc_frame().frame();
+        map_raw(memory, frames, pml4, VirtAddr(0x400000), f, kText, kTable);
+        map_raw(memory, frames, pml4, mm::kUserStackBottom, f, kData, kTable);
+        map_raw(memory, frames, pml4, VirtAddr(0xFFFF'FFFF'8000'1000ull), f, x86::pte::kPresent,
+                x86::pte::kPresent | x86::pte::kWritable);  // kernel text: supervisor
+    }
+};
+
+}  // namespace
+
+TEST(UserAudit, APlainProcessPasses) {
+    AuditedSpace s;
+    const mm::UserAudit a = audit_of(s.memory, s.pml4);
+    EXPECT_TRUE(a.ok());
+    EXPECT_EQ(a.user_pages, 2u);
+    EXPECT_EQ(a.kernel_pages, 1u);
+}
+
+TEST(UserAudit, EachBrokenRuleIsCounted) {
+    using namespace mm::user_flags;
+    const PhysAddr f = kBase;
+    {
+        AuditedSpace s;  // a user page in the kernel half
+        map_raw(s.memory, s.frames, s.pml4, VirtAddr(0xFFFF'C000'0000'0000ull), f, kRodata, kTable);
+        const mm::UserAudit a = audit_of(s.memory, s.pml4);
+        EXPECT_EQ(a.kernel_user, 1u);
+        EXPECT_EQ(a.first_bad, VirtAddr(0xFFFF'C000'0000'0000ull));
+        EXPECT_FALSE(a.ok());
+    }
+    {
+        AuditedSpace s;  // near page 0, and at the user limit
+        map_raw(s.memory, s.frames, s.pml4, VirtAddr(0x1000), f, kRodata, kTable);
+        map_raw(s.memory, s.frames, s.pml4, mm::kUserLimit, f, kRodata, kTable);
+        EXPECT_EQ(audit_of(s.memory, s.pml4).outside, 2u);
+    }
+    {
+        AuditedSpace s;  // writable and executable: a data page without NX
+        map_raw(s.memory, s.frames, s.pml4, VirtAddr(0x500000), f, kText | x86::pte::kWritable, kTable);
+        EXPECT_EQ(audit_of(s.memory, s.pml4).wx, 1u);
+    }
+    {
+        AuditedSpace s;  // a user leaf whose tables are supervisor-only is not a user page
+        map_raw(s.memory, s.frames, s.pml4, VirtAddr(0x8000'0000ull), f, kRodata, x86::pte::kPresent | x86::pte::kWritable);
+        const mm::UserAudit a = audit_of(s.memory, s.pml4);
+        EXPECT_TRUE(a.ok());
+        EXPECT_EQ(a.user_pages, 2u);
     }
 }

@@ -10,6 +10,7 @@
 #include "mm/kernel/user_faults.h"
 #include "mm/phys_window.h"
 #include "mm/user_address_space.h"
+#include "mm/user_audit.h"
 #include "mm/user_elf.h"
 #include "mm/user_layout.h"
 #include "support/log.h"
@@ -120,6 +121,23 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
         klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "pml4").kv("value", uint64_t(0)).kv("rule", describe(st));
     else
         built = build_address_space(p, image, PhysAddr(module.physical_base), file, space, frames);
+
+    // book:begin audit-before-entry
+    // Chapter 09's walk over the finished tables, with the user rules, before
+    // a single instruction of the program runs.
+    if (built) {
+        PageTableWalker walker(space.pml4(), tables);
+        const UserAudit audit = audit_user_space(walker);
+        klog::Line(audit.ok() ? klog::Level::kInfo : klog::Level::kError, "user").msg("audit").kv("pid", p.pid)
+            .kv("user-pages", audit.user_pages).kv("kernel-pages", audit.kernel_pages).kv("outside", audit.outside)
+            .kv("kernel-user", audit.kernel_user).kv("wx", audit.wx).kv("huge-user", audit.huge_user)
+            .kv("ok", audit.ok());
+        if (!audit.ok()) {
+            klog::error("user").msg("audit failed").kv("pid", p.pid).kv("va", klog::hex(audit.first_bad));
+            kernel::fail();  // the kernel built these tables: a finding is the kernel's bug, not the program's
+        }
+    }
+    // book:end audit-before-entry
 
     kernel::UserOutcome outcome{kernel::UserEnd::kKilled, 0};
     if (built) {
