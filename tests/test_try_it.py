@@ -329,6 +329,15 @@ def every_program_ends_and_gives_its_frames_back(seen: Seen) -> None:
     assert seen.line("kernel", "ready")
 
 
+def hello_text_walked_under_its_own_cr3(seen: Seen) -> None:
+    walk = seen.gdb_after("text")
+    start = [r for r in seen.lines("user", "start") if r.fields["name"] == "hello"][0]
+    assert f"cr3={int_field(start, 'pml4'):#x}" in walk, walk
+    assert walk.count("|US") >= 4, walk  # PML4, PDPT, PD entries and the leaf
+    module = [r for r in seen.lines("loader", "module") if r.fields["name"] == "hello.elf"][0]
+    assert f"va=0x400000 pa={int_field(module, 'pa') + 0x1000:#x} page=4KiB access=RX user" in walk, walk
+
+
 TRY_IT: dict[str, TryIt] = {
     "make run CH=01-boot CMDLINE=loader.dump-map": TryIt("01-boot", dump_map_has_loader_objects),
     "make run CH=01-boot CMDLINE=test.fail=page-fault": TryIt("01-boot", page_fault_panics),
@@ -381,6 +390,8 @@ TRY_IT: dict[str, TryIt] = {
     "make run CH=11-heap CMDLINE=test.heap-guard": TryIt("11-heap", heap_guard_reported),
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),
     "make run CH=12-user-space": TryIt("12-user-space", every_program_ends_and_gives_its_frames_back),
+    "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
+        ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
 }
 
 
