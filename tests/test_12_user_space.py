@@ -311,4 +311,4 @@ def test_the_lower_half_is_empty_again_after_the_last_program(finished):
     tlb = parse_info_tlb(finished.monitor["info tlb"])
     assert not [e for e in tlb if e.va & (1 << 64) - 1 < 1 << 47]
     share = only(finished, "paging", "phase share_kernel_half")
-    assert int_field(share, "present-before") + int_field(share, "tables-created") == int_field(share, "slots") == 256
+    assert int_field(share, "present-before") + int_field(share, "tables") == int_field(share, "slots") == 256

@@ -32,7 +32,7 @@ void share_kernel_half(KernelAddressSpace& space, BitmapFrameAllocator& frames) 
     }
     // Only empty entries became present: no translation changed, nothing to flush.
     klog::info("paging").msg("phase share_kernel_half").kv("slots", uint64_t(256))
-        .kv("present-before", present_before).kv("tables-created", created).kv("frames-from", "bitmap");
+        .kv("present-before", present_before).kv("tables", created).kv("frames-from", "bitmap");
 }
 // book:end share-kernel-half
 

@@ -15,7 +15,7 @@
 
 namespace mm {
 
-//   [INFO  paging] phase share_kernel_half slots=256 present-before=… tables-created=… frames-from=bitmap
+//   [INFO  paging] phase share_kernel_half slots=256 present-before=… tables=… frames-from=bitmap
 void share_kernel_half(KernelAddressSpace& space, BitmapFrameAllocator& frames);
 
 }  // namespace mm
