@@ -4,10 +4,11 @@
 # (user_audit), the kernel half shared by every process (kernel/kernel_half),
 # the processes and their system calls and faults (kernel/processes,
 # kernel/syscalls, kernel/user_faults, and the tests' hold point
-# kernel/user_hold), on chapter 11's kernel.
+# kernel/user_hold and SYSRET-hazard hook kernel/sysret_hazard_test), on
+# chapter 11's kernel.
 CHAPTER_BASE := 11-heap
 CHAPTER_NEW_MODULES := user_elf user_layout user_address_space user_audit kernel/kernel_half kernel/processes \
-    kernel/syscalls kernel/user_faults kernel/user_hold
+    kernel/syscalls kernel/user_faults kernel/user_hold kernel/sysret_hazard_test
 # The ring-3 plumbing in the runtime: user segments, SYSCALL/SYSRET, the user copy.
 CHAPTER_NEW_RUNTIME := user_mode
 # Host unit tests (tests/host/) of what this chapter adds.

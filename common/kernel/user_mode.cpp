@@ -250,7 +250,8 @@ uint64_t copy_user_bytes(void* to, const void* from, uint64_t bytes, uint64_t* f
 extern "C" int64_t user_syscall_dispatch(kernel::SyscallFrame* frame) {
     const int64_t result = kernel::g_syscall_handler(*frame);
     if (frame->rip >= (uint64_t(1) << 47)) {
-        klog::warn("user").msg("killed").kv("rule", "sysret-non-canonical-rip").kv("rip", klog::hex(frame->rip));
+        klog::warn("user").msg("killed").kv("rule", "sysret-non-canonical-rip").kv("rip", klog::hex(frame->rip))
+            .kv("why", "SYSRET to a non-canonical RIP faults in ring 0, on the program's stack");
         kernel::leave_user({kernel::UserEnd::kKilled, -1});
     }
     return result;

@@ -2,6 +2,7 @@
 
 #include "abi/syscalls.h"
 #include "mm/kernel/processes.h"
+#include "mm/kernel/sysret_hazard_test.h"
 #include "mm/kernel/user_hold.h"
 #include "mm/user_layout.h"
 #include "support/log.h"
@@ -75,6 +76,7 @@ int64_t handle_syscall(kernel::SyscallFrame& frame) {
     const Process* p = current_process();
     KASSERT(p != nullptr);
     hold_in_program_if_requested(*p);  // user.hold=NAME: tests read QEMU's view under this CR3 (user_hold.h)
+    damage_sysret_rip_if_requested(*p, frame);  // test.sysret-rip=NAME (sysret_hazard_test.h)
     switch (abi::Syscall(frame.number)) {
         case abi::Syscall::kWrite: return sys_write(*p, frame.arg[0], frame.arg[1], frame.arg[2]);
         case abi::Syscall::kExit: kernel::leave_user({kernel::UserEnd::kExit, int64_t(frame.arg[0])});
