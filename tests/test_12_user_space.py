@@ -51,6 +51,7 @@ PROGRAMS = {
     "read-kernel": ("killed", "kernel-memory"),
     "write-text": ("killed", "write-read-only"),
     "exec-stack": ("killed", "execute-no-execute"),
+    "privileged": ("killed", "general-protection"),
     "kernel-pointer": ("killed", "bad-user-pointer"),
     "wild-pointer": ("killed", "user-pointer-fault"),
     "wild-length": ("killed", "bad-user-pointer"),
@@ -212,6 +213,11 @@ def test_each_fault_is_decoded_at_the_address_the_program_touched(boot, request)
     for name in ("null-read", "read-kernel", "write-text", "exec-stack"):
         assert int_field(kill(name), "vector") == 14, name
         assert USER_LOWEST <= int_field(kill(name), "rip") < USER_LIMIT or name == "exec-stack"
+    # HLT in ring 3: #GP(0), delivered on the stack TSS.RSP0 names (it has no IST stack).
+    k = kill("privileged")
+    assert (int_field(k, "vector"), int_field(k, "error")) == (13, 0)
+    text = next(s for s in user_elf("privileged").loads if s.flags & PF_X)
+    assert text.vaddr <= int_field(k, "rip") < text.vaddr + text.memsz
 
 
 @pytest.mark.parametrize("boot", ["finished", "without_smap"])

@@ -14,4 +14,5 @@ CHAPTER_NEW_RUNTIME := user_mode
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := user_space_test
 # The programs on its disk image, \user\NAME.elf (chapters/12-user-space/user/NAME.cpp, mk/user.mk).
-CHAPTER_USER_PROGRAMS := hello null-read read-kernel write-text exec-stack kernel-pointer wild-pointer wild-length
+CHAPTER_USER_PROGRAMS := hello null-read read-kernel write-text exec-stack privileged kernel-pointer wild-pointer \
+    wild-length

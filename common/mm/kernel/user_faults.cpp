@@ -12,7 +12,16 @@
 namespace mm {
 namespace {
 
-constexpr uint64_t kPageFault = 14;
+constexpr uint64_t kInvalidOpcode = 6, kGeneralProtection = 13, kPageFault = 14;
+
+// What an exception other than #PF says about the program, in a sentence.
+const char* exception_reason(uint64_t vector) {
+    switch (vector) {
+        case kInvalidOpcode: return "an undefined instruction";
+        case kGeneralProtection: return "a privileged instruction, or a non-canonical address";
+        default: return "the program raised an exception";
+    }
+}
 
 kernel::TrapHandler g_kernel_faults = nullptr;  // chapter 10's reports
 
@@ -30,7 +39,7 @@ void report_user_fault(const kernel::TrapFrame& f, const Process& p) {
             .kv("rip", klog::hex(f.rip)).kv("vector", f.vector).kv("why", rule.explanation);
     } else {
         line.kv("rule", kernel::exception_name(f.vector)).kv("rip", klog::hex(f.rip)).kv("vector", f.vector)
-            .kv("error", klog::hex(f.error_code)).kv("why", "the program raised an exception");
+            .kv("error", klog::hex(f.error_code)).kv("why", exception_reason(f.vector));
     }
 }
 
