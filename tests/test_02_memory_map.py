@@ -47,7 +47,7 @@ CLASS_OF_KIND = {
     "kernel-image": "loader-owned", "boot-handoff": "loader-owned",
     "boot-page-tables": "loader-owned", "boot-stack": "loader-owned", "loader-code": "loader-owned",
     "acpi-reclaim": "firmware", "acpi-nvs": "firmware", "firmware-runtime": "firmware",
-    "reserved": "reserved",
+    "reserved": "reserved", "framebuffer": "reserved",
     "device": "device",
 }
 RAM_CLASSES = ("usable", "loader-owned", "firmware")
@@ -162,6 +162,28 @@ class MemoryMapChecks:
         assert int_field(totals, "ram-end") == max(e for _, _, e, c in ranges if c in RAM_CLASSES)
         assert int_field(totals, "ranges") == len(ranges)
         assert size_field(totals, "usable") > configured // 2, "most of a fresh machine's RAM is free"
+
+    def test_the_framebuffer_is_set_aside_once_with_what_the_map_had_there(self, finished):
+        """The GOP framebuffer is never RAM to the kernel, whatever the map
+        calls it: one `set aside` line with its page-rounded range, the kinds
+        the descriptors give it (computed here from the descriptors) and the
+        bytes that had been RAM. On this machine (a VGA card) it is a PCI BAR
+        the map does not describe; a framebuffer the map calls usable is
+        reached by host tests only (tests/host/memory_map_test.cpp), and
+        QEMU's ramfb, in reserved RAM, by tests/test_06_mmio.py."""
+        loader = only(finished, "loader", "framebuffer")
+        base, size = int_field(loader, "base"), size_field(loader, "size")
+        start, end = base - base % PAGE, -(-(base + size) // PAGE) * PAGE
+        line = only(finished, "memmap", "set aside")
+        assert (line.fields["what"], int_field(line, "start"), int_field(line, "end")) == ("framebuffer", start, end)
+        overlapped = [(expected_kind(t, a), max(s, start), min(e, end))
+                      for t, s, e, a in kernel_descriptors(finished) if s < end and start < e]
+        kinds = sorted({k for k, _, _ in overlapped}, key=list(CLASS_OF_KIND).index)
+        assert line.fields["was"] == ("+".join(kinds) or "undescribed")
+        assert size_field(line, "ram") == sum(e - s for k, s, e in overlapped if CLASS_OF_KIND[k] in RAM_CLASSES)
+        framebuffer_ranges = [(s, e) for k, s, e, _ in kernel_ranges(finished) if k == "framebuffer"]
+        assert all(start <= s and e <= end for s, e in framebuffer_ranges)
+        assert sum(e - s for s, e in framebuffer_ranges) == sum(e - s for _, s, e in overlapped)
 
     def test_loader_objects_sit_in_their_own_kind(self, finished):
         objects = {r.fields["name"]: r for r in finished.records_for("memmap") if r.event == "loader object"}

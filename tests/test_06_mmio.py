@@ -26,7 +26,7 @@ import harness
 from harness import only
 from harness.inspections import inspected_boot, page_table_leaves, parse_page_table_leaves, parse_page_walk, screen_ppm
 from harness.log import int_field, size_field
-from harness.monitor import parse_info_tlb
+from harness.monitor import parse_info_registers, parse_info_tlb
 from harness.paging_model import ram_runs
 from harness.protections import check_protections, memory_type, pat_in_force
 
@@ -53,6 +53,7 @@ BARS = [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255,
 
 P, RW, PWT, PCD, PS, PAT4K, PAT_LARGE, NX = 1, 1 << 1, 1 << 3, 1 << 4, 1 << 7, 1 << 7, 1 << 12, 1 << 63
 ADDRESS = 0x000F_FFFF_FFFF_F000
+CR0_NW, CR0_CD = 1 << 29, 1 << 30
 
 
 def pat_index(entry: int, level: int) -> int:
@@ -114,6 +115,10 @@ def test_pat_changes_pa4_to_write_combining_only(finished):
     assert int_field(pat, "was") == PAT_POWER_ON  # OVMF leaves the power-on value
     assert int_field(pat, "now") == PAT_EXPECTED
     assert pat_entry(PAT_EXPECTED, 4) == WC and pat_entry(PAT_EXPECTED, 3) == UC
+    # The change runs with the caches in no-fill mode (CR0.CD=1, SDM Vol. 3A
+    # 11.11.8 step 4); QEMU's view after the boot: normal cache mode is back (step 12).
+    cr0 = parse_info_registers(finished.monitor["info registers"])["CR0"]
+    assert not cr0 & (CR0_CD | CR0_NW), f"caches left disabled after the PAT change: CR0={cr0:#x}"
 
 
 def test_acpi_tables_found_through_the_xsdt(finished):
@@ -304,8 +309,14 @@ def test_one_damaged_table_ends_the_boot_with_its_rejection(built):
 # Integrated GPUs scan out of system RAM; QEMU's ramfb does the same, and
 # OVMF's QemuRamfbDxe allocates its framebuffer with AllocateReservedPages,
 # so the memory map lists it as EfiReservedMemoryType inside RAM. The kernel
-# maps it WC at FB_BASE; the identity map and the window must not give any
-# of its frames a second, write-back mapping. The one extra machine shape of
+# sets it aside (kind framebuffer) and maps it WC at FB_BASE; the identity map
+# and the window must not give any of its frames a second, write-back
+# mapping. What a boot cannot show: a framebuffer the map calls conventional
+# or boot-services data (no QEMU device and OVMF driver make one), whose
+# frames the allocators would otherwise hand out; host tests cover that
+# (tests/host/memory_map_test.cpp, frame_allocator_test.cpp,
+# ram_run_mapper_test.cpp, steady_state_test.cpp: a fake map with the
+# framebuffer across a conventional/boot-services-data edge). The one extra machine shape of
 # the per-frame checks: every other boot has the VGA card's framebuffer in a
 # PCI BAR, where no RAM mapping could reach it.
 
@@ -325,9 +336,14 @@ def test_ramfb_framebuffer_is_reserved_ram_with_one_mapping_and_one_type(ramfb):
     end = base + -(-size // PAGE) * PAGE
     # In guest RAM (-m 256M: [0, 256 MiB) on q35), in a range the map calls reserved: RAM on both sides.
     assert end <= 256 * MiB, f"framebuffer {base:#x} not in guest RAM"
+    # The map calls it reserved (QemuRamfbDxe: AllocateReservedPages); the kernel
+    # sets it aside as a kind of its own, once, before anything allocates.
+    set_aside = only(ramfb, "memmap", "set aside")
+    assert (set_aside.fields["was"], size_field(set_aside, "ram")) == ("reserved", 0)
     holder = [r for r in ramfb.records_for("memmap") if r.event == "range"
               and int_field(r, "start") <= base and end <= int_field(r, "end")]
-    assert [r.fields["kind"] for r in holder] == ["reserved"], "QemuRamfbDxe: AllocateReservedPages"
+    assert [r.fields["kind"] for r in holder] == ["framebuffer"]
+    assert (int_field(holder[0], "start"), int_field(holder[0], "end")) == (base - base % PAGE, end)
     runs = ram_runs(ramfb)
     reserved = (int_field(holder[0], "start"), int_field(holder[0], "end"))
     assert any(e <= reserved[0] for _, e in runs) and any(s >= reserved[1] for s, _ in runs), "RAM on both sides"
@@ -348,3 +364,75 @@ def test_ramfb_protections_seen_by_qemu(ramfb):
     """Per frame, from QEMU's view: no frame writable and executable, none with two memory types."""
     check_protections(ramfb, CHAPTER)
     harness.assert_ready_without_warnings(ramfb)
+
+
+# ---- ACPI tables in reserved memory ------------------------------------------------------------
+#
+# OVMF puts QEMU's ACPI tables in ACPI reclaim memory, which the identity map
+# and the window cover; some PC firmware puts them in EfiReservedMemoryType,
+# which no RAM mapping covers. `test.acpi-in-reserved`
+# (chapters/06-mmio/acpi_in_reserved_memory.cpp) relabels the reclaim
+# descriptors reserved before the kernel reads the map, the shape such
+# firmware hands over; the tables' frames must then be read through the
+# kernel's ACPI tables window alone, read-only, NX and WB.
+ACPI_TABLES_BASE = 0xFFFF_C800_0000_0000
+
+
+def table_frames(result) -> list[tuple[int, int, str, str]]:
+    """The `map table-frame` lines: (pa, va, flags, type)."""
+    return [(int_field(r, "pa"), int_field(r, "va"), r.fields["flags"], r.fields["type"])
+            for r in result.records_for("acpi") if r.event == "map table-frame"]
+
+
+def test_acpi_tables_in_firmware_ram_need_no_window(finished, tlb):
+    """The plain boot: every table OVMF lists is in ACPI reclaim or NVS
+    memory, read where RAM is mapped; the window maps nothing (QEMU agrees)."""
+    tables = only(finished, "acpi", "tables")
+    assert int_field(tables, "reserved-frames") == 0 and table_frames(finished) == []
+    kinds = {r.fields["kind"] for r in finished.records_for("memmap") if r.event == "range"
+             and int_field(r, "start") <= int_field(tables, "root-pa") < int_field(r, "end")}
+    assert kinds <= {"acpi-reclaim", "acpi-nvs"}, kinds
+    assert not [e for e in tlb if ACPI_TABLES_BASE <= e.va & (1 << 64) - 1 < ACPI_TABLES_BASE + (512 << 30)]
+
+
+@pytest.fixture(scope="module")
+def acpi_in_reserved(built):
+    config = harness.BootConfig(CHAPTER, cmdline="test.acpi-in-reserved",
+                                monitor_commands=("info registers", "info tlb", page_table_leaves))
+    result = harness.boot(config)
+    harness.assert_outcome(result, "success")
+    return result
+
+
+def test_acpi_tables_in_reserved_memory_are_read_through_their_own_window(acpi_in_reserved, finished):
+    result = acpi_in_reserved
+    assert only(result, "acpi", "acpi-reclaim relabelled reserved on request").fields["descriptors"] != "0"
+    tables = only(result, "acpi", "tables")
+    # The same tables and devices as the plain boot, read from reserved memory.
+    plain = only(finished, "acpi", "tables")
+    same = ("rsdp", "root-pa", "entries", "madt", "ioapics", "hpet")
+    assert {k: tables.fields[k] for k in same} == {k: plain.fields[k] for k in same}
+    assert [r.fields["pa"] for r in result.records_for("mmio") if r.event.startswith("map ")] == \
+        [r.fields["pa"] for r in finished.records_for("mmio") if r.event.startswith("map ")]
+    frames = table_frames(result)
+    assert len(frames) == int_field(tables, "reserved-frames") > 0
+    reserved = [(int_field(r, "start"), int_field(r, "end")) for r in result.records_for("memmap")
+                if r.event == "range" and r.fields["kind"] == "reserved"]
+    for pa, va, flags, memory in frames:
+        assert va == ACPI_TABLES_BASE + pa and (flags, memory) == ("P|NX", "WB")
+        assert any(s <= pa < e for s, e in reserved), f"{pa:#x} is not reserved memory"
+    pages = {pa for pa, *_ in frames}
+    for pointer in ("rsdp", "root-pa"):
+        assert int_field(tables, pointer) & ~(PAGE - 1) in pages, pointer
+    assert not [r for r in ram_runs(result) if any(r[0] <= pa < r[1] for pa in pages)], "a table frame is in a RAM run"
+    # QEMU's view: the window holds exactly those frames, 4 KiB, read-only, NX, WB, and no other leaf maps them.
+    leaves = parse_page_table_leaves(result.monitor["page_table_leaves"])
+    pat = pat_in_force(result)
+    window = [leaf for leaf in leaves if ACPI_TABLES_BASE <= leaf.va < ACPI_TABLES_BASE + (512 << 30)]
+    assert sorted((leaf.va - ACPI_TABLES_BASE, leaf.pa, leaf.size) for leaf in window) == \
+        sorted((pa, pa, PAGE) for pa in pages)
+    for leaf in window:
+        assert not leaf.writable and not leaf.executable and memory_type(leaf, pat) == "WB", leaf
+    others = [leaf for leaf in leaves if leaf not in window and any(leaf.pa <= pa < leaf.end for pa in pages)]
+    assert not others, others
+    check_protections(result, CHAPTER)

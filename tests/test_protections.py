@@ -171,6 +171,10 @@ def test_a_frame_with_two_memory_types_fails(built):
     uc = (0xFFFF_C000_0000_0000, 4096, 0x200_1000 | P | RW | PCD | PWT | NX)
     with pytest.raises(AssertionError, match=r"is WB at .* and UC at 0xffffc00000000000"):
         _frames(uc, wb, log=LOG_WITH_PAT)
+    # An ACPI table frame in the window (read-only, WB) that a device slot also maps UC.
+    acpi = (0xFFFF_C800_0000_0000 + 0x200_1000, 4096, 0x200_1000 | P | NX)
+    with pytest.raises(AssertionError, match=r"is WB at 0xffffc80002001000 and UC at 0xffffc00000000000"):
+        _frames(acpi, uc, log=LOG_WITH_PAT)
     large_wc = (FRAMEBUFFER, 2 << 20, 0x200_0000 | P | RW | PS | PAT_LARGE | NX)
     with pytest.raises(AssertionError, match=r"is WB at 0xffff800002000000 and WC at 0xffffd00000000000"):
         _frames(large_wc, wb, log=LOG_WITH_PAT)

@@ -6,6 +6,7 @@
 // into its own window. After the switch the kernel proves each mapping by
 // using it: it reads the LAPIC's and IOAPIC's version registers and the
 // HPET's capabilities, and draws a test pattern into the framebuffer.
+#include "acpi_in_reserved_memory.h"
 #include "mm/address_space_layout.h"
 #include "arch/x86/cpu.h"
 #include "boot/handoff.h"
@@ -106,6 +107,7 @@ void draw_pattern(const mm::HandoffFramebuffer& h) {
 
 // book:begin kernel-main
 void kernel_main(const boot::BootHandoff& handoff) {
+    put_acpi_tables_in_reserved_memory_if_requested(handoff);  // a firmware shape, beside the story: acpi_in_reserved_memory.cpp
     mm::BootIntake& intake = mm::start_boot_memory(handoff);
 
     chapter06::MemoryManager memory(intake.handoff, intake.memory, intake.frames);

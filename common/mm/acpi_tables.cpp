@@ -1,7 +1,5 @@
 #include "mm/acpi_tables.h"
 
-#include "mm/ram_runs.h"
-
 namespace mm::acpi {
 namespace {
 
@@ -49,6 +47,12 @@ constexpr TableKind kHpet = {signature("HPET"), kHpetTableLength, "hpet", "hpet.
                              "hpet.checksum"};
 
 constexpr const char* kUnreadable = "must point to readable memory";
+
+// The rule a failed read broke: the reader's own, or kUnreadable.
+const char* unreadable(const AcpiMemory& memory) {
+    const char* rule = memory.refusal();
+    return rule != nullptr ? rule : kUnreadable;
+}
 constexpr const char* kBadSum = "the table's bytes must sum to 0 (mod 256)";
 constexpr const char* kLengthRule = "must cover the table's fixed part and be at most 64KiB";
 
@@ -58,7 +62,7 @@ constexpr const char* kLengthRule = "must cover the table's fixed part and be at
 Violation load_table(AcpiMemory& memory, PhysAddr pa, const TableKind& kind, uint64_t index,
                      const uint8_t** table, uint32_t* length) {
     const uint8_t* header = memory.bytes_at(pa, kHeaderLength);
-    if (header == nullptr) return reject(kind.address, pa.value(), kUnreadable, index);
+    if (header == nullptr) return reject(kind.address, pa.value(), unreadable(memory), index);
     if (le32(header) != kind.signature)
         return reject(kind.signature_field, le32(header), "must match the table it was reached as", index);
     const uint32_t n = le32(header + 4);
@@ -128,7 +132,7 @@ Violation read_hpet(const uint8_t* hpet, AcpiDevices* out) {
 
 Violation read_rsdp(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out) {
     const uint8_t* p = memory.bytes_at(rsdp, kRsdpV1Length);
-    if (p == nullptr) return reject("rsdp", rsdp.value(), kUnreadable);
+    if (p == nullptr) return reject("rsdp", rsdp.value(), unreadable(memory));
     if (le64(p) != kRsdpSignature) return reject("rsdp.signature", le64(p), "must be \"RSD PTR \"");
     if (const uint8_t sum = byte_sum(p, kRsdpV1Length); sum != 0)
         return reject("rsdp.checksum", sum, "the first 20 bytes must sum to 0 (mod 256)");
@@ -137,7 +141,7 @@ Violation read_rsdp(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out) {
     uint64_t xsdt = 0;
     if (out->rsdp_revision >= 2) {
         p = memory.bytes_at(rsdp, kRsdpV2Length);
-        if (p == nullptr) return reject("rsdp", rsdp.value(), kUnreadable);
+        if (p == nullptr) return reject("rsdp", rsdp.value(), unreadable(memory));
         const uint32_t length = le32(p + 20);
         if (length < kRsdpV2Length || length > kMaxTableLength)
             return reject("rsdp.length", length, "must be at least 36 and at most 64KiB");
@@ -164,17 +168,6 @@ Violation read_rsdp(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out) {
 }
 
 }  // namespace
-
-const uint8_t* RamAcpiMemory::bytes_at(PhysAddr pa, uint64_t length) {
-    uint64_t end = 0;
-    if (length == 0 || __builtin_add_overflow(pa.value(), length, &end) || end > PhysAddr::kLimit) return nullptr;
-    for (uint64_t page = pa.page_base().value(); page < end; page += kPageSize) {
-        if (page == 0) return nullptr;  // page 0 is mapped nowhere
-        const MemoryRange* range = ranges_.find(PhysAddr(page));
-        if (range == nullptr || !is_ram(*range)) return nullptr;
-    }
-    return to_pointer_(pa);
-}
 
 Violation find_acpi_devices(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out) {
     *out = AcpiDevices{};
@@ -209,6 +202,7 @@ Violation find_acpi_devices(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out)
             if (out->unreadable_entries++ == 0) {
                 out->first_unreadable_index = uint32_t(i);
                 out->first_unreadable_address = address;
+                out->first_unreadable_rule = address < PhysAddr::kLimit ? unreadable(memory) : "must be below 2^52";
             }
             continue;
         }

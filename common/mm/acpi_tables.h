@@ -31,7 +31,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mm/memory_ranges.h"
 #include "mm/phys_addr.h"
 #include "support/violation.h"
 
@@ -39,28 +38,19 @@ namespace mm::acpi {
 
 // How the parser reads [pa, pa + length): a pointer to those bytes, or nullptr
 // when the range cannot be read (not memory, or past what the reader covers).
+// The kernel's reader (acpi_table_window.h) checks each range against the
+// memory map first, so a corrupt table pointer into a device range, a hole or
+// RAM the kernel owns is reported as unreadable, with refusal() saying why,
+// instead of being followed.
 class AcpiMemory {
 public:
     virtual const uint8_t* bytes_at(PhysAddr pa, uint64_t length) = 0;
+    // After bytes_at() returned nullptr: the rule the range broke (a string
+    // literal), or nullptr to let the parser say "must point to readable memory".
+    virtual const char* refusal() const { return nullptr; }
 
 protected:
     ~AcpiMemory() = default;
-};
-
-// The kernel's reader: `to_pointer` turns a physical address into a pointer
-// (the identity map before the switch, the phys-offset window after it), but
-// only for ranges the memory map says are RAM, which both map. A corrupt
-// table pointer into a device range or a hole is then reported by the parser
-// as unreadable instead of being followed into a page fault.
-class RamAcpiMemory final : public AcpiMemory {
-public:
-    using ToPointer = const uint8_t* (*)(PhysAddr pa);
-    RamAcpiMemory(const MemoryRangeList& ranges, ToPointer to_pointer) : ranges_(ranges), to_pointer_(to_pointer) {}
-    const uint8_t* bytes_at(PhysAddr pa, uint64_t length) override;
-
-private:
-    const MemoryRangeList& ranges_;
-    ToPointer to_pointer_;
 };
 
 // A table larger than this is taken for garbage: real MADTs and XSDTs are a
@@ -82,6 +72,7 @@ struct AcpiDevices {
     uint32_t unreadable_entries = 0;  // entries pointing where the reader cannot read: skipped
     uint32_t first_unreadable_index = 0;  // the first of those, for the log
     uint64_t first_unreadable_address = 0;
+    const char* first_unreadable_rule = nullptr;  // why the reader refused it
 
     bool has_madt = false;
     PhysAddr madt_local_apic;     // the MADT's local APIC address (an override entry, type 5, wins)

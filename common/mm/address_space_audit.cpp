@@ -26,6 +26,11 @@ const char* region_of(VirtAddr va, const RegionExpectation* regions, size_t coun
     return va.is_upper_half() ? "upper-half" : "lower-half";
 }
 
+AuditRule rule_for(StrayKind kind) {
+    if (kind == StrayKind::kPsInPml5e) return AuditRule::kPsInPml5e;
+    return kind == StrayKind::kPsInPml4e ? AuditRule::kPsInPml4e : AuditRule::kNotPresentNonZero;
+}
+
 void count_page(RegionResult& result, PageSize size) {
     switch (size) {
         case PageSize::k4KiB: ++result.pages_4k; break;
@@ -48,6 +53,7 @@ const char* describe(AuditRule rule) {
         case AuditRule::kUser: return "no entry may be user-accessible (U/S)";
         case AuditRule::kNotPresentNonZero: return "every non-present entry must be zero";
         case AuditRule::kPsInPml4e: return "PS is reserved in a PML4 entry";
+        case AuditRule::kPsInPml5e: return "PS is reserved in a PML5 entry";
         case AuditRule::kSharedTable: return "no table may be reachable twice";
         case AuditRule::kTooManyTables: return "too many tables to audit";
         case AuditRule::kUnexpected: return "every mapped page must belong to an expected region";
@@ -138,9 +144,9 @@ public:
     }
 
     void stray_entry(const StrayEntry& stray) override {
-        const bool ps = stray.kind == StrayKind::kPsInPml4e;
+        const bool ps = stray.kind != StrayKind::kNotPresentNonZero;
         ++(ps ? counts_.malformed : counts_.nonzero_not_present);
-        report(ps ? AuditRule::kPsInPml4e : AuditRule::kNotPresentNonZero, stray.va, stray.entry->raw(), 0);
+        report(rule_for(stray.kind), stray.va, stray.entry->raw(), 0);
     }
     // book:end audit-visitor
 
@@ -381,6 +387,7 @@ FindingText finding_text(const Finding& f) {
             break;
         case AuditRule::kNotPresentNonZero:
         case AuditRule::kPsInPml4e:
+        case AuditRule::kPsInPml5e:
             hex(text.found, sizeof(text.found), f.found);
             hex(text.expected, sizeof(text.expected), f.expected);
             break;

@@ -15,7 +15,7 @@
 //    hold for every entry (SDM Vol. 3A, 4.5 and 4.6):
 //      no page both writable and executable (effective rights, all levels)
 //      no entry with U/S, at any level: no page of this kernel is for user mode
-//      every non-present entry zero, and no PS in a PML4 entry
+//      every non-present entry zero, and no PS in a PML4 (or PML5) entry
 //      no table frame reachable twice (two paths to one table would let a
 //        change made for one address silently change another)
 //      every mapped page inside an expected region
@@ -32,6 +32,9 @@
 //    second holds every leaf against them. Any conflicting pair has one such
 //    leaf, so the check is complete; more ranges than it can hold are
 //    refused by name (kTooManyFrameRanges), never skipped in silence.
+//
+// Both take the tables' depth from the walker (PageTableWalker::depth): the
+// same rules hold at 4 and 5 levels, only the root and the canonical form differ.
 #pragma once
 
 #include <stddef.h>
@@ -80,6 +83,7 @@ enum class AuditRule : uint8_t {
     kUser,               // found: the entry's raw flags
     kNotPresentNonZero,  // found: the raw entry
     kPsInPml4e,          // found: the raw entry
+    kPsInPml5e,          // found: the raw entry
     kSharedTable,        // found: the table frame
     kTooManyTables,      // found: the table frame that did not fit
     kUnexpected,         // found: normalized effective flags
@@ -121,7 +125,7 @@ struct AuditCounts {
     uint64_t wx = 0;
     uint64_t user = 0;
     uint64_t nonzero_not_present = 0;
-    uint64_t malformed = 0;      // PS in a PML4 entry
+    uint64_t malformed = 0;      // PS in a PML4 or PML5 entry
     uint64_t shared_tables = 0;  // a table reached a second time (not walked again)
     uint64_t unexpected = 0;     // leaves outside every mapped region
     uint64_t untracked = 0;      // tables beyond kMaxAuditTables (not walked), ranges beyond kMaxFrameRanges
@@ -148,7 +152,7 @@ const char* pat_type_name(uint8_t type);
 // twice" rule; a larger address space is refused (kTooManyTables).
 inline constexpr size_t kMaxAuditTables = 1024;
 
-// The global rules over every table reachable from the walker's PML4, then
+// The global rules over every table reachable from the walker's root, then
 // the per-frame rules. `no_execute` is whether NX is in force: without it
 // every page is executable and neither W^X rule can hold, so they are not
 // applied.

@@ -193,14 +193,21 @@ PhysAddr BitmapFrameAllocator::frame_of(uint64_t bit) const {
 }
 
 // book:begin usable-by-type
-UsableByType usable_by_type(const MemoryDescriptorView& map, PhysAddr lowest) {
+UsableByType usable_by_type(const MemoryDescriptorView& map, PhysAddr lowest, const MemoryRangeList& ranges) {
     UsableByType out;
     for (const MemoryDescriptor d : map) {
         if (range_kind_of(d) != RangeKind::kUsable) continue;
         PhysAddr end;
         if (!d.end(&end) || end <= lowest) continue;
         const PhysAddr start = d.physical_start() < lowest ? lowest : d.physical_start();
-        const uint64_t frames = (end - start) / kPageSize;
+        uint64_t set_aside = 0;  // set-aside ranges are whole pages and disjoint
+        for (size_t i = 0; i < ranges.set_aside_count(); ++i) {
+            const SetAside& s = ranges.set_aside_at(i);
+            const PhysAddr from = s.start < start ? start : s.start, to = s.end < end ? s.end : end;
+            if (from < to) set_aside += (to - from) / kPageSize;
+        }
+        out.set_aside_frames += set_aside;
+        const uint64_t frames = (end - start) / kPageSize - set_aside;
         size_t i = 0;
         while (i < out.count && out.entries[i].type != d.type_code()) ++i;
         if (i == out.count) {

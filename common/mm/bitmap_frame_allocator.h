@@ -147,7 +147,10 @@ struct UsableByType {
     size_t count = 0;
     uint64_t total_frames = 0;
     uint64_t reclaimed_frames = 0;  // every type but conventional
+    uint64_t set_aside_frames = 0;  // usable by type, but set aside (the framebuffer): in no entry, no total
 };
-UsableByType usable_by_type(const MemoryDescriptorView& map, PhysAddr lowest);
+// `ranges`: the list built from `map`, whose set-aside ranges
+// (MemoryRangeList::set_aside) the allocators never manage.
+UsableByType usable_by_type(const MemoryDescriptorView& map, PhysAddr lowest, const MemoryRangeList& ranges);
 
 }  // namespace mm

@@ -9,7 +9,8 @@
 //
 // The identity map is an alias of every RAM frame, so it keeps the frame
 // exceptions (ram_run_mapper.h): the kernel image's text and rodata are
-// read-only here, the framebuffer is not mapped at all.
+// read-only here. The framebuffer is never in a RAM run (the range list sets
+// it aside, boot_memory.h), so it is not mapped here at all.
 #pragma once
 
 #include "mm/cpu_paging_features.h"

@@ -39,6 +39,8 @@ inline constexpr uint64_t kIdentityLowMemory = kKernelData;
 // memory types (UC, WC) come with their policies below, not as flags.
 inline constexpr uint64_t kMmio = kKernelData;
 inline constexpr uint64_t kFramebuffer = kKernelData;
+// ACPI tables outside RAM (acpi_table_window.h): read, never written or run.
+inline constexpr uint64_t kAcpiTables = kKernelRodata;
 // The kernel heap (chapter 11): data, never code.
 inline constexpr uint64_t kHeap = kKernelData;
 
@@ -81,6 +83,12 @@ inline constexpr MappingPolicy kMmioPolicy = {leaf_flags::kMmio, PageSize::k4KiB
 // that big), write-combining, so pixel writes leave the CPU in bursts.
 inline constexpr MappingPolicy kFramebufferPolicy = {leaf_flags::kFramebuffer, PageSize::k2MiB,
                                                      MemoryType::kWriteCombining};
+// ACPI tables the firmware left in reserved memory: 4 KiB pages, each frame
+// mapped on its own when a table needs it, read-only and write-back, as
+// Linux's acpi_os_ioremap() maps them on x86 (ioremap_cache); where the
+// firmware's MTRRs say UC the CPU still uses UC (SDM Vol. 3A, Table 11-7:
+// the effective type combines MTRR and PAT).
+inline constexpr MappingPolicy kAcpiTablesPolicy = {leaf_flags::kAcpiTables, PageSize::k4KiB, MemoryType::kNormal};
 // book:end mmio-policies
 
 // book:begin heap-policy

@@ -31,6 +31,24 @@ void log_ranges(const MemoryRangeList& ranges) {
             .pad(column::kEnd).kv("end", klog::hex(r.end))
             .pad(column::kSize).kv("size", klog::size(r.size()))
             .pad(column::kTail).kv("class", range_class_name(range_class(r.kind)));
+    for (size_t i = 0; i < ranges.set_aside_count(); ++i) log_set_aside(ranges.set_aside_at(i));
+}
+
+void log_set_aside(const SetAside& s) {
+    // was=: the kinds the map had there, joined by '+' ("usable+reserved"), or
+    // "undescribed" when the map does not list its addresses (a PCI BAR).
+    char was[96];
+    size_t length = 0;
+    for (unsigned kind = 0; kind < 32; ++kind) {
+        if ((s.was & (uint32_t(1) << kind)) == 0) continue;
+        const Str name = range_kind_name(RangeKind(kind));
+        if (length != 0 && length < sizeof(was)) was[length++] = '+';
+        for (size_t c = 0; c < name.size() && length < sizeof(was); ++c) was[length++] = name[c];
+    }
+    klog::info("memmap").msg("set aside").kv("what", range_kind_name(s.kind)).kv("start", klog::hex(s.start))
+        .kv("end", klog::hex(s.end)).kv("size", klog::size(s.end - s.start))
+        .kv("was", length == 0 ? Str("undescribed") : Str(was, length)).kv("ram", klog::size(s.ram_bytes))
+        .kv("reason", "mapped write-combining by its own phase only: never RAM, never handed out");
 }
 
 void log_totals(const MemoryRangeList& ranges) {

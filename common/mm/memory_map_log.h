@@ -14,7 +14,10 @@ namespace mm {
 // [INFO  memmap] descriptor index=3 type=conventional start=0x100000 end=0x800000 size=7MiB attributes=0xf
 void log_descriptors(const MemoryDescriptorView& map);
 // [INFO  memmap] range start=0x100000 end=0x800000 size=7MiB kind=usable
+// and after them one line per range set aside (MemoryRangeList::set_aside):
+// [INFO  memmap] set aside what=framebuffer start=… end=… size=… was=reserved ram=0B reason="…"
 void log_ranges(const MemoryRangeList& ranges);
+void log_set_aside(const SetAside& set_aside);
 // [INFO  memmap] totals usable=… loader-owned=… firmware=… reserved=… device=… ram=… ranges=N
 void log_totals(const MemoryRangeList& ranges);
 // One line per descriptor classify_descriptor() refused to take at its type's

@@ -18,6 +18,7 @@ const char* range_kind_name(RangeKind kind) {
         case RangeKind::kFirmwareRuntime: return "firmware-runtime";
         case RangeKind::kReserved: return "reserved";
         case RangeKind::kDevice: return "device";
+        case RangeKind::kFramebuffer: return "framebuffer";
     }
     return "?";
 }
@@ -45,7 +46,8 @@ RangeClass range_class(RangeKind kind) {
         case RangeKind::kAcpiReclaim:
         case RangeKind::kAcpiNvs:
         case RangeKind::kFirmwareRuntime: return RangeClass::kFirmware;
-        case RangeKind::kReserved: return RangeClass::kReserved;
+        case RangeKind::kReserved:
+        case RangeKind::kFramebuffer: return RangeClass::kReserved;  // not RAM, mapped only by its own phase
         case RangeKind::kDevice: return RangeClass::kDevice;
     }
     return RangeClass::kFirmware;
@@ -116,6 +118,7 @@ DescriptorKind classify_descriptor(const MemoryDescriptor& d) {
 
 Violation MemoryRangeList::build(const MemoryDescriptorView& map) {
     count_ = 0;
+    set_aside_count_ = 0;
     for (auto it = map.begin(); it != map.end(); ++it) {
         const MemoryDescriptor d = *it;
         PhysAddr end;
@@ -158,6 +161,50 @@ Violation MemoryRangeList::insert(MemoryRange range) {
     return accept();
 }
 // book:end insert-merge
+
+void MemoryRangeList::erase(size_t index) {
+    KASSERT(index < count_);
+    for (size_t i = index; i + 1 < count_; ++i) ranges_[i] = ranges_[i + 1];
+    --count_;
+}
+
+// book:begin set-aside
+Violation MemoryRangeList::set_aside(PhysAddr start, uint64_t size, RangeKind kind, const char* field) {
+    uint64_t last = 0, end_value = 0;
+    if (size == 0) return reject(field, start.value(), "must not be empty (size 0)");
+    if (__builtin_add_overflow(start.value(), size, &last) || !align_up(last, kPageSize, &end_value) ||
+        end_value > PhysAddr::kLimit)
+        return reject(field, start.value(), "must end below the physical address limit");
+    if (set_aside_count_ == kSetAsideCapacity) return reject(field, start.value(), "at most 2 set-aside ranges");
+    SetAside record{start.page_base(), PhysAddr(end_value), kind};
+    // Check every range it meets before changing any: all or nothing.
+    for (const MemoryRange& r : *this) {
+        if (r.end <= record.start || r.start >= record.end || r.kind == kind) continue;
+        const RangeClass cls = range_class(r.kind);
+        if (cls == RangeClass::kLoaderOwned || cls == RangeClass::kFirmware) return reject(field, start.value(), kRefusedSetAside);
+    }
+    // Then each range it meets, one at a time: out of the list, back in as up
+    // to three pieces (before, inside, after), which insert() merges.
+    for (;;) {
+        size_t i = 0;
+        while (i < count_ && (ranges_[i].end <= record.start || ranges_[i].start >= record.end || ranges_[i].kind == kind)) ++i;
+        if (i == count_) break;
+        const MemoryRange r = ranges_[i];
+        const PhysAddr inside_start = r.start < record.start ? record.start : r.start;
+        const PhysAddr inside_end = r.end < record.end ? r.end : record.end;
+        record.was |= uint32_t(1) << unsigned(r.kind);
+        if (is_ram_class(range_class(r.kind))) record.ram_bytes += inside_end - inside_start;
+        erase(i);
+        if (r.start < inside_start)
+            if (Violation v = insert({r.start, inside_start, r.kind}); !v.ok()) return v;
+        if (Violation v = insert({inside_start, inside_end, kind}); !v.ok()) return v;
+        if (inside_end < r.end)
+            if (Violation v = insert({inside_end, r.end, r.kind}); !v.ok()) return v;
+    }
+    set_asides_[set_aside_count_++] = record;
+    return accept();
+}
+// book:end set-aside
 
 uint64_t MemoryRangeList::total_bytes(RangeClass cls) const {
     uint64_t total = 0;

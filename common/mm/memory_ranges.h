@@ -30,6 +30,7 @@ enum class RangeKind : uint8_t {
     kReserved,        // not RAM to the kernel, never mapped: reserved, unusable, persistent, unknown
                       //   types, and RAM types the firmware does not let us cache write-back
     kDevice,          // not RAM: MMIO, port space, and reserved ranges that cannot be cached write-back
+    kFramebuffer,     // the GOP framebuffer, whatever the map called it: set aside (see set_aside())
 };
 
 // The coarse classes the kernel prints totals for. The first three are RAM
@@ -69,6 +70,20 @@ inline constexpr const char* kRefusedRamWithoutWb =
     "a RAM type must allow write-back caching (EFI_MEMORY_WB) to be mapped as RAM";
 inline constexpr const char* kRefusedUnknownType = "an unknown memory type is not RAM, whatever its attributes";
 
+// A range set_aside() took out of what the map said, for the log line that
+// says so (log_ranges) and for accounts kept from the descriptors themselves.
+struct SetAside {
+    PhysAddr start;  // page-aligned
+    PhysAddr end;    // page-aligned, exclusive
+    RangeKind kind;  // what it became
+    uint32_t was = 0;          // one bit per RangeKind the map had there (1 << kind)
+    uint64_t ram_bytes = 0;    // of it, what had been RAM: now never mapped as RAM nor handed out
+};
+
+// The rule set_aside() refuses with.
+inline constexpr const char* kRefusedSetAside =
+    "must lie in usable, reserved or device memory or outside the map, not in loader-owned or firmware memory";
+
 struct MemoryRange {
     PhysAddr start;
     PhysAddr end;  // exclusive
@@ -104,11 +119,30 @@ public:
     // The range holding `address`, or nullptr when the map does not describe it.
     const MemoryRange* find(PhysAddr address) const;
 
+    // The one place that decides "these frames are not RAM for us" beyond the
+    // map's own types: gives [start, start + size), widened to whole pages,
+    // the kind `kind` wherever the map describes it, splitting ranges at its
+    // edges. Every later user reads kinds from this list: the frame
+    // allocators take kUsable only, the RAM mappings RAM classes only, so
+    // neither ever meets these frames. Refuses, naming `field` and `start`, an
+    // empty range, one past the physical limit, one that overlaps loader-owned
+    // or firmware memory (kRefusedSetAside), and a third set-aside.
+    Violation set_aside(PhysAddr start, uint64_t size, RangeKind kind, const char* field);
+    static constexpr size_t kSetAsideCapacity = 2;
+    size_t set_aside_count() const { return set_aside_count_; }
+    const SetAside& set_aside_at(size_t i) const {
+        KASSERT(i < set_aside_count_);
+        return set_asides_[i];
+    }
+
 private:
     Violation insert(MemoryRange range);
+    void erase(size_t index);
 
     MemoryRange ranges_[kCapacity];
     size_t count_ = 0;
+    SetAside set_asides_[kSetAsideCapacity];
+    size_t set_aside_count_ = 0;
 };
 
 }  // namespace mm

@@ -27,6 +27,7 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging_bits.h"
+#include "mm/memory_type_change.h"
 #include "mm/page_size.h"
 
 namespace mm {
@@ -125,17 +126,15 @@ static_assert(kPatValue == 0x0007'0401'0007'0406ull);
 inline bool cpu_has_pat() { return (x86::cpuid(1).edx & (1u << 16)) != 0; }
 
 // book:begin program-pat
-// Loads kPatValue into IA32_PAT. The SDM asks for caches and TLBs to be
-// consistent around a PAT change (11.12.4, following 11.11.8): no live entry
-// selects PA4 yet (the kernel's tables never set a PAT bit before this), and
-// the caches are written back and the TLB flushed anyway, so no line or
-// translation cached under the old value survives.
+// Loads kPatValue into IA32_PAT by the SDM's procedure for changing memory
+// types (memory_type_change.h: 11.12.4 points to 11.11.8's steps): caches in
+// no-fill mode and written back, every translation flushed, global ones by
+// clearing CR4.PGE, before and after the WRMSR. No live entry selects PA4 yet
+// (the kernel's tables never set a PAT bit before this), but lines and
+// translations cached under the old value must not outlive it all the same.
 inline void program_pat() {
-    asm volatile("wbinvd" ::: "memory");
-    x86::wrmsr(x86::kMsrPat, kPatValue);
-    x86::write_cr3(x86::read_cr3());      // flushes every non-global translation,
-    (void)x86::drop_global_translations();  // and, with CR4.PGE on, the global ones
-    asm volatile("wbinvd" ::: "memory");
+    X86CacheControl cpu;
+    change_memory_types(cpu, [] { x86::wrmsr(x86::kMsrPat, kPatValue); });
 }
 // book:end program-pat
 

@@ -166,6 +166,22 @@ MmioDeviceAddresses mmio_device_addresses(uint64_t apic_base_msr, const acpi::Ac
     return out;
 }
 
+void refuse_devices_on_acpi_tables(MmioDeviceAddresses* devices, const acpi::AcpiTableFrames& tables) {
+    const struct {
+        MmioDevice& device;
+        const char* field;
+    } all[] = {{devices->lapic, devices->lapic_from_madt ? "madt.local_apic_address" : "ia32_apic_base.base"},
+               {devices->ioapic, "madt.ioapic.address"},
+               {devices->hpet, "hpet.address"}};
+    for (const auto& d : all) {
+        if (!d.device.present || !tables.contains(d.device.pa.page_base())) continue;
+        d.device.present = false;
+        d.device.absent = "refused";
+        d.device.refusal = reject(d.field, d.device.pa.value(), kRefusedOnAcpiTable);
+        d.device.overlaps = "acpi-table";
+    }
+}
+
 // book:begin map-mmio-devices
 MapResult map_mmio_devices(PageTableBuilder& builder, const MmioDeviceAddresses& devices, CpuPagingFeatures cpu,
                            MmioDevices* out) {

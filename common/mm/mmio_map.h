@@ -21,6 +21,7 @@
 //   [INFO  mmio] map lapic pa=0xfee00000 va=0xffffc00000000000 size=4KiB flags=P|RW|NX|PCD|PWT type=UC
 #pragma once
 
+#include "mm/acpi_table_window.h"
 #include "mm/acpi_tables.h"
 #include "mm/cpu_paging_features.h"
 #include "mm/page_table_builder.h"
@@ -73,13 +74,26 @@ MmioDeviceAddresses mmio_device_addresses(uint64_t apic_base_msr, const acpi::Ac
                                           const MemoryRangeList& ranges, PhysAddr framebuffer,
                                           uint64_t framebuffer_size);
 
+// A device whose page is also a frame the ACPI tables window maps (write-back,
+// acpi_table_window.h) is refused, as a device in RAM is: an uncached alias
+// would give that frame two memory types. Firmware that puts a table and a
+// register block in one reserved page is broken; the boot goes on without
+// the device.
+inline constexpr const char* kRefusedOnAcpiTable = "must not share a page with an ACPI table";
+void refuse_devices_on_acpi_tables(MmioDeviceAddresses* devices, const acpi::AcpiTableFrames& tables);
+
 // Where map_mmio_devices() put them: the register block's own address (the
 // slot plus the device's offset in its page). Null for an absent device.
+// The phase also keeps what it decided and read on the way, so that later
+// checks (chapter 09's verification) use the same answer instead of reading
+// the firmware's tables again.
 struct MmioDevices {
     LapicMode lapic_mode = LapicMode::kDisabled;  // kX2Apic: no mapping, read the LAPIC through its MSRs
     VirtAddr lapic;
     VirtAddr ioapic;
     VirtAddr hpet;
+    MmioDeviceAddresses addresses;        // the decision the slots were mapped from
+    acpi::AcpiTableFrames acpi_tables;    // the frames of reserved memory the ACPI tables window maps
 };
 
 // Maps each present device into the next 4 KiB slot of the MMIO window,

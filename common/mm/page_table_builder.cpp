@@ -25,7 +25,8 @@ const char* describe(MapStatus status) {
         case MapStatus::kMisalignedPhysical: return "physical address must be 4KiB-aligned";
         case MapStatus::kMisalignedLength: return "length must be a multiple of 4KiB";
         case MapStatus::kNonCanonical:
-            return "virtual range must be canonical: bits 63..47 all equal, not crossing the hole";
+            // Bits 63..47 at 4 levels, 63..56 at 5 (VirtAddr::is_canonical).
+            return "virtual range must be canonical and must not cross the hole";
         case MapStatus::kVirtualWraps: return "virtual range must end below 2^64";
         case MapStatus::kPhysicalBeyondLimit: return "physical range must end at or below 2^52";
         case MapStatus::kAlreadyMapped: return "must not remap a page that is already present";
@@ -76,7 +77,7 @@ public:
     // The entry at `level` that translates `va` is missing: one table must be
     // created under it, unless an earlier page already counted that table.
     void note_missing_entry(PageTableLevel level, VirtAddr va, MapStats& stats) {
-        const unsigned slot = static_cast<unsigned>(level) - 1;
+        const unsigned slot = static_cast<unsigned>(level) - 1;  // < kMaxPagingLevels: a level is at most kPml5
         const uint64_t region = align_down(va.value(), entry_span(level));
         if (counted_[slot] && region_[slot] == region) return;
         counted_[slot] = true;
@@ -85,14 +86,14 @@ public:
     }
 
 private:
-    bool counted_[4] = {};
-    uint64_t region_[4] = {};
+    bool counted_[kMaxPagingLevels] = {};
+    uint64_t region_[kMaxPagingLevels] = {};
 };
 
-PageTableBuilder::PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames,
-                                   bool cpu_has_1gib_pages)
-    : pml4_(pml4), memory_(memory), frames_(frames), cpu_has_1gib_pages_(cpu_has_1gib_pages) {
-    KASSERT(pml4.is_aligned(kPageSize));
+PageTableBuilder::PageTableBuilder(PhysAddr root, PhysicalMemoryAccess& memory, FrameSource& frames,
+                                   bool cpu_has_1gib_pages, PagingDepth depth)
+    : root_(root), memory_(memory), frames_(frames), cpu_has_1gib_pages_(cpu_has_1gib_pages), depth_(depth) {
+    KASSERT(root.is_aligned(kPageSize));
 }
 
 FrameResult PageTableBuilder::create_pml4(PhysicalMemoryAccess& memory, FrameSource& frames) {
@@ -131,14 +132,14 @@ MapResult PageTableBuilder::validate(VirtAddr va, PhysAddr pa, uint64_t length) 
     if (!va.is_aligned(kPageSize)) return {MapStatus::kMisalignedVirtual, va, {}};
     if (!pa.is_aligned(kPageSize)) return {MapStatus::kMisalignedPhysical, va, {}};
     if (!is_aligned(length, kPageSize)) return {MapStatus::kMisalignedLength, va, {}};
-    if (!va.is_canonical()) return {MapStatus::kNonCanonical, va, {}};
+    if (!va.is_canonical(depth_)) return {MapStatus::kNonCanonical, va, {}};
 
     uint64_t last = 0;
     if (__builtin_add_overflow(va.value(), length - 1, &last)) return {MapStatus::kVirtualWraps, va, {}};
     // An upper-half start cannot reach the lower half without wrapping, so
     // only a lower-half range can run into the non-canonical hole.
-    if (!va.is_upper_half() && !VirtAddr(last).is_canonical()) {
-        const VirtAddr hole(uint64_t(1) << (VirtAddr::kTranslatedBits - 1));
+    if (!va.is_upper_half() && !VirtAddr(last).is_canonical(depth_)) {
+        const VirtAddr hole(uint64_t(1) << (translated_bits(depth_) - 1));
         return {MapStatus::kNonCanonical, hole, {}};
     }
 
@@ -173,9 +174,9 @@ MapResult PageTableBuilder::walk_range(Pass pass, VirtAddr va, PhysAddr pa, uint
 // lab:begin map-page
 MapStatus PageTableBuilder::map_page(Pass pass, VirtAddr va, PhysAddr pa, PageSize* size, const MappingPolicy& policy,
                                      NewTableCounter& counter, MapStats& stats) {
-    PhysAddr table = pml4_;
+    PhysAddr table = root_;
     bool table_is_new = false;  // check pass, below a missing entry: every slot reads as empty
-    for (PageTableLevel level = PageTableLevel::kPml4;; level = next_lower(level)) {
+    for (PageTableLevel level = root_level(depth_);; level = next_lower(level)) {
         PageTableEntry* entry = table_is_new ? nullptr : &(*memory_.table_at(table))[index_at(va, level)];
         const bool occupied = entry != nullptr && entry->present();
 
@@ -212,12 +213,12 @@ MapStatus PageTableBuilder::map_page(Pass pass, VirtAddr va, PhysAddr pa, PageSi
 
 TableResult PageTableBuilder::prepare_page_table(VirtAddr va) {
     if (!va.is_aligned(kPageSize)) return {MapStatus::kMisalignedVirtual, {}, 0};
-    if (!va.is_canonical()) return {MapStatus::kNonCanonical, {}, 0};
+    if (!va.is_canonical(depth_)) return {MapStatus::kNonCanonical, {}, 0};
 
     // Check first: every level below the first missing entry needs a new table.
-    PhysAddr table = pml4_;
+    PhysAddr table = root_;
     uint64_t missing = 0;
-    for (PageTableLevel level = PageTableLevel::kPml4; level != PageTableLevel::kPt; level = next_lower(level)) {
+    for (PageTableLevel level = root_level(depth_); level != PageTableLevel::kPt; level = next_lower(level)) {
         const PageTableEntry& entry = (*memory_.table_at(table))[index_at(va, level)];
         if (!entry.present()) {
             missing = static_cast<uint64_t>(level) - static_cast<uint64_t>(PageTableLevel::kPt);
@@ -229,8 +230,8 @@ TableResult PageTableBuilder::prepare_page_table(VirtAddr va) {
     if (missing > frames_.page_table_frames_available()) return {MapStatus::kOutOfTableFrames, {}, 0};
 
     // Then write: the same walk, creating what is missing.
-    table = pml4_;
-    for (PageTableLevel level = PageTableLevel::kPml4; level != PageTableLevel::kPt; level = next_lower(level)) {
+    table = root_;
+    for (PageTableLevel level = root_level(depth_); level != PageTableLevel::kPt; level = next_lower(level)) {
         PageTableEntry& entry = (*memory_.table_at(table))[index_at(va, level)];
         table = entry.present() ? entry.address() : install_new_table(entry, level);
     }

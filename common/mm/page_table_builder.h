@@ -1,10 +1,14 @@
-// PageTableBuilder: adds mappings to a set of 4-level page tables.
+// PageTableBuilder: adds mappings to a set of 4-level (or 5-level) page tables.
 //
 // map_range() is all or nothing. It validates its input, then walks the range
 // once without writing anything, to find conflicts and count the tables it
 // will need, and only when the FrameSource can supply all of them does it
 // write. A refusal therefore leaves the tables exactly as they were, and a
 // half-built mapping is never left behind.
+//
+// The depth of the tables is the address space's, fixed when the builder is
+// made: 4 levels unless it is told 5 (PagingDepth). It decides which addresses
+// are canonical and which table the walk starts from; nothing else differs.
 #pragma once
 
 #include <stdint.h>
@@ -13,6 +17,7 @@
 #include "mm/mapping_policy.h"
 #include "mm/page_size.h"
 #include "mm/page_table_entry.h"
+#include "mm/paging_depth.h"
 #include "mm/phys_addr.h"
 #include "mm/physical_memory.h"
 #include "mm/virt_addr.h"
@@ -76,13 +81,17 @@ public:
     // by whoever owns the address space. Without it PS in a PDPTE is a
     // reserved bit, so the builder never writes a 1 GiB leaf, whatever a
     // policy allows. It is a fact about the CPU, not about a region, so it is
-    // set here once rather than carried by every policy.
-    PageTableBuilder(PhysAddr pml4, PhysicalMemoryAccess& memory, FrameSource& frames, bool cpu_has_1gib_pages);
+    // set here once rather than carried by every policy. `root` is the table
+    // CR3 will name: the PML4, or with `depth` 5 the PML5.
+    PageTableBuilder(PhysAddr root, PhysicalMemoryAccess& memory, FrameSource& frames, bool cpu_has_1gib_pages,
+                     PagingDepth depth = PagingDepth::kFourLevel);
     PageTableBuilder(const PageTableBuilder&) = delete;
     PageTableBuilder& operator=(const PageTableBuilder&) = delete;
 
     // A fresh, zeroed PML4 frame for a new address space (out_of_memory() when
-    // no page-table frame is left). Nothing is mapped in it yet.
+    // no page-table frame is left). Nothing is mapped in it yet. An empty root
+    // is the same at either depth, so a 5-level address space takes its PML5
+    // from here too.
     static FrameResult create_pml4(PhysicalMemoryAccess& memory, FrameSource& frames);
 
     // Maps [va, va + length) to [pa, pa + length) under `policy`, using the
@@ -99,7 +108,12 @@ public:
     // non-canonical or unaligned `va` and a 2 MiB or 1 GiB page in the way.
     TableResult prepare_page_table(VirtAddr va);
 
-    PhysAddr pml4() const { return pml4_; }
+    // The table CR3 names, at either depth.
+    PhysAddr root() const { return root_; }
+    // The same under its 4-level name, for the callers written before 5
+    // levels existed; code that may build 5 levels asks for root().
+    PhysAddr pml4() const { return root_; }
+    PagingDepth depth() const { return depth_; }
     bool cpu_has_1gib_pages() const { return cpu_has_1gib_pages_; }
     // Totals over every successful map_range() of this builder.
     const MapStats& stats() const { return stats_; }
@@ -114,10 +128,11 @@ private:
                        NewTableCounter& counter, MapStats& stats);
     PhysAddr install_new_table(PageTableEntry& entry, PageTableLevel level);
 
-    PhysAddr pml4_;
+    PhysAddr root_;
     PhysicalMemoryAccess& memory_;
     FrameSource& frames_;
     bool cpu_has_1gib_pages_;
+    PagingDepth depth_;
     MapStats stats_;
 };
 

@@ -54,7 +54,7 @@ public:
     // the low bits of a 2 MiB or 1 GiB leaf's address field are reserved or
     // PAT (SDM Vol. 3A, 4.5, Tables 4-16 and 4-18), a table is one 4 KiB frame.
     constexpr void set(PageTableLevel level, PhysAddr address, uint64_t flags) {
-        KASSERT(!(level == PageTableLevel::kPml4 && (flags & x86::pte::kHugePage)));  // PS is reserved in a PML4E
+        KASSERT(!(level >= PageTableLevel::kPml4 && (flags & x86::pte::kHugePage)));  // PS is reserved in a PML4E and a PML5E
         KASSERT((flags & address_bits(level, flags)) == 0);
         KASSERT((address.value() & ~x86::pte::kAddressMask) == 0);  // 4 KiB-aligned and below 2^52
         const bool large_leaf = level != PageTableLevel::kPt && (flags & x86::pte::kHugePage) != 0;

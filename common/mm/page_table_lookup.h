@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "mm/page_size.h"
+#include "mm/paging_depth.h"
 #include "mm/phys_addr.h"
 #include "mm/physical_memory.h"
 #include "mm/virt_addr.h"
@@ -20,6 +21,9 @@ struct [[nodiscard]] Translation {
     uint64_t flags = 0;                 // the leaf entry's flags (PS included for a large page)
 };
 
+// `root` is the table CR3 names: the PML4, or at `depth` 5 the PML5.
+Translation translate(PhysAddr root, PhysicalMemoryAccess& memory, VirtAddr va, PagingDepth depth);
+// The 4-level walk, which every chapter before 16 asks for.
 Translation translate(PhysAddr pml4, PhysicalMemoryAccess& memory, VirtAddr va);
 
 }  // namespace mm

@@ -6,6 +6,7 @@ const char* describe(StrayKind kind) {
     switch (kind) {
         case StrayKind::kNotPresentNonZero: return "every non-present entry must be zero";
         case StrayKind::kPsInPml4e: return "PS is reserved in a PML4 entry";
+        case StrayKind::kPsInPml5e: return "PS is reserved in a PML5 entry";
     }
     return "?";
 }
@@ -23,8 +24,8 @@ void PageTableWalker::walk_table(PageTableVisitor& visitor, PhysAddr frame, Page
             if (entry.raw() != 0) visitor.stray_entry({StrayKind::kNotPresentNonZero, va, level, frame, &entry});
             continue;
         }
-        if (level == PageTableLevel::kPml4 && entry.huge()) {
-            visitor.stray_entry({StrayKind::kPsInPml4e, va, level, frame, &entry});
+        if (!can_be_leaf(level) && entry.huge()) {  // a PML4 or PML5 entry
+            visitor.stray_entry({reserved_ps_stray(level), va, level, frame, &entry});
             continue;
         }
         // A PTE is always a leaf; above it, PS says the walk ends here. Never
@@ -42,20 +43,21 @@ void PageTableWalker::walk_table(PageTableVisitor& visitor, PhysAddr frame, Page
 // book:end walk-table
 
 void PageTableWalker::walk(PageTableVisitor& visitor) {
-    walk_table(visitor, pml4_, PageTableLevel::kPml4, VirtAddr(0), ~uint64_t(0), 0);
+    walk_table(visitor, root_, root_level(depth_), VirtAddr(0), ~uint64_t(0), 0);
 }
 
 Lookup PageTableWalker::translate(VirtAddr va) {
     Lookup out;
-    if (!va.is_canonical()) return out;
-    PhysAddr frame = pml4_;
+    out.level = root_level(depth_);
+    if (!va.is_canonical(depth_)) return out;
+    PhysAddr frame = root_;
     uint64_t above_and = ~uint64_t(0), above_or = 0;
-    for (PageTableLevel level = PageTableLevel::kPml4;; level = next_lower(level)) {
+    for (PageTableLevel level = root_level(depth_);; level = next_lower(level)) {
         PageTableEntry& entry = (*memory_.table_at(frame))[index_at(va, level)];
         out.entry = &entry;
         out.level = level;
         if (!entry.present()) return out;
-        if (level == PageTableLevel::kPml4 && entry.huge()) return out;  // the CPU faults here
+        if (!can_be_leaf(level) && entry.huge()) return out;  // PS in a PML4E/PML5E: the CPU faults here
         if (level == PageTableLevel::kPt || entry.huge()) {
             const PageSize size = leaf_page_size(level);
             out.present = true;

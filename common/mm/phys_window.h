@@ -12,8 +12,9 @@
 //
 // The window is an alias of every RAM frame, so it keeps the frame
 // exceptions (ram_run_mapper.h): the kernel image's text and rodata are
-// read-only here (never writable where they are executable), the framebuffer
-// is not mapped at all (never write-back where it is write-combining).
+// read-only here (never writable where they are executable). The framebuffer
+// is never in a RAM run (the range list sets it aside, boot_memory.h), so it
+// is not mapped here at all (never write-back where it is write-combining).
 #pragma once
 
 #include "mm/address_space_layout.h"

@@ -35,14 +35,10 @@ Violation FrameExceptions::add(PhysAddr start, uint64_t size, FrameRule rule, co
 
 // book:begin kernel-frame-exceptions
 Violation kernel_frame_exceptions(const KernelImageLayout& layout, const KernelPlacement& placement,
-                                  PhysAddr framebuffer, uint64_t framebuffer_size, FrameExceptions* out) {
+                                  FrameExceptions* out) {
     // Text, then rodata: one block of the image, executable or read-only at -2 GiB.
     const ImageSpan code = kernel_image_span(placement, layout.text_start, layout.rodata_end);
-    if (Violation v = out->add(code.pa_start, code.length, FrameRule::kReadOnly, "kernel-image"); !v.ok()) return v;
-    // No framebuffer (a null base, as map_framebuffer and the device checks
-    // read it): nothing to leave out, whatever size the firmware reported.
-    if (framebuffer.is_null() || framebuffer_size == 0) return accept();
-    return out->add(framebuffer, framebuffer_size, FrameRule::kLeftOut, "framebuffer");
+    return out->add(code.pa_start, code.length, FrameRule::kReadOnly, "kernel-image");
 }
 // book:end kernel-frame-exceptions
 

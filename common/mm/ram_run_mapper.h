@@ -11,17 +11,17 @@
 //   ───────────── ─────────────────────────── ────────── ──────────────────────────────────────────
 //   kernel-image  text and rodata             read-only  executable (text) or read-only (rodata) at
 //                                                        -2 GiB: a writable alias would undo W^X
-//   framebuffer   the GOP framebuffer's pages left-out   mapped write-combining by map_framebuffer;
-//                                                        a write-back alias gives one frame two
-//                                                        memory types (SDM Vol. 3A, 11.12.4: undefined)
 //
 // Read-only rather than left out for the image: reading the image through
 // the window is harmless and keeps every byte of RAM readable there (GDB's
 // helpers and the window's self-check read RAM by physical address); only
-// writing through an alias breaks the promise. The framebuffer cannot keep
-// a read-only WB alias: the memory type, not the right, is what conflicts.
-// Device registers need no entry: mmio_device_addresses() refuses any device
-// whose page is RAM, so no device frame is ever in a RAM run.
+// writing through an alias breaks the promise. The framebuffer needs no
+// entry: its frames are not RAM to the kernel at all (the range list sets
+// them aside, MemoryRangeList::set_aside, so neither these mappings nor any
+// frame allocator meets them); nor do device registers:
+// mmio_device_addresses() refuses any device whose page is RAM, so no device
+// frame is ever in a RAM run. kLeftOut stays for a frame a mapping must skip
+// while the allocators may still own it.
 //
 // A run is cut into pieces where an exception begins and ends, and each
 // piece is mapped on its own, with the largest page that fits (and has one
@@ -75,11 +75,10 @@ private:
 };
 
 // The exceptions of the kernel's RAM mappings: the image's text and rodata
-// (contiguous in the image, kernel_image_span.h) read-only, and the
-// framebuffer, when the loader found one (size 0: none), left out. Only valid
-// for a layout and placement check_kernel_placement() accepted.
+// (contiguous in the image, kernel_image_span.h) read-only. Only valid for a
+// layout and placement check_kernel_placement() accepted.
 Violation kernel_frame_exceptions(const KernelImageLayout& layout, const KernelPlacement& placement,
-                                  PhysAddr framebuffer, uint64_t framebuffer_size, FrameExceptions* out);
+                                  FrameExceptions* out);
 
 // One piece of a RAM run: plain RAM (exception == nullptr) or the part of an
 // exception that lies in the run.
@@ -144,7 +143,7 @@ struct RamMapSummary {
 //   [INFO  paging] <run_event> start=0x… end=0x… [va=0x…] bytes=… pages-4k=… … tables=…
 // (va= when va_offset is not 0), and per exception a run meets
 //   [INFO  paging] read-only phase=… what=kernel-image start=0x… end=0x… [va=0x…]
-//   [INFO  paging] left-out phase=… what=framebuffer start=0x… end=0x…
+//   [INFO  paging] left-out phase=… what=… start=0x… end=0x…
 // On a refusal logs `map rejected` and returns it; the tables may then hold
 // the runs mapped before it. The caller logs the phase line.
 MapResult map_ram_runs(PageTableBuilder& builder, const MemoryRangeList& ranges, const FrameExceptions& exceptions,

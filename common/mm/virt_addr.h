@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "mm/paging_depth.h"
 #include "support/log.h"
 #include "support/units.h"
 
@@ -13,11 +14,6 @@ namespace mm {
 
 class VirtAddr {
 public:
-    // 4-level paging translates 48 bits of a linear address (SDM Vol. 3A, 4.5
-    // "4-Level Paging"); the upper 16 bits must be copies of bit 47, or the
-    // access faults (SDM Vol. 1, 3.3.7.1 "Canonical Addressing").
-    static constexpr uint64_t kTranslatedBits = 48;
-
     constexpr VirtAddr() = default;
     constexpr explicit VirtAddr(uint64_t value) : value_(value) {}
 
@@ -27,11 +23,19 @@ public:
     constexpr VirtAddr page_base() const { return VirtAddr(align_down(value_, kPageSize)); }
     constexpr uint64_t offset_in_page() const { return value_ & (kPageSize - 1); }
 
-    // Bits 63..47 all zero (lower half) or all one (upper half).
-    constexpr bool is_canonical() const {
-        const uint64_t top = value_ >> (kTranslatedBits - 1);
-        return top == 0 || top == (~uint64_t(0) >> (kTranslatedBits - 1));
+    // The bits above the translated ones copy the top translated bit, or the
+    // access faults (SDM Vol. 1, 3.3.7.1 "Canonical Addressing"): bits 63..47
+    // all zero (lower half) or all one (upper half) with 4-level paging, which
+    // translates 48 bits; bits 63..56 with 5-level paging, which translates 57
+    // (SDM Vol. 3A, 4.5). So every 48-bit-canonical address is 57-bit-canonical,
+    // not the other way round.
+    constexpr bool is_canonical(PagingDepth depth) const {
+        const unsigned sign_bit = translated_bits(depth) - 1;
+        const uint64_t top = value_ >> sign_bit;
+        return top == 0 || top == (~uint64_t(0) >> sign_bit);
     }
+    // The 4-level rule, which every chapter before 16 runs under.
+    constexpr bool is_canonical() const { return is_canonical(PagingDepth::kFourLevel); }
     constexpr bool is_upper_half() const { return (value_ >> 63) != 0; }
 
     // Plain 64-bit arithmetic: callers that can overflow check for it first.
@@ -50,6 +54,13 @@ private:
 static_assert(sizeof(VirtAddr) == 8);
 static_assert(VirtAddr(0x0000'7FFF'FFFF'FFFFull).is_canonical() && VirtAddr(0xFFFF'8000'0000'0000ull).is_canonical());
 static_assert(!VirtAddr(0x0000'8000'0000'0000ull).is_canonical() && !VirtAddr(0xFFFF'7FFF'FFFF'FFFFull).is_canonical());
+// Above 2^47: canonical only at 5 levels, in either half.
+static_assert(VirtAddr(0x00FF'FFFF'FFFF'FFFFull).is_canonical(PagingDepth::kFiveLevel) &&
+              !VirtAddr(0x00FF'FFFF'FFFF'FFFFull).is_canonical(PagingDepth::kFourLevel));
+static_assert(VirtAddr(0xFF00'0000'0000'0000ull).is_canonical(PagingDepth::kFiveLevel) &&
+              !VirtAddr(0xFF00'0000'0000'0000ull).is_canonical(PagingDepth::kFourLevel));
+static_assert(!VirtAddr(0x0100'0000'0000'0000ull).is_canonical(PagingDepth::kFiveLevel) &&
+              !VirtAddr(0xFEFF'FFFF'FFFF'FFFFull).is_canonical(PagingDepth::kFiveLevel));
 static_assert(VirtAddr(0xFFFF'FFFF'8000'1234ull).page_base() == VirtAddr(0xFFFF'FFFF'8000'1000ull));
 
 }  // namespace mm

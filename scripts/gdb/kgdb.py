@@ -174,7 +174,7 @@ def find_handoff(argument: str = "") -> tuple[int, dict[str, object], str]:
 
 
 def format_walk(result: kmodel.Walk, method: str) -> list[str]:
-    lines = [f"kpt va={result.va:#x} cr3={result.cr3:#x} (physical reads: {method})"]
+    lines = [f"kpt va={result.va:#x} cr3={result.cr3:#x} levels={result.levels} (physical reads: {method})"]
     for step in result.steps:
         label = f"{step.level.name}[{step.index}]"
         if not step.present:
@@ -198,7 +198,8 @@ class KptCommand(gdb.Command):
 
 VA is any GDB expression (kpt &kernel_main, kpt $rsp, kpt 0xffffffff80001000).
 CR3 defaults to the CPU's; -cr3 walks tables that are not loaded (e.g. the
-loader's bootstrap PML4 after the kernel switched to its own).
+loader's bootstrap PML4 after the kernel switched to its own). The walk has
+5 levels, from a PML5, when the CPU's CR4.LA57 (bit 12) is set, else 4.
 Prints each level's index, the entry's physical address, its raw value and
 flags (P RW US PWT PCD A D PS PAT G NX), then the translation: physical
 address, page size (4KiB, 2MiB, 1GiB) and the effective access (RW only if

@@ -116,6 +116,7 @@ class WalkStep:
 class Walk:
     va: int
     cr3: int
+    levels: int = 4  # 5 when CR4.LA57 was set: the walk starts at a PML5
     steps: list[WalkStep] = field(default_factory=list)
     pa: int | None = None  # None: not mapped
     page_size: int = 0
@@ -141,7 +142,7 @@ def leaf_frame(entry: int, level: Level) -> int:
 def walk(va: int, cr3: int, read: Read, cr4: int = 0, efer: int = EFER_NXE) -> Walk:
     """Translate ``va`` the way the MMU would, recording each level's entry."""
     levels = levels_for(cr4)
-    result = Walk(va=va, cr3=cr3)
+    result = Walk(va=va, cr3=cr3, levels=len(levels))
     va &= (1 << 64) - 1
     if not canonical(va, levels):
         result.problem = f"not canonical for {len(levels)}-level paging"

@@ -196,11 +196,20 @@ def count_by_size(pages) -> dict[int, int]:
     return {size: sum(1 for *_, s in pages if s == size) for size in (PAGE, 2 * MiB, GiB)}
 
 
-def tables_needed(pages) -> int:
-    """Tables below the PML4 for these leaves in otherwise empty PML4 slots: a
-    PDPT per 512 GiB touched, a PD per 1 GiB touched by a smaller page, a PT
-    per 2 MiB touched by a 4 KiB page."""
-    pdpts = {va >> 39 for va, *_ in pages}
-    pds = {va >> 30 for va, _, s in pages if s < GiB}
-    pts = {va >> 21 for va, _, s in pages if s == PAGE}
-    return len(pdpts) + len(pds) + len(pts)
+CR4_LA57 = 1 << 12
+
+
+def paging_levels(cr4: int) -> int:
+    """5 when CR4.LA57 (bit 12) is set, else 4: how many levels of tables the
+    CPU walks (SDM Vol. 3A, 4.1.2), so how many :func:`tables_needed` counts."""
+    return 5 if cr4 & CR4_LA57 else 4
+
+
+def tables_needed(pages, levels: int = 4) -> int:
+    """Tables below the root for these leaves in otherwise empty root slots:
+    one per entry of a higher level that a smaller leaf passes through. At 4
+    levels, a PDPT per 512 GiB touched, a PD per 1 GiB touched by a smaller
+    page, a PT per 2 MiB touched by a 4 KiB page; at 5 levels also a PML4 per
+    256 TiB touched."""
+    spans = [1 << (12 + 9 * k) for k in range(levels - 1, 0, -1)]  # the root's entry span first
+    return sum(len({va // span for va, _, size in pages if size < span}) for span in spans)

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "mm/boot_frame_allocator.h"
+#include "mm/boot_memory.h"
 #include "memory_map_builder.h"
 #include "mm/reserved_pool.h"
 
@@ -183,4 +184,27 @@ TEST(BootFrameAllocator, ReturnedPageTableFramesRefillTheReserveUntilFull) {
     const PhysAddr general = frames.alloc_frame().frame();
     EXPECT_FALSE(frames.return_page_table_frame(general));  // the reserve is full
     EXPECT_DEATH((void)frames.return_page_table_frame(PhysAddr(0x300000)), "was_handed_out");
+}
+
+// The framebuffer in usable RAM (memory_map_builder.h): set aside in the range
+// list before the allocator starts, so not one of its frames is ever handed out,
+// from the first allocation on, page tables and the reserve included.
+TEST(BootFrameAllocator, NeverHandsOutAFramebufferFrameTheMapCalledUsable) {
+    namespace fb = framebuffer_in_ram;
+    const FakeMemoryMap map = fb::map();
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_TRUE(mm::set_aside_framebuffer(fb::handoff(map), &ranges).ok());
+    BootFrameAllocator frames;
+    frames.init(ranges);
+    std::vector<PhysAddr> all;
+    for (size_t i = 0; i < kReserve; ++i) all.push_back(frames.alloc_page_table_frame().frame());
+    for (const PhysAddr f : drain(frames)) all.push_back(f);
+    for (mm::FrameResult r = frames.alloc_page_table_frame(); r.ok(); r = frames.alloc_page_table_frame())
+        all.push_back(r.frame());
+    for (const PhysAddr f : all)
+        EXPECT_FALSE(PhysAddr(fb::kFirstFrame) <= f && f < PhysAddr(fb::kEnd)) << std::hex << f.value();
+    // Everything else of [1 MiB, 16 MiB) was handed out: the set-aside frames, and only they, are missing.
+    EXPECT_EQ(all.size(), (fb::kRamEnd - 0x10'0000 - (fb::kEnd - fb::kFirstFrame)) / 4096);
+    EXPECT_EQ(std::set<PhysAddr>(all.begin(), all.end()).size(), all.size());
 }

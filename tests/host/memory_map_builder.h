@@ -44,3 +44,27 @@ struct FakeMemoryMap {
     uint32_t stride;
     std::vector<uint8_t> bytes;
 };
+
+// A machine whose firmware put the GOP framebuffer in RAM it calls usable, as
+// integrated GPUs can: 3 MiB from 0x7FF800 (not page-aligned), across the edge
+// between a conventional descriptor [1 MiB, 8 MiB) and a boot-services-data
+// one [8 MiB, 16 MiB). Its frames are [0x7FF000, 0xB00000).
+namespace framebuffer_in_ram {
+inline constexpr uint64_t kBase = 0x7F'F800, kSize = 3 * 1024 * 1024;
+inline constexpr uint64_t kFirstFrame = 0x7F'F000, kEnd = 0xB0'0000;
+inline constexpr uint64_t kRamEnd = 0x100'0000;
+
+inline FakeMemoryMap map() {
+    FakeMemoryMap m;
+    m.add(boot::EfiMemoryType::kConventional, 0x10'0000, 0x700)
+        .add(boot::EfiMemoryType::kBootServicesData, 0x80'0000, 0x800);
+    return m;
+}
+
+inline boot::BootHandoff handoff(const FakeMemoryMap& m) {
+    boot::BootHandoff h = m.handoff();
+    h.framebuffer_base = kBase;
+    h.framebuffer_size = kSize;
+    return h;
+}
+}  // namespace framebuffer_in_ram

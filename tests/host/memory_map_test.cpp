@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
+#include "mm/boot_memory.h"
 #include "mm/handoff_validation.h"
 #include "memory_map_builder.h"
 #include "mm/memory_map_log.h"
@@ -370,4 +373,126 @@ TEST(MemoryMapLog, RejectionLineNamesFieldValueRuleAndIndex) {
     mm::log_rejection("memmap", "handoff", reject("descriptor_size", 24, "must be at least 40", 3));
     klog::set_sink(nullptr);
     EXPECT_EQ(g_log, "[ERROR memmap] handoff rejected field=descriptor_size value=0x18 rule=\"must be at least 40\" index=3\n");
+}
+
+// ---- the framebuffer set aside (MemoryRangeList::set_aside, set_aside_framebuffer) ------------
+
+namespace {
+
+std::vector<std::tuple<uint64_t, uint64_t, RangeKind>> kinds_of(const mm::MemoryRangeList& ranges) {
+    std::vector<std::tuple<uint64_t, uint64_t, RangeKind>> out;
+    for (const mm::MemoryRange& r : ranges) out.emplace_back(r.start.value(), r.end.value(), r.kind);
+    return out;
+}
+
+}  // namespace
+
+TEST(SetAside, AFramebufferInUsableRamAcrossADescriptorEdgeBecomesItsOwnKindAndIsLoggedOnce) {
+    namespace fb = framebuffer_in_ram;
+    const FakeMemoryMap map = fb::map();
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_EQ(ranges.count(), 1u);  // conventional and boot-services data: one usable range
+    ASSERT_TRUE(mm::set_aside_framebuffer(fb::handoff(map), &ranges).ok());
+    // Cut out whole pages, widened from the unaligned base, on both sides of the old descriptor edge.
+    const std::vector<std::tuple<uint64_t, uint64_t, RangeKind>> expected = {
+        {0x10'0000, fb::kFirstFrame, RangeKind::kUsable},
+        {fb::kFirstFrame, fb::kEnd, RangeKind::kFramebuffer},
+        {fb::kEnd, fb::kRamEnd, RangeKind::kUsable}};
+    EXPECT_EQ(kinds_of(ranges), expected);
+    EXPECT_EQ(ranges.total_bytes(mm::RangeClass::kUsable), fb::kRamEnd - 0x10'0000 - (fb::kEnd - fb::kFirstFrame));
+    EXPECT_EQ(ranges.ram_bytes(), ranges.total_bytes(mm::RangeClass::kUsable));  // not RAM any more
+    ASSERT_EQ(ranges.set_aside_count(), 1u);
+    EXPECT_EQ(ranges.set_aside_at(0).ram_bytes, fb::kEnd - fb::kFirstFrame);
+    g_log.clear();
+    klog::set_sink(capture);
+    mm::log_ranges(ranges);
+    klog::set_sink(nullptr);
+    EXPECT_NE(g_log.find("kind=framebuffer        start=0x7ff000"), std::string::npos) << g_log;
+    EXPECT_NE(g_log.find("[INFO  memmap] set aside what=framebuffer start=0x7ff000 end=0xb00000 size=3076KiB "
+                         "was=usable ram=3076KiB reason=\"mapped write-combining by its own phase only: never RAM, "
+                         "never handed out\"\n"),
+              std::string::npos)
+        << g_log;
+}
+
+TEST(SetAside, AFramebufferAcrossUsableAndReservedCountsOnlyTheUsablePartAsRamTaken) {
+    FakeMemoryMap map;
+    map.add(EfiMemoryType::kConventional, 0x10'0000, 0x100)  // [1 MiB, 2 MiB)
+        .add(EfiMemoryType::kReserved, 0x20'0000, 0x100);    // [2 MiB, 3 MiB), WB: reserved
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_TRUE(ranges.set_aside(PhysAddr(0x1F'0000), 0x2'0000, RangeKind::kFramebuffer, "framebuffer_base").ok());
+    const std::vector<std::tuple<uint64_t, uint64_t, RangeKind>> expected = {
+        {0x10'0000, 0x1F'0000, RangeKind::kUsable},
+        {0x1F'0000, 0x21'0000, RangeKind::kFramebuffer},
+        {0x21'0000, 0x30'0000, RangeKind::kReserved}};
+    EXPECT_EQ(kinds_of(ranges), expected);
+    EXPECT_EQ(ranges.set_aside_at(0).ram_bytes, 0x1'0000u);
+    g_log.clear();
+    klog::set_sink(capture);
+    mm::log_set_aside(ranges.set_aside_at(0));
+    klog::set_sink(nullptr);
+    EXPECT_NE(g_log.find(" was=usable+reserved ram=64KiB "), std::string::npos) << g_log;
+}
+
+TEST(SetAside, AFramebufferTheMapDoesNotDescribeChangesNoRangeButIsStillLogged) {
+    // QEMU's VGA card: the framebuffer is a PCI BAR, outside every descriptor.
+    const FakeMemoryMap map = small_machine();
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    const auto before = kinds_of(ranges);
+    boot::BootHandoff h = map.handoff();
+    h.framebuffer_base = 0x8000'0000;
+    h.framebuffer_size = 0x30'0000;
+    ASSERT_TRUE(mm::set_aside_framebuffer(h, &ranges).ok());
+    EXPECT_EQ(kinds_of(ranges), before);
+    g_log.clear();
+    klog::set_sink(capture);
+    mm::log_set_aside(ranges.set_aside_at(0));
+    klog::set_sink(nullptr);
+    EXPECT_NE(g_log.find("start=0x80000000 end=0x80300000 size=3MiB was=undescribed ram=0B "), std::string::npos)
+        << g_log;
+}
+
+TEST(SetAside, NoFramebufferOrANullBaseSetsNothingAside) {
+    const FakeMemoryMap map = small_machine();
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    boot::BootHandoff h = map.handoff();
+    h.framebuffer_size = 0x30'0000;  // a GOP without a linear framebuffer: base 0
+    ASSERT_TRUE(mm::set_aside_framebuffer(h, &ranges).ok());
+    EXPECT_EQ(ranges.set_aside_count(), 0u);
+}
+
+TEST(SetAside, RefusesLoaderOwnedOrFirmwareMemoryAndThePhysicalLimitByName) {
+    const FakeMemoryMap map = small_machine();  // kernel image [2 MiB, 2 MiB + 64 KiB), ACPI reclaim [0, 64 KiB)
+    for (const uint64_t base : {uint64_t(0x20'8000), uint64_t(0x8000)}) {
+        mm::MemoryRangeList ranges;
+        ASSERT_TRUE(ranges.build(map.view()).ok());
+        const auto before = kinds_of(ranges);
+        boot::BootHandoff h = map.handoff();
+        h.framebuffer_base = base;
+        h.framebuffer_size = 0x1'0000;
+        const Violation v = mm::set_aside_framebuffer(h, &ranges);
+        EXPECT_STREQ(v.field, "framebuffer_base");
+        EXPECT_EQ(v.value, base);
+        EXPECT_STREQ(v.rule, mm::kRefusedSetAside);
+        EXPECT_EQ(kinds_of(ranges), before) << "all or nothing";
+    }
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    const Violation past = ranges.set_aside(PhysAddr(PhysAddr::kLimit - 0x1000), 0x2000, RangeKind::kFramebuffer,
+                                            "framebuffer_base");
+    EXPECT_STREQ(past.rule, "must end below the physical address limit");
+}
+
+TEST(SetAside, LoadBootMemoryRefusesAFramebufferOverTheKernelImage) {
+    FakeMemoryMap map = small_machine();
+    boot::BootHandoff h = map.handoff();
+    h.framebuffer_base = 0x20'0000;
+    h.framebuffer_size = 0x1000;
+    mm::BootMemory memory;
+    const Violation v = mm::load_boot_memory(h, PhysAddr(0x10'0000), map.bytes.data(), &memory);
+    EXPECT_STREQ(v.field, "framebuffer_base");
 }

@@ -2,10 +2,14 @@
 // MMIO and framebuffer policies, and what PageTableBuilder writes for them.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "fake_physical_memory.h"
 #include "mm/mapping_log.h"
 #include "mm/mapping_policy.h"
 #include "mm/memory_type.h"
+#include "mm/memory_type_change.h"
 #include "mm/page_table_builder.h"
 #include "mm/page_table_lookup.h"
 
@@ -104,6 +108,81 @@ TEST(PageTableBuilderDeathTest, RefusesCacheBitsSmuggledIntoLeafFlags) {
     Tables t;
     const mm::MappingPolicy loose = {mm::leaf_flags::kKernelData | pte::kCacheDisable, PageSize::k4KiB};
     EXPECT_DEATH((void)t.builder.map_range(VirtAddr(0x1000), PhysAddr(0x1000), kPageSize, loose), "assertion failed");
+}
+
+
+// ---- the PAT change procedure (memory_type_change.h) ------------------------------------------
+
+// A CPU that records every step change_memory_types() takes, with the state it
+// took it in, so the order the SDM asks for (Vol. 3A 11.11.8) can be checked.
+struct RecordingCpu {
+    uint64_t rflags = x86::kRflagsInterrupt;
+    uint64_t cr0 = x86::kCr0Paging | x86::kCr0WriteProtect | x86::kCr0NotWriteThrough;
+    uint64_t cr3 = 0x1000;
+    uint64_t cr4 = 0;
+    bool interrupts = true;
+    std::vector<std::string> steps;
+
+    bool no_fill() const { return (cr0 & x86::kCr0CacheDisable) && !(cr0 & x86::kCr0NotWriteThrough); }
+    uint64_t save_and_disable_interrupts() {
+        steps.push_back("cli");
+        interrupts = false;
+        return rflags;
+    }
+    void restore_interrupts(uint64_t saved) {
+        steps.push_back("restore-if");
+        interrupts = (saved & x86::kRflagsInterrupt) != 0;
+    }
+    uint64_t read_cr0() { return cr0; }
+    void write_cr0(uint64_t v) {
+        cr0 = v;
+        steps.push_back(no_fill() ? "cache-no-fill" : "cache-normal");
+    }
+    uint64_t read_cr3() { return cr3; }
+    void write_cr3(uint64_t v) {
+        cr3 = v;
+        steps.push_back("flush-cr3");
+    }
+    uint64_t read_cr4() { return cr4; }
+    void write_cr4(uint64_t v) {
+        steps.push_back(((cr4 ^ v) & x86::kCr4Pge) ? (v & x86::kCr4Pge ? "pge-on" : "pge-off-flush-all") : "cr4");
+        cr4 = v;
+    }
+    void wbinvd() { steps.push_back(no_fill() ? "wbinvd" : "wbinvd-while-filling"); }
+};
+
+std::vector<std::string> pat_change_steps(RecordingCpu& cpu) {
+    mm::change_memory_types(cpu, [&] {
+        // The update itself must find the caches in no-fill mode, interrupts off, global pages off.
+        cpu.steps.push_back(std::string("wrmsr") + (cpu.no_fill() ? "" : "-cache-filling") +
+                            (cpu.interrupts ? "-interrupts-on" : "") + ((cpu.cr4 & x86::kCr4Pge) ? "-pge-on" : ""));
+    });
+    return cpu.steps;
+}
+
+TEST(PatChange, FollowsTheSdmStepsWithGlobalPagesOn) {
+    RecordingCpu cpu;
+    cpu.cr4 = x86::kCr4Pae | x86::kCr4Pge;
+    const std::vector<std::string> expected = {
+        "cli", "cache-no-fill", "wbinvd", "pge-off-flush-all",  // steps 2, 4, 5, 6
+        "wrmsr",                                                // step 9
+        "wbinvd", "flush-cr3",                                  // step 11
+        "cache-normal", "pge-on", "restore-if"};                // steps 12, 13, 15
+    EXPECT_EQ(pat_change_steps(cpu), expected);
+    EXPECT_EQ(cpu.cr4, x86::kCr4Pae | x86::kCr4Pge);  // PGE back on
+    EXPECT_EQ(cpu.cr0, x86::kCr0Paging | x86::kCr0WriteProtect | x86::kCr0NotWriteThrough);  // CR0 as it was
+    EXPECT_TRUE(cpu.interrupts);
+}
+
+TEST(PatChange, FlushesByCr3WhenGlobalPagesAreOffAndKeepsInterruptsOff) {
+    RecordingCpu cpu;
+    cpu.cr4 = x86::kCr4Pae;
+    cpu.rflags = 0;  // interrupts were off: they stay off
+    const std::vector<std::string> expected = {"cli", "cache-no-fill", "wbinvd", "flush-cr3", "wrmsr",
+                                               "wbinvd", "flush-cr3", "cache-normal", "restore-if"};
+    EXPECT_EQ(pat_change_steps(cpu), expected);
+    EXPECT_EQ(cpu.cr4, x86::kCr4Pae);
+    EXPECT_FALSE(cpu.interrupts);
 }
 
 }  // namespace

@@ -344,21 +344,4 @@ TEST(MapFramebuffer, PartialLastPageIsMappedAndNoFramebufferIsAbsence) {
     EXPECT_NE(g_log.find("[INFO  mmio] framebuffer absent\n"), std::string::npos);
 }
 
-TEST(RamAcpiMemory, ReadsOnlyRamAndNeverPageZero) {
-    FakeMemoryMap map;
-    map.add(boot::EfiMemoryType::kConventional, 0, 0x10)              // [0, 64 KiB)
-        .add(boot::EfiMemoryType::kAcpiReclaim, 0x10'0000, 0x2)       // [1 MiB, 1 MiB + 8 KiB)
-        .add(boot::EfiMemoryType::kMmio, 0xFED0'0000, 0x1, 0);        // a device page
-    mm::MemoryRangeList ranges;
-    ASSERT_TRUE(ranges.build(map.view()).ok());
-    static uint8_t fake[1];
-    mm::acpi::RamAcpiMemory memory(ranges, [](PhysAddr) -> const uint8_t* { return fake; });
-    EXPECT_EQ(memory.bytes_at(PhysAddr(0x10'0010), 36), fake);
-    EXPECT_EQ(memory.bytes_at(PhysAddr(0x10'1FF0), 0x10), fake);
-    EXPECT_EQ(memory.bytes_at(PhysAddr(0x10'1FF0), 0x11), nullptr);  // runs past the ACPI range
-    EXPECT_EQ(memory.bytes_at(PhysAddr(0xFED0'0000), 4), nullptr);    // device memory
-    EXPECT_EQ(memory.bytes_at(PhysAddr(0x20), 4), nullptr);           // page 0
-    EXPECT_EQ(memory.bytes_at(PhysAddr(~0ull - 3), 8), nullptr);      // wraps
-}
-
 }  // namespace

@@ -9,6 +9,7 @@
 #include "boot/uefi_memory.h"
 #include "fake_physical_memory.h"
 #include "memory_map_builder.h"
+#include "mm/boot_memory.h"
 #include "mm/identity_map.h"
 #include "mm/page_table_lookup.h"
 #include "mm/phys_window.h"
@@ -81,30 +82,17 @@ TEST(FrameExceptions, KeptSortedWidenedToPagesAndRefusedByNameWhenTheyOverlap) {
     EXPECT_EQ(e.count(), 4u);
 }
 
-TEST(FrameExceptions, TheKernelsAreItsTextAndRodataReadOnlyAndTheFramebufferLeftOut) {
+TEST(FrameExceptions, TheKernelsAreItsTextAndRodataReadOnly) {
     using namespace mm::kernel_image_example;
     FrameExceptions e;
-    ASSERT_TRUE(mm::kernel_frame_exceptions(kLayout, kPlacement, PhysAddr(0x8000'0800), 0x1000, &e).ok());
-    ASSERT_EQ(e.count(), 2u);
+    ASSERT_TRUE(mm::kernel_frame_exceptions(kLayout, kPlacement, &e).ok());
     // Text (3 pages) and rodata (1 page) from the image's physical base; data and stack stay writable.
+    // The framebuffer is not among them: the range list sets it aside as not RAM (memory_map_test.cpp).
+    ASSERT_EQ(e.count(), 1u);
     EXPECT_EQ(e[0].start, PhysAddr(0x100'0000));
     EXPECT_EQ(e[0].end, PhysAddr(0x100'4000));
     EXPECT_EQ(e[0].rule, FrameRule::kReadOnly);
     EXPECT_STREQ(e[0].what, "kernel-image");
-    EXPECT_EQ(e[1].start, PhysAddr(0x8000'0000));  // widened: the framebuffer starts inside its page
-    EXPECT_EQ(e[1].end, PhysAddr(0x8000'2000));
-    EXPECT_EQ(e[1].rule, FrameRule::kLeftOut);
-    // No framebuffer: only the image. A framebuffer over the image: refused, not merged.
-    FrameExceptions none;
-    ASSERT_TRUE(mm::kernel_frame_exceptions(kLayout, kPlacement, PhysAddr(), 0, &none).ok());
-    EXPECT_EQ(none.count(), 1u);
-    // A null base with a size (a GOP without a linear framebuffer) is no framebuffer either:
-    // leaving [0, size) out would cut the low RAM the tables and the handoff live in.
-    FrameExceptions null_base;
-    ASSERT_TRUE(mm::kernel_frame_exceptions(kLayout, kPlacement, PhysAddr(), 0x30'0000, &null_base).ok());
-    EXPECT_EQ(null_base.count(), 1u);
-    FrameExceptions clash;
-    EXPECT_FALSE(mm::kernel_frame_exceptions(kLayout, kPlacement, PhysAddr(0x100'2000), 0x1000, &clash).ok());
 }
 
 TEST(RamRunMapper, PiecesCoverTheRunInOrderCutAtEachException) {
@@ -221,4 +209,24 @@ TEST(RamRunMapper, ARefusedPieceStopsThePhaseByName) {
               std::string::npos)
         << g_log;
     EXPECT_EQ(g_log.find("phase map_phys_offset_regions"), std::string::npos) << "no phase line after a refusal";
+}
+
+// The framebuffer in usable RAM (memory_map_builder.h), set aside by the range
+// list: no RAM mapping meets it, with no frame exception at all.
+TEST(RamRunMapper, AFramebufferSetAsideInTheRangeListIsInNoRamMapping) {
+    namespace fb = framebuffer_in_ram;
+    const FakeMemoryMap map = fb::map();
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_TRUE(mm::set_aside_framebuffer(fb::handoff(map), &ranges).ok());
+    Tables window, identity;
+    ASSERT_TRUE(mm::map_phys_offset_regions(window.builder, ranges, FrameExceptions{}, {true, true}).ok());
+    ASSERT_TRUE(mm::identity_map_low_memory(identity.builder, ranges, FrameExceptions{}, {true, true}).ok());
+    for (uint64_t pa = fb::kFirstFrame; pa < fb::kEnd; pa += 4 * KiB) {
+        EXPECT_FALSE(window.window(pa).present) << std::hex << pa;
+        EXPECT_FALSE(identity.identity(pa).present) << std::hex << pa;
+    }
+    EXPECT_TRUE(window.window(fb::kFirstFrame - 4 * KiB).present);
+    EXPECT_TRUE(window.window(fb::kEnd).present);
+    EXPECT_TRUE(identity.identity(fb::kEnd).present);
 }

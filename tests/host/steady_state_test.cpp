@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mm/bitmap_frame_allocator.h"
+#include "mm/boot_memory.h"
 #include "fake_physical_memory.h"
 #include "mm/fault_decode.h"
 #include "mm/heap_allocator.h"
@@ -208,7 +209,9 @@ TEST(UsableByType, CountsUsableFramesPerUefiTypeAbove1MiB) {
         .add(EfiMemoryType::kKernelImage, 0x230000, 0x10)            // loader-owned: not usable
         .add(EfiMemoryType::kBootServicesData, 0xF8000, 0x10)        // straddles 1 MiB: only the upper 8 pages
         .add(EfiMemoryType::kAcpiNvs, 0x300000, 0x4);
-    const mm::UsableByType u = mm::usable_by_type(map.view(), PhysAddr(0x100000));
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    const mm::UsableByType u = mm::usable_by_type(map.view(), PhysAddr(0x100000), ranges);
     std::map<uint32_t, uint64_t> by;
     for (size_t i = 0; i < u.count; ++i) by[u.entries[i].type] = u.entries[i].frames;
     EXPECT_EQ(by[uint32_t(EfiMemoryType::kConventional)], 0xF8u);
@@ -219,15 +222,41 @@ TEST(UsableByType, CountsUsableFramesPerUefiTypeAbove1MiB) {
     EXPECT_EQ(u.count, 4u);
     EXPECT_EQ(u.total_frames, 0xF8u + 0x28u + 0x8u + 0x4u);
     EXPECT_EQ(u.reclaimed_frames, 0x28u + 0x8u + 0x4u);
+    EXPECT_EQ(u.set_aside_frames, 0u);
     // The allocator built from the same map manages exactly that many frames.
-    mm::MemoryRangeList ranges;
-    ASSERT_TRUE(ranges.build(map.view()).ok());
     BootFrameAllocator boot;
     boot.init(ranges);
     BitmapFrameAllocator steady;
     FakeBitmapStorage storage;
     ASSERT_TRUE(steady.take_over(boot, storage).ok);
     EXPECT_EQ(steady.stats().total, u.total_frames);
+}
+
+TEST(UsableByType, AFramebufferSetAsideFromUsableRamIsCountedApartAndTheHandoverAgrees) {
+    // The framebuffer in conventional and boot-services-data RAM (memory_map_builder.h):
+    // the per-type account from the descriptors leaves its frames out, so it still
+    // equals what the bitmap manages, which never includes them.
+    namespace fb = framebuffer_in_ram;
+    const FakeMemoryMap map = fb::map();
+    mm::MemoryRangeList ranges;
+    ASSERT_TRUE(ranges.build(map.view()).ok());
+    ASSERT_TRUE(mm::set_aside_framebuffer(fb::handoff(map), &ranges).ok());
+    const mm::UsableByType u = mm::usable_by_type(map.view(), PhysAddr(0x100000), ranges);
+    EXPECT_EQ(u.set_aside_frames, (fb::kEnd - fb::kFirstFrame) / kPageSize);
+    EXPECT_EQ(u.total_frames, (fb::kRamEnd - 0x10'0000) / kPageSize - u.set_aside_frames);
+    std::map<uint32_t, uint64_t> by;
+    for (size_t i = 0; i < u.count; ++i) by[u.entries[i].type] = u.entries[i].frames;
+    EXPECT_EQ(by[uint32_t(EfiMemoryType::kConventional)], (fb::kFirstFrame - 0x10'0000) / kPageSize);
+    EXPECT_EQ(by[uint32_t(EfiMemoryType::kBootServicesData)], (fb::kRamEnd - fb::kEnd) / kPageSize);
+    BootFrameAllocator boot;
+    boot.init(ranges);
+    BitmapFrameAllocator steady;
+    FakeBitmapStorage storage;
+    ASSERT_TRUE(steady.take_over(boot, storage).ok);
+    EXPECT_EQ(steady.stats().total, u.total_frames);
+    for (uint64_t pa = fb::kFirstFrame; pa < fb::kEnd; pa += kPageSize) EXPECT_FALSE(steady.manages(PhysAddr(pa)));
+    for (mm::FrameResult r = steady.alloc_frame(); r.ok(); r = steady.alloc_frame())
+        ASSERT_FALSE(PhysAddr(fb::kFirstFrame) <= r.frame() && r.frame() < PhysAddr(fb::kEnd));
 }
 
 // ---- the heap ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The boot log read as a model for the book's diagrams: the regions of the
-kernel's virtual address space (``{address-space}``) and one 4-level page walk
-(``{page-walk}``). :mod:`kernelbook.diagram_svg` draws them.
+kernel's virtual address space (``{address-space}``) and one 4-level (or
+5-level) page walk (``{page-walk}``). :mod:`kernelbook.diagram_svg` draws them.
 
 Everything in the model comes from ``[LEVEL subsystem] event key=value`` lines
 of a real boot; nothing here knows an address of its own. The model is checked
@@ -344,6 +344,8 @@ def address_space(records: list[Record]) -> AddressSpace:
 # ---------------------------------------------------------------------------
 
 LEVELS = [("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)]
+#: With 5-level paging (CR4.LA57) the walk starts one table higher, at bits 56–48.
+LEVELS_5 = [("PML5", 48)] + LEVELS
 
 
 @dataclass
@@ -358,6 +360,7 @@ class Walk:
     frame: int
     cr3: str
     lines: list[str]
+    levels: int = 4            # 5 when the log's ``[paging] switched`` line says levels=5
 
 
 def page_walk(records: list[Record], check: str | None = None, match: str | None = None) -> Walk:
@@ -383,9 +386,11 @@ def page_walk(records: list[Record], check: str | None = None, match: str | None
     size = PAGE_SIZES[page]
     if (va & (size - 1)) != (pa & (size - 1)):
         raise DiagramError(f"va and pa differ inside the {page} page (offset {va & (size - 1):#x} vs {pa & (size - 1):#x}): {line.text}")
-    depth = {KIB4: 4, MIB2: 3, GIB1: 2}[size]
-    indices = [(name, (va >> shift) & 511) for name, shift in LEVELS[:depth]]
     switched = _find(records, "paging", "switched")
+    # The depth of the tables CR3 names: 4 unless the kernel logged levels=5.
+    levels = LEVELS_5 if switched and switched[-1].fields.get("levels") == "5" else LEVELS
+    below_leaf = {KIB4: 0, MIB2: 1, GIB1: 2}[size]
+    indices = [(name, (va >> shift) & 511) for name, shift in levels[:len(levels) - below_leaf]]
     return Walk(va, pa, page, line.fields.get("flags", ""), line.fields.get("what", ""), indices, va & (size - 1),
                 pa & ~(size - 1), switched[-1].fields.get("cr3", "") if switched else "",
-                [line.text] + [s.text for s in switched[-1:]])
+                [line.text] + [s.text for s in switched[-1:]], len(levels))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from .diagram_model import KIB4, LEVELS, PAGE_SIZES, AddressSpace, Region, Walk, fmt_approx, fmt_pages, fmt_size
+from .diagram_model import KIB4, LEVELS, LEVELS_5, PAGE_SIZES, AddressSpace, Region, Walk, fmt_approx, fmt_pages, fmt_size
 
 # ---------------------------------------------------------------------------
 # Labels and SVG helpers
@@ -214,7 +214,7 @@ def address_space_svg(space: AddressSpace, title: str, uid: str = "as") -> str:
 
 
 # ---------------------------------------------------------------------------
-# {page-walk}: CR3 → PML4 → PDPT → PD → PT → frame, for one logged translation
+# {page-walk}: CR3 → (PML5 →) PML4 → PDPT → PD → PT → frame, for one logged translation
 # ---------------------------------------------------------------------------
 
 WALK_WIDTH = 760
@@ -222,15 +222,17 @@ WALK_WIDTH = 760
 
 def page_walk_svg(walk: Walk, title: str, uid: str = "pw") -> str:
     body: list[str] = []
-    bits = [("sign extension", 63, 48, None)] + [(name, shift + 8, shift, index) for (name, index), (_, shift) in
-                                                  zip(walk.indices, LEVELS)]
-    low_bit = LEVELS[len(walk.indices) - 1][1]
+    levels = LEVELS_5 if walk.levels == 5 else LEVELS
+    width = WALK_WIDTH + (140 if walk.levels == 5 else 0)  # room for the PML5's field and table
+    bits = [("sign extension", 63, levels[0][1] + 9, None)] + [
+        (name, shift + 8, shift, index) for (name, index), (_, shift) in zip(walk.indices, levels)]
+    low_bit = levels[len(walk.indices) - 1][1]
     bits.append(("offset", low_bit - 1, 0, walk.offset))
     # Top: the virtual address cut into its fields.
     body.append(_text(4, 18, f"virtual address {walk.va:#018x}" + (f"  ({walk.label})" if walk.label else ""),
                       cls="pw-va", size=14, weight="bold", mono=True, fill="currentColor"))
     widths = {"sign extension": 110, "offset": 124 if low_bit == 12 else 180}
-    field_w = (WALK_WIDTH - 8 - widths["sign extension"] - widths["offset"]) / len(walk.indices)
+    field_w = (width - 8 - widths["sign extension"] - widths["offset"]) / len(walk.indices)
     x = 4.0
     centres = {}
     for name, high, low, value in bits:
@@ -249,12 +251,12 @@ def page_walk_svg(walk: Walk, title: str, uid: str = "pw") -> str:
     # Below: the chain of tables, each with the entry the index selects.
     steps = ["CR3"] + [name for name, _ in walk.indices] + ["frame"]
     box_w, frame_w = 100, 140
-    gap = (WALK_WIDTH - 8 - box_w * (len(steps) - 1) - frame_w) / (len(steps) - 1)
+    gap = (width - 8 - box_w * (len(steps) - 1) - frame_w) / (len(steps) - 1)
     y0 = 130
     for k, step in enumerate(steps):
         bx = 4 + k * (box_w + gap)
         if step == "frame":
-            bx, box_w = WALK_WIDTH - 4 - frame_w, frame_w
+            bx, box_w = width - 4 - frame_w, frame_w
         cx = bx + box_w / 2
         if step == "CR3":
             body.append(f'<g class="pw-step"{_data(step="CR3", value=walk.cr3)}>'
@@ -300,7 +302,7 @@ def page_walk_svg(walk: Walk, title: str, uid: str = "pw") -> str:
             else:
                 ay = y0 + 28 + 100 * dict(walk.indices).get(step, 0) / 511 + 7
             body.append(f'<path d="M{bx + box_w:.1f} {ay:.1f} L{nx - 2:.1f} {y0 + 10}" fill="none" stroke="currentColor" stroke-width="1.5" marker-end="url(#{uid}-arrow)"/>')
-    body.append(f'<path d="M{centres["offset"]:.1f} 88 L{WALK_WIDTH - 4 - frame_w / 2:.1f} {y0 - 1}" fill="none" stroke="#b3541e" stroke-opacity="0.7" stroke-dasharray="4 3"/>')
+    body.append(f'<path d="M{centres["offset"]:.1f} 88 L{width - 4 - frame_w / 2:.1f} {y0 - 1}" fill="none" stroke="#b3541e" stroke-opacity="0.7" stroke-dasharray="4 3"/>')
     defs = (f'<defs><marker id="{uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
             '<path d="M0 0 L10 5 L0 10 z" fill="currentColor"/></marker></defs>')
-    return _svg(WALK_WIDTH, y0 + 190, title, [defs] + body, "page-walk")
+    return _svg(width, y0 + 190, title, [defs] + body, "page-walk")

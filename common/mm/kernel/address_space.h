@@ -67,8 +67,8 @@ private:
 // The phases of chapters 04 and 05: every RAM run identity-mapped, the kernel
 // image at -2 GiB (its placement checked first), every RAM run in the
 // phys-offset window; both RAM mappings keep the frame exceptions
-// (kernel/ram_frame_exceptions.h: the image's text and rodata read-only, the
-// framebuffer left out).
+// (kernel/ram_frame_exceptions.h: the image's text and rodata read-only); the
+// framebuffer is not RAM to them (the range list sets it aside, boot_memory.h).
 void identity_map_low_memory(KernelAddressSpace& space);
 void map_kernel_image(KernelAddressSpace& space);
 void map_phys_offset_regions(KernelAddressSpace& space);

@@ -1,9 +1,8 @@
 #include "mm/kernel/address_space_verification.h"
 
-#include "mm/acpi_tables.h"
+#include "mm/acpi_table_window.h"
 #include "mm/address_space_layout.h"
 #include "mm/address_space_report.h"
-#include "arch/x86/cpu.h"
 #include "mm/kernel/linked_image.h"
 #include "mm/kernel/ram_frame_exceptions.h"
 #include "mm/mapping_log.h"
@@ -14,21 +13,6 @@
 
 namespace mm {
 namespace {
-
-const uint8_t* window_bytes(PhysAddr pa) { return phys_to_pointer<const uint8_t>(pa); }
-
-// Where the devices are, found again from IA32_APIC_BASE and the ACPI tables
-// (read through the window now): an account of the MMIO window that does not
-// come from the tables being checked.
-MmioDeviceAddresses device_addresses(const HandoffView& handoff, const MemoryRangeList& ranges) {
-    acpi::AcpiDevices acpi;
-    if (!handoff.rsdp.is_null()) {
-        acpi::RamAcpiMemory ram(ranges, window_bytes);
-        if (!acpi::find_acpi_devices(handoff.rsdp, ram, &acpi).ok()) acpi = {};  // the phase refused it already
-    }
-    return mmio_device_addresses(x86::rdmsr(x86::kMsrApicBase), acpi, ranges, handoff.framebuffer.base,
-                                 handoff.framebuffer.size);
-}
 
 }  // namespace
 
@@ -58,8 +42,10 @@ void expect_mapped_regions(ExpectedRegions& out, const HandoffView& handoff, con
             return true;
         });
     });
-    // Devices UC, one 4 KiB slot each; the framebuffer WC.
-    const MmioDeviceAddresses devices = device_addresses(handoff, ranges);
+    // Devices UC, one 4 KiB slot each, where map_mmio_devices decided (kept in
+    // the address space: the firmware's tables are not read twice); the ACPI
+    // tables it mapped from reserved memory read-only, WB; the framebuffer WC.
+    const MmioDeviceAddresses& devices = mapped.addresses;
     const MappingPolicy mmio = fit_to_cpu(kMmioPolicy, cpu);
     const struct {
         const char* name;
@@ -69,6 +55,11 @@ void expect_mapped_regions(ExpectedRegions& out, const HandoffView& handoff, con
                  {"hpet", devices.hpet, mapped.hpet}};
     for (const auto& d : slots)  // only the mapped ones: an absent or refused device has no slot
         if (d.decided.present) out.add(expect_mapped(d.name, d.va.page_base(), d.decided.pa.page_base(), kPageSize, mmio));
+    const MappingPolicy acpi_tables = fit_to_cpu(kAcpiTablesPolicy, cpu);
+    for (size_t i = 0; i < mapped.acpi_tables.count; ++i) {
+        const PhysAddr frame = mapped.acpi_tables.frames[i];
+        out.add(expect_mapped("acpi-table", acpi::acpi_table_va(frame), frame, kPageSize, acpi_tables));
+    }
     const PhysAddr fb = handoff.framebuffer.base;
     uint64_t fb_size = 0;
     if (!fb.is_null() && align_up(fb.offset_in_page() + handoff.framebuffer.size, kPageSize, &fb_size))

@@ -31,9 +31,11 @@ struct ExpectedRegions {
 };
 
 // The kernel image (sections with their rights, guards absent), the phys
-// window over every RAM run, the devices (addresses found again from
-// IA32_APIC_BASE and ACPI, not from the tables under test) and the framebuffer.
-// `mapped` is where map_mmio_devices put each device.
+// window over every RAM run, the devices, the ACPI tables window's frames and
+// the framebuffer. `mapped` is what map_mmio_devices decided and mapped: the
+// device addresses it took from IA32_APIC_BASE and ACPI (the tables are read
+// once, by that phase), each device's slot, and the frames of reserved memory
+// it mapped for ACPI tables.
 void expect_mapped_regions(ExpectedRegions& out, const HandoffView& handoff, const MemoryRangeList& ranges,
                            CpuPagingFeatures cpu, const MmioDevices& mapped);
 

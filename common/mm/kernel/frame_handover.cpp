@@ -21,7 +21,7 @@ void hand_over_frames(KernelAddressSpace& space, BitmapFrameAllocator& steady) {
     BootFrameAllocator& boot = space.frames();
     // Where the frames come from, per UEFI type, counted from the descriptors
     // themselves: an account independent of the range list the allocator used.
-    const UsableByType by_type = usable_by_type(memory.descriptors, BootFrameAllocator::kLowestFrame);
+    const UsableByType by_type = usable_by_type(memory.descriptors, BootFrameAllocator::kLowestFrame, memory.ranges);
     for (size_t i = 0; i < by_type.count; ++i) {
         const UsableByType::Entry& e = by_type.entries[i];
         klog::info("frames").msg("usable").kv("type", boot::memory_type_name(e.type)).kv("frames", e.frames)

@@ -1,5 +1,6 @@
 #include "mm/kernel/mmio_phases.h"
 
+#include "mm/acpi_table_window.h"
 #include "mm/acpi_tables.h"
 #include "mm/address_space_layout.h"
 #include "arch/x86/cpu.h"
@@ -7,6 +8,8 @@
 #include "mm/kernel/address_space.h"
 #include "mm/memory_map_log.h"
 #include "mm/memory_type.h"
+#include "mm/page_table_lookup.h"
+#include "mm/physical_memory.h"
 #include "kernel/panic.h"
 #include "kernel/screen_console.h"
 #include "support/log.h"
@@ -14,9 +17,25 @@
 namespace mm {
 namespace {
 
-// The constructor runs on the identity map (the loader's tables): ACPI tables
-// are read at their physical address.
-const uint8_t* identity_bytes(PhysAddr pa) { return reinterpret_cast<const uint8_t*>(pa.value()); }
+// The constructor runs on the loader's tables, which identity-map all RAM:
+// tables in ACPI reclaim, NVS or runtime memory are read at their physical
+// address.
+const uint8_t* identity_bytes(PhysAddr pa, uint64_t) { return reinterpret_cast<const uint8_t*>(pa.value()); }
+
+// A table in reserved memory is mapped in the ACPI tables window of the
+// kernel's own tables, which are not in CR3 yet: the bytes of the frame that
+// mapping names are read where the loader's tables put that frame, at its
+// physical address, once a walk of those live tables has shown they do (the
+// loader's identity map ends above RAM, but a reserved range can lie higher).
+const uint8_t* loader_identity_bytes(PhysAddr pa, uint64_t length) {
+    IdentityMappedMemory loader_tables;
+    const PhysAddr live_pml4 = PhysAddr(x86::read_cr3()).page_base();
+    for (uint64_t page = pa.page_base().value(); page < pa.value() + length; page += kPageSize) {
+        const Translation t = translate(live_pml4, loader_tables, VirtAddr(page));
+        if (!t.present || t.pa != PhysAddr(page)) return nullptr;
+    }
+    return reinterpret_cast<const uint8_t*>(pa.value());
+}
 
 // `test.corrupt-acpi=<signature>` (XSDT, APIC or HPET) hands the parser a
 // copy of that table with one byte of its OEM ID changed, so its checksum no
@@ -35,6 +54,7 @@ public:
         copy_[10] ^= 0x20;  // in the OEM ID of a table, inside the first 20 bytes of the RSDP
         return copy_;
     }
+    const char* refusal() const override { return inner_.refusal(); }
 
 private:
     acpi::AcpiMemory& inner_;
@@ -99,10 +119,11 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
     const HandoffView& handoff = space.handoff();
     const MemoryRangeList& ranges = space.memory().ranges;
     acpi::AcpiDevices acpi;
+    acpi::AcpiTableWindow window(space.builder(), space.tables(), space.cpu());  // tables in reserved memory
     if (handoff.rsdp.is_null()) {
         klog::warn("acpi").msg("no rsdp: only the lapic is mapped");
     } else {
-        acpi::RamAcpiMemory ram(ranges, identity_bytes);
+        acpi::AcpiTableReader ram(ranges, window, identity_bytes, loader_identity_bytes);
         const PhysAddr rsdp = handoff.rsdp;
         const Str damaged = kernel::command_line().value("test.corrupt-acpi");  // a test's request, usually none
         if (damaged == Str("all")) reject_every_damaged_table(rsdp, ram);
@@ -116,17 +137,20 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
             .kv("root", acpi.uses_xsdt ? "xsdt" : "rsdt").kv("root-pa", klog::hex(acpi.root_table))
             .kv("entries", acpi.root_entries).kv("null", acpi.null_entries)
             .kv("unreadable", acpi.unreadable_entries).kv("madt", acpi.has_madt).kv("ioapics", acpi.ioapic_count)
-            .kv("hpet", acpi.has_hpet);
+            .kv("hpet", acpi.has_hpet).kv("reserved-frames", uint64_t(window.frames().count));
         if (acpi.unreadable_entries != 0)
             klog::warn("acpi").msg("table entries skipped").kv("count", acpi.unreadable_entries)
                 .kv("first-index", acpi.first_unreadable_index).kv("first-pa", klog::hex(acpi.first_unreadable_address))
-                .kv("reason", "not in RAM the reader can read");
+                .kv("rule", acpi.first_unreadable_rule);
     }
     // The decision is mmio_device_addresses()'s, on what the MSR and the tables say.
-    const MmioDeviceAddresses addresses = mmio_device_addresses(
+    MmioDeviceAddresses addresses = mmio_device_addresses(
         x86::rdmsr(x86::kMsrApicBase), acpi, ranges, handoff.framebuffer.base, handoff.framebuffer.size);
+    refuse_devices_on_acpi_tables(&addresses, window.frames());  // one memory type per frame
     MmioDevices devices;
     if (!map_mmio_devices(space.builder(), addresses, space.cpu(), &devices).ok()) kernel::fail();
+    devices.addresses = addresses;  // kept: chapter 09 verifies against this decision, not a second reading
+    devices.acpi_tables = window.frames();
     return devices;
 }
 // book:end map-mmio-devices-phase

@@ -1,8 +1,9 @@
 // The frame exceptions of the running kernel's RAM mappings
 // (ram_run_mapper.h): its own image's text and rodata, where the loader put
-// them, the framebuffer the loader found, and (chapter 12) the boot modules,
-// read-only: a program's text is mapped executable from them in place, so no
-// mapping may make those frames writable. Kernel only: host tests call
+// them, and (chapter 12) the boot modules, read-only: a program's text is
+// mapped executable from them in place, so no mapping may make those frames
+// writable. (The framebuffer is no exception: the range list sets it aside as
+// not RAM, boot_memory.h.) Kernel only: host tests call
 // kernel_frame_exceptions() with their own layout.
 #pragma once
 
@@ -14,13 +15,11 @@
 
 namespace kernel {
 
-// The exceptions, or the boot ends, naming the field that could not be one
-// (a framebuffer overlapping the image, or one past the physical limit).
+// The exceptions, or the boot ends, naming the field that could not be one.
 inline mm::FrameExceptions ram_frame_exceptions(const mm::HandoffView& handoff) {
     mm::FrameExceptions exceptions;
     if (Violation v = mm::kernel_frame_exceptions(linked_image_layout(), checked_kernel_placement(handoff.kernel),
-                                                  handoff.framebuffer.base,
-                                                  handoff.framebuffer.size, &exceptions);
+                                                  &exceptions);
         !v.ok()) {
         mm::log_rejection("paging", "frame exceptions", v);
         fail();

@@ -8,6 +8,8 @@ namespace x86 {
 
 // CR0 (SDM Vol. 3A, 2.5)
 inline constexpr uint64_t kCr0WriteProtect = 1ull << 16;  // WP: supervisor writes honour read-only pages
+inline constexpr uint64_t kCr0NotWriteThrough = 1ull << 29;  // NW: with CD, the caches' no-fill mode
+inline constexpr uint64_t kCr0CacheDisable = 1ull << 30;     // CD
 inline constexpr uint64_t kCr0Paging = 1ull << 31;        // PG
 // CR4
 inline constexpr uint64_t kCr4Pae = 1ull << 5;
@@ -15,6 +17,9 @@ inline constexpr uint64_t kCr4Pge = 1ull << 7;    // global pages: their transla
 inline constexpr uint64_t kCr4La57 = 1ull << 12;  // 5-level paging: our tables are 4-level
 inline constexpr uint64_t kCr4Smep = 1ull << 20;
 inline constexpr uint64_t kCr4Smap = 1ull << 21;
+
+// RFLAGS
+inline constexpr uint64_t kRflagsInterrupt = 1ull << 9;  // IF: maskable interrupts enabled
 
 // IA32_EFER (SDM Vol. 3A, 2.2.1)
 inline constexpr uint32_t kMsrEfer = 0xC0000080;

@@ -27,12 +27,15 @@ inline constexpr uint64_t kAddressMask = 0x000F'FFFF'FFFF'F000ull;
 
 inline constexpr unsigned kEntriesPerTable = 512;
 
-// Index of `va` in the table at each level: 9 bits each, from bit 39 (PML4) down to bit 12 (PT).
+// Index of `va` in the table at each level: 9 bits each, from bit 48 (PML5,
+// 5-level paging only) and bit 39 (PML4) down to bit 12 (PT).
+constexpr unsigned pml5_index(uint64_t va) { return (va >> 48) & 0x1FF; }
 constexpr unsigned pml4_index(uint64_t va) { return (va >> 39) & 0x1FF; }
 constexpr unsigned pdpt_index(uint64_t va) { return (va >> 30) & 0x1FF; }
 constexpr unsigned pd_index(uint64_t va) { return (va >> 21) & 0x1FF; }
 constexpr unsigned pt_index(uint64_t va) { return (va >> 12) & 0x1FF; }
 
 static_assert(pml4_index(0xFFFF'FFFF'8000'0000ull) == 511 && pdpt_index(0xFFFF'FFFF'8000'0000ull) == 510);
+static_assert(pml5_index(0xFFFF'FFFF'8000'0000ull) == 511 && pml5_index(0x0080'0000'0000'0000ull) == 128);
 
 }  // namespace x86::pte
