@@ -297,7 +297,9 @@ TEST(BootModules, EachBrokenRuleIsRefusedWithTheModulesIndex) {
         const Violation v = m.check();
         ASSERT_FALSE(v.ok()) << c.what;
         EXPECT_STREQ(v.field, c.field) << c.what << ": " << v.rule;
-        if (std::string(c.field) != "module_count") EXPECT_EQ(v.index, 1u) << c.what;
+        if (std::string(c.field) != "module_count") {
+            EXPECT_EQ(v.index, 1u) << c.what;
+        }
     }
 }
 
