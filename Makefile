@@ -49,6 +49,7 @@ CXX_COMMON := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsaf
 all: loader kernels host-tests fuzz-targets compile_commands.json
 
 include mk/loader.mk
+include mk/user.mk
 include mk/kernel.mk
 include mk/host.mk
 include mk/fuzz.mk

@@ -253,6 +253,7 @@ KNOWN_PHASES = {
     "create_temporary_window",
     "map_kernel_stacks",
     "create_heap",
+    "share_kernel_half",
 }
 
 
@@ -334,6 +335,8 @@ def layout_pages(records: Sequence[LogRecord], policy: str, one_gib: bool) -> tu
         elif name == "create_heap":
             # The heap's first pages, 4 KiB each, above its unmapped guard page.
             pages += _pages_4k(int_field(phase, "va"), 0, size_field(phase, "bytes"))
+        elif name == "share_kernel_half":
+            pass  # maps nothing: its tables are counted by kernel_half_tables()
         else:
             unknown.append(name)
     return pages, unknown
@@ -342,6 +345,15 @@ def layout_pages(records: Sequence[LogRecord], policy: str, one_gib: bool) -> tu
 def tables_for(pages) -> int:
     """Table frames for these leaves, the PML4 included."""
     return 1 + paging_model.tables_needed(pages)
+
+
+def kernel_half_tables(records: Sequence[LogRecord], pages) -> int:
+    """The PDPTs chapter 12's ``share_kernel_half`` adds: one for each of the
+    256 upper PML4 slots that no leaf of ``pages`` uses (0 without the phase)."""
+    if not any(p.event == "phase share_kernel_half" for p in phases(records)):
+        return 0
+    used = {(va >> 39) & 0x1FF for va, _, _ in pages if va >= 1 << 63}
+    return 256 - len(used)
 
 
 def measured_tables(records: Sequence[LogRecord]) -> tuple[int | None, str]:
@@ -393,5 +405,5 @@ def footprint(records: Sequence[LogRecord], one_gib: bool | None = None) -> Foot
     unknown: list[str] = []
     for policy in POLICIES:
         pages, unknown = layout_pages(records, policy, one_gib)
-        counts[policy] = None if unknown or not pages else tables_for(pages)
+        counts[policy] = None if unknown or not pages else tables_for(pages) + kernel_half_tables(records, pages)
     return Footprint(measured, how, counts["policy"], counts["2m"], counts["4k"], unknown)

@@ -57,11 +57,15 @@ CHAPTER_BASE :=
 CHAPTER_NEW_MODULES :=
 CHAPTER_NEW_RUNTIME :=
 CHAPTER_HOST_TESTS :=
+CHAPTER_USER_PROGRAMS :=
 include chapters/$(1)/chapter.mk
 $$(if $$(CHAPTER_BASE),$$(if $$(filter $$(CHAPTER_BASE),$$(CHAPTERS_SO_FAR)),,\
     $$(error chapters/$(1)/chapter.mk: CHAPTER_BASE $$(CHAPTER_BASE) is not a chapter before $(1))))
 $(1)_MM_MODULES := $$(if $$(CHAPTER_BASE),$$($$(CHAPTER_BASE)_MM_MODULES)) $$(CHAPTER_NEW_MODULES)
 $(1)_RUNTIME_MODULES := $$(if $$(CHAPTER_BASE),$$($$(CHAPTER_BASE)_RUNTIME_MODULES)) $$(CHAPTER_NEW_RUNTIME)
+# The user programs on its image (mk/user.mk), \user\NAME.elf.
+$(1)_USER_ELFS := $$(foreach p,$$(CHAPTER_USER_PROGRAMS),$(BUILD)/$(1)/user/$$(p).elf)
+$$(if $$(CHAPTER_USER_PROGRAMS),$$(eval $$(call user_program_rules,$(1))))
 CHAPTERS_SO_FAR += $(1)
 $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard chapters/$(1)/*.cpp)) \
     $(BUILD)/$(1)/obj/chapter_identity.o \
@@ -87,9 +91,9 @@ $(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_BASE_OBJS) common/kernel/kerne
 
 # The image's cmdline.txt is empty: `make run CMDLINE=...` and the tests write
 # theirs into the copy they boot, so a command line never rebuilds an image.
-$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh
+$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh $$($(1)_USER_ELFS)
 	@echo "  IMAGE   $$@"
-	$(Q)OBJCOPY=$(OBJCOPY) scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf
+	$(Q)OBJCOPY=$(OBJCOPY) USER_ELFS="$$($(1)_USER_ELFS)" scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf
 
 -include $$($(1)_OBJS:.o=.d)
 endef

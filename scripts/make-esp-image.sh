@@ -4,6 +4,8 @@
 # Builds the EFI system partition of one chapter, twice over:
 #   <dir of IMAGE>/esp/   the files, for reading (and for QEMU's fat: driver if you like)
 #   IMAGE                 a FAT disk image of the same files, made with mtools
+# USER_ELFS (environment, space-separated): the chapter's user programs
+# (mk/user.mk), copied to \user\ for the loader to read as boot modules.
 # The image is a bare FAT file system without a partition table (a "superfloppy"):
 # OVMF mounts it as removable media and boots \EFI\BOOT\BOOTX64.EFI from it.
 set -euo pipefail
@@ -26,4 +28,11 @@ mformat -i "$image.tmp" -v ESP ::
 mmd -i "$image.tmp" ::/EFI ::/EFI/BOOT
 mcopy -i "$image.tmp" "$esp/EFI/BOOT/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 mcopy -i "$image.tmp" "$esp/kernel.elf" "$esp/cmdline.txt" ::/
+if [ -n "${USER_ELFS:-}" ]; then
+    mkdir -p "$esp/user"
+    # Stripped like the kernel: the loader copies the whole file into memory.
+    for elf in $USER_ELFS; do "${OBJCOPY:-objcopy}" --strip-debug "$elf" "$esp/user/$(basename "$elf")"; done
+    mmd -i "$image.tmp" ::/user
+    mcopy -i "$image.tmp" "$esp"/user/*.elf ::/user/
+fi
 mv "$image.tmp" "$image"

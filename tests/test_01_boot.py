@@ -64,8 +64,8 @@ def test_banner_and_ready(finished):
 def test_handoff_header(finished):
     header = only(finished, "handoff", "header")
     assert int_field(header, "magic").to_bytes(8, "little") == b"MHANDOFF"
-    assert int_field(header, "version") == 1
-    assert int_field(header, "size") == 152 + 256  # the static_assert'ed layout
+    assert int_field(header, "version") == 2  # 2: the boot-module table (chapter 12)
+    assert int_field(header, "size") == 160 + 256 + 16 * 48  # the static_assert'ed layout
 
 
 def test_memory_map_matches_the_loaders_dump(finished):
@@ -85,7 +85,7 @@ def test_handoff_objects_live_in_loader_owned_memory(finished):
     jump = only(finished, "loader", "jump to kernel")
     bootstrap = only(finished, "handoff", "bootstrap")
     kernel = only(finished, "handoff", "kernel")
-    assert region_containing(memory_map, int_field(jump, "handoff"), 408) == "boot-handoff"
+    assert region_containing(memory_map, int_field(jump, "handoff"), 1184) == "boot-handoff"
     assert region_containing(memory_map, int_field(summary, "address"), int_field(summary, "size")) == "boot-handoff"
     assert region_containing(memory_map, int_field(bootstrap, "pml4"), PAGE) == "boot-page-tables"
     assert region_containing(memory_map, int_field(bootstrap, "stack"), 64 * 1024) == "boot-stack"

@@ -111,6 +111,15 @@ def test_kernel_stacks_and_heap():
     assert bt.footprint(records(spread)).minimum == 1 + 3 + 4 + 3
 
 
+def test_a_shared_kernel_half_adds_a_table_per_empty_upper_slot():
+    # Chapter 12: every upper PML4 slot gets a PDPT; the kernel image uses slot 511 already.
+    text = KERNEL + "[INFO  paging] phase share_kernel_half slots=256 present-before=1 tables=255 frames-from=bitmap\n"
+    fp = bt.footprint(records(text))
+    assert fp.unknown_phases == []
+    assert fp.minimum == fp.measured == 1 + 3 + 255
+    assert fp.only_4k == fp.minimum
+
+
 def test_an_unknown_phase_makes_the_minimum_unknown():
     fp = bt.footprint(records(CHAPTER_05 + "[INFO  paging] phase map_heap bytes=4KiB tables=1\n"))
     assert fp.minimum is None and fp.unknown_phases == ["map_heap"]

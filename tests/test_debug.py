@@ -313,15 +313,16 @@ def test_handoff_layout_matches_handoff_h():
     assert len(pinned) >= 10
     offsets = kmodel.handoff_offsets()
     assert {name: offsets[name] for name in pinned} == pinned
-    assert re.search(r"sizeof\(BootHandoff\) == 152 \+ kCommandLineCapacity", header)
-    assert kmodel.HANDOFF_SIZE == 152 + kmodel.COMMAND_LINE_CAPACITY
+    assert re.search(r"sizeof\(BootHandoff\) == 160 \+ kCommandLineCapacity \+ kMaxBootModules \* sizeof\(BootModule\)", header)
+    assert re.search(r"static_assert\(sizeof\(BootModule\) == 48\)", header)
+    assert kmodel.HANDOFF_SIZE == 160 + kmodel.COMMAND_LINE_CAPACITY + kmodel.MAX_BOOT_MODULES * kmodel.BOOT_MODULE_SIZE
 
 
 def test_memory_type_names_match_the_kernel():
     header = (harness.REPO_ROOT / "common/include/boot/uefi_memory.h").read_text()
     values = {m[1]: int(m[2], 0) for m in re.finditer(r"^\s+(k\w+) = (0x[0-9a-fA-F]+|\d+),", header, re.M)}
     names = {values[m[1]]: m[2] for m in re.finditer(r'case EfiMemoryType::(k\w+): return "([a-z-]+)";', header)}
-    assert len(names) == 20
+    assert len(names) == 21
     assert names == kmodel.MEMORY_TYPE_NAMES
     assert kmodel.memory_type_name(0x80000099) == "os-defined" and kmodel.memory_type_name(99) == "invalid"
 

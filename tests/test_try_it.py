@@ -320,6 +320,24 @@ def bitmap_at_8g(seen: Seen) -> None:
     assert int_field(handover, "bitmap-frames") == -(-frames // (8 * 4096)) == 64
 
 
+def every_program_ends_and_gives_its_frames_back(seen: Seen) -> None:
+    exits = seen.lines("user", "exit")
+    assert len(exits) == len(seen.lines("user", "start")) == 9
+    assert [e for e in exits if e.fields["name"] == "hello"][0].fields["end"] == "exit"
+    assert all(int_field(e, "used-before") == int_field(e, "used-after") for e in exits)
+    assert len(seen.lines("user", "killed")) == 8
+    assert seen.line("kernel", "ready")
+
+
+def hello_text_walked_under_its_own_cr3(seen: Seen) -> None:
+    walk = seen.gdb_after("text")
+    start = [r for r in seen.lines("user", "start") if r.fields["name"] == "hello"][0]
+    assert f"cr3={int_field(start, 'pml4'):#x}" in walk, walk
+    assert walk.count("|US") >= 4, walk  # PML4, PDPT, PD entries and the leaf
+    module = [r for r in seen.lines("loader", "module") if r.fields["name"] == "hello.elf"][0]
+    assert f"va=0x400000 pa={int_field(module, 'pa') + 0x1000:#x} page=4KiB access=RX user" in walk, walk
+
+
 TRY_IT: dict[str, TryIt] = {
     "make run CH=01-boot CMDLINE=loader.dump-map": TryIt("01-boot", dump_map_has_loader_objects),
     "make run CH=01-boot CMDLINE=test.fail=page-fault": TryIt("01-boot", page_fault_panics),
@@ -371,6 +389,9 @@ TRY_IT: dict[str, TryIt] = {
         ("registers", "monitor info registers")]),
     "make run CH=11-heap CMDLINE=test.heap-guard": TryIt("11-heap", heap_guard_reported),
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),
+    "make run CH=12-user-space": TryIt("12-user-space", every_program_ends_and_gives_its_frames_back),
+    "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
+        ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
 }
 
 

@@ -1,52 +1,16 @@
 #include "boot/elf_image.h"
 
+#include "support/elf64.h"
 #include "support/units.h"
 
 namespace boot::elf {
 namespace {
 
-// ELF64 on-disk structures (System V gABI, "ELF Header" and "Program Header").
-struct FileHeader {
-    uint8_t ident[16];
-    uint16_t type;
-    uint16_t machine;
-    uint32_t version;
-    uint64_t entry;
-    uint64_t program_header_offset;
-    uint64_t section_header_offset;
-    uint32_t flags;
-    uint16_t header_size;
-    uint16_t program_header_size;
-    uint16_t program_header_count;
-    uint16_t section_header_size;
-    uint16_t section_header_count;
-    uint16_t section_name_index;
-};
-static_assert(sizeof(FileHeader) == 64);
-
-struct ProgramHeader {
-    uint32_t type;
-    uint32_t flags;
-    uint64_t offset;
-    uint64_t virtual_address;
-    uint64_t physical_address;
-    uint64_t file_size;
-    uint64_t memory_size;
-    uint64_t alignment;
-};
-static_assert(sizeof(ProgramHeader) == 56);
-
-constexpr uint8_t kClass64 = 2, kLittleEndian = 1, kCurrentVersion = 1;
-constexpr uint16_t kTypeExecutable = 2, kMachineX86_64 = 62;
-constexpr uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtTls = 7;
-
-// The file buffer has no alignment guarantee: copy headers out byte by byte.
-template <typename T>
-T read_at(const uint8_t* file, uint64_t offset) {
-    T value;
-    __builtin_memcpy(&value, file + offset, sizeof(T));
-    return value;
-}
+using elf64::FileHeader;
+using elf64::ProgramHeader;
+using elf64::read_at;
+using elf64::kClass64, elf64::kLittleEndian, elf64::kCurrentVersion, elf64::kTypeExecutable, elf64::kMachineX86_64;
+using elf64::kPtLoad, elf64::kPtDynamic, elf64::kPtInterp, elf64::kPtTls;
 
 Violation check_header(const FileHeader& h, uint64_t file_size) {
     if (h.ident[0] != 0x7f || h.ident[1] != 'E' || h.ident[2] != 'L' || h.ident[3] != 'F')

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "support/elf64.h"
 #include "support/violation.h"
 
 namespace boot::elf {
@@ -22,10 +23,10 @@ inline constexpr uint64_t kMaxImageSpan = 64ull * 1024 * 1024;
 inline constexpr uint16_t kMaxProgramHeaders = 64;
 inline constexpr size_t kMaxLoadSegments = 16;
 
-// Program-header flags (ELF gABI).
-inline constexpr uint32_t kSegmentExecutable = 0x1;  // PF_X
-inline constexpr uint32_t kSegmentWritable = 0x2;    // PF_W
-inline constexpr uint32_t kSegmentReadable = 0x4;    // PF_R
+// Program-header flags (ELF gABI; support/elf64.h).
+inline constexpr uint32_t kSegmentExecutable = elf64::kPfExecutable;
+inline constexpr uint32_t kSegmentWritable = elf64::kPfWritable;
+inline constexpr uint32_t kSegmentReadable = elf64::kPfReadable;
 
 struct LoadSegment {
     uint64_t virtual_address;

@@ -1,7 +1,8 @@
 // BOOTX64.EFI: loads \kernel.elf and hands the machine over to it.
 //
 // Read top to bottom, efi_main is the boot contract of DESIGN.md:
-//   1. read \cmdline.txt and \kernel.elf from the boot volume; validate and place the kernel
+//   1. read \cmdline.txt and \kernel.elf from the boot volume; validate and place the kernel;
+//      read the user programs, \user\*.elf, as boot modules (none without a \user folder)
 //   2. collect what only the firmware knows (GOP framebuffer, ACPI RSDP)
 //   3. allocate everything the kernel is handed (boot stack, map buffer, bootstrap tables)
 //   4. take the final memory map and exit boot services (nothing allocated after)
@@ -10,6 +11,7 @@
 // kernel can find it in the map by name.
 #include "boot/handoff.h"
 #include "boot/uefi_memory.h"
+#include "boot/boot_modules.h"
 #include "boot/boot_volume.h"
 #include "boot/bootstrap_paging.h"
 #include "arch/x86/cpu.h"
@@ -133,6 +135,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     klog::info("loader").msg("command line").kv("text", handoff->command_line);
     if (command_line.has("loader.check-kernels")) check_kernel_files(image, root);
     const LoadedKernel kernel = read_and_load_kernel(image, root);
+    read_boot_modules(image, root, handoff);
     root->Close(root);
 
     // 2. What only the firmware knows.

@@ -7,9 +7,10 @@
 //  - CR4.SMAP: the kernel may not read or write a user-accessible page unless
 //    it says so (stac/clac).
 //
-// This kernel maps no user page at all, so SMEP and SMAP change nothing it
-// does on purpose; they turn a future mistake (a user page reached by
-// accident) into a fault instead of a silent hole. Enabled when CPUID reports
+// Until chapter 12 the kernel maps no user page at all, so SMEP and SMAP
+// change nothing it does on purpose; they turn a mistake (a user page reached
+// by accident) into a fault instead of a silent hole. From chapter 12 on the
+// user copy lifts SMAP for its one instruction (kernel/user_mode.h). Enabled when CPUID reports
 // them, and logged:  [INFO  cpu] protections wp=yes nxe=yes smep=yes smap=yes
 #pragma once
 

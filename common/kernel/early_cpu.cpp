@@ -15,6 +15,7 @@ static_assert(sizeof(uint64_t) * 1 == kKernelCodeSelector && sizeof(uint64_t) * 
 alignas(16) IdtGate g_idt[kExceptionVectors];
 
 TrapHandler g_trap_handler = nullptr;
+TrapFixup g_trap_fixup = nullptr;
 
 }  // namespace
 
@@ -33,7 +34,13 @@ extern "C" const uint64_t early_trap_stubs[kExceptionVectors];  // trap_entry.S
 
 uint64_t trap_stub(unsigned vector) { return early_trap_stubs[vector]; }
 
-void set_trap_handler(TrapHandler handler) { g_trap_handler = handler; }
+TrapHandler set_trap_handler(TrapHandler handler) {
+    const TrapHandler previous = g_trap_handler;
+    g_trap_handler = handler;
+    return previous;
+}
+
+void set_trap_fixup(TrapFixup fixup) { g_trap_fixup = fixup; }
 
 namespace {
 
@@ -63,6 +70,7 @@ extern "C" void early_trap(TrapFrame* frame) {
         report_nmi(*frame);
         return;
     }
+    if (g_trap_fixup != nullptr && g_trap_fixup(*frame)) return;  // resumes at the fixup
     if (g_trap_handler != nullptr) {
         g_trap_handler(*frame);
         if (frame_resumes_at_recovery_point(*frame)) return;

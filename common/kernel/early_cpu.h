@@ -76,6 +76,15 @@ const char* exception_name(uint64_t vector);
 // above. It ends the kernel, or returns after pointing the frame at a
 // recovery point (recovery_point.h).
 using TrapHandler = void (*)(TrapFrame& frame);
-void set_trap_handler(TrapHandler handler);
+// Returns the handler it replaces, for a handler that adds cases in front of
+// another and passes it the rest (chapter 12's user faults, mm/kernel/user_faults.h).
+TrapHandler set_trap_handler(TrapHandler handler);
+
+// The exception table's hook (chapter 12, kernel/user_mode.h): asked first,
+// before any handler, whether the fault is one a fixup expects (a copy from a
+// user pointer that faulted). When it says yes it has pointed the frame at
+// the fixup, and the stub returns there with no report. None until installed.
+using TrapFixup = bool (*)(TrapFrame& frame);
+void set_trap_fixup(TrapFixup fixup);
 
 }  // namespace kernel

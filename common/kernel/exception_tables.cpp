@@ -12,7 +12,7 @@ namespace {
 // sit at offsets that are not multiples of 8, hence packed.
 struct [[gnu::packed]] TaskStateSegment {
     uint32_t reserved0;
-    uint64_t rsp[3];  // RSP0-2: stacks for a change to CPL 0-2; unused, nothing here runs in ring 3
+    uint64_t rsp[3];  // RSP0-2: stacks for a change to CPL 0-2; RSP0 from chapter 12, which runs ring 3
     uint64_t reserved1;
     uint64_t ist[7];  // IST1-7
     uint64_t reserved2;
@@ -113,6 +113,10 @@ void remove_idt_gate(uint8_t vector) {
         .kv("name", exception_name(vector));
     g_idt[vector].type_attributes &= uint8_t(~0x80);  // P = 0
 }
+
+// At offset 4 of a packed struct, so not 8-byte aligned: only a MOV writes it,
+// which does not mind (user_mode.cpp).
+uint64_t* tss_rsp0_slot() { return reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(&g_tss) + __builtin_offsetof(TaskStateSegment, rsp)); }
 
 void restore_idt_gate(uint8_t vector) {
     g_idt[vector].type_attributes |= 0x80;  // P = 1; the CPU reads gates at delivery, so no reload is needed

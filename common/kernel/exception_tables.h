@@ -53,4 +53,8 @@ void remove_idt_gate(uint8_t vector);
 // Sets the present bit of `vector`'s gate again, after a recovered test.
 void restore_idt_gate(uint8_t vector);
 
+// The TSS's RSP0: the stack the CPU switches to on an exception from ring 3
+// (chapter 12, kernel/user_mode.h writes it each time it enters a program).
+uint64_t* tss_rsp0_slot();
+
 }  // namespace kernel

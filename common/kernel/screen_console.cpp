@@ -18,6 +18,7 @@ struct ScreenConsole {
     bool busy = false;  // inside write_line: a nested line stays serial only
     uint64_t tables = 0;  // the CR3 under which `screen` points at the framebuffer
     uint64_t next_tables = 0;  // announced by screen_follows_mapping, 0 when none
+    uint64_t sharing_tables = 0;  // a process's PML4 with the same kernel half (chapter 12), 0 when none
     uint64_t next_address = 0;
     uint64_t drawn_bytes = 0;  // height x stride x 4: every byte the screen may write
     TextScreen screen;
@@ -48,7 +49,7 @@ enum class Switch : uint8_t { kNone, kFollowed, kLost };
 // anywhere, the framebuffer is.
 Switch follow_tables() {
     const uint64_t now = loaded_tables();
-    if (now == g_console.tables) return Switch::kNone;
+    if (now == g_console.tables || (now != 0 && now == g_console.sharing_tables)) return Switch::kNone;
     g_console.tables = now;
     if (now == g_console.next_tables) {
         g_console.screen.move_to(pixels_at(g_console.next_address));
@@ -91,6 +92,8 @@ void screen_follows_mapping(uint64_t pml4, uint64_t framebuffer_va, uint64_t map
     g_console.next_tables = pml4 & kCr3TablesMask;
     g_console.next_address = framebuffer_va;
 }
+
+void screen_shares_kernel_half(uint64_t pml4) { g_console.sharing_tables = pml4 & kCr3TablesMask; }
 
 void release_screen(const char* to) {
     klog::info("screen").msg("released").kv("to", to);

@@ -35,6 +35,12 @@ void start_screen_console(const boot::BootHandoff& handoff);
 // console draws there once CR3 holds that PML4, if what it draws fits.
 void screen_follows_mapping(uint64_t pml4, uint64_t framebuffer_va, uint64_t mapped_bytes);
 
+// Tables whose PML4 at `pml4` shares its kernel half with the tables the
+// console draws under (a process's, chapter 12): the framebuffer is at the
+// same address there, so the console goes on drawing while CR3 holds them.
+// 0: none.
+void screen_shares_kernel_half(uint64_t pml4);
+
 // The chapter draws on the screen itself from here on (chapter 06's test
 // pattern): the console logs `[INFO  screen] released` and stops drawing.
 void release_screen(const char* to);

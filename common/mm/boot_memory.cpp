@@ -19,7 +19,8 @@ Violation load_boot_memory(const boot::BootHandoff& handoff, PhysAddr handoff_ad
     if (Violation v = out->ranges.build(out->descriptors); !v.ok()) return v;
     if (Violation v = set_aside_framebuffer(handoff, &out->ranges); !v.ok()) return v;
     list_loader_objects(handoff, handoff_address, out->loader_objects);
-    return check_loader_objects(out->loader_objects, out->ranges);
+    if (Violation v = check_loader_objects(out->loader_objects, out->ranges); !v.ok()) return v;
+    return check_boot_modules(handoff, out->loader_objects, out->ranges);
 }
 // book:end load-boot-memory
 

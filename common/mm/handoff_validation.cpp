@@ -110,4 +110,41 @@ Violation check_loader_objects(const LoaderObject (&objects)[kLoaderObjectCount]
     return accept();
 }
 
+// book:begin check-boot-modules
+Violation check_boot_modules(const BootHandoff& h, const LoaderObject (&objects)[kLoaderObjectCount],
+                             const MemoryRangeList& ranges) {
+    if (h.module_count > boot::kMaxBootModules)
+        return reject("module_count", h.module_count, "must be at most kMaxBootModules (16)");
+    for (uint32_t i = 0; i < h.module_count; ++i) {
+        const boot::BootModule& m = h.modules[i];
+        size_t length = 0;
+        while (length < boot::kModuleNameCapacity && m.name[length] != '\0') ++length;
+        if (length == 0) return reject("modules.name", 0, "must not be empty", i);
+        if (length == boot::kModuleNameCapacity)
+            return reject("modules.name", length, "must be NUL-terminated within 32 bytes", i);
+        if (m.size == 0) return reject("modules.size", 0, "must not be zero", i);
+        if (!PhysAddr(m.physical_base).is_aligned(kPageSize) || m.physical_base == 0)
+            return reject("modules.physical_base", m.physical_base, "must be a non-null, 4 KiB aligned address", i);
+        uint64_t end = 0;
+        if (__builtin_add_overflow(m.physical_base, m.size, &end) || end > PhysAddr::kLimit)
+            return reject("modules.size", m.size, "module must end below 2^52", i);
+        const MemoryRange* range = ranges.find(PhysAddr(m.physical_base));
+        if (range == nullptr || range->kind != RangeKind::kBootModules || !range->contains(PhysAddr(end - 1)))
+            return reject("modules.physical_base", m.physical_base, "must lie wholly in boot-modules memory", i);
+        for (size_t o = 0; o < kLoaderObjectCount; ++o)
+            if (m.physical_base < objects[o].start.value() + objects[o].size && objects[o].start.value() < end)
+                return reject("modules.physical_base", m.physical_base,
+                              "must not overlap the kernel image or another handoff object", i);
+        // One block: the kernel keeps the modules read-only in its window as
+        // one frame exception (kernel/ram_frame_exceptions.h).
+        if (i > 0 && ranges.find(PhysAddr(h.modules[0].physical_base)) != range)
+            return reject("modules.physical_base", m.physical_base, "must lie in the same boot-modules range as module 0", i);
+        for (uint32_t j = 0; j < i; ++j)
+            if (m.physical_base < h.modules[j].physical_base + h.modules[j].size && h.modules[j].physical_base < end)
+                return reject("modules.physical_base", m.physical_base, "must not overlap an earlier module", i);
+    }
+    return accept();
+}
+// book:end check-boot-modules
+
 }  // namespace mm

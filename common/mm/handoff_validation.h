@@ -38,4 +38,11 @@ void list_loader_objects(const boot::BootHandoff& handoff, PhysAddr handoff_addr
                          LoaderObject (&objects)[kLoaderObjectCount]);
 Violation check_loader_objects(const LoaderObject (&objects)[kLoaderObjectCount], const MemoryRangeList& ranges);
 
+// The boot modules (handoff version 2): at most kMaxBootModules, each named,
+// non-empty, page-aligned, wholly inside boot-modules memory, and overlapping
+// neither the loader objects (the kernel image above all) nor one another.
+// Zero modules is a valid list. The index of a violation is the module's.
+Violation check_boot_modules(const boot::BootHandoff& handoff, const LoaderObject (&objects)[kLoaderObjectCount],
+                             const MemoryRangeList& ranges);
+
 }  // namespace mm

@@ -19,7 +19,8 @@
 namespace mm {
 
 // Leaf flags, before the page size adds PS (leaf_entry_flags below). Never US:
-// no page of this kernel is user-accessible.
+// no page of the kernel is user-accessible (a process's pages have flags of
+// their own, user_address_space.h).
 namespace leaf_flags {
 
 namespace pte = x86::pte;

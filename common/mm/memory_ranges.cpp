@@ -12,6 +12,7 @@ const char* range_kind_name(RangeKind kind) {
         case RangeKind::kBootPageTables: return "boot-page-tables";
         case RangeKind::kBootStack: return "boot-stack";
         case RangeKind::kLoaderCode: return "loader-code";
+        case RangeKind::kBootModules: return "boot-modules";
         case RangeKind::kAcpiReclaim: return "acpi-reclaim";
         case RangeKind::kAcpiNvs: return "acpi-nvs";
         case RangeKind::kFirmwareRuntime: return "firmware-runtime";
@@ -40,7 +41,8 @@ RangeClass range_class(RangeKind kind) {
         case RangeKind::kBootHandoff:
         case RangeKind::kBootPageTables:
         case RangeKind::kBootStack:
-        case RangeKind::kLoaderCode: return RangeClass::kLoaderOwned;
+        case RangeKind::kLoaderCode:
+        case RangeKind::kBootModules: return RangeClass::kLoaderOwned;
         case RangeKind::kAcpiReclaim:
         case RangeKind::kAcpiNvs:
         case RangeKind::kFirmwareRuntime: return RangeClass::kFirmware;
@@ -73,6 +75,7 @@ RangeKind kind_of_ram_type(EfiMemoryType type) {
         case EfiMemoryType::kBootHandoff: return RangeKind::kBootHandoff;
         case EfiMemoryType::kBootPageTables: return RangeKind::kBootPageTables;
         case EfiMemoryType::kBootStack: return RangeKind::kBootStack;
+        case EfiMemoryType::kBootModules: return RangeKind::kBootModules;
         case EfiMemoryType::kAcpiReclaim: return RangeKind::kAcpiReclaim;
         case EfiMemoryType::kAcpiNvs: return RangeKind::kAcpiNvs;
         case EfiMemoryType::kRuntimeServicesCode:

@@ -23,6 +23,7 @@ enum class RangeKind : uint8_t {
     kBootPageTables,  //   kernel has its own copy or no longer needs it
     kBootStack,
     kLoaderCode,      //   the loader's code, which holds the handover trampoline
+    kBootModules,     // loader-owned: the user programs' files (chapter 12 on)
     kAcpiReclaim,     // ACPI tables: keep until parsed (chapter 06)
     kAcpiNvs,         // firmware's ACPI storage: never touch
     kFirmwareRuntime, // UEFI runtime services code and data

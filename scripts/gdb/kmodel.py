@@ -260,8 +260,10 @@ def coalesce(leaves: Iterable[Leaf]) -> list[Run]:
 # ---------------------------------------------------------------------------
 
 HANDOFF_MAGIC = 0x4646_4F44_4E41_484D  # "MHANDOFF"
-HANDOFF_VERSION = 1
+HANDOFF_VERSION = 2
 COMMAND_LINE_CAPACITY = 256
+MAX_BOOT_MODULES = 16
+BOOT_MODULE_SIZE = 48  # name[32], physical_base, size
 
 # (field, struct format) in declaration order: handoff.h pins every offset.
 HANDOFF_FIELDS = (
@@ -275,6 +277,7 @@ HANDOFF_FIELDS = (
     ("bootstrap_pml4", "Q"), ("boot_stack_base", "Q"), ("boot_stack_size", "Q"),
     ("loader_image_base", "Q"),
     ("command_line", f"{COMMAND_LINE_CAPACITY}s"),
+    ("module_count", "I"), ("reserved1", "I"), ("modules", f"{MAX_BOOT_MODULES * BOOT_MODULE_SIZE}s"),
 )
 HANDOFF_FORMAT = "<" + "".join(fmt for _, fmt in HANDOFF_FIELDS)
 HANDOFF_SIZE = struct.calcsize(HANDOFF_FORMAT)
@@ -306,7 +309,7 @@ MEMORY_TYPE_NAMES = {
     5: "runtime-code", 6: "runtime-data", 7: "conventional", 8: "unusable", 9: "acpi-reclaim",
     10: "acpi-nvs", 11: "mmio", 12: "mmio-port", 13: "pal-code", 14: "persistent", 15: "unaccepted",
     0x80000001: "kernel-image", 0x80000002: "boot-handoff", 0x80000003: "boot-page-tables",
-    0x80000004: "boot-stack",
+    0x80000004: "boot-stack", 0x80000006: "boot-modules",
 }
 
 

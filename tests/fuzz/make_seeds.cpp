@@ -82,6 +82,14 @@ int main(int argc, char** argv) {
     one_segment.segments.resize(1);
     write(root + "/elf_image", "kernel-text-only", one_segment.bytes());
 
+    TestElf program;  // a user program as common/user/user.ld links it
+    program.entry = 0x400000;
+    program.segments = {TestSegment{1, 5, 0x1000, 0x400000, 0x80, 0x80}, TestSegment{1, 4, 0x2000, 0x401000, 0x20, 0x20},
+                        TestSegment{1, 6, 0x3000, 0x402000, 0x10, 0x3000}};
+    write(root + "/user_elf", "program-three-segments", program.bytes());
+    program.segments.resize(1);
+    write(root + "/user_elf", "program-text-only", program.bytes());
+
     using boot::EfiMemoryType;
     FakeMemoryMap ovmf_like;  // the shape of OVMF's map at 128 MiB, in its order
     ovmf_like.add(EfiMemoryType::kBootServicesCode, 0x0, 1)

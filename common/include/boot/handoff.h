@@ -14,8 +14,10 @@
 namespace boot {
 
 inline constexpr uint64_t kHandoffMagic = 0x4646'4f44'4e41'484dull;  // "MHANDOFF" read little-endian
-inline constexpr uint32_t kHandoffVersion = 1;
+inline constexpr uint32_t kHandoffVersion = 2;  // 2: the boot-module table
 inline constexpr size_t kCommandLineCapacity = 256;  // bytes, including the terminating NUL
+inline constexpr size_t kMaxBootModules = 16;
+inline constexpr size_t kModuleNameCapacity = 32;  // bytes, including the terminating NUL
 
 enum class PixelFormat : uint32_t {
     kRgbx = 0,  // PixelRedGreenBlueReserved8BitPerColor
@@ -36,6 +38,17 @@ constexpr const char* pixel_format_name(PixelFormat format) {
     }
     return "unknown";
 }
+
+// book:begin boot-module
+// One file of \user\ as the loader read it: its bytes, unchanged, in
+// kBootModules pages (uefi_memory.h). The kernel validates the ELF inside.
+struct BootModule {
+    char name[kModuleNameCapacity];  // the file name without the folder, NUL-terminated: "hello.elf"
+    uint64_t physical_base;  // page-aligned
+    uint64_t size;  // bytes of the file (the pages hold it rounded up to 4 KiB)
+};
+static_assert(sizeof(BootModule) == 48);
+// book:end boot-module
 
 struct BootHandoff {
     uint64_t magic;  // kHandoffMagic
@@ -76,6 +89,11 @@ struct BootHandoff {
     uint64_t loader_image_base;  // runtime base of BOOTX64.EFI, for loading its symbols in GDB
 
     char command_line[kCommandLineCapacity];  // NUL-terminated contents of \cmdline.txt
+
+    // The boot modules (version 2): \user\*.elf, zero when there is no \user folder.
+    uint32_t module_count;  // at most kMaxBootModules
+    uint32_t reserved1;
+    BootModule modules[kMaxBootModules];
 };
 
 static_assert(offsetof(BootHandoff, magic) == 0);
@@ -90,7 +108,9 @@ static_assert(offsetof(BootHandoff, kernel_physical_base) == 96);
 static_assert(offsetof(BootHandoff, bootstrap_pml4) == 120);
 static_assert(offsetof(BootHandoff, loader_image_base) == 144);
 static_assert(offsetof(BootHandoff, command_line) == 152);
-static_assert(sizeof(BootHandoff) == 152 + kCommandLineCapacity);
+static_assert(offsetof(BootHandoff, module_count) == 408);
+static_assert(offsetof(BootHandoff, modules) == 416);
+static_assert(sizeof(BootHandoff) == 160 + kCommandLineCapacity + kMaxBootModules * sizeof(BootModule));
 
 // The kernel's entry point, called by the loader with the SysV ABI (first
 // argument in RDI) on the boot stack, with interrupts off and the bootstrap

@@ -35,6 +35,7 @@ enum class EfiMemoryType : uint32_t {
     kBootHandoff = 0x80000002,     // the handoff struct and the memory-map buffer
     kBootPageTables = 0x80000003,  // the loader's bootstrap page tables
     kBootStack = 0x80000004,       // the stack the kernel is entered on
+    kBootModules = 0x80000006,     // the user programs read from \user\*.elf (chapter 12 on)
     // book:end loader-memory-types
 };
 
@@ -83,6 +84,7 @@ constexpr const char* memory_type_name(uint32_t type) {
         case EfiMemoryType::kBootHandoff: return "boot-handoff";
         case EfiMemoryType::kBootPageTables: return "boot-page-tables";
         case EfiMemoryType::kBootStack: return "boot-stack";
+        case EfiMemoryType::kBootModules: return "boot-modules";
     }
     return type >= 0x80000000u ? "os-defined" : (type >= 0x70000000u ? "oem-defined" : "invalid");
 }

@@ -14,6 +14,7 @@
 #include "kernel/text_screen.h"
 #include "mm/phys_addr.h"
 #include "mm/kernel_image_span.h"
+#include "support/units.h"
 
 namespace mm {
 
@@ -38,11 +39,31 @@ struct HandoffView {
     HandoffFramebuffer framebuffer;
     PhysAddr rsdp;  // null when the firmware published none
     KernelPlacement kernel;  // where the loader put the image
+    // The boot modules' block (chapter 12): from the lowest module's first
+    // page to the end of the highest one's last page; size 0 when there are
+    // none. validate_handoff has checked it is one range of boot-modules memory.
+    PhysAddr modules_start;
+    uint64_t modules_size;
 };
+
+// The span of the modules' pages, or {0, 0} without modules.
+inline void boot_modules_span(const boot::BootHandoff& handoff, PhysAddr* start, uint64_t* size) {
+    uint64_t low = ~uint64_t(0), high = 0;
+    for (uint32_t i = 0; i < handoff.module_count && i < boot::kMaxBootModules; ++i) {
+        const boot::BootModule& m = handoff.modules[i];
+        if (m.physical_base < low) low = m.physical_base;
+        if (m.physical_base + pages_for(m.size) * kPageSize > high) high = m.physical_base + pages_for(m.size) * kPageSize;
+    }
+    *start = PhysAddr(high == 0 ? 0 : low);
+    *size = high == 0 ? 0 : high - low;
+}
 
 // The view of `handoff`, found at physical address `address`. Only for a
 // handoff that validate_handoff() accepted.
 inline HandoffView handoff_view(const boot::BootHandoff& handoff, PhysAddr address) {
+    PhysAddr modules_start;
+    uint64_t modules_size = 0;
+    boot_modules_span(handoff, &modules_start, &modules_size);
     return {address,
             PhysAddr(handoff.memory_map),
             handoff.memory_map_size,
@@ -50,7 +71,9 @@ inline HandoffView handoff_view(const boot::BootHandoff& handoff, PhysAddr addre
             {PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, handoff.framebuffer_width,
              handoff.framebuffer_height, handoff.framebuffer_stride, handoff.framebuffer_format},
             PhysAddr(handoff.rsdp),
-            {VirtAddr(handoff.kernel_virtual_base), PhysAddr(handoff.kernel_physical_base), handoff.kernel_size}};
+            {VirtAddr(handoff.kernel_virtual_base), PhysAddr(handoff.kernel_physical_base), handoff.kernel_size},
+            modules_start,
+            modules_size};
 }
 
 }  // namespace mm

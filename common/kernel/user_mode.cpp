@@ -1,0 +1,259 @@
+#include "kernel/user_mode.h"
+
+#include "arch/x86/cpu.h"
+#include "kernel/early_cpu.h"
+#include "kernel/exception_tables.h"
+#include "support/assert.h"
+#include "support/log.h"
+
+// Shared with the assembly below, hence C names.
+extern "C" {
+uint64_t g_user_kernel_rsp = 0;  // enter_user's frame: leave_user returns there; syscalls and ring-3 exceptions run below it
+uint64_t g_user_saved_rsp = 0;   // the program's RSP during a system call
+void user_mode_enter(uint64_t entry, uint64_t stack_top, uint64_t* rsp0);
+[[noreturn]] void user_mode_return();
+void user_syscall_entry();
+int64_t user_syscall_dispatch(kernel::SyscallFrame* frame);
+uint64_t user_copy_rep_movsb(void* to, const void* from, uint64_t bytes);
+extern const char user_copy_fault_at[], user_copy_fixup[];
+}
+
+// book:begin user-entry-asm
+// enter_user: save what the C++ caller relies on (System V: rbx, rbp,
+// r12-r15), remember the stack (leave_user comes back to it; TSS.RSP0 points
+// the CPU at it for an exception in ring 3), then SYSRET to the program: RIP
+// from RCX, RFLAGS from R11, CS and SS from STAR. Every other register is
+// zeroed, so nothing of the kernel's leaks into ring 3.
+asm(R"(
+    .section .text, "ax", @progbits
+    .global user_mode_enter
+user_mode_enter:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    sub $8, %rsp                        /* 16-byte aligned, for the calls made below it */
+    mov %rsp, g_user_kernel_rsp(%rip)
+    mov %rsp, (%rdx)                    /* TSS.RSP0 */
+    mov %rdi, %rcx                      /* the program's first RIP */
+    mov $0x2, %r11d                     /* its RFLAGS: IF off (this kernel takes no interrupts), bit 1 is always 1 */
+    mov %rsi, %rsp
+    xor %eax, %eax
+    xor %ebx, %ebx
+    xor %edx, %edx
+    xor %esi, %esi
+    xor %edi, %edi
+    xor %ebp, %ebp
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r12d, %r12d
+    xor %r13d, %r13d
+    xor %r14d, %r14d
+    xor %r15d, %r15d
+    sysretq
+
+    .global user_mode_return
+user_mode_return:
+    mov g_user_kernel_rsp(%rip), %rsp
+    add $8, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret                                 /* from user_mode_enter, to enter_user */
+)");
+// book:end user-entry-asm
+
+// book:begin syscall-entry-asm
+// SYSCALL lands here in ring 0 with the program's RSP still loaded: RCX holds
+// its return RIP, R11 its RFLAGS, and FMASK has cleared IF, DF, AC and TF. The
+// stub moves to the kernel stack, builds a SyscallFrame, keeps the program's
+// r8-r10 (the handler may clobber them; the callee-saved ones it keeps
+// itself), and goes back with SYSRET. RCX and R11 are the CPU's to clobber.
+asm(R"(
+    .section .text, "ax", @progbits
+    .global user_syscall_entry
+user_syscall_entry:
+    mov %rsp, g_user_saved_rsp(%rip)
+    mov g_user_kernel_rsp(%rip), %rsp
+    pushq g_user_saved_rsp(%rip)        /* SyscallFrame, from its last field down */
+    push %r11
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rax
+    push %r8
+    push %r9
+    push %r10
+    lea 24(%rsp), %rdi                  /* SyscallFrame*; the stack is 16-byte aligned here */
+    call user_syscall_dispatch          /* RAX: the result */
+    pop %r10
+    pop %r9
+    pop %r8
+    add $8, %rsp                        /* the number */
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %r11
+    pop %rsp                            /* the program's stack */
+    sysretq
+)");
+// book:end syscall-entry-asm
+
+// book:begin user-copy-asm
+// The one instruction that touches user memory on the kernel's behalf. If it
+// faults, the fixup resumes right after it with RCX = the bytes left, which
+// is also what it returns when it completes (RCX = 0).
+asm(R"(
+    .section .text, "ax", @progbits
+    .global user_copy_rep_movsb
+    .global user_copy_fault_at
+    .global user_copy_fixup
+user_copy_rep_movsb:
+    mov %rdx, %rcx
+user_copy_fault_at:
+    rep movsb
+user_copy_fixup:
+    mov %rcx, %rax
+    ret
+)");
+// book:end user-copy-asm
+
+namespace kernel {
+namespace {
+
+constexpr uint32_t kMsrStar = 0xC000'0081, kMsrLstar = 0xC000'0082, kMsrFmask = 0xC000'0084;
+constexpr uint64_t kEferSyscallEnable = 1ull << 0;  // SCE
+// RFLAGS bits SYSCALL clears (SDM Vol. 3A, 5.8.8): TF, IF, DF, AC. IF: no
+// interrupt before the stub is on a kernel stack; DF: string instructions go
+// up, as the ABI says; AC: SMAP stays on; TF: no single-step into the kernel.
+constexpr uint64_t kFlagTf = 1ull << 8, kFlagIf = 1ull << 9, kFlagDf = 1ull << 10, kFlagAc = 1ull << 18;
+constexpr uint64_t kSyscallFlagMask = kFlagTf | kFlagIf | kFlagDf | kFlagAc;
+constexpr uint64_t kPageFaultVector = 14;
+
+constexpr size_t kGdtEntries = 8;  // chapter 10's five, then the SYSRET base slot, user data, user code
+alignas(16) uint64_t g_gdt[kGdtEntries];
+
+SyscallHandler g_syscall_handler = nullptr;
+UserOutcome g_outcome{};
+bool g_running = false;
+bool g_smap = false;
+uint64_t g_copy_fault_address = 0;
+
+// book:begin exception-table
+// The exception table: each instruction allowed to fault on a user address,
+// and where it resumes when it does (Linux keeps one such table, __ex_table,
+// and searches it from its page-fault handler; ours has one entry).
+struct ExceptionTableEntry {
+    const char* fault_at;
+    const char* fixup;
+};
+const ExceptionTableEntry kExceptionTable[] = {{user_copy_fault_at, user_copy_fixup}};
+
+// The fixup hook (early_cpu.h): a page fault in ring 0 at a listed
+// instruction resumes at its fixup, and the copy reports how far it got. Any
+// other fault is not ours to excuse.
+bool fix_up_user_access(TrapFrame& frame) {
+    if ((frame.cs & 3) != 0 || frame.vector != kPageFaultVector) return false;
+    for (const ExceptionTableEntry& entry : kExceptionTable)
+        if (frame.rip == reinterpret_cast<uint64_t>(entry.fault_at)) {
+            g_copy_fault_address = x86::read_cr2();
+            frame.rip = reinterpret_cast<uint64_t>(entry.fixup);
+            return true;
+        }
+    return false;
+}
+// book:end exception-table
+
+void stac() { asm volatile("stac" ::: "memory", "cc"); }
+void clac() { asm volatile("clac" ::: "memory", "cc"); }
+
+}  // namespace
+
+// book:begin install-user-mode
+void install_user_mode(SyscallHandler handler) {
+    // Chapter 10's GDT, entries 0-4 as they are (the TSS descriptor busy:
+    // TR keeps its cached copy, so no LTR), then the user segments.
+    DescriptorTableRegister current{};
+    asm volatile("sgdt %0" : "=m"(current));
+    KASSERT(current.limit + 1 == 5 * sizeof(uint64_t));
+    const auto* old = reinterpret_cast<const uint64_t*>(current.base);
+    for (size_t i = 0; i < 5; ++i) g_gdt[i] = old[i];
+    g_gdt[kSysretBase / 8] = kNullDescriptor;  // a SYSRET to 32-bit code would load it: there is none
+    g_gdt[(kUserDataSelector & ~3) / 8] = kUserDataDescriptor;
+    g_gdt[(kUserCodeSelector & ~3) / 8] = kUserCode64Descriptor;
+    load_gdt({sizeof(g_gdt) - 1, reinterpret_cast<uint64_t>(g_gdt)});
+
+    // STAR[47:32]: SYSCALL's CS (SS = CS + 8); STAR[63:48]: SYSRET's base.
+    x86::wrmsr(kMsrStar, uint64_t(kSysretBase) << 48 | uint64_t(kKernelCodeSelector) << 32);
+    x86::wrmsr(kMsrLstar, reinterpret_cast<uint64_t>(user_syscall_entry));
+    x86::wrmsr(kMsrFmask, kSyscallFlagMask);
+    x86::wrmsr(x86::kMsrEfer, x86::rdmsr(x86::kMsrEfer) | kEferSyscallEnable);
+    g_syscall_handler = handler;
+    set_trap_fixup(fix_up_user_access);
+    g_smap = (x86::read_cr4() & x86::kCr4Smap) != 0;
+    // book:end install-user-mode
+
+    klog::info("cpu").msg("user segments").kv("gdt", klog::hex(reinterpret_cast<uint64_t>(g_gdt)))
+        .kv("entries", uint64_t(kGdtEntries)).kv("user-cs", klog::hex(kUserCodeSelector))
+        .kv("user-ss", klog::hex(kUserDataSelector)).kv("kernel-cs", klog::hex(kKernelCodeSelector));
+    klog::info("cpu").msg("syscall").kv("star", klog::hex(x86::rdmsr(kMsrStar)))
+        .kv("lstar", klog::hex(x86::rdmsr(kMsrLstar))).kv("fmask", klog::hex(x86::rdmsr(kMsrFmask)))
+        .kv("sce", (x86::rdmsr(x86::kMsrEfer) & kEferSyscallEnable) != 0).kv("smap", g_smap)
+        .kv("smep", (x86::read_cr4() & x86::kCr4Smep) != 0).kv("exception-table", uint64_t(1));
+}
+
+UserOutcome enter_user(uint64_t entry, uint64_t stack_top) {
+    KASSERT(!g_running && g_syscall_handler != nullptr && stack_top % 16 == 0);
+    g_running = true;
+    user_mode_enter(entry, stack_top, tss_rsp0_slot());
+    g_running = false;
+    return g_outcome;
+}
+
+void leave_user(UserOutcome outcome) {
+    KASSERT(g_running);
+    // An exception from ring 3 does not clear AC, and a program may have set
+    // it: clear it, or SMAP would stay lifted in the kernel from here on.
+    if (g_smap) clac();
+    g_outcome = outcome;
+    user_mode_return();
+}
+
+// book:begin copy-user-bytes
+uint64_t copy_user_bytes(void* to, const void* from, uint64_t bytes, uint64_t* fault_address) {
+    g_copy_fault_address = 0;
+    if (g_smap) stac();  // user pages readable and writable by the kernel ...
+    const uint64_t left = user_copy_rep_movsb(to, from, bytes);
+    if (g_smap) clac();  // ... for this one instruction only
+    if (left != 0) *fault_address = g_copy_fault_address;
+    return left;
+}
+// book:end copy-user-bytes
+
+}  // namespace kernel
+
+// book:begin syscall-dispatch
+// Called by the entry stub. The SYSRET hazard (SDM Vol. 2B, SYSRET: "If the
+// return is to 64-bit mode, ... RCX must be canonical; otherwise #GP", and on
+// Intel CPUs that #GP is taken in ring 0 on the program's stack): SYSRET only
+// goes back to a lower-half canonical RIP. The kernel never maps a user page
+// at the top of the lower half, so no SYSCALL can be followed by such an
+// address; should one be, the program is ended instead of returned to.
+extern "C" int64_t user_syscall_dispatch(kernel::SyscallFrame* frame) {
+    const int64_t result = kernel::g_syscall_handler(*frame);
+    if (frame->rip >= (uint64_t(1) << 47)) {
+        klog::warn("user").msg("killed").kv("rule", "sysret-non-canonical-rip").kv("rip", klog::hex(frame->rip))
+            .kv("why", "SYSRET to a non-canonical RIP faults in ring 0, on the program's stack");
+        kernel::leave_user({kernel::UserEnd::kKilled, -1});
+    }
+    return result;
+}
+// book:end syscall-dispatch

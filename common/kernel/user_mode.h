@@ -1,0 +1,81 @@
+// Ring 3 (chapter 12): the CPU plumbing for running a program and coming back.
+//
+//  - the GDT grows user code and data segments, in the order SYSRET needs
+//    them (SDM Vol. 2B, SYSRET: CS = STAR[63:48] + 16, SS = STAR[63:48] + 8);
+//  - SYSCALL enters the kernel at one entry point: STAR holds the selectors,
+//    LSTAR the entry, FMASK the flags to clear (IF, DF, AC, TF), EFER.SCE
+//    turns the instructions on (SDM Vol. 3A, 5.8.8 "Fast System Calls in
+//    64-Bit Mode");
+//  - enter_user() runs a program until it ends: its exit call, or a fault the
+//    kernel kills it for, both of which come back through leave_user();
+//  - the user copy: the few instructions that may touch a user pointer, each
+//    with a fixup in an exception table, so a bad pointer is an error return
+//    and not a kernel fault, and with SMAP lifted (STAC) only around them.
+//
+// A runtime module that chapter 12 declares (CHAPTER_NEW_RUNTIME). What a
+// user pointer may be, what a system call does and what a fault in ring 3 is
+// are the memory library's knowledge (mm/kernel/processes.h): it reaches this
+// file through install_user_mode()'s handler, as the fault reports reach the
+// stubs through set_trap_handler.
+#pragma once
+
+#include <stdint.h>
+
+namespace kernel {
+
+// book:begin user-selectors
+// GDT entries 5-7, after chapter 10's null, code, data and the 16-byte TSS.
+inline constexpr uint16_t kSysretBase = 0x28;                   // STAR[63:48]: entry 5, a 32-bit user code slot left null
+inline constexpr uint16_t kUserDataSelector = kSysretBase + 8 + 3;   // 0x33: entry 6, RPL 3
+inline constexpr uint16_t kUserCodeSelector = kSysretBase + 16 + 3;  // 0x3b: entry 7, RPL 3
+inline constexpr uint64_t kUserCode64Descriptor = 0x00AF'FB00'0000'FFFFull;  // P, DPL3, code exec/read, accessed, L=1
+inline constexpr uint64_t kUserDataDescriptor = 0x00CF'F300'0000'FFFFull;    // P, DPL3, data read/write, accessed
+// book:end user-selectors
+
+// What the entry stub saved of the program at a SYSCALL: the call and its
+// arguments, and where SYSRET goes back to.
+struct SyscallFrame {
+    uint64_t number;           // RAX
+    uint64_t arg[3];           // RDI, RSI, RDX
+    uint64_t rip;              // RCX: the instruction after SYSCALL
+    uint64_t rflags;           // R11
+    uint64_t rsp;              // the program's stack pointer
+};
+
+// The memory library's system calls: returns RAX for the program, or does not
+// return (exit, a kill: leave_user()).
+using SyscallHandler = int64_t (*)(SyscallFrame& frame);
+
+// Loads the GDT with the user segments, sets STAR, LSTAR, FMASK and EFER.SCE,
+// and installs the exception table's fixup hook. Logs one line each:
+//   [INFO  cpu] user segments gdt-entries=8 user-cs=0x3b user-ss=0x33 …
+//   [INFO  cpu] syscall star=0x… lstar=0x… fmask=0x… sce=yes
+void install_user_mode(SyscallHandler handler);
+
+// How a program's run ended.
+enum class UserEnd : uint8_t { kExit, kKilled };
+struct UserOutcome {
+    UserEnd end;
+    int64_t code;  // exit: the program's code; killed: what leave_user was given
+};
+
+// Runs ring-3 code at `entry` on `stack_top` (16-byte aligned), with the
+// process's tables already in CR3, until leave_user(). While it runs, the
+// kernel stack below this call is where its system calls and its exceptions
+// land (TSS.RSP0). Interrupts stay off: this kernel takes none.
+UserOutcome enter_user(uint64_t entry, uint64_t stack_top);
+
+// Ends the running program and returns from enter_user() with `outcome`,
+// from a system call or from a trap handler; whatever stack it is called on
+// is abandoned. Only while enter_user() runs.
+[[noreturn]] void leave_user(UserOutcome outcome);
+
+// book:begin user-copy-api
+// Copies `bytes` between kernel memory and a user address that the caller has
+// checked lies below the user limit; a page fault on the user side ends the
+// copy early instead of the kernel. Returns the bytes that were NOT copied
+// (0: all of them), and on a fault sets *fault_address to CR2.
+uint64_t copy_user_bytes(void* to, const void* from, uint64_t bytes, uint64_t* fault_address);
+// book:end user-copy-api
+
+}  // namespace kernel

@@ -1,0 +1,40 @@
+// Processes (chapter 12): the boot modules run one at a time, each in its own
+// address space, in ring 3, until it exits or is killed; then everything it
+// owned goes back to the frame allocator, and the kernel goes on.
+//
+// Per program (pid 1, 2, … in the order of the handoff's module table):
+//   [INFO  user] segment pid=… va=0x… pages=… rights=r-x|r--|rw-
+//   [INFO  user] start name=hello pid=1 entry=0x… pml4=0x… stack-top=0x… pages=… tables=… used-before=…
+//   … its system calls (syscalls.h) and, if it breaks a rule, one line:
+//   [WARN  user] killed pid=… name=… rule=… addr=0x… …
+//   [INFO  user] exit pid=… name=… end=exit|killed code=… frames-returned=… used-before=… used-after=… balanced=yes
+// A module that is not a valid user ELF is refused by name and skipped:
+//   [WARN  user] rejected name=… field=… value=… rule="…"
+// And at the end:
+//   [INFO  user] all programs done programs=… exited=… killed=… rejected=… balanced=yes
+#pragma once
+
+#include <stdint.h>
+
+#include "mm/bitmap_frame_allocator.h"
+#include "mm/kernel/address_space.h"
+
+namespace mm {
+
+struct Process {
+    uint64_t pid;
+    char name[32];  // the module's name without ".elf"
+};
+
+// The process running now, or nullptr between programs.
+const Process* current_process();
+
+// The CPU side (kernel/user_mode.h) with this library's system calls, and
+// the trap handler that reports a fault in ring 3 and kills the program.
+void start_user_mode();
+
+// Runs every boot module, in order. Stops the boot only when the kernel
+// itself is in trouble (a frame that will not go back).
+void run_boot_modules(KernelAddressSpace& space, BitmapFrameAllocator& frames);
+
+}  // namespace mm
