@@ -179,9 +179,12 @@ def test_bootstrap_tables_are_counted_and_what_is_unused_given_back(finished):
     pages = int_field(tables, "table-pages")
     assert pages <= int_field(tables, "table-pages-reserved")
     pml4 = int_field(tables, "pml4")
-    # One block, exactly the pages in use: the bound's unused tail went back to the firmware.
-    blocks = [(start, end) for kind, start, end in loader_memory_map(finished.records) if kind == "boot-page-tables"]
-    assert blocks == [(pml4, pml4 + pages * PAGE)]
+    # Exactly the pages in use, the bound's unused tail given back to the firmware,
+    # and beside them the handover trampoline's data page (its GDT and parameters).
+    data = int_field(only(finished, "loader", "handover trampoline"), "data")
+    held = {page for kind, start, end in loader_memory_map(finished.records) if kind == "boot-page-tables"
+            for page in range(start, end, PAGE)}
+    assert held == set(range(pml4, pml4 + pages * PAGE, PAGE)) | {data}
     # PML4 + PDPT + 4 PDs for the 4 GiB identity map; a PT for the first 2 MiB
     # (page 0 is not mapped) and one per 2 MiB block holding the trampoline's
     # page or the kernel's frames (4 KiB pages with their own rights); PDPT + PD +

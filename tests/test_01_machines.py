@@ -58,7 +58,7 @@ class TestFirmwareThatLeftFiveLevelPagingOn:
         assert imitation.fields["cr4-la57"] == "yes"
         assert harness.int_field(imitation, "pml5") < 1 << 32  # CR3 is loaded from 32-bit code
 
-    def test_it_left_through_the_trampoline_into_the_bootstrap_tables(self, la57):
+    def test_the_loader_announced_the_trampoline_way_out(self, la57):
         tables = la57.record("loader", "bootstrap tables")
         leaving = la57.record("loader", "leaving 5-level paging")
         assert leaving.fields["via"] == "trampoline"

@@ -15,8 +15,8 @@
 // nothing runs there after the switch. The kernel image's frames are
 // read-only here, so no frame is writable through one mapping and executable
 // through another. The trampoline page is EfiLoaderCode, which the kernel
-// keeps while it runs on these tables (mm/memory_ranges.cpp), so no kernel
-// ever writes to the one executable frame of this map.
+// never counts free (mm/memory_ranges.cpp), so no kernel ever writes to the
+// one executable frame of this map.
 //
 // Pure code over mm::PhysicalMemoryAccess and mm::FrameSource: the host tests
 // build the same tables in fake memory.

@@ -11,8 +11,12 @@ uint64_t allocate_loader_pages(EFI_HANDLE image, EfiMemoryType type, uint64_t pa
     const EFI_ALLOCATE_TYPE how = max_address == kAnyAddress ? AllocateAnyPages : AllocateMaxAddress;
     EFI_STATUS status = BS->AllocatePages(how, static_cast<EFI_MEMORY_TYPE>(type), pages, &address);
     if (EFI_ERROR(status)) {
-        klog::error("loader").msg("out of memory").kv("purpose", purpose).kv("pages", pages).kv(
-            "status", efi_status_text(status));
+        {   // the line is written when it goes out of scope: before loader_fail()
+            klog::Line line = klog::error("loader");
+            line.msg("out of memory").kv("purpose", purpose).kv("pages", pages);
+            if (max_address != kAnyAddress) line.kv("max-address", klog::hex(max_address));  // below 4 GiB was asked
+            line.kv("status", efi_status_text(status));
+        }
         loader_fail(image, status);
     }
     SetMem(reinterpret_cast<void*>(address), pages * kPageSize, 0);

@@ -6,6 +6,7 @@
 #include "boot/handover_trampoline_layout.h"
 #include "boot/firmware_memory.h"
 #include "boot/loader_log.h"
+#include "boot/memory_attributes.h"
 #include "support/units.h"
 
 extern "C" {
@@ -44,9 +45,8 @@ static_assert(offsetof(TrampolineParams, saved_rsp) == PARAM_SAVED_RSP);
 static_assert(offsetof(TrampolineParams, saved_rbp) == PARAM_SAVED_RBP);
 static_assert(CR4_LA57 == x86::kCr4La57 && CR4_PGE == x86::kCr4Pge && CR0_PG == x86::kCr0Paging);
 
-// Flat segments, accessed bits already set: the bootstrap tables map this
-// page read-only, and a CPU loading a selector whose accessed bit is clear
-// would write it (SDM Vol. 3A, 3.4.5 "Segment Descriptors").
+// Flat segments, accessed bits already set, so loading a selector never
+// writes the GDT (SDM Vol. 3A, 3.4.5 "Segment Descriptors").
 constexpr uint64_t kGdt[] = {
     0,
     0x00af'9b00'0000'ffffull,  // TRAMPOLINE_CODE64_SELECTOR: L=1, present, ring 0, execute/read, accessed
@@ -56,18 +56,20 @@ constexpr uint64_t kGdt[] = {
 static_assert(TRAMPOLINE_CODE64_SELECTOR == 1 * 8 && TRAMPOLINE_CODE32_SELECTOR == 2 * 8 &&
               TRAMPOLINE_DATA_SELECTOR == 3 * 8);
 static_assert(TRAMPOLINE_GDT + sizeof(kGdt) <= TRAMPOLINE_PARAMS);
+constexpr uint64_t kCodeRoom = kPageSize - TRAMPOLINE_CODE;
 static_assert(TRAMPOLINE_PARAMS + sizeof(TrampolineParams) <= kPageSize);
 
 TrampolineParams& params_of(const HandoverTrampoline& trampoline) {
-    return *reinterpret_cast<TrampolineParams*>(trampoline.page + TRAMPOLINE_PARAMS);
+    return *reinterpret_cast<TrampolineParams*>(trampoline.data_page + TRAMPOLINE_PARAMS);
 }
 
 // Into the page's code with RDI = its parameters. It returns only when
 // `entry` is 0; every register but RSP and RBP may come back changed.
 void run(const HandoverTrampoline& trampoline) {
-    asm volatile("call *%0"
-                 :
-                 : "r"(trampoline.page + TRAMPOLINE_CODE), "D"(&params_of(trampoline))
+    TrampolineParams* params = &params_of(trampoline);
+    asm volatile("call *%1"
+                 : "+D"(params)
+                 : "r"(trampoline.page + TRAMPOLINE_CODE)
                  : "rax", "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "memory",
                    "cc");
 }
@@ -76,22 +78,26 @@ void run(const HandoverTrampoline& trampoline) {
 
 HandoverTrampoline install_handover_trampoline(EFI_HANDLE image) {
     const uint64_t code_size = uint64_t(handover_trampoline_code_end - handover_trampoline_code);
-    const uint64_t page =
-        allocate_loader_pages(image, EfiMemoryType::kLoaderCode, 1, "handover trampoline", kBelow4GiB);
-    if (code_size > TRAMPOLINE_GDT) {  // a build that outgrew its layout: never boot with it
+    if (code_size > kCodeRoom) {  // a build that outgrew its page: never boot with it
         klog::error("loader").msg("handover trampoline rejected").kv("field", "code-size").kv("value", code_size).kv(
-            "rule", "must fit below TRAMPOLINE_GDT (handover_trampoline_layout.h)");
+            "rule", "must fit one page (handover_trampoline_layout.h)");
         loader_fail(image, EFI_LOAD_ERROR);
     }
-    const HandoverTrampoline trampoline{page};
+    const uint64_t page =
+        allocate_loader_pages(image, EfiMemoryType::kLoaderCode, 1, "handover trampoline", kBelow4GiB);
+    const uint64_t data_page =
+        allocate_loader_pages(image, EfiMemoryType::kBootPageTables, 1, "handover trampoline data", kBelow4GiB);
+    const HandoverTrampoline trampoline{page, data_page};
     CopyMem(reinterpret_cast<void*>(page + TRAMPOLINE_CODE), handover_trampoline_code, code_size);
-    CopyMem(reinterpret_cast<void*>(page + TRAMPOLINE_GDT), kGdt, sizeof(kGdt));
+    const PageProtection protection = make_page_read_only_executable(image, page, "handover trampoline");
+    CopyMem(reinterpret_cast<void*>(data_page + TRAMPOLINE_GDT), kGdt, sizeof(kGdt));
     TrampolineParams& params = params_of(trampoline);
     params.gdt_limit = sizeof(kGdt) - 1;
-    params.gdt_base = page + TRAMPOLINE_GDT;
+    params.gdt_base = data_page + TRAMPOLINE_GDT;
     params.far64_offset = uint32_t(page + TRAMPOLINE_CODE + (handover_trampoline_long_mode - handover_trampoline_code));
     params.far64_selector = TRAMPOLINE_CODE64_SELECTOR;
-    klog::info("loader").msg("handover trampoline").kv("pa", klog::hex(page)).kv("code-bytes", code_size);
+    klog::info("loader").msg("handover trampoline").kv("pa", klog::hex(page)).kv("data", klog::hex(data_page))
+        .kv("code-bytes", code_size).kv("protection", protection_name(protection));
     return trampoline;
 }
 

@@ -6,8 +6,13 @@
 // that page a trampoline instead of the loader's whole text keeps the
 // bootstrap identity map non-executable except for this one page.
 //
+// Why two pages. The code page is made read-only and executable in the
+// firmware's tables (memory_attributes.h: firmware may map new pages NX), so
+// what the trampoline writes (its parameters) and reads as data (the GDT) is
+// on a page of its own, writable and NX everywhere.
+//
 // Why below 4 GiB, in 32-bit code. A firmware may leave 5-level paging on
-// (CR4.LA57: OVMF does on large guests, so do some servers) while the
+// (CR4.LA57: some servers do, and OVMF since 2024 on large guests) while the
 // bootstrap tables are 4-level. CR4.LA57 cannot change while paging is on
 // (SDM Vol. 3A, 4.1.2 "Paging-Mode Enabling"), and paging can only be turned
 // off from 32-bit code (SDM Vol. 3A, 9.8.5.4 "Switching Out of IA-32e Mode
@@ -16,9 +21,10 @@
 // the same trip. On the usual machine, whose paging depth already matches,
 // the trampoline is one CR3 load, a global flush and a jump.
 //
-// The page is EfiLoaderCode: the firmware maps code types executable, and the
-// kernel keeps EfiLoaderCode for as long as it runs on these tables
-// (mm/memory_ranges.cpp), so it never hands this page out while it is live.
+// The code page is EfiLoaderCode, which the kernel never counts free
+// (mm/memory_ranges.cpp), so no kernel on the bootstrap tables hands out the
+// one frame they map executable; the data page is boot-page-tables memory,
+// loader-owned too.
 #pragma once
 
 #include <stdint.h>
@@ -29,17 +35,20 @@
 namespace boot {
 
 struct HandoverTrampoline {
-    uint64_t page;  // physical = virtual in every table it runs on
+    uint64_t page;       // the code: physical = virtual in every table it runs on
+    uint64_t data_page;  // its GDT and parameters
 };
 
-// Allocates the page below 4 GiB and fills it: the code, a GDT with 32- and
-// 64-bit code segments, and the parameter block. Before ExitBootServices.
+// Allocates both pages below 4 GiB and fills them: the code, then a GDT with
+// 32- and 64-bit code segments and the parameter block; makes the code page
+// read-only and executable. Before ExitBootServices.
 HandoverTrampoline install_handover_trampoline(EFI_HANDLE image);
 
 // Switches to `top_table` (a PML4, or a PML5 when `la57`), changing the
 // paging depth on the way if it differs, and returns to the caller. The
 // caller's code, stack and data must be mapped alike in both; only the
-// loader's test hook that imitates 5-level firmware (la57_imitation.h) uses it.
+// loader's test hook that imitates 5-level firmware (la57_imitation.h) uses
+// it, after ExitBootServices: it returns with interrupts off.
 void switch_paging(const HandoverTrampoline& trampoline, uint64_t top_table, bool la57);
 
 // Switches to the 4-level bootstrap tables and jumps to `entry` with the

@@ -1,7 +1,7 @@
 // The handover trampoline's code (handover_trampoline.h explains when and why).
 // Position-independent: it is copied into a page below 4 GiB and runs there.
 //
-// In: RDI = the page's TrampolineParams; interrupts off; the current tables
+// In: RDI = the TrampolineParams on the data page (below 4 GiB); interrupts off; the current tables
 // map this page executable at its physical address, and so must the new ones.
 // SDM Vol. 3A, 9.8.5 "Initializing IA-32e Mode" and 9.8.5.4 "Switching Out of
 // IA-32e Mode Operation": paging can only be turned off from 32-bit code, and
@@ -32,6 +32,8 @@ handover_trampoline_code:
     mov $TRAMPOLINE_DATA_SELECTOR, %eax
     mov %eax, %ds
     mov %eax, %es
+    mov %eax, %fs                        // the firmware's selectors may lie past this GDT's end
+    mov %eax, %gs
     mov %eax, %ss
     lea .Lcompat(%rip), %rax
     pushq $TRAMPOLINE_CODE32_SELECTOR
@@ -56,16 +58,17 @@ handover_trampoline_code:
 
     .code64
 handover_trampoline_long_mode:
+    mov %ebx, %ebx                       // RBX's upper half is undefined after 32-bit code: zero it
     jmp .Lonward
 
 .Lsame_depth:
     mov PARAM_TOP_TABLE(%rbx), %rax
     mov %rax, %cr3
-    mov %cr4, %rax                       // a CR3 load keeps global translations: toggling
-    mov %rax, %rcx                       //   CR4.PGE drops them too, so nothing the firmware
-    and $~CR4_PGE, %rax                  //   mapped survives with its rights (SDM Vol. 3A,
-    mov %rax, %cr4                       //   4.10.4.1); the trip above flushed everything
-    mov %rcx, %cr4                       //   already, with paging off
+    mov %cr4, %rax                       // a CR3 load keeps global translations (and those of
+    xor $CR4_PGE, %rax                   //   other PCIDs): changing CR4.PGE, twice so it ends
+    mov %rax, %cr4                       //   as it was, drops them all, so nothing the firmware
+    xor $CR4_PGE, %rax                   //   mapped survives with its rights (SDM Vol. 3A,
+    mov %rax, %cr4                       //   4.10.4.1); the trip above flushed all, paging off
 
 .Lonward:
     mov PARAM_ENTRY(%rbx), %rax

@@ -1,12 +1,13 @@
-// Where things lie in the handover trampoline's page (handover_trampoline.h).
+// Where things lie in the handover trampoline's two pages (handover_trampoline.h):
+// the code page holds only the code; the data page the GDT and the parameters.
 // Read by the assembly (handover_trampoline_code.S) and the C++ that fills the
 // page, so these are preprocessor numbers: the assembler has no constexpr.
 // handover_trampoline.cpp checks every one against the C++ layout.
 #pragma once
 
-#define TRAMPOLINE_CODE 0x000    // the code, copied from the loader's text
-#define TRAMPOLINE_GDT 0xc00     // null, 64-bit code, 32-bit code, flat data
-#define TRAMPOLINE_PARAMS 0xd00  // struct TrampolineParams
+#define TRAMPOLINE_CODE 0x000    // code page: the code, copied from the loader's text
+#define TRAMPOLINE_GDT 0x000     // data page: null, 64-bit code, 32-bit code, flat data
+#define TRAMPOLINE_PARAMS 0x100  // data page: struct TrampolineParams
 
 #define TRAMPOLINE_CODE64_SELECTOR 0x08
 #define TRAMPOLINE_CODE32_SELECTOR 0x10

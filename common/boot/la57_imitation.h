@@ -1,7 +1,8 @@
 // Test hook `loader.test-la57`: the loader plays a firmware that left
 // 5-level paging on, so a boot under QEMU takes the handover trampoline's
-// way out of it (handover_trampoline.h). Debian's OVMF never hands over with
-// CR4.LA57 set, even on a CPU that has it; firmware that does exists.
+// way out of it (handover_trampoline.h). Debian bookworm's OVMF (2022.11)
+// never hands over with CR4.LA57 set, even on a CPU that has it; firmware
+// that does exists.
 //
 // After ExitBootServices, when no firmware code runs any more, the loader
 // turns LA57 on over the firmware's own mappings: a PML5 whose first entry is

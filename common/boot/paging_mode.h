@@ -2,8 +2,8 @@
 // the machine over from it.
 //
 // The bootstrap tables and every chapter's kernel are 4-level. A firmware
-// may leave 5-level paging (CR4.LA57) on: OVMF does on large guests when the
-// CPU has LA57, so do some servers. The loader accepts that and leaves
+// may leave 5-level paging (CR4.LA57) on: some servers do, and OVMF since
+// 2024 on guests whose address space needs it, when the CPU has LA57. The loader accepts that and leaves
 // 5-level paging on the way into the kernel, through 32-bit code with paging
 // off, as Linux's trampoline_32bit does (handover_trampoline.h).
 //

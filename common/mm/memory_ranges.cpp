@@ -66,10 +66,12 @@ RangeKind kind_of_ram_type(EfiMemoryType type) {
         case EfiMemoryType::kBootServicesCode:
         case EfiMemoryType::kBootServicesData:
         case EfiMemoryType::kLoaderData: return RangeKind::kUsable;
-        // Free by the same table, but kept: the handover trampoline's page is
-        // loader code, and it stays executable in the bootstrap tables the
-        // kernel runs on (common/boot/handover_trampoline.h). A kernel that
-        // handed it out and wrote to it there would fault.
+        // Free by the same table, but kept for good: the handover trampoline's
+        // page is loader code, and it stays executable in the bootstrap tables
+        // the kernel runs on (common/boot/handover_trampoline.h). A kernel that
+        // handed it out and wrote to it there would fault. It costs the
+        // loader's image, a hundred KiB or so; a kernel on its own tables
+        // could take it back.
         case EfiMemoryType::kLoaderCode: return RangeKind::kLoaderCode;
         case EfiMemoryType::kKernelImage: return RangeKind::kKernelImage;
         case EfiMemoryType::kBootHandoff: return RangeKind::kBootHandoff;
