@@ -8,7 +8,7 @@ HOST_TEST_SRCS := $(wildcard tests/host/*.cpp)
 # All of common/mm is here: it reaches hardware only through small interfaces.
 HOST_CODE_SRCS := common/boot/elf_image.cpp common/boot/identity_extent.cpp common/boot/bootstrap_mappings.cpp \
     common/boot/exit_retry.cpp common/boot/paging_mode.cpp $(wildcard common/mm/*.cpp) \
-    common/kernel/text_screen.cpp
+    common/kernel/text_screen.cpp common/kernel/pixel_encoding.cpp
 HOST_TEST_BIN  := $(HOST_OUT)/host_tests
 
 HOST_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=all \

@@ -76,15 +76,16 @@ constexpr uint32_t kBars[] = {0x000000, 0xFFFFFF, 0xFF0000, 0x00FF00, 0x0000FF, 
 constexpr uint32_t kBarCount = sizeof(kBars) / sizeof(kBars[0]);
 
 void draw_pattern(const mm::HandoffFramebuffer& h) {
-    const bool bgrx = h.format == boot::PixelFormat::kBgrx;
     // Every pixel written lies inside the mapping: GOP's FrameBufferSize bounds height x stride x 4.
     if (Violation v = kernel::check_framebuffer_geometry(h.geometry()); !v.ok()) {
         klog::info("fb").msg("no pattern").kv("field", v.field).kv("value", klog::hex(v.value)).kv("rule", v.rule);
         return;
     }
     kernel::release_screen("test pattern");  // the log stays on serial only: the pattern is the screen's now
-    // In memory BGRX is B, G, R, X: as a little-endian word 0x00RRGGBB; RGBX swaps red and blue.
-    auto pixel = [&](uint32_t rgb) { return bgrx ? rgb : (rgb & 0x00FF00) | (rgb >> 16) | ((rgb & 0xFF) << 16); };
+    // RGBX, BGRX or the firmware's bit masks: one encoder (kernel/pixel_encoding.h).
+    kernel::PixelEncoding encoding;
+    (void)kernel::pixel_encoding(h.format, h.masks, &encoding);  // the check above accepted it
+    auto pixel = [&](uint32_t rgb) { return encoding.encode(rgb); };
     volatile uint32_t* fb = reinterpret_cast<volatile uint32_t*>(
         mm::layout::kFramebufferBase.value() + h.base.offset_in_page());
     for (uint32_t y = 0; y < h.height; ++y)
@@ -97,7 +98,7 @@ void draw_pattern(const mm::HandoffFramebuffer& h) {
         matching += fb[uint64_t(h.height / 2) * h.stride + x] == pixel(kBars[bar]);
     }
     klog::info("fb").msg("pattern").kv("width", h.width).kv("height", h.height)
-        .kv("stride", h.stride).kv("format", bgrx ? "bgrx" : "rgbx").kv("bars", kBarCount)
+        .kv("stride", h.stride).kv("format", boot::pixel_format_name(h.format)).kv("bars", kBarCount)
         .kv("read-back", matching);
     if (matching != kBarCount) kernel::fail();
 }

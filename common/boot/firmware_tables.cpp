@@ -21,6 +21,9 @@ void collect_framebuffer(BootHandoff* handoff) {
         handoff->framebuffer_base = gop->Mode->FrameBufferBase;
         handoff->framebuffer_size = gop->Mode->FrameBufferSize;
     }
+    if (info.PixelFormat == PixelBitMask)  // the only format whose layout the masks describe
+        handoff->framebuffer_masks = {info.PixelInformation.RedMask, info.PixelInformation.GreenMask,
+                                      info.PixelInformation.BlueMask, info.PixelInformation.ReservedMask};
     klog::info("loader")
         .msg("framebuffer")
         .kv("base", klog::hex(handoff->framebuffer_base))

@@ -4,14 +4,12 @@ namespace kernel {
 
 FramebufferGeometry framebuffer_geometry(const boot::BootHandoff& h) {
     return {h.framebuffer_base, h.framebuffer_size, h.framebuffer_width, h.framebuffer_height, h.framebuffer_stride,
-            h.framebuffer_format};
+            h.framebuffer_format, h.framebuffer_masks};
 }
 
 Violation check_framebuffer_geometry(const FramebufferGeometry& fb) {
-    if (fb.format == boot::PixelFormat::kBitMask)
-        return reject("framebuffer_format", uint64_t(fb.format), "PixelBitMask: the handoff carries no channel masks");
-    if (fb.format != boot::PixelFormat::kRgbx && fb.format != boot::PixelFormat::kBgrx)
-        return reject("framebuffer_format", uint64_t(fb.format), "must be rgbx or bgrx (a linear 32-bit framebuffer)");
+    PixelEncoding encoding;
+    if (Violation v = pixel_encoding(fb.format, fb.masks, &encoding); !v.ok()) return v;
     if (fb.base == 0) return reject("framebuffer_base", fb.base, "must not be 0");
     if (fb.stride < fb.width) return reject("framebuffer_stride", fb.stride, "must be at least framebuffer_width");
     // height * stride < 2^64, so the product cannot wrap; * 4 could, hence size / 4.
@@ -30,6 +28,7 @@ Violation check_framebuffer(const FramebufferGeometry& fb, const ScreenFont& fon
 void TextScreen::start(volatile uint32_t* pixels, const FramebufferGeometry& fb, const ScreenFont& font) {
     pixels_ = pixels;
     fb_ = fb;
+    (void)pixel_encoding(fb.format, fb.masks, &encoding_);  // check_framebuffer() accepted it
     font_ = &font;
     columns_ = fb.width / font.width < kMaxColumns ? fb.width / font.width : kMaxColumns;
     rows_ = fb.height / font.height < kMaxRows ? fb.height / font.height : kMaxRows;
@@ -41,11 +40,7 @@ void TextScreen::start(volatile uint32_t* pixels, const FramebufferGeometry& fb,
     }
 }
 
-// In memory BGRX is B, G, R, X: as a little-endian word 0x00RRGGBB. RGBX swaps red and blue.
-uint32_t TextScreen::pixel(uint32_t rgb) const {
-    if (fb_.format == boot::PixelFormat::kBgrx) return rgb & 0xFFFFFF;
-    return ((rgb >> 16) & 0xFF) | (rgb & 0x00FF00) | ((rgb & 0xFF) << 16);
-}
+uint32_t TextScreen::pixel(uint32_t rgb) const { return encoding_.encode(rgb); }
 
 void TextScreen::draw_row(uint32_t row) {
     const uint32_t ink = pixel(colours_[row]);

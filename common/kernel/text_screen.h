@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "boot/handoff.h"
+#include "kernel/pixel_encoding.h"
 #include "kernel/screen_font.h"
 #include "support/violation.h"
 
@@ -30,15 +31,16 @@ struct FramebufferGeometry {
     uint32_t height;  // scan lines
     uint32_t stride;  // pixels from one scan line to the next, >= width
     boot::PixelFormat format;
+    boot::PixelMasks masks;  // for kBitMask (pixel_encoding.h)
 };
 
 FramebufferGeometry framebuffer_geometry(const boot::BootHandoff& handoff);
 
-// Whether anything may draw into `fb`: 32-bit RGBX or BGRX pixels (a
-// PixelBitMask format is refused, because the handoff carries no channel
-// masks), a base, a stride of at least the width, and height x stride x 4
-// bytes within the size the firmware gave: drawing past it would write into
-// whatever lies beyond (chapter 06's test pattern asks this too).
+// Whether anything may draw into `fb`: 32-bit pixels whose colours
+// pixel_encoding() can place (RGBX, BGRX, or a PixelBitMask it accepts), a
+// base, a stride of at least the width, and height x stride x 4 bytes within
+// the size the firmware gave: drawing past it would write into whatever lies
+// beyond (chapter 06's test pattern asks this too).
 Violation check_framebuffer_geometry(const FramebufferGeometry& fb);
 
 // The geometry as above, and a visible area of at least one cell of `font`.
@@ -72,6 +74,7 @@ private:
 
     volatile uint32_t* pixels_ = nullptr;
     FramebufferGeometry fb_{};
+    PixelEncoding encoding_{};
     const ScreenFont* font_ = nullptr;
     uint32_t columns_ = 0;
     uint32_t rows_ = 0;

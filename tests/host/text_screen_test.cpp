@@ -29,9 +29,12 @@ const kernel::ScreenFont& test_font() {
 }
 
 kernel::FramebufferGeometry geometry(uint32_t width, uint32_t height, uint32_t stride,
-                                     boot::PixelFormat format = boot::PixelFormat::kBgrx) {
-    return {0x8000'0000, uint64_t(height) * stride * 4, width, height, stride, format};
+                                     boot::PixelFormat format = boot::PixelFormat::kBgrx, boot::PixelMasks masks = {}) {
+    return {0x8000'0000, uint64_t(height) * stride * 4, width, height, stride, format, masks};
 }
+
+// A 10-bit-per-colour framebuffer, as some GOPs describe theirs with PixelBitMask.
+constexpr boot::PixelMasks k10Bit = {0x3FF00000, 0x000FFC00, 0x000003FF, 0xC0000000};
 
 struct Screen {
     kernel::FramebufferGeometry fb;
@@ -56,7 +59,8 @@ TEST(TextScreen, RefusesGeometryByField) {
     const kernel::ScreenFont& f = test_font();
     EXPECT_TRUE(kernel::check_framebuffer(geometry(16, 9, 16), f).ok());
     auto field = [&](kernel::FramebufferGeometry g) { return std::string(kernel::check_framebuffer(g, f).field ?: ""); };
-    EXPECT_EQ(field(geometry(16, 9, 16, boot::PixelFormat::kBitMask)), "framebuffer_format");
+    EXPECT_EQ(field(geometry(16, 9, 16, boot::PixelFormat::kBitMask)), "framebuffer_red_mask");  // no masks
+    EXPECT_TRUE(kernel::check_framebuffer(geometry(16, 9, 16, boot::PixelFormat::kBitMask, k10Bit), f).ok());
     EXPECT_EQ(field(geometry(16, 9, 16, boot::PixelFormat::kBltOnly)), "framebuffer_format");
     EXPECT_EQ(field(geometry(16, 9, 15)), "framebuffer_stride");
     EXPECT_EQ(field(geometry(3, 9, 16)), "framebuffer_width");
@@ -117,4 +121,49 @@ TEST(TextScreen, AFullGridJumpsByHalfAndRedraws) {
     EXPECT_EQ(s.top_bits(0, 0, 0xC0C0C0), unsigned('c' & 0xF));  // the pixels were redrawn, not just the cells
     EXPECT_EQ(s.top_bits(2, 0, 0xC0C0C0), unsigned('e' & 0xF));
     EXPECT_EQ(s.at(0, 3 * kH + 2), 0u);  // the last row is cleared
+}
+
+// ---- pixels from colours: RGBX, BGRX and bit masks ----------------------------------
+
+TEST(PixelEncoding, RgbxAndBgrxAreTheirFixedMasks) {
+    kernel::PixelEncoding bgrx, rgbx;
+    ASSERT_TRUE(kernel::pixel_encoding(boot::PixelFormat::kBgrx, {}, &bgrx).ok());
+    ASSERT_TRUE(kernel::pixel_encoding(boot::PixelFormat::kRgbx, {}, &rgbx).ok());
+    EXPECT_EQ(bgrx.encode(0x123456), 0x123456u);  // in memory 56 34 12 00: B, G, R
+    EXPECT_EQ(rgbx.encode(0x123456), 0x563412u);  // in memory 12 34 56 00: R, G, B
+}
+
+TEST(PixelEncoding, BitMasksScaleEachColourToItsChannel) {
+    kernel::PixelEncoding e;
+    ASSERT_TRUE(kernel::pixel_encoding(boot::PixelFormat::kBitMask, k10Bit, &e).ok());
+    EXPECT_EQ(e.red.shift, 20u);
+    EXPECT_EQ(e.red.bits, 10u);
+    EXPECT_EQ(e.encode(0xFFFFFF), 0x3FFFFFFFu);                    // full intensity fills every channel bit
+    EXPECT_EQ(e.encode(0xFF0000), 0x3FF00000u);
+    EXPECT_EQ(e.encode(0x000080), 0x202u);                         // 0x80 at 10 bits: 0b10'0000'0010
+    kernel::PixelEncoding narrow;                                  // 6 bits of blue in a 32-bit pixel
+    ASSERT_TRUE(kernel::pixel_encoding(boot::PixelFormat::kBitMask, {0xFF0000, 0xFF00, 0x3F, 0xFF000000}, &narrow).ok());
+    EXPECT_EQ(narrow.encode(0x0000FF), 0x3Fu);
+    EXPECT_EQ(narrow.encode(0x000003), 0x0u);                      // the top 6 bits of 0x03
+}
+
+TEST(PixelEncoding, MasksItCannotDrawAreRefusedByName) {
+    auto field = [](boot::PixelFormat format, boot::PixelMasks m) {
+        kernel::PixelEncoding e;
+        return std::string(kernel::pixel_encoding(format, m, &e).field ?: "");
+    };
+    EXPECT_EQ(field(boot::PixelFormat::kBitMask, {0, 0xFF00, 0xFF, 0xFF000000}), "framebuffer_red_mask");
+    EXPECT_EQ(field(boot::PixelFormat::kBitMask, {0xF0F0000, 0xFF00, 0xFF, 0}), "framebuffer_red_mask");  // a gap
+    EXPECT_EQ(field(boot::PixelFormat::kBitMask, {0xFF0000, 0xFFFF00, 0xFF, 0}), "framebuffer_masks");   // shared bits
+    EXPECT_EQ(field(boot::PixelFormat::kBitMask, {0xF800, 0x07E0, 0x001F, 0}), "framebuffer_masks");    // 16-bit 5:6:5
+    EXPECT_EQ(field(boot::PixelFormat::kBltOnly, {}), "framebuffer_format");
+    EXPECT_EQ(field(boot::PixelFormat::kNone, {}), "framebuffer_format");
+}
+
+TEST(TextScreen, DrawsInTheColoursOfABitMaskFramebuffer) {
+    Screen s(geometry(16, 9, 16, boot::PixelFormat::kBitMask, k10Bit));
+    s.write("A", 0xFFFFFF);
+    bool ink_seen = false;
+    for (uint32_t x = 0; x < kW; ++x) ink_seen |= s.at(x, 0) == 0x3FFFFFFF;
+    EXPECT_TRUE(ink_seen) << "white at 10 bits per colour is 0x3FFFFFFF";
 }

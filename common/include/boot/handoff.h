@@ -14,7 +14,7 @@
 namespace boot {
 
 inline constexpr uint64_t kHandoffMagic = 0x4646'4f44'4e41'484dull;  // "MHANDOFF" read little-endian
-inline constexpr uint32_t kHandoffVersion = 2;  // 2: the boot-module table
+inline constexpr uint32_t kHandoffVersion = 3;  // 2: the boot-module table; 3: framebuffer masks
 inline constexpr size_t kCommandLineCapacity = 256;  // bytes, including the terminating NUL
 inline constexpr size_t kMaxBootModules = 16;
 inline constexpr size_t kModuleNameCapacity = 32;  // bytes, including the terminating NUL
@@ -49,6 +49,16 @@ struct BootModule {
 };
 static_assert(sizeof(BootModule) == 48);
 // book:end boot-module
+
+// Which bits of a pixel are which colour, for PixelBitMask (UEFI 2.10,
+// EFI_PIXEL_BITMASK); all zero for the other formats, whose layout is fixed.
+struct PixelMasks {
+    uint32_t red;
+    uint32_t green;
+    uint32_t blue;
+    uint32_t reserved;
+};
+static_assert(sizeof(PixelMasks) == 16);
 
 struct BootHandoff {
     uint64_t magic;  // kHandoffMagic
@@ -94,6 +104,8 @@ struct BootHandoff {
     uint32_t module_count;  // at most kMaxBootModules
     uint32_t reserved1;
     BootModule modules[kMaxBootModules];
+
+    PixelMasks framebuffer_masks;  // version 3: the GOP's masks when framebuffer_format is kBitMask
 };
 
 static_assert(offsetof(BootHandoff, magic) == 0);
@@ -110,7 +122,8 @@ static_assert(offsetof(BootHandoff, loader_image_base) == 144);
 static_assert(offsetof(BootHandoff, command_line) == 152);
 static_assert(offsetof(BootHandoff, module_count) == 408);
 static_assert(offsetof(BootHandoff, modules) == 416);
-static_assert(sizeof(BootHandoff) == 160 + kCommandLineCapacity + kMaxBootModules * sizeof(BootModule));
+static_assert(offsetof(BootHandoff, framebuffer_masks) == 416 + kMaxBootModules * sizeof(BootModule));
+static_assert(sizeof(BootHandoff) == 160 + kCommandLineCapacity + kMaxBootModules * sizeof(BootModule) + sizeof(PixelMasks));
 
 // The kernel's entry point, called by the loader with the SysV ABI (first
 // argument in RDI) on the boot stack, with interrupts off and the bootstrap

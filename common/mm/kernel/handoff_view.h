@@ -26,9 +26,10 @@ struct HandoffFramebuffer {
     uint32_t height;  // scan lines
     uint32_t stride;  // pixels from one scan line to the next
     boot::PixelFormat format;
+    boot::PixelMasks masks;  // for kBitMask
 
     // The same, in the terms the runtime's drawing checks take (text_screen.h).
-    kernel::FramebufferGeometry geometry() const { return {base.value(), size, width, height, stride, format}; }
+    kernel::FramebufferGeometry geometry() const { return {base.value(), size, width, height, stride, format, masks}; }
 };
 
 struct HandoffView {
@@ -69,7 +70,7 @@ inline HandoffView handoff_view(const boot::BootHandoff& handoff, PhysAddr addre
             handoff.memory_map_size,
             handoff.descriptor_size,
             {PhysAddr(handoff.framebuffer_base), handoff.framebuffer_size, handoff.framebuffer_width,
-             handoff.framebuffer_height, handoff.framebuffer_stride, handoff.framebuffer_format},
+             handoff.framebuffer_height, handoff.framebuffer_stride, handoff.framebuffer_format, handoff.framebuffer_masks},
             PhysAddr(handoff.rsdp),
             {VirtAddr(handoff.kernel_virtual_base), PhysAddr(handoff.kernel_physical_base), handoff.kernel_size},
             modules_start,
