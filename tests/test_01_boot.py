@@ -85,7 +85,7 @@ def test_handoff_objects_live_in_loader_owned_memory(finished):
     jump = only(finished, "loader", "jump to kernel")
     bootstrap = only(finished, "handoff", "bootstrap")
     kernel = only(finished, "handoff", "kernel")
-    assert region_containing(memory_map, int_field(jump, "handoff"), 1184) == "boot-handoff"
+    assert region_containing(memory_map, int_field(jump, "handoff"), 1200) == "boot-handoff"
     assert region_containing(memory_map, int_field(summary, "address"), int_field(summary, "size")) == "boot-handoff"
     assert region_containing(memory_map, int_field(bootstrap, "pml4"), PAGE) == "boot-page-tables"
     assert region_containing(memory_map, int_field(bootstrap, "stack"), 64 * 1024) == "boot-stack"

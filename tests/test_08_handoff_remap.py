@@ -53,7 +53,7 @@ def test_the_handoff_moved_to_its_window_address(finished):
     loader_address = int_field(finished.record("loader", "jump to kernel"), "handoff")
     assert int_field(handoff, "pa") == int_field(handoff, "old-va") == loader_address
     assert int_field(handoff, "new-va") == WINDOW_BASE + loader_address
-    assert size_field(handoff, "size") == 1184 and handoff.fields["kind"] == "boot-handoff"
+    assert size_field(handoff, "size") == 1200 and handoff.fields["kind"] == "boot-handoff"
     assert handoff.fields["identical"] == "yes"
 
 

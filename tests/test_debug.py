@@ -313,9 +313,9 @@ def test_handoff_layout_matches_handoff_h():
     assert len(pinned) >= 10
     offsets = kmodel.handoff_offsets()
     assert {name: offsets[name] for name in pinned} == pinned
-    assert re.search(r"sizeof\(BootHandoff\) == 160 \+ kCommandLineCapacity \+ kMaxBootModules \* sizeof\(BootModule\)", header)
+    assert re.search(r"sizeof\(BootHandoff\) == 160 \+ kCommandLineCapacity \+ kMaxBootModules \* sizeof\(BootModule\) \+ sizeof\(PixelMasks\)", header)
     assert re.search(r"static_assert\(sizeof\(BootModule\) == 48\)", header)
-    assert kmodel.HANDOFF_SIZE == 160 + kmodel.COMMAND_LINE_CAPACITY + kmodel.MAX_BOOT_MODULES * kmodel.BOOT_MODULE_SIZE
+    assert kmodel.HANDOFF_SIZE == 160 + kmodel.COMMAND_LINE_CAPACITY + kmodel.MAX_BOOT_MODULES * kmodel.BOOT_MODULE_SIZE + 16
 
 
 def test_memory_type_names_match_the_kernel():

@@ -9,7 +9,7 @@ bool channel_of(uint32_t mask, PixelChannel* out) {
     const unsigned shift = unsigned(__builtin_ctz(mask));
     const uint64_t run = uint64_t(mask) >> shift;
     if ((run & (run + 1)) != 0) return false;  // run + 1 is a power of two only for 0b0..01..1
-    *out = {uint8_t(shift), uint8_t(__builtin_popcountll(run))};
+    *out = {uint8_t(shift), uint8_t(64 - __builtin_clzll(run))};  // the run starts at bit 0 now
     return true;
 }
 

@@ -260,7 +260,7 @@ def coalesce(leaves: Iterable[Leaf]) -> list[Run]:
 # ---------------------------------------------------------------------------
 
 HANDOFF_MAGIC = 0x4646_4F44_4E41_484D  # "MHANDOFF"
-HANDOFF_VERSION = 2
+HANDOFF_VERSION = 3
 COMMAND_LINE_CAPACITY = 256
 MAX_BOOT_MODULES = 16
 BOOT_MODULE_SIZE = 48  # name[32], physical_base, size
@@ -278,6 +278,7 @@ HANDOFF_FIELDS = (
     ("loader_image_base", "Q"),
     ("command_line", f"{COMMAND_LINE_CAPACITY}s"),
     ("module_count", "I"), ("reserved1", "I"), ("modules", f"{MAX_BOOT_MODULES * BOOT_MODULE_SIZE}s"),
+    ("framebuffer_masks", "16s"),  # red, green, blue, reserved: 4 x uint32, for PixelBitMask
 )
 HANDOFF_FORMAT = "<" + "".join(fmt for _, fmt in HANDOFF_FIELDS)
 HANDOFF_SIZE = struct.calcsize(HANDOFF_FORMAT)

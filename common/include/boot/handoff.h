@@ -122,7 +122,7 @@ static_assert(offsetof(BootHandoff, loader_image_base) == 144);
 static_assert(offsetof(BootHandoff, command_line) == 152);
 static_assert(offsetof(BootHandoff, module_count) == 408);
 static_assert(offsetof(BootHandoff, modules) == 416);
-static_assert(offsetof(BootHandoff, framebuffer_masks) == 416 + kMaxBootModules * sizeof(BootModule));
+static_assert(offsetof(BootHandoff, framebuffer_masks) == 1184);
 static_assert(sizeof(BootHandoff) == 160 + kCommandLineCapacity + kMaxBootModules * sizeof(BootModule) + sizeof(PixelMasks));
 
 // The kernel's entry point, called by the loader with the SysV ABI (first
