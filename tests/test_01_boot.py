@@ -64,8 +64,8 @@ def test_banner_and_ready(finished):
 def test_handoff_header(finished):
     header = only(finished, "handoff", "header")
     assert int_field(header, "magic").to_bytes(8, "little") == b"MHANDOFF"
-    assert int_field(header, "version") == 2  # 2: the boot-module table (chapter 12)
-    assert int_field(header, "size") == 160 + 256 + 16 * 48  # the static_assert'ed layout
+    assert int_field(header, "version") == 3  # 2: the boot-module table (chapter 12); 3: framebuffer masks
+    assert int_field(header, "size") == 160 + 256 + 16 * 48 + 16  # the static_assert'ed layout
 
 
 def test_memory_map_matches_the_loaders_dump(finished):
