@@ -1,6 +1,6 @@
 #include "boot/elf_image.h"
 
-#include "support/elf64.h"
+#include "support/elf64_header.h"
 #include "support/units.h"
 
 namespace boot::elf {
@@ -13,23 +13,9 @@ using elf64::kClass64, elf64::kLittleEndian, elf64::kCurrentVersion, elf64::kTyp
 using elf64::kPtLoad, elf64::kPtDynamic, elf64::kPtInterp, elf64::kPtTls;
 
 Violation check_header(const FileHeader& h, uint64_t file_size) {
-    if (h.ident[0] != 0x7f || h.ident[1] != 'E' || h.ident[2] != 'L' || h.ident[3] != 'F')
-        return reject("e_ident.magic", read_at<uint32_t>(h.ident, 0), "must be 0x7f 'E' 'L' 'F'");
-    if (h.ident[4] != kClass64) return reject("e_ident.class", h.ident[4], "must be ELFCLASS64 (2)");
-    if (h.ident[5] != kLittleEndian) return reject("e_ident.data", h.ident[5], "must be ELFDATA2LSB (1)");
-    if (h.ident[6] != kCurrentVersion) return reject("e_ident.version", h.ident[6], "must be EV_CURRENT (1)");
-    if (h.type != kTypeExecutable) return reject("e_type", h.type, "must be ET_EXEC (2): a statically linked kernel");
-    if (h.machine != kMachineX86_64) return reject("e_machine", h.machine, "must be EM_X86_64 (0x3e)");
-    if (h.version != kCurrentVersion) return reject("e_version", h.version, "must be EV_CURRENT (1)");
-    if (h.program_header_size != sizeof(ProgramHeader))
-        return reject("e_phentsize", h.program_header_size, "must be 56, the size of an ELF64 program header");
-    if (h.program_header_count == 0 || h.program_header_count > kMaxProgramHeaders)
-        return reject("e_phnum", h.program_header_count, "must be between 1 and 64");
-    // offset + count * 56 <= file_size, without letting the sum wrap around.
-    const uint64_t table_bytes = uint64_t(h.program_header_count) * sizeof(ProgramHeader);
-    if (h.program_header_offset > file_size || table_bytes > file_size - h.program_header_offset)
-        return reject("e_phoff", h.program_header_offset, "program header table must lie inside the file");
-    return accept();
+    static_assert(kMaxProgramHeaders == 64, "the rule below says 64");
+    return elf64::check_executable_header(
+        h, file_size, {kMaxProgramHeaders, "must be ET_EXEC (2): a statically linked kernel", "must be between 1 and 64"});
 }
 
 Violation check_load_segment(const ProgramHeader& p, uint64_t file_size) {

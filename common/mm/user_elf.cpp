@@ -1,6 +1,6 @@
 #include "mm/user_elf.h"
 
-#include "support/elf64.h"
+#include "support/elf64_header.h"
 
 namespace mm {
 namespace {
@@ -13,20 +13,9 @@ constexpr uint16_t kMaxProgramHeaders = 16;
 
 // The header: an x86-64 executable whose program headers lie in the file.
 Violation check_header(const FileHeader& h, uint64_t file_size) {
-    if (h.ident[0] != 0x7f || h.ident[1] != 'E' || h.ident[2] != 'L' || h.ident[3] != 'F')
-        return reject("e_ident.magic", read_at<uint32_t>(h.ident, 0), "must be 0x7f 'E' 'L' 'F'");
-    if (h.ident[4] != elf64::kClass64) return reject("e_ident.class", h.ident[4], "must be ELFCLASS64 (2)");
-    if (h.ident[5] != elf64::kLittleEndian) return reject("e_ident.data", h.ident[5], "must be ELFDATA2LSB (1)");
-    if (h.type != elf64::kTypeExecutable) return reject("e_type", h.type, "must be ET_EXEC (2): a statically linked program");
-    if (h.machine != elf64::kMachineX86_64) return reject("e_machine", h.machine, "must be EM_X86_64 (0x3e)");
-    if (h.program_header_size != sizeof(ProgramHeader))
-        return reject("e_phentsize", h.program_header_size, "must be 56, the size of an ELF64 program header");
-    if (h.program_header_count == 0 || h.program_header_count > kMaxProgramHeaders)
-        return reject("e_phnum", h.program_header_count, "must be between 1 and 16");
-    const uint64_t table_bytes = uint64_t(h.program_header_count) * sizeof(ProgramHeader);
-    if (h.program_header_offset > file_size || table_bytes > file_size - h.program_header_offset)
-        return reject("e_phoff", h.program_header_offset, "program header table must lie inside the file");
-    return accept();
+    static_assert(kMaxProgramHeaders == 16, "the rule below says 16");
+    return elf64::check_executable_header(
+        h, file_size, {kMaxProgramHeaders, "must be ET_EXEC (2): a statically linked program", "must be between 1 and 16"});
 }
 
 // book:begin user-segment-rules
