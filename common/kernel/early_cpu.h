@@ -83,8 +83,10 @@ TrapHandler set_trap_handler(TrapHandler handler);
 // The exception table's hook (chapter 12, kernel/user_mode.h): asked first,
 // before any handler, whether the fault is one a fixup expects (a copy from a
 // user pointer that faulted). When it says yes it has pointed the frame at
-// the fixup, and the stub returns there with no report. None until installed.
+// the fixup, or made the access possible (chapter 13 maps a page on first
+// touch), and the stub returns there with no report. None until installed;
+// returns the hook it replaces, for a hook that goes in front of another.
 using TrapFixup = bool (*)(TrapFrame& frame);
-void set_trap_fixup(TrapFixup fixup);
+TrapFixup set_trap_fixup(TrapFixup fixup);
 
 }  // namespace kernel

@@ -180,6 +180,11 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
 
 const Process* current_process() { return g_running ? &g_current : nullptr; }
 
+void set_current_process(const Process* process) {
+    if (process != nullptr) g_current = *process;
+    g_running = process != nullptr;
+}
+
 void start_user_mode() {
     install_user_fault_reports();
     kernel::install_user_mode(handle_syscall);

@@ -28,6 +28,9 @@ struct Process {
 
 // The process running now, or nullptr between programs.
 const Process* current_process();
+// Makes `process` the one current_process() names (nullptr: none). Only a
+// runner that enters programs itself needs it (chapter 13's, demand_processes.h).
+void set_current_process(const Process* process);
 
 // The CPU side (kernel/user_mode.h) with this library's system calls, and
 // the trap handler that reports a fault in ring 3 and kills the program.
