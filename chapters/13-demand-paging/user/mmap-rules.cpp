@@ -2,7 +2,8 @@
 // mmap, munmap and mprotect must come back as the error the ABI names
 // (abi/memory_syscalls.h), and the good calls must work, splitting and
 // freeing a region on the way. Exits 0 when every answer was right, else the
-// number of the first wrong one.
+// number of the first wrong one. Last, it hands write a page nothing has
+// touched yet: the kernel's own copy is the first touch.
 #include "user/memory.h"
 #include "user/text.h"
 
@@ -46,6 +47,10 @@ int main() {
     expect(user::munmap(kStackTop - kPage, kPage), -22);                         // 17 the stack
     expect(user::mprotect(a, kPage, kRW | abi::kProtExec), -22);                 // 18 W^X again
     expect(user::munmap(a, 8 * kPage), 0);                                       // 19 the rest
+    // The kernel's copy for write touches a page first: served as a ring-3 touch would be.
+    const int64_t fresh = user::mmap(0, kPage, abi::kProtRead | kAnon);          // 20 read-only zeroes
+    expect(fresh, 0x10'0000'0000);
+    expect(user::write(1, reinterpret_cast<const void*>(fresh), 4), 4);          // 21 "...." (four zero bytes)
     user::Text().add("checked=").dec(uint64_t(g_check)).add(" first-wrong=").dec(uint64_t(g_first_wrong)).print();
     return g_first_wrong;
 }
