@@ -329,6 +329,16 @@ def every_program_ends_and_gives_its_frames_back(seen: Seen) -> None:
     assert seen.line("kernel", "ready")
 
 
+def sparse_gigabyte_costs_what_it_touched(seen: Seen) -> None:
+    starts = seen.lines("user", "start")
+    assert len(starts) == len(seen.lines("user", "exit")) == 8
+    assert all((int_field(s, "pages"), int_field(s, "tables")) == (0, 1) for s in starts)
+    assert all(int_field(u, "faults") > 0 for u in seen.lines("vm", "usage"))
+    munmap = [r for r in seen.lines("vm", "munmap") if r.fields["name"] == "sparse"][0]
+    assert (int_field(munmap, "pages"), int_field(munmap, "tables")) == (16, 17)
+    assert all(e.fields["balanced"] == "yes" for e in seen.lines("user", "exit"))
+
+
 def hello_text_walked_under_its_own_cr3(seen: Seen) -> None:
     walk = seen.gdb_after("text")
     start = [r for r in seen.lines("user", "start") if r.fields["name"] == "hello"][0]
@@ -390,6 +400,7 @@ TRY_IT: dict[str, TryIt] = {
     "make run CH=11-heap CMDLINE=test.heap-guard": TryIt("11-heap", heap_guard_reported),
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),
     "make run CH=12-user-space": TryIt("12-user-space", every_program_ends_and_gives_its_frames_back),
+    "make run CH=13-demand-paging": TryIt("13-demand-paging", sparse_gigabyte_costs_what_it_touched),
     "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
         ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
 }
