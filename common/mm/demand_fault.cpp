@@ -23,6 +23,7 @@ const char* fault_action_name(FaultAction action) {
 }
 
 // book:begin decide-fault-impl
+// lab:begin decide-fault
 FaultDecision decide_fault(const UserRegions& regions, VirtAddr address, const PageFaultError& error) {
     const uint64_t va = address.value();
     const uint64_t page = align_down(va, kPageSize);
@@ -56,6 +57,7 @@ FaultDecision decide_fault(const UserRegions& regions, VirtAddr address, const P
     else d.action = FaultAction::kFileCopy;
     return d;
 }
+// lab:end decide-fault
 // book:end decide-fault-impl
 
 }  // namespace mm
