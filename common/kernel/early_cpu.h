@@ -84,9 +84,9 @@ TrapHandler set_trap_handler(TrapHandler handler);
 // before any handler, whether the fault is one a fixup expects (a copy from a
 // user pointer that faulted). When it says yes it has pointed the frame at
 // the fixup, or made the access possible (chapter 13 maps a page on first
-// touch), and the stub returns there with no report. None until installed;
-// returns the hook it replaces, for a hook that goes in front of another.
+// touch, and hands the rest to chapter 12's table), and the stub returns
+// there with no report. None until installed.
 using TrapFixup = bool (*)(TrapFrame& frame);
-TrapFixup set_trap_fixup(TrapFixup fixup);
+void set_trap_fixup(TrapFixup fixup);
 
 }  // namespace kernel

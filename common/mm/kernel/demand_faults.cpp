@@ -14,8 +14,6 @@ namespace {
 
 constexpr uint64_t kPageFault = 14;
 
-kernel::TrapFixup g_exception_table = nullptr;  // chapter 12's fixups
-
 }  // namespace
 
 // book:begin serve-page
@@ -72,25 +70,24 @@ bool first_touch(kernel::TrapFrame& f) {
     const Process* p = current_process();
     const VirtAddr address(x86::read_cr2());
     if (f.vector != kPageFault || m == nullptr || p == nullptr || address >= kUserLimit)
-        return g_exception_table != nullptr && g_exception_table(f);
+        return kernel::fix_up_user_access(f);
     const PageFaultError e = decode_page_fault_error(f.error_code);
     const FaultDecision d = decide_fault(m->regions, address, e);
     const bool from_user = (f.cs & 3) == 3;
     if (d.action != FaultAction::kRefuse) {
         if (serve_page(*m, d)) return true;  // the instruction runs again, and finds the page
         if (from_user) kill(f, *p, address, e, {"out-of-memory", "no frame left for the page or its tables"});
-        return g_exception_table != nullptr && g_exception_table(f);
+        return kernel::fix_up_user_access(f);
     }
     if (from_user) kill(f, *p, address, e, d.refusal);
-    return g_exception_table != nullptr && g_exception_table(f);  // the copy ends: user-pointer-fault
+    return kernel::fix_up_user_access(f);  // the copy ends: user-pointer-fault
 }
 // book:end first-touch
 
 }  // namespace
 
 void install_first_touch() {
-    g_exception_table = kernel::set_trap_fixup(first_touch);
-    KASSERT(g_exception_table != nullptr);  // chapter 12's table goes in first (install_user_mode)
+    kernel::set_trap_fixup(first_touch);  // in place of chapter 12's table, which it calls for the rest
 }
 
 }  // namespace mm

@@ -1,8 +1,9 @@
 // First touch (chapter 13): the page-fault path that fills a page the first
 // time a program touches it, and refuses every other fault.
 //
-// It goes in front of chapter 12's exception table (kernel::set_trap_fixup
-// hands back the hook it replaces), because it is asked first: a page fault
+// It goes in front of chapter 12's exception table (it takes the fixup hook
+// and calls kernel::fix_up_user_access for the rest), because it is asked
+// first: a page fault
 // at a user address while a program runs is looked up in the program's
 // regions (decide_fault, mm/demand_fault.h), and
 //   - allowed and not there yet: a frame is mapped, and the faulting

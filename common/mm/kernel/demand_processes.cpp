@@ -11,7 +11,6 @@
 #include "mm/kernel/process_memory.h"
 #include "mm/kernel/processes.h"
 #include "mm/kernel/user_faults.h"
-#include "mm/kernel/vm_hold.h"
 #include "mm/phys_window.h"
 #include "mm/user_audit.h"
 #include "mm/user_elf.h"
@@ -24,13 +23,6 @@ struct Totals {
     uint64_t programs = 0, exited = 0, killed = 0, rejected = 0;
     bool balanced = true;
 };
-
-void name_from_module(const boot::BootModule& module, char (&out)[32]) {
-    size_t n = 0;
-    while (n + 1 < sizeof(out) && module.name[n] != '\0') out[n] = module.name[n], ++n;
-    if (n >= 4 && out[n - 4] == '.') n -= 4;  // "hello.elf" -> "hello"
-    out[n] = '\0';
-}
 
 uint8_t rights_of(SegmentRights rights) {
     namespace r = region_rights;
@@ -81,7 +73,7 @@ bool describe_process(const Process& p, const UserImage& image, UserRegions& reg
 void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpace& kernel_space,
                  BitmapFrameAllocator& frames, Totals& totals) {
     Process p{pid, {}};
-    name_from_module(module, p.name);
+    process_name(module, p.name);
     const uint64_t used_before = frames.stats().used;
     const uint8_t* file = phys_to_pointer<const uint8_t>(PhysAddr(module.physical_base));
     UserImage image;

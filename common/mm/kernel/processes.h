@@ -16,14 +16,29 @@
 
 #include <stdint.h>
 
+#include "boot/handoff.h"
 #include "mm/bitmap_frame_allocator.h"
 #include "mm/kernel/address_space.h"
+#include "mm/user_address_space.h"
 
 namespace mm {
 
 struct Process {
     uint64_t pid;
     char name[32];  // the module's name without ".elf"
+};
+
+// A process's name: its module's, without ".elf".
+void process_name(const boot::BootModule& module, char (&out)[32]);
+
+// The bitmap as the sink an address space returns its frames to.
+class BitmapSink final : public FrameSink {
+public:
+    explicit BitmapSink(BitmapFrameAllocator& frames) : frames_(frames) {}
+    bool return_frame(PhysAddr frame) override { return frames_.free(frame) == FrameFreeStatus::kOk; }
+
+private:
+    BitmapFrameAllocator& frames_;
 };
 
 // The process running now, or nullptr between programs.

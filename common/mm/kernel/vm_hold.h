@@ -14,9 +14,6 @@
 
 namespace mm {
 
-// The usage line, which the runner also prints at every exit.
-void log_usage(const Process& process, ProcessMemory& memory);
-
 void hold_with_usage_if_requested(const Process& process, ProcessMemory& memory);
 
 }  // namespace mm
