@@ -5,7 +5,8 @@ after ``ready``: chapter 04's protections still hold and the lower half is
 empty again. A held boot stops in ``sparse`` at its first write
 (``hold vm.hold=sparse``), after it touched 16 pages of the gigabyte it
 reserved and before it gives them back, so QEMU's ``info tlb`` under its CR3
-shows exactly what first touches built.
+shows exactly what first touches built, and a walk of the live tables shows
+no frame writable through one mapping and executable through another.
 
 What the tests hold the kernel to: each fault it served mapped one page and
 was counted once (faults = pages mapped, over a program's whole life); the
@@ -26,11 +27,11 @@ import pytest
 import harness
 from harness import only
 from harness.elf import read_elf
-from harness.inspections import inspected_boot, page_table_leaves
+from harness.inspections import inspected_boot, page_table_leaves, parse_page_table_leaves
 from harness.log import int_field
 from harness.monitor import parse_info_registers, parse_info_tlb
 from harness.paths import chapter_build_dir, chapter_variables
-from harness.protections import check_protections
+from harness.protections import check_frames, check_protections, pat_in_force
 
 CHAPTER = "13-demand-paging"
 PAGE = 4096
@@ -57,9 +58,9 @@ PROGRAMS = {
 # mmap-rules.cpp's refusals, in order: (call, field, returns).
 REFUSALS = [
     ("mmap", "length", -22), ("mmap", "length", -22), ("mmap", "address", -22), ("mmap", "prot", -22),
-    ("mmap", "prot", -22), ("mmap", "flags", -22), ("mmap", "address", -12), ("mmap", "length", -12),
-    ("mmap", "address", -17), ("mmap", "address", -17), ("mprotect", "address", -12), ("mprotect", "prot", -13),
-    ("munmap", "address", -22), ("mprotect", "prot", -22),
+    ("mmap", "prot", -22), ("mmap", "flags", -22), ("mmap", "prot", -13), ("mmap", "address", -12),
+    ("mmap", "length", -12), ("mmap", "address", -17), ("mmap", "address", -17), ("mprotect", "address", -12),
+    ("mprotect", "prot", -13), ("munmap", "address", -22), ("mprotect", "prot", -22), ("mprotect", "prot", -13),
 ]
 
 
@@ -74,7 +75,7 @@ def finished(built):
 def held(built):
     """Stopped at sparse's first write: its 16 pages touched, not yet unmapped."""
     config = harness.BootConfig(CHAPTER, cmdline="vm.hold=sparse", hold=True,
-                                monitor_commands=("info registers", "info tlb"))
+                                monitor_commands=("info registers", "info tlb", page_table_leaves))
     result = harness.boot(config)
     harness.assert_outcome(result, "held")
     return result
@@ -208,6 +209,16 @@ def test_the_held_sparse_process_as_qemu_sees_it(finished, held):
     assert all(va < USER_LIMIT for va in user)
 
 
+def test_no_frame_writable_anywhere_and_executable_in_the_held_process(held):
+    """Per physical frame, under sparse's CR3: its text runs from the module's
+    frame, which no mapping (the kernel's window above all) makes writable,
+    and its first-touch frames are writable and never executable."""
+    leaves = parse_page_table_leaves(held.monitor["page_table_leaves"])
+    check_frames(leaves, parse_info_tlb(held.monitor["info tlb"]), pat_in_force(held))
+    user = [leaf for leaf in leaves if leaf.user]
+    assert user and all(leaf.va < USER_LIMIT for leaf in user)
+
+
 def test_hostile_faults_are_decoded_at_the_address_touched(finished):
     programs = by_program(finished)
 
@@ -258,7 +269,7 @@ def test_every_bad_argument_is_refused_by_name(finished):
     assert all(r.fields["rule"] for r in p["records"] if r.event == "refused")
     writes = [r.fields["text"] for r in p["records"] if r.event == "write"]
     assert writes[0] == "...."  # a page first touched by the kernel's copy: four zero bytes
-    assert fields_of(writes[1]) == {"checked": 21, "first-wrong": 0}
+    assert fields_of(writes[1]) == {"checked": 23, "first-wrong": 0}
     # The split, the second (empty) munmap and the rest: exactly what was there each time.
     munmaps = [(int_field(r, "pages"), int_field(r, "invlpg")) for r in p["records"] if r.event == "munmap"]
     assert munmaps == [(2, 2), (0, 0), (6, 6)]

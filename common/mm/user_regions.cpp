@@ -42,6 +42,8 @@ const char* describe(RegionStatus status) {
         case RegionStatus::kEmpty: return "must not be empty";
         case RegionStatus::kOutsideUser: return "must lie within [0x400000, 0x7ffffffff000) (user pages)";
         case RegionStatus::kBadRights: return "must include PROT_READ and not both PROT_WRITE and PROT_EXEC (W^X)";
+        case RegionStatus::kExecuteNotFile:
+            return "only the program's text may be executable: any other frame is writable in the kernel's window";
         case RegionStatus::kOverlaps: return "overlaps a region (or a stack's growth room and guard gap)";
         case RegionStatus::kFull: return "the process has 32 regions already";
         case RegionStatus::kNotCovered: return "every page of the range must be in a region (mprotect)";
@@ -64,6 +66,7 @@ RegionStatus UserRegions::check_shape(const UserRegion& region) const {
     if (!(region.rights & r::kRead) || (region.rights & ~(r::kRead | r::kWrite | r::kExecute)) ||
         ((region.rights & r::kWrite) && (region.rights & r::kExecute)))
         return RegionStatus::kBadRights;
+    if ((region.rights & r::kExecute) && region.kind != RegionKind::kFile) return RegionStatus::kExecuteNotFile;
     return RegionStatus::kOk;
 }
 
@@ -155,6 +158,9 @@ RegionStatus UserRegions::remove(uint64_t start, uint64_t end) {
 // book:end regions-remove
 
 RegionStatus UserRegions::protect(uint64_t start, uint64_t end, uint8_t rights) {
+    if (!(rights & r::kRead) || (rights & ~(r::kRead | r::kWrite | r::kExecute)) ||
+        ((rights & r::kWrite) && (rights & r::kExecute)))
+        return RegionStatus::kBadRights;
     if (meets_stack(regions_, count_, start, end)) return RegionStatus::kStackRange;
     // Covered without a hole, and no file region asked to become writable.
     uint64_t next = start;
@@ -163,6 +169,7 @@ RegionStatus UserRegions::protect(uint64_t start, uint64_t end, uint8_t rights) 
         if (g.end <= next) continue;
         if (g.start > next) return RegionStatus::kNotCovered;
         if (g.kind == RegionKind::kFile && (rights & r::kWrite)) return RegionStatus::kFileWritable;
+        if (g.kind != RegionKind::kFile && (rights & r::kExecute)) return RegionStatus::kExecuteNotFile;
         next = g.end;
     }
     if (next < end) return RegionStatus::kNotCovered;

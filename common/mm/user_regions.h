@@ -3,7 +3,8 @@
 // Chapter 12 mapped every page of a program before it ran. From chapter 13
 // the page tables only cache what this list promises: each region is a
 // page-aligned range [start, end) with rights (read always; write, execute
-// at most one of them, W^X) and a kind that says where a page's first bytes
+// at most one of them, W^X; execute only for a file region, whose frames are
+// the module's, read-only everywhere) and a kind that says where a page's first bytes
 // come from when the program first touches it:
 //
 //   anonymous  zeroes (mmap)
@@ -68,6 +69,7 @@ enum class [[nodiscard]] RegionStatus : uint8_t {
     kEmpty,           // start >= end
     kOutsideUser,     // below kUserLowest or above kUserLimit
     kBadRights,       // no read, or write with execute
+    kExecuteNotFile,  // execute on anything but a file region (the program's text)
     kOverlaps,        // meets another region (a stack's guard gap included)
     kFull,            // kMaxUserRegions already, or a split would need one more
     kNotCovered,      // mprotect: part of the range has no region
@@ -98,8 +100,9 @@ public:
     RegionStatus remove(uint64_t start, uint64_t end);
 
     // Gives [start, end) `rights`, splitting at its ends. Every page must be
-    // in a region (POSIX mprotect: ENOMEM otherwise), none a stack's, and a
-    // file region may not become writable (its text is the module's frame).
+    // in a region (POSIX mprotect: ENOMEM otherwise), none a stack's, a file
+    // region may not become writable (its text is the module's frame) and
+    // nothing else executable.
     RegionStatus protect(uint64_t start, uint64_t end, uint8_t rights);
 
     // The lowest page-aligned start at or above kMmapBase where `bytes` fit

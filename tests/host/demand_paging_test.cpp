@@ -69,6 +69,8 @@ TEST(UserRegions, AddKeepsThemSortedAndRefusesEachBadShape) {
     EXPECT_EQ(g.add(anonymous(0x20'0000'1000, 0x20'0000'1000)), RegionStatus::kEmpty);
     EXPECT_EQ(g.add(anonymous(0x20'0000'0000, 0x20'0000'1000, r::kWrite)), RegionStatus::kBadRights);
     EXPECT_EQ(g.add(anonymous(0x20'0000'0000, 0x20'0000'1000, kRW | r::kExecute)), RegionStatus::kBadRights);
+    // Executable zeroes would be a frame writable in the kernel's window and executable here.
+    EXPECT_EQ(g.add(anonymous(0x20'0000'0000, 0x20'0000'1000, kRX)), RegionStatus::kExecuteNotFile);
     EXPECT_EQ(g.add(anonymous(mm::kUserLimit.value() - 0x1000, mm::kUserLimit.value() + 0x1000)),
               RegionStatus::kOutsideUser);
     // The stack's growth room and its guard gap count as taken.
@@ -123,6 +125,9 @@ TEST(UserRegions, ProtectNeedsEveryPageAndKeepsFilesUnwritable) {
     EXPECT_EQ(g.protect(0x10'0000'3000, 0x10'0000'5000, kR), RegionStatus::kNotCovered);
     EXPECT_EQ(g.protect(0x400000, 0x401000, kRW), RegionStatus::kFileWritable);
     EXPECT_EQ(g.protect(0x400000, 0x401000, kR), RegionStatus::kOk);  // less is fine
+    EXPECT_EQ(g.protect(0x10'0000'0000, 0x10'0000'1000, kRX), RegionStatus::kExecuteNotFile);
+    EXPECT_EQ(g.protect(0x10'0000'0000, 0x10'0000'1000, kRW | r::kExecute), RegionStatus::kBadRights);
+    EXPECT_EQ(g.protect(0x10'0000'0000, 0x10'0000'1000, r::kWrite), RegionStatus::kBadRights);
     EXPECT_EQ(g.protect(mm::kUserStackBottom.value(), mm::kUserStackTop.value(), kR), RegionStatus::kStackRange);
     EXPECT_TRUE(g.consistent());
 }

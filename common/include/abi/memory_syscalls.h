@@ -26,7 +26,7 @@ inline constexpr uint64_t kMapFixed = 0x10;      // exactly at `address`; refuse
 inline constexpr uint64_t kMapAnonymous = 0x20;  // zeroes: the only kind mmap offers
 
 inline constexpr int64_t kErrorNoMemory = 12;  // ENOMEM: out of range, no room, or (mprotect) a hole in the range
-inline constexpr int64_t kErrorAccess = 13;    // EACCES: mprotect asks a file region to become writable
+inline constexpr int64_t kErrorAccess = 13;    // EACCES: text made writable, or anything else executable
 inline constexpr int64_t kErrorExists = 17;    // EEXIST: MAP_FIXED over a region that is there
 // kErrorInvalid (22, abi/syscalls.h): unaligned, zero length, bad prot or flags
 

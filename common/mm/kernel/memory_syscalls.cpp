@@ -59,6 +59,8 @@ int64_t sys_mmap(const Call& c, uint64_t address, uint64_t length, uint64_t prot
         return refuse(c, "flags", flags, "must include MAP_ANONYMOUS: a program's files are its ELF segments",
                       abi::kErrorInvalid);
     if (const int64_t e = check_prot(c, prot)) return e;
+    if (prot & abi::kProtExec)  // no frame writable in one mapping and executable in another (the window)
+        return refuse(c, "prot", prot, describe(RegionStatus::kExecuteNotFile), abi::kErrorAccess);
     const bool fixed = flags & abi::kMapFixed;
     if (!fixed && address != 0)
         return refuse(c, "address", address, "must be 0 without MAP_FIXED: the kernel chooses", abi::kErrorInvalid);
@@ -108,9 +110,9 @@ int64_t sys_mprotect(const Call& c, uint64_t address, uint64_t length, uint64_t 
     if (const int64_t e = check_range(c, address, length)) return e;
     if (const int64_t e = check_prot(c, prot)) return e;
     if (const RegionStatus s = c.m.regions.protect(address, address + length, uint8_t(prot)); s != RegionStatus::kOk)
-        return refuse(c, s == RegionStatus::kFileWritable ? "prot" : "address",
-                      s == RegionStatus::kFileWritable ? prot : address, describe(s),
-                      s == RegionStatus::kFileWritable ? abi::kErrorAccess
+        return refuse(c, s == RegionStatus::kFileWritable || s == RegionStatus::kExecuteNotFile ? "prot" : "address",
+                      s == RegionStatus::kFileWritable || s == RegionStatus::kExecuteNotFile ? prot : address, describe(s),
+                      s == RegionStatus::kFileWritable || s == RegionStatus::kExecuteNotFile ? abi::kErrorAccess
                       : s == RegionStatus::kStackRange ? abi::kErrorInvalid
                                                        : abi::kErrorNoMemory);
     constexpr uint64_t kRights = x86::pte::kPresent | x86::pte::kWritable | x86::pte::kUser | x86::pte::kNoExecute;

@@ -4,7 +4,9 @@
 // a refusal names it and returns -error (the program goes on):
 //   [WARN  vm] refused pid=… name=… call=mmap field=length value=0x0 rule="…" returns=-22
 //
-//   mmap      MAP_ANONYMOUS only, PROT_READ always, never write with exec;
+//   mmap      MAP_ANONYMOUS only, PROT_READ always, never PROT_EXEC (EACCES:
+//             only the program's text is executable, since every other
+//             frame is writable in the kernel's window);
 //             address and length 4 KiB aligned, length not zero, the range
 //             inside [4 MiB, the user limit) without wrapping; MAP_FIXED is
 //             exactly there or EEXIST (never replaces, as MAP_FIXED_NOREPLACE),
@@ -18,7 +20,8 @@
 //             and every table it left empty go back.
 //       [INFO  vm] munmap pid=… start=0x… length=0x… pages=… tables=… borrowed=… invlpg=…
 //   mprotect  the same rules, every page in a region (ENOMEM otherwise, as
-//             POSIX says), no file region made writable (EACCES); only the
+//             POSIX says), no file region made writable and nothing else
+//             executable (EACCES); only the
 //             present pages whose flags change are rewritten and invalidated.
 //       [INFO  vm] mprotect pid=… start=0x… length=0x… prot=r-- changed=… invlpg=…
 #pragma once
