@@ -407,3 +407,35 @@ def footprint(records: Sequence[LogRecord], one_gib: bool | None = None) -> Foot
         pages, unknown = layout_pages(records, policy, one_gib)
         counts[policy] = None if unknown or not pages else tables_for(pages) + kernel_half_tables(records, pages)
     return Footprint(measured, how, counts["policy"], counts["2m"], counts["4k"], unknown)
+
+
+# ---------------------------------------------------------------------------
+# Demand paging (chapter 13): the sparse program, lazy against eager
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class SparseCost:
+    """What chapter 13's ``sparse`` program paid for its reservation: the
+    frames munmap gave back (pages it touched plus tables only they needed),
+    and what mapping the whole reservation up front would have cost in the
+    same 4 KiB pages (a frame per page, a PT per 2 MiB, a PD per 1 GiB; the
+    PDPT is the text's)."""
+
+    reserved: int       #: bytes of the mmap
+    touched: int        #: pages munmap found mapped
+    lazy_frames: int    #: touched + the tables munmap freed
+    eager_frames: int   #: the model for the whole reservation
+
+
+def sparse_cost(records: Sequence[LogRecord], program: str = "sparse") -> SparseCost | None:
+    """From a chapter 13 boot: the program's ``[vm] mmap`` and ``[vm] munmap`` lines."""
+    mmap = next((r for r in records if r.subsystem == "vm" and r.event == "mmap" and r.fields.get("name") == program), None)
+    munmap = next((r for r in records if r.subsystem == "vm" and r.event == "munmap"
+                   and r.fields.get("name") == program), None)
+    if mmap is None or munmap is None:
+        return None
+    reserved = int_field(mmap, "length")
+    pages = int_field(munmap, "pages")
+    eager = reserved // 4096 + -(-reserved // (2 << 20)) + -(-reserved // (1 << 30))
+    return SparseCost(reserved, pages, pages + int_field(munmap, "tables"), eager)

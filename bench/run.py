@@ -342,6 +342,26 @@ def bench_footprint(logs: dict[str, str], chapters: list[str], big_memory: str) 
 
 
 # ---------------------------------------------------------------------------
+# Demand paging: the sparse gigabyte, lazy against eager
+# ---------------------------------------------------------------------------
+
+def bench_demand(logs: dict[str, str]) -> list[bt.Row]:
+    chapter = "13-demand-paging"
+    text = logs.get(chapter)
+    if text is None:
+        log(f"demand: booting {chapter}")
+        result = boot(BootConfig(chapter=chapter))
+        text = result.log if result.outcome == "success" else None
+    cost = bt.sparse_cost(parse_records(text)) if text else None
+    if cost is None:
+        return [bt.Row("demand", "sparse: frames, lazy vs eager", None, note=f"no {chapter} boot with sparse's lines")]
+    return [bt.Row("demand", f"sparse: frames for {cost.touched} pages touched of {cost.reserved >> 20} MiB",
+                   cost.lazy_frames, cost.eager_frames, unit="frames",
+                   note="lazy: munmap's pages + tables, measured; eager: the same reservation mapped up front in "
+                        "4 KiB pages (a frame per page, a PT per 2 MiB, a PD per GiB), computed")]
+
+
+# ---------------------------------------------------------------------------
 # The reader's loop
 # ---------------------------------------------------------------------------
 
@@ -422,7 +442,7 @@ def bench_loop(full: bool) -> list[bt.Row]:
 
 # ---------------------------------------------------------------------------
 
-SECTIONS = ("mapping", "boot", "footprint", "loop")
+SECTIONS = ("mapping", "boot", "footprint", "demand", "loop")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += boot_rows
     if "footprint" in args.only:
         rows += bench_footprint(logs, chapters, args.big_memory)
+    if "demand" in args.only:
+        rows += bench_demand(logs)
     if "loop" in args.only:
         rows += bench_loop(args.full)
 

@@ -201,3 +201,16 @@ def test_table_csv_and_json(tmp_path):
     assert document["meta"]["commit"] == "abc"
     assert [r["met"] for r in document["rows"]] == ["no", "n/a"]
     assert set(document["rows"][0]) == set(bt.COLUMNS)
+
+
+SPARSE = """\
+[INFO  vm] mmap pid=6 name=sparse start=0x1000000000 length=0x40000000 prot=rw- fixed=no
+[INFO  vm] munmap pid=6 name=sparse start=0x1000000000 length=0x40000000 pages=16 tables=17 borrowed=0 invlpg=16
+"""
+
+
+def test_sparse_cost_counts_what_munmap_gave_back_against_the_whole_gigabyte():
+    cost = bt.sparse_cost(records(SPARSE))
+    assert (cost.reserved, cost.touched, cost.lazy_frames) == (1 << 30, 16, 33)
+    assert cost.eager_frames == 262_144 + 512 + 1
+    assert bt.sparse_cost(records(SPARSE.splitlines()[0] + "\n")) is None

@@ -329,6 +329,34 @@ def every_program_ends_and_gives_its_frames_back(seen: Seen) -> None:
     assert seen.line("kernel", "ready")
 
 
+def sparse_gigabyte_costs_what_it_touched(seen: Seen) -> None:
+    starts = seen.lines("user", "start")
+    assert len(starts) == len(seen.lines("user", "exit")) == 8
+    assert all((int_field(s, "pages"), int_field(s, "tables")) == (0, 1) for s in starts)
+    assert all(int_field(u, "faults") > 0 for u in seen.lines("vm", "usage"))
+    munmap = [r for r in seen.lines("vm", "munmap") if r.fields["name"] == "sparse"][0]
+    assert (int_field(munmap, "pages"), int_field(munmap, "tables")) == (16, 17)
+    assert all(e.fields["balanced"] == "yes" for e in seen.lines("user", "exit"))
+
+
+def first_programs_regions_listed(seen: Seen) -> None:
+    """kvmas at the first program's usage line: exec-data's regions as the log
+    listed them, the mmap region included, and what first touches mapped."""
+    listing = seen.gdb_after("regions")
+    rows = [line.split() for line in listing.splitlines() if line.strip().startswith("0x")]
+    logged = [r for r in seen.lines("vm", "region") if r.fields["pid"] == "1"]
+    mmap = [r for r in seen.lines("vm", "mmap") if r.fields["pid"] == "1"][0]
+    expected = sorted([(int_field(r, "start"), int_field(r, "end"), r.fields["rights"], r.fields["kind"]) for r in logged]
+                      + [(int_field(mmap, "start"), int_field(mmap, "start") + int_field(mmap, "length"), "rw-",
+                          "anonymous")])
+    shown = [(int(row[0].split("-")[0], 16), int(row[0].split("-")[1], 16), row[2], row[3]) for row in rows]
+    assert shown == expected, listing
+    mapped = {row[3]: int(row[4].split("=")[1]) for row in rows}
+    usage = [u for u in seen.lines("vm", "usage") if u.fields["pid"] == "1"][0]
+    assert sum(mapped.values()) == int_field(usage, "pages") + int_field(usage, "borrowed"), listing
+    assert mapped["anonymous"] == 0, listing  # its only touch was a refused instruction fetch
+
+
 def hello_text_walked_under_its_own_cr3(seen: Seen) -> None:
     walk = seen.gdb_after("text")
     start = [r for r in seen.lines("user", "start") if r.fields["name"] == "hello"][0]
@@ -390,8 +418,11 @@ TRY_IT: dict[str, TryIt] = {
     "make run CH=11-heap CMDLINE=test.heap-guard": TryIt("11-heap", heap_guard_reported),
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),
     "make run CH=12-user-space": TryIt("12-user-space", every_program_ends_and_gives_its_frames_back),
+    "make run CH=13-demand-paging": TryIt("13-demand-paging", sparse_gigabyte_costs_what_it_touched),
     "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
         ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
+    "make debug CH=13-demand-paging": TryIt("13-demand-paging", first_programs_regions_listed, gdb=[
+        ("", "break mm::log_usage"), ("", "continue"), ("regions", "kvmas &m")]),
 }
 
 

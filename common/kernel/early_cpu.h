@@ -83,7 +83,9 @@ TrapHandler set_trap_handler(TrapHandler handler);
 // The exception table's hook (chapter 12, kernel/user_mode.h): asked first,
 // before any handler, whether the fault is one a fixup expects (a copy from a
 // user pointer that faulted). When it says yes it has pointed the frame at
-// the fixup, and the stub returns there with no report. None until installed.
+// the fixup, or made the access possible (chapter 13 maps a page on first
+// touch, and hands the rest to chapter 12's table), and the stub returns
+// there with no report. None until installed.
 using TrapFixup = bool (*)(TrapFrame& frame);
 void set_trap_fixup(TrapFixup fixup);
 

@@ -147,6 +147,8 @@ bool g_running = false;
 bool g_smap = false;
 uint64_t g_copy_fault_address = 0;
 
+}  // namespace
+
 // book:begin exception-table
 // The exception table: each instruction allowed to fault on a user address,
 // and where it resumes when it does (Linux keeps one such table, __ex_table,
@@ -171,6 +173,8 @@ bool fix_up_user_access(TrapFrame& frame) {
     return false;
 }
 // book:end exception-table
+
+namespace {
 
 void stac() { asm volatile("stac" ::: "memory", "cc"); }
 void clac() { asm volatile("clac" ::: "memory", "cc"); }

@@ -70,6 +70,13 @@ UserOutcome enter_user(uint64_t entry, uint64_t stack_top);
 // is abandoned. Only while enter_user() runs.
 [[noreturn]] void leave_user(UserOutcome outcome);
 
+// The exception table's fixup hook, which install_user_mode() installs: a
+// page fault in ring 0 at a listed instruction resumes at its fixup (true).
+// Public so that a hook in front of it can pass on what it does not handle
+// (chapter 13's first touch, mm/kernel/demand_faults.h).
+struct TrapFrame;  // kernel/early_cpu.h
+bool fix_up_user_access(TrapFrame& frame);
+
 // book:begin user-copy-api
 // Copies `bytes` between kernel memory and a user address that the caller has
 // checked lies below the user limit; a page fault on the user side ends the

@@ -21,6 +21,7 @@
 #include "arch/x86/paging_bits.h"
 #include "mm/frame_source.h"
 #include "mm/physical_memory.h"
+#include "mm/tlb_flush.h"
 #include "mm/user_elf.h"
 #include "mm/virt_addr.h"
 
@@ -79,6 +80,15 @@ struct ReleasedFrames {
     uint64_t refused = 0; // frames the sink would not take back (a bug: logged by the caller)
 };
 
+// What unmap_page() took off the tables: the leaf's frame and the tables
+// that became empty, all still to be given back, after the flush.
+struct UnmappedPage {
+    PhysAddr frame;
+    bool borrowed = false;  // the module's frame: not the process's to give back
+    PhysAddr tables[3];     // PT, then PD, then PDPT, as each became empty
+    unsigned table_count = 0;
+};
+
 class UserAddressSpace {
 public:
     UserAddressSpace(PhysicalMemoryAccess& memory, FrameSource& frames) : memory_(memory), frames_(frames) {}
@@ -98,6 +108,24 @@ public:
 
     // Returns every frame the process owns to `sink`: leaves, tables, PML4.
     ReleasedFrames destroy(FrameSink& sink);
+
+    // book:begin user-page-changes
+    // Chapter 13 (user_page_changes.cpp): changes to pages already mapped.
+    // The leaf over `va`, or nullptr when no table reaches that far.
+    const PageTableEntry* leaf(VirtAddr va);
+    // The first page in [from, end) with a present leaf, or `end`; skips a
+    // missing table's whole span, so a 128 TiB range costs what is mapped.
+    VirtAddr next_present(VirtAddr from, VirtAddr end);
+    // Clears the present leaf at `va`, and each table the clearing left empty
+    // (never the PML4); the token covers `va`, and invalidating it also drops
+    // the paging-structure caches (SDM Vol. 3A, 4.10.4.1). Flush, then
+    // release(): no frame is reused while a stale translation may reach it.
+    TlbFlush unmap_page(VirtAddr va, TlbInvalidator& tlb, UnmappedPage* out);
+    void release(const UnmappedPage& page, FrameSink& sink, ReleasedFrames& counts);
+    // Gives the present leaf at `va` new flags (user, never W+X: asserted)
+    // over the same frame.
+    TlbFlush protect_page(VirtAddr va, uint64_t leaf_flags, TlbInvalidator& tlb);
+    // book:end user-page-changes
 
     PhysAddr pml4() const { return pml4_; }
     uint64_t pages() const { return pages_; }          // leaves over frames it owns

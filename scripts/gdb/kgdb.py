@@ -1,4 +1,4 @@
-"""GDB commands for the tutorial's kernels: `kpt`, `kmemmap`, `klayout`, `kloader`.
+"""GDB commands for the tutorial's kernels: `kpt`, `kmemmap`, `klayout`, `kloader`, `kvmas`.
 
 `make debug` sources this file (the script from tests/harness/gdb.py); by hand:
 ``source scripts/gdb/kgdb.py``. `help kpt` etc. explain each command.
@@ -429,7 +429,64 @@ RVAs, so that is one offset, the base (checked, not assumed). Then
         return f"the image at {base:#x} matches build/loader/BOOTX64.EFI"
 
 
+# ---------------------------------------------------------------------------
+# kvmas
+# ---------------------------------------------------------------------------
+
+# RegionKind and region_rights (common/mm/user_regions.h).
+REGION_KINDS = {0: "anonymous", 1: "stack", 2: "file"}
+PROCESS_MEMORY = "'mm::(anonymous namespace)::g_memory'"  # common/mm/kernel/process_memory.cpp
+
+
+def rights_text(rights: int) -> str:
+    return ("r" if rights & 1 else "-") + ("w" if rights & 2 else "-") + ("x" if rights & 4 else "-")
+
+
+class KvmasCommand(gdb.Command):
+    """List a process's memory regions (chapter 13 on): kvmas [MEMORY]
+
+MEMORY is an expression for a ProcessMemory* (common/mm/kernel/process_memory.h),
+`&m` in a function that has one; without it, the running process's
+(g_memory in process_memory.cpp). Each region is printed with its rights, its
+kind (file regions with their module offset and file bytes, the stack with its
+grow limit) and the pages its process's own tables map in it now: walked from
+the process's PML4, not CR3, so it works after the kernel switched back."""
+
+    def __init__(self):
+        super().__init__("kvmas", gdb.COMMAND_DATA)
+
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        try:
+            pointer = gdb.parse_and_eval(argument.strip() or PROCESS_MEMORY)
+        except gdb.error as error:
+            raise gdb.GdbError(f"kvmas: {error} (a chapter 13 kernel, with symbols?)") from None
+        if int(pointer) == 0:
+            raise gdb.GdbError("kvmas: no process is running (g_memory is null); pass a ProcessMemory*")
+        memory = pointer.dereference()
+        regions = memory["regions"]
+        count = int(regions["count_"])
+        pml4 = int(memory["space"]["pml4_"]["value_"])
+        _, cr4, efer = paging_registers()
+        with PHYSICAL.reader() as read:
+            leaves = [leaf for leaf in kmodel.all_leaves(pml4, read, cr4, efer) if leaf.va < 1 << 47]
+        out = [f"kvmas memory={int(pointer):#x} pml4={pml4:#x} regions={count} "
+               f"mapped-pages={len(leaves)} (physical reads: {PhysicalMemory.method})"]
+        for i in range(count):
+            r = regions["regions_"][i]
+            start, end, kind = int(r["start"]), int(r["end"]), REGION_KINDS.get(int(r["kind"]), "?")
+            mapped = [leaf for leaf in leaves if start <= leaf.va < end]
+            extra = ""
+            if kind == "file":
+                extra = f" file-offset={int(r['file_offset']):#x} file-bytes={int(r['file_bytes'])}"
+            elif kind == "stack":
+                extra = f" grow-limit={int(r['grow_limit']):#x}"
+            out.append(f"  {start:#014x}-{end:#014x} {kmodel.size_text(end - start):>8} {rights_text(int(r['rights']))} "
+                       f"{kind:<9} mapped={len(mapped)}{extra}")
+        gdb.write("\n".join(out) + "\n")
+
+
 KptCommand()
 KmemmapCommand()
 KlayoutCommand()
 KloaderCommand()
+KvmasCommand()

@@ -190,6 +190,10 @@ int main(int argc, char** argv) {
         }
     }
     write(root + "/steady_state", "mixed", steady);
+    // user_regions_fuzz's input: adds, a split by remove, protects, kernel-chosen adds.
+    const std::vector<uint8_t> regions = {0, 0, 8, 3,   0, 20, 4, 1,   1, 2, 2,   2, 0, 2, 1,   2, 0, 8, 1,
+                                          3, 0, 3,      3, 0, 1,       0, 3, 1, 5, 1, 0, 30, 2, 0, 40, 0, 7};
+    write(root + "/user_regions", "add-split-protect", regions);
     write(root + "/acpi_tables", "xsdt-madt-hpet", acpi_input(build_acpi()));
     write(root + "/acpi_tables", "rsdt-revision-0", acpi_input(build_acpi({.rsdp_revision = 0})));
     write(root + "/acpi_tables", "no-hpet", acpi_input(build_acpi({.with_hpet = false})));

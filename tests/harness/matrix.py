@@ -66,8 +66,10 @@ def fast_subset(chapters: list[str]) -> list[Cell]:
 
 
 #: Warnings a boot prints by design, on every machine: chapter 12's hostile
-#: programs are each stopped by name (tests/test_12_user_space.py checks which).
-EXPECTED_WARNINGS = {("user", "killed")}
+#: programs are each stopped by name (tests/test_12_user_space.py checks which),
+#: and chapter 13's mmap-rules has each bad argument refused by name
+#: (tests/test_13_demand_paging.py checks which).
+EXPECTED_WARNINGS = {("user", "killed"), ("vm", "refused")}
 
 
 def problems(result: BootResult) -> list[str]:

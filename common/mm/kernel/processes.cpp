@@ -21,27 +21,10 @@ namespace {
 Process g_current{};
 bool g_running = false;
 
-// The bitmap as the sink an address space returns its frames to.
-class BitmapSink final : public FrameSink {
-public:
-    explicit BitmapSink(BitmapFrameAllocator& frames) : frames_(frames) {}
-    bool return_frame(PhysAddr frame) override { return frames_.free(frame) == FrameFreeStatus::kOk; }
-
-private:
-    BitmapFrameAllocator& frames_;
-};
-
 struct Totals {
     uint64_t programs = 0, exited = 0, killed = 0, rejected = 0;
     bool balanced = true;
 };
-
-void name_from_module(const boot::BootModule& module, char (&out)[32]) {
-    size_t n = 0;
-    while (n + 1 < sizeof(out) && module.name[n] != '\0') out[n] = module.name[n], ++n;
-    if (n >= 4 && out[n - 4] == '.') n -= 4;  // "hello.elf" -> "hello"
-    out[n] = '\0';
-}
 
 // book:begin load-segment
 // One page of a segment. Text is the module's own frame, mapped in place and
@@ -103,7 +86,7 @@ bool build_address_space(const Process& p, const UserImage& image, PhysAddr modu
 void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpace& kernel_space,
                  BitmapFrameAllocator& frames, Totals& totals) {
     Process p{pid, {}};
-    name_from_module(module, p.name);
+    process_name(module, p.name);
     const uint64_t used_before = frames.stats().used;
     const uint8_t* file = phys_to_pointer<const uint8_t>(PhysAddr(module.physical_base));
     UserImage image;
@@ -178,7 +161,19 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
 
 }  // namespace
 
+void process_name(const boot::BootModule& module, char (&out)[32]) {
+    size_t n = 0;
+    while (n + 1 < sizeof(out) && module.name[n] != '\0') out[n] = module.name[n], ++n;
+    if (n >= 4 && out[n - 4] == '.') n -= 4;  // "hello.elf" -> "hello"
+    out[n] = '\0';
+}
+
 const Process* current_process() { return g_running ? &g_current : nullptr; }
+
+void set_current_process(const Process* process) {
+    if (process != nullptr) g_current = *process;
+    g_running = process != nullptr;
+}
 
 void start_user_mode() {
     install_user_fault_reports();

@@ -16,8 +16,10 @@
 
 #include <stdint.h>
 
+#include "boot/handoff.h"
 #include "mm/bitmap_frame_allocator.h"
 #include "mm/kernel/address_space.h"
+#include "mm/user_address_space.h"
 
 namespace mm {
 
@@ -26,8 +28,24 @@ struct Process {
     char name[32];  // the module's name without ".elf"
 };
 
+// A process's name: its module's, without ".elf".
+void process_name(const boot::BootModule& module, char (&out)[32]);
+
+// The bitmap as the sink an address space returns its frames to.
+class BitmapSink final : public FrameSink {
+public:
+    explicit BitmapSink(BitmapFrameAllocator& frames) : frames_(frames) {}
+    bool return_frame(PhysAddr frame) override { return frames_.free(frame) == FrameFreeStatus::kOk; }
+
+private:
+    BitmapFrameAllocator& frames_;
+};
+
 // The process running now, or nullptr between programs.
 const Process* current_process();
+// Makes `process` the one current_process() names (nullptr: none). Only a
+// runner that enters programs itself needs it (chapter 13's, demand_processes.h).
+void set_current_process(const Process* process);
 
 // The CPU side (kernel/user_mode.h) with this library's system calls, and
 // the trap handler that reports a fault in ring 3 and kills the program.
