@@ -58,6 +58,8 @@ user_mode_enter:
     .global user_mode_return
 user_mode_return:
     mov g_user_kernel_rsp(%rip), %rsp
+    pushq $2                /* RFLAGS as after reset (bit 1 is always 1): no flag of the */
+    popfq                   /*   program's, AC included, follows the kernel back */
     add $8, %rsp
     pop %r15
     pop %r14
@@ -129,14 +131,22 @@ user_copy_fixup:
 namespace kernel {
 namespace {
 
-constexpr uint32_t kMsrStar = 0xC000'0081, kMsrLstar = 0xC000'0082, kMsrFmask = 0xC000'0084;
+constexpr uint32_t kMsrStar = 0xC000'0081, kMsrLstar = 0xC000'0082, kMsrCstar = 0xC000'0083, kMsrFmask = 0xC000'0084;
+constexpr uint32_t kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176;
 constexpr uint64_t kEferSyscallEnable = 1ull << 0;  // SCE
-// RFLAGS bits SYSCALL clears (SDM Vol. 3A, 5.8.8): TF, IF, DF, AC. IF: no
-// interrupt before the stub is on a kernel stack; DF: string instructions go
-// up, as the ABI says; AC: SMAP stays on; TF: no single-step into the kernel.
-constexpr uint64_t kFlagTf = 1ull << 8, kFlagIf = 1ull << 9, kFlagDf = 1ull << 10, kFlagAc = 1ull << 18;
-constexpr uint64_t kSyscallFlagMask = kFlagTf | kFlagIf | kFlagDf | kFlagAc;
+// RFLAGS bits SYSCALL clears (SDM Vol. 3A, 5.8.8). IF: no interrupt before
+// the stub is on a kernel stack; DF: string instructions go up, as the ABI
+// says; AC: SMAP stays on; TF: no single-step into the kernel; and every
+// other flag a program could set (the arithmetic ones, IOPL, NT, RF, ID), as
+// Linux clears them, so the kernel never runs on the program's flags.
+constexpr uint64_t kFlagCf = 1ull << 0, kFlagPf = 1ull << 2, kFlagAf = 1ull << 4, kFlagZf = 1ull << 6,
+                   kFlagSf = 1ull << 7, kFlagTf = 1ull << 8, kFlagIf = 1ull << 9, kFlagDf = 1ull << 10,
+                   kFlagOf = 1ull << 11, kFlagIopl = 3ull << 12, kFlagNt = 1ull << 14, kFlagRf = 1ull << 16,
+                   kFlagAc = 1ull << 18, kFlagId = 1ull << 21;
+constexpr uint64_t kSyscallFlagMask = kFlagCf | kFlagPf | kFlagAf | kFlagZf | kFlagSf | kFlagTf | kFlagIf | kFlagDf |
+                                      kFlagOf | kFlagIopl | kFlagNt | kFlagRf | kFlagAc | kFlagId;
 constexpr uint64_t kPageFaultVector = 14;
+constexpr uint64_t kLowerHalfEnd = 1ull << 47;
 
 constexpr size_t kGdtEntries = 8;  // chapter 10's five, then the SYSRET base slot, user data, user code
 alignas(16) uint64_t g_gdt[kGdtEntries];
@@ -164,6 +174,9 @@ const ExceptionTableEntry kExceptionTable[] = {{user_copy_fault_at, user_copy_fi
 // other fault is not ours to excuse.
 bool fix_up_user_access(TrapFrame& frame) {
     if ((frame.cs & 3) != 0 || frame.vector != kPageFaultVector) return false;
+    // The user side's fault only: the copy's kernel buffer is in the upper
+    // half, and a fault there is a kernel bug, not the program's pointer.
+    if (x86::read_cr2() >= kLowerHalfEnd) return false;
     for (const ExceptionTableEntry& entry : kExceptionTable)
         if (frame.rip == reinterpret_cast<uint64_t>(entry.fault_at)) {
             g_copy_fault_address = x86::read_cr2();
@@ -200,6 +213,13 @@ void install_user_mode(SyscallHandler handler) {
     x86::wrmsr(kMsrLstar, reinterpret_cast<uint64_t>(user_syscall_entry));
     x86::wrmsr(kMsrFmask, kSyscallFlagMask);
     x86::wrmsr(x86::kMsrEfer, x86::rdmsr(x86::kMsrEfer) | kEferSyscallEnable);
+    // The other doors into ring 0 closed: SYSENTER (valid in 64-bit mode on
+    // Intel) with a null CS is #GP, which ends the program; CSTAR, SYSCALL
+    // from 32-bit code, cannot be reached (no 32-bit user code segment).
+    x86::wrmsr(kMsrSysenterCs, 0);
+    x86::wrmsr(kMsrSysenterEsp, 0);
+    x86::wrmsr(kMsrSysenterEip, 0);
+    x86::wrmsr(kMsrCstar, 0);
     g_syscall_handler = handler;
     set_trap_fixup(fix_up_user_access);
     g_smap = (x86::read_cr4() & x86::kCr4Smap) != 0;
@@ -211,11 +231,13 @@ void install_user_mode(SyscallHandler handler) {
     klog::info("cpu").msg("syscall").kv("star", klog::hex(x86::rdmsr(kMsrStar)))
         .kv("lstar", klog::hex(x86::rdmsr(kMsrLstar))).kv("fmask", klog::hex(x86::rdmsr(kMsrFmask)))
         .kv("sce", (x86::rdmsr(x86::kMsrEfer) & kEferSyscallEnable) != 0).kv("smap", g_smap)
-        .kv("smep", (x86::read_cr4() & x86::kCr4Smep) != 0).kv("exception-table", uint64_t(1));
+        .kv("smep", (x86::read_cr4() & x86::kCr4Smep) != 0).kv("exception-table", uint64_t(1))
+        .kv("sysenter-cs", klog::hex(x86::rdmsr(kMsrSysenterCs))).kv("cstar", klog::hex(x86::rdmsr(kMsrCstar)));
 }
 
 UserOutcome enter_user(uint64_t entry, uint64_t stack_top) {
     KASSERT(!g_running && g_syscall_handler != nullptr && stack_top % 16 == 0);
+    KASSERT(entry < kLowerHalfEnd - 4096 && stack_top < kLowerHalfEnd - 4096);  // SYSRET's RIP must be canonical
     g_running = true;
     user_mode_enter(entry, stack_top, tss_rsp0_slot());
     g_running = false;

@@ -45,10 +45,16 @@ void report_user_fault(const kernel::TrapFrame& f, const Process& p) {
 
 // A frame whose CS has RPL 3 came from the program: reported, and the program
 // ends (leave_user abandons this handler's stack). Anything else is the
-// kernel's own fault: chapter 10's report, and the end of the boot.
+// kernel's own fault: chapter 10's report, and the end of the boot. So are an
+// NMI, a double fault and a machine check whatever ring they interrupted:
+// an NMI is not the program's doing (chapter 10's handler survives it), a
+// #DF's saved CS is undefined (SDM Vol. 3A, 6.15, Interrupt 8), and a #MC
+// is the machine's.
+bool is_the_machines(uint64_t vector) { return vector == 2 || vector == 8 || vector == 18; }
+
 void on_trap(kernel::TrapFrame& f) {
     const Process* p = current_process();
-    if ((f.cs & 3) != 3 || p == nullptr) {
+    if ((f.cs & 3) != 3 || p == nullptr || is_the_machines(f.vector)) {
         g_kernel_faults(f);
         return;
     }
