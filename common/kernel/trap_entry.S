@@ -36,10 +36,10 @@ trap_common:
     push %r15
     cld                     /* the ABI wants DF clear at a call; a fault inside memmove's
                                backwards copy arrives with DF set (IRETQ restores it) */
-    pushfq                  /* and AC clear: exception delivery keeps it (SDM Vol. 3A,
-                               6.12.1.3), a program may set it with POPF, and a fault in a
-                               user copy arrives during STAC; with AC set SMAP would be off */
-    andq $~(1 << 18), (%rsp)  /* for the whole trap path (IRETQ restores the interrupted AC) */
+    pushfq                  /* and AC clear: delivery keeps it (SDM Vol. 3A, 6.12), a program
+                               may set it with POPF, a fault in a user copy arrives during
+                               STAC, and with AC set SMAP is off for the whole trap path */
+    andq $~(1 << 18), (%rsp)  /* (IRETQ restores the interrupted AC) */
     popfq
     mov %rsp, %rbx          /* the TrapFrame, kept across the call (rbx is callee-saved) */
     mov %rsp, %rdi          /* TrapFrame* */
