@@ -170,6 +170,11 @@ def lab_chapters() -> list[str]:
     return sorted(path.parent.name for path in (REPO / "chapters").glob("*/lab.toml"))
 
 
+def test_every_chapter_from_02_on_has_a_lab_as_the_readme_says():
+    assert "Every chapter from 02 on has a lab" in (REPO / "README.md").read_text()
+    assert lab_chapters() == [c for c in harness.chapters() if c >= "02"]
+
+
 @pytest.mark.parametrize("chapter", lab_chapters())
 def test_a_chapter_with_a_lab_says_how_to_do_it_and_folds_its_hints_in_order(chapter):
     """The `## Lab` section sits between the tests and the takeaways, names
