@@ -1,0 +1,45 @@
+#include "mm/counted_pages.h"
+
+#include "mm/user_leaves.h"
+
+namespace mm {
+
+CountedMapResult map_counted_page(UserAddressSpace& space, VirtAddr va, PhysAddr frame, uint64_t leaf_flags,
+                                  FrameRefCounts& counts) {
+    CountedMapResult result;
+    const bool borrowed = leaf_flags & user_flags::kBorrowed;
+    if (!borrowed) {
+        const RefCountResult claimed = counts.claim(frame);
+        result.count = claimed.status;
+        if (!claimed.ok()) return result;
+    }
+    result.map = space.map_page(va, frame, leaf_flags);
+    if (result.map != UserMapStatus::kOk && !borrowed) {
+        const RefCountResult undone = counts.release(frame);
+        KASSERT(undone.last());
+    }
+    return result;
+}
+
+// book:begin destroy-counted
+CountedTeardownResult destroy_counted(UserAddressSpace& space, PhysicalMemoryAccess& memory, FrameRefCounts& counts,
+                                      FrameSink& sink) {
+    CountedTeardownResult result;
+    (void)for_each_user_leaf(memory, space.pml4(), [&](VirtAddr, PageTableEntry& leaf) {
+        if (leaf.raw() & user_flags::kBorrowed) return true;  // destroy() keeps it and counts it
+        const RefCountResult released = counts.release(leaf.address());
+        if (!released.ok()) {
+            if (result.count_refused++ == 0) result.first_refused = leaf.address();
+            leaf.clear();  // whose frame it is, nobody can say: keep it rather than free it twice
+        } else if (!released.last()) {
+            ++result.still_shared;
+            leaf.clear();  // another address space maps it: not ours to give back
+        }
+        return true;  // at the last release the leaf stays, and destroy() returns its frame
+    });
+    result.frames = space.destroy(sink);
+    return result;
+}
+// book:end destroy-counted
+
+}  // namespace mm
