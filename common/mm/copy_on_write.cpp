@@ -72,7 +72,6 @@ uint64_t WriteProtectFlush::flush() {
     return invalidated;
 }
 
-// book:begin cow-clone
 CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& child, PhysAddr kernel_pml4,
                                 PhysicalMemoryAccess& memory, FrameRefCounts& counts, FrameSink& sink,
                                 TlbInvalidator& tlb) {
@@ -136,6 +135,5 @@ CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& chil
     result.flush = WriteProtectFlush(memory, parent.pml4(), tlb, write_protected);
     return result;
 }
-// book:end cow-clone
 
 }  // namespace mm

@@ -51,15 +51,13 @@
 
 namespace mm {
 
-// book:begin cow-bit
 namespace user_flags {
-// Bit 10 of a leaf, also ignored by the CPU and free for the OS (SDM Vol. 3A,
-// 4.5, Table 4-20). Bit 9 already means "borrowed"; bit 11 is left alone
-// because HLAT paging gives it a meaning (restart, SDM 4.5.1). Set only on a
+// Bit 10 of a 4 KiB page-table entry, ignored by the CPU and free for the OS
+// (SDM Vol. 3A, 4.5, Table 4-20). Bit 9 already means "borrowed"; bit 11 is
+// left alone because HLAT paging reads it (its "restart" bit). Set only on a
 // read-only leaf: the page is writable in intent and shared until written.
 inline constexpr uint64_t kCopyOnWrite = 1ull << 10;
 }  // namespace user_flags
-// book:end cow-bit
 
 // The parent's leaves the clone write-protected, still to be invalidated in
 // its TLB: a TlbFlush for many pages. flush() invalidates every

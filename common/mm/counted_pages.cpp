@@ -21,7 +21,6 @@ CountedMapResult map_counted_page(UserAddressSpace& space, VirtAddr va, PhysAddr
     return result;
 }
 
-// book:begin destroy-counted
 CountedTeardownResult destroy_counted(UserAddressSpace& space, PhysicalMemoryAccess& memory, FrameRefCounts& counts,
                                       FrameSink& sink) {
     CountedTeardownResult result;
@@ -40,6 +39,5 @@ CountedTeardownResult destroy_counted(UserAddressSpace& space, PhysicalMemoryAcc
     result.frames = space.destroy(sink);
     return result;
 }
-// book:end destroy-counted
 
 }  // namespace mm

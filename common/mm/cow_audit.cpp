@@ -18,7 +18,6 @@ uint64_t leaves_mapping(PhysicalMemoryAccess& memory, const PhysAddr* pml4s, siz
 
 }  // namespace
 
-// book:begin cow-audit
 CowAudit audit_copy_on_write(PhysicalMemoryAccess& memory, const PhysAddr* pml4s, size_t count,
                              const FrameRefCounts& counts, bool every_space) {
     CowAudit audit;
@@ -52,6 +51,5 @@ CowAudit audit_copy_on_write(PhysicalMemoryAccess& memory, const PhysAddr* pml4s
     }
     return audit;
 }
-// book:end cow-audit
 
 }  // namespace mm

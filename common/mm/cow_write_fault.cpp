@@ -14,7 +14,6 @@ const char* name(CowWriteOutcome outcome) {
     return "unknown";
 }
 
-// book:begin cow-write
 CowWriteResult resolve_cow_write(UserAddressSpace& space, VirtAddr address, PhysicalMemoryAccess& memory,
                                  FrameRefCounts& counts, FrameSource& frames, TlbInvalidator& tlb) {
     namespace pte = x86::pte;
@@ -41,6 +40,5 @@ CowWriteResult resolve_cow_write(UserAddressSpace& space, VirtAddr address, Phys
     KASSERT(released.ok() && !released.last());  // count was above 1: the others still map it
     return CowWriteResult::changed(CowWriteOutcome::kCopied, shared, fresh.frame(), page, tlb);
 }
-// book:end cow-write
 
 }  // namespace mm

@@ -39,7 +39,6 @@ const char* describe(RefCountInitStatus status) {
     return "unknown";
 }
 
-// book:begin ref-counts-init
 RefCountInitStatus FrameRefCounts::init(const FrameRange* ranges, size_t count, FrameSource& frames,
                                         RefCountStorage& storage) {
     range_count_ = 0;
@@ -76,7 +75,6 @@ RefCountInitStatus FrameRefCounts::init(const FrameRange* ranges, size_t count, 
     range_count_ = count;
     return RefCountInitStatus::kOk;
 }
-// book:end ref-counts-init
 
 const FrameRefCounts::Range* FrameRefCounts::find(PhysAddr frame) const {
     size_t low = 0, high = range_count_;  // sorted and disjoint: a binary search
@@ -103,7 +101,6 @@ RefCountStatus FrameRefCounts::check(PhysAddr frame) const {
     return RefCountStatus::kOk;
 }
 
-// book:begin ref-counts
 RefCountResult FrameRefCounts::claim(PhysAddr frame) {
     if (const RefCountStatus s = check(frame); s != RefCountStatus::kOk) return {s, 0};
     Count& c = slot(frame);
@@ -137,7 +134,6 @@ RefCountResult FrameRefCounts::release(PhysAddr frame) {
     }
     return {RefCountStatus::kOk, c};
 }
-// book:end ref-counts
 
 uint32_t FrameRefCounts::count(PhysAddr frame) const {
     return check(frame) == RefCountStatus::kOk ? slot(frame) : 0;
