@@ -76,6 +76,14 @@ RefCountInitStatus FrameRefCounts::init(const FrameRange* ranges, size_t count, 
     return RefCountInitStatus::kOk;
 }
 
+RefCountInitStatus FrameRefCounts::init_beside(BitmapFrameAllocator& allocator, RefCountStorage& storage) {
+    FrameRange ranges[kMaxRanges];
+    const size_t count = allocator.region_count();
+    if (count > kMaxRanges) return RefCountInitStatus::kTooManyRanges;
+    for (size_t i = 0; i < count; ++i) ranges[i] = {allocator.region(i).start, allocator.region(i).end};
+    return init(ranges, count, allocator, storage);
+}
+
 const FrameRefCounts::Range* FrameRefCounts::find(PhysAddr frame) const {
     size_t low = 0, high = range_count_;  // sorted and disjoint: a binary search
     while (low < high) {

@@ -91,6 +91,9 @@ public:
     // every count 0. Takes one frame per 2048 covered frames from `frames`;
     // on kOutOfFrames they stay taken (the kernel stops the boot).
     RefCountInitStatus init(const FrameRange* ranges, size_t count, FrameSource& frames, RefCountStorage& storage);
+    // The kernel's form: covers exactly the frames `allocator` manages, in
+    // its bitmap's order, and takes the count pages from it.
+    RefCountInitStatus init_beside(BitmapFrameAllocator& allocator, RefCountStorage& storage);
 
     RefCountResult claim(PhysAddr frame);    // 0 -> 1: a fresh frame, mapped once
     RefCountResult share(PhysAddr frame);    // n -> n+1, n >= 1: one more leaf maps it

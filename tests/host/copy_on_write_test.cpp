@@ -9,7 +9,10 @@
 #include <set>
 
 #include "cow_world.h"
+#include "mm/bitmap_frame_allocator.h"
+#include "mm/boot_frame_allocator.h"
 #include "mm/cow_audit.h"
+#include "mm/memory_ranges.h"
 
 using mm::CloneStatus;
 using mm::CowWriteOutcome;
@@ -121,6 +124,38 @@ TEST(FrameRefCounts, CountPagesComeFromTheFrameSourceAndInitRefusesByName) {
     const mm::FrameRange big[] = {{PhysAddr(0x100000), PhysAddr(0x100000 + 64 * MiB)}};  // 8 pages of counts, 5 frames left
     EXPECT_EQ(counts.init(big, 1, frames, storage), mm::RefCountInitStatus::kOutOfFrames);
     EXPECT_STRNE(mm::describe(mm::RefCountInitStatus::kOutOfFrames), "unknown");
+}
+
+TEST(FrameRefCounts, BesideTheAllocatorCoverExactlyItsFramesAndTakePagesFromIt) {
+    using mm::MemoryRange;
+    using mm::RangeKind;
+    // Two regions with a gap, as the bitmap allocator numbers them.
+    const MemoryRange usable[] = {{PhysAddr(0x100000), PhysAddr(0x180000), RangeKind::kUsable},
+                                  {PhysAddr(0x1000000), PhysAddr(0x1A00000), RangeKind::kUsable}};
+    mm::BootFrameAllocator boot;
+    boot.init(usable, 2);
+    mm::BitmapFrameAllocator steady;
+    struct : mm::BitmapStorage {
+        uint64_t* words_at(PhysAddr, uint64_t frames) override {
+            words.assign(frames * kPageSize / 8, 0);
+            return words.data();
+        }
+        std::vector<uint64_t> words;
+    } bitmap;
+    ASSERT_TRUE(steady.take_over(boot, bitmap).ok);
+    const uint64_t free_before = steady.stats().free;
+    BufferCountStorage storage;
+    mm::FrameRefCounts counts;
+    ASSERT_EQ(counts.init_beside(steady, storage), mm::RefCountInitStatus::kOk);
+    EXPECT_EQ(counts.frames_covered(), steady.stats().total);
+    EXPECT_EQ(counts.count_pages(), 2u);  // 128 + 2560 frames: two pages of 2048 counts
+    EXPECT_EQ(free_before - steady.stats().free, counts.count_pages());  // from the one allocator
+    for (uint64_t a = 0x80000; a < 0x1C00000; a += kPageSize)
+        EXPECT_EQ(counts.covers(PhysAddr(a)), steady.manages(PhysAddr(a))) << std::hex << a;
+    // The last frame of the second region lands in the second page of counts.
+    ASSERT_TRUE(counts.claim(PhysAddr(0x19FF000)).ok());
+    EXPECT_EQ(counts.count(PhysAddr(0x19FF000)), 1u);
+    EXPECT_EQ(counts.count(PhysAddr(0x17F000)), 0u);
 }
 
 // ---------------------------------------------------------------------------
@@ -429,4 +464,38 @@ TEST(CowAudit, ACountNotRaisedIsFound) {
     const mm::CountedTeardownResult gone = mm::destroy_counted(child.space, w.memory, w.counts, w.frames);
     EXPECT_EQ(gone.frames.pages, 1u);
     EXPECT_FALSE(audit(w, {&parent}).ok());
+}
+
+// ---------------------------------------------------------------------------
+// The flush obligations cannot be dropped
+// ---------------------------------------------------------------------------
+
+namespace {
+
+void fork_and_drop_the_flush() {
+    CowWorld w;
+    Process parent(w);
+    Process child(w);
+    (void)build_parent(w, parent, 2);
+    (void)mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+}
+
+void write_and_drop_the_flush() {
+    CowWorld w;
+    Process parent(w);
+    Process child(w);
+    (void)build_parent(w, parent, 2);
+    mm::CloneResult clone = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    clone.flush.flush();
+    (void)mm::resolve_cow_write(child.space, data_page(0), w.memory, w.counts, w.frames, w.tlb);
+}
+
+}  // namespace
+
+TEST(CopyOnWriteDeathTest, AForkWhoseFlushIsDroppedStopsAtTheAssert) {
+    EXPECT_DEATH(fork_and_drop_the_flush(), "a WriteProtectFlush must end in flush\\(\\) or ignore\\(\\)");
+}
+
+TEST(CopyOnWriteDeathTest, AWriteFaultWhoseFlushIsNotTakenStopsAtTheAssert) {
+    EXPECT_DEATH(write_and_drop_the_flush(), "a changed leaf's flush must be taken");
 }
