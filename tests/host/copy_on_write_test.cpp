@@ -274,6 +274,49 @@ TEST(CopyOnWrite, ForkSharesEveryPageAndPagesCopiedEqualWritesToSharedPages) {
     EXPECT_EQ(w.frames.free_count(), free_at_start + 1);  // the kernel PML4 was taken after the start
 }
 
+TEST(CopyOnWrite, ForAnyNKAndJCopiesAreWritesToSharedPagesAndEverythingComesBack) {
+    // The child writes pages [0, k), then the parent [n - j, n): a page both
+    // write is copied by the child and then taken over by the parent.
+    for (unsigned n : {1u, 5u, 16u, 40u})
+        for (unsigned k = 0; k <= n; k += n / 4 + 1)
+            for (unsigned j = 0; j <= n; j += n / 3 + 1) {
+                SCOPED_TRACE(testing::Message() << "n=" << n << " k=" << k << " j=" << j);
+                CowWorld w;
+                const size_t free_at_start = w.frames.free_count();
+                Process parent(w), child(w);
+                const PhysAddr text = build_parent(w, parent, n);
+                mm::CloneResult clone = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts,
+                                                                w.frames, w.tlb);
+                ASSERT_TRUE(clone.ok());
+                clone.flush.flush();
+                const size_t free_after_fork = w.frames.free_count();
+                unsigned copied = 0, taken_over = 0;
+                bool written = false;
+                for (unsigned i = 0; i < k; ++i) copied += w.write(child.space, data_page(i), 1, &written) == CowWriteOutcome::kCopied;
+                for (unsigned i = n - j; i < n; ++i) {
+                    const CowWriteOutcome outcome = w.write(parent.space, data_page(i), 2, &written);
+                    copied += outcome == CowWriteOutcome::kCopied;
+                    taken_over += outcome == CowWriteOutcome::kTakenOver;
+                }
+                const unsigned both = k + j > n ? k + j - n : 0;
+                EXPECT_EQ(copied, k + j - both);  // every write to a page still shared, and no other
+                EXPECT_EQ(taken_over, both);
+                EXPECT_EQ(w.frames.free_count(), free_after_fork - copied);
+                for (unsigned i = k; i < n - j; ++i)  // written by neither: one frame in both tables
+                    EXPECT_EQ(w.leaf(parent.space, data_page(i))->address(), w.leaf(child.space, data_page(i))->address()) << i;
+                EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+                for (Process* p : {&parent, &child}) {
+                    const mm::CountedTeardownResult gone = mm::destroy_counted(p->space, w.memory, w.counts, w.frames);
+                    EXPECT_EQ(gone.count_refused + gone.frames.refused, 0u);
+                }
+                EXPECT_EQ(w.counts.references(), 0u);
+                EXPECT_EQ(w.counts.frames_held(), 0u);
+                EXPECT_TRUE(w.frames.return_frame(text));
+                EXPECT_TRUE(w.frames.return_frame(w.kernel));
+                EXPECT_EQ(w.frames.free_count(), free_at_start + 1);
+            }
+}
+
 TEST(CopyOnWrite, AForkOfAForkCountsThreeAndEveryCountReturnsToZero) {
     CowWorld w;
     const size_t free_at_start = w.frames.free_count();
