@@ -21,6 +21,24 @@ CountedMapResult map_counted_page(UserAddressSpace& space, VirtAddr va, PhysAddr
     return result;
 }
 
+bool release_unmapped_counted(const UnmappedPage& page, FrameRefCounts& counts, FrameSink& sink, ReleasedFrames& out) {
+    auto give_back = [&](PhysAddr frame, uint64_t& counter) {
+        if (sink.return_frame(frame)) ++counter;
+        else ++out.refused;
+    };
+    bool last = false;
+    if (page.borrowed) {
+        ++out.borrowed;
+    } else {
+        const RefCountResult released = counts.release(page.frame);
+        KASSERT(released.ok());  // an unmapped leaf of a process was counted when it was mapped
+        last = released.last();
+        if (last) give_back(page.frame, out.pages);
+    }
+    for (unsigned i = 0; i < page.table_count; ++i) give_back(page.tables[i], out.tables);
+    return last;
+}
+
 CountedTeardownResult destroy_counted(UserAddressSpace& space, PhysicalMemoryAccess& memory, FrameRefCounts& counts,
                                       FrameSink& sink) {
     CountedTeardownResult result;

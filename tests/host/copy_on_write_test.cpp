@@ -348,6 +348,53 @@ TEST(CopyOnWrite, AForkOfAForkCountsThreeAndEveryCountReturnsToZero) {
     EXPECT_EQ(w.frames.free_count(), free_at_start + 1);
 }
 
+TEST(CopyOnWrite, MunmapAndMprotectOfASharedPageGoThroughTheCounts) {
+    CowWorld w;
+    Process parent(w), child(w);
+    (void)build_parent(w, parent, 3);
+    mm::CloneResult clone = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_TRUE(clone.ok());
+    clone.flush.flush();
+    const PhysAddr shared = w.leaf(parent.space, data_page(0))->address();
+
+    // munmap in the child: the frame stays (the parent maps it), count 2 -> 1.
+    mm::UnmappedPage page;
+    child.space.unmap_page(data_page(0), w.tlb, &page).flush();
+    mm::ReleasedFrames released;
+    EXPECT_FALSE(mm::release_unmapped_counted(page, w.counts, w.frames, released));
+    EXPECT_EQ(released.pages, 0u);
+    EXPECT_TRUE(w.frames.in_use(shared));
+    EXPECT_EQ(w.counts.count(shared), 1u);
+    EXPECT_EQ(w.read(parent.space, data_page(0)), parent_value(0));
+    EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+
+    // mprotect(RW) of a page still shared keeps it read-only and copy-on-write ...
+    const uint64_t asked = user_flags::kData;
+    const PhysAddr still_shared = w.leaf(parent.space, data_page(1))->address();
+    parent.space.protect_page(data_page(1), mm::counted_protect_flags(asked, w.counts.count(still_shared)), w.tlb).flush();
+    EXPECT_FALSE(w.leaf(parent.space, data_page(1))->writable());
+    EXPECT_TRUE(w.leaf(parent.space, data_page(1))->raw() & user_flags::kCopyOnWrite);
+    EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+    // ... and of a page nobody else maps any more makes it writable, the bit gone.
+    parent.space.protect_page(data_page(0), mm::counted_protect_flags(asked, w.counts.count(shared)), w.tlb).flush();
+    EXPECT_TRUE(w.leaf(parent.space, data_page(0))->writable());
+    EXPECT_FALSE(w.leaf(parent.space, data_page(0))->raw() & user_flags::kCopyOnWrite);
+    // mprotect(R) of a shared page: read-only, and no longer copy-on-write (a write is a real fault).
+    parent.space.protect_page(data_page(2), mm::counted_protect_flags(user_flags::kRodata, 2), w.tlb).flush();
+    bool written = true;
+    EXPECT_EQ(w.write(parent.space, data_page(2), 7, &written), CowWriteOutcome::kNotCopyOnWrite);
+    EXPECT_FALSE(written);
+    EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+
+    // munmap in the parent now: the last release, the frame goes back.
+    parent.space.unmap_page(data_page(0), w.tlb, &page).flush();
+    EXPECT_TRUE(mm::release_unmapped_counted(page, w.counts, w.frames, released));
+    EXPECT_EQ(released.pages, 1u);
+    EXPECT_FALSE(w.frames.in_use(shared));
+    EXPECT_EQ(w.counts.count(shared), 0u);
+    EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+}
+
 // ---------------------------------------------------------------------------
 // Refusals: all or nothing
 // ---------------------------------------------------------------------------
