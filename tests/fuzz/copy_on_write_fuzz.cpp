@@ -1,11 +1,13 @@
 // Fuzz target: chapter 14's copy-on-write under any sequence of map, fork,
-// write and exit, over up to four processes sharing frames.
+// write, munmap, mprotect and exit, over up to four processes sharing frames.
 //
 // Input: a list of operations, one byte each plus operands:
-//   op % 4 == 0  map a fresh page: process (u8), page (u8, of 16), writable (u8 & 1)
-//   op % 4 == 1  fork: process (u8), frames the allocator may still hand out (u8; >= 32: no limit)
-//   op % 4 == 2  write a page: process (u8), page (u8), frame limit (u8, as for fork)
-//   op % 4 == 3  exit: process (u8)
+//   op % 6 == 0  map a fresh page: process (u8), page (u8, of 16), writable (u8 & 1)
+//   op % 6 == 1  fork: process (u8), frames the allocator may still hand out (u8; >= 32: no limit)
+//   op % 6 == 2  write a page: process (u8), page (u8), frame limit (u8, as for fork)
+//   op % 6 == 3  exit: process (u8)
+//   op % 6 == 4  munmap a page: process (u8), page (u8)
+//   op % 6 == 5  mprotect a page: process (u8), page (u8), writable (u8 & 1)
 // Process 0 starts alive with borrowed text, like a module's program.
 //
 // Invariants, after every operation: each process reads back exactly what it
@@ -79,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t next_value = 1, copies = 0, writes_to_shared = 0;
 
     while (size > 0) {
-        const uint8_t op = take<uint8_t>(data, size) % 4;
+        const uint8_t op = take<uint8_t>(data, size) % 6;
         Slot& slot = slots[take<uint8_t>(data, size) % kProcesses];
         if (op == 0) {
             const unsigned i = take<uint8_t>(data, size) % kPages;
@@ -149,6 +151,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             copies += outcome == mm::CowWriteOutcome::kCopied;
             writes_to_shared += written && shared;
             if (written) slot.pages[i].value = value;
+        } else if (op == 4) {
+            const unsigned i = take<uint8_t>(data, size) % kPages;
+            if (!slot.space || !slot.pages.count(i)) continue;
+            const mm::PhysAddr frame = w.leaf(*slot.space, page_va(i))->address();
+            const uint32_t count = w.counts.count(frame);
+            mm::UnmappedPage page;
+            slot.space->unmap_page(page_va(i), w.tlb, &page).flush();
+            mm::ReleasedFrames released;
+            const bool last = mm::release_unmapped_counted(page, w.counts, w.frames, released);
+            FUZZ_CHECK(last == (count == 1) && released.pages == last && released.refused == 0);
+            FUZZ_CHECK(w.frames.in_use(frame) == !last);
+            slot.pages.erase(i);
+        } else if (op == 5) {
+            const unsigned i = take<uint8_t>(data, size) % kPages;
+            const bool writable = take<uint8_t>(data, size) & 1;
+            if (!slot.space || !slot.pages.count(i)) continue;
+            const uint32_t count = w.counts.count(w.leaf(*slot.space, page_va(i))->address());
+            const uint64_t asked = writable ? mm::user_flags::kData : mm::user_flags::kRodata;
+            slot.space->protect_page(page_va(i), mm::counted_protect_flags(asked, count), w.tlb).flush();
+            const mm::PageTableEntry* leaf = w.leaf(*slot.space, page_va(i));
+            FUZZ_CHECK(leaf->writable() == (writable && count == 1));
+            slot.pages[i].writable = writable;
         } else {
             if (!slot.space) continue;
             const mm::CountedTeardownResult gone = mm::destroy_counted(*slot.space, w.memory, w.counts, w.frames);

@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
     write(root + "/user_regions", "add-split-protect", regions);
     // copy_on_write_fuzz's input: operations (see the target): process 0
     // maps data and rodata, forks (twice out of frames first), the processes
-    // write shared and unshared pages, and exit in turn.
+    // write shared and unshared pages, unmap and protect some, and exit in turn.
     std::vector<uint8_t> cow;
     auto cow_op = [&](std::initializer_list<uint8_t> bytes) { cow.insert(cow.end(), bytes); };
     for (uint8_t page = 0; page < 6; ++page) cow_op({0, 0, page, uint8_t(page != 5)});  // map: 5 data, 1 rodata
@@ -211,6 +211,10 @@ int main(int argc, char** argv) {
     cow_op({2, 1, 5, 0xFF});  // rodata: a real protection fault, not written
     cow_op({1, 1, 0xFF});     // the child forks: process 2
     cow_op({2, 2, 2, 0xFF});
+    cow_op({4, 1, 3});        // the child unmaps page 3 (still the parent's)
+    cow_op({5, 1, 4, 1});     // mprotect(RW) of a shared page: read-only, copy-on-write
+    cow_op({5, 0, 9, 0});     // mprotect(R): a write to it is a real fault
+    cow_op({2, 0, 9, 0xFF});
     cow_op({3, 1});           // the child exits
     cow_op({2, 0, 3, 0xFF});
     cow_op({3, 0});
