@@ -9,7 +9,7 @@
 # (tests/test_fuzz.py); `make fuzz` fuzzes each for FUZZ_SECONDS.
 
 FUZZ_CXX      := clang++
-FUZZ_TARGETS  := elf_image memory_map page_table acpi_tables address_space_audit steady_state user_elf user_regions
+FUZZ_TARGETS  := elf_image memory_map page_table acpi_tables address_space_audit steady_state user_elf user_regions copy_on_write
 FUZZ_OUT      := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
 # Sources compile with the fuzzer's coverage hooks (fuzzer-no-link); only the

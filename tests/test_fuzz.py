@@ -19,12 +19,12 @@ import harness
 
 FUZZ_DIR = harness.REPO_ROOT / "tests" / "fuzz"
 BUILD_DIR = harness.REPO_ROOT / "build" / "fuzz"
-TARGETS = ["elf_image", "memory_map", "page_table", "acpi_tables", "address_space_audit", "steady_state", "user_elf", "user_regions"]
+TARGETS = ["elf_image", "memory_map", "page_table", "acpi_tables", "address_space_audit", "steady_state", "user_elf", "user_regions", "copy_on_write"]
 #: Inputs per short run: about a second each on our machines. The targets
 #: differ a thousandfold in speed (page_table builds whole address spaces).
 RUNS = {"elf_image": 100_000, "memory_map": 1_500, "page_table": 60, "acpi_tables": 50_000,
         "address_space_audit": 250, "steady_state": 400, "user_elf": 100_000,
-        "user_regions": 20_000}
+        "user_regions": 20_000, "copy_on_write": 200}
 SEED = 1
 
 

@@ -194,6 +194,31 @@ int main(int argc, char** argv) {
     const std::vector<uint8_t> regions = {0, 0, 8, 3,   0, 20, 4, 1,   1, 2, 2,   2, 0, 2, 1,   2, 0, 8, 1,
                                           3, 0, 3,      3, 0, 1,       0, 3, 1, 5, 1, 0, 30, 2, 0, 40, 0, 7};
     write(root + "/user_regions", "add-split-protect", regions);
+    // copy_on_write_fuzz's input: operations (see the target): process 0
+    // maps data and rodata, forks (twice out of frames first), the processes
+    // write shared and unshared pages, unmap and protect some, and exit in turn.
+    std::vector<uint8_t> cow;
+    auto cow_op = [&](std::initializer_list<uint8_t> bytes) { cow.insert(cow.end(), bytes); };
+    for (uint8_t page = 0; page < 6; ++page) cow_op({0, 0, page, uint8_t(page != 5)});  // map: 5 data, 1 rodata
+    cow_op({0, 0, 9, 1});     // data under a second page table
+    cow_op({1, 0, 2});        // fork with 2 frames left: refused, nothing changed
+    cow_op({1, 0, 5});        // with 5 (6 tables needed): refused after pages 0-5, which are undone
+    cow_op({1, 0, 0xFF});     // fork: process 1
+    cow_op({2, 1, 0, 0xFF});  // the child writes page 0: copied
+    cow_op({2, 0, 0, 0xFF});  // the parent writes page 0: taken over
+    cow_op({2, 0, 1, 0});     // the parent writes page 1 with no frame left: refused
+    cow_op({2, 0, 1, 0xFF});  // again with frames: copied
+    cow_op({2, 1, 5, 0xFF});  // rodata: a real protection fault, not written
+    cow_op({1, 1, 0xFF});     // the child forks: process 2
+    cow_op({2, 2, 2, 0xFF});
+    cow_op({4, 1, 3});        // the child unmaps page 3 (still the parent's)
+    cow_op({5, 1, 4, 1});     // mprotect(RW) of a shared page: read-only, copy-on-write
+    cow_op({5, 0, 9, 0});     // mprotect(R): a write to it is a real fault
+    cow_op({2, 0, 9, 0xFF});
+    cow_op({3, 1});           // the child exits
+    cow_op({2, 0, 3, 0xFF});
+    cow_op({3, 0});
+    write(root + "/copy_on_write", "fork-write-exit", cow);
     write(root + "/acpi_tables", "xsdt-madt-hpet", acpi_input(build_acpi()));
     write(root + "/acpi_tables", "rsdt-revision-0", acpi_input(build_acpi({.rsdp_revision = 0})));
     write(root + "/acpi_tables", "no-hpet", acpi_input(build_acpi({.with_hpet = false})));
