@@ -169,6 +169,12 @@ struct ExceptionTableEntry {
 };
 const ExceptionTableEntry kExceptionTable[] = {{user_copy_fault_at, user_copy_fixup}};
 
+bool is_user_copy_instruction(uint64_t rip) {
+    for (const ExceptionTableEntry& entry : kExceptionTable)
+        if (rip == reinterpret_cast<uint64_t>(entry.fault_at)) return true;
+    return false;
+}
+
 // The fixup hook (early_cpu.h): a page fault in ring 0 at a listed
 // instruction resumes at its fixup, and the copy reports how far it got. Any
 // other fault is not ours to excuse.

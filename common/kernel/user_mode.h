@@ -77,6 +77,10 @@ UserOutcome enter_user(uint64_t entry, uint64_t stack_top);
 struct TrapFrame;  // kernel/early_cpu.h
 bool fix_up_user_access(TrapFrame& frame);
 
+// Whether `rip` is an instruction the exception table lists: the one place
+// the kernel reads or writes user memory.
+bool is_user_copy_instruction(uint64_t rip);
+
 // book:begin user-copy-api
 // Copies `bytes` between kernel memory and a user address that the caller has
 // checked lies below the user limit; a page fault on the user side ends the

@@ -52,9 +52,22 @@ FaultDecision decide_fault(const UserRegions& regions, VirtAddr address, const P
     if (error.present)  // allowed, and there already: the tables and the list disagree
         return refuse(page, "present-and-allowed", "the page is present with its region's rights (a kernel bug)");
 
-    if (d.region.kind != RegionKind::kFile) d.action = FaultAction::kZeroFill;
-    else if (d.region.rights & region_rights::kExecute) d.action = FaultAction::kFileMap;
-    else d.action = FaultAction::kFileCopy;
+    // Text is always the module's own frame, read-only, whatever its rights
+    // now (mprotect may take execute away and give it back): a copy would be
+    // a frame the kernel's window maps writable. Only the file's bytes are
+    // the module's; text past them is refused rather than served from
+    // whatever frame follows the module.
+    if (d.region.kind != RegionKind::kFile) {
+        d.action = FaultAction::kZeroFill;
+    } else if (d.region.text) {
+        uint64_t file_end = 0;
+        align_up(d.region.file_bytes, kPageSize, &file_end);  // at most a segment's 64 MiB: no wrap
+        if (page - d.region.start >= file_end)
+            return refuse(page, "text-past-file", "a text page past the bytes its file holds");
+        d.action = FaultAction::kFileMap;
+    } else {
+        d.action = FaultAction::kFileCopy;
+    }
     return d;
 }
 // lab:end decide-fault

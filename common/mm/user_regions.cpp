@@ -66,7 +66,9 @@ RegionStatus UserRegions::check_shape(const UserRegion& region) const {
     if (!(region.rights & r::kRead) || (region.rights & ~(r::kRead | r::kWrite | r::kExecute)) ||
         ((region.rights & r::kWrite) && (region.rights & r::kExecute)))
         return RegionStatus::kBadRights;
-    if ((region.rights & r::kExecute) && region.kind != RegionKind::kFile) return RegionStatus::kExecuteNotFile;
+    if (region.text && (region.kind != RegionKind::kFile || (region.rights & r::kWrite)))
+        return RegionStatus::kBadRights;  // text is a file's, and never writable
+    if ((region.rights & r::kExecute) && !region.text) return RegionStatus::kExecuteNotFile;
     return RegionStatus::kOk;
 }
 
@@ -169,7 +171,9 @@ RegionStatus UserRegions::protect(uint64_t start, uint64_t end, uint8_t rights) 
         if (g.end <= next) continue;
         if (g.start > next) return RegionStatus::kNotCovered;
         if (g.kind == RegionKind::kFile && (rights & r::kWrite)) return RegionStatus::kFileWritable;
-        if (g.kind != RegionKind::kFile && (rights & r::kExecute)) return RegionStatus::kExecuteNotFile;
+        // Only text may execute: its pages are the module's frames, read-only
+        // everywhere; any other page is a frame the kernel's window maps writable.
+        if (!g.text && (rights & r::kExecute)) return RegionStatus::kExecuteNotFile;
         next = g.end;
     }
     if (next < end) return RegionStatus::kNotCovered;

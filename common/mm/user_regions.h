@@ -57,6 +57,8 @@ struct UserRegion {
     uint64_t file_offset = 0;     // kFile: where byte `start` is in the module
     uint64_t file_bytes = 0;      // kFile: bytes of the file from `start`; zeroes after
     uint64_t grow_limit = 0;      // kStack: the lowest `start` may grow down to
+    bool text = false;            // kFile: from an executable segment, served from the module's own
+                                  //   read-only frames; the only region that may ever be executable
 
     uint64_t reserved_start() const { return kind == RegionKind::kStack ? grow_limit - kStackGuardGap : start; }
     bool contains(uint64_t va) const { return start <= va && va < end; }

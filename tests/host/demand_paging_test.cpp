@@ -36,9 +36,15 @@ UserRegion stack() {
 }
 
 // A process as chapter 13 describes it: text, data (file) and a stack.
+UserRegion text_region(uint64_t start, uint64_t end, uint64_t file_offset, uint64_t file_bytes) {
+    UserRegion r{start, end, kRX, RegionKind::kFile, file_offset, file_bytes};
+    r.text = true;
+    return r;
+}
+
 UserRegions process() {
     UserRegions g;
-    EXPECT_EQ(g.add({0x400000, 0x401000, kRX, RegionKind::kFile, 0x1000, 0x80}), RegionStatus::kOk);
+    EXPECT_EQ(g.add(text_region(0x400000, 0x401000, 0x1000, 0x80)), RegionStatus::kOk);
     EXPECT_EQ(g.add({0x401000, 0x404000, kRW, RegionKind::kFile, 0x2000, 0x10}), RegionStatus::kOk);
     EXPECT_EQ(g.add(stack()), RegionStatus::kOk);
     return g;
@@ -283,4 +289,28 @@ TEST(UserPageChanges, NextPresentSkipsWholeMissingTables) {
     // 128 TiB, all but one page empty: found at once, not page by page.
     EXPECT_EQ(space.next_present(mm::kUserLowest, mm::kUserLimit).value(), high);
     EXPECT_EQ(space.next_present(VirtAddr(high + kPageSize), mm::kUserLimit), mm::kUserLimit);
+}
+
+// Only text may execute, and text is only ever the module's own frames: data,
+// bss and anonymous memory are frames the kernel's window maps writable.
+TEST(UserRegions, OnlyTextMayBecomeExecutable) {
+    UserRegions g = process();
+    EXPECT_EQ(g.protect(0x401000, 0x402000, kRX), RegionStatus::kExecuteNotFile);  // data, a file region too
+    UserRegion data_as_text{0x500000, 0x501000, kRX, RegionKind::kFile, 0x2000, 0x10};
+    EXPECT_EQ(g.add(data_as_text), RegionStatus::kExecuteNotFile);                 // executable but not text
+    UserRegion writable_text = text_region(0x600000, 0x601000, 0x1000, 0x80);
+    writable_text.rights = kRW;
+    EXPECT_EQ(g.add(writable_text), RegionStatus::kBadRights);
+    EXPECT_EQ(g.protect(0x400000, 0x401000, mm::region_rights::kRead), RegionStatus::kOk);  // text may drop X
+    EXPECT_EQ(g.protect(0x400000, 0x401000, kRX), RegionStatus::kOk);                      // and get it back
+}
+
+TEST(DecideFault, TextIsAlwaysTheModulesFrameAndNeverPastTheFile) {
+    UserRegions g;
+    ASSERT_EQ(g.add(text_region(0x400000, 0x403000, 0x1000, 0x1080)), RegionStatus::kOk);  // two pages of file
+    ASSERT_EQ(g.protect(0x400000, 0x403000, mm::region_rights::kRead), RegionStatus::kOk);
+    EXPECT_EQ(mm::decide_fault(g, VirtAddr(0x401010), fault(false, false)).action, FaultAction::kFileMap);  // not copied
+    const auto past = mm::decide_fault(g, VirtAddr(0x402000), fault(false, false));
+    EXPECT_EQ(past.action, FaultAction::kRefuse);
+    EXPECT_STREQ(past.refusal.rule, "text-past-file");
 }

@@ -49,10 +49,12 @@ int main() {
     expect(user::mprotect(a, kPage, kRW | abi::kProtExec), -22);                 // 19 W^X again
     expect(user::mprotect(a, kPage, abi::kProtRead | abi::kProtExec), -13);      // 20 executable data
     expect(user::munmap(a, 8 * kPage), 0);                                       // 21 the rest
+    const uint64_t data = reinterpret_cast<uint64_t>(&g_check) & ~(kPage - 1);   // this program's own data:
+    expect(user::mprotect(data, kPage, abi::kProtRead | abi::kProtExec), -13);   // 22 a file region, not text
     // The kernel's copy for write touches a page first: served as a ring-3 touch would be.
     const int64_t fresh = user::mmap(0, kPage, abi::kProtRead | kAnon);          // read-only zeroes
-    expect(fresh, 0x10'0000'0000);                                               // 22 the same gap again
-    expect(user::write(1, reinterpret_cast<const void*>(fresh), 4), 4);          // 23 "...." (four zero bytes)
+    expect(fresh, 0x10'0000'0000);                                               // 23 the same gap again
+    expect(user::write(1, reinterpret_cast<const void*>(fresh), 4), 4);          // 24 "...." (four zero bytes)
     user::Text().add("checked=").dec(uint64_t(g_check)).add(" first-wrong=").dec(uint64_t(g_first_wrong)).print();
     return g_first_wrong;
 }

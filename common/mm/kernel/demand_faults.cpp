@@ -28,6 +28,7 @@ bool serve_page(ProcessMemory& m, const FaultDecision& d) {
     const uint64_t offset = d.page - d.region.start;  // into the region
     const uint64_t flags = region_leaf_flags(d.region.rights);
     if (d.action == FaultAction::kFileMap) {  // text: the module's frame, read-only, borrowed
+        KASSERT(d.region.text && offset < d.region.file_bytes + kPageSize);  // decide_fault kept it in the file
         if (m.space.map_page(VirtAddr(d.page), m.module + d.region.file_offset + offset, flags | user_flags::kBorrowed) !=
             UserMapStatus::kOk)
             return false;
@@ -72,8 +73,13 @@ bool first_touch(kernel::TrapFrame& f) {
     if (f.vector != kPageFault || m == nullptr || p == nullptr || address >= kUserLimit)
         return kernel::fix_up_user_access(f);
     const PageFaultError e = decode_page_fault_error(f.error_code);
-    const FaultDecision d = decide_fault(m->regions, address, e);
     const bool from_user = (f.cs & 3) == 3;
+    // From ring 0, only the user copy may touch a user page, and never to
+    // fetch an instruction: anything else is the kernel's own bug (SMEP and
+    // SMAP catch it where the CPU has them; this catches it everywhere), and
+    // chapter 10's report ends the boot.
+    if (!from_user && (e.instruction_fetch || !kernel::is_user_copy_instruction(f.rip))) return false;
+    const FaultDecision d = decide_fault(m->regions, address, e);
     if (d.action != FaultAction::kRefuse) {
         if (serve_page(*m, d)) return true;  // the instruction runs again, and finds the page
         if (from_user) kill(f, *p, address, e, {"out-of-memory", "no frame left for the page or its tables"});

@@ -48,8 +48,9 @@ void log_region(const Process& p, const UserRegion& r) {
 bool describe_process(const Process& p, const UserImage& image, UserRegions& regions) {
     for (size_t i = 0; i < image.segment_count; ++i) {
         const UserSegment& s = image.segments[i];
-        const UserRegion r{s.virtual_address, s.virtual_address + pages_for(s.memory_size) * kPageSize,
-                           rights_of(s.rights), RegionKind::kFile, s.file_offset, s.file_size};
+        UserRegion r{s.virtual_address, s.virtual_address + pages_for(s.memory_size) * kPageSize,
+                     rights_of(s.rights), RegionKind::kFile, s.file_offset, s.file_size};
+        r.text = s.rights == SegmentRights::kReadExecute;
         if (const RegionStatus st = regions.add(r); st != RegionStatus::kOk) {
             klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "segment")
                 .kv("value", klog::hex(s.virtual_address)).kv("rule", describe(st));
