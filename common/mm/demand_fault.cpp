@@ -10,6 +10,11 @@ FaultDecision refuse(uint64_t page, const char* rule, const char* explanation) {
     return d;
 }
 
+FaultDecision kernel_bug(FaultDecision d) {
+    d.kernel_bug = true;
+    return d;
+}
+
 }  // namespace
 
 const char* fault_action_name(FaultAction action) {
@@ -27,7 +32,7 @@ const char* fault_action_name(FaultAction action) {
 FaultDecision decide_fault(const UserRegions& regions, VirtAddr address, const PageFaultError& error) {
     const uint64_t va = address.value();
     const uint64_t page = align_down(va, kPageSize);
-    if (error.reserved_bit) return refuse(page, "reserved-bit", "a page-table entry has a reserved bit set (a kernel bug)");
+    if (error.reserved_bit) return kernel_bug(refuse(page, "reserved-bit", "a page-table entry has a reserved bit set (a kernel bug)"));
     if (va >= kUserLimit.value()) return refuse(page, "kernel-memory", "the address is the kernel's, or not canonical");
     if (va < kUserLowest.value()) return refuse(page, "null-page", "nothing is ever mapped in the first 4 MiB");
 
@@ -50,7 +55,7 @@ FaultDecision decide_fault(const UserRegions& regions, VirtAddr address, const P
     if (error.instruction_fetch && !(d.region.rights & region_rights::kExecute))
         return refuse(page, "execute-no-execute", "an instruction fetch from a region without PROT_EXEC");
     if (error.present)  // allowed, and there already: the tables and the list disagree
-        return refuse(page, "present-and-allowed", "the page is present with its region's rights (a kernel bug)");
+        return kernel_bug(refuse(page, "present-and-allowed", "the page is present with its region's rights (a kernel bug)"));
 
     // Text is always the module's own frame, read-only, whatever its rights
     // now (mprotect may take execute away and give it back): a copy would be

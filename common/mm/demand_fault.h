@@ -35,6 +35,7 @@ struct FaultDecision {
     uint64_t grow_stack_to = 0;  // nonzero: move the stack's start down to here first
     UserRegion region{};      // the region that backs the page (the stack as grown)
     UserFaultRule refusal{nullptr, nullptr};
+    bool kernel_bug = false;  // refused because the tables and the regions disagree, not for the program
 };
 
 // book:begin decide-fault

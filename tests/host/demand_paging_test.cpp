@@ -189,6 +189,11 @@ TEST(DecideFault, NamesEveryRefusal) {
     reserved.reserved_bit = true;
     EXPECT_EQ(rule(0x400000, reserved), "reserved-bit");
     EXPECT_EQ(rule(0x10'0000'0000, fault(false, false)), "served");
+    // Only these two are the kernel's: the tables and the regions disagree, and the boot ends.
+    EXPECT_TRUE(mm::decide_fault(g, VirtAddr(0x400000), reserved).kernel_bug);
+    EXPECT_TRUE(mm::decide_fault(g, VirtAddr(0x402000), fault(true, true)).kernel_bug);
+    EXPECT_FALSE(mm::decide_fault(g, VirtAddr(0x402000), fault(false, false, true)).kernel_bug);
+    EXPECT_FALSE(mm::decide_fault(g, VirtAddr(0x10), fault(false, false)).kernel_bug);
 }
 
 namespace {

@@ -85,6 +85,9 @@ bool first_touch(kernel::TrapFrame& f) {
         if (from_user) kill(f, *p, address, e, {"out-of-memory", "no frame left for the page or its tables"});
         return kernel::fix_up_user_access(f);
     }
+    // The tables and the regions disagree: not the program's doing, and
+    // nothing later could be trusted. Chapter 10's report ends the boot.
+    if (d.kernel_bug) return false;
     if (from_user) kill(f, *p, address, e, d.refusal);
     return kernel::fix_up_user_access(f);  // the copy ends: user-pointer-fault
 }

@@ -1,6 +1,7 @@
 #include "mm/kernel/memory_syscalls.h"
 
 #include "abi/memory_syscalls.h"
+#include "arch/x86/cpu.h"
 #include "abi/syscalls.h"
 #include "mm/kernel/process_memory.h"
 #include "mm/kernel/processes.h"
@@ -79,6 +80,9 @@ int64_t sys_mmap(const Call& c, uint64_t address, uint64_t length, uint64_t prot
 
 // book:begin sys-munmap
 int64_t sys_munmap(const Call& c, uint64_t address, uint64_t length) {
+    // One CPU, no preemption: the process changing its pages is the one whose
+    // tables are loaded, so invalidating this CPU's TLB is the whole flush.
+    KASSERT((x86::read_cr3() & ~0xFFFull) == c.m.space.pml4().value());
     if (const int64_t e = check_range(c, address, length)) return e;
     if (const RegionStatus s = c.m.regions.remove(address, address + length); s != RegionStatus::kOk)
         return refuse(c, "address", address, describe(s),
@@ -107,6 +111,7 @@ int64_t sys_munmap(const Call& c, uint64_t address, uint64_t length) {
 
 // book:begin sys-mprotect
 int64_t sys_mprotect(const Call& c, uint64_t address, uint64_t length, uint64_t prot) {
+    KASSERT((x86::read_cr3() & ~0xFFFull) == c.m.space.pml4().value());  // as in sys_munmap
     if (const int64_t e = check_range(c, address, length)) return e;
     if (const int64_t e = check_prot(c, prot)) return e;
     if (const RegionStatus s = c.m.regions.protect(address, address + length, uint8_t(prot)); s != RegionStatus::kOk)
