@@ -76,11 +76,8 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     Process p{pid, {}};
     process_name(module, p.name);
     const uint64_t used_before = frames.stats().used;
-    const uint8_t* file = phys_to_pointer<const uint8_t>(PhysAddr(module.physical_base));
     UserImage image;
-    if (Violation v = parse_user_elf(file, module.size, &image); !v.ok()) {
-        klog::warn("user").msg("rejected").kv("name", module.name).kv("field", v.field).kv("value", klog::hex(v.value))
-            .kv("rule", v.rule);
+    if (!read_program(module, &image)) {
         ++totals.rejected;
         return;
     }

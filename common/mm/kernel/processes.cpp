@@ -82,6 +82,20 @@ bool build_address_space(const Process& p, const UserImage& image, PhysAddr modu
 }
 // book:end build-process
 
+}  // namespace
+
+bool read_program(const boot::BootModule& module, UserImage* image) {
+    const uint8_t* file = phys_to_pointer<const uint8_t>(PhysAddr(module.physical_base));
+    if (Violation v = parse_user_elf(file, module.size, image); !v.ok()) {
+        klog::warn("user").msg("rejected").kv("name", module.name).kv("field", v.field).kv("value", klog::hex(v.value))
+            .kv("rule", v.rule);
+        return false;
+    }
+    return true;
+}
+
+namespace {
+
 // book:begin run-program
 void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpace& kernel_space,
                  BitmapFrameAllocator& frames, Totals& totals) {
@@ -90,9 +104,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     const uint64_t used_before = frames.stats().used;
     const uint8_t* file = phys_to_pointer<const uint8_t>(PhysAddr(module.physical_base));
     UserImage image;
-    if (Violation v = parse_user_elf(file, module.size, &image); !v.ok()) {
-        klog::warn("user").msg("rejected").kv("name", module.name).kv("field", v.field).kv("value", klog::hex(v.value))
-            .kv("rule", v.rule);
+    if (!read_program(module, &image)) {
         ++totals.rejected;
         return;
     }

@@ -20,6 +20,7 @@
 #include "mm/bitmap_frame_allocator.h"
 #include "mm/kernel/address_space.h"
 #include "mm/user_address_space.h"
+#include "mm/user_elf.h"
 
 namespace mm {
 
@@ -30,6 +31,10 @@ struct Process {
 
 // A process's name: its module's, without ".elf".
 void process_name(const boot::BootModule& module, char (&out)[32]);
+
+// The module's program as the user-ELF reader reads it; on a refusal, logs
+// `[WARN  user] rejected name=… field=… value=… rule=…` and returns false.
+bool read_program(const boot::BootModule& module, UserImage* image);
 
 // The bitmap as the sink an address space returns its frames to.
 class BitmapSink final : public FrameSink {
