@@ -151,7 +151,10 @@ RegionStatus UserRegions::remove(uint64_t start, uint64_t end) {
     // Both splits first, so a refusal (kFull) changes nothing that matters:
     // a split alone leaves the same pages with the same rights.
     if (const RegionStatus s = split_at(start); s != RegionStatus::kOk) return s;
-    if (const RegionStatus s = split_at(end); s != RegionStatus::kOk) return s;
+    if (const RegionStatus s = split_at(end); s != RegionStatus::kOk) {
+        merge_anonymous_neighbours();  // the first split is undone: a refusal changes nothing
+        return s;
+    }
     for (size_t i = 0; i < count_;)
         if (start <= regions_[i].start && regions_[i].end <= end) erase_at(i);
         else ++i;
@@ -177,11 +180,31 @@ RegionStatus UserRegions::protect(uint64_t start, uint64_t end, uint8_t rights) 
         next = g.end;
     }
     if (next < end) return RegionStatus::kNotCovered;
-    if (const RegionStatus s = split_at(start); s != RegionStatus::kOk) return s;
-    if (const RegionStatus s = split_at(end); s != RegionStatus::kOk) return s;
-    for (size_t i = 0; i < count_; ++i)
-        if (start <= regions_[i].start && regions_[i].end <= end) regions_[i].rights = rights;
-    return RegionStatus::kOk;
+    RegionStatus status = split_at(start);
+    if (status == RegionStatus::kOk) status = split_at(end);
+    if (status == RegionStatus::kOk)
+        for (size_t i = 0; i < count_; ++i)
+            if (start <= regions_[i].start && regions_[i].end <= end) regions_[i].rights = rights;
+    merge_anonymous_neighbours();  // a refused second split, or rights given back, leaves no extra region
+    return status;
+}
+
+// Two anonymous regions that touch and have the same rights are one: without
+// this, a program that toggles a page's rights (a guard page, say) splits
+// its region on every call until the table is full. File regions and stacks
+// keep their own bookkeeping (offsets, growth) and are never merged.
+void UserRegions::merge_anonymous_neighbours() {
+    for (size_t i = 0; i + 1 < count_;) {
+        const UserRegion& left = regions_[i];
+        const UserRegion& right = regions_[i + 1];
+        if (left.kind == RegionKind::kAnonymous && right.kind == RegionKind::kAnonymous && left.end == right.start &&
+            left.rights == right.rights) {
+            regions_[i].end = right.end;
+            erase_at(i + 1);
+        } else {
+            ++i;
+        }
+    }
 }
 
 // book:begin regions-find-free

@@ -122,6 +122,7 @@ private:
     RegionStatus split_at(uint64_t va);  // makes `va` a region boundary, if it lies inside one
     void insert_at(size_t index, const UserRegion& region);
     void erase_at(size_t index);
+    void merge_anonymous_neighbours();
 
     UserRegion regions_[kMaxUserRegions];
     size_t count_ = 0;

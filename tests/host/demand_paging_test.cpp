@@ -319,3 +319,17 @@ TEST(DecideFault, TextIsAlwaysTheModulesFrameAndNeverPastTheFile) {
     EXPECT_EQ(past.action, FaultAction::kRefuse);
     EXPECT_STREQ(past.refusal.rule, "text-past-file");
 }
+
+// A guard page toggled again and again: its region splits and merges back,
+// so the table never fills (it has room for kMaxUserRegions).
+TEST(UserRegions, TogglingAPagesRightsNeverFillsTheTable) {
+    UserRegions g = process();
+    ASSERT_EQ(g.add(anonymous(0x10'0000'0000, 0x10'0000'8000)), RegionStatus::kOk);
+    const size_t before = g.count();
+    for (int round = 0; round < 4 * int(mm::kMaxUserRegions); ++round) {
+        ASSERT_EQ(g.protect(0x10'0000'4000, 0x10'0000'5000, mm::region_rights::kRead), RegionStatus::kOk) << round;
+        EXPECT_EQ(g.count(), before + 2);
+        ASSERT_EQ(g.protect(0x10'0000'4000, 0x10'0000'5000, kRW), RegionStatus::kOk) << round;
+        EXPECT_EQ(g.count(), before);
+    }
+}
