@@ -19,11 +19,6 @@
 namespace mm {
 namespace {
 
-struct Totals {
-    uint64_t programs = 0, exited = 0, killed = 0, rejected = 0;
-    bool balanced = true;
-};
-
 uint8_t rights_of(SegmentRights rights) {
     namespace r = region_rights;
     switch (rights) {
@@ -150,18 +145,7 @@ void start_demand_paging() {
 }
 
 void run_boot_modules_on_demand(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
-    const boot::BootHandoff& handoff = kernel::boot_handoff();
-    klog::info("user").msg("modules").kv("count", uint64_t(handoff.module_count));
-    Totals totals;
-    const uint64_t used_before = frames.stats().used;
-    for (uint32_t i = 0; i < handoff.module_count; ++i) {
-        ++totals.programs;
-        run_program(handoff.modules[i], totals.programs, space, frames, totals);
-    }
-    const uint64_t used_after = frames.stats().used;
-    klog::info("user").msg("all programs done").kv("programs", totals.programs).kv("exited", totals.exited)
-        .kv("killed", totals.killed).kv("rejected", totals.rejected).kv("used-before", used_before)
-        .kv("used-after", used_after).kv("balanced", totals.balanced && used_before == used_after);
+    run_each_boot_module(space, frames, run_program);
 }
 
 }  // namespace mm

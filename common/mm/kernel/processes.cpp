@@ -21,11 +21,6 @@ namespace {
 Process g_current{};
 bool g_running = false;
 
-struct Totals {
-    uint64_t programs = 0, exited = 0, killed = 0, rejected = 0;
-    bool balanced = true;
-};
-
 // book:begin load-segment
 // One page of a segment. Text is the module's own frame, mapped in place and
 // borrowed: the kernel keeps the modules read-only in its window (frame
@@ -192,7 +187,7 @@ void start_user_mode() {
     kernel::install_user_mode(handle_syscall);
 }
 
-void run_boot_modules(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
+void run_each_boot_module(KernelAddressSpace& space, BitmapFrameAllocator& frames, ProgramRunner run_program) {
     const boot::BootHandoff& handoff = kernel::boot_handoff();
     klog::info("user").msg("modules").kv("count", uint64_t(handoff.module_count));
     Totals totals;
@@ -205,6 +200,10 @@ void run_boot_modules(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
     klog::info("user").msg("all programs done").kv("programs", totals.programs).kv("exited", totals.exited)
         .kv("killed", totals.killed).kv("rejected", totals.rejected).kv("used-before", used_before)
         .kv("used-after", used_after).kv("balanced", totals.balanced && used_before == used_after);
+}
+
+void run_boot_modules(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
+    run_each_boot_module(space, frames, run_program);
 }
 
 }  // namespace mm

@@ -36,6 +36,22 @@ void process_name(const boot::BootModule& module, char (&out)[32]);
 // `[WARN  user] rejected name=… field=… value=… rule=…` and returns false.
 bool read_program(const boot::BootModule& module, UserImage* image);
 
+// What the programs of one boot came to, for the `all programs done` line.
+struct Totals {
+    uint64_t programs = 0, exited = 0, killed = 0, rejected = 0;
+    bool balanced = true;
+};
+
+// Runs one program as pid `pid` and counts how it ended in `totals`.
+using ProgramRunner = void (*)(const boot::BootModule& module, uint64_t pid, KernelAddressSpace& kernel_space,
+                               BitmapFrameAllocator& frames, Totals& totals);
+
+// Every boot module in the handoff's order through `run_program`, between a
+// `[INFO  user] modules count=…` line and `[INFO  user] all programs done …`
+// with the totals and whether the allocator's count came back (chapters 12
+// and 13 differ only in how one program runs).
+void run_each_boot_module(KernelAddressSpace& space, BitmapFrameAllocator& frames, ProgramRunner run_program);
+
 // The bitmap as the sink an address space returns its frames to.
 class BitmapSink final : public FrameSink {
 public:
