@@ -40,7 +40,11 @@ TrapHandler set_trap_handler(TrapHandler handler) {
     return previous;
 }
 
-void set_trap_fixup(TrapFixup fixup) { g_trap_fixup = fixup; }
+TrapFixup set_trap_fixup(TrapFixup fixup) {
+    const TrapFixup previous = g_trap_fixup;
+    g_trap_fixup = fixup;
+    return previous;
+}
 
 namespace {
 

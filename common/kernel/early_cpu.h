@@ -85,8 +85,10 @@ TrapHandler set_trap_handler(TrapHandler handler);
 // user pointer that faulted). When it says yes it has pointed the frame at
 // the fixup, or made the access possible (chapter 13 maps a page on first
 // touch, and hands the rest to chapter 12's table), and the stub returns
-// there with no report. None until installed.
+// there with no report. None until installed. Returns the hook it replaces,
+// for the new one to pass on what it does not handle (chapter 14's
+// copy-on-write faults go in front of chapter 13's first touch).
 using TrapFixup = bool (*)(TrapFrame& frame);
-void set_trap_fixup(TrapFixup fixup);
+TrapFixup set_trap_fixup(TrapFixup fixup);
 
 }  // namespace kernel

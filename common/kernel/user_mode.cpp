@@ -10,7 +10,7 @@
 extern "C" {
 uint64_t g_user_kernel_rsp = 0;  // enter_user's frame: leave_user returns there; syscalls and ring-3 exceptions run below it
 uint64_t g_user_saved_rsp = 0;   // the program's RSP during a system call
-void user_mode_enter(uint64_t entry, uint64_t stack_top, uint64_t* rsp0);
+void user_mode_enter(const kernel::SyscallFrame* frame, uint64_t rax, uint64_t* rsp0);
 [[noreturn]] void user_mode_return();
 void user_syscall_entry();
 int64_t user_syscall_dispatch(kernel::SyscallFrame* frame);
@@ -19,15 +19,16 @@ extern const char user_copy_fault_at[], user_copy_fixup[];
 }
 
 // book:begin user-entry-asm
-// enter_user: save what the C++ caller relies on (System V: rbx, rbp,
+// user_mode_enter: save what the C++ caller relies on (System V: rbx, rbp,
 // r12-r15), remember the stack (leave_user comes back to it; TSS.RSP0 points
-// the CPU at it for an exception in ring 3), then SYSRET to the program: RIP
-// from RCX, RFLAGS from R11, CS and SS from STAR. Every other register is
-// zeroed, so nothing of the kernel's leaks into ring 3.
+// the CPU at it for an exception in ring 3), then SYSRET to the program with
+// every register from its SyscallFrame (zeroes for a program that has not
+// run yet, so nothing of the kernel's leaks into ring 3) and RAX = the call's
+// result: RIP from RCX, RFLAGS from R11, CS and SS from STAR.
 asm(R"(
     .section .text, "ax", @progbits
     .global user_mode_enter
-user_mode_enter:
+user_mode_enter:                        /* (const SyscallFrame* rdi, uint64_t rax in rsi, uint64_t* rsp0 in rdx) */
     push %rbp
     push %rbx
     push %r12
@@ -37,22 +38,22 @@ user_mode_enter:
     sub $8, %rsp                        /* 16-byte aligned, for the calls made below it */
     mov %rsp, g_user_kernel_rsp(%rip)
     mov %rsp, (%rdx)                    /* TSS.RSP0 */
-    mov %rdi, %rcx                      /* the program's first RIP */
-    mov $0x2, %r11d                     /* its RFLAGS: IF off (this kernel takes no interrupts), bit 1 is always 1 */
-    mov %rsi, %rsp
-    xor %eax, %eax
-    xor %ebx, %ebx
-    xor %edx, %edx
-    xor %esi, %esi
-    xor %edi, %edi
-    xor %ebp, %ebp
-    xor %r8d, %r8d
-    xor %r9d, %r9d
-    xor %r10d, %r10d
-    xor %r12d, %r12d
-    xor %r13d, %r13d
-    xor %r14d, %r14d
-    xor %r15d, %r15d
+    mov %rsi, %rax
+    mov 0(%rdi), %r15
+    mov 8(%rdi), %r14
+    mov 16(%rdi), %r13
+    mov 24(%rdi), %r12
+    mov 32(%rdi), %rbp
+    mov 40(%rdi), %rbx
+    mov 48(%rdi), %r10
+    mov 56(%rdi), %r9
+    mov 64(%rdi), %r8
+    mov 88(%rdi), %rsi
+    mov 96(%rdi), %rdx
+    mov 104(%rdi), %rcx                 /* RIP */
+    mov 112(%rdi), %r11                 /* RFLAGS */
+    mov 120(%rdi), %rsp                 /* the program's stack; nothing is pushed from here on */
+    mov 80(%rdi), %rdi                  /* last: it held the frame */
     sysretq
 
     .global user_mode_return
@@ -74,9 +75,10 @@ user_mode_return:
 // book:begin syscall-entry-asm
 // SYSCALL lands here in ring 0 with the program's RSP still loaded: RCX holds
 // its return RIP, R11 its RFLAGS, and FMASK has cleared IF, DF, AC and TF. The
-// stub moves to the kernel stack, builds a SyscallFrame, keeps the program's
-// r8-r10 (the handler may clobber them; the callee-saved ones it keeps
-// itself), and goes back with SYSRET. RCX and R11 are the CPU's to clobber.
+// stub moves to the kernel stack, pushes a SyscallFrame of every register
+// the program may expect back (a scheduler can then resume it later from the
+// frame alone, chapter 14), and goes back with SYSRET. RCX and R11 are the
+// CPU's to clobber.
 asm(R"(
     .section .text, "ax", @progbits
     .global user_syscall_entry
@@ -93,8 +95,20 @@ user_syscall_entry:
     push %r8
     push %r9
     push %r10
-    lea 24(%rsp), %rdi                  /* SyscallFrame*; the stack is 16-byte aligned here */
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi                      /* SyscallFrame*; 16 pushes keep the stack 16-byte aligned */
     call user_syscall_dispatch          /* RAX: the result */
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
     pop %r10
     pop %r9
     pop %r8
@@ -242,10 +256,20 @@ void install_user_mode(SyscallHandler handler) {
 }
 
 UserOutcome enter_user(uint64_t entry, uint64_t stack_top) {
-    KASSERT(!g_running && g_syscall_handler != nullptr && stack_top % 16 == 0);
-    KASSERT(entry < kLowerHalfEnd - 4096 && stack_top < kLowerHalfEnd - 4096);  // SYSRET's RIP must be canonical
+    KASSERT(stack_top % 16 == 0);
+    SyscallFrame first{};  // every register zero
+    first.rip = entry;
+    first.rsp = stack_top;
+    first.rflags = 0x2;  // IF off (this kernel takes no interrupts); bit 1 is always 1
+    return resume_user(first, 0);
+}
+
+UserOutcome resume_user(const SyscallFrame& registers, int64_t result) {
+    KASSERT(!g_running && g_syscall_handler != nullptr);
+    // SYSRET's RIP must be canonical (the hazard below); the stack must be the program's.
+    KASSERT(registers.rip < kLowerHalfEnd - 4096 && registers.rsp < kLowerHalfEnd);
     g_running = true;
-    user_mode_enter(entry, stack_top, tss_rsp0_slot());
+    user_mode_enter(&registers, uint64_t(result), tss_rsp0_slot());
     g_running = false;
     return g_outcome;
 }
@@ -257,6 +281,10 @@ void leave_user(UserOutcome outcome) {
     if (g_smap) clac();
     g_outcome = outcome;
     user_mode_return();
+}
+
+void suspend_user(const SyscallFrame& frame, int64_t result) {
+    leave_user({UserEnd::kSuspended, result, frame});
 }
 
 // book:begin copy-user-bytes

@@ -32,15 +32,20 @@ inline constexpr uint64_t kUserCode64Descriptor = 0x00AF'FB00'0000'FFFFull;  // 
 inline constexpr uint64_t kUserDataDescriptor = 0x00CF'F300'0000'FFFFull;    // P, DPL3, data read/write, accessed
 // book:end user-selectors
 
-// What the entry stub saved of the program at a SYSCALL: the call and its
-// arguments, and where SYSRET goes back to.
+// What the entry stub saved of the program at a SYSCALL: every register
+// the program may expect back (RCX and R11 are the CPU's: SYSCALL put the
+// return RIP and RFLAGS there), the call and its arguments, and where SYSRET
+// goes back to. Lowest address first, as the stub pushes it.
 struct SyscallFrame {
+    uint64_t r15, r14, r13, r12, rbp, rbx;  // callee-saved: kept by the handler, saved for a switch (chapter 14)
+    uint64_t r10, r9, r8;      // the other argument registers, kept for the program
     uint64_t number;           // RAX
     uint64_t arg[3];           // RDI, RSI, RDX
     uint64_t rip;              // RCX: the instruction after SYSCALL
     uint64_t rflags;           // R11
     uint64_t rsp;              // the program's stack pointer
 };
+static_assert(sizeof(SyscallFrame) == 16 * 8, "the entry stub pushes 16 registers");
 
 // The memory library's system calls: returns RAX for the program, or does not
 // return (exit, a kill: leave_user()).
@@ -53,22 +58,40 @@ using SyscallHandler = int64_t (*)(SyscallFrame& frame);
 void install_user_mode(SyscallHandler handler);
 
 // How a program's run ended.
-enum class UserEnd : uint8_t { kExit, kKilled };
+enum class UserEnd : uint8_t {
+    kExit,
+    kKilled,
+    kSuspended,  // a system call let another program run (chapter 14): `registers` resumes it
+};
 struct UserOutcome {
     UserEnd end;
-    int64_t code;  // exit: the program's code; killed: what leave_user was given
+    int64_t code;  // exit: the program's code; killed: what leave_user was given; suspended: the call's result
+    SyscallFrame registers{};  // suspended: the program as it made the call
 };
 
 // Runs ring-3 code at `entry` on `stack_top` (16-byte aligned), with the
-// process's tables already in CR3, until leave_user(). While it runs, the
-// kernel stack below this call is where its system calls and its exceptions
-// land (TSS.RSP0). Interrupts stay off: this kernel takes none.
+// process's tables already in CR3, until leave_user() or suspend_user().
+// While it runs, the kernel stack below this call is where its system calls
+// and its exceptions land (TSS.RSP0). Interrupts stay off: this kernel takes
+// none.
 UserOutcome enter_user(uint64_t entry, uint64_t stack_top);
+
+// Runs a program again from where suspend_user() left it: every register as
+// `registers` holds it (the ones SYSCALL saved), RAX = `result`, as if its
+// system call had just returned. One path with enter_user(), which resumes a
+// program that has not run yet: zeroes, its entry and its stack.
+UserOutcome resume_user(const SyscallFrame& registers, int64_t result);
 
 // Ends the running program and returns from enter_user() with `outcome`,
 // from a system call or from a trap handler; whatever stack it is called on
 // is abandoned. Only while enter_user() runs.
 [[noreturn]] void leave_user(UserOutcome outcome);
+
+// Stops the running program at its system call `frame` and returns from
+// enter_user()/resume_user() with kSuspended, `result` and its registers:
+// the caller may run another program and resume this one later (chapter 14's
+// scheduler). Only from a system call.
+[[noreturn]] void suspend_user(const SyscallFrame& frame, int64_t result);
 
 // The exception table's fixup hook, which install_user_mode() installs: a
 // page fault in ring 0 at a listed instruction resumes at its fixup (true).

@@ -58,4 +58,30 @@ CountedTeardownResult destroy_counted(UserAddressSpace& space, PhysicalMemoryAcc
     return result;
 }
 
+UserMapStatus CountedFrames::map_fresh(UserAddressSpace& space, VirtAddr va, PhysAddr frame, uint64_t leaf_flags) {
+    const CountedMapResult result = map_counted_page(space, va, frame, leaf_flags, counts_);
+    if (result.count != RefCountStatus::kOk) {
+        ++count_refused_;  // a fresh frame someone already counts: the allocator and the counts disagree
+        return UserMapStatus::kAlreadyMapped;
+    }
+    return result.map;
+}
+
+uint64_t CountedFrames::protect_flags(const PageTableEntry& leaf, uint64_t wanted) {
+    if (leaf.raw() & user_flags::kBorrowed) return wanted & ~user_flags::kCopyOnWrite;  // never counted, never written
+    return counted_protect_flags(wanted, counts_.count(leaf.address()));
+}
+
+void CountedFrames::release(UserAddressSpace&, const UnmappedPage& page, ReleasedFrames& out) {
+    if (!page.borrowed && counts_.count(page.frame) > 1) ++still_shared_;
+    (void)release_unmapped_counted(page, counts_, sink_, out);
+}
+
+ReleasedFrames CountedFrames::release_all(UserAddressSpace& space) {
+    const CountedTeardownResult result = destroy_counted(space, memory_, counts_, sink_);
+    still_shared_ += result.still_shared;
+    count_refused_ += result.count_refused;
+    return result.frames;
+}
+
 }  // namespace mm

@@ -15,6 +15,7 @@
 #include "mm/copy_on_write.h"
 #include "mm/frame_ref_counts.h"
 #include "mm/physical_memory.h"
+#include "mm/process_frames.h"
 #include "mm/user_address_space.h"
 
 namespace mm {
@@ -55,5 +56,30 @@ struct [[nodiscard]] CountedTeardownResult {
 
 CountedTeardownResult destroy_counted(UserAddressSpace& space, PhysicalMemoryAccess& memory, FrameRefCounts& counts,
                                       FrameSink& sink);
+
+// book:begin counted-frames
+// Chapter 14's owner of a process's frames (process_frames.h): every frame
+// counted, given back at its last release, never made writable while shared.
+// Chapter 13's first touch, munmap and mprotect run on it unchanged.
+class CountedFrames final : public ProcessFrames {
+public:
+    CountedFrames(PhysicalMemoryAccess& memory, FrameRefCounts& counts, FrameSink& sink)
+        : memory_(memory), counts_(counts), sink_(sink) {}
+    UserMapStatus map_fresh(UserAddressSpace& space, VirtAddr va, PhysAddr frame, uint64_t leaf_flags) override;
+    uint64_t protect_flags(const PageTableEntry& leaf, uint64_t wanted) override;
+    void release(UserAddressSpace& space, const UnmappedPage& page, ReleasedFrames& out) override;
+    ReleasedFrames release_all(UserAddressSpace& space) override;
+
+    uint64_t still_shared() const { return still_shared_; }    // leaves let go whose frame another leaf maps
+    uint64_t count_refused() const { return count_refused_; }  // counts that refused (a bug: the caller stops)
+
+private:
+    PhysicalMemoryAccess& memory_;
+    FrameRefCounts& counts_;
+    FrameSink& sink_;
+    uint64_t still_shared_ = 0;
+    uint64_t count_refused_ = 0;
+};
+// book:end counted-frames
 
 }  // namespace mm

@@ -32,6 +32,10 @@ public:
         buffer_[n_] = '\0';
         return *this;
     }
+    Text& sdec(int64_t value) {  // signed: a -errno reads as one
+        if (value < 0) add("-");
+        return dec(value < 0 ? uint64_t(0) - uint64_t(value) : uint64_t(value));
+    }
     int64_t print() const { return user::print(buffer_); }
 
 private:

@@ -29,8 +29,8 @@ bool serve_page(ProcessMemory& m, const FaultDecision& d) {
     const uint64_t flags = region_leaf_flags(d.region.rights);
     if (d.action == FaultAction::kFileMap) {  // text: the module's frame, read-only, borrowed
         KASSERT(d.region.text && offset < d.region.file_bytes + kPageSize);  // decide_fault kept it in the file
-        if (m.space.map_page(VirtAddr(d.page), m.module + d.region.file_offset + offset, flags | user_flags::kBorrowed) !=
-            UserMapStatus::kOk)
+        if (m.owner.map_fresh(m.space, VirtAddr(d.page), m.module + d.region.file_offset + offset,
+                              flags | user_flags::kBorrowed) != UserMapStatus::kOk)
             return false;
         ++m.file_mapped;
         return true;
@@ -43,7 +43,7 @@ bool serve_page(ProcessMemory& m, const FaultDecision& d) {
         const uint64_t n = d.region.file_bytes - offset < kPageSize ? d.region.file_bytes - offset : kPageSize;
         __builtin_memcpy(bytes, phys_to_pointer<const uint8_t>(m.module + d.region.file_offset + offset), n);
     }
-    if (m.space.map_page(VirtAddr(d.page), frame.frame(), flags) != UserMapStatus::kOk) {
+    if (m.owner.map_fresh(m.space, VirtAddr(d.page), frame.frame(), flags) != UserMapStatus::kOk) {
         (void)m.frames.free(frame.frame());  // never mapped: still ours to give back
         return false;
     }

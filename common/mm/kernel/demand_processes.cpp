@@ -36,6 +36,8 @@ void log_region(const Process& p, const UserRegion& r) {
     if (r.kind == RegionKind::kStack) line.kv("grow-limit", klog::hex(r.grow_limit));
 }
 
+}  // namespace
+
 // book:begin describe-process
 // The program as regions: each ELF segment file-backed (bss is the part past
 // file_bytes, zeroes), and the stack, which may grow down to kUserStackMax.
@@ -65,6 +67,8 @@ bool describe_process(const Process& p, const UserImage& image, UserRegions& reg
 }
 // book:end describe-process
 
+namespace {
+
 // book:begin run-on-demand
 void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpace& kernel_space,
                  BitmapFrameAllocator& frames, Totals& totals) {
@@ -78,7 +82,9 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     }
     PhysWindowMemory tables;
     UserAddressSpace space(tables, frames);
-    ProcessMemory memory{{}, space, frames, PhysAddr(module.physical_base), {}};
+    BitmapSink sink(frames);
+    SoleOwnerFrames owner(sink);
+    ProcessMemory memory{{}, space, frames, owner, PhysAddr(module.physical_base), {}};
     bool built = describe_process(p, image, memory.regions);
     if (built) {
         if (const UserMapStatus st = space.create(kernel_space.pml4()); st != UserMapStatus::kOk) {
@@ -89,7 +95,6 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     }
     if (!built) {
         ++totals.rejected;
-        BitmapSink sink(frames);
         if (space.pml4().value() != 0) (void)space.destroy(sink);
         return;
     }
@@ -117,8 +122,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     if (!audit.ok()) kernel::fail();  // the kernel built these tables: a finding is the kernel's bug
 
     const uint64_t pages = space.pages(), tables_owned = space.tables();
-    BitmapSink sink(frames);
-    const ReleasedFrames released = space.destroy(sink);
+    const ReleasedFrames released = owner.release_all(space);
     const uint64_t used_after = frames.stats().used;
     const bool balanced = used_after == used_before && released.refused == 0 && released.pages == pages &&
                           released.tables == tables_owned;

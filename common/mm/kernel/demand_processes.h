@@ -16,12 +16,20 @@
 
 #include "mm/bitmap_frame_allocator.h"
 #include "mm/kernel/address_space.h"
+#include "mm/kernel/processes.h"
+#include "mm/user_elf.h"
+#include "mm/user_regions.h"
 
 namespace mm {
 
 // Chapter 12's ring-3 plumbing and fault reports, then this chapter's system
 // calls and first-touch path in front of them.
 void start_demand_paging();
+
+// The program as regions (its ELF segments, file-backed, and its stack),
+// logged one `[INFO  vm] region …` line each; nothing is mapped. False, with
+// a `[WARN  user] rejected …` line, when a region is refused.
+bool describe_process(const Process& process, const UserImage& image, UserRegions& regions);
 
 // Runs every boot module, in order, on demand.
 void run_boot_modules_on_demand(KernelAddressSpace& space, BitmapFrameAllocator& frames);

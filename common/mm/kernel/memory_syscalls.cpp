@@ -90,13 +90,12 @@ int64_t sys_munmap(const Call& c, uint64_t address, uint64_t length) {
     // The regions are gone first: a page is never refilled while it goes.
     ReleasedFrames freed;
     const uint64_t invlpg_before = c.m.tlb.invalidations();
-    BitmapSink sink(c.m.frames);
     const VirtAddr end(address + length);
     for (VirtAddr va = c.m.space.next_present(VirtAddr(address), end); va < end;
          va = c.m.space.next_present(va + kPageSize, end)) {
         UnmappedPage page;
         c.m.space.unmap_page(va, c.m.tlb, &page).flush();  // before the frame or a table is reused
-        c.m.space.release(page, sink, freed);
+        c.m.owner.release(c.m.space, page, freed);
     }
     klog::info("vm").msg("munmap").kv("pid", c.p.pid).kv("name", c.p.name).kv("start", klog::hex(address))
         .kv("length", klog::hex(length)).kv("pages", freed.pages).kv("tables", freed.tables)
@@ -120,15 +119,16 @@ int64_t sys_mprotect(const Call& c, uint64_t address, uint64_t length, uint64_t 
                       s == RegionStatus::kFileWritable || s == RegionStatus::kExecuteNotFile ? abi::kErrorAccess
                       : s == RegionStatus::kStackRange ? abi::kErrorInvalid
                                                        : abi::kErrorNoMemory);
-    constexpr uint64_t kRights = x86::pte::kPresent | x86::pte::kWritable | x86::pte::kUser | x86::pte::kNoExecute;
     const uint64_t wanted = region_leaf_flags(uint8_t(prot));
     const uint64_t invlpg_before = c.m.tlb.invalidations();
     uint64_t changed = 0;
     const VirtAddr end(address + length);
     for (VirtAddr va = c.m.space.next_present(VirtAddr(address), end); va < end;
          va = c.m.space.next_present(va + kPageSize, end)) {
-        if ((c.m.space.leaf(va)->raw() & kRights) == wanted) continue;  // already so: nothing to invalidate
-        c.m.space.protect_page(va, wanted, c.m.tlb).flush();
+        const PageTableEntry& leaf = *c.m.space.leaf(va);
+        const uint64_t flags = c.m.owner.protect_flags(leaf, wanted);  // wanted, unless the frame is shared (ch. 14)
+        if ((leaf.raw() & kProtectedLeafBits) == flags) continue;  // already so: nothing to invalidate
+        c.m.space.protect_page(va, flags, c.m.tlb).flush();
         ++changed;
     }
     klog::info("vm").msg("mprotect").kv("pid", c.p.pid).kv("name", c.p.name).kv("start", klog::hex(address))

@@ -12,6 +12,7 @@
 #include "mm/bitmap_frame_allocator.h"
 #include "mm/cpu_tlb.h"
 #include "mm/kernel/processes.h"
+#include "mm/process_frames.h"
 #include "mm/user_address_space.h"
 #include "mm/user_regions.h"
 
@@ -22,6 +23,7 @@ struct ProcessMemory {
     UserRegions regions;
     UserAddressSpace& space;
     BitmapFrameAllocator& frames;
+    ProcessFrames& owner;     // whose its frames are: its own here (SoleOwnerFrames), counted in chapter 14
     PhysAddr module;          // the boot module's first byte (file regions read from it)
     CpuTlb tlb;               // counts every INVLPG that munmap and mprotect ask for
 

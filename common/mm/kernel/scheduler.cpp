@@ -1,0 +1,131 @@
+#include "mm/kernel/scheduler.h"
+
+#include <new>
+
+#include "arch/x86/cpu.h"
+#include "kernel/panic.h"
+#include "kernel/screen_console.h"
+#include "support/assert.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+// The table: storage for kMaxTasks tasks, built in place as they come.
+alignas(Task) unsigned char g_storage[kMaxTasks][sizeof(Task)];
+Task* g_tasks[kMaxTasks] = {};
+Task* g_current = nullptr;
+uint64_t g_next_pid = 1;
+PhysAddr g_kernel_pml4;
+
+}  // namespace
+
+const char* task_state_name(TaskState state) {
+    switch (state) {
+        case TaskState::kReady: return "ready";
+        case TaskState::kWaiting: return "waiting";
+        case TaskState::kZombie: return "zombie";
+    }
+    return "?";
+}
+
+Task::Task(uint64_t pid, const char (&name)[32], uint64_t parent_pid, PhysicalMemoryAccess& tables,
+           FrameSource& table_frames, BitmapFrameAllocator& frames, ProcessFrames& owner, PhysAddr module)
+    : process{pid, {}}, parent(parent_pid), space(tables, table_frames), memory{{}, space, frames, owner, module, {}} {
+    for (size_t i = 0; i < sizeof(name); ++i) process.name[i] = name[i];
+}
+
+Task* new_task(const char (&name)[32], uint64_t parent, FrameSource& table_frames, BitmapFrameAllocator& frames,
+               ProcessFrames& owner, PhysAddr module) {
+    static PhysWindowMemory tables;  // every task's tables, through the window
+    for (size_t i = 0; i < kMaxTasks; ++i) {
+        if (g_tasks[i] != nullptr) continue;
+        g_tasks[i] = new (g_storage[i]) Task(g_next_pid++, name, parent, tables, table_frames, frames, owner, module);
+        return g_tasks[i];
+    }
+    return nullptr;
+}
+
+void free_task(Task& task) {
+    KASSERT(&task != g_current);
+    for (size_t i = 0; i < kMaxTasks; ++i) {
+        if (g_tasks[i] != &task) continue;
+        task.~Task();
+        g_tasks[i] = nullptr;
+        return;
+    }
+    KASSERT(false && "free_task of a task not in the table");
+}
+
+Task* task_slot(size_t index) { return index < kMaxTasks ? g_tasks[index] : nullptr; }
+Task* current_task() { return g_current; }
+PhysAddr kernel_pml4() { return g_kernel_pml4; }
+
+Task* find_task(uint64_t pid) {
+    for (Task* t : g_tasks)
+        if (t != nullptr && t->process.pid == pid) return t;
+    return nullptr;
+}
+
+size_t live_address_spaces(PhysAddr (&out)[kMaxTasks]) {
+    size_t n = 0;
+    for (Task* t : g_tasks)
+        if (t != nullptr && t->state != TaskState::kZombie) out[n++] = t->space.pml4();
+    return n;
+}
+
+namespace {
+
+// The next ready task after slot `last`, round robin.
+Task* next_ready(size_t& last) {
+    for (size_t step = 1; step <= kMaxTasks; ++step) {
+        const size_t i = (last + step) % kMaxTasks;
+        if (g_tasks[i] != nullptr && g_tasks[i]->state == TaskState::kReady) {
+            last = i;
+            return g_tasks[i];
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+// book:begin run-tasks
+void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task) {
+    g_kernel_pml4 = kernel_space.pml4();
+    size_t last = kMaxTasks - 1;
+    while (Task* t = next_ready(last)) {
+        klog::info("sched").msg("run").kv("pid", t->process.pid).kv("name", t->process.name)
+            .kv("cr3", klog::hex(t->space.pml4()));
+        g_current = t;
+        set_current_process(&t->process);
+        set_current_memory(&t->memory);
+        kernel::screen_shares_kernel_half(t->space.pml4().value());
+        x86::write_cr3(t->space.pml4().value());  // the last process's user translations go (none is global)
+        if (t->finish != nullptr) {  // a call that could only complete now, under this CR3
+            t->result = t->finish(*t);
+            t->finish = nullptr;
+        }
+        const kernel::UserOutcome outcome = kernel::resume_user(t->registers, t->result);
+        x86::write_cr3(kernel_space.pml4().value());
+        kernel::screen_shares_kernel_half(0);
+        set_current_memory(nullptr);
+        set_current_process(nullptr);
+        g_current = nullptr;
+        if (outcome.end == kernel::UserEnd::kSuspended) {  // yield or wait: its state says which
+            t->registers = outcome.registers;
+            t->result = outcome.code;
+        } else {
+            end_task(*t, outcome);
+        }
+    }
+    for (Task* t : g_tasks) {  // nothing is ready: nothing may be left
+        if (t == nullptr) continue;
+        klog::error("sched").msg("stuck").kv("pid", t->process.pid).kv("name", t->process.name)
+            .kv("state", task_state_name(t->state));
+        kernel::fail();
+    }
+}
+// book:end run-tasks
+
+}  // namespace mm
