@@ -104,6 +104,21 @@ def page_table_leaves(hmp: Hmp) -> str:
     ``<va> <size> <entry> <rights>``, rights ``W``/``X``/``U`` as all levels
     together grant them ('-' where denied)."""
     registers = parse_info_registers(hmp("info registers"))
+    return _leaves_from(hmp, registers, registers["CR3"] & kmodel.ADDRESS_MASK)
+
+
+def parent_page_table_leaves(hmp: Hmp, hold_record) -> str:
+    """:func:`page_table_leaves` of another address space than the CPU's:
+    the PML4 the hold line names as ``parent-pml4`` (chapter 14 holds in a
+    forked child, and walks its parent's tables beside it)."""
+    registers = parse_info_registers(hmp("info registers"))
+    return _leaves_from(hmp, registers, int(hold_record.fields["parent-pml4"], 0))
+
+
+parent_page_table_leaves.reads_hold_record = True
+
+
+def _leaves_from(hmp: Hmp, registers: dict, root: int) -> str:
     levels = kmodel.levels_for(registers["CR4"])
     nxe = bool(registers["EFER"] & kmodel.EFER_NXE)
     lines: list[str] = []
@@ -121,7 +136,7 @@ def page_table_leaves(hmp: Hmp) -> str:
             elif not entry & kmodel.PS:  # PS in a PML4 entry is reserved: nothing to follow
                 visit(kmodel.table_address(entry, level), depth + 1, va, *rights)
 
-    visit(registers["CR3"] & kmodel.ADDRESS_MASK, 0, 0, True, True, True)
+    visit(root, 0, 0, True, True, True)
     return "\n".join(lines)
 
 
@@ -224,6 +239,7 @@ AFTER_EXIT: dict[tuple[str, str, str], tuple] = {
     ("11-heap", "loader.dump-map", ""): ("info registers", "info tlb", page_table_leaves, screendump),
     ("12-user-space", "", ""): ("info registers", "info tlb", page_table_leaves),
     ("13-demand-paging", "", ""): ("info registers", "info tlb", page_table_leaves),
+    ("14-copy-on-write", "", ""): ("info registers", "info tlb", page_table_leaves),
 }
 
 

@@ -140,12 +140,18 @@ def monitor_name(command) -> str:
     return command.__name__ if callable(command) else command
 
 
-def _query_monitor(socket_path: Path, commands: Sequence) -> dict[str, str]:
-    """Run the HMP commands over QMP, then ask QEMU to quit."""
+def _query_monitor(socket_path: Path, commands: Sequence, hold_record=None) -> dict[str, str]:
+    """Run the HMP commands over QMP, then ask QEMU to quit. A callable
+    marked ``reads_hold_record`` is also given the ``holding for monitor``
+    record, for the addresses the kernel printed there (chapter 14: the
+    parent's PML4, to walk beside the held child's CR3)."""
     outputs: dict[str, str] = {}
     with QMPClient(socket_path).connect() as qmp:
         for command in commands:
-            outputs[monitor_name(command)] = command(qmp.hmp) if callable(command) else qmp.hmp(command)
+            if callable(command) and getattr(command, "reads_hold_record", False):
+                outputs[monitor_name(command)] = command(qmp.hmp, hold_record)
+            else:
+                outputs[monitor_name(command)] = command(qmp.hmp) if callable(command) else qmp.hmp(command)
         qmp.quit()
     return outputs
 
@@ -225,6 +231,7 @@ def _run(config: BootConfig, command: list[str], files: RunFiles, codes: ExitCod
     monitor: dict[str, str] = {}
     panic_seen_at: float | None = None
     held = False
+    hold_record = None
     inspect = inspects_after_exit(config)
     guest_status: int | None = None  # what isa-debug-exit would have made of the exit byte
 
@@ -249,6 +256,7 @@ def _run(config: BootConfig, command: list[str], files: RunFiles, codes: ExitCod
                     subsystem, prefix = HOLD_RECORD
                     if record.subsystem == subsystem and record.message.startswith(prefix):
                         held = True
+                        hold_record = record
                 if proc.poll() is not None:
                     break  # QEMU exited by itself: its status decides the outcome
                 exit_byte = _exit_byte(files.exit_code) if inspect else None
@@ -270,7 +278,7 @@ def _run(config: BootConfig, command: list[str], files: RunFiles, codes: ExitCod
                     # The guest is halted with interrupts off and will never exit by
                     # itself (even if "hold" came from the image's own cmdline.txt):
                     # inspect it, then quit.
-                    monitor = _query_monitor(files.qmp, config.monitor_commands)
+                    monitor = _query_monitor(files.qmp, config.monitor_commands, hold_record)
                     _stop(proc, QUIT_GRACE)
                     outcome = "held"
                     break
