@@ -339,6 +339,25 @@ def sparse_gigabyte_costs_what_it_touched(seen: Seen) -> None:
     assert all(e.fields["balanced"] == "yes" for e in seen.lines("user", "exit"))
 
 
+def fork_cow_copies_what_each_side_wrote(seen: Seen) -> None:
+    """What the text points at in fork-cow: a fork line, four copies by the
+    child and two by the parent in the mmap region, the child's exit still
+    sharing 11 pages, then the parent's write to page 10 taken over."""
+    start = [r for r in seen.lines("user", "start") if r.fields["name"] == "fork-cow"][0]
+    parent = start.fields["pid"]
+    fork = [r for r in seen.lines("cow", "fork") if r.fields["pid"] == parent][0]
+    child = fork.fields["child"]
+    base = int_field([r for r in seen.lines("vm", "mmap") if r.fields["pid"] == parent][0], "start")
+    in_region = lambda r: base <= int_field(r, "va") < base + 16 * 4096  # noqa: E731
+    copied = {pid: [r for r in seen.lines("cow", "copied") if r.fields["pid"] == pid and in_region(r)]
+              for pid in (parent, child)}
+    assert (len(copied[child]), len(copied[parent])) == (4, 2)
+    exit_ = [r for r in seen.lines("user", "exit") if r.fields["pid"] == child][0]
+    assert int_field(exit_, "still-shared") == 11
+    taken = [r for r in seen.lines("cow", "taken-over") if r.fields["pid"] == parent and in_region(r)]
+    assert [int_field(r, "va") for r in taken] == [base + 10 * 4096]
+
+
 def first_programs_regions_listed(seen: Seen) -> None:
     """kvmas at the first program's usage line: exec-data's regions as the log
     listed them, the mmap region included, and what first touches mapped."""
@@ -421,6 +440,7 @@ TRY_IT: dict[str, TryIt] = {
     "make run CH=13-demand-paging": TryIt("13-demand-paging", sparse_gigabyte_costs_what_it_touched),
     "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
         ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
+    "make run CH=14-copy-on-write": TryIt("14-copy-on-write", fork_cow_copies_what_each_side_wrote),
     "make debug CH=13-demand-paging": TryIt("13-demand-paging", first_programs_regions_listed, gdb=[
         ("", "break mm::log_usage"), ("", "continue"), ("regions", "kvmas &m")]),
 }
