@@ -55,7 +55,10 @@ PROGRAMS = {
     "kernel-pointer": ("killed", "bad-user-pointer"),
     "wild-pointer": ("killed", "user-pointer-fault"),
     "wild-length": ("killed", "bad-user-pointer"),
+    "wrong-args": ("exit", None),
 }
+# wrong-args.cpp's refusals, in order: (call, field, returns).
+WRONG_ARGS = [("write", "fd", -9), ("write", "count", -22), ("syscall", "number", -38)]
 # An ELF for another machine (e_machine 3, i386), to be refused by name.
 BROKEN_ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x03\x00" + b"\0" * 44
 
@@ -151,7 +154,7 @@ def test_the_kernel_reaches_ready_and_only_programs_were_stopped(boot, request):
     result = request.getfixturevalue(boot)
     assert result.records[-1].subsystem == "kernel" and result.records[-1].event == "ready"
     noisy = [r for r in result.records if r.level in ("WARN", "ERROR", "PANIC")]
-    expected = {("user", "killed"), ("user", "rejected"), ("test", "sysret rip damaged on request")}
+    expected = {("user", "killed"), ("user", "rejected"), ("user", "refused"), ("test", "sysret rip damaged on request")}
     assert all(r.level == "WARN" and (r.subsystem, r.event) in expected for r in noisy), [str(r) for r in noisy]
 
 
@@ -172,6 +175,20 @@ def test_every_program_ends_as_its_source_says(boot, request):
     summary = only(result, "user", "all programs done")
     exited = sum(end == "exit" for end, _ in expected_programs(boot).values())
     assert int_field(summary, "exited") == exited and int_field(summary, "killed") == len(PROGRAMS) - exited
+
+
+def test_wrong_arguments_come_back_as_the_errors_the_program_expected(finished):
+    """Refused, not killed: each refusal names its field and returns -errno,
+    and the program, which checks each, exits 0 and says so."""
+    p = by_program(finished)["wrong-args"]
+    refused = [r for r in p["records"] if r.event == "refused"]
+    assert [(r.fields["call"], r.fields["field"], int(r.fields["returns"])) for r in refused] == WRONG_ARGS
+    assert [int_field(r, "value") for r in refused] == [2, 300, 99]
+    assert all(r.fields["rule"] for r in refused)
+    assert int_field(p["exit"], "code") == 0
+    assert any(r.event == "write" and r.fields["text"].startswith("wrong-args: every refusal") for r in p["records"])
+    # Only this program was refused anything.
+    assert all(r.fields["name"] == "wrong-args" for r in finished.records_for("user") if r.event == "refused")
 
 
 def test_sysret_to_a_non_canonical_rip_ends_the_program_not_the_kernel(without_smap):

@@ -322,7 +322,7 @@ def bitmap_at_8g(seen: Seen) -> None:
 
 def every_program_ends_and_gives_its_frames_back(seen: Seen) -> None:
     exits = seen.lines("user", "exit")
-    assert len(exits) == len(seen.lines("user", "start")) == 9
+    assert len(exits) == len(seen.lines("user", "start")) == 10
     assert [e for e in exits if e.fields["name"] == "hello"][0].fields["end"] == "exit"
     assert all(int_field(e, "used-before") == int_field(e, "used-after") for e in exits)
     assert len(seen.lines("user", "killed")) == 8

@@ -15,4 +15,4 @@ CHAPTER_NEW_RUNTIME := user_mode
 CHAPTER_HOST_TESTS := user_space_test
 # The programs on its disk image, \user\NAME.elf (chapters/12-user-space/user/NAME.cpp, mk/user.mk).
 CHAPTER_USER_PROGRAMS := hello null-read read-kernel write-text exec-stack privileged kernel-pointer wild-pointer \
-    wild-length
+    wild-length wrong-args
