@@ -261,18 +261,35 @@ UserOutcome enter_user(uint64_t entry, uint64_t stack_top) {
     first.rip = entry;
     first.rsp = stack_top;
     first.rflags = 0x2;  // IF off (this kernel takes no interrupts); bit 1 is always 1
+    static const FpuState initial = initial_fpu_state();
+    load_fpu(initial);  // no x87 or SSE register of the program before
     return resume_user(first, 0);
 }
 
 UserOutcome resume_user(const SyscallFrame& registers, int64_t result) {
     KASSERT(!g_running && g_syscall_handler != nullptr);
-    // SYSRET's RIP must be canonical (the hazard below); the stack must be the program's.
-    KASSERT(registers.rip < kLowerHalfEnd - 4096 && registers.rsp < kLowerHalfEnd);
+    if (registers.rip >= kLowerHalfEnd) {  // the SYSRET hazard, as user_syscall_dispatch refuses it
+        klog::warn("user").msg("killed").kv("rule", "sysret-non-canonical-rip").kv("rip", klog::hex(registers.rip))
+            .kv("why", "SYSRET to a non-canonical RIP faults in ring 0, on the program's stack");
+        return {UserEnd::kKilled, -1};
+    }
     g_running = true;
     user_mode_enter(&registers, uint64_t(result), tss_rsp0_slot());
     g_running = false;
     return g_outcome;
 }
+
+FpuState initial_fpu_state() {
+    FpuState state{};
+    state.image[0] = 0x7F;  // FCW 0x037F: every x87 exception masked, 64-bit precision, round to nearest
+    state.image[1] = 0x03;
+    state.image[24] = 0x80;  // MXCSR 0x1F80: every SSE exception masked, round to nearest
+    state.image[25] = 0x1F;
+    return state;
+}
+
+void save_fpu(FpuState& state) { asm volatile("fxsave64 %0" : "=m"(state)); }
+void load_fpu(const FpuState& state) { asm volatile("fxrstor64 %0" : : "m"(state)); }
 
 void leave_user(UserOutcome outcome) {
     KASSERT(g_running);

@@ -73,14 +73,32 @@ struct UserOutcome {
 // process's tables already in CR3, until leave_user() or suspend_user().
 // While it runs, the kernel stack below this call is where its system calls
 // and its exceptions land (TSS.RSP0). Interrupts stay off: this kernel takes
-// none.
+// none. It starts with every register zero, x87 and SSE ones included
+// (load_fpu(initial_fpu_state())), so nothing of the last program's leaks.
 UserOutcome enter_user(uint64_t entry, uint64_t stack_top);
 
-// Runs a program again from where suspend_user() left it: every register as
-// `registers` holds it (the ones SYSCALL saved), RAX = `result`, as if its
-// system call had just returned. One path with enter_user(), which resumes a
-// program that has not run yet: zeroes, its entry and its stack.
+// Runs a program again from where suspend_user() left it: every general
+// register as `registers` holds it (the ones SYSCALL saved), RAX = `result`,
+// as if its system call had just returned. One path with enter_user(), which
+// resumes a program that has not run yet: zeroes, its entry and its stack.
+// A saved RIP that is not a canonical lower-half address (only a kernel bug
+// or a test hook can make one) is not returned to: the program is killed, by
+// the rule user_syscall_dispatch keeps (the SYSRET hazard).
 UserOutcome resume_user(const SyscallFrame& registers, int64_t result);
+
+// A program's x87, MMX and SSE registers, as FXSAVE stores them (SDM Vol. 1,
+// 10.5.1, the 512-byte FXSAVE area). The kernel itself never touches them
+// (it is built with -mgeneral-regs-only), so a program's state stays in the
+// CPU through its system calls and faults; only a switch to another program
+// must save it and load the next one's (chapter 14's scheduler).
+struct alignas(16) FpuState {
+    uint8_t image[512];
+};
+// The state FNINIT and a reset give: FCW 0x037F, MXCSR 0x1F80, every data
+// register zero.
+FpuState initial_fpu_state();
+void save_fpu(FpuState& state);        // FXSAVE64
+void load_fpu(const FpuState& state);  // FXRSTOR64
 
 // Ends the running program and returns from enter_user() with `outcome`,
 // from a system call or from a trap handler; whatever stack it is called on

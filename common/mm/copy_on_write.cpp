@@ -61,6 +61,9 @@ uint64_t WriteProtectFlush::flush() {
     KASSERT(pending());
     TlbInvalidator* tlb = tlb_;
     tlb_ = nullptr;
+    if (pages_ == 0) return 0;  // nothing became read-only: no writable translation can be stale
+    // Every copy-on-write leaf: the ones this clone write-protected, and any
+    // an earlier fork did (read-only in the TLB already, so a harmless extra).
     uint64_t invalidated = 0;
     (void)for_each_user_leaf(*memory_, pml4_, [&](VirtAddr page, PageTableEntry& leaf) {
         if (leaf.raw() & user_flags::kCopyOnWrite) {

@@ -62,7 +62,9 @@ inline constexpr uint64_t kCopyOnWrite = 1ull << 10;
 // The parent's leaves the clone write-protected, still to be invalidated in
 // its TLB: a TlbFlush for many pages. flush() invalidates every
 // copy-on-write leaf of the parent (INVLPG each: the parent is the running
-// address space, fork being its system call); ignore() says the parent is not
+// address space, fork being its system call) — the ones this clone made
+// read-only, and any an earlier fork did, a harmless superset — or nothing
+// when the clone write-protected nothing; ignore() says the parent is not
 // loaded, so a CR3 load will drop its translations anyway. Its destructor
 // asserts one of the two was called, like TlbFlush's. Flush before the
 // parent runs again.

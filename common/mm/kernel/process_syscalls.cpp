@@ -53,10 +53,12 @@ int64_t sys_fork(Task& parent, const kernel::SyscallFrame& frame) {
     // translation would write the frame the child now shares.
     const uint64_t invlpg = clone.flush.flush();
     child->registers = frame;  // the child resumes from this same call ...
-    child->result = 0;         // ... and it returns 0 there
+    child->result = 0;         // ... and it returns 0 there,
+    kernel::save_fpu(child->fpu);  // with the parent's x87/SSE registers, still in the CPU
     klog::info("cow").msg("fork").kv("pid", parent.process.pid).kv("name", parent.process.name)
         .kv("child", child->process.pid).kv("cow", clone.copy_on_write).kv("shared-read-only", clone.shared_read_only)
-        .kv("borrowed", clone.borrowed).kv("child-tables", clone.child_tables).kv("invlpg", invlpg)
+        .kv("borrowed", clone.borrowed).kv("child-tables", clone.child_tables)
+        .kv("write-protected", clone.flush.pages()).kv("invlpg", invlpg)
         .kv("child-pml4", klog::hex(child->space.pml4())).kv("references", counts.references());
     log_cow_audit("fork");
     return int64_t(child->process.pid);

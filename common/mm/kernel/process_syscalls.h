@@ -7,7 +7,7 @@
 //           registers of this very call, and returns 0 from it; the parent
 //           gets the child's pid. The parent's leaves that became read-only
 //           are invalidated before it runs on (the clone's WriteProtectFlush):
-//       [INFO  cow] fork pid=… child=… cow=… shared-read-only=… borrowed=… child-tables=… invlpg=… references=…
+//       [INFO  cow] fork pid=… child=… cow=… shared-read-only=… borrowed=… child-tables=… write-protected=… invlpg=… …
 //           A clone that runs out of frames undoes everything and returns
 //           -ENOMEM, naming what it refused and showing nothing changed:
 //       [WARN  cow] fork refused pid=… reason=out-of-frames rule="…" at=0x… used-before=… used-after=… references-before=… references-after=… returns=-12

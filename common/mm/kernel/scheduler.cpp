@@ -48,6 +48,7 @@ Task* new_task(const char (&name)[32], uint64_t parent, FrameSource& table_frame
 
 void free_task(Task& task) {
     KASSERT(&task != g_current);
+    KASSERT(task.space.pml4().value() == 0);  // its tables went back first (or were never made)
     for (size_t i = 0; i < kMaxTasks; ++i) {
         if (g_tasks[i] != &task) continue;
         task.~Task();
@@ -106,7 +107,9 @@ void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task) {
             t->result = t->finish(*t);
             t->finish = nullptr;
         }
+        kernel::load_fpu(t->fpu);
         const kernel::UserOutcome outcome = kernel::resume_user(t->registers, t->result);
+        kernel::save_fpu(t->fpu);  // what it left in the x87/SSE registers, for its next turn
         x86::write_cr3(kernel_space.pml4().value());
         kernel::screen_shares_kernel_half(0);
         set_current_memory(nullptr);
