@@ -2,8 +2,10 @@
 // reference counts rule by rule, a copy-on-write fork with writes on both
 // sides (pages copied == writes to shared pages, unwritten pages one frame in
 // both tables, every count back to 0 and every frame back after both exit),
-// running out of frames at every step of a clone (nothing changed), the write
-// fault's three answers, and the audit catching each planted mistake.
+// CountedFrames, the owner chapter 13's first touch, munmap, mprotect and exit
+// go through (a frame back only at its last release, never writable while
+// shared), running out of frames at every step of a clone (nothing changed),
+// the write fault's three answers, and the audit catching each planted mistake.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -393,6 +395,230 @@ TEST(CopyOnWrite, MunmapAndMprotectOfASharedPageGoThroughTheCounts) {
     EXPECT_FALSE(w.frames.in_use(shared));
     EXPECT_EQ(w.counts.count(shared), 0u);
     EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+}
+
+// ---------------------------------------------------------------------------
+// CountedFrames: the owner of the frames chapter 14 gives its processes
+// (chapter 13's ProcessFrames seam: first touch, munmap, mprotect, exit)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// A process whose pages come through the owner, as chapter 13's first touch
+// maps them: borrowed text, counted rodata, `pages` data pages.
+PhysAddr build_through(CowWorld& w, mm::CountedFrames& owner, Process& p, unsigned pages) {
+    EXPECT_EQ(p.space.create(w.kernel), mm::UserMapStatus::kOk);
+    const PhysAddr text = w.frames.alloc_frame().frame();
+    EXPECT_EQ(owner.map_fresh(p.space, kText, text, user_flags::kText | user_flags::kBorrowed), mm::UserMapStatus::kOk);
+    auto fresh = [&](VirtAddr va, uint64_t flags, uint64_t value) {
+        const PhysAddr frame = w.frames.alloc_frame().frame();
+        w.write_frame(frame, value);
+        EXPECT_EQ(owner.map_fresh(p.space, va, frame, flags), mm::UserMapStatus::kOk) << std::hex << va.value();
+    };
+    fresh(kRodata, user_flags::kRodata, 0xdead);
+    for (unsigned i = 0; i < pages; ++i) fresh(data_page(i), user_flags::kData, parent_value(i));
+    return text;
+}
+
+// Every frame a process's leaves map.
+std::set<uint64_t> leaf_frames(CowWorld& w, Process& p) {
+    std::set<uint64_t> out;
+    for (const auto& [va, raw] : w.leaves(p.space)) out.insert(mm::PageTableEntry::from_raw(raw).address().value());
+    return out;
+}
+
+}  // namespace
+
+TEST(CountedFrames, MapFreshClaimsAndARefusedMapLeavesTheCountAsItWas) {
+    CowWorld w;
+    mm::CountedFrames owner(w.memory, w.counts, w.frames);
+    Process p(w);
+    ASSERT_EQ(p.space.create(w.kernel), mm::UserMapStatus::kOk);
+    const PhysAddr first = w.frames.alloc_frame().frame();
+    const PhysAddr second = w.frames.alloc_frame().frame();
+    ASSERT_EQ(owner.map_fresh(p.space, kData, first, user_flags::kData), mm::UserMapStatus::kOk);
+    EXPECT_EQ(w.counts.count(first), 1u);  // claimed: 0 -> 1
+    EXPECT_EQ(w.counts.references(), 1u);
+    ASSERT_NE(w.leaf(p.space, kData), nullptr);
+    EXPECT_EQ(w.leaf(p.space, kData)->address(), first);
+
+    // Each refusal of the map leaves the new frame's count at 0 and the
+    // mapped one's at 1: the frame is still the caller's to give back.
+    EXPECT_EQ(owner.map_fresh(p.space, kData, second, user_flags::kData), mm::UserMapStatus::kAlreadyMapped);
+    EXPECT_EQ(owner.map_fresh(p.space, data_page(1), second, user_flags::kData & ~x86::pte::kNoExecute),
+              mm::UserMapStatus::kWritableExecutable);
+    EXPECT_EQ(owner.map_fresh(p.space, VirtAddr(0x1000), second, user_flags::kData), mm::UserMapStatus::kBelowUserLowest);
+    w.frames.set_limit(0);  // 1 GiB up: a new PD and PT, and no frame for them
+    EXPECT_EQ(owner.map_fresh(p.space, VirtAddr(0x4000'0000), second, user_flags::kData),
+              mm::UserMapStatus::kOutOfTableFrames);
+    w.frames.unlimit();
+    EXPECT_EQ(w.counts.count(second), 0u);
+    EXPECT_EQ(w.counts.count(first), 1u);
+    EXPECT_EQ(w.counts.references(), 1u);
+    EXPECT_EQ(w.leaf(p.space, kData)->address(), first);
+    EXPECT_EQ(w.leaf(p.space, data_page(1)), nullptr);
+    EXPECT_EQ(owner.count_refused(), 0u);  // refused by the tables, not by the counts
+
+    // A "fresh" frame the counts already hold: the allocator and the counts
+    // disagree. Refused, counted as such, nothing mapped, the count unchanged.
+    EXPECT_EQ(owner.map_fresh(p.space, data_page(1), first, user_flags::kData), mm::UserMapStatus::kAlreadyMapped);
+    EXPECT_EQ(owner.count_refused(), 1u);
+    EXPECT_EQ(w.counts.count(first), 1u);
+    EXPECT_EQ(w.leaf(p.space, data_page(1)), nullptr);
+
+    // Borrowed text is mapped without a count.
+    const PhysAddr text = w.frames.alloc_frame().frame();
+    EXPECT_EQ(owner.map_fresh(p.space, kText, text, user_flags::kText | user_flags::kBorrowed), mm::UserMapStatus::kOk);
+    EXPECT_EQ(w.counts.count(text), 0u);
+    EXPECT_EQ(w.counts.references(), 1u);
+    EXPECT_TRUE(w.leaf(p.space, kText)->raw() & user_flags::kBorrowed);
+    EXPECT_EQ(owner.count_refused(), 1u);
+}
+
+TEST(CountedFrames, ProtectFlagsKeepASharedFrameReadOnlyAndCopyOnWriteAndMakeAnUnsharedOneWritable) {
+    CowWorld w;
+    mm::CountedFrames owner(w.memory, w.counts, w.frames);
+    Process parent(w), child(w);
+    (void)build_through(w, owner, parent, 2);
+    mm::CloneResult clone = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_TRUE(clone.ok());
+    clone.flush.flush();
+    namespace pte = x86::pte;
+    const uint64_t read_only_cow = (user_flags::kData & ~pte::kWritable) | user_flags::kCopyOnWrite;
+
+    // Shared (count 2): mprotect(RW) keeps it read-only and copy-on-write,
+    // with the other rights it asked for.
+    const mm::PageTableEntry shared = *w.leaf(parent.space, data_page(0));
+    ASSERT_EQ(w.counts.count(shared.address()), 2u);
+    EXPECT_EQ(owner.protect_flags(shared, user_flags::kData), read_only_cow);
+    // Applied, the first write still copies, and the child still reads the old value.
+    parent.space.protect_page(data_page(0), owner.protect_flags(shared, user_flags::kData), w.tlb).flush();
+    bool written = false;
+    EXPECT_EQ(w.write(parent.space, data_page(0), 0xB000, &written), CowWriteOutcome::kCopied);
+    EXPECT_TRUE(written);
+    EXPECT_EQ(w.read(child.space, data_page(0)), parent_value(0));
+    EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+
+    // Count 1 (the parent copied away from it): what was asked, writable, the bit gone.
+    const mm::PageTableEntry alone = *w.leaf(child.space, data_page(0));
+    ASSERT_EQ(w.counts.count(alone.address()), 1u);
+    ASSERT_TRUE(alone.raw() & user_flags::kCopyOnWrite);
+    EXPECT_EQ(owner.protect_flags(alone, user_flags::kData), user_flags::kData);
+    // Asking for read-only, shared or not: read-only, and no longer copy-on-write.
+    const mm::PageTableEntry still_shared = *w.leaf(child.space, data_page(1));
+    ASSERT_EQ(w.counts.count(still_shared.address()), 2u);
+    EXPECT_EQ(owner.protect_flags(still_shared, user_flags::kRodata), user_flags::kRodata);
+    EXPECT_EQ(owner.protect_flags(alone, user_flags::kRodata), user_flags::kRodata);
+    // A borrowed leaf is never counted: what was asked, without the bit.
+    const mm::PageTableEntry text = *w.leaf(child.space, kText);
+    EXPECT_EQ(owner.protect_flags(text, user_flags::kRodata | user_flags::kCopyOnWrite), user_flags::kRodata);
+}
+
+TEST(CountedFrames, ReleaseGivesAFrameBackOnlyAtItsLastRelease) {
+    CowWorld w;
+    mm::CountedFrames owner(w.memory, w.counts, w.frames);
+    Process parent(w), child(w);
+    const PhysAddr text = build_through(w, owner, parent, 2);
+    mm::CloneResult clone = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_TRUE(clone.ok());
+    clone.flush.flush();
+    const PhysAddr page0 = w.leaf(parent.space, data_page(0))->address();
+    const PhysAddr page1 = w.leaf(parent.space, data_page(1))->address();
+    auto unmap = [&](Process& who, VirtAddr va, mm::ReleasedFrames& out) {
+        mm::UnmappedPage page;
+        who.space.unmap_page(va, w.tlb, &page).flush();
+        owner.release(who.space, page, out);
+    };
+
+    // The child lets go of page 0 first: the parent still maps it.
+    mm::ReleasedFrames out;
+    unmap(child, data_page(0), out);
+    EXPECT_EQ(out.pages, 0u);
+    EXPECT_EQ(out.tables, 0u);  // page 1 keeps the child's page table
+    EXPECT_EQ(owner.still_shared(), 1u);
+    EXPECT_TRUE(w.frames.in_use(page0));
+    EXPECT_EQ(w.counts.count(page0), 1u);
+    EXPECT_EQ(w.read(parent.space, data_page(0)), parent_value(0));
+    EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+
+    // The parent's is the last release: the frame goes back.
+    unmap(parent, data_page(0), out);
+    EXPECT_EQ(out.pages, 1u);
+    EXPECT_EQ(owner.still_shared(), 1u);
+    EXPECT_FALSE(w.frames.in_use(page0));
+    EXPECT_EQ(w.counts.count(page0), 0u);
+
+    // The child's last data page: still shared, but its page table emptied and goes back.
+    unmap(child, data_page(1), out);
+    EXPECT_EQ(out.pages, 1u);
+    EXPECT_EQ(out.tables, 1u);
+    EXPECT_EQ(owner.still_shared(), 2u);
+    EXPECT_TRUE(w.frames.in_use(page1));
+    EXPECT_EQ(w.counts.count(page1), 1u);
+
+    // Borrowed text: unmapped and kept, never counted, never shared.
+    unmap(child, kText, out);
+    EXPECT_EQ(out.borrowed, 1u);
+    EXPECT_EQ(out.pages, 1u);
+    EXPECT_EQ(owner.still_shared(), 2u);
+    EXPECT_TRUE(w.frames.in_use(text));
+    EXPECT_EQ(out.refused, 0u);
+    EXPECT_EQ(owner.count_refused(), 0u);
+    EXPECT_TRUE(audit(w, {&parent, &child}).ok());
+}
+
+TEST(CountedFrames, ReleaseAllAfterACloneReturnsExactlyTheFramesNobodyElseMaps) {
+    constexpr unsigned kPages = 6;
+    CowWorld w;
+    const size_t free_at_start = w.frames.free_count();
+    mm::CountedFrames owner(w.memory, w.counts, w.frames);
+    Process parent(w), child(w);
+    const PhysAddr text = build_through(w, owner, parent, kPages);
+    mm::CloneResult clone = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_TRUE(clone.ok());
+    clone.flush.flush();
+    // The child copies pages 0 and 1; the parent copies page 2 away from the child.
+    bool written = false;
+    for (unsigned i : {0u, 1u}) ASSERT_EQ(w.write(child.space, data_page(i), 0xC000 + i, &written), CowWriteOutcome::kCopied);
+    ASSERT_EQ(w.write(parent.space, data_page(2), 0xB002, &written), CowWriteOutcome::kCopied);
+
+    // What the child alone maps: its two copies, and page 2's first frame.
+    const std::set<uint64_t> parents = leaf_frames(w, parent), childs = leaf_frames(w, child);
+    std::set<uint64_t> only_child;
+    for (uint64_t f : childs)
+        if (!parents.count(f)) only_child.insert(f);
+    ASSERT_EQ(only_child.size(), 3u);
+    const size_t free_before = w.frames.free_count();
+
+    const mm::ReleasedFrames gone = owner.release_all(child.space);
+    EXPECT_EQ(gone.pages, only_child.size());
+    EXPECT_EQ(gone.tables, clone.child_tables);
+    EXPECT_EQ(gone.borrowed, 1u);
+    EXPECT_EQ(gone.refused, 0u);
+    EXPECT_EQ(owner.still_shared(), kPages - 3 + 1);  // pages 3-5 and rodata
+    EXPECT_EQ(owner.count_refused(), 0u);
+    EXPECT_EQ(w.frames.free_count(), free_before + gone.pages + gone.tables);
+    for (uint64_t f : childs) {
+        const bool kept = parents.count(f) != 0;
+        EXPECT_EQ(w.frames.in_use(PhysAddr(f)), kept) << std::hex << f;  // exactly the frames nobody else maps went back
+        if (kept && f != text.value()) {
+            EXPECT_EQ(w.counts.count(PhysAddr(f)), 1u) << std::hex << f;
+        }
+    }
+    EXPECT_EQ(w.read(parent.space, data_page(0)), parent_value(0));
+    EXPECT_EQ(w.read(parent.space, data_page(2)), 0xB002u);
+    EXPECT_TRUE(audit(w, {&parent}).ok());
+
+    // The parent is the last: every frame it maps goes back, and every count is 0.
+    const mm::ReleasedFrames last = owner.release_all(parent.space);
+    EXPECT_EQ(last.pages, kPages + 1);
+    EXPECT_EQ(owner.still_shared(), kPages - 3 + 1);
+    EXPECT_EQ(w.counts.references(), 0u);
+    EXPECT_EQ(w.counts.frames_held(), 0u);
+    EXPECT_TRUE(w.frames.in_use(text));  // borrowed: never the processes' to return
+    EXPECT_TRUE(w.frames.return_frame(text));
+    EXPECT_TRUE(w.frames.return_frame(w.kernel));
+    EXPECT_EQ(w.frames.free_count(), free_at_start + 1);  // the kernel PML4 was taken after the start
 }
 
 // ---------------------------------------------------------------------------
