@@ -72,6 +72,7 @@ uint64_t WriteProtectFlush::flush() {
     return invalidated;
 }
 
+// lab:begin clone-address-space
 CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& child, PhysAddr kernel_pml4,
                                 PhysicalMemoryAccess& memory, FrameRefCounts& counts, FrameSink& sink,
                                 TlbInvalidator& tlb) {
@@ -135,5 +136,6 @@ CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& chil
     result.flush = WriteProtectFlush(memory, parent.pml4(), tlb, write_protected);
     return result;
 }
+// lab:end clone-address-space
 
 }  // namespace mm

@@ -8,6 +8,8 @@
 // the write fault's three answers, and the audit catching each planted mistake.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <set>
 
 #include "cow_world.h"
@@ -723,6 +725,261 @@ TEST(CowWriteFault, ReadOnlyAndUnmappedPagesAreNotCopyOnWriteAndRunningOutChange
     flush.flush();
     EXPECT_EQ(w.tlb.pages, std::vector<uint64_t>{data_page(1).value()});
     EXPECT_STREQ(mm::name(CowWriteOutcome::kTakenOver), "taken-over");
+}
+
+// ---------------------------------------------------------------------------
+// The write fault alone, over pages shared by hand (no clone), and the clone
+// alone (no write fault): chapter 14's lab grades each piece by one of these
+// suites, so a mistake in one piece fails only its own tests.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr uint64_t kCowData = (user_flags::kData & ~x86::pte::kWritable) | user_flags::kCopyOnWrite;
+
+uint64_t pattern(uint64_t fill, unsigned word) { return fill * 0x1'0000'0000ull + word * 8 + 1; }
+
+// One frame, every word of it `fill`'s pattern, mapped read-only and
+// copy-on-write at `va` in each of `sharers` (created already) and counted
+// once per leaf: what a clone leaves behind, without running one.
+PhysAddr share_by_hand(CowWorld& w, std::initializer_list<Process*> sharers, VirtAddr va, uint64_t fill) {
+    const PhysAddr frame = w.frames.alloc_frame().frame();
+    mm::PageTable& t = *w.memory.table_at(frame);
+    for (unsigned i = 0; i < 512; ++i) t.entries[i] = mm::PageTableEntry::from_raw(pattern(fill, i));
+    bool first = true;
+    for (Process* p : sharers) {
+        if (first) {
+            EXPECT_TRUE(map_counted_page(p->space, va, frame, kCowData, w.counts).ok());
+        } else {
+            EXPECT_TRUE(w.counts.share(frame).ok());
+            EXPECT_EQ(p->space.map_page(va, frame, kCowData), mm::UserMapStatus::kOk);
+        }
+        first = false;
+    }
+    return frame;
+}
+
+bool holds_pattern(CowWorld& w, PhysAddr frame, uint64_t fill) {
+    const mm::PageTable& t = *w.memory.table_at(frame);
+    for (unsigned i = 0; i < 512; ++i)
+        if (t.entries[i].raw() != pattern(fill, i)) return false;
+    return true;
+}
+
+// The fault at `address` in `p`, its flush taken and done.
+CowWriteOutcome fault(CowWorld& w, Process& p, VirtAddr address) {
+    mm::CowWriteResult r = mm::resolve_cow_write(p.space, address, w.memory, w.counts, w.frames, w.tlb);
+    if (r.leaf_changed()) r.take_flush().flush();
+    return r.outcome();
+}
+
+}  // namespace
+
+TEST(ResolveCowWrite, AWriteToASharedPageCopiesItAndTheOtherSideKeepsTheOldFrame) {
+    CowWorld w;
+    Process a(w), b(w);
+    ASSERT_EQ(a.space.create(w.kernel), mm::UserMapStatus::kOk);
+    ASSERT_EQ(b.space.create(w.kernel), mm::UserMapStatus::kOk);
+    const PhysAddr shared = share_by_hand(w, {&a, &b}, kData, 7);
+    // The CPU has set A and D on a's leaf: a copy starts without them.
+    mm::PageTableEntry* a_leaf = mm::user_leaf(w.memory, a.space.pml4(), kData);
+    *a_leaf = mm::PageTableEntry::from_raw(a_leaf->raw() | x86::pte::kAccessed | x86::pte::kDirty);
+    const uint64_t b_before = w.leaf(b.space, kData)->raw();
+    const size_t free_before = w.frames.free_count();
+    const uint64_t references = w.counts.references();
+
+    mm::CowWriteResult r = mm::resolve_cow_write(a.space, kData + 0x7f8, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_EQ(r.outcome(), CowWriteOutcome::kCopied) << "count 2: someone else maps the frame, so the writer copies";
+    EXPECT_TRUE(r.leaf_changed());
+    EXPECT_EQ(r.from(), shared);
+    EXPECT_NE(r.to(), shared);
+    EXPECT_EQ(w.frames.free_count(), free_before - 1);  // one fresh frame, from the one FrameSource
+    EXPECT_TRUE(holds_pattern(w, r.to(), 7)) << "the copy holds all 4 KiB of the shared page";
+    EXPECT_TRUE(holds_pattern(w, shared, 7)) << "the shared frame is left as it was";
+    // The writer's leaf: the new frame, writable, copy-on-write no more, the
+    // rest of its rights kept, A and D cleared.
+    const mm::PageTableEntry mine = *w.leaf(a.space, kData);
+    EXPECT_EQ(mine.address(), r.to());
+    EXPECT_EQ(mine.raw() & ~x86::pte::kAddressMask, user_flags::kData) << std::hex << mine.raw();
+    // The other side: untouched, still read-only and copy-on-write over the old frame.
+    EXPECT_EQ(w.leaf(b.space, kData)->raw(), b_before);
+    // Counts: the old frame one fewer (b still maps it), the new one claimed.
+    EXPECT_EQ(w.counts.count(shared), 1u);
+    EXPECT_EQ(w.counts.count(r.to()), 1u);
+    EXPECT_EQ(w.counts.references(), references);
+    // The changed leaf's flush: the page, once.
+    w.tlb.pages.clear();
+    mm::TlbFlush flush = r.take_flush();
+    EXPECT_EQ(flush.page(), kData);
+    flush.flush();
+    EXPECT_EQ(w.tlb.pages, std::vector<uint64_t>{kData.value()});
+}
+
+TEST(ResolveCowWrite, TheLastReferenceIsTakenOverWithoutACopy) {
+    CowWorld w;
+    Process a(w), b(w);
+    ASSERT_EQ(a.space.create(w.kernel), mm::UserMapStatus::kOk);
+    ASSERT_EQ(b.space.create(w.kernel), mm::UserMapStatus::kOk);
+    const PhysAddr shared = share_by_hand(w, {&a, &b}, kData, 9);
+    ASSERT_EQ(fault(w, a, kData), CowWriteOutcome::kCopied);
+    // b is now the frame's only mapping: its write takes it over, no frame spent.
+    const size_t free_before = w.frames.free_count();
+    w.frames.set_limit(0);  // a copy would be refused: the take-over needs none
+    w.tlb.pages.clear();
+    mm::CowWriteResult r = mm::resolve_cow_write(b.space, kData + 8, w.memory, w.counts, w.frames, w.tlb);
+    w.frames.unlimit();
+    ASSERT_EQ(r.outcome(), CowWriteOutcome::kTakenOver) << "count 1: nobody else maps the frame";
+    EXPECT_EQ(r.from(), shared);
+    EXPECT_EQ(r.to(), shared);
+    mm::TlbFlush flush = r.take_flush();
+    EXPECT_EQ(flush.page(), kData);
+    flush.flush();
+    EXPECT_EQ(w.tlb.pages, std::vector<uint64_t>{kData.value()});
+    EXPECT_EQ(w.frames.free_count(), free_before);
+    const mm::PageTableEntry mine = *w.leaf(b.space, kData);
+    EXPECT_EQ(mine.address(), shared);
+    EXPECT_TRUE(mine.writable());
+    EXPECT_FALSE(mine.raw() & user_flags::kCopyOnWrite);
+    EXPECT_EQ(w.counts.count(shared), 1u);
+    EXPECT_TRUE(holds_pattern(w, shared, 9));
+    // Written now, a second write takes no fault of this kind.
+    EXPECT_EQ(fault(w, b, kData), CowWriteOutcome::kNotCopyOnWrite);
+}
+
+TEST(ResolveCowWrite, NSharersWriteInTurnNMinusOneCopiesThenATakeOver) {
+    CowWorld w;
+    std::vector<std::unique_ptr<Process>> ps;
+    for (int i = 0; i < 4; ++i) {
+        ps.push_back(std::make_unique<Process>(w));
+        ASSERT_EQ(ps.back()->space.create(w.kernel), mm::UserMapStatus::kOk);
+    }
+    const PhysAddr shared = share_by_hand(w, {ps[0].get(), ps[1].get(), ps[2].get(), ps[3].get()}, data_page(3), 3);
+    std::vector<CowWriteOutcome> outcomes;
+    std::set<uint64_t> frames;
+    for (auto& p : ps) {
+        outcomes.push_back(fault(w, *p, data_page(3)));
+        frames.insert(w.leaf(p->space, data_page(3))->address().value());
+        EXPECT_TRUE(holds_pattern(w, w.leaf(p->space, data_page(3))->address(), 3));
+    }
+    EXPECT_EQ(outcomes, (std::vector<CowWriteOutcome>{CowWriteOutcome::kCopied, CowWriteOutcome::kCopied,
+                                                     CowWriteOutcome::kCopied, CowWriteOutcome::kTakenOver}));
+    EXPECT_EQ(frames.size(), 4u);  // each its own frame now, the last the original
+    EXPECT_EQ(w.leaf(ps[3]->space, data_page(3))->address(), shared);
+    for (uint64_t f : frames) EXPECT_EQ(w.counts.count(PhysAddr(f)), 1u) << std::hex << f;
+    EXPECT_EQ(w.counts.references(), 4u);
+}
+
+TEST(ResolveCowWrite, ANonCopyOnWritePageAndRunningOutOfFramesChangeNothing) {
+    CowWorld w;
+    Process a(w), b(w);
+    ASSERT_EQ(a.space.create(w.kernel), mm::UserMapStatus::kOk);
+    ASSERT_EQ(b.space.create(w.kernel), mm::UserMapStatus::kOk);
+    const PhysAddr shared = share_by_hand(w, {&a, &b}, kData, 5);
+    ASSERT_TRUE(w.map_fresh(a.space, kRodata, user_flags::kRodata, 1));  // read-only, not copy-on-write
+    const PhysAddr text = w.frames.alloc_frame().frame();
+    ASSERT_TRUE(map_counted_page(a.space, kText, text, user_flags::kText | user_flags::kBorrowed, w.counts).ok());
+    const auto before = w.leaves(a.space);
+    const uint64_t references = w.counts.references();
+    const size_t free_before = w.frames.free_count();
+    EXPECT_EQ(fault(w, a, kRodata), CowWriteOutcome::kNotCopyOnWrite);  // a real protection fault
+    EXPECT_EQ(fault(w, a, kText), CowWriteOutcome::kNotCopyOnWrite);
+    EXPECT_EQ(fault(w, a, data_page(1)), CowWriteOutcome::kNotCopyOnWrite);  // a table, no leaf
+    EXPECT_EQ(fault(w, a, VirtAddr(0x7000'0000)), CowWriteOutcome::kNotCopyOnWrite);  // no table at all
+    w.frames.set_limit(0);
+    EXPECT_EQ(fault(w, a, kData + 0x10), CowWriteOutcome::kOutOfFrames);  // shared: a copy, and no frame for it
+    w.frames.unlimit();
+    EXPECT_TRUE(w.tlb.pages.empty());
+    EXPECT_EQ(w.leaves(a.space), before);
+    EXPECT_EQ(w.counts.references(), references);
+    EXPECT_EQ(w.counts.count(shared), 2u);
+    EXPECT_EQ(w.frames.free_count(), free_before);
+}
+
+TEST(CloneCopyOnWrite, TheChildMapsTheParentsFramesAndBothAreReadOnlyAndCopyOnWrite) {
+    constexpr unsigned kPages = 5;
+    CowWorld w;
+    Process parent(w), child(w);
+    const PhysAddr text = build_parent(w, parent, kPages);
+    const auto parent_before = w.leaves(parent.space);
+    const size_t free_before = w.frames.free_count();
+    mm::CloneResult clone = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_TRUE(clone.ok()) << mm::describe(clone.status);
+    EXPECT_EQ(clone.copy_on_write, kPages);
+    EXPECT_EQ(clone.shared_read_only, 1u);
+    EXPECT_EQ(clone.borrowed, 1u);
+    EXPECT_EQ(clone.child_tables, 5u);  // PML4, PDPT, PD, two PTs
+    EXPECT_EQ(w.frames.free_count(), free_before - clone.child_tables);  // tables only: no page is copied
+    // The child's upper half is the kernel's.
+    for (unsigned slot = 256; slot < 512; ++slot)
+        ASSERT_EQ(w.memory.table_at(child.space.pml4())->entries[slot].raw(),
+                  w.memory.table_at(w.kernel)->entries[slot].raw()) << slot;
+    // The parent's write-protected leaves are flushed, each once, and no other.
+    EXPECT_EQ(clone.flush.pages(), kPages);
+    EXPECT_TRUE(w.tlb.pages.empty()) << "nothing is invalidated before the flush is asked for";
+    EXPECT_EQ(clone.flush.flush(), kPages);
+    std::vector<uint64_t> invalidated = w.tlb.pages;
+    std::sort(invalidated.begin(), invalidated.end());
+    std::vector<uint64_t> data;
+    for (unsigned i = 0; i < kPages; ++i) data.push_back(data_page(i).value());
+    EXPECT_EQ(invalidated, data);
+
+    const auto p = w.leaves(parent.space), c = w.leaves(child.space);
+    ASSERT_EQ(p.size(), kPages + 2);
+    ASSERT_EQ(c.size(), kPages + 2);
+    for (const auto& [va, raw] : parent_before) {
+        SCOPED_TRACE(testing::Message() << std::hex << va);
+        const mm::PageTableEntry before = mm::PageTableEntry::from_raw(raw);
+        const mm::PageTableEntry pe = mm::PageTableEntry::from_raw(p.at(va)), ce = mm::PageTableEntry::from_raw(c.at(va));
+        EXPECT_EQ(pe.address(), before.address());  // the parent keeps its frames ...
+        EXPECT_EQ(ce.address(), before.address());  // ... and the child maps the same ones
+        const uint64_t rights = raw & ~x86::pte::kAddressMask & ~(x86::pte::kAccessed | x86::pte::kDirty);
+        if (before.writable()) {  // writable: read-only + copy-on-write on both sides
+            EXPECT_EQ(p.at(va) & ~x86::pte::kAddressMask, (rights & ~x86::pte::kWritable) | user_flags::kCopyOnWrite);
+            EXPECT_EQ(c.at(va) & ~x86::pte::kAddressMask, (rights & ~x86::pte::kWritable) | user_flags::kCopyOnWrite);
+        } else {  // read-only and borrowed: shared as they are
+            EXPECT_EQ(p.at(va), raw);
+            EXPECT_EQ(c.at(va) & ~x86::pte::kAddressMask, rights);
+        }
+        EXPECT_EQ(w.counts.count(before.address()), va == kText.value() ? 0u : 2u);
+    }
+    EXPECT_EQ(w.counts.references(), 2 * (kPages + 1));
+    EXPECT_TRUE(w.frames.in_use(text));
+    const mm::CowAudit audited = audit(w, {&parent, &child});
+    EXPECT_TRUE(audited.ok());
+    EXPECT_EQ(audited.copy_on_write, 2 * kPages);
+}
+
+TEST(CloneCopyOnWrite, AForkOfAForkRaisesEachCountAgainAndBothExitsReturnEverything) {
+    CowWorld w;
+    const size_t free_at_start = w.frames.free_count();
+    Process parent(w), child(w), grandchild(w);
+    const PhysAddr text = build_parent(w, parent, 3);
+    mm::CloneResult first = mm::clone_copy_on_write(parent.space, child.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first.flush.flush(), 3u);
+    w.tlb.pages.clear();
+    mm::CloneResult second = mm::clone_copy_on_write(child.space, grandchild.space, w.kernel, w.memory, w.counts, w.frames, w.tlb);
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second.copy_on_write, 3u);  // copy-on-write stays copy-on-write
+    EXPECT_EQ(second.flush.pages(), 0u);  // nothing was writable in the child
+    EXPECT_EQ(second.flush.flush(), 3u);  // its copy-on-write leaves are invalidated all the same
+    for (unsigned i = 0; i < 3; ++i) {
+        const mm::PageTableEntry* g = w.leaf(grandchild.space, data_page(i));
+        ASSERT_NE(g, nullptr);
+        EXPECT_FALSE(g->writable());
+        EXPECT_TRUE(g->raw() & user_flags::kCopyOnWrite);
+        EXPECT_EQ(g->address(), w.leaf(parent.space, data_page(i))->address());
+        EXPECT_EQ(w.counts.count(g->address()), 3u);
+    }
+    EXPECT_TRUE(audit(w, {&parent, &child, &grandchild}).ok());
+    for (Process* p : {&parent, &grandchild, &child}) {
+        const mm::CountedTeardownResult gone = mm::destroy_counted(p->space, w.memory, w.counts, w.frames);
+        EXPECT_EQ(gone.count_refused + gone.frames.refused, 0u);
+    }
+    EXPECT_EQ(w.counts.references(), 0u);
+    EXPECT_TRUE(w.frames.return_frame(text));
+    EXPECT_TRUE(w.frames.return_frame(w.kernel));
+    EXPECT_EQ(w.frames.free_count(), free_at_start + 1);
 }
 
 // ---------------------------------------------------------------------------
