@@ -39,9 +39,23 @@ $(BENCH_MAPPING_COST): $(BENCH_MAPPING_SRCS) $(wildcard common/mm/*.h common/inc
 	$(Q)$(CXX) -std=c++20 -O2 -g -Wall -Wextra -Icommon/include -Icommon -Itests/host \
 	    $(BENCH_MAPPING_SRCS) -o $@
 
+# Fork cost: chapter 14's copy-on-write clone against an eager copy, on the
+# host, the same way (callgrind around the fork only).
+BENCH_FORK_COST := $(BENCH_OUT)/fork_cost
+BENCH_FORK_SRCS := bench/fork_cost.cpp common/mm/copy_on_write.cpp common/mm/cow_write_fault.cpp \
+    common/mm/counted_pages.cpp common/mm/frame_ref_counts.cpp common/mm/bitmap_frame_allocator.cpp \
+    common/mm/boot_frame_allocator.cpp common/mm/memory_ranges.cpp \
+    common/mm/user_address_space.cpp common/mm/user_page_changes.cpp common/mm/user_leaves.cpp \
+    common/mm/page_table_entry.cpp tests/host/host_runtime.cpp
+
+$(BENCH_FORK_COST): $(BENCH_FORK_SRCS) $(wildcard common/mm/*.h common/include/*/*.h) tests/host/fake_physical_memory.h bench/bench.mk | $(BENCH_OUT)/
+	@echo "  HOSTCXX $@"
+	$(Q)$(CXX) -std=c++20 -O2 -g -Wall -Wextra -Icommon/include -Icommon -Itests/host \
+	    $(BENCH_FORK_SRCS) -o $@
+
 .PHONY: bench
 # help: bench        benchmarks as ratios measured in one run (build/bench/results.csv)
-bench: kernels $(BENCH_FLOOR_EFI) $(BENCH_MAPPING_COST)
+bench: kernels $(BENCH_FLOOR_EFI) $(BENCH_MAPPING_COST) $(BENCH_FORK_COST)
 	$(Q)$(PYTHON) bench/run.py $(if $(filter 1,$(BENCH_FULL)),--full) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
 	    $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 

@@ -439,3 +439,70 @@ def sparse_cost(records: Sequence[LogRecord], program: str = "sparse") -> Sparse
     pages = int_field(munmap, "pages")
     eager = reserved // 4096 + -(-reserved // (2 << 20)) + -(-reserved // (1 << 30))
     return SparseCost(reserved, pages, pages + int_field(munmap, "tables"), eager)
+
+
+# ---------------------------------------------------------------------------
+# Copy-on-write (chapter 14): a fork, shared against copied
+# ---------------------------------------------------------------------------
+
+#: fork_cost's modes (bench/fork_cost.cpp) and the pages each copies.
+FORK_MODES = ("cow", "cow-write-all", "eager")
+
+
+def fork_result(line: str) -> dict[str, int | str]:
+    """One line of bench/fork_cost, its numbers as ints, checked: the frames a
+    fork took are the child's tables plus the pages it copied, copy-on-write
+    copies nothing at the fork and every page once each page is written, and
+    the child saw every page. A line that breaks one raises ValueError."""
+    fields = parse_kv(line)
+    if fields.get("case") != "fork" or fields.get("mode") not in FORK_MODES:
+        raise ValueError(f"not a fork_cost line: {line!r}")
+    try:
+        result: dict[str, int | str] = {k: (v if k in ("case", "mode") else int(v)) for k, v in fields.items()}
+    except ValueError:
+        raise ValueError(f"a field of {line!r} is not a number") from None
+    pages, copied = result["pages"], result["copied"]
+    if result["frames"] != result["tables"] + copied:
+        raise ValueError(f"frames={result['frames']} is not tables + copied in {line!r}")
+    if copied != (0 if result["mode"] == "cow" else pages) or result["checked"] != pages:
+        raise ValueError(f"mode {result['mode']} copied {copied} and checked {result['checked']} of {pages} pages")
+    return result
+
+
+@dataclass
+class ForkFamilyCost:
+    """What one program's forks cost in a chapter 14 boot, from its log: the
+    frames copy-on-write used (the children's tables, then a frame per page
+    written while shared, in either process), against an eager fork that
+    copies every page the parent owns at the fork (the same tables; borrowed
+    text is shared either way)."""
+
+    forks: int
+    owned: int          #: pages the parents owned at their forks (cow + shared-read-only)
+    tables: int         #: the children's tables
+    copied: int         #: pages copied by write faults, in the whole family
+    taken_over: int     #: write faults that found the last mapping: no copy
+
+    @property
+    def lazy_frames(self) -> int:
+        return self.tables + self.copied
+
+    @property
+    def eager_frames(self) -> int:
+        return self.tables + self.owned
+
+
+def fork_family_cost(records: Sequence[LogRecord], program: str = "fork-cow") -> ForkFamilyCost | None:
+    """From a chapter 14 boot: the program's ``[cow] fork`` lines and its ``[cow] family done`` line."""
+    forks = [r for r in records if r.subsystem == "cow" and r.event == "fork" and r.fields.get("name") == program]
+    done = next((r for r in records if r.subsystem == "cow" and r.event == "family done"
+                 and r.fields.get("name") == program), None)
+    if not forks or done is None:
+        return None
+    return ForkFamilyCost(
+        forks=len(forks),
+        owned=sum(int_field(r, "cow") + int_field(r, "shared-read-only") for r in forks),
+        tables=sum(int_field(r, "child-tables") for r in forks),
+        copied=int_field(done, "copied"),
+        taken_over=int_field(done, "taken-over"),
+    )

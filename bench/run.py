@@ -16,6 +16,12 @@ Sections (``--only`` picks some; all by default):
 ``footprint`` page-table frames of each chapter's final address space (from
               the boot logs of ``boot``) against the minimum for its layout, and
               the same layout under 2 MiB-only and 4 KiB-only policies
+``fork``      chapter 14's fork of a process with N touched pages, copy-on-write
+              against an eager copy of every page (bench/fork_cost.cpp, on the
+              host over a fake memory): frames taken, instructions (callgrind)
+              and wall time (median of interleaved native runs), and the worst
+              case, the child writing every page; and the same frames ratio
+              from the kernel's own log of chapter 14's ``fork-cow``
 ``loop``      the reader's loop in a fresh clone of HEAD: clean build,
               incremental build after touching one common/mm file, and with
               ``--full`` the wall time of ``make test``, then of the same run again
@@ -54,6 +60,7 @@ from harness import BootConfig, boot, prepare_run_dir, qemu_command  # noqa: E40
 OUT = REPO_ROOT / "build" / "bench"
 FLOOR_EFI = OUT / "floor" / "BOOTX64.EFI"
 MAPPING_COST = OUT / "mapping_cost"
+FORK_COST = OUT / "fork_cost"
 
 #: The line each boot is timed to: the chapter kernel's last word, the floor's only line.
 KERNEL_READY = "[INFO  kernel] ready"
@@ -362,6 +369,79 @@ def bench_demand(logs: dict[str, str]) -> list[bt.Row]:
 
 
 # ---------------------------------------------------------------------------
+# Copy-on-write: a fork, shared against copied
+# ---------------------------------------------------------------------------
+
+#: Pages the parent has touched when it forks.
+FORK_PAGES = (16, 256, 4096)
+#: Native runs of each (pages, mode), interleaved, for the wall-time row.
+FORK_TIMED_RUNS = 7
+
+
+def fork_run(pages: int, mode: str, under_callgrind: bool) -> dict:
+    command = [str(FORK_COST), str(pages), mode]
+    out_file = OUT / "callgrind" / f"fork-{pages}.{mode}.out"
+    if under_callgrind:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", *command]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"fork_cost {pages} {mode} failed:\n{done.stdout}{done.stderr}")
+    result = bt.fork_result(done.stdout.strip().splitlines()[-1])
+    if under_callgrind:
+        result["instructions"] = bt.callgrind_total(out_file.read_text())
+    return result
+
+
+def bench_fork(logs: dict[str, str]) -> list[bt.Row]:
+    runs = [(pages, mode) for pages in FORK_PAGES for mode in bt.FORK_MODES]
+    log(f"fork: callgrind, {len(runs)} runs of {FORK_COST.relative_to(REPO_ROOT)}; "
+        f"then {FORK_TIMED_RUNS} interleaved native rounds")
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        counted = dict(zip(runs, pool.map(lambda run: fork_run(*run, True), runs)))
+    times: dict[tuple[int, str], list[float]] = {run: [] for run in runs}
+    for _ in range(FORK_TIMED_RUNS):  # one at a time, each round in its own order
+        for run in random.sample(runs, len(runs)):
+            times[run].append(float(fork_run(*run, False)["ns"]))
+    rows = []
+    for pages in FORK_PAGES:
+        cow, write_all, eager = (counted[(pages, mode)] for mode in bt.FORK_MODES)
+        rows.append(bt.Row("fork", f"{pages} pages touched: frames, copy-on-write vs eager copy", cow["frames"],
+                           eager["frames"], unit="frames",
+                           note=f"copy-on-write: the child's {cow['tables']} tables; eager: the same tables and a "
+                                f"copy of each page; a page written later costs copy-on-write one frame"))
+        rows.append(bt.Row("fork", f"{pages} pages touched: instructions, copy-on-write vs eager copy",
+                           cow["instructions"], eager["instructions"], unit="instr",
+                           note=f"callgrind, the fork alone: {cow['instructions'] / pages:,.0f} vs "
+                                f"{eager['instructions'] / pages:,.0f} instr/page"))
+        rows.append(bt.Row("fork", f"{pages} pages touched: time, copy-on-write vs eager copy",
+                           bt.median(times[(pages, 'cow')]) / 1e3, bt.median(times[(pages, 'eager')]) / 1e3,
+                           unit="us", note=f"the fork alone, medians of {FORK_TIMED_RUNS} native runs, interleaved "
+                                           f"(-O2, no sanitizers); informative, never a target"))
+        rows.append(bt.Row("fork", f"{pages} pages touched, then the child writes all: instructions, vs eager",
+                           write_all["instructions"], eager["instructions"], unit="instr",
+                           note=f"the worst case: {pages} write faults, each a copy (the CPU's exception and "
+                                f"return not modelled); frames {write_all['frames']} vs {eager['frames']}"))
+    chapter = "14-copy-on-write"
+    text = logs.get(chapter)
+    if text is None and paths.chapter_image(chapter).is_file():
+        log(f"fork: booting {chapter}")
+        result = boot(BootConfig(chapter=chapter))
+        text = result.log if result.outcome == "success" else None
+    family = bt.fork_family_cost(parse_records(text)) if text else None
+    if family is None:
+        rows.append(bt.Row("fork", "fork-cow (kernel log): frames, copy-on-write vs eager copy", None,
+                           note=f"no {chapter} boot with fork-cow's lines"))
+    else:
+        rows.append(bt.Row("fork", "fork-cow (kernel log): frames, copy-on-write vs eager copy", family.lazy_frames,
+                           family.eager_frames, unit="frames",
+                           note=f"forks={family.forks}: the children's {family.tables} tables and {family.copied} pages "
+                                f"copied by writes ({family.taken_over} taken over, no copy), measured; eager: the "
+                                f"same tables and the {family.owned} pages the parent owned, computed"))
+    return rows
+
+
+# ---------------------------------------------------------------------------
 # The reader's loop
 # ---------------------------------------------------------------------------
 
@@ -442,7 +522,7 @@ def bench_loop(full: bool) -> list[bt.Row]:
 
 # ---------------------------------------------------------------------------
 
-SECTIONS = ("mapping", "boot", "footprint", "demand", "loop")
+SECTIONS = ("mapping", "boot", "footprint", "demand", "fork", "loop")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_footprint(logs, chapters, args.big_memory)
     if "demand" in args.only:
         rows += bench_demand(logs)
+    if "fork" in args.only:
+        rows += bench_fork(logs)
     if "loop" in args.only:
         rows += bench_loop(args.full)
 

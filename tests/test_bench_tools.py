@@ -214,3 +214,51 @@ def test_sparse_cost_counts_what_munmap_gave_back_against_the_whole_gigabyte():
     assert (cost.reserved, cost.touched, cost.lazy_frames) == (1 << 30, 16, 33)
     assert cost.eager_frames == 262_144 + 512 + 1
     assert bt.sparse_cost(records(SPARSE.splitlines()[0] + "\n")) is None
+
+
+# Chapter 14's fork: bench/fork_cost's lines, and fork-cow's family in a kernel log.
+FORK_LINES = {
+    "cow": "case=fork pages=256 mode=cow frames=4 tables=4 copied=0 checked=256 ns=41000",
+    "cow-write-all": "case=fork pages=256 mode=cow-write-all frames=260 tables=4 copied=256 checked=256 ns=150000",
+    "eager": "case=fork pages=256 mode=eager frames=260 tables=4 copied=256 checked=256 ns=160000",
+}
+
+
+def test_fork_result_reads_numbers_and_checks_frames_are_tables_plus_copies():
+    results = {mode: bt.fork_result(line) for mode, line in FORK_LINES.items()}
+    assert results["cow"]["frames"] == 4 and results["eager"]["frames"] == 260
+    assert bt.ratio(results["cow"]["frames"], results["eager"]["frames"]) == pytest.approx(4 / 260)
+    assert results["eager"]["mode"] == "eager" and results["eager"]["ns"] == 160000
+
+
+@pytest.mark.parametrize("line", [
+    "case=fork pages=256 mode=cow frames=5 tables=4 copied=0 checked=256 ns=1",       # a frame unaccounted for
+    "case=fork pages=256 mode=cow frames=5 tables=4 copied=1 checked=256 ns=1",       # cow copied at the fork
+    "case=fork pages=256 mode=eager frames=259 tables=4 copied=255 checked=256 ns=1",  # a page not copied
+    "case=fork pages=256 mode=eager frames=260 tables=4 copied=256 checked=255 ns=1",  # a page the child missed
+    "case=fork pages=256 mode=lazy frames=4 tables=4 copied=0 checked=256 ns=1",      # no such mode
+    "case=window-1g mapper=builder bytes=1",                                           # another program's line
+])
+def test_fork_result_refuses_a_line_whose_numbers_do_not_add_up(line):
+    with pytest.raises(ValueError):
+        bt.fork_result(line)
+
+
+FORK_COW = """\
+[INFO  cow] fork pid=1 name=children child=2 cow=2 shared-read-only=0 borrowed=1 child-tables=9 invlpg=2 child-pml4=0x26e000 references=4
+[INFO  cow] fork pid=1 name=children child=3 cow=2 shared-read-only=0 borrowed=1 child-tables=9 invlpg=2 child-pml4=0x277000 references=6
+[INFO  cow] fork pid=1 name=children child=4 cow=2 shared-read-only=0 borrowed=1 child-tables=9 invlpg=2 child-pml4=0x280000 references=8
+[INFO  cow] family done name=children processes=4 copied=4 taken-over=0 references=0 counted-frames=0 used-before=356 used-after=356 balanced=yes
+[INFO  cow] fork pid=5 name=fork-cow child=6 cow=17 shared-read-only=1 borrowed=1 child-tables=9 invlpg=17 child-pml4=0x28b000 references=36
+[INFO  cow] copied pid=6 va=0x1000000000 from=0x288000 to=0x2a6000
+[INFO  cow] family done name=fork-cow processes=2 copied=7 taken-over=2 references=0 counted-frames=0 used-before=356 used-after=356 balanced=yes
+"""
+
+
+def test_fork_family_cost_counts_the_tables_and_the_copies_against_every_owned_page():
+    cost = bt.fork_family_cost(records(FORK_COW))
+    assert (cost.forks, cost.owned, cost.tables, cost.copied, cost.taken_over) == (1, 18, 9, 7, 2)
+    assert (cost.lazy_frames, cost.eager_frames) == (16, 27)
+    children = bt.fork_family_cost(records(FORK_COW), program="children")
+    assert (children.forks, children.lazy_frames, children.eager_frames) == (3, 27 + 4, 27 + 6)
+    assert bt.fork_family_cost(records(FORK_COW.splitlines()[4] + "\n")) is None  # no family line: no figure

@@ -76,6 +76,7 @@ uint64_t WriteProtectFlush::flush() {
 }
 
 // book:begin clone
+// lab:begin clone-address-space
 CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& child, PhysAddr kernel_pml4,
                                 PhysicalMemoryAccess& memory, FrameRefCounts& counts, FrameSink& sink,
                                 TlbInvalidator& tlb) {
@@ -139,6 +140,7 @@ CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& chil
     result.flush = WriteProtectFlush(memory, parent.pml4(), tlb, write_protected);
     return result;
 }
+// lab:end clone-address-space
 // book:end clone
 
 }  // namespace mm

@@ -14,6 +14,7 @@ const char* name(CowWriteOutcome outcome) {
     return "unknown";
 }
 
+// lab:begin resolve-cow-write
 CowWriteResult resolve_cow_write(UserAddressSpace& space, VirtAddr address, PhysicalMemoryAccess& memory,
                                  FrameRefCounts& counts, FrameSource& frames, TlbInvalidator& tlb) {
     namespace pte = x86::pte;
@@ -40,5 +41,6 @@ CowWriteResult resolve_cow_write(UserAddressSpace& space, VirtAddr address, Phys
     KASSERT(released.ok() && !released.last());  // count was above 1: the others still map it
     return CowWriteResult::changed(CowWriteOutcome::kCopied, shared, fresh.frame(), page, tlb);
 }
+// lab:end resolve-cow-write
 
 }  // namespace mm

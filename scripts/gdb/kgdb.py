@@ -1,4 +1,4 @@
-"""GDB commands for the tutorial's kernels: `kpt`, `kmemmap`, `klayout`, `kloader`, `kvmas`.
+"""GDB commands for the tutorial's kernels: `kpt`, `kmemmap`, `klayout`, `kloader`, `kvmas`, `kproc`.
 
 `make debug` sources this file (the script from tests/harness/gdb.py); by hand:
 ``source scripts/gdb/kgdb.py``. `help kpt` etc. explain each command.
@@ -181,6 +181,8 @@ def format_walk(result: kmodel.Walk, method: str) -> list[str]:
             what = "not present"
         elif step.leaf:
             what = f"-> page {kmodel.leaf_frame(step.entry, step.level):#x} ({kmodel.size_text(step.level.span)})"
+            if step.level.shift == 12:  # a user leaf's own marks (chapters 12 and 14)
+                what += "".join(f" {mark}" for mark in kmodel.software_marks(step.entry))
         else:
             what = f"-> table {kmodel.table_address(step.entry, step.level):#x}"
         flags = kmodel.entry_flags(step.entry, step.leaf, step.level) if step.present else "-"
@@ -204,7 +206,9 @@ Prints each level's index, the entry's physical address, its raw value and
 flags (P RW US PWT PCD A D PS PAT G NX), then the translation: physical
 address, page size (4KiB, 2MiB, 1GiB) and the effective access (RW only if
 every level allows writes, X unless some level sets NX and EFER.NXE is on),
-written like the loader's segment flags (R, RW, RX)."""
+written like the loader's segment flags (R, RW, RX). A user 4 KiB leaf also
+shows the kernel's own marks in bits the CPU ignores: `borrowed` (bit 9, a
+module's text mapped in place) and `copy-on-write` (bit 10, chapter 14)."""
 
     def __init__(self):
         super().__init__("kpt", gdb.COMMAND_DATA)
@@ -450,7 +454,9 @@ MEMORY is an expression for a ProcessMemory* (common/mm/kernel/process_memory.h)
 (g_memory in process_memory.cpp). Each region is printed with its rights, its
 kind (file regions with their module offset and file bytes, the stack with its
 grow limit) and the pages its process's own tables map in it now: walked from
-the process's PML4, not CR3, so it works after the kernel switched back."""
+the process's PML4, not CR3, so it works after the kernel switched back.
+From chapter 14, a region with pages shared copy-on-write also says how many
+(cow=N: read-only now, copied at the first write)."""
 
     def __init__(self):
         super().__init__("kvmas", gdb.COMMAND_DATA)
@@ -468,7 +474,7 @@ the process's PML4, not CR3, so it works after the kernel switched back."""
         pml4 = int(memory["space"]["pml4_"]["value_"])
         _, cr4, efer = paging_registers()
         with PHYSICAL.reader() as read:
-            leaves = [leaf for leaf in kmodel.all_leaves(pml4, read, cr4, efer) if leaf.va < 1 << 47]
+            leaves = kmodel.all_leaves(pml4, read, cr4, efer, lower_half_only=True)
         out = [f"kvmas memory={int(pointer):#x} pml4={pml4:#x} regions={count} "
                f"mapped-pages={len(leaves)} (physical reads: {PhysicalMemory.method})"]
         for i in range(count):
@@ -480,9 +486,70 @@ the process's PML4, not CR3, so it works after the kernel switched back."""
                 extra = f" file-offset={int(r['file_offset']):#x} file-bytes={int(r['file_bytes'])}"
             elif kind == "stack":
                 extra = f" grow-limit={int(r['grow_limit']):#x}"
+            cow = sum("copy-on-write" in leaf.marks for leaf in mapped)
+            if cow:  # chapter 14: pages shared with another process until written
+                extra += f" cow={cow}"
             out.append(f"  {start:#014x}-{end:#014x} {kmodel.size_text(end - start):>8} {rights_text(int(r['rights']))} "
                        f"{kind:<9} mapped={len(mapped)}{extra}")
         gdb.write("\n".join(out) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# kproc
+# ---------------------------------------------------------------------------
+
+TASK_TABLE = "'mm::(anonymous namespace)::g_tasks'"  # common/mm/kernel/scheduler.cpp
+CURRENT_TASK = "'mm::(anonymous namespace)::g_current'"
+
+
+def char_array(value) -> str:
+    """A char[N] member as text, up to its first NUL."""
+    return bytes(int(value[i]) & 0xFF for i in range(value.type.strip_typedefs().range()[1] + 1)).split(
+        b"\0", 1)[0].decode("ascii", "replace")
+
+
+class KprocCommand(gdb.Command):
+    """List the scheduler's processes (chapter 14 on): kproc
+
+One line per slot of the scheduler's table (g_tasks in
+common/mm/kernel/scheduler.cpp), in slot order: pid, parent (0: none, or an
+orphan), state (ready, waiting, zombie), the PML4 of its address space, and
+what its own page tables hold below the kernel half, walked from that PML4
+(not CR3): pages (leaves over frames it owns, borrowed text left out), cow
+(those read-only and copy-on-write) and shared (those whose frame another
+task's tables map too: the count the frame's reference count should exceed
+1 for). copied / taken-over are the copy-on-write faults it took; the running
+task (g_current) is marked `running`. A zombie's space is already given back
+(pml4=0x0)."""
+
+    def __init__(self):
+        super().__init__("kproc", gdb.COMMAND_DATA)
+
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        try:
+            table = gdb.parse_and_eval(TASK_TABLE)
+            current = int(gdb.parse_and_eval(CURRENT_TASK))
+        except gdb.error as error:
+            raise gdb.GdbError(f"kproc: {error} (a chapter 14 kernel, with symbols?)") from None
+        _, cr4, efer = paging_registers()
+        tasks = []
+        # The table is kernel data, read through virtual addresses: all of it
+        # before the physical reads of the tables (gdb.Value reads lazily).
+        for slot in range(table.type.strip_typedefs().range()[1] + 1):
+            pointer = table[slot]
+            if int(pointer) == 0:
+                continue
+            task = pointer.dereference()
+            tasks.append(kmodel.TaskView(
+                pid=int(task["process"]["pid"]), parent=int(task["parent"]),
+                state=kmodel.TASK_STATES.get(int(task["state"]), "?"), pml4=int(task["space"]["pml4_"]["value_"]),
+                copied=int(task["copied"]), taken_over=int(task["taken_over"]),
+                name=char_array(task["process"]["name"]), running=int(pointer) == current))
+        with PHYSICAL.reader() as read:
+            for task in tasks:
+                if task.pml4:
+                    task.leaves = kmodel.all_leaves(task.pml4, read, cr4, efer, lower_half_only=True)
+        gdb.write("\n".join(kmodel.format_tasks(tasks, PhysicalMemory.method)) + "\n")
 
 
 KptCommand()
@@ -490,3 +557,4 @@ KmemmapCommand()
 KlayoutCommand()
 KloaderCommand()
 KvmasCommand()
+KprocCommand()

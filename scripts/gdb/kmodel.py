@@ -33,6 +33,14 @@ PAT_4K = 1 << 7  # in a 4 KiB PTE, bit 7 is PAT, not PS
 PAT_LARGE = 1 << 12  # in a 2 MiB / 1 GiB entry
 ADDRESS_MASK = 0x000F_FFFF_FFFF_F000  # bits 51:12
 
+# Bits the CPU ignores in a leaf, which the kernel uses for itself from chapter
+# 12 on (user_flags in common/mm/user_address_space.h and copy_on_write.h):
+# a frame the process only borrows (a module's text), and a page shared
+# copy-on-write (read-only, writable in intent).
+BORROWED = 1 << 9
+COPY_ON_WRITE = 1 << 10
+SOFTWARE_MARKS = ((BORROWED, "borrowed"), (COPY_ON_WRITE, "copy-on-write"))
+
 CR0_WP = 1 << 16
 CR4_LA57 = 1 << 12
 EFER_NXE = 1 << 11
@@ -83,6 +91,14 @@ def entry_flags(entry: int, leaf: bool, level: Level) -> str:
         names.append((PS, "PS"))
     names.append((NX, "NX"))
     return "|".join(name for bit, name in names if entry & bit) or "-"
+
+
+def software_marks(entry: int) -> list[str]:
+    """The kernel's own marks on a user 4 KiB leaf: 'borrowed', 'copy-on-write'.
+    Only a user leaf carries them; anywhere else those bits mean nothing here."""
+    if not (entry & P and entry & US):
+        return []
+    return [name for bit, name in SOFTWARE_MARKS if entry & bit]
 
 
 def canonical(va: int, levels: tuple[Level, ...]) -> bool:
@@ -184,6 +200,7 @@ class Leaf:
     executable: bool
     user: bool
     cache: int  # PWT|PCD|PAT bits of the leaf, as one number
+    marks: tuple[str, ...] = ()  # software_marks() of a 4 KiB leaf
 
     @property
     def access(self) -> str:
@@ -195,8 +212,10 @@ def sign_extend(va: int, levels: tuple[Level, ...]) -> int:
     return va | (((1 << 64) - 1) ^ ((1 << top) - 1)) if va >> (top - 1) & 1 else va
 
 
-def all_leaves(cr3: int, read: Read, cr4: int = 0, efer: int = EFER_NXE) -> list[Leaf]:
-    """Every present leaf reachable from ``cr3``, in VA order. Reads each table once."""
+def all_leaves(cr3: int, read: Read, cr4: int = 0, efer: int = EFER_NXE, lower_half_only: bool = False) -> list[Leaf]:
+    """Every present leaf reachable from ``cr3``, in VA order. Reads each table
+    once; with ``lower_half_only``, only under the top table's slots 0-255 (a
+    process's own half: the kernel's half is the same in every process)."""
     levels = levels_for(cr4)
     leaves: list[Leaf] = []
 
@@ -204,7 +223,7 @@ def all_leaves(cr3: int, read: Read, cr4: int = 0, efer: int = EFER_NXE) -> list
         level = levels[depth]
         raw = read(table, TABLE_BYTES)
         for index, entry in enumerate(struct.unpack("<512Q", raw)):
-            if not entry & P:
+            if not entry & P or (lower_half_only and depth == 0 and index >= PAGE_TABLE_ENTRIES // 2):
                 continue
             va = va_base + (index << level.shift)
             w = writable and bool(entry & RW)
@@ -212,8 +231,9 @@ def all_leaves(cr3: int, read: Read, cr4: int = 0, efer: int = EFER_NXE) -> list
             u = user and bool(entry & US)
             if level.shift == 12 or (entry & PS and level.shift < 39):
                 pat = PAT_4K if level.shift == 12 else PAT_LARGE
+                marks = tuple(software_marks(entry)) if level.shift == 12 and u else ()
                 leaves.append(Leaf(sign_extend(va, levels), leaf_frame(entry, level), level.span, w, x, u,
-                                   entry & (PWT | PCD | pat)))
+                                   entry & (PWT | PCD | pat), marks))
             elif not entry & PS:  # PS in a PML4/PML5 entry is reserved: nothing to follow
                 visit(table_address(entry, level), depth + 1, va, w, x, u)
 
@@ -423,3 +443,59 @@ def loader_section_addresses(elf: dict[str, tuple[int, int]], pe: PeImage, base:
     for name, (address, _size) in elf.items():
         out[name] = base + (pe.sections[name][0] if name in pe.sections else address - pe.image_base)
     return out
+
+
+# ---------------------------------------------------------------------------
+# Processes (chapter 14's scheduler, common/mm/kernel/scheduler.h)
+# ---------------------------------------------------------------------------
+
+#: TaskState's values and task_state_name()'s words (common/mm/kernel/scheduler.cpp).
+TASK_STATES = {0: "ready", 1: "waiting", 2: "zombie"}
+
+USER_LIMIT = 1 << 47  # the lower half: what a process's PML4 holds of its own
+
+
+@dataclass
+class TaskView:
+    """One slot of the scheduler's table, as kproc shows it."""
+
+    pid: int
+    parent: int
+    state: str
+    pml4: int
+    copied: int
+    taken_over: int
+    name: str
+    running: bool = False
+    leaves: list[Leaf] = field(default_factory=list)  #: its lower half's leaves (none once its space is gone)
+
+
+def share_counts(tasks: list[TaskView]) -> dict[int, tuple[int, int, int]]:
+    """pid -> (pages, copy-on-write leaves, leaves whose frame another task
+    also maps), from the tasks' own tables: what the reference counts should
+    say, seen without them. Borrowed leaves (module text) are not the
+    processes' frames and are left out of all three."""
+    owners: dict[int, set[int]] = {}
+    for task in tasks:
+        for leaf in task.leaves:
+            if "borrowed" not in leaf.marks:
+                owners.setdefault(leaf.pa, set()).add(task.pid)
+    out = {}
+    for task in tasks:
+        own = [leaf for leaf in task.leaves if "borrowed" not in leaf.marks]
+        out[task.pid] = (len(own), sum("copy-on-write" in leaf.marks for leaf in own),
+                         sum(len(owners[leaf.pa]) > 1 for leaf in own))
+    return out
+
+
+def format_tasks(tasks: list[TaskView], method: str) -> list[str]:
+    """kproc's lines: a summary, then one key=value line per task, in slot order."""
+    counts = share_counts(tasks)
+    current = next((t.pid for t in tasks if t.running), 0)
+    lines = [f"kproc tasks={len(tasks)} current={current} (physical reads: {method})"]
+    for t in tasks:
+        pages, cow, shared = counts[t.pid]
+        lines.append(f"  pid={t.pid} parent={t.parent} state={t.state} pml4={t.pml4:#x} pages={pages} cow={cow} "
+                     f"shared={shared} copied={t.copied} taken-over={t.taken_over} name={t.name}"
+                     + (" running" if t.running else ""))
+    return lines
