@@ -169,14 +169,26 @@ def test_fork_shares_every_page_and_write_protects_the_parent(finished):
     fork = only(records, "cow", "fork")
     cow, read_only = int_field(fork, "cow"), int_field(fork, "shared-read-only")
     # Every leaf that was the parent's alone now has two references, and every
-    # write-protected leaf of the parent was invalidated once.
+    # leaf of the parent that lost write permission was invalidated once: at
+    # a first fork, every copy-on-write leaf.
     assert int_field(fork, "references") == 2 * (cow + read_only)
-    assert int_field(fork, "invlpg") == cow
+    assert int_field(fork, "write-protected") == int_field(fork, "invlpg") == cow
     audit = only(of(records, "cow", "audit", after="fork"), "cow", "audit")
     assert (int_field(audit, "spaces"), int_field(audit, "cow"), int_field(audit, "shared")) \
         == (2, 2 * cow, 2 * (cow + read_only))
     # The 16 pages it filled are among them: each was writable, so each became copy-on-write.
     assert cow >= FORK_COW_PAGES
+
+
+def test_a_fork_that_write_protects_nothing_flushes_nothing(finished):
+    """children's second and third forks find every writable page already
+    copy-on-write (from the first): nothing loses write permission, nothing
+    is invalidated."""
+    forks = of(families(finished)["children"], "cow", "fork")
+    assert int_field(forks[0], "write-protected") == int_field(forks[0], "invlpg") > 0
+    for fork in forks[1:]:
+        assert (int_field(fork, "write-protected"), int_field(fork, "invlpg")) == (0, 0), str(fork)
+        assert int_field(fork, "cow") == int_field(forks[0], "cow")
 
 
 def test_audit_after_every_fork_and_exit(finished):
@@ -257,10 +269,14 @@ def test_children_each_copy_the_one_page_they_write(finished):
     forks = of(records, "cow", "fork")
     assert len(forks) == 3
     parent = int_field(forks[0], "pid")
+    shared = int_field(of(records, "vm", "mmap", pid=str(parent))[0], "start")  # children.cpp: its first mmap
     for fork in forks:
         child = fork.fields["child"]
         usage = only(of(records, "cow", "usage", pid=child), "cow", "usage")
         assert int_field(usage, "faults") == 2, "its own two pages, on first touch"
+        assert int_field(usage, "copied") == 1 and int_field(usage, "taken-over") == 0
+        assert [int_field(r, "va") for r in of(records, "cow", "copied", pid=child)] == [shared], \
+            "the one page the parent filled and the child wrote"
         code = only(of(records, "user", "exit", pid=child), "user", "exit").fields["code"]
         assert only(of(records, "sched", "wait", child=child), "sched", "wait").fields["code"] == code
     said_ = said(records, parent, "children")
@@ -291,6 +307,9 @@ def test_a_fork_out_of_frames_undoes_itself(held):
     assert int_field(refused, "used-before") == int_field(refused, "used-after")
     assert int_field(refused, "references-before") == int_field(refused, "references-after")
     parent = int_field(refused, "pid")
+    # Part-way: the text and rodata leaves were already shared and counted
+    # when the tables for the first mmap page ran out (fork_oom_test.h).
+    assert int_field(refused, "at") == int_field(of(records, "vm", "mmap", pid=str(parent))[0], "start")
     assert said(records, parent, "fork refused") == {"returns": -12, "word": 42}
     assert of(records, "cow", "fork") == []
 

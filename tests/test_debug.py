@@ -12,11 +12,9 @@ helper once, and lets the kernel finish. Its checks compare what GDB shows
 with what the loader logged (segments, ``loader.dump-map``, image base) and
 with QEMU's own ``info tlb``.
 
-Boot 3 (the ``cow_session`` fixture) is chapter 14 stopped at its first
-copy-on-write fault, after three forks: ``kproc`` lists the scheduler's tasks
-and what their tables share, ``kvmas`` and ``kpt`` mark the copy-on-write
-leaves, and each is compared with what the kernel logged about the forks and
-about the fault GDB stopped in.
+Chapter 14's helpers (``kproc``, and the copy-on-write marks of ``kvmas`` and
+``kpt``) are checked under GDB by the chapter's Try-it entry
+(tests/test_try_it.py), which boots the session its README shows.
 
 The pure half of the helpers (scripts/gdb/kmodel.py) is also checked without a
 boot: against the C++ headers and against hand-built page tables.
@@ -306,77 +304,6 @@ def test_gdb_stops_at_efi_main_with_the_base_a_first_boot_logged(first_boot, ses
     assert "InitializeLib" in session["efi-next"]  # stepped one source line
     assert "efi_main + " in session["efi-pc"] and "loader.so" in session["efi-pc"]
     assert session.result.record("loader", "start").fields["image-base"] == f"{base:#x}"
-
-
-# ---------------------------------------------------------------------------
-# Boot 3, chapter 14: kproc, and copy-on-write leaves in kvmas and kpt
-# ---------------------------------------------------------------------------
-
-COW_CHAPTER = "14-copy-on-write"
-
-
-@pytest.fixture(scope="module")
-def cow_session(built, tmp_path_factory) -> Session:
-    """Chapter 14 at its first write fault on a copy-on-write page (the
-    `children` program's parent, after its three forks), then let go."""
-    then = ["break mm::resolve_cow_write", "continue",
-            "echo @@kproc\\n", "kproc", "echo @@kvmas\\n", "kvmas", "echo @@kpt\\n", "kpt address.value_",
-            "echo @@end\\n", "delete", "continue"]
-    result, output = boot_under_gdb(tmp_path_factory.mktemp("gdb"), then, chapter=COW_CHAPTER, cmdline="")
-    return Session(result, output)
-
-
-def kproc_rows(text: str) -> list[dict[str, str]]:
-    return [harness.parse_fields(line.strip()) for line in text.splitlines() if line.strip().startswith("pid=")]
-
-
-def test_kproc_lists_the_family_as_the_kernel_logged_its_forks(cow_session):
-    """At the first copy-on-write fault: the parent and the three children it
-    forked, each under the PML4 the log gave it, every data page of each one
-    read-only + copy-on-write and mapped by all four, and the four tables'
-    pages together as many as the references the counts logged at the last
-    fork."""
-    records = cow_session.result.records
-    assert cow_session.result.outcome == "success", cow_session.result.describe()
-    first_copy = next(r for r in records if r.subsystem == "cow" and r.event == "copied")
-    forks = [r for r in records if r.subsystem == "cow" and r.event == "fork" and r.line_number < first_copy.line_number]
-    run = next(r for r in records if r.subsystem == "sched" and r.event == "run")
-    parent = run.fields["pid"]
-    assert len(forks) == 3 and {f.fields["pid"] for f in forks} == {parent}, forks
-
-    listing = cow_session["kproc"]
-    summary = listing.strip().splitlines()[0]
-    rows = kproc_rows(listing)
-    assert harness.parse_fields(summary)["tasks"] == str(1 + len(forks)), listing
-    assert harness.parse_fields(summary)["current"] == first_copy.fields["pid"] == parent, listing
-    expected = {parent: ("0", run.fields["cr3"])} | {f.fields["child"]: (parent, f.fields["child-pml4"]) for f in forks}
-    assert {row["pid"]: (row["parent"], row["pml4"]) for row in rows} == expected, listing
-    assert all(row["state"] == "ready" and row["name"] == run.fields["name"] for row in rows), listing
-    assert " running" in next(line for line in listing.splitlines() if f"pid={parent} " in line), listing
-    cow = int(forks[-1].fields["cow"])
-    for row in rows:
-        assert int(row["cow"]) == int(row["shared"]) == cow, f"every data page copy-on-write and shared:\n{listing}"
-        assert (row["copied"], row["taken-over"]) == ("0", "0"), listing
-    assert sum(int(row["pages"]) for row in rows) == int(forks[-1].fields["references"]), listing
-
-
-def test_kvmas_and_kpt_mark_the_page_the_fault_is_about_to_copy(cow_session):
-    """kpt on the faulting address (resolve_cow_write's `address`) under the
-    parent's CR3 shows a read-only leaf marked copy-on-write over the frame the
-    kernel then logged it copied from; kvmas counts the parent's cow pages."""
-    records = cow_session.result.records
-    first_copy = next(r for r in records if r.subsystem == "cow" and r.event == "copied")
-    walk = cow_session["kpt"]
-    leaf = next(line for line in walk.splitlines() if line.strip().startswith("PT["))
-    assert leaf.rstrip().endswith("copy-on-write") and "|RW|" not in leaf, walk
-    assert f"-> page {first_copy.fields['from']} (4KiB)" in leaf, walk
-    translation = kpt_translation(walk)
-    assert int(translation["va"], 16) & ~0xFFF == int(first_copy.fields["va"], 16), walk
-    assert translation["access"] == "R", walk
-    regions = cow_session["kvmas"]
-    marked = sum(int(m[1]) for m in re.finditer(r" cow=(\d+)", regions))
-    fork = next(r for r in records if r.subsystem == "cow" and r.event == "fork")
-    assert marked == int(fork.fields["cow"]), regions
 
 
 # ---------------------------------------------------------------------------

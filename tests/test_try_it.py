@@ -358,6 +358,52 @@ def fork_cow_copies_what_each_side_wrote(seen: Seen) -> None:
     assert [int_field(r, "va") for r in taken] == [base + 10 * 4096]
 
 
+def kproc_rows(text: str) -> list[dict[str, str]]:
+    return [harness.parse_fields(line.strip()) for line in text.splitlines() if line.strip().startswith("pid=")]
+
+
+def family_and_cow_leaf_at_the_first_copy(seen: Seen) -> None:
+    """At the first write fault on a copy-on-write page (`children`'s parent,
+    after its three forks): kproc lists the parent and the three children, each
+    under the PML4 the log gave it, every data page of each one read-only +
+    copy-on-write and mapped by all four, their pages together as many as the
+    references logged at the last fork; kpt on the faulting address shows a
+    read-only leaf marked copy-on-write over the frame the kernel then logged
+    it copied from; kvmas counts the parent's copy-on-write pages."""
+    records = seen.result.records
+    first_copy = next(r for r in records if r.subsystem == "cow" and r.event == "copied")
+    forks = [r for r in records if r.subsystem == "cow" and r.event == "fork" and r.line_number < first_copy.line_number]
+    run = next(r for r in records if r.subsystem == "sched" and r.event == "run")
+    parent = run.fields["pid"]
+    assert len(forks) == 3 and {f.fields["pid"] for f in forks} == {parent}, forks
+
+    listing = seen.gdb_after("tasks")
+    summary = listing.strip().splitlines()[0]
+    rows = kproc_rows(listing)
+    assert harness.parse_fields(summary)["tasks"] == str(1 + len(forks)), listing
+    assert harness.parse_fields(summary)["current"] == first_copy.fields["pid"] == parent, listing
+    expected = {parent: ("0", run.fields["cr3"])} | {f.fields["child"]: (parent, f.fields["child-pml4"]) for f in forks}
+    assert {row["pid"]: (row["parent"], row["pml4"]) for row in rows} == expected, listing
+    assert all(row["state"] == "ready" and row["name"] == run.fields["name"] for row in rows), listing
+    assert " running" in next(line for line in listing.splitlines() if f"pid={parent} " in line), listing
+    cow = int(forks[-1].fields["cow"])
+    for row in rows:
+        assert int(row["cow"]) == int(row["shared"]) == cow, f"every data page copy-on-write and shared:\n{listing}"
+        assert (row["copied"], row["taken-over"]) == ("0", "0"), listing
+    assert sum(int(row["pages"]) for row in rows) == int(forks[-1].fields["references"]), listing
+
+    walk = seen.gdb_after("leaf")
+    leaf = next(line for line in walk.splitlines() if line.strip().startswith("PT["))
+    assert leaf.rstrip().endswith("copy-on-write") and "|RW|" not in leaf, walk
+    assert f"-> page {first_copy.fields['from']} (4KiB)" in leaf, walk
+    translation = kpt_walk(walk)
+    assert int(translation["va"], 16) & ~0xFFF == int(first_copy.fields["va"], 16), walk
+    assert translation["access"] == "R", walk
+    regions = seen.gdb_after("regions")
+    marked = sum(int(m[1]) for m in re.finditer(r" cow=(\d+)", regions))
+    assert marked == int(forks[0].fields["cow"]), regions
+
+
 def first_programs_regions_listed(seen: Seen) -> None:
     """kvmas at the first program's usage line: exec-data's regions as the log
     listed them, the mmap region included, and what first touches mapped."""
@@ -441,6 +487,9 @@ TRY_IT: dict[str, TryIt] = {
     "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
         ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
     "make run CH=14-copy-on-write": TryIt("14-copy-on-write", fork_cow_copies_what_each_side_wrote),
+    "make debug CH=14-copy-on-write": TryIt("14-copy-on-write", family_and_cow_leaf_at_the_first_copy, gdb=[
+        ("", "break mm::resolve_cow_write"), ("", "continue"), ("tasks", "kproc"), ("regions", "kvmas"),
+        ("leaf", "kpt address.value_")]),
     "make debug CH=13-demand-paging": TryIt("13-demand-paging", first_programs_regions_listed, gdb=[
         ("", "break mm::log_usage"), ("", "continue"), ("regions", "kvmas &m")]),
 }

@@ -18,10 +18,11 @@
 
 namespace mm {
 
-// The bits of a leaf that mprotect decides: its rights, and bits 10-11 the
-// kernel keeps there for itself (bit 9, borrowed, stays with the frame).
+// The bits of a leaf that mprotect decides: its rights, and bit 10, which
+// chapter 14 sets on a page shared copy-on-write (bit 9, borrowed, stays
+// with the frame).
 inline constexpr uint64_t kProtectedLeafBits =
-    x86::pte::kPresent | x86::pte::kWritable | x86::pte::kUser | x86::pte::kNoExecute | (3ull << 10);
+    x86::pte::kPresent | x86::pte::kWritable | x86::pte::kUser | x86::pte::kNoExecute | (1ull << 10);
 
 class ProcessFrames {
 public:

@@ -24,7 +24,7 @@ private:
 };
 
 RunningDry g_running_dry;
-constexpr int64_t kFramesBeforeDry = 2;
+constexpr int64_t kFramesBeforeDry = 5;
 
 }  // namespace
 

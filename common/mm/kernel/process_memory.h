@@ -23,7 +23,7 @@ struct ProcessMemory {
     UserRegions regions;
     UserAddressSpace& space;
     BitmapFrameAllocator& frames;
-    ProcessFrames& owner;     // whose its frames are: its own here (SoleOwnerFrames), counted in chapter 14
+    ProcessFrames& owner;     // who owns its frames: the process alone (SoleOwnerFrames); chapter 14 counts them
     PhysAddr module;          // the boot module's first byte (file regions read from it)
     CpuTlb tlb;               // counts every INVLPG that munmap and mprotect ask for
 
