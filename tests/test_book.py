@@ -870,6 +870,8 @@ def test_process_space_model_follows_the_log():
     # The kernel's half: the image and its guard, not the removed identity map.
     assert [(b.phase, hex(b.start), hex(b.end), b.regions, b.guards) for b in space.kernel] == \
         [("map_kernel_image", "0xffffffff80000000", "0xffffffff80003000", 1, 1)]
+    by_name = process_model.process_space(diagram_model.parse_log(PROCESS_LOG), name="forker", with_child=True)
+    assert [p.pid for p in by_name.processes] == [1, 2] and by_name.fork.text == space.fork.text
     alone = process_model.process_space(diagram_model.parse_log(PROCESS_LOG), name="forker")
     assert [p.pid for p in alone.processes] == [1] and not alone.processes[0].pieces[1].shared
     twelve = process_model.process_space(diagram_model.parse_log(PROCESS_LOG_12), pids=[1])
@@ -902,6 +904,7 @@ PROCESS_REFUSALS = [
      "pid 2 has neither a '[INFO  user] start' line nor a '[INFO  cow] fork … child=2' line"),
     (PROCESS_LOG, {"name": "nobody"}, "no '[INFO  user] start name=nobody …' line in the log (programs started: forker)"),
     (PROCESS_LOG, {"pids": [7]}, "no line of the log names pid=7"),
+    (PROCESS_LOG_12, {"name": "hello", "with_child": True}, "pid 1 forked no child: the log has no '[INFO  cow] fork pid=1 …' line"),
     (PROCESS_LOG.replace("lower-half-end=0x800000000000", "lower-half-end=0x7ffffffff000"), {"name": "forker"},
      "lowest < limit < lower-half-end (a power of two) does not hold"),
     (PROCESS_LOG_12.replace("[INFO  user] stack", "[INFO  user] stacked"), {"name": "hello"},

@@ -440,11 +440,14 @@ class ProcessSpaceDirective(_DiagramDirective):
     beside the kernel's upper half, summarised one band per phase.
     ``:name: PROGRAM`` picks the first program started with that name,
     ``:pid: N`` a process by pid, ``:pids: PARENT CHILD`` a parent and the
-    child it forked, side by side, their shared regions marked."""
+    child it forked, side by side, their shared regions marked;
+    ``:with-child:`` (beside ``:name:`` or ``:pid:``) adds the first child the
+    chosen process forked, whatever its pid."""
 
     name = "process-space"
     option_spec = {**_DiagramDirective.option_spec, "name": directives.unchanged_required,
-                   "pid": directives.nonnegative_int, "pids": directives.unchanged_required}
+                   "pid": directives.nonnegative_int, "pids": directives.unchanged_required,
+                   "with-child": directives.flag}
 
     def draw(self, records, described, uid):
         chosen = [key for key in ("name", "pid", "pids") if key in self.options]
@@ -458,7 +461,8 @@ class ProcessSpaceDirective(_DiagramDirective):
             if len(words) != 2 or not all(w.isdigit() for w in words):
                 raise diagram_model.DiagramError(f":pids: takes two pids, a parent and its child, not {self.options['pids']!r}")
             pids = [int(w) for w in words]
-        space = process_model.process_space(records, name=self.options.get("name"), pids=pids)
+        space = process_model.process_space(records, name=self.options.get("name"), pids=pids,
+                                            with_child="with-child" in self.options)
         who = " and ".join(f"pid {p.pid} ({p.name})" for p in space.processes)
         title = f"The address space of {who} after {described}: " + ", ".join(
             f"{p.kind} {p.start:#x}" for pr in space.processes for p in pr.pieces)

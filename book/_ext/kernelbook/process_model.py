@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from .diagram_model import KIB4, DiagramError, Record, Region, _find, address_space, fmt_size
+from .diagram_model import KIB4, DiagramError, Record, Region, _find, address_space
 
 # ---------------------------------------------------------------------------
 # One process's lower half
@@ -431,12 +431,21 @@ def _pick(records: list[Record], name: str | None, pids: list[int]) -> list[int]
     return pids
 
 
-def process_space(records: list[Record], name: str | None = None, pids: list[int] | None = None) -> ProcessSpace:
+def process_space(records: list[Record], name: str | None = None, pids: list[int] | None = None,
+                  with_child: bool = False) -> ProcessSpace:
     """The address space of one process (by ``name``: the first program
     started with that name; or by pid), or of a parent and its child side by
-    side (``pids`` = [parent, child])."""
+    side (``pids`` = [parent, child], or ``with_child``: the chosen process
+    and the first child it forked)."""
     layout = _layout(records)
     chosen = _pick(records, name, pids or [])
+    if with_child:
+        if len(chosen) != 1:
+            raise DiagramError("with its child: choose the parent alone (:name: or :pid:)")
+        forks = [r for r in _find(records, "cow", "fork") if r.fields.get("pid") == str(chosen[0])]
+        if not forks:
+            raise DiagramError(f"pid {chosen[0]} forked no child: the log has no '[INFO  cow] fork pid={chosen[0]} …' line")
+        chosen.append(forks[0].int("child"))
     if len(chosen) > 2 or len(set(chosen)) != len(chosen):
         raise DiagramError(f"one pid, or two (a parent and its child): {' '.join(map(str, chosen))}")
     processes = [_process(records, pid, layout) for pid in chosen]

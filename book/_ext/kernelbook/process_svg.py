@@ -51,7 +51,7 @@ def _wrap(parts: list[str], chars: int) -> list[str]:
     return lines
 
 
-def _title(p: Piece, chapter_12: bool) -> str:
+def _title(p: Piece) -> str:
     size = fmt_size(p.size)
     if p.kind == "segment":
         return f"ELF segment · {p.rights} · {size}"
@@ -165,15 +165,14 @@ def _label(x: float, top: float, lines: list[tuple[str, bool, bool]]) -> str:
                    for k, (text, bold, mono) in enumerate(lines))
 
 
-def _piece(p: Piece, process: Process, others: list[Process], x: float, top: float, h: float, w: float, uid: str,
-           chapter_12: bool) -> str:
+def _piece(p: Piece, process: Process, others: list[Process], x: float, top: float, h: float, w: float, uid: str) -> str:
     fill = f"url(#{uid}-hatch)" if p.kind in HATCHED else KIND_COLOURS.get(p.kind) or COLOURS.get(p.rights, "#dddddd")
     if p.kind in ("file", "segment"):
         fill = COLOURS.get(p.rights, "#dddddd")
     attrs = ' stroke-dasharray="6 4" fill-opacity="0.35"' if p.state == "unmapped" else ""
     if p.kind == "growth":
         attrs = ' stroke-dasharray="2 3"'
-    lines = [(_title(p, chapter_12), True, False), (f"{p.start:#x} – {p.end:#x}", False, True)]
+    lines = [(_title(p), True, False), (f"{p.start:#x} – {p.end:#x}", False, True)]
     lines += [(n, False, False) for n in _wrap(_notes(p, process, others), _chars(w))]
     body = [f'<rect x="{x:.1f}" y="{top + 1:.1f}" width="{w:.1f}" height="{h - 2:.1f}" rx="3" fill="{fill}" '
             f'stroke="#555" stroke-width="1"{attrs}/>']
@@ -203,7 +202,7 @@ def _kernel_band(band: KernelBand, x: float, top: float, h: float, w: float) -> 
     if band.guards:
         parts.append(f"{band.guards} guard page{'s' if band.guards > 1 else ''}")
     lines = [(" · ".join(parts), True, False), (f"{band.start:#x} – {band.end:#x}", False, True)]
-    return (f'<g class="ps-kernel"' + _data(phase=band.phase, start=f"{band.start:#x}", end=f"{band.end:#x}",
+    return ('<g class="ps-kernel"' + _data(phase=band.phase, start=f"{band.start:#x}", end=f"{band.end:#x}",
                                            bytes=band.mapped, regions=band.regions, guards=band.guards or "")
             + f"><title>{escape(chr(10).join(band.lines))}</title>"
             f'<rect x="{x:.1f}" y="{top + 1:.1f}" width="{w:.1f}" height="{h - 2:.1f}" rx="3" '
@@ -215,7 +214,7 @@ def _gap(start: int, end: int, x: float, top: float, w: float, text: str, h: flo
     mid = top + h / 2
     # A broken axis: the zigzag says the row is not to scale.
     zig = f"M{AXIS_W - 4} {mid - 7:.1f} l4 3.5 l-4 3.5 l4 3.5 l-4 3.5"
-    return (f'<g class="ps-gap"' + _data(start=f"{start:#x}", end=f"{end:#x}") + ">"
+    return ('<g class="ps-gap"' + _data(start=f"{start:#x}", end=f"{end:#x}") + ">"
             f'<line x1="{x:.1f}" y1="{mid:.1f}" x2="{x + w:.1f}" y2="{mid:.1f}" stroke="currentColor" stroke-opacity="0.35" '
             f'stroke-dasharray="2 5"/><path d="{zig}" fill="none" stroke="currentColor" stroke-width="1"/>'
             + _text(x + w / 2, mid + 4, text, cls="ps-gap-label", size=11, anchor="middle", fill="currentColor",
@@ -229,7 +228,6 @@ def process_space_svg(space: ProcessSpace, title: str, uid: str = "ps") -> str:
     width = AXIS_W + columns * col_w + (columns - 1) * 10 + 4
     full = width - AXIS_W - 4
     xs = [AXIS_W + k * (col_w + 10) for k in range(columns)]
-    chapter_12 = any(p.kind == "segment" for pr in space.processes for p in pr.pieces)
     kernel, lower = _kernel_rows(space), _lower_rows(space, col_w)
     layout = space.layout
     body: list[str] = []
@@ -260,7 +258,7 @@ def process_space_svg(space: ProcessSpace, title: str, uid: str = "ps") -> str:
         y += h
     axis(y, space.upper_half_start)
     hole = 34
-    body.append(f'<g class="ps-hole"' + _data(start=f"{layout.lower_half_end:#x}", end=f"{space.upper_half_start:#x}") + ">"
+    body.append('<g class="ps-hole"' + _data(start=f"{layout.lower_half_end:#x}", end=f"{space.upper_half_start:#x}") + ">"
                 f'<rect x="{AXIS_W}" y="{y + 2:.1f}" width="{full}" height="{hole - 4}" fill="none" stroke="currentColor" '
                 f'stroke-opacity="0.4" stroke-dasharray="1 4"/>'
                 + _text(AXIS_W + full / 2, y + hole / 2 + 4, "the non-canonical hole: bits 63…47 must all be equal, "
@@ -269,7 +267,7 @@ def process_space_svg(space: ProcessSpace, title: str, uid: str = "ps") -> str:
     y += hole + 6  # the lower half's first row labels its top, lower-half-end
     for k, process in enumerate(space.processes):
         heading = f"pid {process.pid} · {process.name}" + (f" · forked from pid {process.parent}" if process.parent else "")
-        body.append(f'<g class="ps-process"' + _data(pid=process.pid, name=process.name)
+        body.append('<g class="ps-process"' + _data(pid=process.pid, name=process.name)
                     + f"><title>{escape(chr(10).join(process.lines))}</title>"
                     + _text(xs[k], y + 12, heading + (" · its lower half" if columns == 1 else ""), cls="ps-heading",
                             size=12.5, weight="bold", fill="currentColor") + "</g>")
@@ -285,7 +283,7 @@ def process_space_svg(space: ProcessSpace, title: str, uid: str = "ps") -> str:
             else:
                 text = [(f"nothing at or above limit={layout.limit:#x}", True, False),
                          (f"the last {fmt_size(high - low)} of the lower half stays empty", False, False)]
-            body.append(f'<g class="ps-region ps-reserved"' + _data(kind="reserved", start=f"{low:#x}", end=f"{high:#x}")
+            body.append('<g class="ps-region ps-reserved"' + _data(kind="reserved", start=f"{low:#x}", end=f"{high:#x}")
                         + f"><title>{escape(layout.line)}</title>"
                         f'<rect x="{AXIS_W}" y="{y + 1:.1f}" width="{full}" height="{h - 2:.1f}" rx="3" '
                         f'fill="url(#{uid}-hatch)" stroke="#555" stroke-width="1"/>'
@@ -302,7 +300,7 @@ def process_space_svg(space: ProcessSpace, title: str, uid: str = "ps") -> str:
                 if p.start == low:  # its last (lowest) row: draw it over all its rows
                     top = tops[(k, p.start)]
                     others = [o for o in space.processes if o is not process]
-                    body.append(_piece(p, process, others, xs[k], top, y + h - top, col_w, uid, chapter_12))
+                    body.append(_piece(p, process, others, xs[k], top, y + h - top, col_w, uid))
         y += h
     axis(y, 0)
     body.append(_text(4, y + 16, "lower addresses ↓", cls="ps-axis-note", size=11, fill="currentColor"))
