@@ -21,7 +21,7 @@ from .diagram_svg import PHASE_COLOURS, _data, _svg, _text
 from .process_model import KernelBand, Piece, Process, ProcessSpace
 
 AXIS_W = 150          # the address labels, right-aligned against the bands
-COLUMN_W = {1: 600, 2: 440}
+COLUMN_W = {1: 600, 2: 370}
 ROW_GAP = 24          # an unmapped row, whatever its size
 KERNEL_ROW = 34       # a phase of the kernel's half: summarised, so one height
 KERNEL_GAP = 18
@@ -41,13 +41,19 @@ def _chars(width: float) -> int:
 
 
 def _wrap(parts: list[str], chars: int) -> list[str]:
-    """Parts joined with " · ", a new line where the next would not fit."""
+    """Parts joined with " · ", a new line where the next would not fit; a
+    part too long for a line of its own is broken between words."""
     lines: list[str] = []
     for part in parts:
         if lines and len(lines[-1]) + 3 + len(part) <= chars:
             lines[-1] += " · " + part
-        else:
-            lines.append(part)
+            continue
+        lines.append("")
+        for word in part.split(" "):
+            if lines[-1] and len(lines[-1]) + 1 + len(word) > chars:
+                lines.append(word)
+            else:
+                lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
     return lines
 
 
@@ -74,9 +80,9 @@ def _title(p: Piece) -> str:
 
 #: What the kernel keeps empty, and why: the first note of its band.
 KEPT_EMPTY = {
-    "growth": "not mapped until the stack grows down into it",
-    "guard-gap": "no region may start here: a stack that runs past its limit faults",
-    "guard": "never mapped: a stack overflow faults here",
+    "growth": "not mapped until the stack grows into it",
+    "guard-gap": "no region may start here: an overflow faults",
+    "guard": "never mapped: an overflow faults here",
 }
 
 
