@@ -31,7 +31,7 @@ CELLS_MAX = 64        # a shared region this small shows one cell per page
 COLOURS = {"r-x": "#f4b183", "r--": "#f8e3a3", "rw-": "#f6d7a7"}
 KIND_COLOURS = {"anonymous": "#bfe3c0", "stack": "#d9d2a6", "growth": "#f3f1e4"}
 SHARED_STRIPE = {"copy-on-write": "#8e44ad", "read-only": "#7f8c8d"}
-CELL_COLOURS = {"copied": "#e67e22", "taken-over": "#27ae60", "shared": "#d7bde2"}
+CELL_COLOURS = {"copied": "#e67e22", "taken-over": "#27ae60", "copied-by-other": "#f5f5f5", "shared": "#d7bde2"}
 HATCHED = ("guard", "guard-gap", "reserved")
 
 
@@ -188,9 +188,11 @@ def _piece(p: Piece, process: Process, others: list[Process], x: float, top: flo
     if _cells(p):
         pages = p.size // KIB4
         cw = (w - 20) / pages
+        # The other side's copies: this side keeps the old frame, now its alone.
+        theirs = {va for o in others for q in o.pieces for va in q.copied.get("copied", [])}
         for i in range(pages):
             va = p.start + i * KIB4
-            state = next((e for e, vas in p.copied.items() if va in vas), "shared")
+            state = next((e for e, vas in p.copied.items() if va in vas), "copied-by-other" if va in theirs else "shared")
             body.append(f'<rect class="ps-cell" x="{x + 10 + i * cw:.1f}" y="{top + h - 16:.1f}" width="{cw - 1:.1f}" '
                         f'height="10" fill="{CELL_COLOURS[state]}" stroke="#555" stroke-width="0.5" '
                         f'data-va="{va:#x}" data-state="{state}"><title>{va:#x}: {state}</title></rect>')
@@ -311,14 +313,17 @@ def process_space_svg(space: ProcessSpace, title: str, uid: str = "ps") -> str:
     axis(y, 0)
     body.append(_text(4, y + 16, "lower addresses ↓", cls="ps-axis-note", size=11, fill="currentColor"))
     if space.fork is not None:
-        legend = [("copied", "copied: written after the fork, a copy made"),
-                  ("taken-over", "taken over: the other side had gone, no copy"),
-                  ("shared", "still one frame for both")]
-        x = AXIS_W
-        for state, text in legend:
-            body.append(f'<rect x="{x}" y="{y + 7:.1f}" width="12" height="10" fill="{CELL_COLOURS[state]}" stroke="#555" stroke-width="0.5"/>'
-                        + _text(x + 16, y + 16, text, cls="ps-legend", size=11, fill="currentColor"))
-            x += 16 + 7 * len(text) + 14
+        # One cell a page: what became of it in this column's process after the fork.
+        legend = [("copied", "written here: a copy made"),
+                  ("taken-over", "written here, no other mapping left: taken over"),
+                  ("copied-by-other", "copied by the other: now this side's alone"),
+                  ("shared", "written by neither: one frame for both")]
+        for k, (state, text) in enumerate(legend):
+            x, at = AXIS_W + (k % 2) * (full / 2), y + 8 + 16 * (k // 2)
+            body.append(f'<rect class="ps-legend-cell" x="{x:.1f}" y="{at:.1f}" width="12" height="10" fill="{CELL_COLOURS[state]}" '
+                        f'stroke="#555" stroke-width="0.5"/>'
+                        + _text(x + 16, at + 9, text, cls="ps-legend", size=11, fill="currentColor"))
+        y += 32
     last = None
     for at, address in edges:
         if last is not None and abs(at - last) < 11:
