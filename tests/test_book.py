@@ -248,7 +248,7 @@ _PROBE = """<!doctype html><html><body><pre id="out">pending</pre>%s<script>
         if (t.textContent && b.width <= 0) item.problems.push("no width: " + t.textContent);
         if (b.x < -0.5 || b.x + b.width > vb.width + 0.5) item.problems.push("outside the drawing: " + t.textContent);
       }
-      for (const g of svg.querySelectorAll("g.as-region")) {
+      for (const g of svg.querySelectorAll("g.as-region, g.ps-region, g.ps-kernel")) {
         const box = g.querySelector("rect").getBBox();
         for (const t of g.querySelectorAll("text")) {
           const b = t.getBBox();
@@ -433,8 +433,10 @@ def test_boots_are_found_in_markdown():
     assert bootlogs.make_run_command("04-x", "a b", "4G") == "make run CH=04-x MEM=4G CMDLINE=a b"
     assert bootlogs.boots_in_text("```{bootlog} 04-x\n:memory: 4G\n```\n") == [bootlogs.Boot("04-x", "", "4G")]
     # The diagrams read boots too, so the capture step must find them.
-    diagrams_text = "```{address-space} 05-paging\n```\n```{page-walk} 04-page-tables\n:check: kernel_main\n:cmdline: test.remap\n```\n"
-    assert bootlogs.boots_in_text(diagrams_text) == [("05-paging", "", ""), ("04-page-tables", "test.remap", "")]
+    diagrams_text = "```{address-space} 05-paging\n```\n```{page-walk} 04-page-tables\n:check: kernel_main\n:cmdline: test.remap\n```\n" \
+        "```{process-space} 13-demand-paging\n:name: sparse\n```\n"
+    assert bootlogs.boots_in_text(diagrams_text) == [("05-paging", "", ""), ("04-page-tables", "test.remap", ""),
+                                                     ("13-demand-paging", "", "")]
     assert bootlogs.boots_in_text(diagrams_text + text, ("page-walk",)) == [("04-page-tables", "test.remap", "")]
 
 
@@ -693,12 +695,291 @@ def test_diagrams_render_in_chromium(rendered):
     problems = []
     for name, items in result.items():
         kinds = sorted(i["kind"].split()[-1] for i in items)
-        assert kinds == (["address-space", "page-walk"] if name.startswith("04-") else ["address-space"]), (name, kinds)
+        expected = ["address-space"] + (["page-walk"] if name.startswith("04-") else []) + \
+            (["process-space"] if name[:-len(".html")] in PROCESS_CHAPTERS else [])
+        assert kinds == sorted(expected), (name, kinds)
         for item in items:
             if item["width"] < 300 or item["height"] < 150 or item["texts"] < 10:
                 problems.append(f"{name} {item['kind']}: rendered {item['width']}x{item['height']}, {item['texts']} labels")
             problems += [f"{name} {item['kind']}: {p}" for p in item["problems"]]
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------
+# {process-space}: one process's lower half beside the kernel's upper half
+# ---------------------------------------------------------------------------
+
+from kernelbook import process_model  # noqa: E402
+
+# The chapters whose README draws a process ({process-space}), read from the READMEs.
+PROCESS_CHAPTERS = [c for c in DIAGRAM_CHAPTERS
+                    if (REPO / "chapters" / c / "README.md").is_file()
+                    and bootlogs.boots_in_text((REPO / "chapters" / c / "README.md").read_text(encoding="utf-8"),
+                                               ("process-space",))]
+
+
+def expected_lower_half(log: str, pid: int) -> dict[tuple[str, str], dict[str, str]]:
+    """What the process diagram must show of one process, read from its log
+    with the tests' own parser: (kind, start) -> values. Its own lines only:
+    after a fork, what a parent wrote is in its bands' cells, not their ranges."""
+    from harness.log import int_field, size_field
+
+    records = harness.parse_records(log)
+    mine = [r for r in records if r.fields.get("pid") == str(pid)]
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    [layout] = [r for r in records if r.subsystem == "user" and r.event == "layout"]
+    out[("reserved", "0x0")] = {"end": layout.fields["lowest"]}
+    out[("reserved", layout.fields["limit"])] = {"end": layout.fields["lower-half-end"]}
+    usage = [r for r in mine if r.subsystem == "vm" and r.event == "usage"]
+    unmapped = [(int_field(r, "start"), int_field(r, "start") + int_field(r, "length")) for r in mine if r.event == "munmap"]
+    for r in mine:
+        if r.subsystem == "user" and r.event == "segment":
+            va = int_field(r, "va")
+            out[("segment", f"{va:#x}")] = {"end": f"{va + 4096 * int_field(r, 'pages'):#x}", "rights": r.fields["rights"]}
+        elif r.subsystem == "user" and r.event == "stack":
+            va = int_field(r, "va")
+            out[("stack", f"{va:#x}")] = {"end": f"{va + 4096 * int_field(r, 'pages'):#x}", "rights": r.fields["rights"]}
+            out[("guard", r.fields["guard"])] = {"end": f"{va:#x}"}
+        elif r.subsystem == "vm" and r.event == "region" and r.fields["kind"] == "stack":
+            low = usage[-1].fields["stack-low"] if usage else r.fields["start"]
+            out[("stack", low)] = {"end": r.fields["end"], "rights": r.fields["rights"]}
+            limit = int_field(r, "grow-limit")
+            out[("guard-gap", f"{limit - size_field(r, 'guard-gap'):#x}")] = {"end": r.fields["grow-limit"]}
+            if limit < int(low, 16):
+                out[("growth", r.fields["grow-limit"])] = {"end": low}
+        elif r.subsystem == "vm" and r.event == "region":
+            out[(r.fields["kind"], r.fields["start"])] = {"end": r.fields["end"], "rights": r.fields["rights"]}
+        elif r.subsystem == "vm" and r.event == "mmap":
+            start = int_field(r, "start")
+            end = start + int_field(r, "length")
+            gone = any(a <= start and end <= b for a, b in unmapped)
+            out[("anonymous", f"{start:#x}")] = {"end": f"{end:#x}", "state": "unmapped" if gone else "mapped"}
+    return out
+
+
+@pytest.mark.parametrize("chapter", PROCESS_CHAPTERS)
+def test_process_space_diagram_matches_its_boot_log(html_pages, chapter):
+    """The process's bands are its log lines' (every region, the stack and
+    what is kept empty below it, the reserved ends of the lower half); the
+    kernel's bands summarise the {address-space} diagram of the same page,
+    phase by phase; addresses fall from the top of the drawing to its bottom."""
+    readme = (REPO / "chapters" / chapter / "README.md").read_text(encoding="utf-8")
+    name = re.search(r"```\{process-space\} " + re.escape(chapter) + r"\n:name: (\S+)", readme)[1]
+    log = diagram_log(chapter, "process-space")
+    start = next(r for r in harness.parse_records(log) if r.event == "start" and r.fields.get("name") == name)
+    page = (HTML / "chapters" / f"{chapter}.html").read_text(encoding="utf-8")
+    [drawn] = svgs(page, "process-space")
+    # The named process's column (a forked child's, beside it, is the fixture tests' to check).
+    bands = {(g.get("data-kind"), g.get("data-start")): g for g in drawn.iter(SVG_NS + "g")
+             if "ps-region" in g.get("class", "") and g.get("data-pid") in (None, start.fields["pid"])}
+    expected = expected_lower_half(log, int(start.fields["pid"]))
+    assert sorted(bands) == sorted(expected), f"{chapter}: bands {sorted(bands)}, log {sorted(expected)}"
+    for key, values in expected.items():
+        band = bands[key]
+        for field, value in values.items():
+            assert band.get(f"data-{field}") == value, f"{chapter} {key}: data-{field}={band.get(f'data-{field}')!r}, log {value!r}"
+        labels = " ".join(svg_text(band))
+        if key[0] != "reserved":
+            assert f"{key[1]} – {values['end']}" in labels, labels
+        assert all(line in log for line in band.find(SVG_NS + "title").text.splitlines())
+    # The kernel's half: one band per phase of the address-space diagram, spanning its regions.
+    [space] = svgs(page, "address-space")
+    phases: dict[str, list[int]] = {}
+    for g in space.iter(SVG_NS + "g"):
+        if "as-region" in g.get("class", "") and g.get("data-removed") != "yes":
+            start_va = int(g.get("data-start"), 16)
+            end_va = int(g.get("data-end"), 16) if g.get("data-end") else start_va + 4096
+            phases.setdefault(g.get("data-phase"), []).extend([start_va, end_va])
+    kernel = {g.get("data-phase"): (g.get("data-start"), g.get("data-end")) for g in drawn.iter(SVG_NS + "g")
+              if "ps-kernel" in g.get("class", "")}
+    assert kernel == {phase: (f"{min(v):#x}", f"{max(v):#x}") for phase, v in phases.items()}
+    # High addresses on top: every band's rectangle lies below the one for the next higher address.
+    tops = sorted((int(g.get("data-start"), 16), float(g.find(SVG_NS + "rect").get("y")))
+                  for g in list(bands.values()) + [g for g in drawn.iter(SVG_NS + "g") if "ps-kernel" in g.get("class", "")])
+    ys = [y for _, y in tops]
+    assert ys == sorted(ys, reverse=True), f"{chapter}: bands are not in address order"
+    caption = re.search(r'<figure class="kernelbook-diagram process-space.*?<figcaption>(.*?)</figcaption>', page, re.S)
+    assert caption and f"make run CH={chapter}" in re.sub(r"<[^>]+>", "", caption[1]), caption
+
+
+# A parent that maps 4 pages, unmaps one, makes one read-only and forks; the
+# child writes one page and grows its stack by one; the parent then takes a
+# page over. The kernel's half: one phase, with the identity map removed.
+PROCESS_LOG = textwrap.dedent("""\
+    [INFO  paging] identity run start=0x1000 end=0x200000 bytes=2044KiB pages-4k=511 pages-2m=0 pages-1g=0 tables=3
+    [INFO  paging] phase identity_map_low_memory ranges=1 runs=1 bytes=2044KiB pages-4k=511 pages-2m=0 pages-1g=0 tables=3 flags=P|RW|NX
+    [INFO  paging] map section=text va=0xffffffff80001000 pa=0x400000 size=8KiB flags=P
+    [INFO  paging] guard name=below-image va=0xffffffff80000000
+    [INFO  paging] phase map_kernel_image sections=1 bytes=8KiB pages-4k=2 pages-2m=0 pages-1g=0 tables=3 guards=1
+    [INFO  paging] identity map removed pml4-entries=1 tables-released=3
+    [INFO  paging] phase share_kernel_half slots=256 present-before=1 tables=255 frames-from=bitmap
+    [INFO  user] modules count=1
+    [INFO  user] layout lowest=0x400000 limit=0x7ffffffff000 lower-half-end=0x800000000000
+    [INFO  vm] region pid=1 start=0x400000 end=0x401000 rights=r-x kind=file
+    [INFO  vm] region pid=1 start=0x7fffffefc000 end=0x7ffffff00000 rights=rw- kind=stack grow-limit=0x7fffffec0000 guard-gap=1MiB
+    [INFO  user] start name=forker pid=1 entry=0x400000 pml4=0x10000 stack-top=0x7ffffff00000 pages=0 borrowed=0 tables=1 used-before=1
+    [INFO  vm] mmap pid=1 name=forker start=0x1000000000 length=0x4000 prot=rw- fixed=no
+    [INFO  vm] munmap pid=1 name=forker start=0x1000003000 length=0x1000 pages=1 tables=0 borrowed=0 invlpg=1
+    [INFO  vm] mprotect pid=1 name=forker start=0x1000002000 length=0x1000 prot=r-- changed=1 invlpg=1
+    [INFO  cow] fork pid=1 name=forker child=2 cow=3 shared-read-only=1 borrowed=1 child-tables=7 invlpg=3 child-pml4=0x20000 references=8
+    [INFO  cow] copied pid=2 va=0x1000000000 from=0x30000 to=0x31000
+    [INFO  vm] usage pid=2 name=forker faults=2 stack-low=0x7fffffefb000
+    [INFO  user] exit pid=2 name=forker end=exit code=0
+    [INFO  cow] taken-over pid=1 va=0x1000001000 frame=0x32000
+    [INFO  user] exit pid=1 name=forker end=exit code=0
+    [INFO  kernel] ready chapter=01-x
+    """)
+
+# Chapter 12's shape: segments and a stack with its guard page, mapped before the program runs.
+PROCESS_LOG_12 = textwrap.dedent("""\
+    [INFO  paging] map section=text va=0xffffffff80001000 pa=0x400000 size=8KiB flags=P
+    [INFO  paging] phase map_kernel_image sections=1 bytes=8KiB pages-4k=2 pages-2m=0 pages-1g=0 tables=3 guards=0
+    [INFO  paging] phase share_kernel_half slots=256 present-before=1 tables=255 frames-from=bitmap
+    [INFO  user] layout lowest=0x400000 limit=0x7ffffffff000 lower-half-end=0x800000000000
+    [INFO  user] segment pid=1 va=0x400000 pages=2 rights=r-x
+    [INFO  user] stack pid=1 va=0x7fffffefc000 pages=4 rights=rw- guard=0x7fffffefb000
+    [INFO  user] start name=hello pid=1 entry=0x400000 pml4=0x10000 stack-top=0x7ffffff00000 pages=5 borrowed=1 tables=7 used-before=1
+    [INFO  user] exit pid=1 name=hello end=exit code=0
+    """)
+
+
+def _pieces(process) -> list[tuple]:
+    return [(p.kind, hex(p.start), hex(p.end), p.rights, p.state, p.shared) for p in process.pieces]
+
+
+def test_process_space_model_follows_the_log():
+    space = process_model.process_space(diagram_model.parse_log(PROCESS_LOG), pids=[1, 2])
+    parent, child = space.processes
+    assert (parent.pid, child.pid, child.parent, child.name) == (1, 2, 1, "forker")
+    assert _pieces(parent) == [
+        ("file", "0x400000", "0x401000", "r-x", "mapped", "read-only"),
+        ("anonymous", "0x1000000000", "0x1000002000", "rw-", "mapped", "copy-on-write"),
+        ("anonymous", "0x1000002000", "0x1000003000", "r--", "mapped", "read-only"),
+        ("anonymous", "0x1000003000", "0x1000004000", "rw-", "unmapped", ""),
+        ("guard-gap", "0x7fffffdc0000", "0x7fffffec0000", "", "mapped", ""),
+        ("growth", "0x7fffffec0000", "0x7fffffefc000", "", "mapped", ""),
+        ("stack", "0x7fffffefc000", "0x7ffffff00000", "rw-", "mapped", "copy-on-write")]
+    # The child never had the page unmapped before it was born; its stack grew by one.
+    assert _pieces(child) == [
+        ("file", "0x400000", "0x401000", "r-x", "mapped", "read-only"),
+        ("anonymous", "0x1000000000", "0x1000002000", "rw-", "mapped", "copy-on-write"),
+        ("anonymous", "0x1000002000", "0x1000003000", "r--", "mapped", "read-only"),
+        ("guard-gap", "0x7fffffdc0000", "0x7fffffec0000", "", "mapped", ""),
+        ("growth", "0x7fffffec0000", "0x7fffffefb000", "", "mapped", ""),
+        ("stack", "0x7fffffefb000", "0x7ffffff00000", "rw-", "mapped", "copy-on-write")]
+    assert parent.pieces[1].copied == {"taken-over": [0x1000001000]} and child.pieces[1].copied == {"copied": [0x1000000000]}
+    assert parent.pieces[2].notes == ["mprotect: rw- → r--"]
+    # The kernel's half: the image and its guard, not the removed identity map.
+    assert [(b.phase, hex(b.start), hex(b.end), b.regions, b.guards) for b in space.kernel] == \
+        [("map_kernel_image", "0xffffffff80000000", "0xffffffff80003000", 1, 1)]
+    by_name = process_model.process_space(diagram_model.parse_log(PROCESS_LOG), name="forker", with_child=True)
+    assert [p.pid for p in by_name.processes] == [1, 2] and by_name.fork.text == space.fork.text
+    alone = process_model.process_space(diagram_model.parse_log(PROCESS_LOG), name="forker")
+    assert [p.pid for p in alone.processes] == [1] and not alone.processes[0].pieces[1].shared
+    twelve = process_model.process_space(diagram_model.parse_log(PROCESS_LOG_12), pids=[1])
+    assert _pieces(twelve.processes[0]) == [
+        ("segment", "0x400000", "0x402000", "r-x", "mapped", ""),
+        ("guard", "0x7fffffefb000", "0x7fffffefc000", "", "mapped", ""),
+        ("stack", "0x7fffffefc000", "0x7ffffff00000", "rw-", "mapped", "")]
+
+
+# (log, the directive's choice, the refusal): a line missing or contradicting another.
+PROCESS_REFUSALS = [
+    (PROCESS_LOG.replace("[INFO  user] layout", "[INFO  user] laid-out"), {"name": "forker"},
+     "the log has no '[INFO  user] layout lowest=… limit=… lower-half-end=…' line"),
+    (PROCESS_LOG.replace("[INFO  paging] identity map removed", "[INFO  paging] identity map kept"), {"name": "forker"},
+     "phase identity_map_low_memory maps below the upper half (0xffff800000000000) and is not removed"),
+    (PROCESS_LOG.replace("[INFO  paging] phase share_kernel_half", "[INFO  paging] shared"), {"name": "forker"},
+     "the log has no '[INFO  paging] phase share_kernel_half …' line"),
+    (PROCESS_LOG.replace(" kind=stack", " kind=heap"), {"name": "forker"}, "pid 1 needs one region line with kind=stack"),
+    (PROCESS_LOG.replace(" guard-gap=1MiB", ""), {"name": "forker"}, "field guard-gap= missing from log line"),
+    (PROCESS_LOG.replace("start=0x1000002000 length=0x1000 prot=r--", "start=0x1000003000 length=0x1000 prot=r--"),
+     {"name": "forker"}, "the log's regions do not hold all of [0x1000003000, 0x1000004000)"),
+    (PROCESS_LOG.replace("start=0x1000000000 length=0x4000", "start=0x7fffffef0000 length=0x4000"), {"name": "forker"},
+     "maps over the growth"),
+    (PROCESS_LOG.replace("stack-low=0x7fffffefb000", "stack-low=0x7fffffeb0000"), {"pids": [2]},
+     "stack-low=0x7fffffeb0000 lies outside the stack's room"),
+    (PROCESS_LOG.replace("va=0x1000000000 from", "va=0x2000000000 from"), {"pids": [1, 2]},
+     "pid 2 wrote a page no region of it holds"),
+    (PROCESS_LOG, {"pids": [2, 1]}, "pid 1 is not a child of pid 2: the log has no '[INFO  cow] fork pid=2 … child=1' line"),
+    (PROCESS_LOG.replace("[INFO  cow] fork", "[INFO  cow] forked"), {"pids": [2]},
+     "pid 2 has neither a '[INFO  user] start' line nor a '[INFO  cow] fork … child=2' line"),
+    (PROCESS_LOG, {"name": "nobody"}, "no '[INFO  user] start name=nobody …' line in the log (programs started: forker)"),
+    (PROCESS_LOG, {"pids": [7]}, "no line of the log names pid=7"),
+    (PROCESS_LOG_12, {"name": "hello", "with_child": True}, "pid 1 forked no child: the log has no '[INFO  cow] fork pid=1 …' line"),
+    (PROCESS_LOG.replace("lower-half-end=0x800000000000", "lower-half-end=0x7ffffffff000"), {"name": "forker"},
+     "lowest < limit < lower-half-end (a power of two) does not hold"),
+    (PROCESS_LOG_12.replace("[INFO  user] stack", "[INFO  user] stacked"), {"name": "hello"},
+     "pid 1 needs one '[INFO  user] stack pid=…' line, the log has 0"),
+    (PROCESS_LOG_12.replace("stack-top=0x7ffffff00000", "stack-top=0x7ffffff01000"), {"name": "hello"},
+     "va + pages × 4 KiB is not the start line's stack-top=0x7ffffff01000"),
+    (PROCESS_LOG_12.replace("va=0x400000 pages=2", "va=0x200000 pages=2"), {"name": "hello"},
+     "lies outside the lower half the layout line allows, [0x400000, 0x7ffffffff000)"),
+]
+
+
+@pytest.mark.parametrize("log, kwargs, message", PROCESS_REFUSALS, ids=[message[:60] for *_, message in PROCESS_REFUSALS])
+def test_process_space_refuses_a_log_that_lacks_or_contradicts_a_line(log, kwargs, message):
+    with pytest.raises(diagram_model.DiagramError, match=re.escape(message)):
+        process_model.process_space(diagram_model.parse_log(log), **kwargs)
+
+
+def test_process_space_in_a_fixture_book(tmp_path):
+    book = _fixture_book(tmp_path, textwrap.dedent("""\
+        # Chapter 01
+
+        ```{process-space} 01-x
+        :cmdline: fork
+        :pids: 1 2
+        ```
+        """))
+    (tmp_path / "chapters" / "01-x" / "kernel_main.cpp").write_text("void kernel_main() {}\n")
+    (tmp_path / "logs" / "01-x+fork.log").write_text(PROCESS_LOG)
+    done = _sphinx(book, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "out" / "chapters" / "01-x.html").read_text()
+    [drawn] = svgs(page, "process-space")
+    bands = [(g.get("data-pid"), g.get("data-kind"), g.get("data-start"), g.get("data-shared"))
+             for g in drawn.iter(SVG_NS + "g") if "ps-region" in g.get("class", "") and g.get("data-pid")]
+    assert ("1", "anonymous", "0x1000000000", "copy-on-write") in bands and ("2", "stack", "0x7fffffefb000", "copy-on-write") in bands
+    assert ("1", "anonymous", "0x1000003000", None) in bands and not any(b[0] == "2" and b[2] == "0x1000003000" for b in bands)
+    cells = {(c.get("data-va"), c.get("data-state")) for c in drawn.iter(SVG_NS + "rect") if c.get("class") == "ps-cell"}
+    # The parent keeps the frame the child copied away from; the child shares the page the parent took over.
+    assert {("0x1000000000", "copied"), ("0x1000000000", "copied-by-other"), ("0x1000001000", "taken-over"),
+            ("0x1000001000", "shared")} <= cells
+    labels = svg_text(drawn)
+    assert "pid 2 · forker · forked from pid 1" in labels and "0x7ffffffff000" in labels and "0x800000000000" in labels
+    assert any("non-canonical" in text for text in labels)
+    [kernel] = [g for g in drawn.iter(SVG_NS + "g") if "ps-kernel" in g.get("class", "")]
+    assert (kernel.get("data-start"), kernel.get("data-end")) == ("0xffffffff80000000", "0xffffffff80003000")
+
+
+def test_a_missing_log_line_fails_the_process_diagram(tmp_path):
+    book = _fixture_book(tmp_path, textwrap.dedent("""\
+        # Chapter 01
+
+        ```{process-space} 01-x
+        :cmdline: no-layout
+        :name: forker
+        ```
+        ```{process-space} 01-x
+        :cmdline: no-layout
+        ```
+        ```{process-space} 01-x
+        :cmdline: no-layout
+        :pids: 1
+        ```
+        """))
+    (tmp_path / "logs" / "01-x+no-layout.log").write_text(
+        "\n".join(line for line in PROCESS_LOG.splitlines() if "[INFO  user] layout" not in line) + "\n")
+    done = _sphinx(book, tmp_path / "out")
+    assert done.returncode != 0
+    for expected in (
+        "process-space: 01-x+no-layout.log: the log has no '[INFO  user] layout lowest=… limit=… lower-half-end=…' line",
+        "process-space: 01-x+no-layout.log: give exactly one of :name: PROGRAM, :pid: N or :pids: PARENT CHILD",
+        "process-space: 01-x+no-layout.log: :pids: takes two pids, a parent and its child, not '1'",
+    ):
+        assert expected in done.stderr, f"{expected!r} not reported:\n{done.stderr}"
 
 
 # The fixture's boot: one phase of each of two kinds, a guard, the switch and a check.

@@ -21,6 +21,9 @@ Directives (MyST syntax shown)::
     ```{page-walk} 04-page-tables
     :check: kernel_main
     ```
+    ```{process-space} 13-demand-paging
+    :name: sparse
+    ```
     ```{log-formats}
     ```
     ```{command-line-options}
@@ -53,7 +56,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-from . import diagram_model, diagram_svg, layout, markers, quotes, sources
+from . import diagram_model, diagram_svg, layout, markers, process_model, process_svg, quotes, sources
 from .bootlogs import Boot, boot_log_name, make_run_command
 
 logger = logging.getLogger(__name__)
@@ -345,7 +348,7 @@ class BootLogDirective(SphinxDirective):
 
 
 # ---------------------------------------------------------------------------
-# {address-space} and {page-walk}: SVG drawn from a captured boot log
+# {address-space}, {page-walk} and {process-space}: SVG drawn from a captured boot log
 # ---------------------------------------------------------------------------
 
 
@@ -429,6 +432,42 @@ class PageWalkDirective(_DiagramDirective):
         title = f"Page walk of {walk.va:#x} ({walk.label or 'from the log'}) to pa {walk.pa:#x}"
         return diagram_svg.page_walk_svg(walk, title, uid), f"The 4-level walk of {walk.va:#x}" + \
             (f" ({walk.label})" if walk.label else "") + f", indices cut from the address, pa {walk.pa:#x} from the log"
+
+
+class ProcessSpaceDirective(_DiagramDirective):
+    """``{process-space} CHAPTER``: one process's address space, its lower
+    half (the regions the log gives it, and what the kernel keeps empty)
+    beside the kernel's upper half, summarised one band per phase.
+    ``:name: PROGRAM`` picks the first program started with that name,
+    ``:pid: N`` a process by pid, ``:pids: PARENT CHILD`` a parent and the
+    child it forked, side by side, their shared regions marked;
+    ``:with-child:`` (beside ``:name:`` or ``:pid:``) adds the first child the
+    chosen process forked, whatever its pid."""
+
+    name = "process-space"
+    option_spec = {**_DiagramDirective.option_spec, "name": directives.unchanged_required,
+                   "pid": directives.nonnegative_int, "pids": directives.unchanged_required,
+                   "with-child": directives.flag}
+
+    def draw(self, records, described, uid):
+        chosen = [key for key in ("name", "pid", "pids") if key in self.options]
+        if len(chosen) != 1:
+            raise diagram_model.DiagramError("give exactly one of :name: PROGRAM, :pid: N or :pids: PARENT CHILD")
+        pids = None
+        if "pid" in self.options:
+            pids = [self.options["pid"]]
+        elif "pids" in self.options:
+            words = self.options["pids"].split()
+            if len(words) != 2 or not all(w.isdigit() for w in words):
+                raise diagram_model.DiagramError(f":pids: takes two pids, a parent and its child, not {self.options['pids']!r}")
+            pids = [int(w) for w in words]
+        space = process_model.process_space(records, name=self.options.get("name"), pids=pids,
+                                            with_child="with-child" in self.options)
+        who = " and ".join(f"pid {p.pid} ({p.name})" for p in space.processes)
+        title = f"The address space of {who} after {described}: " + ", ".join(
+            f"{p.kind} {p.start:#x}" for pr in space.processes for p in pr.pieces)
+        lead = f"The address space of {who}: its lower half beside the kernel's upper half, high addresses at the top"
+        return process_svg.process_space_svg(space, title, uid), lead
 
 
 # ---------------------------------------------------------------------------
@@ -713,6 +752,7 @@ def setup(app: Sphinx):
     app.add_directive("chapter-sources", ChapterSourcesDirective)
     app.add_directive("address-space", AddressSpaceDirective)
     app.add_directive("page-walk", PageWalkDirective)
+    app.add_directive("process-space", ProcessSpaceDirective)
     app.add_directive("log-formats", LogFormatsDirective)
     app.add_directive("command-line-options", CommandLineOptionsDirective)
     app.add_transform(RepositoryLinks)

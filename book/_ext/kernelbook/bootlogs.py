@@ -1,7 +1,7 @@
 """Which boots the book quotes, and where their logs are kept.
 
 Shared by the directives that read a boot (``{bootlog}``, ``{address-space}``,
-``{page-walk}``), the log markers of the running text (``<!-- log BOOT
+``{page-walk}``, ``{process-space}``), the log markers of the running text (``<!-- log BOOT
 PATTERN -->``, quotes.py) and scripts/book/capture_logs.py, so the boots
 captured are exactly the boots the pages name.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 #: Directives whose first argument is a chapter whose boot they read.
-LOG_DIRECTIVES = ("bootlog", "address-space", "page-walk")
+LOG_DIRECTIVES = ("bootlog", "address-space", "page-walk", "process-space")
 _DIRECTIVE_RE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})\{(" + "|".join(map(re.escape, LOG_DIRECTIVES)) + r")\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:.*\n)*)", re.M)
 _OPTION_RE = re.compile(r"^[ \t]*:([\w-]+):[ \t]*(.*)$", re.M)
 # A value the running text takes from a boot (quotes.py says what it means).

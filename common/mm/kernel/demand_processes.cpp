@@ -33,7 +33,8 @@ void log_region(const Process& p, const UserRegion& r) {
     klog::Line line = klog::info("vm");
     line.msg("region").kv("pid", p.pid).kv("start", klog::hex(r.start)).kv("end", klog::hex(r.end))
         .kv("rights", rights_name(r.rights)).kv("kind", region_kind_name(r.kind));
-    if (r.kind == RegionKind::kStack) line.kv("grow-limit", klog::hex(r.grow_limit));
+    if (r.kind == RegionKind::kStack)
+        line.kv("grow-limit", klog::hex(r.grow_limit)).kv("guard-gap", klog::size(r.grow_limit - r.reserved_start()));
 }
 
 }  // namespace

@@ -73,6 +73,8 @@ bool build_address_space(const Process& p, const UserImage& image, PhysAddr modu
                 .kv("rule", describe(st));
             return false;
         }
+    klog::info("user").msg("stack").kv("pid", p.pid).kv("va", klog::hex(kUserStackBottom)).kv("pages", kUserStackSize / kPageSize)
+        .kv("rights", segment_rights_name(stack.rights)).kv("guard", klog::hex(kUserStackGuard));
     return true;
 }
 // book:end build-process
@@ -190,6 +192,10 @@ void start_user_mode() {
 void run_each_boot_module(KernelAddressSpace& space, BitmapFrameAllocator& frames, ProgramRunner run_program) {
     const boot::BootHandoff& handoff = kernel::boot_handoff();
     klog::info("user").msg("modules").kv("count", uint64_t(handoff.module_count));
+    // The lower half every program gets, once (user_layout.h): the book draws
+    // a process's address space from these and the region lines.
+    klog::info("user").msg("layout").kv("lowest", klog::hex(kUserLowest)).kv("limit", klog::hex(kUserLimit))
+        .kv("lower-half-end", klog::hex(kUserLimit.value() + kPageSize));
     Totals totals;
     const uint64_t used_before = frames.stats().used;
     for (uint32_t i = 0; i < handoff.module_count; ++i) {

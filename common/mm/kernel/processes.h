@@ -2,8 +2,11 @@
 // address space, in ring 3, until it exits or is killed; then everything it
 // owned goes back to the frame allocator, and the kernel goes on.
 //
+// First, the lower half every program gets (user_layout.h):
+//   [INFO  user] layout lowest=0x400000 limit=0x7ffffffff000 lower-half-end=0x800000000000
 // Per program (pid 1, 2, … in the order of the handoff's module table):
 //   [INFO  user] segment pid=… va=0x… pages=… rights=r-x|r--|rw-
+//   [INFO  user] stack pid=… va=0x… pages=… rights=rw- guard=0x…   (chapter 12, mapped before it runs)
 //   [INFO  user] start name=hello pid=2 entry=0x… pml4=0x… stack-top=0x… pages=… tables=… used-before=…
 //   … its system calls (syscalls.h) and, if it breaks a rule, one line:
 //   [WARN  user] killed pid=… name=… rule=… addr=0x… …
