@@ -109,11 +109,11 @@ void switch_paging(const HandoverTrampoline& trampoline, uint64_t top_table, boo
     run(trampoline);
 }
 
-void jump_through(const HandoverTrampoline& trampoline, uint64_t pml4, uint64_t stack_top, uint64_t entry,
+void jump_through(const HandoverTrampoline& trampoline, uint64_t top_table, bool la57, uint64_t stack_top, uint64_t entry,
                   const BootHandoff* handoff) {
     TrampolineParams& params = params_of(trampoline);
-    params.top_table = pml4;
-    params.la57 = 0;
+    params.top_table = top_table;
+    params.la57 = la57 ? CR4_LA57 : 0;
     params.entry = entry;
     params.stack_top = stack_top - 8;
     params.argument = reinterpret_cast<uint64_t>(handoff);

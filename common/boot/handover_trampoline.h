@@ -51,10 +51,11 @@ HandoverTrampoline install_handover_trampoline(EFI_HANDLE image);
 // it, after ExitBootServices: it returns with interrupts off.
 void switch_paging(const HandoverTrampoline& trampoline, uint64_t top_table, bool la57);
 
-// Switches to the 4-level bootstrap tables and jumps to `entry` with the
+// Switches to the bootstrap tables (`top_table`: their PML4, or with `la57`
+// a PML5 over it, paging_handover.h) and jumps to `entry` with the
 // handoff in RDI and RSP = stack_top - 8 (what a `call` would leave: the
 // SysV ABI has rsp+8 16-byte aligned at a function's first instruction).
-[[noreturn]] void jump_through(const HandoverTrampoline& trampoline, uint64_t pml4, uint64_t stack_top, uint64_t entry,
-                               const BootHandoff* handoff);
+[[noreturn]] void jump_through(const HandoverTrampoline& trampoline, uint64_t top_table, bool la57, uint64_t stack_top,
+                               uint64_t entry, const BootHandoff* handoff);
 
 }  // namespace boot

@@ -6,7 +6,8 @@
 //   2. collect what only the firmware knows (GOP framebuffer, ACPI RSDP)
 //   3. allocate everything the kernel is handed (boot stack, map buffer, bootstrap tables)
 //   4. take the final memory map and exit boot services (nothing allocated after)
-//   5. load CR3 and jump to the kernel with the handoff, through a trampoline page
+//   5. load CR3 (at four levels, or five when the command line asks and the CPU can)
+//      and jump to the kernel with the handoff, through a trampoline page
 // Every page handed over is allocated under one of our own memory types, so the
 // kernel can find it in the map by name.
 #include "boot/handoff.h"
@@ -25,6 +26,7 @@
 #include "boot/kernel_image.h"
 #include "boot/la57_imitation.h"
 #include "boot/loader_log.h"
+#include "boot/paging_handover.h"
 #include "boot/paging_mode.h"
 #include "support/command_line.h"
 #include "support/units.h"
@@ -47,7 +49,8 @@ void log_start(EFI_SYSTEM_TABLE* system_table, const EFI_LOADED_IMAGE& loaded) {
 }
 
 // Our tables are 4-level; a firmware that left 5-level paging on is left
-// through the handover trampoline at the jump (paging_mode.h).
+// through the handover trampoline at the jump (paging_mode.h), unless the
+// kernel's command line asks for five levels (paging_handover.h).
 void check_firmware_paging(EFI_HANDLE image) {
     const uint64_t cr4 = x86::read_cr4();
     if (const Violation v = check_paging_mode(cr4, x86::cpu_has_la57()); !v.ok()) {
@@ -56,7 +59,7 @@ void check_firmware_paging(EFI_HANDLE image) {
         loader_fail(image, EFI_UNSUPPORTED);
     }
     if (paging_levels(cr4) == 5)
-        klog::info("loader").msg("firmware paging").kv("levels", 5).kv("handover-levels", 4).kv("via", "trampoline");
+        klog::info("loader").msg("firmware paging").kv("levels", 5).kv("via", "trampoline");
 }
 
 // \cmdline.txt is optional; when present it must fit the handoff and be text.
@@ -151,6 +154,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     const uint64_t identity_top = bootstrap_identity_top(image, map_buffer, framebuffer_end);
     const HandoverTrampoline trampoline = install_handover_trampoline(image);
     const BootstrapTables tables = build_bootstrap_tables(image, identity_top, kernel, trampoline);
+    const PagingHandover paging = choose_paging_handover(image, command_line, tables);  // paging=5: chapter 16
     // A test hook, beside the story: play a firmware that left 5-level paging on (la57_imitation.h).
     const La57Imitation la57 = command_line.has("loader.test-la57") ? prepare_la57_imitation(image) : La57Imitation{};
 
@@ -186,6 +190,6 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
         .msg("jump to kernel")
         .kv("entry", klog::hex(kernel.layout.entry))
         .kv("handoff", klog::hex(reinterpret_cast<uint64_t>(handoff)));
-    enter_kernel(trampoline, tables.pml4, stack + kBootStackSize, kernel.layout.entry, handoff);
+    enter_kernel(trampoline, paging, stack + kBootStackSize, kernel.layout.entry, handoff);
 }
 // book:end efi-main

@@ -45,7 +45,7 @@ PhysAddr AcpiTableWindow::mapped_frame(PhysAddr pa, uint64_t length) {
     const uint64_t end = pa.value() + length;
     PhysAddr first;
     for (PhysAddr frame = pa.page_base(); frame.value() < end; frame = frame + kPageSize) {
-        const Translation t = translate(builder_.pml4(), tables_, acpi_table_va(frame));
+        const Translation t = translate(builder_.root(), tables_, acpi_table_va(frame), builder_.depth());
         const bool read_only_nx = (t.flags & x86::pte::kWritable) == 0 && (t.flags & x86::pte::kNoExecute) != 0;
         if (!t.present || t.pa != frame || !read_only_nx) return PhysAddr();
         if (first.is_null()) first = t.pa;

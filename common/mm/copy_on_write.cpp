@@ -81,11 +81,11 @@ CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& chil
                                 PhysicalMemoryAccess& memory, FrameRefCounts& counts, FrameSink& sink,
                                 TlbInvalidator& tlb) {
     CloneResult result;
-    if (child.pml4().value() != 0) {
+    if (child.root().value() != 0) {
         result.status = CloneStatus::kChildInUse;
         return result;
     }
-    result.map_status = child.create(kernel_pml4);
+    result.map_status = child.create(kernel_pml4, parent.depth());
     if (result.map_status != UserMapStatus::kOk) {
         result.status = result.map_status == UserMapStatus::kOutOfTableFrames ? CloneStatus::kOutOfFrames
                                                                              : CloneStatus::kChildMapRefused;

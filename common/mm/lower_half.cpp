@@ -5,7 +5,7 @@
 namespace mm {
 namespace {
 
-constexpr unsigned kLowerHalfEntries = 256;  // PML4 entries 0-255 map 0 .. 2^47
+constexpr unsigned kLowerHalfEntries = 256;  // PML4 entries 0-255 map 0 .. 2^47 (PML5 entries: 0 .. 2^56)
 
 // lab:begin remove-lower-half
 void collect(PhysAddr table, PageTableLevel level, PhysicalMemoryAccess& memory, ReleasedTables& out) {
@@ -21,14 +21,14 @@ void collect(PhysAddr table, PageTableLevel level, PhysicalMemoryAccess& memory,
 
 }  // namespace
 
-ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory) {
+ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory, PagingDepth depth) {
     ReleasedTables released;
     PageTable& top = *memory.table_at(pml4);
     for (unsigned i = 0; i < kLowerHalfEntries; ++i) {
         PageTableEntry& e = top[PageTableIndex(i)];
         if (!e.present()) continue;
         ++released.pml4_entries;
-        collect(e.address(), PageTableLevel::kPdpt, memory, released);
+        collect(e.address(), next_lower(root_level(depth)), memory, released);
         e.clear();
     }
     return released;

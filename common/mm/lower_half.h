@@ -12,6 +12,7 @@
 
 #include "mm/page_table_entry.h"
 #include "mm/phys_addr.h"
+#include "mm/paging_depth.h"
 #include "mm/physical_memory.h"
 
 namespace mm {
@@ -28,7 +29,9 @@ struct ReleasedTables {
 
 // Clears PML4 entries 0-255 of `pml4` after collecting every table below them
 // (PDPTs, PDs, PTs; large pages are leaves, not tables).
-ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory);
+// `depth` 5: the root is a PML5, whose entries 0-255 map 0 .. 2^56 (chapter 16).
+ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory,
+                                 PagingDepth depth = PagingDepth::kFourLevel);
 
 // True when PML4 entries 0-255 are all zero: nothing below the upper half.
 bool lower_half_is_empty(PhysAddr pml4, PhysicalMemoryAccess& memory);

@@ -36,11 +36,13 @@ bool UserAddressSpace::new_table(PhysAddr* frame) {
 }
 
 // book:begin user-create
-UserMapStatus UserAddressSpace::create(PhysAddr kernel_pml4) {
+UserMapStatus UserAddressSpace::create(PhysAddr kernel_pml4, PagingDepth depth) {
     KASSERT(pml4_.value() == 0);
     const PageTable& kernel = table(kernel_pml4);
     for (unsigned slot = kFirstKernelSlot; slot < PageTableIndex::kCount; ++slot)
         if (!kernel.entries[slot].present()) return UserMapStatus::kKernelSlotMissing;
+    depth_ = depth;
+    if (depth == PagingDepth::kFiveLevel) return create_five_level(kernel);
     if (!new_table(&pml4_)) return UserMapStatus::kOutOfTableFrames;
     PageTable& mine = table(pml4_);
     for (unsigned slot = kFirstKernelSlot; slot < PageTableIndex::kCount; ++slot)
@@ -48,6 +50,20 @@ UserMapStatus UserAddressSpace::create(PhysAddr kernel_pml4) {
     return UserMapStatus::kOk;
 }
 // book:end user-create
+
+// book:begin user-create-five-level
+// Chapter 16: the kernel's upper half is the PML5's entries 256-511; the
+// program's 47 bits are one PML4 under entry 0, its upper half empty.
+UserMapStatus UserAddressSpace::create_five_level(const PageTable& kernel_pml5) {
+    if (!new_table(&pml5_)) return UserMapStatus::kOutOfTableFrames;
+    PageTable& top = table(pml5_);
+    for (unsigned slot = kFirstKernelSlot; slot < PageTableIndex::kCount; ++slot)
+        top.entries[slot] = kernel_pml5.entries[slot];  // the same PML4s: shared, never copied deeper
+    if (!new_table(&pml4_)) return UserMapStatus::kOutOfTableFrames;  // pml5_ stays, for destroy()
+    top.entries[0].set(PageTableLevel::kPml5, pml4_, user_flags::kTable);
+    return UserMapStatus::kOk;
+}
+// book:end user-create-five-level
 
 // book:begin user-map-page
 UserMapStatus UserAddressSpace::map_page(VirtAddr va, PhysAddr frame, uint64_t leaf_flags) {
@@ -87,7 +103,7 @@ ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
         if (sink.return_frame(frame)) ++counter;
         else ++out.refused;
     };
-    PageTable& pml4 = table(pml4_);
+    PageTable& pml4 = table(pml4_.value() != 0 ? pml4_ : pml5_);  // a PML5 without its PML4 is empty below 256
     for (unsigned i = 0; i < kFirstKernelSlot; ++i) {  // the lower half only: the upper half is the kernel's
         if (!pml4.entries[i].present()) continue;
         PageTable& pdpt = table(pml4.entries[i].address());
@@ -108,8 +124,9 @@ ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
         }
         give_back(pml4.entries[i].address(), out.tables);
     }
-    give_back(pml4_, out.tables);
-    pml4_ = PhysAddr();
+    if (pml4_.value() != 0) give_back(pml4_, out.tables);
+    if (pml5_.value() != 0) give_back(pml5_, out.tables);  // chapter 16: the PML5 above it
+    pml4_ = pml5_ = PhysAddr();
     pages_ = borrowed_ = tables_ = 0;
     return out;
 }

@@ -20,6 +20,7 @@
 
 #include "arch/x86/paging_bits.h"
 #include "mm/frame_source.h"
+#include "mm/paging_depth.h"
 #include "mm/physical_memory.h"
 #include "mm/tlb_flush.h"
 #include "mm/user_elf.h"
@@ -97,7 +98,12 @@ public:
 
     // A fresh PML4 with an empty lower half and the kernel's 256 upper
     // entries copied from `kernel_pml4`; kKernelSlotMissing if one is empty.
-    UserMapStatus create(PhysAddr kernel_pml4);
+    // With `depth` 5 (chapter 16) `kernel_pml4` is the kernel's PML5: the
+    // process gets a PML5 with the kernel's 256 upper entries and, in entry
+    // 0, a PML4 whose lower half is the program's (and whose upper half stays
+    // empty), so user space stays below 2^47 and everything else here walks
+    // that PML4 exactly as at four levels.
+    UserMapStatus create(PhysAddr kernel_pml4, PagingDepth depth = PagingDepth::kFourLevel);
 
     // Maps the 4 KiB page at `va` to `frame`, which the process now owns
     // (or borrows, with user_flags::kBorrowed in `leaf_flags`).
@@ -128,17 +134,23 @@ public:
     // book:end user-page-changes
 
     PhysAddr pml4() const { return pml4_; }
+    // What CR3 loads for this process: the PML4, or at five levels the PML5 above it.
+    PhysAddr root() const { return depth_ == PagingDepth::kFiveLevel ? pml5_ : pml4_; }
+    PagingDepth depth() const { return depth_; }
     uint64_t pages() const { return pages_; }          // leaves over frames it owns
     uint64_t borrowed() const { return borrowed_; }    // leaves over borrowed frames
-    uint64_t tables() const { return tables_; }  // the PML4 included
+    uint64_t tables() const { return tables_; }  // the PML4 included (and the PML5, at five levels)
 
 private:
     PageTable& table(PhysAddr frame) { return *memory_.table_at(frame); }
     bool new_table(PhysAddr* frame);
+    UserMapStatus create_five_level(const PageTable& kernel_pml5);
 
     PhysicalMemoryAccess& memory_;
     FrameSource& frames_;
     PhysAddr pml4_;
+    PhysAddr pml5_;  // five levels only (chapter 16)
+    PagingDepth depth_ = PagingDepth::kFourLevel;
     uint64_t pages_ = 0;
     uint64_t borrowed_ = 0;
     uint64_t tables_ = 0;

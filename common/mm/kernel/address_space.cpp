@@ -13,7 +13,20 @@
 namespace mm {
 namespace {
 
-// The PML4 must exist before the builder that fills it.
+bool g_five_levels_accepted = false;
+
+// The depth the new tables are built at: the CPU's, if this chapter takes it.
+PagingDepth depth_to_build() {
+    const PagingDepth running = running_paging_depth();
+    if (running == PagingDepth::kFiveLevel && !g_five_levels_accepted) {
+        klog::error("paging").msg("paging depth rejected").kv("field", "CR4.LA57").kv("value", uint64_t(1))
+            .kv("rule", "this chapter builds 4-level tables: paging=5 is chapter 16's");
+        kernel::fail();
+    }
+    return running;
+}
+
+// The PML4 (or PML5) must exist before the builder that fills it.
 PhysAddr new_pml4(PhysicalMemoryAccess& tables, BootFrameAllocator& frames) {
     const FrameResult pml4 = PageTableBuilder::create_pml4(tables, frames);
     if (!pml4.ok()) {
@@ -31,7 +44,13 @@ KernelAddressSpace::KernelAddressSpace(const HandoffView& handoff, BootMemory& m
       memory_(memory),
       frames_(frames),
       cpu_(read_cpu_paging_features()),
-      builder_(new_pml4(tables_, frames), tables_, frames, cpu_.pages_1gib) {}
+      builder_(new_pml4(tables_, frames), tables_, frames, cpu_.pages_1gib, depth_to_build()) {}
+
+void accept_five_level_paging() { g_five_levels_accepted = true; }
+
+PagingDepth running_paging_depth() {
+    return (x86::read_cr4() & x86::kCr4La57) ? PagingDepth::kFiveLevel : PagingDepth::kFourLevel;
+}
 
 void identity_map_low_memory(KernelAddressSpace& space) {
     const FrameExceptions exceptions = kernel::ram_frame_exceptions(space.handoff());
@@ -63,7 +82,7 @@ void KernelAddressSpace::check_before_switch() {
         {"pml4-through-window", phys_to_virt(pml4())},
     };
     for (const Probe& p : probes) {
-        if (translate(pml4(), tables_, p.va).present) continue;
+        if (translate(root(), tables_, p.va, depth()).present) continue;
         klog::error("paging").msg("not mapped in the new tables").kv("what", p.what).kv("va", klog::hex(p.va));
         kernel::fail();
     }
@@ -72,11 +91,13 @@ void KernelAddressSpace::check_before_switch() {
 // book:begin activate
 void KernelAddressSpace::activate() {
     check_before_switch();
-    x86::write_cr3(pml4().value());
+    x86::write_cr3(root().value());
     const bool had_global_pages = x86::drop_global_translations();  // the firmware's, if it had any
     tables_.use_window();
-    klog::info("paging").msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("tables-through", "phys-window")
+    auto line = klog::info("paging");
+    line.msg("switched").kv("cr3", klog::hex(x86::read_cr3())).kv("tables-through", "phys-window")
         .kv("global-pages", had_global_pages ? "flushed" : "off");
+    if (depth() == PagingDepth::kFiveLevel) line.kv("levels", uint64_t(5));  // chapter 16; 4 goes unsaid, as before
 }
 // book:end activate
 

@@ -37,6 +37,11 @@ public:
     void activate();
 
     PhysAddr pml4() const { return builder_.pml4(); }
+    // The table CR3 names (the PML4, or at five levels the PML5; pml4() is
+    // the same address under its older name) and how deep the tables are:
+    // the depth the CPU runs at (CR4.LA57), which only chapter 16 lets be 5.
+    PhysAddr root() const { return builder_.root(); }
+    PagingDepth depth() const { return builder_.depth(); }
     CpuPagingFeatures cpu() const { return cpu_; }
     const MapStats& stats() const { return builder_.stats(); }
 
@@ -63,6 +68,14 @@ private:
     BootTableAccess tables_;
     PageTableBuilder builder_;
 };
+
+// Chapter 16: lets the next KernelAddressSpace build five levels when the
+// loader handed the kernel over at five (CR4.LA57, `paging=5`). Without it a
+// kernel that finds CR4.LA57 set stops by name before it builds anything:
+// its tables would be 4-level and CR3 would read them as a PML5.
+void accept_five_level_paging();
+// The depth CR4.LA57 says the CPU translates with now.
+PagingDepth running_paging_depth();
 
 // The phases of chapters 04 and 05: every RAM run identity-mapped, the kernel
 // image at -2 GiB (its placement checked first), every RAM run in the

@@ -74,10 +74,10 @@ constexpr size_t kVa = 45, kSize = 69, kFlags = 85, kTail = 110;
 
 // book:begin verify
 bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const ExpectedRegions& expected,
-                          CpuPagingFeatures cpu) {
+                          CpuPagingFeatures cpu, PagingDepth depth) {
     const RegionExpectation* regions = expected.regions;
     const size_t count = expected.count;
-    PageTableWalker walker(pml4, tables);
+    PageTableWalker walker(pml4, tables, depth);
     LoggingFindingSink findings;  // logs each finding as it is found
     for (size_t i = 0; i < count; ++i) {
         const RegionExpectation& r = regions[i];
@@ -105,7 +105,7 @@ bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Exp
 // book:end verify
 
 // book:begin report
-void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const HandoffView& handoff) {
+void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const HandoffView& handoff, PagingDepth depth) {
     // Owners: the image's sections first, then the layout's regions.
     Owner owners[kKernelImageSectionCount + sizeof(layout::kRegions) / sizeof(layout::kRegions[0])];
     size_t n = 0;
@@ -114,7 +114,7 @@ void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Han
         owners[n++] = {s.name, s.span.va_start, s.span.length};
     for (const layout::Region& r : layout::kRegions) owners[n++] = {r.name, r.base, r.size};
     AddressSpaceReport report(owners, n);
-    PageTableWalker(pml4, tables).walk(report);
+    PageTableWalker(pml4, tables, depth).walk(report);
     log_report(report);
 }
 // book:end report

@@ -41,10 +41,12 @@ void expect_mapped_regions(ExpectedRegions& out, const HandoffView& handoff, con
 
 // Checks every expected region and audits every entry, logging one line per
 // region, one for the audit and one per finding. True when nothing broke a rule.
+// `depth`: the tables' (chapter 16 walks a PML5 when the CPU runs five levels).
 bool verify_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const ExpectedRegions& expected,
-                          CpuPagingFeatures cpu);
+                          CpuPagingFeatures cpu, PagingDepth depth = PagingDepth::kFourLevel);
 
 // The address space as merged ranges, one `[INFO  layout] range` line each.
-void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const HandoffView& handoff);
+void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const HandoffView& handoff,
+                          PagingDepth depth = PagingDepth::kFourLevel);
 
 }  // namespace mm

@@ -88,7 +88,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     ProcessMemory memory{{}, space, frames, owner, PhysAddr(module.physical_base), {}};
     bool built = describe_process(p, image, memory.regions);
     if (built) {
-        if (const UserMapStatus st = space.create(kernel_space.pml4()); st != UserMapStatus::kOk) {
+        if (const UserMapStatus st = space.create(kernel_space.root(), kernel_space.depth()); st != UserMapStatus::kOk) {
             klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "pml4").kv("value", uint64_t(0))
                 .kv("rule", describe(st));
             built = false;
@@ -96,7 +96,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     }
     if (!built) {
         ++totals.rejected;
-        if (space.pml4().value() != 0) (void)space.destroy(sink);
+        if (space.root().value() != 0) (void)space.destroy(sink);
         return;
     }
 
@@ -105,17 +105,17 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
         .kv("borrowed", space.borrowed()).kv("tables", space.tables()).kv("used-before", used_before);
     set_current_process(&p);
     set_current_memory(&memory);
-    kernel::screen_shares_kernel_half(space.pml4().value());
-    x86::write_cr3(space.pml4().value());
+    kernel::screen_shares_kernel_half(space.root().value());
+    x86::write_cr3(space.root().value());
     const kernel::UserOutcome outcome = kernel::enter_user(image.entry, kUserStackTop.value());
-    x86::write_cr3(kernel_space.pml4().value());  // drops the process's translations (none is global)
+    x86::write_cr3(kernel_space.root().value());  // drops the process's translations (none is global)
     kernel::screen_shares_kernel_half(0);
     set_current_memory(nullptr);
     set_current_process(nullptr);
 
     // What first touches built: counted, then audited with chapter 12's rules.
     log_usage(p, memory);
-    PageTableWalker walker(space.pml4(), tables);
+    PageTableWalker walker(space.root(), tables, space.depth());
     const UserAudit audit = audit_user_space(walker);
     klog::Line(audit.ok() ? klog::Level::kInfo : klog::Level::kError, "user").msg("audit").kv("pid", p.pid)
         .kv("user-pages", audit.user_pages).kv("kernel-pages", audit.kernel_pages).kv("outside", audit.outside)

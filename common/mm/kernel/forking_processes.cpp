@@ -37,7 +37,7 @@ Family g_family;
 // its parent's wait() as a zombie, or is forgotten if nobody will wait.
 void end_task(Task& t, const kernel::UserOutcome& outcome) {
     log_task_usage(t);
-    PageTableWalker walker(t.space.pml4(), g_tables);  // chapter 12's audit of the tables it leaves
+    PageTableWalker walker(t.space.root(), g_tables, t.space.depth());  // chapter 12's audit of the tables it leaves
     const UserAudit audit = audit_user_space(walker);
     if (!audit.ok()) {
         klog::error("user").msg("audit").kv("pid", t.process.pid).kv("wx", audit.wx).kv("kernel-user", audit.kernel_user)
@@ -100,7 +100,7 @@ void run_family(const boot::BootModule& module, uint64_t, KernelAddressSpace& ke
     KASSERT(first != nullptr);  // the last family has gone: the table is empty
     bool built = describe_process(first->process, image, first->memory.regions);
     if (built) {
-        if (const UserMapStatus st = first->space.create(kernel_space.pml4()); st != UserMapStatus::kOk) {
+        if (const UserMapStatus st = first->space.create(kernel_space.root(), kernel_space.depth()); st != UserMapStatus::kOk) {
             klog::warn("user").msg("rejected").kv("name", name).kv("field", "pml4").kv("value", uint64_t(0))
                 .kv("rule", describe(st));
             built = false;
@@ -109,7 +109,7 @@ void run_family(const boot::BootModule& module, uint64_t, KernelAddressSpace& ke
     if (!built) {
         ++totals.rejected;
         BitmapSink sink(frames);
-        if (first->space.pml4().value() != 0) (void)first->space.destroy(sink);
+        if (first->space.root().value() != 0) (void)first->space.destroy(sink);
         free_task(*first);
         return;
     }

@@ -11,7 +11,7 @@ namespace mm {
 // book:begin share-kernel-half
 void share_kernel_half(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
     PhysicalMemoryAccess& tables = space.tables();
-    PageTable& pml4 = *tables.table_at(space.pml4());
+    PageTable& pml4 = *tables.table_at(space.root());  // at five levels the PML5: its upper 256 entries
     uint64_t present_before = 0, created = 0;
     for (unsigned slot = 256; slot < PageTableIndex::kCount; ++slot) {
         PageTableEntry& entry = pml4.entries[slot];
@@ -27,7 +27,7 @@ void share_kernel_half(KernelAddressSpace& space, BitmapFrameAllocator& frames) 
         }
         PageTable& pdpt = *tables.table_at(frame.frame());
         for (PageTableEntry& e : pdpt.entries) e.clear();  // zeroed before it is installed
-        entry.set(PageTableLevel::kPml4, frame.frame(), kTableEntryFlags);  // supervisor-only, like every kernel table
+        entry.set(root_level(space.depth()), frame.frame(), kTableEntryFlags);  // supervisor-only, like every kernel table
         ++created;
     }
     // Only empty entries became present: no translation changed, nothing to flush.

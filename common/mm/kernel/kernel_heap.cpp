@@ -17,8 +17,9 @@ namespace {
 // by operator new).
 class KernelHeapBackend final : public HeapBackend {
 public:
-    KernelHeapBackend(PhysAddr pml4, PhysicalMemoryAccess& tables, BitmapFrameAllocator& frames, CpuPagingFeatures cpu)
-        : frames_(frames), builder_(pml4, tables, frames, cpu.pages_1gib), policy_(fit_to_cpu(kHeapPolicy, cpu)) {}
+    KernelHeapBackend(PhysAddr pml4, PhysicalMemoryAccess& tables, BitmapFrameAllocator& frames, CpuPagingFeatures cpu,
+                      PagingDepth depth)
+        : frames_(frames), builder_(pml4, tables, frames, cpu.pages_1gib, depth), policy_(fit_to_cpu(kHeapPolicy, cpu)) {}
 
     bool grow(uint64_t at, uint64_t bytes) override {
         const uint64_t pages = bytes / kPageSize;
@@ -57,7 +58,7 @@ KernelHeapBackend* g_backend = nullptr;
 
 // book:begin create-heap
 void create_heap(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
-    static KernelHeapBackend backend(space.pml4(), space.tables(), frames, space.cpu());  // constructed here, once
+    static KernelHeapBackend backend(space.pml4(), space.tables(), frames, space.cpu(), space.depth());  // constructed here, once
     g_backend = &backend;
     g_heap.init(kHeapStart.value(), kHeapCapacity, backend);
     if (!g_heap.grow(kHeapInitialBytes)) {

@@ -112,7 +112,7 @@ void remap_handoff(KernelAddressSpace& space) {
 void remove_identity_map(KernelAddressSpace& space) {
     const PhysAddr pml4 = space.pml4();
     BootTableAccess& tables = space.tables();
-    const ReleasedTables released = remove_lower_half(pml4, tables);
+    const ReleasedTables released = remove_lower_half(pml4, tables, space.depth());
     // Many entries changed at once: reloading CR3 drops every non-global
     // translation (SDM Vol. 3A, 4.10.4.1). None of ours is global, but with
     // CR4.PGE on, a global one the firmware left would survive that: drop it.
@@ -121,7 +121,7 @@ void remove_identity_map(KernelAddressSpace& space) {
     uint64_t returned = 0;
     for (PhysAddr frame : released) returned += space.frames().return_page_table_frame(frame);
 
-    if (!lower_half_is_empty(pml4, tables) || translate(pml4, tables, VirtAddr(0)).present) {
+    if (!lower_half_is_empty(pml4, tables) || translate(pml4, tables, VirtAddr(0), space.depth()).present) {
         klog::error("paging").msg("lower half still mapped after removal");
         kernel::fail();
     }

@@ -82,7 +82,7 @@ int64_t sys_mmap(const Call& c, uint64_t address, uint64_t length, uint64_t prot
 int64_t sys_munmap(const Call& c, uint64_t address, uint64_t length) {
     // One CPU, no preemption: the process changing its pages is the one whose
     // tables are loaded, so invalidating this CPU's TLB is the whole flush.
-    KASSERT((x86::read_cr3() & ~0xFFFull) == c.m.space.pml4().value());
+    KASSERT((x86::read_cr3() & ~0xFFFull) == c.m.space.root().value());
     if (const int64_t e = check_range(c, address, length)) return e;
     if (const RegionStatus s = c.m.regions.remove(address, address + length); s != RegionStatus::kOk)
         return refuse(c, "address", address, describe(s),
@@ -110,7 +110,7 @@ int64_t sys_munmap(const Call& c, uint64_t address, uint64_t length) {
 
 // book:begin sys-mprotect
 int64_t sys_mprotect(const Call& c, uint64_t address, uint64_t length, uint64_t prot) {
-    KASSERT((x86::read_cr3() & ~0xFFFull) == c.m.space.pml4().value());  // as in sys_munmap
+    KASSERT((x86::read_cr3() & ~0xFFFull) == c.m.space.root().value());  // as in sys_munmap
     if (const int64_t e = check_range(c, address, length)) return e;
     if (const int64_t e = check_prot(c, prot)) return e;
     if (const RegionStatus s = c.m.regions.protect(address, address + length, uint8_t(prot)); s != RegionStatus::kOk)

@@ -31,7 +31,7 @@ const uint8_t* loader_identity_bytes(PhysAddr pa, uint64_t length) {
     IdentityMappedMemory loader_tables;
     const PhysAddr live_pml4 = PhysAddr(x86::read_cr3()).page_base();
     for (uint64_t page = pa.page_base().value(); page < pa.value() + length; page += kPageSize) {
-        const Translation t = translate(live_pml4, loader_tables, VirtAddr(page));
+        const Translation t = translate(live_pml4, loader_tables, VirtAddr(page), running_paging_depth());
         if (!t.present || t.pa != PhysAddr(page)) return nullptr;
     }
     return reinterpret_cast<const uint8_t*>(pa.value());

@@ -109,7 +109,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     UserAddressSpace space(tables, frames);
     BitmapSink sink(frames);
     bool built = false;
-    if (const UserMapStatus st = space.create(kernel_space.pml4()); st != UserMapStatus::kOk)
+    if (const UserMapStatus st = space.create(kernel_space.root(), kernel_space.depth()); st != UserMapStatus::kOk)
         klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "pml4").kv("value", uint64_t(0)).kv("rule", describe(st));
     else
         built = build_address_space(p, image, PhysAddr(module.physical_base), file, space, frames);
@@ -118,7 +118,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     // Chapter 09's walk over the finished tables, with the user rules, before
     // a single instruction of the program runs.
     if (built) {
-        PageTableWalker walker(space.pml4(), tables);
+        PageTableWalker walker(space.root(), tables, space.depth());
         const UserAudit audit = audit_user_space(walker);
         klog::Line(audit.ok() ? klog::Level::kInfo : klog::Level::kError, "user").msg("audit").kv("pid", p.pid)
             .kv("user-pages", audit.user_pages).kv("kernel-pages", audit.kernel_pages).kv("outside", audit.outside)
@@ -138,10 +138,10 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
             .kv("borrowed", space.borrowed()).kv("tables", space.tables()).kv("used-before", used_before);
         g_current = p;
         g_running = true;
-        kernel::screen_shares_kernel_half(space.pml4().value());
-        x86::write_cr3(space.pml4().value());  // the kernel half is the same in both: execution goes on
+        kernel::screen_shares_kernel_half(space.root().value());
+        x86::write_cr3(space.root().value());  // the kernel half is the same in both: execution goes on
         outcome = kernel::enter_user(image.entry, kUserStackTop.value());
-        x86::write_cr3(kernel_space.pml4().value());  // drops the process's translations (none is global)
+        x86::write_cr3(kernel_space.root().value());  // drops the process's translations (none is global)
         kernel::screen_shares_kernel_half(0);
         g_running = false;
     } else {
@@ -149,7 +149,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     }
 
     const uint64_t pages = space.pages(), tables_owned = space.tables();
-    const ReleasedFrames released = space.pml4().value() != 0 ? space.destroy(sink) : ReleasedFrames{};
+    const ReleasedFrames released = space.root().value() != 0 ? space.destroy(sink) : ReleasedFrames{};
     const uint64_t used_after = frames.stats().used;
     const bool balanced = used_after == used_before && released.refused == 0 &&
                           released.pages == pages && released.tables == tables_owned;

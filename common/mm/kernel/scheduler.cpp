@@ -48,7 +48,7 @@ Task* new_task(const char (&name)[32], uint64_t parent, FrameSource& table_frame
 
 void free_task(Task& task) {
     KASSERT(&task != g_current);
-    KASSERT(task.space.pml4().value() == 0);  // its tables went back first (or were never made)
+    KASSERT(task.space.root().value() == 0);  // its tables went back first (or were never made)
     for (size_t i = 0; i < kMaxTasks; ++i) {
         if (g_tasks[i] != &task) continue;
         task.~Task();
@@ -97,12 +97,12 @@ void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task) {
     size_t last = kMaxTasks - 1;
     while (Task* t = next_ready(last)) {
         klog::info("sched").msg("run").kv("pid", t->process.pid).kv("name", t->process.name)
-            .kv("cr3", klog::hex(t->space.pml4()));
+            .kv("cr3", klog::hex(t->space.root()));
         g_current = t;
         set_current_process(&t->process);
         set_current_memory(&t->memory);
-        kernel::screen_shares_kernel_half(t->space.pml4().value());
-        x86::write_cr3(t->space.pml4().value());  // the last process's user translations go (none is global)
+        kernel::screen_shares_kernel_half(t->space.root().value());
+        x86::write_cr3(t->space.root().value());  // the last process's user translations go (none is global)
         if (t->finish != nullptr) {  // a call that could only complete now, under this CR3
             t->result = t->finish(*t);
             t->finish = nullptr;
@@ -110,7 +110,7 @@ void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task) {
         kernel::load_fpu(t->fpu);
         const kernel::UserOutcome outcome = kernel::resume_user(t->registers, t->result);
         kernel::save_fpu(t->fpu);  // what it left in the x87/SSE registers, for its next turn
-        x86::write_cr3(kernel_space.pml4().value());
+        x86::write_cr3(kernel_space.root().value());
         kernel::screen_shares_kernel_half(0);
         set_current_memory(nullptr);
         set_current_process(nullptr);

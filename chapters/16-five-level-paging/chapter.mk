@@ -1,0 +1,13 @@
+# Chapter 16 runs chapter 14's kernel at five levels of page tables when the
+# command line asks (`paging=5`) and the CPU has LA57: the loader switches
+# through its trampoline (common/boot/paging_handover), the kernel learns the
+# depth from CR4.LA57 and says it (kernel/paging_depth), and every phase,
+# the verification and the processes build and walk a PML5 on top. On a CPU
+# without LA57 the same image runs at four levels. Built on chapter 14 for
+# now (chapter 15, SMP, is written in parallel).
+CHAPTER_BASE := 14-copy-on-write
+CHAPTER_NEW_MODULES := kernel/paging_depth
+# Host unit tests (tests/host/) of what this chapter adds.
+CHAPTER_HOST_TESTS := five_level_paging_test paging_mode_test
+# The programs on its disk image, \user\NAME.elf (chapters/16-five-level-paging/user/NAME.cpp, mk/user.mk).
+CHAPTER_USER_PROGRAMS := deep-fork
