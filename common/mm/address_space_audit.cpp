@@ -1,6 +1,7 @@
 #include "mm/address_space_audit.h"
 
 #include "mm/address_space_layout.h"
+#include "mm/phys_window.h"
 #include "support/log.h"
 
 namespace mm {
@@ -21,8 +22,10 @@ VirtAddr after_hole(VirtAddr va, PageTableLevel level) {
 const char* region_of(VirtAddr va, const RegionExpectation* regions, size_t count) {
     for (size_t i = 0; i < count; ++i)
         if (va >= regions[i].va && va - regions[i].va < regions[i].size) return regions[i].name;
-    for (const layout::Region& r : layout::kRegions)
+    for (const layout::Region& laid_out : layout::kRegions) {
+        const layout::Region r = placed(laid_out);
         if (va >= r.base && va - r.base < r.size) return r.name;
+    }
     return va.is_upper_half() ? "upper-half" : "lower-half";
 }
 

@@ -2,6 +2,7 @@
 
 #include "mm/address_space_layout.h"
 #include "mm/kernel_stacks.h"
+#include "mm/phys_window.h"
 #include "mm/ram_runs.h"
 #include "support/str.h"
 
@@ -70,7 +71,7 @@ const StackSpan* stack_of(VirtAddr rsp, const FaultAddressMap& map) {
 // book:begin classify-address
 FaultVerdict classify_address(VirtAddr va, const FaultAddressMap& map) {
     FaultVerdict v;
-    if (!va.is_canonical()) return verdict(FaultCause::kNonCanonical, "non-canonical");
+    if (!va.is_canonical(map.depth)) return verdict(FaultCause::kNonCanonical, "non-canonical");
     if (va.value() < kPageSize) return verdict(FaultCause::kNullPage, "null-page");
     for (size_t i = 0; i < map.stack_count; ++i) {
         const StackSpan& s = map.stacks[i];
@@ -86,12 +87,13 @@ FaultVerdict classify_address(VirtAddr va, const FaultAddressMap& map) {
     if (in(va, l.text_start, l.text_end)) return verdict(FaultCause::kUnknown, "text");
     if (in(va, l.rodata_start, l.rodata_end)) return verdict(FaultCause::kUnknown, "rodata");
     if (in(va, l.data_start, l.stack_guard)) return verdict(FaultCause::kUnknown, "data");
-    for (const layout::Region& r : layout::kRegions) {
+    for (const layout::Region& laid_out : layout::kRegions) {
+        const layout::Region r = placed(laid_out);  // the window where this boot put it (chapter 16)
         if (!in(va, r.base, r.base + r.size)) continue;
         v.region = r.name;
-        if (r.base == layout::kPhysWindowBase) {
+        if (r.base == phys_window().base) {
             v.has_pa = true;
-            v.pa = PhysAddr(va - layout::kPhysWindowBase);
+            v.pa = PhysAddr(va - r.base);
         }
         return v;
     }

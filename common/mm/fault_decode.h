@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/paging_depth.h"
 #include "mm/kernel_image_span.h"
 #include "mm/memory_ranges.h"
 #include "mm/phys_addr.h"
@@ -86,6 +87,7 @@ struct FaultAddressMap {
     StackSpan stacks[kMaxStacks];
     size_t stack_count = 0;
     const MemoryRangeList* ranges = nullptr;  // what is RAM; null: window holes are not told apart
+    PagingDepth depth = PagingDepth::kFourLevel;  // what "canonical" means: 48 bits, or 57 (chapter 16)
 };
 
 // The map for the running layout: the image (whose boot stack is "boot") and

@@ -27,22 +27,44 @@
 
 namespace mm {
 
-static_assert(layout::kPhysWindowBase.is_aligned(GiB));
+static_assert(layout::kPhysWindowBase.is_aligned(GiB) && layout::five_level::kPhysWindowBase.is_aligned(GiB));
+
+// Where the window is: layout::kPhysWindowBase and its 64 TiB, unless the
+// kernel runs five levels of tables (chapter 16), which move it to
+// layout::five_level's base above 2^56, over all 2^52 bytes. Chosen once,
+// before the first table is built (use_five_level_phys_window), so one image
+// runs at either depth; Linux keeps the same choice in page_offset_base.
+struct PhysWindowPlace {
+    VirtAddr base;
+    uint64_t size;
+};
+namespace detail {
+inline PhysWindowPlace g_phys_window{layout::kPhysWindowBase, layout::kPhysWindowSize};
+}  // namespace detail
+inline PhysWindowPlace phys_window() { return detail::g_phys_window; }
+inline void use_five_level_phys_window() {
+    detail::g_phys_window = {layout::five_level::kPhysWindowBase, layout::five_level::kPhysWindowSize};
+}
+// A layout region where it is now: the phys window at its chosen place, the rest as laid out.
+inline layout::Region placed(const layout::Region& r) {
+    return r.base == layout::kPhysWindowBase ? layout::Region{r.name, phys_window().base, phys_window().size} : r;
+}
 
 // book:begin phys-to-virt
 // Where physical address `pa` appears in the window. Only meaningful once the
 // window is mapped and for RAM (device memory is never in the window).
 inline VirtAddr phys_to_virt(PhysAddr pa) {
-    KASSERT(pa.value() < layout::kPhysWindowSize);
-    return layout::kPhysWindowBase + pa.value();
+    KASSERT(pa.value() < phys_window().size);
+    return phys_window().base + pa.value();
 }
 // book:end phys-to-virt
 
 // The inverse, for a pointer into the window.
 inline PhysAddr window_to_phys(const void* pointer) {
     const VirtAddr va(reinterpret_cast<uint64_t>(pointer));
-    KASSERT(va >= layout::kPhysWindowBase && va - layout::kPhysWindowBase < layout::kPhysWindowSize);
-    return PhysAddr(va - layout::kPhysWindowBase);
+    const PhysWindowPlace window = phys_window();
+    KASSERT(va >= window.base && va - window.base < window.size);
+    return PhysAddr(va - window.base);
 }
 
 template <typename T>

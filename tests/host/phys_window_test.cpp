@@ -96,7 +96,7 @@ TEST(PhysWindow, Without1GiBPagesUses2MiB) {
 TEST(PhysWindow, PhysToVirtIsTheOffset) {
     EXPECT_EQ(mm::phys_to_virt(PhysAddr(0x1234)), VirtAddr(0xFFFF'8000'0000'1234ull));
     EXPECT_EQ(mm::window_to_phys(mm::phys_to_pointer<const void>(PhysAddr(0x5678))), PhysAddr(0x5678));
-    EXPECT_DEATH((void)mm::phys_to_virt(PhysAddr(mm::layout::kPhysWindowSize)), "kPhysWindowSize");
+    EXPECT_DEATH((void)mm::phys_to_virt(PhysAddr(mm::layout::kPhysWindowSize)), "phys_window\\(\\).size");
 }
 
 namespace {

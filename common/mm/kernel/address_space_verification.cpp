@@ -112,7 +112,10 @@ void report_address_space(PhysAddr pml4, PhysicalMemoryAccess& tables, const Han
     for (const KernelImageSection& s :
          kernel_image_sections(kernel::linked_image_layout(), handoff.kernel).sections)
         owners[n++] = {s.name, s.span.va_start, s.span.length};
-    for (const layout::Region& r : layout::kRegions) owners[n++] = {r.name, r.base, r.size};
+    for (const layout::Region& laid_out : layout::kRegions) {
+        const layout::Region r = placed(laid_out);  // the window where this boot put it
+        owners[n++] = {r.name, r.base, r.size};
+    }
     AddressSpaceReport report(owners, n);
     PageTableWalker(pml4, tables, depth).walk(report);
     log_report(report);

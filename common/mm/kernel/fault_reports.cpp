@@ -4,6 +4,7 @@
 #include "kernel/early_cpu.h"
 #include "mm/fault_decode.h"
 #include "mm/kernel_stacks.h"
+#include "mm/kernel/address_space.h"
 #include "mm/kernel/linked_image.h"
 #include "kernel/panic.h"
 #include "kernel/recovery_point.h"
@@ -155,6 +156,7 @@ void on_trap(TrapFrame& f) {
 
 void install_fault_reports(const mm::MemoryRangeList& ranges) {
     g_map = make_fault_address_map(kernel::linked_image_layout(), &ranges);
+    g_map.depth = running_paging_depth();  // 57-bit addresses are canonical at five levels (chapter 16)
     kernel::set_trap_handler(on_trap);
     klog::info("fault").msg("handlers").kv("vectors", uint64_t(kernel::kExceptionVectors))
         .kv("decoded", "page-fault,general-protection,double-fault").kv("stacks", uint64_t(g_map.stack_count));

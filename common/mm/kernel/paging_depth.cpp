@@ -3,6 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "kernel/kernel.h"
 #include "mm/kernel/address_space.h"
+#include "mm/phys_window.h"
 #include "support/log.h"
 
 namespace mm {
@@ -18,6 +19,7 @@ PagingDepth follow_paging_depth() {
     if (asked == Str("5") && depth == PagingDepth::kFourLevel)
         line.kv("why", cpu_la57 ? "loader-stayed-at-4" : "cpu-has-no-la57");  // the loader's line says the same
     accept_five_level_paging();  // this chapter's tables follow the CPU, at either depth
+    if (depth == PagingDepth::kFiveLevel) use_five_level_phys_window();  // above 2^56, over all 2^52 bytes
     return depth;
 }
 // book:end follow-paging-depth
