@@ -44,7 +44,14 @@ CR0_WP = 1 << 16
 CR4_SMEP, CR4_SMAP = 1 << 20, 1 << 21
 EFER_NXE = 1 << 11
 PAGE = 4096
-LOWER_HALF_END = 1 << 47
+CR4_LA57 = 1 << 12
+
+
+def lower_half_end(cr4: int) -> int:
+    """One past the lower half: 2^47 at four levels, 2^56 with CR4.LA57 (chapter 16)."""
+    return 1 << 56 if cr4 & CR4_LA57 else 1 << 47
+
+
 OWN_TABLES_FROM = "04"  # the first chapter that replaces the loader's tables
 
 #: CPU models (QEMU ``-cpu`` names) that have SMEP and SMAP under TCG.
@@ -116,6 +123,8 @@ def check_protections(result: BootResult, chapter: str) -> None:
         if executable:
             assert text[0] <= va < text[1], f"executable page outside the kernel's text at {va:#x}"
     assert not [e for e in tlb if e.va == 0], "page 0 mapped"
+    top = lower_half_end(registers["CR4"])  # every address QEMU shows is canonical at the depth CR4 says
+    assert not [e for e in tlb if top <= e.va & (1 << 64) - 1 < (1 << 64) - top], "a non-canonical address mapped"
     if own_tables:
         leaves = parse_page_table_leaves(result.monitor["page_table_leaves"])
         for guard in (sym["__text_start"] - PAGE, sym["__boot_stack_guard"], sym["__kernel_end"]):

@@ -1,0 +1,171 @@
+"""Chapter 16: five-level paging — the same kernel at 57-bit addresses.
+
+Two boots of the same image with ``paging=5`` on its command line. The book's
+boot runs on ``-cpu max``, which has LA57 under TCG: the loader enters
+five-level paging through its trampoline, the kernel builds a PML5 and puts
+its phys-offset window above 2^56, and chapter 14's kind of program (fork,
+copy-on-write) runs under a PML5 of its own. The other boot runs on
+``qemu64``, which has no LA57: the loader stays at four levels and says why,
+and the kernel runs the 4-level layout. Each is read over the monitor after
+``ready``: ``info registers`` (CR4.LA57, CR3), ``info tlb`` and a walk of the
+tables from CR3 by physical reads, at the depth CR4 says.
+
+What the tests hold the kernel to: the depth it says it runs at is the one
+QEMU reports; at five levels QEMU maps addresses that are not 48-bit
+canonical (the window, where the kernel said it put it, each page at its
+frame) and nothing at the 4-level window; the kernel's own report of its
+tables equals the walk; chapter 04's protections hold at both depths; the
+program says the same at both, and each process has exactly one table more at
+five levels (its PML5) while every frame comes back.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import harness
+from harness import only
+from harness.inspections import inspected_boot, page_table_leaves, parse_page_table_leaves
+from harness.log import int_field
+from harness.monitor import parse_info_registers, parse_info_tlb
+from harness.paths import chapter_variables
+from harness.protections import check_protections, lower_half_end
+
+CHAPTER = "16-five-level-paging"
+PROGRAMS = ["deep-fork"]
+CR4_LA57 = 1 << 12
+ADDRESS_MASK = 0x000F_FFFF_FFFF_F000
+WINDOW_5 = 0xFF00_0000_0000_0000  # mm/address_space_layout.h, five_level::kPhysWindowBase
+WINDOW_4 = 0xFFFF_8000_0000_0000  # layout::kPhysWindowBase
+WINDOW_4_SIZE = 64 << 40
+
+
+@pytest.fixture(scope="module")
+def five(built):
+    result = harness.boot(inspected_boot(CHAPTER, "paging=5"))
+    harness.assert_outcome(result, "success")
+    return result
+
+
+@pytest.fixture(scope="module")
+def four(built):
+    """The same image and command line on a CPU without LA57."""
+    config = harness.BootConfig(CHAPTER, cpu="qemu64", cmdline="paging=5",
+                                monitor_commands=("info registers", "info tlb", page_table_leaves))
+    result = harness.boot(config)
+    harness.assert_outcome(result, "success")
+    return result
+
+
+def canonical_48(va: int) -> bool:
+    return va >> 47 in (0, (1 << 17) - 1)
+
+
+def test_the_chapter_builds_the_programs_the_tests_know():
+    assert chapter_variables(CHAPTER)["CHAPTER_USER_PROGRAMS"] == PROGRAMS
+
+
+class TestFiveLevels:
+    def test_the_loader_entered_five_levels_through_its_trampoline(self, five):
+        choice = only(five, "loader", "paging")
+        assert choice.fields == {"levels": "5", "asked": "5", "cpu-la57": "yes", "top": choice.fields["top"],
+                                 "pml4": choice.fields["pml4"]}
+        entering = only(five, "loader", "entering 5-level paging")
+        assert entering.fields["pml5"] == choice.fields["top"]
+
+    def test_cr4_la57_is_set_and_the_kernel_says_five(self, five):
+        registers = parse_info_registers(five.monitor["info registers"])
+        assert registers["CR4"] & CR4_LA57
+        assert only(five, "paging", "depth").fields == {"levels": "5", "la57": "yes", "cpu-la57": "yes", "asked": "5"}
+        switched = only(five, "paging", "switched")
+        assert switched.fields["levels"] == "5"
+        # The programs are done: CR3 names the kernel's own PML5 again.
+        assert registers["CR3"] & ADDRESS_MASK == int_field(switched, "cr3") & ADDRESS_MASK
+
+    def test_addresses_above_2_47_are_mapped_where_the_kernel_put_the_window(self, five):
+        phase = only(five, "paging", "phase map_phys_offset_regions")
+        assert int_field(phase, "base") == WINDOW_5
+        tlb = parse_info_tlb(five.monitor["info tlb"])
+        window = [e for e in tlb if WINDOW_5 <= e.va < WINDOW_5 + (1 << 52)]
+        assert window, "info tlb shows nothing in the 57-bit window"
+        assert all(not canonical_48(e.va) for e in window)
+        assert all(e.va - WINDOW_5 == e.pa for e in window), "a window page off its frame"
+        assert not [e for e in tlb if WINDOW_4 <= e.va < WINDOW_4 + WINDOW_4_SIZE], "the 4-level window is still mapped"
+        check = only(five, "window", "check passed")
+        assert int_field(check, "last-ram-page-va") == WINDOW_5 + int_field(check, "last-ram-page")
+
+    def test_the_kernels_report_is_the_walk_of_its_pml5(self, five):
+        assert_report_is_the_walk(five)
+
+    def test_protections_seen_by_qemu(self, five):
+        check_protections(five, CHAPTER)
+
+    def test_nothing_in_the_57_bit_lower_half(self, five):
+        registers = parse_info_registers(five.monitor["info registers"])
+        assert lower_half_end(registers["CR4"]) == 1 << 56
+        assert not [e for e in parse_info_tlb(five.monitor["info tlb"]) if e.va < 1 << 56]
+
+
+class TestFourLevels:
+    def test_the_loader_stays_at_four_and_says_why(self, four):
+        assert only(four, "loader", "paging").fields == {"levels": "4", "asked": "5", "why": "cpu-has-no-la57"}
+        assert not [r for r in four.records_for("loader") if r.event == "entering 5-level paging"]
+        assert only(four, "paging", "depth").fields == {"levels": "4", "la57": "no", "cpu-la57": "no", "asked": "5",
+                                                        "why": "cpu-has-no-la57"}
+        assert "levels" not in only(four, "paging", "switched").fields
+
+    def test_cr4_la57_is_clear_and_every_address_is_48_bit(self, four):
+        registers = parse_info_registers(four.monitor["info registers"])
+        assert not registers["CR4"] & CR4_LA57
+        assert lower_half_end(registers["CR4"]) == 1 << 47
+        tlb = parse_info_tlb(four.monitor["info tlb"])
+        assert all(canonical_48(e.va) for e in tlb)
+        assert int_field(only(four, "paging", "phase map_phys_offset_regions"), "base") == WINDOW_4
+        assert [e for e in tlb if WINDOW_4 <= e.va < WINDOW_4 + WINDOW_4_SIZE]
+
+    def test_the_kernels_report_is_the_walk_of_its_pml4(self, four):
+        assert_report_is_the_walk(four)
+
+    def test_protections_seen_by_qemu(self, four):
+        check_protections(four, CHAPTER)
+
+
+class TestProcessesAtBothDepths:
+    def test_the_program_says_the_same_and_every_frame_comes_back(self, five, four):
+        for result in (five, four):
+            text = only(result, "user", "write").fields["text"]
+            assert text == "deep-fork top=0x7fffffffe000 above=-12 child=3 first=100"
+            done = only(result, "user", "all programs done")
+            assert done.fields["balanced"] == "yes" and done.fields["exited"] == "1"
+            refused = only(result, "vm", "refused")
+            assert int_field(refused, "value") == 1 << 47  # user space stays below 2^47 at either depth
+
+    def test_each_process_has_one_table_more_at_five_levels(self, five, four):
+        def tables(result):
+            start = only(result, "user", "start")
+            usage = {r.fields["pid"]: int_field(r, "tables") for r in result.records_for("cow") if r.event == "usage"}
+            return int_field(start, "tables"), usage
+        start5, usage5 = tables(five)
+        start4, usage4 = tables(four)
+        assert start5 == start4 + 1  # the PML5 above the program's PML4
+        assert usage4.keys() == usage5.keys() == {"1", "2"}
+        assert all(usage5[pid] == usage4[pid] + 1 for pid in usage4)
+
+
+def assert_report_is_the_walk(result) -> None:
+    """Every ``[layout] range`` line the kernel printed from its own walk is
+    covered by QEMU-visible leaves at the same frames, and the leaves add up
+    to exactly the ranges' bytes (the walk is QEMU's: check_protections holds
+    it against info tlb)."""
+    ranges = [(int_field(r, "va"), int_field(r, "end"), int_field(r, "pa"))
+              for r in result.records_for("layout") if r.event == "range"]
+    assert ranges
+    leaves = parse_page_table_leaves(result.monitor["page_table_leaves"])
+    assert sum(end - va for va, end, _ in ranges) == sum(leaf.size for leaf in leaves)
+    for leaf in leaves:
+        holding = [(va, end, pa) for va, end, pa in ranges if va <= leaf.va and leaf.va + leaf.size <= end]
+        assert len(holding) == 1, f"leaf {leaf.va:#x} in {len(holding)} reported ranges"
+        va, _, pa = holding[0]
+        assert leaf.pa == pa + (leaf.va - va), f"leaf {leaf.va:#x} maps {leaf.pa:#x}, the report says {pa + leaf.va - va:#x}"
