@@ -431,6 +431,21 @@ def hello_text_walked_under_its_own_cr3(seen: Seen) -> None:
     assert f"va=0x400000 pa={int_field(module, 'pa') + 0x1000:#x} page=4KiB access=RX user" in walk, walk
 
 
+
+def five_levels_asked_and_given(seen: Seen) -> None:
+    assert seen.line("loader", "paging").fields["levels"] == "5"
+    assert seen.line("paging", "depth").fields["levels"] == "5"
+    assert seen.line("paging", "phase map_phys_offset_regions").fields["base"] == "0xff00000000000000"
+    assert seen.result.records[-1].event == "ready"
+
+
+def four_levels_without_la57(seen: Seen) -> None:
+    assert seen.line("loader", "paging").fields == {"levels": "4", "asked": "5", "why": "cpu-has-no-la57"}
+    assert seen.line("paging", "depth").fields["why"] == "cpu-has-no-la57"
+    assert seen.line("paging", "phase map_phys_offset_regions").fields["base"] == "0xffff800000000000"
+    assert seen.result.records[-1].event == "ready"
+
+
 TRY_IT: dict[str, TryIt] = {
     "make run CH=01-boot CMDLINE=loader.dump-map": TryIt("01-boot", dump_map_has_loader_objects),
     "make run CH=01-boot CMDLINE=test.fail=page-fault": TryIt("01-boot", page_fault_panics),
@@ -492,6 +507,9 @@ TRY_IT: dict[str, TryIt] = {
         ("leaf", "kpt address.value_")]),
     "make debug CH=13-demand-paging": TryIt("13-demand-paging", first_programs_regions_listed, gdb=[
         ("", "break mm::log_usage"), ("", "continue"), ("regions", "kvmas &m")]),
+    "make run CH=16-five-level-paging CMDLINE=paging=5": TryIt("16-five-level-paging", five_levels_asked_and_given),
+    "make run CH=16-five-level-paging CPU=qemu64 CMDLINE=paging=5": TryIt("16-five-level-paging",
+                                                                           four_levels_without_la57),
 }
 
 

@@ -7,7 +7,7 @@
 // tables get a PML5 on top: the kernel's regions under entry 511, each
 // process's user half under entry 0. Without LA57 the same image runs at four
 // levels and the log says why. The kernel reaches `ready` last.
-#include "16-five-level-paging/memory_manager.h"
+#include "memory_manager.h"
 #include "boot/handoff.h"
 #include "kernel/exception_tables.h"
 #include "kernel/panic.h"
