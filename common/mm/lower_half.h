@@ -29,9 +29,10 @@ struct ReleasedTables {
 
 // Clears PML4 entries 0-255 of `pml4` after collecting every table below them
 // (PDPTs, PDs, PTs; large pages are leaves, not tables).
-// `depth` 5: the root is a PML5, whose entries 0-255 map 0 .. 2^56 (chapter 16).
-ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory,
-                                 PagingDepth depth = PagingDepth::kFourLevel);
+ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory);
+// The same at `depth`: with 5 the root is a PML5, whose entries 0-255 map
+// 0 .. 2^56, each over a PML4 that goes too (chapter 16).
+ReleasedTables remove_lower_half(PhysAddr root, PhysicalMemoryAccess& memory, PagingDepth depth);
 
 // True when PML4 entries 0-255 are all zero: nothing below the upper half.
 bool lower_half_is_empty(PhysAddr pml4, PhysicalMemoryAccess& memory);

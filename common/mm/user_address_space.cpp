@@ -52,17 +52,19 @@ UserMapStatus UserAddressSpace::create(PhysAddr kernel_pml4, PagingDepth depth) 
 // book:end user-create
 
 // book:begin user-create-five-level
+// lab:begin create-five-level
 // Chapter 16: the kernel's upper half is the PML5's entries 256-511; the
 // program's 47 bits are one PML4 under entry 0, its upper half empty.
 UserMapStatus UserAddressSpace::create_five_level(const PageTable& kernel_pml5) {
-    if (!new_table(&pml5_)) return UserMapStatus::kOutOfTableFrames;
+    if (!new_table(&pml4_)) return UserMapStatus::kOutOfTableFrames;
+    if (!new_table(&pml5_)) return UserMapStatus::kOutOfTableFrames;  // pml4_ stays, for destroy()
     PageTable& top = table(pml5_);
     for (unsigned slot = kFirstKernelSlot; slot < PageTableIndex::kCount; ++slot)
         top.entries[slot] = kernel_pml5.entries[slot];  // the same PML4s: shared, never copied deeper
-    if (!new_table(&pml4_)) return UserMapStatus::kOutOfTableFrames;  // pml5_ stays, for destroy()
-    top.entries[0].set(PageTableLevel::kPml5, pml4_, user_flags::kTable);
+    top.entries[0].set(PageTableLevel::kPml5, pml4_, user_flags::kTable);  // user: the leaf decides
     return UserMapStatus::kOk;
 }
+// lab:end create-five-level
 // book:end user-create-five-level
 
 // book:begin user-map-page
@@ -103,7 +105,7 @@ ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
         if (sink.return_frame(frame)) ++counter;
         else ++out.refused;
     };
-    PageTable& pml4 = table(pml4_.value() != 0 ? pml4_ : pml5_);  // a PML5 without its PML4 is empty below 256
+    PageTable& pml4 = table(pml4_);
     for (unsigned i = 0; i < kFirstKernelSlot; ++i) {  // the lower half only: the upper half is the kernel's
         if (!pml4.entries[i].present()) continue;
         PageTable& pdpt = table(pml4.entries[i].address());
@@ -124,7 +126,7 @@ ReleasedFrames UserAddressSpace::destroy(FrameSink& sink) {
         }
         give_back(pml4.entries[i].address(), out.tables);
     }
-    if (pml4_.value() != 0) give_back(pml4_, out.tables);
+    give_back(pml4_, out.tables);
     if (pml5_.value() != 0) give_back(pml5_, out.tables);  // chapter 16: the PML5 above it
     pml4_ = pml5_ = PhysAddr();
     pages_ = borrowed_ = tables_ = 0;

@@ -135,7 +135,7 @@ public:
 
     PhysAddr pml4() const { return pml4_; }
     // What CR3 loads for this process: the PML4, or at five levels the PML5 above it.
-    PhysAddr root() const { return depth_ == PagingDepth::kFiveLevel ? pml5_ : pml4_; }
+    PhysAddr root() const { return pml5_.value() != 0 ? pml5_ : pml4_; }
     PagingDepth depth() const { return depth_; }
     uint64_t pages() const { return pages_; }          // leaves over frames it owns
     uint64_t borrowed() const { return borrowed_; }    // leaves over borrowed frames
