@@ -66,10 +66,11 @@ def fast_subset(chapters: list[str]) -> list[Cell]:
 
 
 #: Warnings a boot prints by design, on every machine: chapter 12's hostile
-#: programs are each stopped by name (tests/test_12_user_space.py checks which),
-#: and chapter 13's mmap-rules has each bad argument refused by name
-#: (tests/test_13_demand_paging.py checks which).
-EXPECTED_WARNINGS = {("user", "killed"), ("vm", "refused")}
+#: programs are each stopped by name and its wrong-args has each argument
+#: refused (tests/test_12_user_space.py checks which), chapter 13's mmap-rules
+#: has each bad argument refused by name (tests/test_13_demand_paging.py), and
+#: chapter 14's wait-rules each bad wait (tests/test_14_copy_on_write.py).
+EXPECTED_WARNINGS = {("user", "killed"), ("user", "refused"), ("vm", "refused"), ("sched", "refused")}
 
 
 def problems(result: BootResult) -> list[str]:
