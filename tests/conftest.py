@@ -196,7 +196,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput") or exitstatus != 0 or not _scope_seconds:
         return
     # Under xdist the workers deselect, not this process: look at what was asked too.
-    if (_deselected or config.getoption("keyword") or config.getoption("markexpr") or config.getoption("lf")
+    if (_deselected or config.getoption("keyword") or config.getoption("markexpr") or config.getoption("lf", False)
             or any("::" in arg for arg in config.args)):
         return
     timed = _timed_scopes() | {scope: round(seconds, 1) for scope, seconds in _scope_seconds.items()}
