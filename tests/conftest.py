@@ -140,12 +140,12 @@ def chapter(built) -> str:
 #: end: a module, or a class. Workers take the scopes in collection order, so
 #: a long scope that starts late is the run's tail with the other core idle
 #: (chapter tests then test_try_it.py's 36 boots and GDB sessions were the
-#: last 75 s of a run); the longest start first instead.
+#: last 75 s of a run); the longest modules start first instead.
 DURATIONS = harness.BUILD_DIR / "test-durations.json"
 
-#: Before any run has been timed (a fresh clone): the long scopes, as a first
-#: make test on two cores timed them. Any scope neither timed nor listed counts
-#: as DEFAULT_SECONDS.
+#: Before any of a module's scopes has been timed (a fresh clone): the long
+#: modules, as a first make test on two cores timed them. A scope or module
+#: neither timed nor listed counts as DEFAULT_SECONDS.
 FIRST_RUN_SECONDS = {
     "tests/test_try_it.py": 93, "tests/test_book.py": 44, "tests/test_make_check.py": 37,
     "tests/test_matrix.py": 20, "tests/test_reader_commands.py": 17, "tests/test_06_mmio.py": 14,
@@ -170,15 +170,19 @@ def _timed_scopes() -> dict[str, float]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    timed, first_seen = _timed_scopes(), {}
-    for index, item in enumerate(items):
-        first_seen.setdefault(scope_of(item.nodeid), index)
+    timed, scopes = _timed_scopes(), {}
+    for item in items:
+        scopes.setdefault(item.nodeid.split("::")[0], {}).setdefault(scope_of(item.nodeid))
 
-    def seconds(scope: str) -> float:
-        return timed.get(scope, FIRST_RUN_SECONDS.get(scope, DEFAULT_SECONDS))
+    def seconds(module: str) -> float:
+        if any(scope in timed for scope in scopes[module]):
+            return sum(timed.get(scope, DEFAULT_SECONDS) for scope in scopes[module])
+        return FIRST_RUN_SECONDS.get(module, DEFAULT_SECONDS)
 
-    # Longest first; a stable sort keeps each scope's tests, and equal scopes, in their order.
-    items.sort(key=lambda item: (-seconds(scope_of(item.nodeid)), first_seen[scope_of(item.nodeid)]))
+    # The longest modules first, each with its scopes together (its classes
+    # share its module's boots): a stable sort keeps every other order.
+    estimate = {module: seconds(module) for module in scopes}
+    items.sort(key=lambda item: -estimate[item.nodeid.split("::")[0]])
 
 
 #: Seconds per scope in this process: in the xdist controller every worker's
