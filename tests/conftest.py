@@ -55,8 +55,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     except (OSError, ValueError) as error:
         lines.append(f"exit codes: cannot parse header ({error})")
     timed = _timed_scopes()
-    lines.append(f"order: longest test scopes first, {len(timed)} as timed in {DURATIONS.relative_to(harness.REPO_ROOT)}"
-                 if timed else "order: longest test scopes first, from first-run estimates (nothing timed yet)")
+    lines.append(f"order: longest test modules first, {len(timed)} scopes as timed in {DURATIONS.relative_to(harness.REPO_ROOT)}"
+                 if timed else "order: longest test modules first, from first-run estimates (nothing timed yet)")
     return lines
 
 
