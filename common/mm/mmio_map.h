@@ -94,6 +94,8 @@ struct MmioDevices {
     VirtAddr hpet;
     MmioDeviceAddresses addresses;        // the decision the slots were mapped from
     acpi::AcpiTableFrames acpi_tables;    // the frames of reserved memory the ACPI tables window maps
+    PhysAddr madt;                        // the MADT (null without one), for chapter 15's processors
+    uint32_t madt_length = 0;
 };
 
 // Maps each present device into the next 4 KiB slot of the MMIO window,

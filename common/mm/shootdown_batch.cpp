@@ -35,8 +35,9 @@ void ShootdownBatch::release_after_flush(const UnmappedPage& page) {
 void ShootdownBatch::send_round() {
     if (pages_in_round_ > 0) {
         request_.full = round_is_full_flush(request_.pages, request_.full);
-        if (loaded_on_.has(self_)) transport_.invalidate_here(request_);
-        const CpuMask others = targets();
+        const CpuMask loaded = loaded_.loaded();  // now: the round's entries are already changed
+        if (loaded.has(self_)) transport_.invalidate_here(request_);
+        const CpuMask others = loaded.without(self_);
         if (!others.empty()) transport_.send_and_wait(others, request_);
         ++stats_.rounds;
         stats_.ipis += others.count();

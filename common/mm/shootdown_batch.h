@@ -14,7 +14,7 @@
 // into (tlb_flush.h), so the token's one way out now means "invalidate on
 // every CPU that has this address space loaded":
 //
-//   ShootdownBatch batch(self, space_cpus.loaded(), transport, space, sink);
+//   ShootdownBatch batch(self, space_cpus, transport, space, sink);
 //   for each page:
 //       TlbFlush flush = space.unmap_page(va, batch, &unmapped);
 //       flush.flush();                  // recorded in the batch, nothing sent yet
@@ -111,12 +111,12 @@ class ShootdownBatch final : public TlbInvalidator {
 public:
     static constexpr size_t kMaxPages = 32;  // held before a round must end
 
-    // `self`: the initiating CPU; `loaded_on`: the space's CPUs, read after
-    // the entries were changed (a CPU that loads the space later walks the
-    // new tables).
-    ShootdownBatch(unsigned self, CpuMask loaded_on, ShootdownTransport& transport, UserAddressSpace& space,
+    // `self`: the initiating CPU; `loaded`: the space's CPUs, read at each
+    // round, after the round's entries were changed (a CPU that loads the
+    // space after that walks the new tables, and is no target).
+    ShootdownBatch(unsigned self, const LoadedCpus& loaded, ShootdownTransport& transport, UserAddressSpace& space,
                    FrameSink& sink)
-        : self_(self), loaded_on_(loaded_on), transport_(transport), space_(space), sink_(sink) {}
+        : self_(self), loaded_(loaded), transport_(transport), space_(space), sink_(sink) {}
     ShootdownBatch(const ShootdownBatch&) = delete;
     ShootdownBatch& operator=(const ShootdownBatch&) = delete;
     ~ShootdownBatch() { KASSERT(held_ == 0 && pages_in_round_ == 0 && "a ShootdownBatch must end in finish()"); }
@@ -132,14 +132,12 @@ public:
     // Sends what is left and frees what is held; the totals of every round.
     ShootdownStats finish();
 
-    // The targets of each round: loaded_on less self.
-    CpuMask targets() const { return loaded_on_.without(self_); }
 
 private:
     void send_round();
 
     unsigned self_;
-    CpuMask loaded_on_;
+    const LoadedCpus& loaded_;
     ShootdownTransport& transport_;
     UserAddressSpace& space_;
     FrameSink& sink_;

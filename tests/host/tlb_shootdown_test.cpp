@@ -258,6 +258,7 @@ struct World {
     RecordingSink sink;
     RecordingTransport transport{sink};
     std::vector<uint64_t> data_frames;
+    mm::LoadedCpus cpus;
 
     World(uint64_t pages) {
         EXPECT_EQ(space.create(kernel_pml4(memory, frames)), mm::UserMapStatus::kOk);
@@ -269,7 +270,11 @@ struct World {
     }
     // Unmaps `count` pages from `first` through a batch, as the kernel does.
     mm::ShootdownStats unmap(unsigned self, CpuMask loaded, uint64_t first, uint64_t count, uint64_t stride = 1) {
-        mm::ShootdownBatch batch(self, loaded, transport, space, sink);
+        for (unsigned cpu = 0; cpu < CpuMask::kMaxCpus; ++cpu) {
+            if (loaded.has(cpu)) cpus.add(cpu);
+            else cpus.remove(cpu);
+        }
+        mm::ShootdownBatch batch(self, cpus, transport, space, sink);
         for (uint64_t i = 0; i < count; ++i) {
             mm::UnmappedPage page;
             space.unmap_page(VirtAddr(kVa + (first + i * stride) * kPageSize), batch, &page).flush();
@@ -347,11 +352,27 @@ TEST(ShootdownBatchDeathTest, RefusesFramesWhoseFlushItHasNotSeen) {
     World w(1);
     EXPECT_DEATH(
         {
-            mm::ShootdownBatch batch(0, CpuMask(0b11), w.transport, w.space, w.sink);
+            mm::ShootdownBatch batch(0, w.cpus, w.transport, w.space, w.sink);
             mm::UnmappedPage page;
             mm::TlbFlush flush = w.space.unmap_page(VirtAddr(kVa), batch, &page);
             batch.release_after_flush(page);  // before flush(): its frame could outlive a stale entry
             flush.flush();
         },
         "flush the unmap's token");
+}
+
+// A CPU that loads the space while pages are being collected is a target:
+// the set is read when the round is sent, not when the batch was made.
+TEST(ShootdownBatch, ReadsTheLoadedCpusWhenItSends) {
+    World w(2);
+    w.cpus.add(0);
+    mm::ShootdownBatch batch(0, w.cpus, w.transport, w.space, w.sink);
+    mm::UnmappedPage page;
+    w.space.unmap_page(VirtAddr(kVa), batch, &page).flush();
+    batch.release_after_flush(page);
+    w.cpus.add(5);
+    const mm::ShootdownStats s = batch.finish();
+    ASSERT_EQ(w.transport.sent.size(), 1u);
+    EXPECT_EQ(w.transport.sent[0].targets, CpuMask::only(5));
+    EXPECT_EQ(s.ipis, 1u);
 }
