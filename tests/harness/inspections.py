@@ -224,6 +224,7 @@ AFTER_EXIT: dict[tuple[str, str, str], tuple] = {
     ("11-heap", "loader.dump-map", ""): ("info registers", "info tlb", page_table_leaves, screendump),
     ("12-user-space", "", ""): ("info registers", "info tlb", page_table_leaves),
     ("13-demand-paging", "", ""): ("info registers", "info tlb", page_table_leaves),
+    ("15-tlb-shootdown", "", ""): ("info registers", "info tlb", page_table_leaves),
 }
 
 

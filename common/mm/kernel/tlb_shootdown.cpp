@@ -1,6 +1,7 @@
 #include "mm/kernel/tlb_shootdown.h"
 
 #include "arch/x86/cpu.h"
+#include "kernel/screen_console.h"
 #include "mm/kernel/cpu_interrupts.h"
 #include "mm/kernel/cpu_startup.h"
 
@@ -58,14 +59,20 @@ void IpiShootdown::send_and_wait(CpuMask targets, const FlushRequest& request) {
 }
 // book:end send-and-wait
 
+// The BSP logs while it has the space loaded: the screen console is told
+// the space shares the kernel half (the framebuffer's mapping with it).
 void load_shared_space(SharedSpace& shared) {
-    shared.cpus.add(this_cpu()->index);  // first the bit: a shootdown from now on includes this CPU
+    const unsigned me = this_cpu()->index;
+    shared.cpus.add(me);  // first the bit: a shootdown from now on includes this CPU
+    if (me == 0) kernel::screen_shares_kernel_half(shared.space.pml4().value());
     x86::write_cr3(shared.space.pml4().value());
 }
 
 void leave_shared_space(SharedSpace& shared, PhysAddr kernel_pml4) {
+    const unsigned me = this_cpu()->index;
     x86::write_cr3(kernel_pml4.value());  // first the CR3: this CPU holds none of the space's entries after it
-    shared.cpus.remove(this_cpu()->index);
+    if (me == 0) kernel::screen_shares_kernel_half(0);
+    shared.cpus.remove(me);
 }
 
 uint64_t read_shared_u64(VirtAddr va) {
