@@ -339,6 +339,27 @@ def sparse_gigabyte_costs_what_it_touched(seen: Seen) -> None:
     assert all(e.fields["balanced"] == "yes" for e in seen.lines("user", "exit"))
 
 
+def stale_read_then_shootdown(seen: Seen) -> None:
+    """Two CPUs: CPU 1 reads the old frame after CPU 0's INVLPG, the new one
+    after the shootdown; step 3 (12 pages) asks CPU 1 for one full flush."""
+    assert int_field(seen.line("smp", "cpus"), "online") == 2
+    stale, fresh = seen.line("tlb", "stale read"), seen.line("tlb", "fresh read")
+    assert stale.fields["got"] == stale.fields["before"] != stale.fields["expected"]
+    assert fresh.fields["got"] == fresh.fields["expected"]
+    step3 = [r for r in seen.lines("tlb", "shootdown") if r.fields["step"] == "3"][0]
+    assert (int_field(step3, "ipis"), int_field(step3, "remote-full"), int_field(step3, "remote-invlpg")) == (1, 1, 0)
+
+
+def silent_cpu_named(seen: Seen) -> None:
+    """Eight CPUs, APIC ID 5 never started: named, seven online, the script on those."""
+    silent = seen.line("smp", "cpu silent")
+    assert (silent.level, silent.fields["apic-id"]) == ("WARN", "5")
+    summary = seen.line("smp", "cpus")
+    assert (int_field(summary, "online"), int_field(summary, "expected")) == (7, 8)
+    step1 = [r for r in seen.lines("tlb", "shootdown") if r.fields["step"] == "1"][0]
+    assert int_field(step1, "ipis") == 6
+
+
 def first_programs_regions_listed(seen: Seen) -> None:
     """kvmas at the first program's usage line: exec-data's regions as the log
     listed them, the mmap region included, and what first touches mapped."""
@@ -419,6 +440,8 @@ TRY_IT: dict[str, TryIt] = {
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),
     "make run CH=12-user-space": TryIt("12-user-space", every_program_ends_and_gives_its_frames_back),
     "make run CH=13-demand-paging": TryIt("13-demand-paging", sparse_gigabyte_costs_what_it_touched),
+    "make run CH=15-tlb-shootdown SMP=2": TryIt("15-tlb-shootdown", stale_read_then_shootdown),
+    "make run CH=15-tlb-shootdown SMP=8 CMDLINE=test.silent-cpu=5": TryIt("15-tlb-shootdown", silent_cpu_named),
     "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
         ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
     "make debug CH=13-demand-paging": TryIt("13-demand-paging", first_programs_regions_listed, gdb=[
@@ -434,12 +457,14 @@ def parse_command(command: str) -> tuple[str, dict]:
     words = shlex.split(command)
     assert words[:1] == ["make"] and words[1] in ("run", "debug"), command
     settings = dict(word.split("=", 1) for word in words[2:])
-    unknown = set(settings) - {"CH", "MEM", "CPU", "MACHINE", "CMDLINE"}
+    unknown = set(settings) - {"CH", "MEM", "CPU", "SMP", "MACHINE", "CMDLINE"}
     assert not unknown, f"{command}: make run knows no {unknown}"
     config = {"chapter": settings["CH"], "cmdline": settings.get("CMDLINE", "")}
     for variable, name in (("MEM", "memory"), ("CPU", "cpu"), ("MACHINE", "machine")):
         if variable in settings:
             config[name] = settings[variable]
+    if "SMP" in settings:
+        config["smp"] = int(settings["SMP"])
     return words[1], config
 
 

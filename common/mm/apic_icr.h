@@ -1,7 +1,7 @@
 // The local APIC's Interrupt Command Register: how one CPU sends another an
 // interrupt (an IPI), as a pure encoding (chapter 15).
 //
-// SDM Vol. 3A, 11.6.1 "Interrupt Command Register (ICR)", Figure 11-12:
+// SDM Vol. 3A, 10.6.1 "Interrupt Command Register (ICR)", Figure 10-12:
 //   bits 0-7    vector
 //   bits 8-10   delivery mode: 000 fixed, 101 INIT, 110 start-up (SIPI)
 //   bit  11     destination mode: 0 physical (an APIC ID)
@@ -11,12 +11,12 @@
 //   bits 18-19  destination shorthand: 00 none (use the destination field)
 // In xAPIC mode the ICR is two 32-bit MMIO registers, the low half at
 // 0x300 (writing it sends) and the high half at 0x310, whose bits 24-31 hold
-// an 8-bit destination APIC ID. In x2APIC mode (11.12.9) it is one 64-bit
+// an 8-bit destination APIC ID. In x2APIC mode (SDM Vol. 3A, 10.12.9) it is one 64-bit
 // MSR, 0x830, written at once: the low half as above, the 32-bit x2APIC ID
 // in bits 32-63, no delivery-status bit (a write is delivered).
 //
 // A start-up IPI's vector is the page number of the code the target starts
-// in real mode: the page at vector * 4 KiB, so below 1 MiB (11.4.4.1).
+// in real mode: the page at vector * 4 KiB, so below 1 MiB (SDM Vol. 3A, 10.6.1).
 #pragma once
 
 #include <stdint.h>

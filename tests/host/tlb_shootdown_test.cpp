@@ -166,7 +166,7 @@ TEST(MadtCpus, RefusesByFieldAndValue) {
     EXPECT_STREQ(v.field, "madt.length");
 }
 
-// SDM Vol. 3A, Figure 11-12 and 11.12.9: the same low half, the destination
+// SDM Vol. 3A, Figure 10-12 and 10.12.9: the same low half, the destination
 // in bits 24-31 of the high register or in bits 32-63 of MSR 0x830.
 TEST(ApicIcr, EncodesInitStartupAndFixedIpis) {
     using namespace mm::apic;

@@ -2,8 +2,8 @@
 // it gets from real mode to the kernel (chapter 15).
 //
 // A start-up IPI starts the AP in real mode at CS:IP = vector << 8 : 0, that
-// is at the physical page vector * 4 KiB below 1 MiB (SDM Vol. 3A, 9.4.4,
-// 11.6.1). So the first instructions must sit in such a page, and they must
+// is at the physical page vector * 4 KiB below 1 MiB (SDM Vol. 3A, 8.4.4,
+// 10.6.1). So the first instructions must sit in such a page, and they must
 // do, on the AP, what the firmware and the loader did on the BSP:
 //
 //   real mode     load a GDT (in the page), set CR0.PE, far jump      stage 1
@@ -14,7 +14,7 @@
 //   ap_entry      the kernel's CR3, CR0/CR4/EFER/PAT as on the BSP,   entered, then
 //                 its own GDT/TSS, the IDT, GS base, its APIC         online (PerCpu)
 //
-// (SDM Vol. 3A, 10.8.5 "Initializing IA-32e Mode".) Two constraints shape
+// (SDM Vol. 3A, 9.8.5 "Initializing IA-32e Mode".) Two constraints shape
 // the tables the AP enables paging on. MOV to CR3 in 32-bit mode takes 32
 // bits, so the PML4 must lie below 4 GiB; and the instruction after the one
 // that sets CR0.PG is fetched at the same address, now translated, so the

@@ -17,7 +17,7 @@
 //     mailbox work, and on the BSP for the chapter's phases, which end
 //     with IF clear again, so the programs that follow run as before;
 //   - a handler ends with an EOI (the spurious vector has none: SDM Vol.
-//     3A, 11.9).
+//     3A, 10.9).
 #pragma once
 
 #include <stdint.h>

@@ -25,7 +25,7 @@ struct BspState {
     uint64_t cr0, cr4, efer, pat, kernel_cr3;
 } g_bsp;
 
-constexpr uint64_t kInitDelayUs = 10'000;   // SDM Vol. 3A, 9.4.4.1: 10 ms after INIT
+constexpr uint64_t kInitDelayUs = 10'000;   // SDM Vol. 3A, 8.4.4.1: 10 ms after INIT
 constexpr uint64_t kSipiDelayUs = 200;      // and 200 µs after each SIPI
 constexpr uint64_t kOnlineTimeoutUs = 100'000;
 constexpr uint64_t kApStackOffset = kKernelStackCount * kKernelStackStride;  // after the four IST stacks

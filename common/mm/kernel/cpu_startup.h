@@ -7,7 +7,7 @@
 //      layout), each above an unmapped guard page, fills the AP's GDT and
 //      TSS (per_cpu.h), points the trampoline at them (ap_trampoline.h);
 //   4. sends INIT, waits 10 ms, sends a start-up IPI, waits 200 µs, sends
-//      a second (SDM Vol. 3A, 9.4.4.1; the HPET counts the time,
+//      a second (SDM Vol. 3A, 8.4.4.1; the HPET counts the time,
 //      hpet_clock.h), and waits up to 100 ms for the AP to say it is online.
 // One AP at a time: they share the trampoline page. An AP that does not
 // answer is named with how far it got, and the boot goes on without it:

@@ -1,7 +1,7 @@
 // HpetClock: waiting a given time, for INIT-SIPI-SIPI (chapter 15).
 //
 // The SDM's start-up sequence wants 10 ms after INIT and 200 µs after each
-// SIPI (Vol. 3A, 9.4.4.1 "Typical BSP Initialization Sequence"), measured
+// SIPI (SDM Vol. 3A, 8.4.4.1 "Typical BSP Initialization Sequence"), measured
 // by a clock, not by a loop whose speed depends on the CPU or on QEMU. The
 // HPET is the clock the kernel already maps (chapter 06's MMIO phase,
 // uncached): a main counter at 0xF0 that counts up at a fixed period, given

@@ -5,8 +5,8 @@
 // 06 maps it uncached in the MMIO window); every CPU reaches *its own* APIC
 // at the same physical address, so one mapping serves all CPUs. In x2APIC
 // mode the same registers are MSRs 0x800 + offset / 16 (SDM Vol. 3A,
-// 11.12.1.2) and the ICR is one 64-bit MSR (apic_icr.h). Registers used
-// (SDM Vol. 3A, Table 11-1): ID 0x20, TPR 0x80, EOI 0xB0, SVR 0xF0,
+// 10.12.1.2) and the ICR is one 64-bit MSR (apic_icr.h). Registers used
+// (SDM Vol. 3A, Table 10-1): ID 0x20, TPR 0x80, EOI 0xB0, SVR 0xF0,
 // ICR 0x300/0x310.
 #pragma once
 
@@ -18,7 +18,7 @@
 namespace mm {
 
 // Vectors chapter 15 uses (the kernel takes no other interrupt): above the
-// 32 exceptions, highest priority class first (SDM Vol. 3A, 11.8.3.1).
+// 32 exceptions, highest priority class first (SDM Vol. 3A, 10.8.3.1).
 inline constexpr uint8_t kShootdownVector = 0xF0;  // invalidate what the request says, then acknowledge
 inline constexpr uint8_t kWakeVector = 0xF1;       // look at the mailbox (cpu_startup.h)
 inline constexpr uint8_t kSpuriousVector = 0xFF;   // the APIC's spurious vector: no EOI

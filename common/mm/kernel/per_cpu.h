@@ -2,7 +2,7 @@
 //
 // Every CPU runs the same kernel code, so "my stack, my TSS, my counters"
 // cannot be a global variable. Each CPU's IA32_GS_BASE MSR (0xC0000101,
-// SDM Vol. 3A, 3.4.4.1 "Segment Loading Instructions in IA-32e Mode") holds
+// SDM Vol. 3A, 3.4.4 "Segment Loading Instructions in IA-32e Mode") holds
 // the address of its PerCpu, whose first field points at itself, so
 // `mov %gs:0, reg` yields this CPU's block in one instruction whatever CPU
 // runs it. Nothing here uses SWAPGS: no CPU but the BSP runs ring 3 in this
