@@ -270,3 +270,16 @@ def test_the_frames_balance_after_the_script(any_boot):
     """Chapter 13's closing line still says every frame came back."""
     done = only(any_boot, "user", "all programs done")
     assert done.fields["balanced"] == "yes"
+
+
+def test_the_readmes_four_cpu_lines_are_this_boots(four, eight_one_silent):
+    """The book's quoted boot has one CPU; the README quotes `make run
+    CH=15-tlb-shootdown SMP=4` in plain text blocks (and the silent CPU from
+    SMP=8), so those lines are held against these boots here."""
+    text = (harness.REPO_ROOT / "chapters" / CHAPTER / "README.md").read_text()
+    quoted = [line for block in re.findall(r"^```text\n(.*?)^```", text, re.S | re.M)
+              for line in block.splitlines() if line.startswith("[")]
+    assert len(quoted) > 10
+    booted = set(four.log.splitlines()) | set(eight_one_silent.log.splitlines())
+    missing = [line for line in quoted if line not in booted]
+    assert not missing, "README lines no boot printed (update the README):\n" + "\n".join(missing)
