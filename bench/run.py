@@ -16,6 +16,8 @@ Sections (``--only`` picks some; all by default):
 ``footprint`` page-table frames of each chapter's final address space (from
               the boot logs of ``boot``) against the minimum for its layout, and
               the same layout under 2 MiB-only and 4 KiB-only policies
+``shootdown`` IPIs per unmapped page in chapter 15's 4-CPU boot, one batch
+              for 12 pages against one batch per page (its ``batching`` line)
 ``loop``      the reader's loop in a fresh clone of HEAD: clean build,
               incremental build after touching one common/mm file, and with
               ``--full`` the wall time of ``make test``, then of the same run again
@@ -362,6 +364,26 @@ def bench_demand(logs: dict[str, str]) -> list[bt.Row]:
 
 
 # ---------------------------------------------------------------------------
+# TLB shootdown: IPIs per unmapped page, batched against one batch per page
+# ---------------------------------------------------------------------------
+
+SHOOTDOWN_SMP = 4
+
+
+def bench_shootdown() -> list[bt.Row]:
+    chapter = "15-tlb-shootdown"
+    log(f"shootdown: booting {chapter} with {SHOOTDOWN_SMP} CPUs")
+    result = boot(BootConfig(chapter=chapter, smp=SHOOTDOWN_SMP))
+    cost = bt.shootdown_cost(parse_records(result.log)) if result.outcome == "success" else None
+    if cost is None or cost.ipis_per_page == 0:
+        return [bt.Row("shootdown", "IPIs per unmapped page, batched vs per page", None,
+                       note=f"no {chapter} boot with a batching line and a second CPU")]
+    return [bt.Row("shootdown", f"IPIs per unmapped page, {cost.pages} pages on {cost.cpus} CPUs, batched vs per page",
+                   cost.ipis_batched / cost.pages, cost.ipis_per_page / cost.pages, unit="IPIs/page",
+                   note="counted by the sender in one boot: one batch for all pages, then one batch per page")]
+
+
+# ---------------------------------------------------------------------------
 # The reader's loop
 # ---------------------------------------------------------------------------
 
@@ -442,7 +464,7 @@ def bench_loop(full: bool) -> list[bt.Row]:
 
 # ---------------------------------------------------------------------------
 
-SECTIONS = ("mapping", "boot", "footprint", "demand", "loop")
+SECTIONS = ("mapping", "boot", "footprint", "demand", "shootdown", "loop")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_footprint(logs, chapters, args.big_memory)
     if "demand" in args.only:
         rows += bench_demand(logs)
+    if "shootdown" in args.only:
+        rows += bench_shootdown()
     if "loop" in args.only:
         rows += bench_loop(args.full)
 

@@ -214,3 +214,10 @@ def test_sparse_cost_counts_what_munmap_gave_back_against_the_whole_gigabyte():
     assert (cost.reserved, cost.touched, cost.lazy_frames) == (1 << 30, 16, 33)
     assert cost.eager_frames == 262_144 + 512 + 1
     assert bt.sparse_cost(records(SPARSE.splitlines()[0] + "\n")) is None
+
+
+def test_shootdown_cost_reads_the_batching_line():
+    line = "[INFO  tlb] batching pages=12 cpus=4 ipis-batched=3 ipis-per-page=36\n"
+    cost = bt.shootdown_cost(records(line))
+    assert (cost.pages, cost.cpus, cost.ipis_batched, cost.ipis_per_page) == (12, 4, 3, 36)
+    assert bt.shootdown_cost(records("[INFO  kernel] ready chapter=15-tlb-shootdown\n")) is None

@@ -360,6 +360,22 @@ def silent_cpu_named(seen: Seen) -> None:
     assert int_field(step1, "ipis") == 6
 
 
+def cpus_listed_with_their_shootdowns(seen: Seen) -> None:
+    """kcpus as the script starts: the four CPUs the log brought online, each
+    at its GS base, and the stale-read demonstration's one shootdown on CPU 1."""
+    lines = [line.strip() for line in seen.gdb_after("cpus").splitlines() if line.strip().startswith("cpu ")]
+    listed = {int(line.split()[1]): harness.parse_fields(line) for line in lines}
+    online = {int_field(r, "index"): r for r in seen.lines("smp", "cpu online")}
+    assert sorted(listed) == sorted(online) == [0, 1, 2, 3]
+    for index, fields in listed.items():
+        assert int(fields["apic-id"]) == int_field(online[index], "apic-id")
+        assert fields["online"] == "1" and fields["work"] == "idle"
+        if index:
+            assert int(fields["gs"], 16) == int_field(online[index], "gs")
+    assert (listed[1]["shootdowns"], listed[1]["invlpg"], listed[1]["full"]) == ("1", "1", "0")
+    assert all(listed[i]["shootdowns"] == "0" for i in (2, 3))
+
+
 def first_programs_regions_listed(seen: Seen) -> None:
     """kvmas at the first program's usage line: exec-data's regions as the log
     listed them, the mmap region included, and what first touches mapped."""
@@ -442,6 +458,8 @@ TRY_IT: dict[str, TryIt] = {
     "make run CH=13-demand-paging": TryIt("13-demand-paging", sparse_gigabyte_costs_what_it_touched),
     "make run CH=15-tlb-shootdown SMP=2": TryIt("15-tlb-shootdown", stale_read_then_shootdown),
     "make run CH=15-tlb-shootdown SMP=8 CMDLINE=test.silent-cpu=5": TryIt("15-tlb-shootdown", silent_cpu_named),
+    "make debug CH=15-tlb-shootdown SMP=4": TryIt("15-tlb-shootdown", cpus_listed_with_their_shootdowns, gdb=[
+        ("", "break mm::run_shootdown_script"), ("", "continue"), ("cpus", "kcpus")]),
     "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
         ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
     "make debug CH=13-demand-paging": TryIt("13-demand-paging", first_programs_regions_listed, gdb=[
