@@ -27,7 +27,12 @@ struct BspState {
 
 constexpr uint64_t kInitDelayUs = 10'000;   // SDM Vol. 3A, 8.4.4.1: 10 ms after INIT
 constexpr uint64_t kSipiDelayUs = 200;      // and 200 µs after each SIPI
-constexpr uint64_t kOnlineTimeoutUs = 100'000;
+// How long an AP may take to say it is online: 1 s while it has not run a
+// single instruction of the trampoline (a CPU that never answers is named
+// after that), 10 s once it has (Linux waits as long for a slow one; under
+// TCG on a loaded host an AP can take longer than 100 ms).
+constexpr uint64_t kSilentTimeoutUs = 1'000'000;
+constexpr uint64_t kStartedTimeoutUs = 10'000'000;
 constexpr uint64_t kApStackOffset = kKernelStackCount * kKernelStackStride;  // after the four IST stacks
 static_assert(kApStackOffset + kKernelStackStride <= kCpuStacksStride);
 static_assert(kCpuStacksBase.value() + acpi::MadtCpus::kCapacity * kCpuStacksStride <=
@@ -93,8 +98,10 @@ void report_self(PerCpu& c) {
 }
 
 // book:begin start-one-ap
-// INIT, 10 ms, SIPI, 200 µs, SIPI; then up to 100 ms for the AP to say it is
-// online. True when it did.
+// INIT, 10 ms, SIPI, 200 µs, SIPI; then up to 1 s for the AP to start (10 s
+// to finish once it has) and say it is online. True when it did; otherwise
+// the AP gets an INIT again, which puts it back into wait-for-SIPI, so a late
+// one cannot run on the trampoline once it is armed for the next AP.
 bool start_one(const Trampoline& t, const HpetClock& clock, PerCpu& c) {
     const LocalApic& apic = g_online.apic;
     arm_trampoline(t, c.stack_top, reinterpret_cast<uint64_t>(&c));
@@ -112,8 +119,14 @@ bool start_one(const Trampoline& t, const HpetClock& clock, PerCpu& c) {
         clock.wait_us(kSipiDelayUs);
     }
     const uint64_t start = clock.ticks();
-    while (!__atomic_load_n(&c.online, __ATOMIC_ACQUIRE))
-        if (clock.microseconds_since(start) > kOnlineTimeoutUs) return false;
+    while (!__atomic_load_n(&c.online, __ATOMIC_ACQUIRE)) {
+        const uint64_t waited = clock.microseconds_since(start);
+        const bool started = trampoline_stage(t) != 0 || c.entered;
+        if (waited > (started ? kStartedTimeoutUs : kSilentTimeoutUs)) {
+            (void)apic.send(apic::init_ipi(c.apic_id));  // back to wait-for-SIPI: it stays off the trampoline
+            return false;
+        }
+    }
     return true;
 }
 // book:end start-one-ap
@@ -190,7 +203,7 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
         if (!start_one(trampoline, clock, c)) {
             klog::warn("smp").msg("cpu silent").kv("index", i).kv("apic-id", c.apic_id)
                 .kv("stage", trampoline_stage(trampoline)).kv("entered", c.entered != 0)
-                .kv("rule", "must be online within 100ms of INIT-SIPI-SIPI");
+                .kv("rule", "must start within 1s of INIT-SIPI-SIPI and be online within 10s");
             continue;
         }
         log_online(c, "ap");

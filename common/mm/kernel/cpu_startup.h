@@ -8,10 +8,12 @@
 //      TSS (per_cpu.h), points the trampoline at them (ap_trampoline.h);
 //   4. sends INIT, waits 10 ms, sends a start-up IPI, waits 200 µs, sends
 //      a second (SDM Vol. 3A, 8.4.4.1; the HPET counts the time,
-//      hpet_clock.h), and waits up to 100 ms for the AP to say it is online.
+//      hpet_clock.h), and waits for the AP to say it is online: 1 s for it
+//      to start, 10 s to finish once it has.
 // One AP at a time: they share the trampoline page. An AP that does not
 // answer is named with how far it got, and the boot goes on without it:
-//   [WARN  smp] cpu silent index=3 apic-id=3 stage=0 entered=no rule="must be online within 100ms of INIT-SIPI-SIPI"
+//   [WARN  smp] cpu silent index=3 apic-id=3 stage=0 entered=no rule="must start within 1s of INIT-SIPI-SIPI and be online within 10s"
+// and gets an INIT again, so it cannot wake later on a trampoline armed for another.
 //
 //   layout::kKernelStacksBase + 1 MiB + (index - 1) * 128 KiB, per AP:
 //   + 0x00000 … 0x14000   df/pf/nmi/mc IST stacks, as chapter 10 lays them out
