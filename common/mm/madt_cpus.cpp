@@ -45,6 +45,7 @@ void add_processor(MadtCpus* out, uint32_t apic_id, uint32_t uid, uint32_t flags
 }  // namespace
 
 // book:begin read-madt-cpus
+// lab:begin read-madt-cpus
 Violation read_madt_cpus(const uint8_t* madt, uint32_t length, uint32_t bsp_apic_id, MadtCpus* out) {
     *out = MadtCpus{};
     if (length < kMadtFixedLength) return reject("madt.length", length, "must cover the table's fixed part (44 bytes)");
@@ -78,6 +79,7 @@ Violation read_madt_cpus(const uint8_t* madt, uint32_t length, uint32_t bsp_apic
     }
     return accept();
 }
+// lab:end read-madt-cpus
 // book:end read-madt-cpus
 
 }  // namespace mm::acpi
