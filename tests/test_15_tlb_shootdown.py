@@ -202,7 +202,26 @@ def test_the_trampoline_is_below_1mib_and_mapped_nowhere_after(four):
     assert pml4 + PAGE <= 1 << 32, "CR3 is loaded from 32-bit code"
     assert reserved.line_number < only(four, "paging", "phase map_kernel_image").line_number, "reserved first"
     tlb = parse_info_tlb(four.monitor["info tlb"])
-    assert all(not (e.va <= page < e.va + e.size) for e in tlb if e.va < 1 << 47), "nothing low is mapped"
+    assert not [e for e in tlb if e.va < 1 << 47], "the lower half, the trampoline's identity page included, is empty"
+
+
+KERNEL_STACKS = 0xFFFF_F000_0000_0000  # layout::kKernelStacksBase, 1 GiB
+
+
+def test_qemu_sees_each_aps_stacks_mapped_above_unmapped_guards(four):
+    """From QEMU's view of the kernel's tables: each AP's kernel stack and its
+    four IST stacks mapped writable and no-execute in 4 KiB pages, the page
+    below each absent."""
+    tlb = {e.va: e for e in parse_info_tlb(four.monitor["info tlb"])}
+    assert not [va for va, e in tlb.items() if e.huge and KERNEL_STACKS <= va < KERNEL_STACKS + (1 << 30)]
+    stacks = [r for r in four.records_for("smp") if r.event == "cpu stacks"]
+    assert len(stacks) == 3
+    for record in stacks:
+        tops = [int_field(record, key) for key in ("stack-top", "df-ist", "pf-ist", "nmi-ist", "mc-ist")]
+        for top in tops:
+            pages = range(top - KERNEL_STACK, top, PAGE)
+            assert all(va in tlb and tlb[va].writable and tlb[va].no_execute for va in pages), hex(top)
+            assert top - KERNEL_STACK - PAGE not in tlb, f"the guard below {top:#x} is mapped"
 
 
 def test_the_stale_read_is_shown_then_gone(any_boot):
