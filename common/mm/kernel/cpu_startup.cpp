@@ -180,9 +180,8 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
     }
 
     HpetClock clock;
-    const char* refusal = nullptr;
-    if (trampoline.page.is_null()) refusal = trampoline.refusal;
-    else if (!clock.start(devices.hpet, &refusal)) {}
+    const char* refusal = trampoline.refusal;  // no page below 1 MiB: no AP can start
+    if (refusal == nullptr) (void)clock.start(devices.hpet, &refusal);  // no clock: no SDM delays
     if (refusal != nullptr) {
         klog::warn("smp").msg("bsp only").kv("rule", refusal);
         return g_online;

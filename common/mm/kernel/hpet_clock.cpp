@@ -8,9 +8,9 @@ constexpr uint64_t kEnable = 1u << 0;
 constexpr uint64_t kCounter64 = 1u << 13;
 constexpr uint64_t kMaxPeriodFs = 100'000'000;  // 2.3.4: at most 0x05F5E100 (100 ns)
 
-uint64_t& reg(VirtAddr base, uint64_t offset) { return *reinterpret_cast<uint64_t*>(base.value() + offset); }
-uint64_t load(VirtAddr base, uint64_t offset) { return *reinterpret_cast<volatile uint64_t*>(&reg(base, offset)); }
-void store(VirtAddr base, uint64_t offset, uint64_t v) { *reinterpret_cast<volatile uint64_t*>(&reg(base, offset)) = v; }
+volatile uint64_t& reg(VirtAddr base, uint64_t offset) { return *reinterpret_cast<volatile uint64_t*>(base.value() + offset); }
+uint64_t load(VirtAddr base, uint64_t offset) { return reg(base, offset); }
+void store(VirtAddr base, uint64_t offset, uint64_t v) { reg(base, offset) = v; }
 
 }  // namespace
 
