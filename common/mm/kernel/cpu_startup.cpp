@@ -45,11 +45,12 @@ uint64_t cpu_block(unsigned index) { return kCpuStacksBase.value() + (index - 1)
 // its frames (reserved memory), else through the phys-offset window (ACPI
 // reclaim and NVS memory are RAM there).
 const uint8_t* madt_bytes(const MmioDevices& d) {
-    const PhysAddr page = d.madt.page_base();
-    const PhysAddr last = PhysAddr(d.madt.value() + d.madt_length - 1).page_base();
+    const PhysAddr madt = d.addresses.madt;
+    const PhysAddr page = madt.page_base();
+    const PhysAddr last = PhysAddr(madt.value() + d.addresses.madt_length - 1).page_base();
     if (d.acpi_tables.contains(page) && d.acpi_tables.contains(last))
-        return reinterpret_cast<const uint8_t*>(acpi::acpi_table_va(d.madt).value());
-    return phys_to_pointer<uint8_t>(d.madt);
+        return reinterpret_cast<const uint8_t*>(acpi::acpi_table_va(madt).value());
+    return phys_to_pointer<uint8_t>(madt);
 }
 
 // An AP's IST stacks and kernel stack, each page from `frames`, its guard
@@ -156,11 +157,12 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
     log_online(bsp, "bsp");
 
     static acpi::MadtCpus cpus;  // 64 entries: .bss, not the stack
-    if (devices.madt.is_null()) {
+    const MmioDeviceAddresses& found = devices.addresses;  // chapter 06's reading of the tables
+    if (found.madt.is_null()) {
         klog::warn("smp").msg("bsp only").kv("rule", "needs a madt");
         return g_online;
     }
-    if (Violation v = acpi::read_madt_cpus(madt_bytes(devices), devices.madt_length, bsp_id, &cpus); !v.ok()) {
+    if (Violation v = acpi::read_madt_cpus(madt_bytes(devices), found.madt_length, bsp_id, &cpus); !v.ok()) {
         log_rejection("smp", "madt", v);
         klog::warn("smp").msg("bsp only").kv("rule", "needs a madt it can read");
         return g_online;

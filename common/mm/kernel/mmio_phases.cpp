@@ -151,8 +151,6 @@ MmioDevices map_mmio_devices(KernelAddressSpace& space) {
     if (!map_mmio_devices(space.builder(), addresses, space.cpu(), &devices).ok()) kernel::fail();
     devices.addresses = addresses;  // kept: chapter 09 verifies against this decision, not a second reading
     devices.acpi_tables = window.frames();
-    devices.madt = acpi.madt;
-    devices.madt_length = acpi.madt_length;
     return devices;
 }
 // book:end map-mmio-devices-phase
