@@ -181,7 +181,7 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
         return g_online;
     }
 
-    HpetClock clock;
+    HpetClock& clock = g_online.clock;
     const char* refusal = trampoline.refusal;  // no page below 1 MiB: no AP can start
     if (refusal == nullptr) (void)clock.start(devices.hpet, &refusal);  // no clock: no SDM delays
     if (refusal != nullptr) {

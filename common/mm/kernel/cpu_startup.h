@@ -30,6 +30,7 @@
 #include "mm/cpu_mask.h"
 #include "mm/kernel/address_space.h"
 #include "mm/kernel/ap_trampoline.h"
+#include "mm/kernel/hpet_clock.h"
 #include "mm/kernel/local_apic.h"
 #include "mm/kernel/per_cpu.h"
 #include "mm/mmio_map.h"
@@ -44,6 +45,7 @@ struct OnlineCpus {
     unsigned expected = 1;    // enabled processors the MADT lists (or 1)
     CpuMask mask = CpuMask::only(0);
     LocalApic apic;
+    HpetClock clock;          // started when there are APs to start
 };
 
 // The phase. Logs each CPU listed, each online (index, APIC ID, stack, GS

@@ -1,9 +1,11 @@
 #include "mm/kernel/tlb_shootdown.h"
 
 #include "arch/x86/cpu.h"
+#include "kernel/panic.h"
 #include "kernel/screen_console.h"
 #include "mm/kernel/cpu_interrupts.h"
 #include "mm/kernel/cpu_startup.h"
+#include "support/log.h"
 
 namespace mm {
 namespace {
@@ -11,6 +13,7 @@ namespace {
 const FlushRequest* volatile g_request = nullptr;
 uint64_t g_acks = 0;   // CpuMask bits of the targets that are done
 uint32_t g_lock = 0;
+constexpr uint64_t kAckTimeoutUs = 10'000'000;  // generous: TCG on a loaded host is slow, a bug is not
 
 void invalidate(const FlushRequest& r) {
     if (r.full) {
@@ -53,7 +56,18 @@ void IpiShootdown::send_and_wait(CpuMask targets, const FlushRequest& request) {
     }
     // Until every target has invalidated, a frame of the request may still
     // be reached through its TLB: the caller frees nothing before this returns.
-    while (__atomic_load_n(&g_acks, __ATOMIC_ACQUIRE) != targets.bits()) asm volatile("pause");
+    // A CPU that never answers is a kernel bug (it sits with IF clear), named
+    // after 10 s rather than waited for forever.
+    const uint64_t start = online_cpus().clock.ticks();
+    while (__atomic_load_n(&g_acks, __ATOMIC_ACQUIRE) != targets.bits()) {
+        asm volatile("pause");
+        if (online_cpus().clock.microseconds_since(start) > kAckTimeoutUs) {
+            klog::error("tlb").msg("shootdown unanswered").kv("initiator", this_cpu()->index)
+                .kv("targets", klog::hex(targets.bits())).kv("acked", klog::hex(g_acks))
+                .kv("rule", "every target must acknowledge within 10s");
+            kernel::fail();
+        }
+    }
     g_request = nullptr;
     __atomic_store_n(&g_lock, 0u, __ATOMIC_RELEASE);
 }
