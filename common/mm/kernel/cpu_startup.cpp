@@ -1,6 +1,7 @@
 #include "mm/kernel/cpu_startup.h"
 
 #include "arch/x86/cpu.h"
+#include "kernel/panic.h"
 #include "mm/memory_map_log.h"
 #include "mm/acpi_table_window.h"
 #include "mm/kernel/cpu_interrupts.h"
@@ -234,8 +235,16 @@ uint64_t start_on(unsigned index, CpuWork work, void* arg) {
 
 void finish_on(unsigned index, uint64_t ticket) {
     const PerCpu& c = per_cpu(index);
+    const uint64_t start = g_online.clock.ticks();
     wait_with_interrupts([&] {
-        while (__atomic_load_n(&c.work_done, __ATOMIC_ACQUIRE) < ticket) asm volatile("pause");
+        while (__atomic_load_n(&c.work_done, __ATOMIC_ACQUIRE) < ticket) {
+            asm volatile("pause");
+            if (g_online.clock.microseconds_since(start) > kStartedTimeoutUs) {  // a bug, not a slow CPU
+                klog::error("smp").msg("work unfinished").kv("index", index).kv("apic-id", c.apic_id)
+                    .kv("rule", "mailbox work must finish within 10s");
+                kernel::fail();
+            }
+        }
     });
 }
 
