@@ -8,12 +8,12 @@
 # (kernel/cpu_startup) with its test hook (kernel/silent_cpu_test), the
 # IPI transport (kernel/tlb_shootdown), the stale read shown
 # (kernel/stale_read) and the scripted unmaps (kernel/shootdown_script), on
-# chapter 13's kernel (chapter 14's, once it is merged).
-CHAPTER_BASE := 13-demand-paging
+# chapter 14's kernel.
+CHAPTER_BASE := 14-copy-on-write
 CHAPTER_NEW_MODULES := madt_cpus apic_icr shootdown_batch kernel/local_apic kernel/hpet_clock kernel/ap_trampoline \
     kernel/per_cpu kernel/cpu_interrupts kernel/cpu_startup kernel/silent_cpu_test kernel/tlb_shootdown \
     kernel/stale_read kernel/shootdown_script
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := tlb_shootdown_test
-# No programs of its own: chapter 13's two lines still run whatever boot
-# modules there are (none here); chapter 14's processes replace them on merge.
+# No programs of its own: chapter 14's two lines still run whatever boot
+# modules there are (none here).

@@ -1,6 +1,6 @@
 // Chapter 15: TLB shootdown — more than one CPU.
 //
-// Chapter 13's kernel, on every CPU the firmware lists. The BSP reserves the
+// Chapter 14's kernel, on every CPU the firmware lists. The BSP reserves the
 // real-mode trampoline page first, builds the same verified address space,
 // then starts each application processor (INIT-SIPI-SIPI) on the kernel's
 // own tables, each with its own stacks, GDT, TSS and GS base. Then the bug
@@ -18,8 +18,8 @@
 #include "mm/kernel/ap_trampoline.h"
 #include "mm/kernel/boot_intake.h"
 #include "mm/kernel/cpu_startup.h"
-#include "mm/kernel/demand_processes.h"
 #include "mm/kernel/fault_reports.h"
+#include "mm/kernel/forking_processes.h"
 #include "mm/kernel/frame_handover.h"
 #include "mm/kernel/kernel_half.h"
 #include "mm/kernel/kernel_heap.h"
@@ -59,7 +59,7 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::show_stale_read(memory, g_steady);      // another CPU's TLB: the old frame, then the shootdown
     mm::run_shootdown_script(memory, g_steady); // IPIs and flushes counted, step by step
 
-    mm::start_demand_paging();                          // chapter 12's ring 3, then mmap and first touch
-    mm::run_boot_modules_on_demand(memory, g_steady);   // each program's pages arrive as it touches them
+    mm::start_copy_on_write(g_steady);                  // 13's ring 3 and first touch, counts, fork/yield/wait
+    mm::run_boot_modules_with_fork(memory, g_steady);   // each program and the children it forks, in turn
 }
 // book:end kernel-main
