@@ -70,10 +70,10 @@ CH ?= $(NEWEST_CHAPTER)
 check-chapter:
 	@test -f chapters/$(CH)/kernel_main.cpp || { echo "unknown chapter CH=$(CH); chapters: $(CHAPTERS)" >&2; exit 2; }
 
-# help: run          build and boot chapter CH (default: the newest) here; MEM=, CPU=, MACHINE=, CMDLINE=
+# help: run          build and boot chapter CH (default: the newest) here; MEM=, CPU=, SMP=, MACHINE=, CMDLINE=
 run: check-chapter $(BUILD)/$(CH)/disk.img
 	$(Q)$(PYTHON) tests/run_chapter.py run --chapter $(CH) $(if $(MEM),--memory $(MEM)) $(if $(CPU),--cpu $(CPU)) \
-	    $(if $(MACHINE),--machine $(MACHINE)) \
+	    $(if $(SMP),--smp $(SMP)) $(if $(MACHINE),--machine $(MACHINE)) \
 	    $(if $(strip $(CMDLINE)),--cmdline '$(strip $(CMDLINE))')
 
 # help: debug        boot chapter CH paused, with GDB attached and stopped at kernel_main

@@ -530,3 +530,20 @@ def fault_result(line: str) -> dict[str, int | str]:
         raise ValueError(f"tables={result['tables']} is fewer than {result['pages']} pages need in {line!r}")
     return result
 
+@dataclass(frozen=True)
+class ShootdownCost:
+    """Chapter 15's batching line: the same pages unmapped on every CPU."""
+
+    pages: int
+    cpus: int
+    ipis_batched: int    #: one batch for all the pages
+    ipis_per_page: int   #: one batch per page
+
+
+def shootdown_cost(records: Sequence[LogRecord]) -> ShootdownCost | None:
+    """From a chapter 15 boot: its ``[tlb] batching`` line."""
+    line = next((r for r in records if r.subsystem == "tlb" and r.event == "batching"), None)
+    if line is None:
+        return None
+    return ShootdownCost(int_field(line, "pages"), int_field(line, "cpus"), int_field(line, "ipis-batched"),
+                         int_field(line, "ipis-per-page"))

@@ -22,6 +22,8 @@ Sections (``--only`` picks some; all by default):
               and wall time (median of interleaved native runs), and the worst
               case, the child writing every page; and the same frames ratio
               from the kernel's own log of chapter 14's ``fork-cow``
+``shootdown`` IPIs per unmapped page in chapter 15's 4-CPU boot, one batch
+              for 12 pages against one batch per page (its ``batching`` line)
 ``loop``      the reader's loop in a fresh clone of HEAD: clean build,
               incremental build after touching one common/mm file, and with
               ``--full`` the wall time of ``make test``, then of the same run again
@@ -499,6 +501,26 @@ def bench_fork(logs: dict[str, str]) -> list[bt.Row]:
 
 
 # ---------------------------------------------------------------------------
+# TLB shootdown: IPIs per unmapped page, batched against one batch per page
+# ---------------------------------------------------------------------------
+
+SHOOTDOWN_SMP = 4
+
+
+def bench_shootdown() -> list[bt.Row]:
+    chapter = "15-tlb-shootdown"
+    log(f"shootdown: booting {chapter} with {SHOOTDOWN_SMP} CPUs")
+    result = boot(BootConfig(chapter=chapter, smp=SHOOTDOWN_SMP))
+    cost = bt.shootdown_cost(parse_records(result.log)) if result.outcome == "success" else None
+    if cost is None or cost.ipis_per_page == 0:
+        return [bt.Row("shootdown", "IPIs per unmapped page, batched vs per page", None,
+                       note=f"no {chapter} boot with a batching line and a second CPU")]
+    return [bt.Row("shootdown", f"IPIs per unmapped page, {cost.pages} pages on {cost.cpus} CPUs, batched vs per page",
+                   cost.ipis_batched / cost.pages, cost.ipis_per_page / cost.pages, unit="IPIs/page",
+                   note="counted by the sender in one boot: one batch for all pages, then one batch per page")]
+
+
+# ---------------------------------------------------------------------------
 # The reader's loop
 # ---------------------------------------------------------------------------
 
@@ -579,7 +601,7 @@ def bench_loop(full: bool) -> list[bt.Row]:
 
 # ---------------------------------------------------------------------------
 
-SECTIONS = ("mapping", "boot", "footprint", "demand", "fault", "fork", "loop")
+SECTIONS = ("mapping", "boot", "footprint", "demand", "fault", "fork", "shootdown", "loop")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -610,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_fault()
     if "fork" in args.only:
         rows += bench_fork(logs)
+    if "shootdown" in args.only:
+        rows += bench_shootdown()
     if "loop" in args.only:
         rows += bench_loop(args.full)
 

@@ -286,3 +286,8 @@ def test_fault_result_reads_numbers_and_checks_frames_are_pages_plus_tables():
 def test_fault_result_refuses_a_line_whose_numbers_do_not_add_up(line):
     with pytest.raises(ValueError):
         bt.fault_result(line)
+def test_shootdown_cost_reads_the_batching_line():
+    line = "[INFO  tlb] batching pages=12 cpus=4 ipis-batched=3 ipis-per-page=36\n"
+    cost = bt.shootdown_cost(records(line))
+    assert (cost.pages, cost.cpus, cost.ipis_batched, cost.ipis_per_page) == (12, 4, 3, 36)
+    assert bt.shootdown_cost(records("[INFO  kernel] ready chapter=15-tlb-shootdown\n")) is None

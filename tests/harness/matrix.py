@@ -25,7 +25,7 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     # Everything TCG emulates; no 1 GiB pages and no SMEP/SMAP (qemu64);
     # 1 GiB pages but no SMEP/SMAP (Westmere).
     "cpu": ("max", "qemu64", "Westmere"),
-    # One CPU, and several (the kernel runs on the bootstrap processor only).
+    # One CPU, and several (before chapter 15 the kernel runs on the bootstrap processor only).
     "smp": ("1", "4"),
 }
 
