@@ -70,10 +70,10 @@ CH ?= $(NEWEST_CHAPTER)
 check-chapter:
 	@test -f chapters/$(CH)/kernel_main.cpp || { echo "unknown chapter CH=$(CH); chapters: $(CHAPTERS)" >&2; exit 2; }
 
-# help: run          build and boot chapter CH (default: the newest) here; MEM=, CPU=, MACHINE=, CMDLINE=
+# help: run          build and boot chapter CH (default: the newest) here; MEM=, CPU=, SMP=, MACHINE=, CMDLINE=
 run: check-chapter $(BUILD)/$(CH)/disk.img
 	$(Q)$(PYTHON) tests/run_chapter.py run --chapter $(CH) $(if $(MEM),--memory $(MEM)) $(if $(CPU),--cpu $(CPU)) \
-	    $(if $(MACHINE),--machine $(MACHINE)) \
+	    $(if $(SMP),--smp $(SMP)) $(if $(MACHINE),--machine $(MACHINE)) \
 	    $(if $(strip $(CMDLINE)),--cmdline '$(strip $(CMDLINE))')
 
 # help: debug        boot chapter CH paused, with GDB attached and stopped at kernel_main
@@ -113,11 +113,18 @@ export BOOT_LOG_SESSION := $(shell date +%s.%N)-$(shell echo $$PPID)
 endif
 
 # help: test         everything: host tests, every chapter booted and checked, the book
-.PHONY: test
-test: all book-logs
+.PHONY: test test-pc-vars test-host-run
+test: all test-pc-vars book-logs test-host-run
 	$(Q)rm -rf $(BUILD)/test-boots  # boots one test module shares with another (harness/boot_logs.py)
-	$(Q)$(HOST_TEST_BIN)
 	$(Q)$(PYTHON) -m pytest $(PYTEST_ARGS) tests
+
+# Beside the book step, which boots on q35 only, so no core waits: the boot that
+# fills the pc machine's UEFI variable store (with the book step's own first
+# boot, which fills q35's; tests/harness/firmware_vars.py), then the host tests.
+test-pc-vars: kernels
+	$(Q)$(PYTHON) tests/fill_firmware_vars.py pc
+test-host-run: $(HOST_TEST_BIN)
+	$(Q)$(HOST_TEST_BIN) --gtest_brief=1
 
 # The full boot matrix (every chapter x machine x memory x CPU x CPU count);
 # make test boots a subset that covers every value once (tests/test_matrix.py).

@@ -53,9 +53,21 @@ $(BENCH_FORK_COST): $(BENCH_FORK_SRCS) $(wildcard common/mm/*.h common/include/*
 	$(Q)$(CXX) -std=c++20 -O2 -g -Wall -Wextra -Icommon/include -Icommon -Itests/host \
 	    $(BENCH_FORK_SRCS) -o $@
 
+# Fault cost: chapter 13's first touch per page, and demand paging against
+# mapping a region up front, on the host the same way.
+BENCH_FAULT_COST := $(BENCH_OUT)/fault_cost
+BENCH_FAULT_SRCS := bench/fault_cost.cpp common/mm/demand_fault.cpp common/mm/user_regions.cpp \
+    common/mm/user_address_space.cpp common/mm/user_page_changes.cpp common/mm/user_layout.cpp \
+    common/mm/page_table_entry.cpp tests/host/host_runtime.cpp
+
+$(BENCH_FAULT_COST): $(BENCH_FAULT_SRCS) $(wildcard common/mm/*.h common/include/*/*.h) tests/host/fake_physical_memory.h bench/bench.mk | $(BENCH_OUT)/
+	@echo "  HOSTCXX $@"
+	$(Q)$(CXX) -std=c++20 -O2 -g -Wall -Wextra -Icommon/include -Icommon -Itests/host \
+	    $(BENCH_FAULT_SRCS) -o $@
+
 .PHONY: bench
 # help: bench        benchmarks as ratios measured in one run (build/bench/results.csv)
-bench: kernels $(BENCH_FLOOR_EFI) $(BENCH_MAPPING_COST) $(BENCH_FORK_COST)
+bench: kernels $(BENCH_FLOOR_EFI) $(BENCH_MAPPING_COST) $(BENCH_FORK_COST) $(BENCH_FAULT_COST)
 	$(Q)$(PYTHON) bench/run.py $(if $(filter 1,$(BENCH_FULL)),--full) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
 	    $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 

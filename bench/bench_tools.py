@@ -506,3 +506,44 @@ def fork_family_cost(records: Sequence[LogRecord], program: str = "fork-cow") ->
         copied=int_field(done, "copied"),
         taken_over=int_field(done, "taken-over"),
     )
+
+
+FAULT_MODES = ("lazy", "eager")
+
+
+def fault_result(line: str) -> dict[str, int | str]:
+    """One line of bench/fault_cost, its numbers as ints, checked: every frame
+    taken is a page filled or a table, and a lazy run's pages, one per 2 MiB
+    at most, need at least as many tables as an eager run's. A line that
+    breaks one raises ValueError."""
+    fields = parse_kv(line)
+    if fields.get("case") != "fault" or fields.get("mode") not in FAULT_MODES:
+        raise ValueError(f"not a fault_cost line: {line!r}")
+    try:
+        result: dict[str, int | str] = {k: (v if k in ("case", "mode") else int(v)) for k, v in fields.items()}
+    except ValueError:
+        raise ValueError(f"a field of {line!r} is not a number") from None
+    if result["frames"] != result["pages"] + result["tables"]:
+        raise ValueError(f"frames={result['frames']} is not pages + tables in {line!r}")
+    least = 1 + -(-result["pages"] // 512)  # a PD, and a PT per 512 consecutive pages
+    if result["tables"] < least:
+        raise ValueError(f"tables={result['tables']} is fewer than {result['pages']} pages need in {line!r}")
+    return result
+
+@dataclass(frozen=True)
+class ShootdownCost:
+    """Chapter 15's batching line: the same pages unmapped on every CPU."""
+
+    pages: int
+    cpus: int
+    ipis_batched: int    #: one batch for all the pages
+    ipis_per_page: int   #: one batch per page
+
+
+def shootdown_cost(records: Sequence[LogRecord]) -> ShootdownCost | None:
+    """From a chapter 15 boot: its ``[tlb] batching`` line."""
+    line = next((r for r in records if r.subsystem == "tlb" and r.event == "batching"), None)
+    if line is None:
+        return None
+    return ShootdownCost(int_field(line, "pages"), int_field(line, "cpus"), int_field(line, "ipis-batched"),
+                         int_field(line, "ipis-per-page"))

@@ -22,6 +22,8 @@ Sections (``--only`` picks some; all by default):
               and wall time (median of interleaved native runs), and the worst
               case, the child writing every page; and the same frames ratio
               from the kernel's own log of chapter 14's ``fork-cow``
+``shootdown`` IPIs per unmapped page in chapter 15's 4-CPU boot, one batch
+              for 12 pages against one batch per page (its ``batching`` line)
 ``loop``      the reader's loop in a fresh clone of HEAD: clean build,
               incremental build after touching one common/mm file, and with
               ``--full`` the wall time of ``make test``, then of the same run again
@@ -61,6 +63,7 @@ OUT = REPO_ROOT / "build" / "bench"
 FLOOR_EFI = OUT / "floor" / "BOOTX64.EFI"
 MAPPING_COST = OUT / "mapping_cost"
 FORK_COST = OUT / "fork_cost"
+FAULT_COST = OUT / "fault_cost"
 
 #: The line each boot is timed to: the chapter kernel's last word, the floor's only line.
 KERNEL_READY = "[INFO  kernel] ready"
@@ -369,6 +372,62 @@ def bench_demand(logs: dict[str, str]) -> list[bt.Row]:
 
 
 # ---------------------------------------------------------------------------
+# First touch: the kernel's work per fault, and lazy against eager
+# ---------------------------------------------------------------------------
+
+#: sparse's 16 pages of its gigabyte, and more of the same spread.
+FAULT_PAGES = (16, 4096)
+#: Eager mapping is measured on 64 MiB and extrapolated to the gigabyte (linear: a page and a PT per 512).
+EAGER_SAMPLE_PAGES = 16384
+GIGABYTE_PAGES = 262144
+FAULT_TIMED_RUNS = 7
+
+
+def fault_run(pages: int, mode: str, under_callgrind: bool) -> dict:
+    command = [str(FAULT_COST), str(pages), mode]
+    out_file = OUT / "callgrind" / f"fault-{pages}.{mode}.out"
+    if under_callgrind:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", *command]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"fault_cost {pages} {mode} failed:\n{done.stdout}{done.stderr}")
+    result = bt.fault_result(done.stdout.strip().splitlines()[-1])
+    if under_callgrind:
+        result["instructions"] = bt.callgrind_total(out_file.read_text())
+    return result
+
+
+def bench_fault() -> list[bt.Row]:
+    runs = [(pages, "lazy") for pages in FAULT_PAGES] + [(EAGER_SAMPLE_PAGES, "eager")]
+    log(f"fault: callgrind, {len(runs)} runs of {FAULT_COST.relative_to(REPO_ROOT)}; "
+        f"then {FAULT_TIMED_RUNS} interleaved native rounds")
+    counted = {run: fault_run(*run, True) for run in runs}
+    times: dict[tuple[int, str], list[float]] = {run: [] for run in runs}
+    for _ in range(FAULT_TIMED_RUNS):
+        for run in random.sample(runs, len(runs)):
+            times[run].append(float(fault_run(*run, False)["ns"]))
+    eager = counted[(EAGER_SAMPLE_PAGES, "eager")]
+    eager_per_page = eager["instructions"] / EAGER_SAMPLE_PAGES
+    rows = []
+    for pages in FAULT_PAGES:
+        lazy = counted[(pages, "lazy")]
+        rows.append(bt.Row("fault", f"first touch, {pages} pages of 1 GiB: instructions per fault vs an eager page",
+                           lazy["instructions"] / pages, eager_per_page, unit="instr",
+                           note=f"callgrind on the host model (decide_fault, a frame zeroed, map_page; the CPU's "
+                                f"exception not modelled): {lazy['tables']} tables for {pages} pages spread over the GiB; "
+                                f"eager: {EAGER_SAMPLE_PAGES} consecutive pages, {eager['tables']} tables"))
+    sparse = counted[(16, "lazy")]
+    eager_gib_ns = bt.median(times[(EAGER_SAMPLE_PAGES, "eager")]) * GIGABYTE_PAGES / EAGER_SAMPLE_PAGES
+    rows.append(bt.Row("fault", "sparse's gigabyte: time, 16 pages on first touch vs the whole GiB mapped up front",
+                       bt.median(times[(16, "lazy")]) / 1e3, eager_gib_ns / 1e3, unit="us",
+                       note=f"medians of {FAULT_TIMED_RUNS} native runs, interleaved; eager measured on "
+                            f"{EAGER_SAMPLE_PAGES} pages and scaled to {GIGABYTE_PAGES}; frames "
+                            f"{sparse['frames']} vs {GIGABYTE_PAGES + GIGABYTE_PAGES // 512 + 1}; informative"))
+    return rows
+
+
+# ---------------------------------------------------------------------------
 # Copy-on-write: a fork, shared against copied
 # ---------------------------------------------------------------------------
 
@@ -439,6 +498,26 @@ def bench_fork(logs: dict[str, str]) -> list[bt.Row]:
                                 f"copied by writes ({family.taken_over} taken over, no copy), measured; eager: the "
                                 f"same tables and the {family.owned} pages the parent owned, computed"))
     return rows
+
+
+# ---------------------------------------------------------------------------
+# TLB shootdown: IPIs per unmapped page, batched against one batch per page
+# ---------------------------------------------------------------------------
+
+SHOOTDOWN_SMP = 4
+
+
+def bench_shootdown() -> list[bt.Row]:
+    chapter = "15-tlb-shootdown"
+    log(f"shootdown: booting {chapter} with {SHOOTDOWN_SMP} CPUs")
+    result = boot(BootConfig(chapter=chapter, smp=SHOOTDOWN_SMP))
+    cost = bt.shootdown_cost(parse_records(result.log)) if result.outcome == "success" else None
+    if cost is None or cost.ipis_per_page == 0:
+        return [bt.Row("shootdown", "IPIs per unmapped page, batched vs per page", None,
+                       note=f"no {chapter} boot with a batching line and a second CPU")]
+    return [bt.Row("shootdown", f"IPIs per unmapped page, {cost.pages} pages on {cost.cpus} CPUs, batched vs per page",
+                   cost.ipis_batched / cost.pages, cost.ipis_per_page / cost.pages, unit="IPIs/page",
+                   note="counted by the sender in one boot: one batch for all pages, then one batch per page")]
 
 
 # ---------------------------------------------------------------------------
@@ -522,7 +601,7 @@ def bench_loop(full: bool) -> list[bt.Row]:
 
 # ---------------------------------------------------------------------------
 
-SECTIONS = ("mapping", "boot", "footprint", "demand", "fork", "loop")
+SECTIONS = ("mapping", "boot", "footprint", "demand", "fault", "fork", "shootdown", "loop")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -549,8 +628,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_footprint(logs, chapters, args.big_memory)
     if "demand" in args.only:
         rows += bench_demand(logs)
+    if "fault" in args.only:
+        rows += bench_fault()
     if "fork" in args.only:
         rows += bench_fork(logs)
+    if "shootdown" in args.only:
+        rows += bench_shootdown()
     if "loop" in args.only:
         rows += bench_loop(args.full)
 

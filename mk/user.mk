@@ -31,4 +31,7 @@ $(BUILD)/$(1)/user/%.elf: $(BUILD)/$(1)/user/%.o $(USER_RUNTIME_OBJS) common/use
 	@echo "  LD      $$@"
 	$(Q)$$(LD) $$(USER_LDFLAGS) -o $$@ $(USER_RUNTIME_OBJS) $$<
 -include $(BUILD)/$(1)/user/*.d
+# Kept: deleted as intermediates, they were rebuilt by the next make (once the
+# .d files name them), relinking every program and remaking the disk image.
+.PRECIOUS: $(BUILD)/$(1)/user/%.o
 endef

@@ -8,7 +8,7 @@
 # from its log line (`[INFO  loader] start ... image-base=0x...`; OVMF loads it
 # at the same address on every boot of one build and one QEMU configuration),
 # then boots paused with the loader's symbols loaded at that base.
-# MEM=..., CPU=... and MACHINE=... change the machine, CMDLINE=... the kernel command line, as
+# MEM=..., CPU=..., SMP=... and MACHINE=... change the machine, CMDLINE=... the kernel command line, as
 # for `make run`.
 #
 # The port is per user (20000 + uid % 10000; GDB_PORT overrides it), so two
@@ -23,6 +23,7 @@ gdb_commands=build/$chapter/debug.gdb
 machine=(--chapter "$chapter")
 [[ -n ${MEM:-} ]] && machine+=(--memory "$MEM")
 [[ -n ${CPU:-} ]] && machine+=(--cpu "$CPU")
+[[ -n ${SMP:-} ]] && machine+=(--smp "$SMP")
 [[ -n ${MACHINE:-} ]] && machine+=(--machine "$MACHINE")
 [[ -n ${CMDLINE:-} ]] && machine+=(--cmdline "$CMDLINE")
 

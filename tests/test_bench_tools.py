@@ -262,3 +262,32 @@ def test_fork_family_cost_counts_the_tables_and_the_copies_against_every_owned_p
     children = bt.fork_family_cost(records(FORK_COW), program="children")
     assert (children.forks, children.lazy_frames, children.eager_frames) == (3, 27 + 4, 27 + 6)
     assert bt.fork_family_cost(records(FORK_COW.splitlines()[4] + "\n")) is None  # no family line: no figure
+
+
+FAULT_LINES = {
+    "lazy": "case=fault pages=16 mode=lazy frames=34 tables=18 ns=3996",
+    "eager": "case=fault pages=16384 mode=eager frames=16418 tables=34 ns=2400000",
+}
+
+
+def test_fault_result_reads_numbers_and_checks_frames_are_pages_plus_tables():
+    lazy, eager = (bt.fault_result(FAULT_LINES[mode]) for mode in ("lazy", "eager"))
+    assert (lazy["pages"], lazy["frames"], lazy["tables"]) == (16, 34, 18)
+    assert eager["tables"] == 34 and eager["mode"] == "eager"
+
+
+@pytest.mark.parametrize("line", [
+    "case=fault pages=16 mode=lazy frames=33 tables=18 ns=1",       # a frame missing
+    "case=fault pages=16384 mode=eager frames=16385 tables=1 ns=1",  # too few tables for 16384 pages
+    "case=fork pages=16 mode=lazy frames=34 tables=18 ns=1",         # not a fault line
+    "case=fault pages=16 mode=sideways frames=34 tables=18 ns=1",    # no such mode
+    "case=fault pages=x mode=lazy frames=34 tables=18 ns=1",         # not a number
+])
+def test_fault_result_refuses_a_line_whose_numbers_do_not_add_up(line):
+    with pytest.raises(ValueError):
+        bt.fault_result(line)
+def test_shootdown_cost_reads_the_batching_line():
+    line = "[INFO  tlb] batching pages=12 cpus=4 ipis-batched=3 ipis-per-page=36\n"
+    cost = bt.shootdown_cost(records(line))
+    assert (cost.pages, cost.cpus, cost.ipis_batched, cost.ipis_per_page) == (12, 4, 3, 36)
+    assert bt.shootdown_cost(records("[INFO  kernel] ready chapter=15-tlb-shootdown\n")) is None

@@ -16,6 +16,10 @@ A .cpp file's own header (stale_tlb.cpp's stale_tlb.h; kernel/kernel.h for
 kernel_main.cpp) is never dead: it declares what the file defines, whether or
 not the compile needs it. KEPT lists the few others kept, each with why.
 
+A file's verdicts are kept in build/dead-includes/ under a digest of every
+input of its compiles, so a run compiles again only the files whose source, a
+header they reach, the flags or this test changed (``kept_verdicts``).
+
 A file therefore includes what it uses even when another header brings it
 (include what you use), and never a header nothing needs. What this cannot
 see: a header the file does not use but another of its headers needs without
@@ -25,6 +29,8 @@ file.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -117,12 +123,67 @@ def command() -> list[str]:
     return compile_flags()
 
 
+# ---- verdicts kept from run to run -------------------------------------------------
+#
+# A file's verdicts follow from what its compiles read, so they are kept per
+# file (build/dead-includes/), under a digest of all of it: the compiler and its
+# flags, and every file the preprocessor opens for it (g++ -M, run each time:
+# a header added where it shadows another changes the list). A file none of
+# whose inputs changed since the last run is not compiled again; any change
+# to it, to a header it reaches or to this test recompiles it.
+
+VERDICTS = harness.BUILD_DIR / "dead-includes"
+
+
+def inputs_digest(source: Path, command: list[str], compiler_version: str) -> str:
+    """What every compile of ``source`` depends on, as one digest."""
+    listing = subprocess.run([*command[:-1], "-M", str(source)], cwd=REPO, capture_output=True, text=True)
+    assert listing.returncode == 0, f"g++ -M {source.relative_to(REPO)}:\n{listing.stderr}"
+    files = sorted({word for word in listing.stdout.replace("\\\n", " ").split()[1:]})
+    digest = hashlib.sha1(json.dumps([command, compiler_version, str(source.relative_to(REPO))]).encode())
+    digest.update(Path(__file__).read_bytes())
+    for name in files:
+        digest.update(name.encode() + b"\0" + hashlib.sha1((REPO / name).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def kept_verdicts(sources: list[Path], command: list[str]) -> tuple[list[Path], list[Include]]:
+    """(files that do not compile as they are, dead includes), compiling only
+    the files whose inputs changed since their verdicts were kept."""
+    version = subprocess.run([command[0], "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        digests = dict(zip(sources, pool.map(lambda source: inputs_digest(source, command, version), sources)))
+    VERDICTS.mkdir(parents=True, exist_ok=True)
+
+    def kept_file(source: Path) -> Path:
+        return VERDICTS / (str(source.relative_to(REPO)).replace("/", "+") + ".json")
+
+    def kept(source: Path) -> dict | None:
+        try:
+            verdict = json.loads(kept_file(source).read_text())
+        except (OSError, ValueError):
+            return None
+        return verdict if verdict.get("inputs") == digests[source] else None
+
+    stale = [source for source in sources if kept(source) is None]
+    unbuildable = [source for source in stale if not compiles(command, source, REPO)]
+    found = dead_includes([source for source in stale if source not in unbuildable], command)
+    for source in stale:
+        if source not in unbuildable:  # a file that does not compile is compiled again next time
+            kept_file(source).write_text(json.dumps({"inputs": digests[source], "dead": [
+                [include.line, include.path] for include in found if include.file == source]}) + "\n")
+    dead = list(found)
+    for source in sources:
+        if source not in stale:
+            dead += [Include(source, line, path) for line, path in kept(source)["dead"]]
+    return unbuildable, dead
+
+
 def test_no_chapter_source_has_a_dead_include(command):
     sources = sorted(REPO.glob("chapters/*/*.cpp"))
     assert sources
-    unbuildable = [s for s in sources if not compiles(command, s, REPO)]
+    unbuildable, dead = kept_verdicts(sources, command)
     assert not unbuildable, f"these do not compile as they are: {unbuildable}"
-    dead = dead_includes(sources, command)
     assert not dead, "includes nothing in the file needs:\n" + "\n".join(map(str, dead))
 
 

@@ -515,6 +515,61 @@ def test_a_kept_boot_is_read_back_only_in_its_own_session(fake_build, tmp_path, 
     assert boot_logs.reuse(config, out) is None, "older than the image"
 
 
+def test_test_modules_share_a_boot_that_answers_them(fake_build, tmp_path, monkeypatch):
+    """boot_logs.shared: one boot per machine, command line and disk in a
+    session; a boot with monitor readings also answers a plain request and one
+    that asks for fewer readings or a longer timeout, never one that asks for a
+    reading it did not take, a shorter timeout than it took, or another machine."""
+    monkeypatch.setattr(boot_logs, "SHARED_DIR", tmp_path / "test-boots")
+    monkeypatch.setenv(boot_logs.SESSION_ENV, "run-1")
+    boots: list[BootConfig] = []
+
+    def boot(config: BootConfig, elapsed: float = 3.4):
+        def run() -> BootResult:
+            boots.append(config)
+            monitor = {qemu.monitor_name(command): f"{qemu.monitor_name(command)} text"
+                       for command in config.monitor_commands}
+            return BootResult(config=config, log=OVMF_AND_KERNEL, records=log.parse_records(OVMF_AND_KERNEL),
+                              exit_status=71, outcome="failure", elapsed=elapsed, monitor=monitor)
+        return boot_logs.shared(config, run)
+
+    inspected = BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info tlb", inspections.slot_walk])
+    first = boot(inspected)
+    assert len(boots) == 1 and first.monitor == {"info tlb": "info tlb text", "slot_walk": "slot_walk text"}
+    for answered in [BootConfig("99-fake", cmdline="test.fault=all"),
+                     BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info tlb"], timeout=60)]:
+        kept = boot(answered)
+        assert len(boots) == 1, answered
+        assert kept.config is answered and (kept.outcome, kept.exit_status) == ("failure", 71)
+        assert kept.monitor == {qemu.monitor_name(c): f"{qemu.monitor_name(c)} text" for c in answered.monitor_commands}
+        assert [str(r) for r in kept.records] == [str(r) for r in first.records]
+    for booted in [BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info mem"]),
+                   BootConfig("99-fake", cmdline="test.fault=all", timeout=3.0),
+                   BootConfig("99-fake", cmdline="test.fault=all", cpu="qemu64"),
+                   BootConfig("99-fake", cmdline="test.fault=all", display="ramfb"),
+                   BootConfig("99-fake", cmdline="test.fault=all", esp_files={"kernel.elf": b""}),
+                   BootConfig("99-fake", cmdline="test.fault=null")]:
+        count = len(boots)
+        boot(booted)
+        assert len(boots) == count + 1, booted
+    # The boot that took "info mem" is kept beside the first: both answer from now on.
+    count = len(boots)
+    boot(BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=["info mem"]))
+    boot(BootConfig("99-fake", cmdline="test.fault=all", monitor_commands=[inspections.slot_walk]))
+    assert len(boots) == count
+    # Never a debugger's or a held boot, and never outside a session.
+    for unshared in [BootConfig("99-fake", cmdline="test.fault=all", gdb_port=1234),
+                     BootConfig("99-fake", cmdline="test.fault=all", hold=True)]:
+        count = len(boots)
+        boot(unshared)
+        boot(unshared)
+        assert len(boots) == count + 2, unshared
+    monkeypatch.delenv(boot_logs.SESSION_ENV)
+    count = len(boots)
+    boot(BootConfig("99-fake", cmdline="test.fault=all"))
+    assert len(boots) == count + 1, "no session: every boot is a boot"
+
+
 def test_sweep_segments_cut_the_log_at_each_marker():
     records = log.parse_records(
         "[INFO  kernel] ready before\n"

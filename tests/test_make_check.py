@@ -14,13 +14,15 @@ import subprocess
 from pathlib import Path
 
 import harness
+from harness import boot_logs
 from harness.paths import environment_outside_make
 
 REPO = harness.REPO_ROOT
 CHAPTER = "05-paging"
 #: Folders of the build that `make check` never reads: not worth copying. The
 #: book's boot logs are, so the passing check's boot tests read back the boots
-#: this `make test` made (the session id goes with the environment).
+#: this `make test` made (the session id goes with the environment); test-boots
+#: is linked, not copied (copy_tree).
 UNUSED_BUILD = {"fuzz", "bench", "test-boots"}
 
 
@@ -36,6 +38,11 @@ def copy_tree(target: Path) -> Path:
         return set()
 
     shutil.copytree(REPO, target, ignore=skip, symlinks=True)
+    # The boots test modules share, shared with this copy too: its images keep
+    # their timestamps, so until the edit it boots the very same images, and
+    # chapter 05's tests here and in this `make test` make each boot once.
+    boot_logs.SHARED_DIR.mkdir(parents=True, exist_ok=True)
+    (target / "build" / "test-boots").symlink_to(boot_logs.SHARED_DIR)
     return target
 
 

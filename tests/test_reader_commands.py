@@ -246,7 +246,7 @@ def test_make_debug_with_gdb_commands_piped_in(built):
 PUBLIC = ("all", "run", "debug", "check", "test", "test-matrix", "book", "bench", "fuzz", "clean", "help",
           "kernels", "loader", "host-tests")
 #: .PHONY targets that are steps of others, not commands for a reader.
-INTERNAL = {"check-chapter", "book-logs", "fuzz-targets"}
+INTERNAL = {"check-chapter", "book-logs", "fuzz-targets", "test-pc-vars", "test-host-run"}
 
 
 def phony_targets() -> set[str]:

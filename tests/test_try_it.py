@@ -402,6 +402,41 @@ def family_and_cow_leaf_at_the_first_copy(seen: Seen) -> None:
     regions = seen.gdb_after("regions")
     marked = sum(int(m[1]) for m in re.finditer(r" cow=(\d+)", regions))
     assert marked == int(forks[0].fields["cow"]), regions
+def stale_read_then_shootdown(seen: Seen) -> None:
+    """Two CPUs: CPU 1 reads the old frame after CPU 0's INVLPG, the new one
+    after the shootdown; step 3 (12 pages) asks CPU 1 for one full flush."""
+    assert int_field(seen.line("smp", "cpus"), "online") == 2
+    stale, fresh = seen.line("tlb", "stale read"), seen.line("tlb", "fresh read")
+    assert stale.fields["got"] == stale.fields["before"] != stale.fields["expected"]
+    assert fresh.fields["got"] == fresh.fields["expected"]
+    step3 = [r for r in seen.lines("tlb", "shootdown") if r.fields["step"] == "3"][0]
+    assert (int_field(step3, "ipis"), int_field(step3, "remote-full"), int_field(step3, "remote-invlpg")) == (1, 1, 0)
+
+
+def silent_cpu_named(seen: Seen) -> None:
+    """Eight CPUs, APIC ID 5 never started: named, seven online, the script on those."""
+    silent = seen.line("smp", "cpu silent")
+    assert (silent.level, silent.fields["apic-id"]) == ("WARN", "5")
+    summary = seen.line("smp", "cpus")
+    assert (int_field(summary, "online"), int_field(summary, "expected")) == (7, 8)
+    step1 = [r for r in seen.lines("tlb", "shootdown") if r.fields["step"] == "1"][0]
+    assert int_field(step1, "ipis") == 6
+
+
+def cpus_listed_with_their_shootdowns(seen: Seen) -> None:
+    """kcpus as the script starts: the four CPUs the log brought online, each
+    at its GS base, and the stale-read demonstration's one shootdown on CPU 1."""
+    lines = [line.strip() for line in seen.gdb_after("cpus").splitlines() if line.strip().startswith("cpu ")]
+    listed = {int(line.split()[1]): harness.parse_fields(line) for line in lines}
+    online = {int_field(r, "index"): r for r in seen.lines("smp", "cpu online")}
+    assert sorted(listed) == sorted(online) == [0, 1, 2, 3]
+    for index, fields in listed.items():
+        assert int(fields["apic-id"]) == int_field(online[index], "apic-id")
+        assert fields["online"] == "1" and fields["work"] == "idle"
+        if index:
+            assert int(fields["gs"], 16) == int_field(online[index], "gs")
+    assert (listed[1]["shootdowns"], listed[1]["invlpg"], listed[1]["full"]) == ("1", "1", "0")
+    assert all(listed[i]["shootdowns"] == "0" for i in (2, 3))
 
 
 def first_programs_regions_listed(seen: Seen) -> None:
@@ -499,6 +534,10 @@ TRY_IT: dict[str, TryIt] = {
     "make run CH=11-heap MEM=8G": TryIt("11-heap", bitmap_at_8g),
     "make run CH=12-user-space": TryIt("12-user-space", every_program_ends_and_gives_its_frames_back),
     "make run CH=13-demand-paging": TryIt("13-demand-paging", sparse_gigabyte_costs_what_it_touched),
+    "make run CH=15-tlb-shootdown SMP=2": TryIt("15-tlb-shootdown", stale_read_then_shootdown),
+    "make run CH=15-tlb-shootdown SMP=8 CMDLINE=test.silent-cpu=5": TryIt("15-tlb-shootdown", silent_cpu_named),
+    "make debug CH=15-tlb-shootdown SMP=4": TryIt("15-tlb-shootdown", cpus_listed_with_their_shootdowns, gdb=[
+        ("", "break mm::run_shootdown_script"), ("", "continue"), ("cpus", "kcpus")]),
     "make debug CH=12-user-space": TryIt("12-user-space", hello_text_walked_under_its_own_cr3, gdb=[
         ("", "break mm::handle_syscall"), ("", "continue"), ("text", "kpt 0x400000")]),
     "make run CH=14-copy-on-write": TryIt("14-copy-on-write", fork_cow_copies_what_each_side_wrote),
@@ -521,12 +560,14 @@ def parse_command(command: str) -> tuple[str, dict]:
     words = shlex.split(command)
     assert words[:1] == ["make"] and words[1] in ("run", "debug"), command
     settings = dict(word.split("=", 1) for word in words[2:])
-    unknown = set(settings) - {"CH", "MEM", "CPU", "MACHINE", "CMDLINE"}
+    unknown = set(settings) - {"CH", "MEM", "CPU", "SMP", "MACHINE", "CMDLINE"}
     assert not unknown, f"{command}: make run knows no {unknown}"
     config = {"chapter": settings["CH"], "cmdline": settings.get("CMDLINE", "")}
     for variable, name in (("MEM", "memory"), ("CPU", "cpu"), ("MACHINE", "machine")):
         if variable in settings:
             config[name] = settings[variable]
+    if "SMP" in settings:
+        config["smp"] = int(settings["SMP"])
     return words[1], config
 
 

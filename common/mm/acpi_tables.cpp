@@ -212,6 +212,8 @@ Violation find_acpi_devices(PhysAddr rsdp, AcpiMemory& memory, AcpiDevices* out)
         if (sig == kMadt.signature && !out->has_madt) {
             if (Violation v = load_table(memory, PhysAddr(address), kMadt, i, &table, &length); !v.ok()) return v;
             if (Violation v = read_madt(table, length, out); !v.ok()) return v;
+            out->madt = PhysAddr(address);
+            out->madt_length = length;
         } else if (sig == kHpet.signature && !out->has_hpet) {
             if (Violation v = load_table(memory, PhysAddr(address), kHpet, i, &table, &length); !v.ok()) return v;
             if (Violation v = read_hpet(table, out); !v.ok()) return v;

@@ -75,6 +75,8 @@ struct AcpiDevices {
     const char* first_unreadable_rule = nullptr;  // why the reader refused it
 
     bool has_madt = false;
+    PhysAddr madt;                // where the MADT is, and its length: chapter 15 reads its processors
+    uint32_t madt_length = 0;
     PhysAddr madt_local_apic;     // the MADT's local APIC address (an override entry, type 5, wins)
     uint32_t ioapic_count = 0;    // IOAPIC entries in the MADT; the first is reported below
     PhysAddr ioapic;

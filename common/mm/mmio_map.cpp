@@ -122,6 +122,8 @@ MmioDeviceAddresses mmio_device_addresses(uint64_t apic_base_msr, const acpi::Ac
     out.apic_base_msr = apic_base_msr;
     out.lapic_mode = lapic_mode(apic_base_msr);
     out.madt_lapic = acpi.has_madt ? acpi.madt_local_apic : PhysAddr();
+    out.madt = acpi.has_madt ? acpi.madt : PhysAddr();
+    out.madt_length = acpi.has_madt ? acpi.madt_length : 0;
 
     Claim claims[4];
     size_t claimed = 0;

@@ -53,6 +53,8 @@ struct MmioDeviceAddresses {
     uint64_t apic_base_msr = 0;
     LapicMode lapic_mode = LapicMode::kDisabled;
     PhysAddr madt_lapic;                // the MADT's local APIC address, 0 without a MADT
+    PhysAddr madt;                      // the MADT itself (null without one) and its length,
+    uint32_t madt_length = 0;           //   for chapter 15's list of processors
     bool lapic_from_madt = false;       // lapic.pa is the MADT's address, which differs from the MSR's base
     MmioDevice lapic;
     MmioDevice ioapic;

@@ -1,4 +1,4 @@
-"""GDB commands for the tutorial's kernels: `kpt`, `kmemmap`, `klayout`, `kloader`, `kvmas`, `kproc`.
+"""GDB commands for the tutorial's kernels: `kpt`, `kmemmap`, `klayout`, `kloader`, `kvmas`, `kproc`, `kcpus`.
 
 `make debug` sources this file (the script from tests/harness/gdb.py); by hand:
 ``source scripts/gdb/kgdb.py``. `help kpt` etc. explain each command.
@@ -550,6 +550,40 @@ task (g_current) is marked `running`. A zombie's space is already given back
                 if task.pml4:
                     task.leaves = kmodel.all_leaves(task.pml4, read, cr4, efer, lower_half_only=True)
         gdb.write("\n".join(kmodel.format_tasks(tasks, PhysicalMemory.method)) + "\n")
+CPUS_SYMBOL = "'mm::(anonymous namespace)::g_cpus'"      # common/mm/kernel/per_cpu.cpp
+ONLINE_SYMBOL = "'mm::(anonymous namespace)::g_online'"  # common/mm/kernel/cpu_startup.cpp
+
+
+class KcpusCommand(gdb.Command):
+    """List the CPUs the kernel brought up (chapter 15 on): kcpus
+
+One line per CPU in the online mask, from its PerCpu (common/mm/kernel/per_cpu.h):
+its index and APIC ID, the PerCpu's address (the CPU's GS base), the top of the
+stack it started on, whether it reached ap_entry and its idle loop, the work in
+its mailbox, and its shootdown counters (IPIs handled, INVLPGs, full flushes).
+GDB's own `info threads` lists the same CPUs as QEMU's vCPUs."""
+
+    def __init__(self):
+        super().__init__("kcpus", gdb.COMMAND_DATA)
+
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        try:
+            cpus = gdb.parse_and_eval(CPUS_SYMBOL)
+            online = gdb.parse_and_eval(ONLINE_SYMBOL)
+        except gdb.error as error:
+            raise gdb.GdbError(f"kcpus: {error} (a chapter 15 kernel, with symbols?)") from None
+        mask = int(online["mask"]["bits_"])
+        out = [f"kcpus online={int(online['count'])} expected={int(online['expected'])} mask={mask:#x}"]
+        for index in range(64):
+            if not mask >> index & 1:
+                continue
+            c = cpus[index]
+            work = int(c["work"])
+            out.append(f"  cpu {index} apic-id={int(c['apic_id'])} gs={int(c.address):#x} "
+                       f"stack-top={int(c['stack_top']):#x} entered={int(c['entered'])} online={int(c['online'])} "
+                       f"work={'idle' if work == 0 else hex(work)} shootdowns={int(c['shootdowns_received'])} "
+                       f"invlpg={int(c['pages_invalidated'])} full={int(c['full_flushes'])}")
+        gdb.write("\n".join(out) + "\n")
 
 
 KptCommand()
@@ -558,3 +592,4 @@ KlayoutCommand()
 KloaderCommand()
 KvmasCommand()
 KprocCommand()
+KcpusCommand()

@@ -6,13 +6,15 @@
 // pass. After every input: the result is the same twice, an accepted one
 // reports only addresses it could have mapped, and for each kind of
 // IA32_APIC_BASE value the devices mmio_device_addresses() keeps are outside
-// RAM, outside the framebuffer and on pages of their own.
+// RAM, outside the framebuffer and on pages of their own; and chapter 15's
+// processor list read from the same MADT keeps its invariants.
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "acpi_builder.h"
 #include "mm/acpi_tables.h"
+#include "mm/madt_cpus.h"
 #include "fuzz_check.h"
 #include "memory_map_builder.h"
 #include "mm/mmio_map.h"
@@ -79,6 +81,27 @@ void check_devices(const mm::acpi::AcpiDevices& acpi, uint64_t msr) {
     }
 }
 
+// Chapter 15's reading of the same MADT (an exact-size copy again): the BSP
+// first and once, no ID twice, the placeholders never listed, the counts
+// adding up to no more entries than the table has room for.
+void check_cpus(const mm::acpi::AcpiDevices& acpi, ExactReads& memory) {
+    FUZZ_CHECK(acpi.madt_length >= mm::acpi::kMadtFixedLength);
+    const uint8_t* madt = memory.bytes_at(acpi.madt, acpi.madt_length);
+    FUZZ_CHECK(madt != nullptr);
+    static mm::acpi::MadtCpus cpus;
+    const uint32_t bsp = madt[36];  // any ID will do; one the table may or may not list
+    if (!mm::acpi::read_madt_cpus(madt, acpi.madt_length, bsp, &cpus).ok()) return;
+    FUZZ_CHECK(cpus.count >= 1 && cpus.count <= mm::acpi::MadtCpus::kCapacity && cpus.cpu[0].apic_id == bsp);
+    for (size_t i = 0; i < cpus.count; ++i) {
+        FUZZ_CHECK(i == 0 || cpus.cpu[i].apic_id != (cpus.cpu[i].x2apic_entry ? mm::acpi::kNoX2ApicId : mm::acpi::kNoXApicId));
+        for (size_t j = 0; j < i; ++j) FUZZ_CHECK(cpus.cpu[i].apic_id != cpus.cpu[j].apic_id);
+    }
+    const uint64_t entries = uint64_t(cpus.xapic_entries) + cpus.x2apic_entries;
+    FUZZ_CHECK(entries <= (acpi.madt_length - mm::acpi::kMadtFixedLength) / mm::acpi::kMadtLocalApicLength);
+    FUZZ_CHECK(cpus.count - 1 + cpus.online_capable + cpus.unusable + cpus.invalid_ids + cpus.duplicates +
+                   cpus.beyond_capacity <= entries);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -105,5 +128,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (first.has_hpet) FUZZ_CHECK(!first.hpet.is_null() && first.hpet.value() < mm::PhysAddr::kLimit);
     // Each mode of IA32_APIC_BASE: xAPIC at the usual base, disabled, EXTD alone, x2APIC.
     for (uint64_t msr : {0xFEE0'0900ull, 0x100ull, 0xFEE0'0500ull, 0xFEE0'0D00ull}) check_devices(first, msr);
+    if (first.has_madt) check_cpus(first, memory_a);
     return 0;
 }

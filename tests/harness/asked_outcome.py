@@ -34,6 +34,8 @@ SUCCEEDING_OPTIONS = frozenset({
     "test.acpi-in-reserved",  # 06: the ACPI tables read from reserved memory, through their own window
     "test.stale-tlb",       # 07: a stale translation shown, then flushed
     "test.sysret-rip",      # 12: a damaged return RIP ends its program, not the kernel
+    "test.fork-oom",        # 14: a fork runs out of frames part-way, undoes itself, returns -ENOMEM
+    "test.silent-cpu",      # 15: a CPU that never gets its start-up IPIs is named, the others run
 })
 
 

@@ -149,9 +149,13 @@ SHARED_DIR = BUILD_DIR / "test-boots"
 
 
 def _shared_key(config: BootConfig) -> str | None:
-    """A name for every setting of ``config``, or ``None`` for a boot that
-    cannot be shared (under a debugger, held for a live monitor, or reading
-    the machine with a function that is not one of harness.inspections')."""
+    """A name for the machine and run ``config`` describes, or ``None`` for a
+    boot that cannot be shared (under a debugger, held for a live monitor, or
+    reading the machine with a function that is not one of harness.inspections').
+    The monitor readings and the timeout are not part of it: a boot with
+    readings has the plain boot's log (:mod:`harness.qemu`), and a boot that
+    finished in time is the same boot under any longer timeout (:func:`shared`
+    checks both)."""
     if config.gdb_port is not None or config.hold:
         return None
     if not all(_known_by_name(command) for command in config.monitor_commands):
@@ -160,10 +164,8 @@ def _shared_key(config: BootConfig) -> str | None:
         "chapter": config.chapter, "memory": config.memory, "smp": config.smp, "cpu": config.cpu,
         # No command line keeps the image's cmdline.txt, which `make` leaves empty.
         "machine": config.machine, "cmdline": config.cmdline or "", "extra": list(config.extra_args),
-        "timeout": config.timeout,
         "esp": {name: None if data is None else hashlib.sha1(bytes(data)).hexdigest()
                 for name, data in sorted(config.esp_files.items())},
-        "monitor": sorted(monitor_name(command) for command in config.monitor_commands),
         "image-mtime": chapter_image(config.chapter).stat().st_mtime,
     }
     # Every other field too (the display device, and whatever BootConfig gains
@@ -174,26 +176,39 @@ def _shared_key(config: BootConfig) -> str | None:
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def _serves(kept: dict, config: BootConfig) -> bool:
+    """Does a kept boot answer ``config``: every reading it asks for taken, and
+    finished within its timeout?"""
+    return (all(monitor_name(command) in kept["monitor"] for command in config.monitor_commands)
+            and kept["elapsed"] <= config.timeout)
+
+
 def shared(config: BootConfig, boot: Callable[[], BootResult]) -> BootResult:
-    """``boot()``, unless a test module of this ``make test`` booted the very
-    same configuration already: then its result. Two modules asking at once
-    share one boot (a lock per configuration). Without a session, a boot."""
+    """``boot()``, unless a test module of this ``make test`` booted the same
+    machine with the same command line and disk already, reading at least the
+    monitor readings ``config`` asks for: then that result, with just those
+    readings. Two modules asking at once share one boot (a lock per
+    configuration). Without a session, a boot."""
     current, key = session(), _shared_key(config)
     if current is None or key is None:
         return boot()
     folder = SHARED_DIR / _safe(current)
     folder.mkdir(parents=True, exist_ok=True)
-    meta, serial = folder / f"{key}.json", folder / f"{key}.serial.log"
     with open(folder / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if meta.is_file():
+        kept_boots = sorted(folder.glob(f"{key}.*.json"))
+        for meta in kept_boots:
             kept = json.loads(meta.read_text(encoding="utf-8"))
-            text = serial.read_text(encoding="utf-8")
-            return _kept_result(config, text, kept, kept["monitor"])
+            if _serves(kept, config):
+                text = meta.with_suffix(".serial.log").read_text(encoding="utf-8")
+                readings = {monitor_name(command): kept["monitor"][monitor_name(command)]
+                            for command in config.monitor_commands}
+                return _kept_result(config, text, kept, readings)
         result = boot()
         if result.outcome not in ("success", "failure"):
             return result  # a timeout or a QEMU error is this boot's, not every module's
-        serial.write_text(result.log, encoding="utf-8")
+        meta = folder / f"{key}.{len(kept_boots)}.json"
+        meta.with_suffix(".serial.log").write_text(result.log, encoding="utf-8")
         meta.write_text(json.dumps({"exit_status": result.exit_status, "outcome": result.outcome,
                                     "elapsed": result.elapsed, "monitor": result.monitor,
                                     "stderr": result.stderr}) + "\n", encoding="utf-8")

@@ -240,6 +240,7 @@ AFTER_EXIT: dict[tuple[str, str, str], tuple] = {
     ("12-user-space", "", ""): ("info registers", "info tlb", page_table_leaves),
     ("13-demand-paging", "", ""): ("info registers", "info tlb", page_table_leaves),
     ("14-copy-on-write", "", ""): ("info registers", "info tlb", page_table_leaves),
+    ("15-tlb-shootdown", "", ""): ("info registers", "info tlb", page_table_leaves),
     ("16-five-level-paging", "paging=5", ""): ("info registers", "info tlb", page_table_leaves),
 }
 

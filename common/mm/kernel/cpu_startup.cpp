@@ -1,0 +1,292 @@
+#include "mm/kernel/cpu_startup.h"
+
+#include "arch/x86/cpu.h"
+#include "kernel/panic.h"
+#include "mm/memory_map_log.h"
+#include "mm/acpi_table_window.h"
+#include "mm/kernel/cpu_interrupts.h"
+#include "mm/kernel/hpet_clock.h"
+#include "mm/kernel/per_cpu.h"
+#include "mm/kernel/silent_cpu_test.h"
+#include "mm/kernel_stacks.h"
+#include "mm/madt_cpus.h"
+#include "mm/mapping_log.h"
+#include "mm/mapping_policy.h"
+#include "mm/phys_window.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+OnlineCpus g_online;
+
+// What every AP copies from the BSP before it runs kernel code: the same
+// paging, protections and memory types.
+struct BspState {
+    uint64_t cr0, cr4, efer, pat, kernel_cr3;
+} g_bsp;
+
+constexpr uint64_t kInitDelayUs = 10'000;   // SDM Vol. 3A, 8.4.4.1: 10 ms after INIT
+constexpr uint64_t kSipiDelayUs = 200;      // and 200 µs after each SIPI
+// How long an AP may take to say it is online: 1 s while it has not run a
+// single instruction of the trampoline (a CPU that never answers is named
+// after that), 10 s once it has (Linux waits as long for a slow one; under
+// TCG on a loaded host an AP can take longer than 100 ms).
+constexpr uint64_t kSilentTimeoutUs = 1'000'000;
+constexpr uint64_t kStartedTimeoutUs = 10'000'000;
+constexpr uint64_t kApStackOffset = kKernelStackCount * kKernelStackStride;  // after the four IST stacks
+static_assert(kApStackOffset + kKernelStackStride <= kCpuStacksStride);
+static_assert(kCpuStacksBase.value() + acpi::MadtCpus::kCapacity * kCpuStacksStride <=
+              layout::kKernelStacksBase.value() + layout::kKernelStacksWindowSize);
+static_assert(kernel_stack(kKernelStackCount - 1).top.value() <= kCpuStacksBase.value());  // chapter 10's stay below
+
+uint64_t cpu_block(unsigned index) { return kCpuStacksBase.value() + (index - 1) * kCpuStacksStride; }
+
+// The MADT's bytes: through the ACPI tables window where chapter 06 mapped
+// its frames (reserved memory), else through the phys-offset window (ACPI
+// reclaim and NVS memory are RAM there).
+const uint8_t* madt_bytes(const MmioDevices& d) {
+    const PhysAddr madt = d.addresses.madt;
+    const PhysAddr page = madt.page_base();
+    const PhysAddr last = PhysAddr(madt.value() + d.addresses.madt_length - 1).page_base();
+    if (d.acpi_tables.contains(page) && d.acpi_tables.contains(last))
+        return reinterpret_cast<const uint8_t*>(acpi::acpi_table_va(madt).value());
+    return phys_to_pointer<uint8_t>(madt);
+}
+
+// An AP's IST stacks and kernel stack, each page from `frames`, its guard
+// left unmapped. False (logged) when a frame or a mapping was refused.
+bool map_cpu_stacks(KernelAddressSpace& space, BitmapFrameAllocator& frames, unsigned index, uint64_t (&ist)[7],
+                    uint64_t* stack_top, uint64_t* stack_guard) {
+    PhysWindowMemory tables;
+    PageTableBuilder builder(space.pml4(), tables, frames, space.cpu().pages_1gib);
+    const MappingPolicy policy = fit_to_cpu(kKernelDataPolicy, space.cpu());
+    auto map = [&](uint64_t bottom, uint64_t size) {
+        for (uint64_t va = bottom; va < bottom + size; va += kPageSize) {
+            const FrameResult frame = frames.alloc_frame();
+            if (!frame.ok() || !builder.map_range(VirtAddr(va), frame.frame(), kPageSize, policy).ok()) {
+                klog::warn("smp").msg("cpu stack refused").kv("index", index).kv("va", klog::hex(va))
+                    .kv("rule", frame.ok() ? "the builder must map it" : "needs a free frame");
+                return false;
+            }
+        }
+        return true;
+    };
+    const uint64_t block = cpu_block(index);
+    for (uint64_t& slot : ist) slot = 0;
+    for (size_t i = 0; i < kKernelStackCount; ++i) {
+        const KernelStack s = kernel_stack(i);  // chapter 10's offsets, slots and vectors
+        const uint64_t bottom = block + (s.bottom - layout::kKernelStacksBase);
+        if (!map(bottom, kKernelStackSize)) return false;
+        ist[s.ist - 1] = bottom + kKernelStackSize;
+    }
+    *stack_guard = block + kApStackOffset;
+    if (!map(*stack_guard + kPageSize, kKernelStackSize)) return false;
+    *stack_top = *stack_guard + kPageSize + kKernelStackSize;
+    return true;
+}
+
+void log_online(const PerCpu& c, const char* role) {
+    klog::info("smp").msg("cpu online").kv("index", c.index).kv("apic-id", c.report.apic_id)
+        .kv("stack", klog::hex(c.report.rsp)).kv("gs", klog::hex(c.report.gs_base)).kv("cr3", klog::hex(c.report.cr3))
+        .kv("tr", klog::hex(c.report.tr)).kv("role", role);
+}
+
+void report_self(PerCpu& c) {
+    uint64_t rsp, tr = 0;
+    asm volatile("mov %%rsp, %0" : "=r"(rsp));
+    asm volatile("str %0" : "=r"(tr));
+    c.report = {g_online.apic.id(), x86::rdmsr(kMsrGsBase), rsp, x86::read_cr3(), tr};
+}
+
+// book:begin start-one-ap
+// INIT, 10 ms, SIPI, 200 µs, SIPI; then up to 1 s for the AP to start (10 s
+// to finish once it has) and say it is online. True when it did; otherwise
+// the AP gets an INIT again, which puts it back into wait-for-SIPI, so a late
+// one cannot run on the trampoline once it is armed for the next AP.
+bool start_one(const Trampoline& t, const HpetClock& clock, PerCpu& c) {
+    const LocalApic& apic = g_online.apic;
+    arm_trampoline(t, c.stack_top, reinterpret_cast<uint64_t>(&c));
+    apic::Ipi sipi{};
+    if (Violation v = apic::startup_ipi(c.apic_id, t.page, &sipi); !v.ok()) return false;
+    if (test_keeps_cpu_silent(c.apic_id)) return false;  // the test hook: this CPU never hears from us
+    if (Violation v = apic.send(apic::init_ipi(c.apic_id)); !v.ok()) {
+        klog::warn("smp").msg("cpu not addressable").kv("index", c.index).kv("apic-id", c.apic_id)
+            .kv("field", v.field).kv("value", v.value).kv("rule", v.rule);
+        return false;
+    }
+    clock.wait_us(kInitDelayUs);
+    for (int i = 0; i < 2; ++i) {
+        (void)apic.send(sipi);  // addressable: INIT was
+        clock.wait_us(kSipiDelayUs);
+    }
+    const uint64_t start = clock.ticks();
+    while (!__atomic_load_n(&c.online, __ATOMIC_ACQUIRE)) {
+        const uint64_t waited = clock.microseconds_since(start);
+        const bool started = trampoline_stage(t) != 0 || c.entered;
+        if (waited > (started ? kStartedTimeoutUs : kSilentTimeoutUs)) {
+            (void)apic.send(apic::init_ipi(c.apic_id));  // back to wait-for-SIPI: it stays off the trampoline
+            return false;
+        }
+    }
+    return true;
+}
+// book:end start-one-ap
+
+}  // namespace
+
+const OnlineCpus& online_cpus() { return g_online; }
+
+OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, BitmapFrameAllocator& frames,
+                      const Trampoline& trampoline) {
+    g_online = OnlineCpus{};
+    g_online.apic = LocalApic(devices);
+    const LocalApic& apic = g_online.apic;
+    if (!apic.usable()) {
+        klog::warn("smp").msg("bsp only").kv("rule", "needs the local apic (none mapped)");
+        return g_online;
+    }
+    const uint32_t bsp_id = apic.id();
+    PerCpu& bsp = per_cpu(0);
+    bsp.index = 0;
+    bsp.apic_id = bsp_id;
+    set_gs_base(bsp);
+    install_interrupt_gates(apic);
+    apic.enable();
+    report_self(bsp);
+    bsp.online = 1;
+    log_online(bsp, "bsp");
+
+    static acpi::MadtCpus cpus;  // 64 entries: .bss, not the stack
+    const MmioDeviceAddresses& found = devices.addresses;  // chapter 06's reading of the tables
+    if (found.madt.is_null()) {
+        klog::warn("smp").msg("bsp only").kv("rule", "needs a madt");
+        return g_online;
+    }
+    if (Violation v = acpi::read_madt_cpus(madt_bytes(devices), found.madt_length, bsp_id, &cpus); !v.ok()) {
+        log_rejection("smp", "madt", v);
+        klog::warn("smp").msg("bsp only").kv("rule", "needs a madt it can read");
+        return g_online;
+    }
+    g_online.expected = unsigned(cpus.count);
+    klog::info("smp").msg("madt").kv("revision", uint32_t(cpus.madt_revision)).kv("enabled", uint64_t(cpus.count))
+        .kv("xapic-entries", cpus.xapic_entries).kv("x2apic-entries", cpus.x2apic_entries)
+        .kv("online-capable", cpus.online_capable).kv("unusable", cpus.unusable).kv("invalid-ids", cpus.invalid_ids)
+        .kv("duplicates", cpus.duplicates).kv("beyond-capacity", cpus.beyond_capacity)
+        .kv("bsp-apic-id", bsp_id).kv("bsp-listed", cpus.bsp_listed);
+    for (size_t i = 0; i < cpus.count; ++i)
+        klog::info("smp").msg("cpu listed").kv("index", uint64_t(i)).kv("apic-id", cpus.cpu[i].apic_id)
+            .kv("uid", cpus.cpu[i].uid).kv("entry", cpus.cpu[i].x2apic_entry ? "x2apic" : "xapic");
+    if (cpus.count == 1) {
+        klog::info("smp").msg("cpus").kv("online", uint64_t(1)).kv("expected", uint64_t(1));
+        return g_online;
+    }
+
+    HpetClock& clock = g_online.clock;
+    const char* refusal = trampoline.refusal;  // no page below 1 MiB: no AP can start
+    if (refusal == nullptr) (void)clock.start(devices.hpet, &refusal);  // no clock: no SDM delays
+    if (refusal != nullptr) {
+        klog::warn("smp").msg("bsp only").kv("rule", refusal);
+        return g_online;
+    }
+    klog::info("smp").msg("clock").kv("source", "hpet").kv("period-fs", clock.period_fs())
+        .kv("init-delay-us", kInitDelayUs).kv("sipi-delay-us", kSipiDelayUs);
+    g_bsp = {x86::read_cr0(), x86::read_cr4(), x86::rdmsr(x86::kMsrEfer), x86::rdmsr(x86::kMsrPat), space.pml4().value()};
+    install_trampoline(trampoline, space.pml4());
+
+    for (unsigned i = 1; i < cpus.count; ++i) {
+        PerCpu& c = per_cpu(i);
+        c = PerCpu{};
+        c.index = i;
+        c.apic_id = cpus.cpu[i].apic_id;
+        uint64_t ist[7];
+        if (!map_cpu_stacks(space, frames, i, ist, &c.stack_top, &c.stack_guard)) continue;
+        build_cpu_tables(c, ist);
+        if (!start_one(trampoline, clock, c)) {
+            klog::warn("smp").msg("cpu silent").kv("index", i).kv("apic-id", c.apic_id)
+                .kv("stage", trampoline_stage(trampoline)).kv("entered", c.entered != 0)
+                .kv("rule", "must start within 1s of INIT-SIPI-SIPI and be online within 10s");
+            continue;
+        }
+        log_online(c, "ap");
+        klog::info("smp").msg("cpu stacks").kv("index", i).kv("stack-top", klog::hex(c.stack_top))
+            .kv("guard", klog::hex(c.stack_guard)).kv("df-ist", klog::hex(c.tss.ist[0]))
+            .kv("pf-ist", klog::hex(c.tss.ist[1])).kv("nmi-ist", klog::hex(c.tss.ist[2]))
+            .kv("mc-ist", klog::hex(c.tss.ist[3]));
+        ++g_online.count;
+        g_online.mask = g_online.mask.with(i);
+    }
+    retire_trampoline(trampoline);
+    klog::info("smp").msg("cpus").kv("online", uint64_t(g_online.count)).kv("expected", uint64_t(g_online.expected));
+    return g_online;
+}
+
+// book:begin run-on
+uint64_t start_on(unsigned index, CpuWork work, void* arg) {
+    KASSERT(index != 0 && g_online.mask.has(index));
+    PerCpu& c = per_cpu(index);
+    KASSERT(c.work == nullptr);
+    const uint64_t ticket = c.work_done + 1;
+    c.work_arg = arg;
+    __atomic_store_n(&c.work, work, __ATOMIC_RELEASE);
+    (void)g_online.apic.send(apic::fixed_ipi(c.apic_id, kWakeVector));  // online: addressable
+    return ticket;
+}
+
+void finish_on(unsigned index, uint64_t ticket) {
+    const PerCpu& c = per_cpu(index);
+    const uint64_t start = g_online.clock.ticks();
+    wait_with_interrupts([&] {
+        while (__atomic_load_n(&c.work_done, __ATOMIC_ACQUIRE) < ticket) {
+            asm volatile("pause");
+            if (g_online.clock.microseconds_since(start) > kStartedTimeoutUs) {  // a bug, not a slow CPU
+                klog::error("smp").msg("work unfinished").kv("index", index).kv("apic-id", c.apic_id)
+                    .kv("rule", "mailbox work must finish within 10s");
+                kernel::fail();
+            }
+        }
+    });
+}
+
+void run_on(unsigned index, CpuWork work, void* arg) {
+    if (index == 0) wait_with_interrupts([&] { work(arg); });
+    else finish_on(index, start_on(index, work, arg));
+}
+// book:end run-on
+
+}  // namespace mm
+
+// book:begin ap-entry
+// Where an AP arrives from the trampoline, on its own stack, on the
+// trampoline's tables. From here on it runs the kernel's code like the BSP.
+extern "C" [[noreturn]] void ap_entry(void* arg) {
+    using namespace mm;
+    PerCpu& c = *static_cast<PerCpu*>(arg);
+    __atomic_store_n(&c.entered, 1u, __ATOMIC_RELEASE);
+    x86::write_cr3(g_bsp.kernel_cr3);  // the kernel's tables: the identity page is gone
+    x86::write_cr4(g_bsp.cr4);
+    x86::wrmsr(x86::kMsrEfer, g_bsp.efer);
+    x86::write_cr0(g_bsp.cr0);
+    x86::wrmsr(x86::kMsrPat, g_bsp.pat);  // the PAT is per CPU: WC for the framebuffer, as on the BSP
+    load_cpu_tables(c);
+    load_interrupt_gates();
+    g_online.apic.enable();
+    report_self(c);
+    __atomic_store_n(&c.online, 1u, __ATOMIC_RELEASE);
+
+    // The idle loop: the mailbox under CLI, so a wake-up between the check
+    // and the HLT is not lost (STI's one-instruction shadow covers HLT).
+    for (;;) {
+        asm volatile("cli" ::: "memory");
+        const CpuWork work = __atomic_load_n(&c.work, __ATOMIC_ACQUIRE);
+        if (work != nullptr) {
+            c.work = nullptr;
+            asm volatile("sti" ::: "memory");
+            work(c.work_arg);
+            __atomic_fetch_add(&c.work_done, 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        asm volatile("sti; hlt" ::: "memory");
+    }
+}
+// book:end ap-entry

@@ -1,0 +1,31 @@
+#include "mm/kernel/silent_cpu_test.h"
+
+#include "kernel/kernel.h"
+#include "support/log.h"
+
+namespace mm {
+
+namespace {
+
+// A decimal APIC ID; false for anything else (the option is then ignored).
+bool decimal(Str text, uint64_t* out) {
+    if (text.empty() || text.size() > 10) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] < '0' || text[i] > '9') return false;
+        v = v * 10 + uint64_t(text[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+}  // namespace
+
+bool test_keeps_cpu_silent(uint32_t apic_id) {
+    uint64_t silent = 0;
+    if (!decimal(kernel::command_line().value("test.silent-cpu"), &silent) || silent != apic_id) return false;
+    klog::warn("smp").msg("keeping a cpu silent on request").kv("apic-id", apic_id);
+    return true;
+}
+
+}  // namespace mm
