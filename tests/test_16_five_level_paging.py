@@ -1,6 +1,7 @@
 """Chapter 16: five-level paging — the same kernel at 57-bit addresses.
 
-Two boots of the same image with ``paging=5`` on its command line. The book's
+Two boots of the same image with ``paging=5`` on its command line (and a
+short third one: chapter 14's kernel, handed five levels, refuses them). The book's
 boot runs on ``-cpu max``, which has LA57 under TCG: the loader enters
 five-level paging through its trampoline, the kernel builds a PML5 and puts
 its phys-offset window above 2^56, and chapter 14's kind of program (fork,
@@ -130,6 +131,18 @@ class TestFourLevels:
 
     def test_protections_seen_by_qemu(self, four):
         check_protections(four, CHAPTER)
+
+
+def test_an_earlier_chapter_handed_five_levels_stops_by_name(built):
+    """Chapter 14's kernel builds 4-level tables: handed over at five levels
+    (the loader obeys paging=5 whatever the kernel), it refuses before it
+    builds a table, rather than load a PML4 that the CPU would read as a PML5."""
+    result = harness.boot(harness.BootConfig("14-copy-on-write", cmdline="paging=5", timeout=60))
+    harness.assert_outcome(result, "failure")
+    assert only(result, "loader", "paging").fields["levels"] == "5"
+    refused = only(result, "paging", "paging depth rejected")
+    assert (refused.fields["field"], refused.fields["value"]) == ("CR4.LA57", "1")
+    assert not [r for r in result.records_for("paging") if r.event.startswith("phase")], "a table was built"
 
 
 class TestProcessesAtBothDepths:
