@@ -136,6 +136,19 @@ TEST(ClassifyPageFault, WithoutARangeListNoHoleIsClaimed) {
     EXPECT_EQ(v.cause, FaultCause::kNotMapped);
 }
 
+// Chapter 16: at five levels "canonical" means 57 bits, so an address above
+// 2^47 is an unmapped one, not a non-canonical one; above 2^56 it is.
+TEST(ClassifyPageFault, CanonicalMeansFiftySevenBitsAtFiveLevels) {
+    mm::FaultAddressMap map = mm::make_fault_address_map(mm::kernel_image_example::kLayout, nullptr);
+    const VirtAddr above_47(0x0000'8000'0000'0000ull), above_56(0x0100'0000'0000'0000ull);
+    EXPECT_EQ(mm::classify_page_fault(above_47, mm::decode_page_fault_error(0), map).cause, FaultCause::kNonCanonical);
+    map.depth = mm::PagingDepth::kFiveLevel;
+    const mm::FaultVerdict v = mm::classify_page_fault(above_47, mm::decode_page_fault_error(0), map);
+    EXPECT_EQ(v.cause, FaultCause::kNotMapped);
+    EXPECT_STREQ(v.region, "lower-half");
+    EXPECT_EQ(mm::classify_page_fault(above_56, mm::decode_page_fault_error(0), map).cause, FaultCause::kNonCanonical);
+}
+
 TEST(StackOf, FindsTheStackOrItsGuard) {
     const mm::FaultAddressMap map = mm::make_fault_address_map(mm::kernel_image_example::kLayout, nullptr);
     ASSERT_EQ(map.stack_count, 1 + mm::kKernelStackCount);
