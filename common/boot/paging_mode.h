@@ -1,11 +1,13 @@
 // Which paging mode the firmware left on, and whether this loader can hand
 // the machine over from it.
 //
-// The bootstrap tables and every chapter's kernel are 4-level. A firmware
-// may leave 5-level paging (CR4.LA57) on: some servers do, and OVMF since
-// 2024 on guests whose address space needs it, when the CPU has LA57. The loader accepts that and leaves
-// 5-level paging on the way into the kernel, through 32-bit code with paging
-// off, as Linux's trampoline_32bit does (handover_trampoline.h).
+// The bootstrap tables are 4-level, and so is every chapter's kernel before
+// 16. A firmware may leave 5-level paging (CR4.LA57) on: some servers do, and
+// OVMF since 2024 on guests whose address space needs it, when the CPU has
+// LA57. The loader accepts that and leaves 5-level paging on the way into the
+// kernel, through 32-bit code with paging off, as Linux's trampoline_32bit
+// does (handover_trampoline.h), unless the kernel's command line asks for
+// five levels (`paging=5`, chapter 16: choose_paging_levels below).
 //
 // Pure code over the register values, so the host tests try every state.
 #pragma once
