@@ -136,10 +136,15 @@ class TestFourLevels:
 def test_an_earlier_chapter_handed_five_levels_stops_by_name(built):
     """Chapter 14's kernel builds 4-level tables: handed over at five levels
     (the loader obeys paging=5 whatever the kernel), it refuses before it
-    builds a table, rather than load a PML4 that the CPU would read as a PML5."""
-    result = harness.boot(harness.BootConfig("14-copy-on-write", cmdline="paging=5", timeout=60))
+    builds a table, rather than load a PML4 that the CPU would read as a PML5.
+    The loader plays a firmware that left five levels on (loader.test-la57),
+    so the same boot shows the handover that keeps the depth: no trip
+    through 32-bit code, only a CR3 load of the PML5."""
+    result = harness.boot(harness.BootConfig("14-copy-on-write", cmdline="paging=5 loader.test-la57", timeout=60))
     harness.assert_outcome(result, "failure")
     assert only(result, "loader", "paging").fields["levels"] == "5"
+    assert only(result, "loader", "imitating 5-level firmware").fields["cr4-la57"] == "yes"
+    assert not [r for r in result.records_for("loader") if r.event in ("entering 5-level paging", "leaving 5-level paging")]
     refused = only(result, "paging", "paging depth rejected")
     assert (refused.fields["field"], refused.fields["value"]) == ("CR4.LA57", "1")
     assert not [r for r in result.records_for("paging") if r.event.startswith("phase")], "a table was built"
