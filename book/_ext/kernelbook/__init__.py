@@ -430,7 +430,7 @@ class PageWalkDirective(_DiagramDirective):
         except re.error as error:
             raise diagram_model.DiagramError(f"bad :match: pattern: {error}") from None
         title = f"Page walk of {walk.va:#x} ({walk.label or 'from the log'}) to pa {walk.pa:#x}"
-        return diagram_svg.page_walk_svg(walk, title, uid), f"The 4-level walk of {walk.va:#x}" + \
+        return diagram_svg.page_walk_svg(walk, title, uid), f"The {walk.levels}-level walk of {walk.va:#x}" + \
             (f" ({walk.label})" if walk.label else "") + f", indices cut from the address, pa {walk.pa:#x} from the log"
 
 
