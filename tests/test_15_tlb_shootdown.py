@@ -162,9 +162,9 @@ def registers_by_cpu(text: str) -> dict[int, str]:
 
 def test_qemu_sees_each_cpu_on_its_own_gs_tss_and_stack(four):
     """QEMU's own registers of each CPU, after ready: the GS base, TR and RSP
-    the kernel logged for each AP, and the kernel's CR3 everywhere. (The BSP
-    goes on to chapter 12's user-mode setup, whose GDT load resets its GS
-    base: its per-CPU pointer serves only this chapter's phases.)"""
+    the kernel logged for each AP, the BSP's GS base too (chapter 12's
+    user-mode setup reloads the GDT after this chapter's phases, and a GDT
+    load keeps the base), and the kernel's CR3 everywhere."""
     blocks = registers_by_cpu(four.monitor["info registers -a"])
     up = online(four)
     assert sorted(blocks) == sorted(up) == [0, 1, 2, 3]
@@ -176,8 +176,8 @@ def test_qemu_sees_each_cpu_on_its_own_gs_tss_and_stack(four):
         cr3 = int(re.search(r"CR3=([0-9a-f]+)", block)[1], 16)
         assert int(tr[1], 16) == int_field(record, "tr") == 0x18
         assert cr3 == int_field(record, "cr3")
+        assert gs_base == int_field(record, "gs")
         if index:
-            assert gs_base == int_field(record, "gs")
             rsp = int(re.search(r"RSP=([0-9a-f]+)", block)[1], 16)
             top = int_field(stacks[index], "stack-top")
             assert top - KERNEL_STACK <= rsp < top, f"CPU {index} idles on its own stack"

@@ -75,6 +75,7 @@ smp_trampoline_long:
     mov PERCPU(%rbx), %rdi
     mov ENTRY(%rbx), %rax
     xor %ebp, %ebp
+    pushq $0                        /* a return address nobody uses: RSP is 8 mod 16 at a call's entry (ABI) */
     jmp *%rax                       /* ap_entry(PerCpu*), in the higher half */
 smp_trampoline_end:
     .text
