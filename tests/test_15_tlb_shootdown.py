@@ -162,9 +162,9 @@ def registers_by_cpu(text: str) -> dict[int, str]:
 
 def test_qemu_sees_each_cpu_on_its_own_gs_tss_and_stack(four):
     """QEMU's own registers of each CPU, after ready: the GS base, TR and RSP
-    the kernel logged for each AP, and the kernel's CR3 everywhere. (The BSP
-    goes on to chapter 12's user-mode setup, whose GDT load resets its GS
-    base: its per-CPU pointer serves only this chapter's phases.)"""
+    the kernel logged for each AP, the BSP's GS base too (chapter 12's
+    user-mode setup reloads the GDT after this chapter's phases, and a GDT
+    load keeps the base), and the kernel's CR3 everywhere."""
     blocks = registers_by_cpu(four.monitor["info registers -a"])
     up = online(four)
     assert sorted(blocks) == sorted(up) == [0, 1, 2, 3]
@@ -176,8 +176,8 @@ def test_qemu_sees_each_cpu_on_its_own_gs_tss_and_stack(four):
         cr3 = int(re.search(r"CR3=([0-9a-f]+)", block)[1], 16)
         assert int(tr[1], 16) == int_field(record, "tr") == 0x18
         assert cr3 == int_field(record, "cr3")
+        assert gs_base == int_field(record, "gs")
         if index:
-            assert gs_base == int_field(record, "gs")
             rsp = int(re.search(r"RSP=([0-9a-f]+)", block)[1], 16)
             top = int_field(stacks[index], "stack-top")
             assert top - KERNEL_STACK <= rsp < top, f"CPU {index} idles on its own stack"
@@ -201,8 +201,11 @@ def test_the_trampoline_is_below_1mib_and_mapped_nowhere_after(four):
     assert int_field(installed, "sipi-vector") == page // PAGE
     assert pml4 + PAGE <= 1 << 32, "CR3 is loaded from 32-bit code"
     assert reserved.line_number < only(four, "paging", "phase map_kernel_image").line_number, "reserved first"
+    retired = only(four, "smp", "trampoline retired")
+    assert int_field(retired, "page") == page and retired.fields["identity"] == "absent", "its own tables walked"
+    assert retired.line_number > max(r.line_number for r in online(four).values()), "after the last AP"
     tlb = parse_info_tlb(four.monitor["info tlb"])
-    assert not [e for e in tlb if e.va < 1 << 47], "the lower half, the trampoline's identity page included, is empty"
+    assert not [e for e in tlb if e.va < 1 << 47], "the kernel's lower half is empty"
 
 
 KERNEL_STACKS = 0xFFFF_F000_0000_0000  # layout::kKernelStacksBase, 1 GiB
@@ -285,10 +288,16 @@ def test_protections_hold_on_every_cpu_count(one, four):
     check_protections(four, CHAPTER)
 
 
-def test_the_frames_balance_after_the_script(any_boot):
-    """Chapter 13's closing line still says every frame came back."""
-    done = only(any_boot, "user", "all programs done")
-    assert done.fields["balanced"] == "yes"
+def test_the_frames_balance_after_the_stale_read_and_the_script(any_boot):
+    """Each demonstration gives back every page and table it took, counted by
+    the allocator before and after (the stale read only runs with a second
+    CPU online)."""
+    back = {r.fields["after"]: r for r in any_boot.records_for("tlb") if r.event == "frames back"}
+    expected = {"script"} | ({"stale-read"} if len(online(any_boot)) > 1 else set())
+    assert set(back) == expected
+    for r in back.values():
+        assert int_field(r, "used-before") == int_field(r, "used-after") and r.fields["balanced"] == "yes", str(r)
+    assert only(any_boot, "user", "all programs done").fields["balanced"] == "yes"
 
 
 def test_the_readmes_four_cpu_lines_are_this_boots(four, eight_one_silent):

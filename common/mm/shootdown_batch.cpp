@@ -35,6 +35,12 @@ void ShootdownBatch::release_after_flush(const UnmappedPage& page) {
 void ShootdownBatch::send_round() {
     if (pages_in_round_ > 0) {
         request_.full = round_is_full_flush(request_.pages, request_.full);
+        // A full fence between the entries' stores and the mask's load: x86
+        // may let a load pass an earlier store (SDM Vol. 3A, 8.2.3.4), and a
+        // CPU that loads the space in that window would then walk the old
+        // entries without being in the mask we read. With the fence, it is in
+        // the mask, or it loads CR3 after our stores are visible.
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
         const CpuMask loaded = loaded_.loaded();  // now: the round's entries are already changed
         if (loaded.has(self_)) transport_.invalidate_here(request_);
         const CpuMask others = loaded.without(self_);

@@ -4,7 +4,9 @@
 
 #include "arch/x86/paging_bits.h"
 #include "kernel/early_cpu.h"
+#include "kernel/panic.h"
 #include "mm/page_table_entry.h"
+#include "mm/page_table_walker.h"
 #include "mm/phys_window.h"
 #include "support/log.h"
 
@@ -75,6 +77,7 @@ smp_trampoline_long:
     mov PERCPU(%rbx), %rdi
     mov ENTRY(%rbx), %rax
     xor %ebp, %ebp
+    pushq $0                        /* a return address nobody uses: RSP is 8 mod 16 at a call's entry (ABI) */
     jmp *%rax                       /* ap_entry(PerCpu*), in the higher half */
 smp_trampoline_end:
     .text
@@ -204,6 +207,14 @@ uint32_t trampoline_stage(const Trampoline& t) { return __atomic_load_n(&data(t)
 
 void retire_trampoline(const Trampoline& t) {
     table(t.pt).entries[x86::pte::pt_index(t.page.value())] = PageTableEntry();
+    // Checked by a walk of the trampoline's own tables, as a CPU would walk
+    // them: the identity page must be gone (no AP may wake on it later).
+    PhysWindowMemory memory;
+    PageTableWalker walker(t.pml4, memory);
+    const bool present = walker.translate(VirtAddr(t.page.value())).present;
+    klog::Line(present ? klog::Level::kError : klog::Level::kInfo, "smp").msg("trampoline retired")
+        .kv("page", klog::hex(t.page)).kv("identity", present ? "present" : "absent");
+    if (present) kernel::fail();
 }
 
 }  // namespace mm

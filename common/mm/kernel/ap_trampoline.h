@@ -68,7 +68,9 @@ void arm_trampoline(const Trampoline& t, uint64_t stack_top, uint64_t per_cpu);
 uint32_t trampoline_stage(const Trampoline& t);
 
 // After the last AP: the identity entry is cleared, so no table maps the
-// trampoline page executable any more (it stays RW+NX in the phys window).
+// trampoline page executable any more (it stays RW+NX in the phys window),
+// and a walk of the trampoline's tables says so:
+//   [INFO  smp] trampoline retired page=0x… identity=absent
 void retire_trampoline(const Trampoline& t);
 
 }  // namespace mm

@@ -142,15 +142,16 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
     g_online = OnlineCpus{};
     g_online.apic = LocalApic(devices);
     const LocalApic& apic = g_online.apic;
+    PerCpu& bsp = per_cpu(0);
+    bsp.index = 0;
+    set_gs_base(bsp);  // first: every later phase finds its CPU through GS, with one CPU as with many
     if (!apic.usable()) {
+        bsp.online = 1;
         klog::warn("smp").msg("bsp only").kv("rule", "needs the local apic (none mapped)");
         return g_online;
     }
     const uint32_t bsp_id = apic.id();
-    PerCpu& bsp = per_cpu(0);
-    bsp.index = 0;
     bsp.apic_id = bsp_id;
-    set_gs_base(bsp);
     install_interrupt_gates(apic);
     apic.enable();
     report_self(bsp);
@@ -263,13 +264,17 @@ extern "C" [[noreturn]] void ap_entry(void* arg) {
     using namespace mm;
     PerCpu& c = *static_cast<PerCpu*>(arg);
     __atomic_store_n(&c.entered, 1u, __ATOMIC_RELEASE);
+    // Its own GDT, TSS, GS and the IDT first, while the trampoline's tables
+    // (which map the kernel's half) are loaded: until then the GDTR names the
+    // trampoline page and the IDTR is real mode's, and an NMI would find
+    // neither once the identity page is gone.
+    load_cpu_tables(c);
+    load_interrupt_gates();
     x86::write_cr3(g_bsp.kernel_cr3);  // the kernel's tables: the identity page is gone
     x86::write_cr4(g_bsp.cr4);
     x86::wrmsr(x86::kMsrEfer, g_bsp.efer);
     x86::write_cr0(g_bsp.cr0);
     x86::wrmsr(x86::kMsrPat, g_bsp.pat);  // the PAT is per CPU: WC for the framebuffer, as on the BSP
-    load_cpu_tables(c);
-    load_interrupt_gates();
     g_online.apic.enable();
     report_self(c);
     __atomic_store_n(&c.online, 1u, __ATOMIC_RELEASE);

@@ -37,9 +37,9 @@ void build_cpu_tables(PerCpu& cpu, const uint64_t (&ist_tops)[7]) {
 }
 
 void load_cpu_tables(PerCpu& cpu) {
-    kernel::load_gdt({sizeof(cpu.gdt) - 1, reinterpret_cast<uint64_t>(cpu.gdt)});  // reloads GS: base 0 ...
+    kernel::load_gdt({sizeof(cpu.gdt) - 1, reinterpret_cast<uint64_t>(cpu.gdt)});  // keeps GS's base, whatever it is ...
     asm volatile("ltr %0" : : "r"(kTssSelector) : "memory");
-    set_gs_base(cpu);                                                             // ... so the MSR after it
+    set_gs_base(cpu);                                                             // ... so set it after
 }
 // book:end cpu-tables
 

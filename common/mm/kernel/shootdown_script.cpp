@@ -143,6 +143,7 @@ void run_step(Script& s, const Step& step, uint64_t number, VirtAddr first) {
 }  // namespace
 
 void run_shootdown_script(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
+    const uint64_t used_before = frames.stats().used;
     const OnlineCpus& online = online_cpus();
     unsigned last = 0;
     for (unsigned cpu = 0; cpu < CpuMask::kMaxCpus; ++cpu)
@@ -205,6 +206,7 @@ void run_shootdown_script(KernelAddressSpace& space, BitmapFrameAllocator& frame
     leave_shared_space(shared, space.pml4());
     BitmapSink sink(frames);
     (void)us.destroy(sink);
+    log_frames_back("script", used_before, frames.stats().used);
 }
 
 }  // namespace mm

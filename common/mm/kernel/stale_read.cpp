@@ -71,6 +71,7 @@ void show_stale_read(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
         klog::info("tlb").msg("stale read skipped").kv("rule", "needs a second cpu online");
         return;
     }
+    const uint64_t used_before = frames.stats().used;
     PhysWindowMemory tables;
     UserAddressSpace us(tables, frames);
     if (us.create(space.pml4()) != UserMapStatus::kOk) kernel::fail();
@@ -115,6 +116,7 @@ void show_stale_read(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
 
     leave_shared_space(shared, space.pml4());
     (void)us.destroy(sink);
+    log_frames_back("stale-read", used_before, frames.stats().used);
 }
 
 }  // namespace mm

@@ -110,4 +110,11 @@ ShootdownCounters shootdown_counters() {
     return c;
 }
 
+void log_frames_back(const char* after, uint64_t used_before, uint64_t used_after) {
+    const bool balanced = used_before == used_after;
+    klog::Line(balanced ? klog::Level::kInfo : klog::Level::kError, "tlb").msg("frames back").kv("after", after)
+        .kv("used-before", used_before).kv("used-after", used_after).kv("balanced", balanced);
+    if (!balanced) kernel::fail();
+}
+
 }  // namespace mm

@@ -39,6 +39,11 @@ struct SharedSpace {
 void load_shared_space(SharedSpace& shared);
 void leave_shared_space(SharedSpace& shared, PhysAddr kernel_pml4);
 
+// After a demonstration (the stale read, the script): every frame it took,
+// pages and tables, is back in the allocator; one missing ends the boot.
+//   [INFO  tlb] frames back after=script used-before=… used-after=… balanced=yes
+void log_frames_back(const char* after, uint64_t used_before, uint64_t used_after);
+
 // Reads the 8 bytes at `va` of the loaded shared space from ring 0: its
 // pages are user pages, so with SMAP on the read sits between STAC and CLAC
 // (SDM Vol. 3A, 4.6.1), as a copy from user memory does.
