@@ -695,7 +695,7 @@ def test_diagrams_render_in_chromium(rendered):
     problems = []
     for name, items in result.items():
         kinds = sorted(i["kind"].split()[-1] for i in items)
-        expected = ["address-space"] + (["page-walk"] if name.startswith("04-") else []) + \
+        expected = ["address-space"] + (["page-walk"] if name.startswith(("04-", "16-")) else []) + \
             (["process-space"] if name[:-len(".html")] in PROCESS_CHAPTERS else [])
         assert kinds == sorted(expected), (name, kinds)
         for item in items:
