@@ -3,8 +3,9 @@
 # through its trampoline (common/boot/paging_handover), the kernel learns the
 # depth from CR4.LA57 and says it (kernel/paging_depth), and every phase,
 # the verification and the processes build and walk a PML5 on top. On a CPU
-# without LA57 the same image runs at four levels. Built on chapter 14 for
-# now (chapter 15, SMP, is written in parallel).
+# without LA57 the same image runs at four levels. Built on chapter 14, not
+# 15: the depth is independent of how many CPUs walk the tables (the README
+# says what chapter 15's APs would need).
 CHAPTER_BASE := 14-copy-on-write
 CHAPTER_NEW_MODULES := kernel/paging_depth
 # Host unit tests (tests/host/) of what this chapter adds.

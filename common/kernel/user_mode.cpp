@@ -161,6 +161,12 @@ constexpr uint64_t kSyscallFlagMask = kFlagCf | kFlagPf | kFlagAf | kFlagZf | kF
                                       kFlagOf | kFlagIopl | kFlagNt | kFlagRf | kFlagAc | kFlagId;
 constexpr uint64_t kPageFaultVector = 14;
 constexpr uint64_t kLowerHalfEnd = 1ull << 47;
+// Why a return at or above kLowerHalfEnd is refused, for the kill line. At
+// five levels such an RIP is canonical and SYSRET would not fault, but no
+// user page lives there either: the same rule serves both depths.
+constexpr const char* kSysretHazard =
+    "SYSRET only returns below 2^47: at four levels an RIP there is non-canonical and SYSRET faults in ring 0, "
+    "on the program's stack";
 
 constexpr size_t kGdtEntries = 8;  // chapter 10's five, then the SYSRET base slot, user data, user code
 alignas(16) uint64_t g_gdt[kGdtEntries];
@@ -270,7 +276,7 @@ UserOutcome resume_user(const SyscallFrame& registers, int64_t result) {
     KASSERT(!g_running && g_syscall_handler != nullptr);
     if (registers.rip >= kLowerHalfEnd) {  // the SYSRET hazard, as user_syscall_dispatch refuses it
         klog::warn("user").msg("killed").kv("rule", "sysret-non-canonical-rip").kv("rip", klog::hex(registers.rip))
-            .kv("why", "SYSRET to a non-canonical RIP faults in ring 0, on the program's stack");
+            .kv("why", kSysretHazard);
         return {UserEnd::kKilled, -1};
     }
     g_running = true;
@@ -328,7 +334,7 @@ extern "C" int64_t user_syscall_dispatch(kernel::SyscallFrame* frame) {
     const int64_t result = kernel::g_syscall_handler(*frame);
     if (frame->rip >= (uint64_t(1) << 47)) {
         klog::warn("user").msg("killed").kv("rule", "sysret-non-canonical-rip").kv("rip", klog::hex(frame->rip))
-            .kv("why", "SYSRET to a non-canonical RIP faults in ring 0, on the program's stack");
+            .kv("why", kernel::kSysretHazard);
         kernel::leave_user({kernel::UserEnd::kKilled, -1});
     }
     return result;

@@ -1,9 +1,11 @@
 #include "mm/user_leaves.h"
 
+#include "mm/user_layout.h"
+
 namespace mm {
 
 PageTableEntry* user_leaf(PhysicalMemoryAccess& memory, PhysAddr pml4, VirtAddr page) {
-    if (page.is_upper_half()) return nullptr;
+    if (page >= kUserLimit) return nullptr;  // at five levels, bits 56:48 too: no PML4 index of ours
     PhysAddr at = pml4;
     for (PageTableLevel level = PageTableLevel::kPml4; level != PageTableLevel::kPt; level = next_lower(level)) {
         const PageTableEntry e = (*memory.table_at(at))[index_at(page, level)];
