@@ -35,7 +35,7 @@ from harness.paths import chapter_variables
 from harness.protections import check_protections, lower_half_end
 
 CHAPTER = "16-five-level-paging"
-PROGRAMS = ["deep-fork"]
+PROGRAMS = ["deep-fork", "read-above-47"]
 CR4_LA57 = 1 << 12
 ADDRESS_MASK = 0x000F_FFFF_FFFF_F000
 WINDOW_5 = 0xFF00_0000_0000_0000  # mm/address_space_layout.h, five_level::kPhysWindowBase
@@ -156,19 +156,32 @@ class TestProcessesAtBothDepths:
             text = only(result, "user", "write").fields["text"]
             assert text == "deep-fork top=0x7fffffffe000 above=-12 child=3 first=100"
             done = only(result, "user", "all programs done")
-            assert done.fields["balanced"] == "yes" and done.fields["exited"] == "1"
+            assert done.fields["balanced"] == "yes" and (done.fields["exited"], done.fields["killed"]) == ("1", "1")
             refused = only(result, "vm", "refused")
             assert int_field(refused, "value") == 1 << 47  # user space stays below 2^47 at either depth
 
+    def test_an_address_just_above_the_user_half_is_a_gp_at_four_levels_and_a_fault_at_five(self, five, four):
+        """read-above-47 reads 2^47. At four levels it is not canonical: a #GP,
+        which reports no address. At five it is canonical and unmapped: a page
+        fault at exactly 2^47, named by the kernel's rule for the addresses
+        above the user limit. The program ends killed either way."""
+        at_five = only(five, "user", "killed", name="read-above-47")
+        assert (at_five.fields["rule"], int_field(at_five, "vector"), int_field(at_five, "addr")) == \
+            ("kernel-memory", 14, 1 << 47)
+        assert at_five.fields["present"] == "no"
+        at_four = only(four, "user", "killed", name="read-above-47")
+        assert (at_four.fields["rule"], int_field(at_four, "vector")) == ("general-protection", 13)
+        assert "addr" not in at_four.fields
+
     def test_each_process_has_one_table_more_at_five_levels(self, five, four):
         def tables(result):
-            start = only(result, "user", "start")
+            start = only(result, "user", "start", name="deep-fork")
             usage = {r.fields["pid"]: int_field(r, "tables") for r in result.records_for("cow") if r.event == "usage"}
             return int_field(start, "tables"), usage
         start5, usage5 = tables(five)
         start4, usage4 = tables(four)
         assert start5 == start4 + 1  # the PML5 above the program's PML4
-        assert usage4.keys() == usage5.keys() == {"1", "2"}
+        assert usage4.keys() == usage5.keys() == {"1", "2", "3"}  # deep-fork, its child, read-above-47
         assert all(usage5[pid] == usage4[pid] + 1 for pid in usage4)
 
 

@@ -11,4 +11,4 @@ CHAPTER_NEW_MODULES := kernel/paging_depth
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := five_level_paging_test five_level_processes_test
 # The programs on its disk image, \user\NAME.elf (chapters/16-five-level-paging/user/NAME.cpp, mk/user.mk).
-CHAPTER_USER_PROGRAMS := deep-fork
+CHAPTER_USER_PROGRAMS := deep-fork read-above-47
