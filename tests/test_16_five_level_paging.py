@@ -133,21 +133,31 @@ class TestFourLevels:
         check_protections(four, CHAPTER)
 
 
-def test_an_earlier_chapter_handed_five_levels_stops_by_name(built):
-    """Chapter 14's kernel builds 4-level tables: handed over at five levels
-    (the loader obeys paging=5 whatever the kernel), it refuses before it
-    builds a table, rather than load a PML4 that the CPU would read as a PML5.
-    The loader plays a firmware that left five levels on (loader.test-la57),
-    so the same boot shows the handover that keeps the depth: no trip
-    through 32-bit code, only a CR3 load of the PML5."""
-    result = harness.boot(harness.BootConfig("14-copy-on-write", cmdline="paging=5 loader.test-la57", timeout=60))
-    harness.assert_outcome(result, "failure")
+def test_an_earlier_chapter_asking_for_five_levels_gets_four_and_is_told_why(built):
+    """Chapter 14's kernel builds 4-level tables and carries no KernelBook
+    note (boot/kernel_note.h), so the loader hands it four levels even on a
+    CPU with LA57 when its command line says paging=5, says why, and the
+    kernel runs to ready at four levels."""
+    result = harness.boot(harness.BootConfig("14-copy-on-write", cmdline="paging=5", timeout=60))
+    harness.assert_outcome(result, "success")
+    choice = only(result, "loader", "paging")
+    assert (choice.fields["levels"], choice.fields["asked"], choice.fields["why"]) == ("4", "5", "kernel-is-4-level")
+    assert not [r for r in result.records_for("loader") if r.event == "entering 5-level paging"]
+    assert "levels" not in only(result, "paging", "switched").fields  # a 4-level switch says nothing of levels
+
+
+def test_firmware_at_five_levels_keeps_them_for_a_kernel_that_follows_them(built):
+    """The loader plays a firmware that left five levels on
+    (loader.test-la57), and chapter 16 asks for five: the handover keeps the
+    depth, with no trip through 32-bit code, only a CR3 load of the PML5,
+    and the kernel runs at five levels to ready."""
+    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="paging=5 loader.test-la57", timeout=60))
+    harness.assert_outcome(result, "success")
     assert only(result, "loader", "paging").fields["levels"] == "5"
     assert only(result, "loader", "imitating 5-level firmware").fields["cr4-la57"] == "yes"
     assert not [r for r in result.records_for("loader") if r.event in ("entering 5-level paging", "leaving 5-level paging")]
-    refused = only(result, "paging", "paging depth rejected")
-    assert (refused.fields["field"], refused.fields["value"]) == ("CR4.LA57", "1")
-    assert not [r for r in result.records_for("paging") if r.event.startswith("phase")], "a table was built"
+    assert only(result, "paging", "depth").fields["levels"] == "5"
+    assert only(result, "user", "all programs done").fields["balanced"] == "yes"
 
 
 class TestProcessesAtBothDepths:

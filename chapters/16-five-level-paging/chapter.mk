@@ -8,6 +8,7 @@
 # says what chapter 15's APs would need).
 CHAPTER_BASE := 14-copy-on-write
 CHAPTER_NEW_MODULES := kernel/paging_depth
+CHAPTER_NEW_RUNTIME := five_level_note
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := five_level_paging_test five_level_processes_test
 # The programs on its disk image, \user\NAME.elf (chapters/16-five-level-paging/user/NAME.cpp, mk/user.mk).

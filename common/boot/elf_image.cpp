@@ -1,5 +1,6 @@
 #include "boot/elf_image.h"
 
+#include "boot/kernel_note.h"
 #include "support/elf64_header.h"
 #include "support/units.h"
 
@@ -10,7 +11,7 @@ using elf64::FileHeader;
 using elf64::ProgramHeader;
 using elf64::read_at;
 using elf64::kClass64, elf64::kLittleEndian, elf64::kCurrentVersion, elf64::kTypeExecutable, elf64::kMachineX86_64;
-using elf64::kPtLoad, elf64::kPtDynamic, elf64::kPtInterp, elf64::kPtTls;
+using elf64::kPtLoad, elf64::kPtDynamic, elf64::kPtInterp, elf64::kPtNote, elf64::kPtTls;
 
 Violation check_header(const FileHeader& h, uint64_t file_size) {
     static_assert(kMaxProgramHeaders == 64, "the rule below says 64");
@@ -77,10 +78,40 @@ Violation check_layout(KernelImageLayout* layout) {
     return reject("e_entry", layout->entry, "must point into an executable PT_LOAD segment");
 }
 
+
+// The notes of one PT_NOTE segment: each (name, type) the loader knows is
+// read, anything else skipped. A note that runs past its segment, or a
+// KernelBook note of the wrong size, is refused by name.
+Violation read_notes(const uint8_t* file, uint64_t file_size, const ProgramHeader& p, KernelImageLayout* layout) {
+    if (p.offset > file_size || p.file_size > file_size - p.offset)
+        return reject("PT_NOTE p_filesz", p.file_size, "must lie within the file");
+    uint64_t at = p.offset;
+    const uint64_t end = p.offset + p.file_size;
+    while (end - at >= 12) {
+        const uint32_t name_size = read_at<uint32_t>(file, at), desc_size = read_at<uint32_t>(file, at + 4);
+        const uint32_t type = read_at<uint32_t>(file, at + 8);
+        const uint64_t name_at = at + 12, desc_at = name_at + ((uint64_t(name_size) + 3) & ~uint64_t(3));
+        const uint64_t next = desc_at + ((uint64_t(desc_size) + 3) & ~uint64_t(3));
+        if (desc_at > end || next > end) return reject("PT_NOTE n_descsz", desc_size, "a note must lie within its segment");
+        bool ours = name_size == sizeof(boot::kNoteName);
+        for (uint64_t i = 0; ours && i < sizeof(boot::kNoteName); ++i) ours = file[name_at + i] == uint8_t(boot::kNoteName[i]);
+        if (ours && type == boot::kNotePagingLevels) {
+            if (desc_size != sizeof(uint32_t)) return reject("KernelBook n_descsz", desc_size, "must be 4");
+            const uint32_t levels = read_at<uint32_t>(file, desc_at);
+            if (!(levels & boot::kLevels4) || (levels & ~(boot::kLevels4 | boot::kLevels5)))
+                return reject("KernelBook paging levels", levels, "must include 4 levels, and name no depth but 4 and 5");
+            layout->paging_levels = levels;
+        }
+        at = next;
+    }
+    return accept();
+}
+
 }  // namespace
 
 Violation parse_kernel_elf(const uint8_t* file, uint64_t file_size, KernelImageLayout* layout) {
     *layout = KernelImageLayout{};
+    layout->paging_levels = boot::kLevels4;
     if (file == nullptr || file_size < sizeof(FileHeader))
         return reject("file size", file_size, "must hold at least the 64-byte ELF header");
     const auto header = read_at<FileHeader>(file, 0);
@@ -95,7 +126,11 @@ Violation parse_kernel_elf(const uint8_t* file, uint64_t file_size, KernelImageL
         // at them: a kernel that needs one (or whose data was relabelled so)
         // would read zeroes where it expects its data.
         if (p.type == kPtTls) return reject("p_type", p.type, "PT_TLS: the kernel must not use thread-local storage");
-        if (p.type != kPtLoad || p.memory_size == 0) continue;  // notes, GNU_STACK, ...: nothing to load
+        if (p.type == kPtNote) {
+            if (Violation v = read_notes(file, file_size, p, layout); !v.ok()) return v;
+            continue;
+        }
+        if (p.type != kPtLoad || p.memory_size == 0) continue;  // GNU_STACK, ...: nothing to load
         if (Violation v = check_load_segment(p, file_size); !v.ok()) return v;
         if (layout->segment_count == kMaxLoadSegments)
             return reject("PT_LOAD count", layout->segment_count + 1, "must be at most 16");

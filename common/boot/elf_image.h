@@ -44,6 +44,9 @@ struct KernelImageLayout {
     uint64_t span;
     size_t segment_count;
     LoadSegment segments[kMaxLoadSegments];
+    // The paging depths the kernel says it follows (boot/kernel_note.h): bit
+    // N = N levels. Four unless a KernelBook note says more (chapter 16).
+    uint32_t paging_levels;
 };
 
 using ::Violation;

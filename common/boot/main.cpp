@@ -154,7 +154,8 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     const uint64_t identity_top = bootstrap_identity_top(image, map_buffer, framebuffer_end);
     const HandoverTrampoline trampoline = install_handover_trampoline(image);
     const BootstrapTables tables = build_bootstrap_tables(image, identity_top, kernel, trampoline);
-    const PagingHandover paging = choose_paging_handover(image, command_line, tables);  // paging=5: chapter 16
+    const PagingHandover paging =  // paging=5, for a kernel whose note says it follows five levels: chapter 16
+        choose_paging_handover(image, command_line, tables, kernel.layout.paging_levels);
     // A test hook, beside the story: play a firmware that left 5-level paging on (la57_imitation.h).
     const La57Imitation la57 = command_line.has("loader.test-la57") ? prepare_la57_imitation(image) : La57Imitation{};
 

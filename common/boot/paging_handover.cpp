@@ -3,6 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging_bits.h"
 #include "boot/firmware_memory.h"
+#include "boot/kernel_note.h"
 #include "boot/loader_log.h"
 #include "boot/paging_mode.h"
 #include "support/units.h"
@@ -10,9 +11,12 @@
 namespace boot {
 
 // book:begin paging-handover
-PagingHandover choose_paging_handover(EFI_HANDLE image, CommandLine command_line, const BootstrapTables& tables) {
+PagingHandover choose_paging_handover(EFI_HANDLE image, CommandLine command_line, const BootstrapTables& tables,
+                                      uint32_t kernel_levels) {
     const bool cpu_la57 = x86::cpu_has_la57();
-    const PagingChoice choice = choose_paging_levels(command_line.has("paging"), command_line.value("paging"), cpu_la57);
+    const bool kernel_follows_five = kernel_levels & kLevels5;  // its KernelBook note (boot/kernel_note.h)
+    const PagingChoice choice =
+        choose_paging_levels(command_line.has("paging"), command_line.value("paging"), kernel_follows_five, cpu_la57);
     if (!choice.rejected.empty()) {
         klog::error("loader").msg("command line rejected").kv("field", "paging").kv("value", choice.rejected)
             .kv("rule", "must be 4 or 5");

@@ -30,6 +30,7 @@ struct PagingHandover {
 //   [INFO  loader] paging levels=4 asked=5 why=cpu-has-no-la57
 // and takes the PML5's page (below 4 GiB, boot-page-tables memory) when five
 // levels are handed over. A value other than 4 or 5 fails the boot by name.
-PagingHandover choose_paging_handover(EFI_HANDLE image, CommandLine command_line, const BootstrapTables& tables);
+PagingHandover choose_paging_handover(EFI_HANDLE image, CommandLine command_line, const BootstrapTables& tables,
+                                      uint32_t kernel_levels);
 
 }  // namespace boot

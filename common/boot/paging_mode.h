@@ -31,32 +31,37 @@ Violation check_paging_mode(uint64_t cr4, bool cpu_has_la57);
 
 // book:begin paging-choice
 // What the kernel's command line asks for (`paging=5`, chapter 16) and what
-// the loader hands over. Five levels need the CPU's LA57; without it the
-// kernel gets four and the log says why. Not asking means four: every
-// chapter before 16 builds 4-level tables, whatever the firmware ran.
+// the loader hands over. Five levels need a kernel that says it follows
+// them (its KernelBook note, boot/kernel_note.h: only chapter 16's does) and
+// the CPU's LA57; without either the kernel gets four and the log says why.
+// Not asking means four: every chapter before 16 builds 4-level tables,
+// whatever the firmware ran.
 struct PagingChoice {
     unsigned asked = 0;          // 0: the command line has no paging=; else 4 or 5
     unsigned levels = 4;         // what the kernel is handed
     const char* why = nullptr;   // set when levels != asked (a reason, as a log value)
     Str rejected;                // a paging= value that is neither 4 nor 5 (then nothing else is set)
 };
-constexpr PagingChoice choose_paging_levels(bool asked_at_all, Str asked_value, bool cpu_has_la57) {
+constexpr PagingChoice choose_paging_levels(bool asked_at_all, Str asked_value, bool kernel_follows_five,
+                                            bool cpu_has_la57) {
     PagingChoice choice;
     if (!asked_at_all) return choice;
     if (asked_value == Str("4")) {
         choice.asked = 4;
     } else if (asked_value == Str("5")) {
         choice.asked = 5;
-        if (cpu_has_la57) choice.levels = 5;
-        else choice.why = "cpu-has-no-la57";
+        if (!kernel_follows_five) choice.why = "kernel-is-4-level";
+        else if (!cpu_has_la57) choice.why = "cpu-has-no-la57";
+        else choice.levels = 5;
     } else {
         choice.rejected = asked_value.empty() ? Str("(empty)") : asked_value;
     }
     return choice;
 }
 // book:end paging-choice
-static_assert(choose_paging_levels(false, Str(), true).levels == 4);
-static_assert(choose_paging_levels(true, "5", true).levels == 5);
-static_assert(choose_paging_levels(true, "5", false).levels == 4);
+static_assert(choose_paging_levels(false, Str(), true, true).levels == 4);
+static_assert(choose_paging_levels(true, "5", true, true).levels == 5);
+static_assert(choose_paging_levels(true, "5", true, false).levels == 4);
+static_assert(choose_paging_levels(true, "5", false, true).levels == 4);
 
 }  // namespace boot

@@ -7,7 +7,6 @@
 #include "kernel/kernel.h"
 #include "kernel/panic.h"
 #include "kernel/screen_console.h"
-#include "kernel/paging_depth_guard.h"
 #include "kernel/unknown_options.h"
 #include "support/log.h"
 
@@ -74,7 +73,6 @@ extern "C" [[noreturn]] void kernel_start(const boot::BootHandoff* handoff) {
     start_screen_console(*handoff);  // the log on the GOP framebuffer too
     if (command_line().value("log") == Str("debug")) klog::set_threshold(klog::Level::kDebug);
     warn_unknown_options(command_line());
-    refuse_unfollowed_paging_depth();  // paging=5 handed to a chapter before 16
     kernel_main(*handoff);
     finish_boot();
 }

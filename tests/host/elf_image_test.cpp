@@ -1,6 +1,8 @@
 // The loader's ELF validator: every rule, each broken on its own.
 #include "boot/elf_image.h"
 
+#include "boot/kernel_note.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -213,4 +215,78 @@ TEST(ElfImage, RejectsThreadLocalStorageSegments) {
     TestElf tls;
     tls.segments[1].type = 7;
     expect_rejected(tls, "p_type", 7);
+}
+
+// ---- the KernelBook note: which paging depths the kernel follows (chapter 16) ----
+
+namespace {
+
+// A kernel file with one PT_NOTE segment of `notes` at 0x3800.
+std::vector<uint8_t> with_notes(const std::vector<uint8_t>& notes) {
+    TestElf elf;
+    elf.segments.push_back(TestSegment{4, 4, 0x3800, 0, notes.size(), notes.size()});
+    std::vector<uint8_t> bytes = elf.bytes();
+    std::memcpy(bytes.data() + 0x3800, notes.data(), notes.size());
+    return bytes;
+}
+
+std::vector<uint8_t> note(uint32_t name_size, const char* name, uint32_t type, std::vector<uint8_t> desc) {
+    std::vector<uint8_t> out(12);
+    const uint32_t desc_size = uint32_t(desc.size());
+    std::memcpy(out.data(), &name_size, 4);
+    std::memcpy(out.data() + 4, &desc_size, 4);
+    std::memcpy(out.data() + 8, &type, 4);
+    for (uint32_t i = 0; i < (name_size + 3) / 4 * 4; ++i) out.push_back(i < name_size ? uint8_t(name[i]) : 0);
+    for (uint32_t i = 0; i < (desc_size + 3) / 4 * 4; ++i) out.push_back(i < desc_size ? desc[i] : 0);
+    return out;
+}
+
+std::vector<uint8_t> levels(uint32_t mask) { return {uint8_t(mask), uint8_t(mask >> 8), uint8_t(mask >> 16), uint8_t(mask >> 24)}; }
+
+Violation parse(const std::vector<uint8_t>& bytes, KernelImageLayout* layout) {
+    return parse_kernel_elf(bytes.data(), bytes.size(), layout);
+}
+
+}  // namespace
+
+TEST(ElfImage, AKernelWithoutItsNoteFollowsFourLevelsOnly) {
+    KernelImageLayout layout;
+    ASSERT_TRUE(check(TestElf{}, &layout).ok());
+    EXPECT_EQ(layout.paging_levels, boot::kLevels4);
+}
+
+TEST(ElfImage, TheKernelBookNoteSaysWhichDepthsTheKernelFollows) {
+    KernelImageLayout layout;
+    // Another note first (a GNU build ID, say): skipped.
+    std::vector<uint8_t> notes = note(4, "GNU", 3, {1, 2, 3, 4, 5, 6, 7, 8});
+    const std::vector<uint8_t> ours = note(11, "KernelBook", 1, levels(boot::kLevels4 | boot::kLevels5));
+    notes.insert(notes.end(), ours.begin(), ours.end());
+    ASSERT_TRUE(parse(with_notes(notes), &layout).ok());
+    EXPECT_EQ(layout.paging_levels, boot::kLevels4 | boot::kLevels5);
+    // The bytes chapter 16 links are exactly such a note.
+    const boot::PagingLevelsNote linked{sizeof(boot::kNoteName), 4, boot::kNotePagingLevels, "KernelBook",
+                                        boot::kLevels4 | boot::kLevels5};
+    std::vector<uint8_t> raw(sizeof(linked));
+    std::memcpy(raw.data(), &linked, sizeof(linked));
+    EXPECT_EQ(raw, ours);
+}
+
+TEST(ElfImage, RefusesAMalformedKernelBookNoteByName) {
+    KernelImageLayout layout;
+    Violation v = parse(with_notes(note(11, "KernelBook", 1, {5, 0})), &layout);  // a 2-byte desc
+    ASSERT_FALSE(v.ok());
+    EXPECT_STREQ(v.field, "KernelBook n_descsz");
+    v = parse(with_notes(note(11, "KernelBook", 1, levels(boot::kLevels5))), &layout);  // not even four
+    ASSERT_FALSE(v.ok());
+    EXPECT_STREQ(v.field, "KernelBook paging levels");
+    v = parse(with_notes(note(11, "KernelBook", 1, levels(boot::kLevels4 | (1u << 6)))), &layout);  // six levels
+    ASSERT_FALSE(v.ok());
+    std::vector<uint8_t> cut = note(11, "KernelBook", 1, levels(boot::kLevels4 | boot::kLevels5));
+    cut.resize(cut.size() - 4);  // the segment ends inside the desc
+    v = parse(with_notes(cut), &layout);
+    ASSERT_FALSE(v.ok());
+    EXPECT_STREQ(v.field, "PT_NOTE n_descsz");
+    // A note of another name with the same type is not ours.
+    ASSERT_TRUE(parse(with_notes(note(11, "KernelBoox", 1, levels(0xFF))), &layout).ok());
+    EXPECT_EQ(layout.paging_levels, boot::kLevels4);
 }

@@ -97,24 +97,28 @@ TEST(FiveLevelProcess, DestroyReturnsEveryFrameThePml5Included) {
     EXPECT_EQ(space.root(), PhysAddr());
 }
 
-TEST(PagingChoice, FiveLevelsOnlyWhenAskedAndTheCpuHasLa57) {
-    const boot::PagingChoice none = boot::choose_paging_levels(false, Str(), true);
+TEST(PagingChoice, FiveLevelsOnlyWhenAskedForAKernelThatFollowsThemOnACpuWithLa57) {
+    const boot::PagingChoice none = boot::choose_paging_levels(false, Str(), true, true);
     EXPECT_EQ(none.asked, 0u);
     EXPECT_EQ(none.levels, 4u);
-    const boot::PagingChoice yes = boot::choose_paging_levels(true, "5", true);
+    const boot::PagingChoice yes = boot::choose_paging_levels(true, "5", true, true);
     EXPECT_EQ(yes.levels, 5u);
     EXPECT_EQ(yes.why, nullptr);
-    const boot::PagingChoice no = boot::choose_paging_levels(true, "5", false);
-    EXPECT_EQ(no.levels, 4u);
-    EXPECT_STREQ(no.why, "cpu-has-no-la57");
-    const boot::PagingChoice four = boot::choose_paging_levels(true, "4", true);
+    const boot::PagingChoice no_cpu = boot::choose_paging_levels(true, "5", true, false);
+    EXPECT_EQ(no_cpu.levels, 4u);
+    EXPECT_STREQ(no_cpu.why, "cpu-has-no-la57");
+    const boot::PagingChoice old_kernel = boot::choose_paging_levels(true, "5", false, true);
+    EXPECT_EQ(old_kernel.levels, 4u);
+    EXPECT_STREQ(old_kernel.why, "kernel-is-4-level");  // the kernel's reason first: no CPU could help it
+    EXPECT_STREQ(boot::choose_paging_levels(true, "5", false, false).why, "kernel-is-4-level");
+    const boot::PagingChoice four = boot::choose_paging_levels(true, "4", true, true);
     EXPECT_EQ(four.asked, 4u);
     EXPECT_EQ(four.levels, 4u);
     EXPECT_TRUE(four.rejected.empty());
 }
 
 TEST(PagingChoice, AValueOtherThanFourOrFiveIsRejectedByName) {
-    EXPECT_TRUE(boot::choose_paging_levels(true, "6", true).rejected == Str("6"));
-    EXPECT_TRUE(boot::choose_paging_levels(true, "", true).rejected == Str("(empty)"));
-    EXPECT_TRUE(boot::choose_paging_levels(true, "55", true).rejected == Str("55"));
+    EXPECT_TRUE(boot::choose_paging_levels(true, "6", true, true).rejected == Str("6"));
+    EXPECT_TRUE(boot::choose_paging_levels(true, "", true, true).rejected == Str("(empty)"));
+    EXPECT_TRUE(boot::choose_paging_levels(true, "55", true, true).rejected == Str("55"));
 }

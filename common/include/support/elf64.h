@@ -40,7 +40,7 @@ static_assert(sizeof(ProgramHeader) == 56);
 
 inline constexpr uint8_t kClass64 = 2, kLittleEndian = 1, kCurrentVersion = 1;
 inline constexpr uint16_t kTypeExecutable = 2, kMachineX86_64 = 62;
-inline constexpr uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtTls = 7;
+inline constexpr uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtNote = 4, kPtTls = 7;
 
 // Program-header flags.
 inline constexpr uint32_t kPfExecutable = 0x1;  // PF_X
