@@ -126,6 +126,14 @@ def test_a_silent_cpu_is_named_and_the_boot_goes_on(eight_one_silent):
     assert int_field(silent, "apic-id") == SILENT_APIC_ID
     assert silent.fields["stage"] == "0" and silent.fields["entered"] == "no"
     assert "INIT-SIPI-SIPI" in silent.fields["rule"]
+    # It got its INIT and no SIPI (test.silent-cpu): the bring-up waited its
+    # whole second for the CPU to start, by the HPET, before naming it.
+    assert int_field(silent, "waited-s") == 1
+    hook = only(eight_one_silent, "smp", "keeping a cpu silent on request")
+    assert hook.line_number < silent.line_number and int_field(hook, "apic-id") == SILENT_APIC_ID
+    # And the next CPU still came up, on the same trampoline.
+    after = [r for r in online(eight_one_silent).values() if r.line_number > silent.line_number]
+    assert after, "no CPU came online after the silent one"
     summary = only(eight_one_silent, "smp", "cpus")
     assert (int_field(summary, "online"), int_field(summary, "expected")) == (7, 8)
     only(eight_one_silent, "kernel", "ready")

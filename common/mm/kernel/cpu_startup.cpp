@@ -104,27 +104,27 @@ void report_self(PerCpu& c) {
 // to finish once it has) and say it is online. True when it did; otherwise
 // the AP gets an INIT again, which puts it back into wait-for-SIPI, so a late
 // one cannot run on the trampoline once it is armed for the next AP.
-bool start_one(const Trampoline& t, const HpetClock& clock, PerCpu& c) {
+bool start_one(const Trampoline& t, const HpetClock& clock, PerCpu& c, uint64_t* waited_us) {
     const LocalApic& apic = g_online.apic;
     arm_trampoline(t, c.stack_top, reinterpret_cast<uint64_t>(&c));
     apic::Ipi sipi{};
     if (Violation v = apic::startup_ipi(c.apic_id, t.page, &sipi); !v.ok()) return false;
-    if (test_keeps_cpu_silent(c.apic_id)) return false;  // the test hook: this CPU never hears from us
     if (Violation v = apic.send(apic::init_ipi(c.apic_id)); !v.ok()) {
         klog::warn("smp").msg("cpu not addressable").kv("index", c.index).kv("apic-id", c.apic_id)
             .kv("field", v.field).kv("value", v.value).kv("rule", v.rule);
         return false;
     }
     clock.wait_us(kInitDelayUs);
-    for (int i = 0; i < 2; ++i) {
+    const bool silent = test_keeps_cpu_silent(c.apic_id);  // the test hook: INIT, but never a SIPI
+    for (int i = 0; i < 2 && !silent; ++i) {
         (void)apic.send(sipi);  // addressable: INIT was
         clock.wait_us(kSipiDelayUs);
     }
     const uint64_t start = clock.ticks();
     while (!__atomic_load_n(&c.online, __ATOMIC_ACQUIRE)) {
-        const uint64_t waited = clock.microseconds_since(start);
+        *waited_us = clock.microseconds_since(start);
         const bool started = trampoline_stage(t) != 0 || c.entered;
-        if (waited > (started ? kStartedTimeoutUs : kSilentTimeoutUs)) {
+        if (*waited_us > (started ? kStartedTimeoutUs : kSilentTimeoutUs)) {
             (void)apic.send(apic::init_ipi(c.apic_id));  // back to wait-for-SIPI: it stays off the trampoline
             return false;
         }
@@ -203,9 +203,11 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
         uint64_t ist[7];
         if (!map_cpu_stacks(space, frames, i, ist, &c.stack_top, &c.stack_guard)) continue;
         build_cpu_tables(c, ist);
-        if (!start_one(trampoline, clock, c)) {
+        uint64_t waited_us = 0;
+        if (!start_one(trampoline, clock, c, &waited_us)) {
             klog::warn("smp").msg("cpu silent").kv("index", i).kv("apic-id", c.apic_id)
                 .kv("stage", trampoline_stage(trampoline)).kv("entered", c.entered != 0)
+                .kv("waited-s", waited_us / 1000000)  // whole seconds: the timeout it waited out, not the jitter
                 .kv("rule", "must start within 1s of INIT-SIPI-SIPI and be online within 10s");
             continue;
         }

@@ -1,9 +1,10 @@
 // The test hook for a CPU that never answers (chapter 15).
 //
-// `test.silent-cpu=<apic-id>` makes the bring-up skip that CPU's
-// INIT-SIPI-SIPI, so it stays in wait-for-SIPI exactly like a processor that
-// is broken, or listed but absent: the boot must name it and go on with
-// the others (tests/test_15_tlb_shootdown.py).
+// `test.silent-cpu=<apic-id>` makes the bring-up send that CPU its INIT but
+// never a SIPI, so it stays in wait-for-SIPI exactly like a processor that
+// is broken, or listed but absent: the bring-up must wait out its 1 s, send
+// INIT again, name it and go on with the others
+// (tests/test_15_tlb_shootdown.py).
 #pragma once
 
 #include <stdint.h>
