@@ -371,6 +371,24 @@ def bench_demand(logs: dict[str, str]) -> list[bt.Row]:
                         "4 KiB pages (a frame per page, a PT per 2 MiB, a PD per GiB), computed")]
 
 
+def host_cost_run(program: Path, case: str, parse, pages: int, mode: str, under_callgrind: bool) -> dict:
+    """One run of a host benchmark program (bench/fault_cost, bench/fork_cost):
+    PAGES MODE on its command line, its last line parsed and checked by
+    `parse`; under callgrind, only what the program's client requests count."""
+    command = [str(program), str(pages), mode]
+    out_file = OUT / "callgrind" / f"{case}-{pages}.{mode}.out"
+    if under_callgrind:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", *command]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{program.name} {pages} {mode} failed:\n{done.stdout}{done.stderr}")
+    result = parse(done.stdout.strip().splitlines()[-1])
+    if under_callgrind:
+        result["instructions"] = bt.callgrind_total(out_file.read_text())
+    return result
+
+
 # ---------------------------------------------------------------------------
 # First touch: the kernel's work per fault, and lazy against eager
 # ---------------------------------------------------------------------------
@@ -384,18 +402,7 @@ FAULT_TIMED_RUNS = 7
 
 
 def fault_run(pages: int, mode: str, under_callgrind: bool) -> dict:
-    command = [str(FAULT_COST), str(pages), mode]
-    out_file = OUT / "callgrind" / f"fault-{pages}.{mode}.out"
-    if under_callgrind:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", *command]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"fault_cost {pages} {mode} failed:\n{done.stdout}{done.stderr}")
-    result = bt.fault_result(done.stdout.strip().splitlines()[-1])
-    if under_callgrind:
-        result["instructions"] = bt.callgrind_total(out_file.read_text())
-    return result
+    return host_cost_run(FAULT_COST, "fault", bt.fault_result, pages, mode, under_callgrind)
 
 
 def bench_fault() -> list[bt.Row]:
@@ -438,18 +445,7 @@ FORK_TIMED_RUNS = 7
 
 
 def fork_run(pages: int, mode: str, under_callgrind: bool) -> dict:
-    command = [str(FORK_COST), str(pages), mode]
-    out_file = OUT / "callgrind" / f"fork-{pages}.{mode}.out"
-    if under_callgrind:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", *command]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"fork_cost {pages} {mode} failed:\n{done.stdout}{done.stderr}")
-    result = bt.fork_result(done.stdout.strip().splitlines()[-1])
-    if under_callgrind:
-        result["instructions"] = bt.callgrind_total(out_file.read_text())
-    return result
+    return host_cost_run(FORK_COST, "fork", bt.fork_result, pages, mode, under_callgrind)
 
 
 def bench_fork(logs: dict[str, str]) -> list[bt.Row]:
