@@ -97,12 +97,7 @@ int main(int argc, char** argv) {
     FakePhysicalMemory memory(kBase, frame_count);
     LinearFrames frames(memory);
 
-    // The kernel's PML4: every upper slot present, as share_kernel_half leaves it.
-    const mm::PhysAddr kernel = frames.alloc_frame().frame();
-    mm::PageTable& top = *memory.table_at(kernel);
-    for (unsigned slot = 0; slot < 512; ++slot) top.entries[slot].clear();
-    for (unsigned slot = 256; slot < 512; ++slot)
-        top.entries[slot].set(mm::PageTableLevel::kPml4, kernel, x86::pte::kPresent | x86::pte::kWritable);
+    const mm::PhysAddr kernel = kernel_half_table(memory, frames, kBase);  // as share_kernel_half leaves it
     mm::UserAddressSpace space(memory, frames);
     if (space.create(kernel) != mm::UserMapStatus::kOk) fail("no address space");
     mm::UserRegions regions;

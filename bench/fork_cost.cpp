@@ -140,12 +140,7 @@ int main(int argc, char** argv) {
     if (counts.init(&all, 1, frames, storage) != mm::RefCountInitStatus::kOk) fail("counts refused their init");
     CountingTlb tlb;
 
-    // The kernel's PML4: every upper slot present, as share_kernel_half leaves it.
-    const mm::PhysAddr kernel = frames.alloc_frame().frame();
-    mm::PageTable& top = *memory.table_at(kernel);
-    for (unsigned slot = 0; slot < 512; ++slot) top.entries[slot].clear();
-    for (unsigned slot = 256; slot < 512; ++slot)
-        top.entries[slot].set(mm::PageTableLevel::kPml4, kernel, x86::pte::kPresent | x86::pte::kWritable);
+    const mm::PhysAddr kernel = kernel_half_table(memory, frames, kBase);  // as share_kernel_half leaves it
 
     // The parent: `pages` data pages, each touched (its first word is its number).
     mm::UserAddressSpace parent(memory, frames), child(memory, frames);

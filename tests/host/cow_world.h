@@ -82,11 +82,7 @@ struct CowWorld {
     explicit CowWorld(size_t frame_count = 512) : memory(kBase, frame_count), frames(memory) {
         const mm::FrameRange all{kBase, kBase + frame_count * kPageSize};
         init_status = counts.init(&all, 1, frames, storage);
-        kernel = frames.alloc_frame().frame();
-        mm::PageTable& t = *memory.table_at(kernel);
-        for (auto& e : t.entries) e.clear();
-        for (unsigned slot = 256; slot < 512; ++slot)  // every kernel slot present, as share_kernel_half leaves it
-            t.entries[slot].set(mm::PageTableLevel::kPml4, kernel, x86::pte::kPresent | x86::pte::kWritable);
+        kernel = kernel_half_table(memory, frames, kBase);  // every kernel slot present, as share_kernel_half leaves it
     }
 
     // A fresh frame whose first word is `value`, mapped and counted at `va`.

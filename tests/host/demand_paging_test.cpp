@@ -212,14 +212,7 @@ public:
     std::vector<uint64_t> pages;
 };
 
-PhysAddr kernel_pml4(FakePhysicalMemory& memory, FakeFrameSource& frames) {
-    const PhysAddr pml4 = frames.alloc_frame().frame();
-    mm::PageTable& t = *memory.table_at(pml4);
-    for (auto& e : t.entries) e.clear();
-    for (unsigned slot = 256; slot < 512; ++slot)
-        t.entries[slot].set(mm::PageTableLevel::kPml4, kBase, x86::pte::kPresent | x86::pte::kWritable);
-    return pml4;
-}
+PhysAddr kernel_pml4(FakePhysicalMemory& memory, FakeFrameSource& frames) { return kernel_half_table(memory, frames, kBase); }
 
 }  // namespace
 

@@ -85,3 +85,17 @@ private:
     std::vector<mm::PhysAddr> handed_out_;
     size_t budget_ = kUnlimited;
 };
+
+// A kernel's top-level table as share_kernel_half leaves it: every upper
+// entry (256-511) present, each naming `target` (a table the caller never
+// walks), the lower half empty. `level` is the PML4, or the PML5 at five
+// levels. For the user address spaces the host tests and benchmarks build.
+inline mm::PhysAddr kernel_half_table(FakePhysicalMemory& memory, mm::FrameSource& frames, mm::PhysAddr target,
+                                      mm::PageTableLevel level = mm::PageTableLevel::kPml4) {
+    const mm::PhysAddr top = frames.alloc_frame().frame();
+    mm::PageTable& t = *memory.table_at(top);
+    for (auto& e : t.entries) e.clear();
+    for (unsigned slot = 256; slot < 512; ++slot)
+        t.entries[slot].set(level, target, x86::pte::kPresent | x86::pte::kWritable);
+    return top;
+}

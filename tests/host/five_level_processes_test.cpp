@@ -31,12 +31,7 @@ public:
 
 // A kernel PML5 with every upper entry present (as share_kernel_half leaves it at five levels).
 PhysAddr kernel_pml5(FakePhysicalMemory& memory, FakeFrameSource& frames) {
-    const PhysAddr pml5 = frames.alloc_frame().frame();
-    mm::PageTable& t = *memory.table_at(pml5);
-    for (auto& e : t.entries) e.clear();
-    for (unsigned slot = 256; slot < 512; ++slot)
-        t.entries[slot].set(mm::PageTableLevel::kPml5, kBase, x86::pte::kPresent | x86::pte::kWritable);
-    return pml5;
+    return kernel_half_table(memory, frames, kBase, mm::PageTableLevel::kPml5);
 }
 
 }  // namespace

@@ -143,11 +143,8 @@ public:
 
 // A kernel PML4 with every upper slot present (as share_kernel_half leaves it).
 PhysAddr kernel_pml4(FakePhysicalMemory& memory, FakeFrameSource& frames, bool all_slots = true) {
-    const PhysAddr pml4 = frames.alloc_frame().frame();
-    mm::PageTable& t = *memory.table_at(pml4);
-    for (auto& e : t.entries) e.clear();
-    for (unsigned slot = 256; slot < 512; ++slot)
-        if (all_slots || slot != 300) t.entries[slot].set(mm::PageTableLevel::kPml4, kBase, x86::pte::kPresent | x86::pte::kWritable);
+    const PhysAddr pml4 = kernel_half_table(memory, frames, kBase);
+    if (!all_slots) memory.table_at(pml4)->entries[300].clear();  // one slot missing: create() must refuse
     return pml4;
 }
 
