@@ -58,13 +58,19 @@ CHAPTER_NEW_MODULES :=
 CHAPTER_NEW_RUNTIME :=
 CHAPTER_HOST_TESTS :=
 CHAPTER_USER_PROGRAMS :=
+CHAPTER_BASE_PROGRAMS :=
 include chapters/$(1)/chapter.mk
 $$(if $$(CHAPTER_BASE),$$(if $$(filter $$(CHAPTER_BASE),$$(CHAPTERS_SO_FAR)),,\
     $$(error chapters/$(1)/chapter.mk: CHAPTER_BASE $$(CHAPTER_BASE) is not a chapter before $(1))))
 $(1)_MM_MODULES := $$(if $$(CHAPTER_BASE),$$($$(CHAPTER_BASE)_MM_MODULES)) $$(CHAPTER_NEW_MODULES)
 $(1)_RUNTIME_MODULES := $$(if $$(CHAPTER_BASE),$$($$(CHAPTER_BASE)_RUNTIME_MODULES)) $$(CHAPTER_NEW_RUNTIME)
-# The user programs on its image (mk/user.mk), \user\NAME.elf.
-$(1)_USER_ELFS := $$(foreach p,$$(CHAPTER_USER_PROGRAMS),$(BUILD)/$(1)/user/$$(p).elf)
+# The user programs on its image (mk/user.mk), \user\NAME.elf: its own, and
+# those of its base it runs again (CHAPTER_BASE_PROGRAMS).
+$$(foreach p,$$(CHAPTER_BASE_PROGRAMS),$$(if $$(filter $$(p),$$($$(CHAPTER_BASE)_USER_PROGRAMS)),,\
+    $$(error chapters/$(1)/chapter.mk: CHAPTER_BASE_PROGRAMS names $$(p), not a program of $$(CHAPTER_BASE))))
+$(1)_USER_PROGRAMS := $$(CHAPTER_USER_PROGRAMS)
+$(1)_USER_ELFS := $$(foreach p,$$(CHAPTER_USER_PROGRAMS),$(BUILD)/$(1)/user/$$(p).elf) \
+    $$(foreach p,$$(CHAPTER_BASE_PROGRAMS),$(BUILD)/$$(CHAPTER_BASE)/user/$$(p).elf)
 $$(if $$(CHAPTER_USER_PROGRAMS),$$(eval $$(call user_program_rules,$(1))))
 CHAPTERS_SO_FAR += $(1)
 $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard chapters/$(1)/*.cpp)) \

@@ -319,3 +319,143 @@ def test_the_readmes_four_cpu_lines_are_this_boots(four, eight_one_silent):
     booted = set(four.log.splitlines()) | set(eight_one_silent.log.splitlines())
     missing = [line for line in quoted if line not in booted]
     assert not missing, "README lines no boot printed (update the README):\n" + "\n".join(missing)
+
+
+# ---- chapter 14's processes on every CPU ------------------------------------
+
+PROGRAMS = {"children": 0, "fork-cow": 0, "hop": 0}  # name -> exit code of its first process
+
+
+@dataclasses.dataclass
+class LazyModel:
+    """Which CPU keeps which process's tables loaded, replayed from the log
+    by the rules process_cpus.h states: a turn's CPU loads the tables (or
+    finds them still loaded), an AP keeps them after a suspended turn, the
+    BSP and the CPU of an exiting turn go back to the kernel's, and a CPU
+    told to leave (a `lazy cpus left` target) holds nothing any more."""
+
+    loaded: dict[int, int] = dataclasses.field(default_factory=dict)  # cpu -> cr3
+    turn: tuple[int, int, int] | None = None  # (pid, cpu, cr3) of the turn in progress
+    cr3_of: dict[int, int] = dataclasses.field(default_factory=dict)  # pid -> cr3
+
+    def holders(self, cr3: int) -> set[int]:
+        return {cpu for cpu, held in self.loaded.items() if held == cr3}
+
+    def end_turn(self, exited: bool) -> None:
+        if self.turn is None:
+            return
+        _, cpu, _ = self.turn
+        if cpu == 0 or exited:
+            self.loaded.pop(cpu, None)
+        self.turn = None
+
+    def start_turn(self, record) -> str:
+        """The turn's tables, as the kernel should say: kept or loaded."""
+        self.end_turn(exited=False)
+        pid, cpu, cr3 = int_field(record, "pid"), int_field(record, "cpu"), int_field(record, "cr3")
+        self.cr3_of[pid] = cr3
+        kept = self.loaded.get(cpu) == cr3
+        self.loaded[cpu] = cr3
+        self.turn = (pid, cpu, cr3)
+        return "kept" if kept else "loaded"
+
+
+# The lines after which a process's changed leaves are flushed: the flush,
+# and with it the lazy CPUs' leaving, comes before the line.
+def invalidates(record) -> bool:
+    key = (record.subsystem, record.event)
+    return (key == ("vm", "munmap") and int_field(record, "pages") > 0
+            or key == ("vm", "mprotect") and int_field(record, "changed") > 0
+            or key == ("cow", "fork") and int_field(record, "write-protected") > 0
+            or key in {("cow", "copied"), ("cow", "taken-over")})
+
+
+def replay_turns(result) -> tuple[LazyModel, dict[str, int]]:
+    """Checks every turn's CPU and tables and every `lazy cpus left` line
+    against the model; returns it and what it counted."""
+    model = LazyModel()
+    seen = {"turns": 0, "kept": 0, "left-invalidate": 0, "left-exit": 0, "ipis": 0}
+    for record in result.records:
+        key = (record.subsystem, record.event)
+        if key == ("sched", "run"):
+            expected = model.start_turn(record)
+            assert record.fields["tables"] == expected, record.text
+            seen["turns"] += 1
+            seen["kept"] += expected == "kept"
+        elif key == ("cow", "usage") and model.turn and model.turn[0] == int_field(record, "pid"):
+            model.end_turn(exited=True)  # end_task's first line: the turn ended in exit or a kill
+        elif key == ("tlb", "lazy cpus left"):
+            cr3, initiator = int_field(record, "cr3"), int_field(record, "initiator")
+            why = record.fields["for"]
+            if why == "exit":
+                assert model.turn is None and initiator == 0, "the scheduler's CPU gives the tables back"
+            else:
+                assert model.turn is not None and initiator == model.turn[1], "the CPU running the process"
+                assert cr3 == model.turn[2], "a process changes its own tables"
+            expected = model.holders(cr3) - {initiator}
+            targets = int_field(record, "targets")
+            assert targets == sum(1 << cpu for cpu in expected), (record.text, model.loaded)
+            assert int_field(record, "ipis") == len(expected)
+            assert int_field(record, "still-loaded") == 0
+            for cpu in expected:
+                del model.loaded[cpu]
+            seen[f"left-{why}"] += 1
+            seen["ipis"] += len(expected)
+        elif invalidates(record) or key == ("user", "exit"):
+            pid = int_field(record, "pid")
+            cr3 = model.cr3_of[pid]
+            initiator = 0 if key == ("user", "exit") else model.turn[1]
+            if key == ("user", "exit"):
+                model.end_turn(exited=True)
+            assert model.holders(cr3) <= {initiator}, \
+                f"{record.text}: CPUs {sorted(model.holders(cr3) - {initiator})} still hold the tables"
+    return model, seen
+
+
+def test_chapter_14s_programs_run_to_their_end_and_their_frames_balance(any_boot):
+    firsts = {r.fields["name"]: int_field(r, "pid") for r in any_boot.records_for("user") if r.event == "start"}
+    assert set(firsts) == set(PROGRAMS)
+    exits = {int_field(r, "pid"): r for r in any_boot.records_for("user") if r.event == "exit"}
+    for name, code in PROGRAMS.items():
+        assert exits[firsts[name]].fields["end"] == "exit" and int_field(exits[firsts[name]], "code") == code, name
+    families = [r for r in any_boot.records_for("cow") if r.event == "family done"]
+    assert {r.fields["name"] for r in families} == set(PROGRAMS)
+    for family in families:
+        assert family.fields["balanced"] == "yes" and int_field(family, "references") == 0, family.text
+        assert int_field(family, "used-before") == int_field(family, "used-after")
+    audits = [r for r in any_boot.records_for("cow") if r.event == "audit"]
+    assert audits and all(r.fields["ok"] == "yes" for r in audits)
+    written = [r.fields["text"] for r in any_boot.records_for("user") if r.event == "write" and r.fields["name"] == "hop"]
+    assert written[-1].strip('"') == "hop rounds=2 stale=0"
+
+
+def test_each_turn_runs_on_the_next_cpu_and_processes_move(any_boot):
+    cpus = sorted(online(any_boot))
+    runs = [r for r in any_boot.records_for("sched") if r.event == "run"]
+    order = [int_field(r, "cpu") for r in runs]
+    for before, after in zip(order, order[1:]):  # round robin over the CPUs online
+        assert after == cpus[(cpus.index(before) + 1) % len(cpus)]
+    assert set(order) == set(cpus), "every CPU ran a turn"
+    if len(cpus) > 1:
+        by_pid: dict[int, set[int]] = {}
+        for r in runs:
+            by_pid.setdefault(int_field(r, "pid"), set()).add(int_field(r, "cpu"))
+        assert max(len(c) for c in by_pid.values()) == len(cpus), "a process ran on every CPU"
+
+
+def test_lazy_cpus_leave_before_a_change_or_an_exit_lands(any_boot):
+    """Replays the log: every `lazy cpus left` targets exactly the other
+    CPUs that keep the process's tables loaded, and no munmap, mprotect,
+    fork, copy-on-write fault or exit completes while another CPU keeps
+    them. With one CPU there is nobody to tell."""
+    _, seen = replay_turns(any_boot)
+    if len(online(any_boot)) == 1:
+        assert seen["left-invalidate"] == seen["left-exit"] == seen["kept"] == 0
+    else:
+        assert seen["left-invalidate"] > 0 and seen["left-exit"] > 0 and seen["kept"] > 0, seen
+
+
+def test_hop_never_reads_a_stale_page(any_boot):
+    rounds = [r for r in any_boot.records_for("user") if r.event == "write" and r.fields["name"] == "hop"
+              and "stale-reads=" in r.fields["text"]]
+    assert len(rounds) == 2 and all("stale-reads=0" in r.fields["text"] for r in rounds)

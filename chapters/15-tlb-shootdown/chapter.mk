@@ -7,13 +7,16 @@
 # (kernel/cpu_interrupts), the bring-up phase and the mailbox
 # (kernel/cpu_startup) with its test hook (kernel/silent_cpu_test), the
 # IPI transport (kernel/tlb_shootdown), the stale read shown
-# (kernel/stale_read) and the scripted unmaps (kernel/shootdown_script), on
-# chapter 14's kernel.
+# (kernel/stale_read), the scripted unmaps (kernel/shootdown_script) and
+# chapter 14's processes on every CPU (kernel/process_cpus), on chapter 14's
+# kernel.
 CHAPTER_BASE := 14-copy-on-write
 CHAPTER_NEW_MODULES := madt_cpus apic_icr shootdown_batch kernel/local_apic kernel/hpet_clock kernel/ap_trampoline \
     kernel/per_cpu kernel/cpu_interrupts kernel/cpu_startup kernel/silent_cpu_test kernel/tlb_shootdown \
-    kernel/stale_read kernel/shootdown_script
+    kernel/stale_read kernel/shootdown_script kernel/process_cpus
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := tlb_shootdown_test
-# No programs of its own: chapter 14's two lines still run whatever boot
-# modules there are (none here).
+# The programs on its disk image: its own (chapters/15-tlb-shootdown/user/),
+# and two of chapter 14's, which now run on every CPU.
+CHAPTER_USER_PROGRAMS := hop
+CHAPTER_BASE_PROGRAMS := fork-cow children

@@ -26,6 +26,7 @@
 #include "mm/kernel/kernel_stacks_phase.h"
 #include "mm/kernel/leave_lower_half.h"
 #include "mm/kernel/phys_window_check.h"
+#include "mm/kernel/process_cpus.h"
 #include "mm/kernel/shootdown_script.h"
 #include "mm/kernel/stale_read.h"
 
@@ -60,6 +61,7 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::run_shootdown_script(memory, g_steady); // IPIs and flushes counted, step by step
 
     mm::start_copy_on_write(g_steady);                  // 13's ring 3 and first touch, counts, fork/yield/wait
+    mm::run_processes_on_every_cpu();                   // each turn on the next CPU; idle CPUs keep the tables
     mm::run_boot_modules_with_fork(memory, g_steady);   // each program and the children it forks, in turn
 }
 // book:end kernel-main

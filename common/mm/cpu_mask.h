@@ -40,6 +40,20 @@ private:
     uint64_t bits_ = 0;
 };
 
+// Which CPUs have an address space loaded. A CPU sets its bit before it
+// loads the space's CR3 and clears it after it loads another, so a bit that
+// is clear means the CPU cannot be holding this space's translations
+// (atomic: CPUs change their own bits while an initiator reads the set).
+class LoadedCpus {
+public:
+    void add(unsigned cpu) { __atomic_fetch_or(&bits_, CpuMask::only(cpu).bits(), __ATOMIC_SEQ_CST); }
+    void remove(unsigned cpu) { __atomic_fetch_and(&bits_, ~CpuMask::only(cpu).bits(), __ATOMIC_SEQ_CST); }
+    CpuMask loaded() const { return CpuMask(__atomic_load_n(&bits_, __ATOMIC_SEQ_CST)); }
+
+private:
+    uint64_t bits_ = 0;
+};
+
 static_assert(CpuMask::first(4).count() == 4 && CpuMask::first(4).without(0).bits() == 0b1110);
 static_assert(CpuMask::first(64).count() == 64 && CpuMask().empty());
 

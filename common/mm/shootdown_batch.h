@@ -93,20 +93,6 @@ struct ShootdownStats {
     ReleasedFrames released;      // given back after the acks
 };
 
-// Which CPUs have an address space loaded. A CPU sets its bit before it
-// loads the space's CR3 and clears it after it loads another, so a bit that
-// is clear means the CPU cannot be holding this space's translations
-// (atomic: CPUs change their own bits while an initiator reads the set).
-class LoadedCpus {
-public:
-    void add(unsigned cpu) { __atomic_fetch_or(&bits_, CpuMask::only(cpu).bits(), __ATOMIC_SEQ_CST); }
-    void remove(unsigned cpu) { __atomic_fetch_and(&bits_, ~CpuMask::only(cpu).bits(), __ATOMIC_SEQ_CST); }
-    CpuMask loaded() const { return CpuMask(__atomic_load_n(&bits_, __ATOMIC_SEQ_CST)); }
-
-private:
-    uint64_t bits_ = 0;
-};
-
 class ShootdownBatch final : public TlbInvalidator {
 public:
     static constexpr size_t kMaxPages = 32;  // held before a round must end

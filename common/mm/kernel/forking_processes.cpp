@@ -44,6 +44,7 @@ void end_task(Task& t, const kernel::UserOutcome& outcome) {
             .kv("outside", audit.outside).kv("ok", false);
         kernel::fail();
     }
+    t.memory.tlb.unload_everywhere();  // no CPU keeps its tables in CR3 (chapter 15's idle ones would)
     const uint64_t shared_before = g_owner->still_shared();
     const ReleasedFrames released = t.memory.owner.release_all(t.space);
     const bool exited = outcome.end == kernel::UserEnd::kExit;

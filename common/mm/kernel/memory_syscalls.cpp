@@ -80,8 +80,9 @@ int64_t sys_mmap(const Call& c, uint64_t address, uint64_t length, uint64_t prot
 
 // book:begin sys-munmap
 int64_t sys_munmap(const Call& c, uint64_t address, uint64_t length) {
-    // One CPU, no preemption: the process changing its pages is the one whose
-    // tables are loaded, so invalidating this CPU's TLB is the whole flush.
+    // The process changing its pages is the one whose tables are loaded
+    // here; its ProcessTlb invalidates this CPU's TLB and, from chapter 15
+    // on, every other CPU's that may still hold them, before flush() returns.
     KASSERT((x86::read_cr3() & ~0xFFFull) == c.m.space.root().value());
     if (const int64_t e = check_range(c, address, length)) return e;
     if (const RegionStatus s = c.m.regions.remove(address, address + length); s != RegionStatus::kOk)

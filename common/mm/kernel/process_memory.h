@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "mm/bitmap_frame_allocator.h"
-#include "mm/cpu_tlb.h"
+#include "mm/kernel/process_tlb.h"
 #include "mm/kernel/processes.h"
 #include "mm/process_frames.h"
 #include "mm/user_address_space.h"
@@ -25,7 +25,7 @@ struct ProcessMemory {
     BitmapFrameAllocator& frames;
     ProcessFrames& owner;     // who owns its frames: the process alone (SoleOwnerFrames); chapter 14 counts them
     PhysAddr module;          // the boot module's first byte (file regions read from it)
-    CpuTlb tlb;               // counts every INVLPG that munmap and mprotect ask for
+    ProcessTlb tlb;           // every CPU that may cache its translations (INVLPGs counted)
 
     // First touches served, by how the page was filled, and stack growths.
     uint64_t zero_filled = 0, file_mapped = 0, file_copied = 0, stack_grown = 0;

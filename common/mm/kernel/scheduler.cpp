@@ -17,6 +17,8 @@ Task* g_tasks[kMaxTasks] = {};
 Task* g_current = nullptr;
 uint64_t g_next_pid = 1;
 PhysAddr g_kernel_pml4;
+PhysAddr g_kernel_root;  // what CR3 loads for the kernel (its PML5 at five levels)
+TurnRunner g_run_turn = run_turn_here;
 
 }  // namespace
 
@@ -61,6 +63,7 @@ void free_task(Task& task) {
 Task* task_slot(size_t index) { return index < kMaxTasks ? g_tasks[index] : nullptr; }
 Task* current_task() { return g_current; }
 PhysAddr kernel_pml4() { return g_kernel_pml4; }
+PhysAddr kernel_root() { return g_kernel_root; }
 
 Task* find_task(uint64_t pid) {
     for (Task* t : g_tasks)
@@ -91,27 +94,51 @@ Task* next_ready(size_t& last) {
 
 }  // namespace
 
+// book:begin run-turn
+// A turn on this CPU: the task's CR3, the call it waits on finished, its
+// x87/SSE registers, ring 3 until it gives the CPU back; then the kernel's
+// tables again.
+kernel::UserOutcome run_turn_here(Task& t) {
+    log_turn(t, 0);
+    kernel::screen_shares_kernel_half(t.space.root().value());
+    x86::write_cr3(t.space.root().value());  // the last process's user translations go (none is global)
+    const kernel::UserOutcome outcome = run_turn_loaded(t);
+    x86::write_cr3(g_kernel_root.value());
+    kernel::screen_shares_kernel_half(0);
+    return outcome;
+}
+// book:end run-turn
+
+kernel::UserOutcome run_turn_loaded(Task& t) {
+    if (t.finish != nullptr) {  // a call that could only complete now, under this CR3
+        t.result = t.finish(t);
+        t.finish = nullptr;
+    }
+    kernel::load_fpu(t.fpu);
+    const kernel::UserOutcome outcome = kernel::resume_user(t.registers, t.result);
+    kernel::save_fpu(t.fpu);  // what it left in the x87/SSE registers, for its next turn
+    return outcome;
+}
+
+void log_turn(const Task& t, unsigned cpu, const char* tables) {
+    klog::Line line = klog::info("sched");
+    line.msg("run").kv("pid", t.process.pid).kv("name", t.process.name).kv("cr3", klog::hex(t.space.root()))
+        .kv("cpu", cpu);
+    if (tables != nullptr) line.kv("tables", tables);
+}
+
+void set_turn_runner(TurnRunner run) { g_run_turn = run != nullptr ? run : run_turn_here; }
+
 // book:begin run-tasks
 void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task) {
     g_kernel_pml4 = kernel_space.pml4();
+    g_kernel_root = kernel_space.root();
     size_t last = kMaxTasks - 1;
     while (Task* t = next_ready(last)) {
-        klog::info("sched").msg("run").kv("pid", t->process.pid).kv("name", t->process.name)
-            .kv("cr3", klog::hex(t->space.root()));
         g_current = t;
         set_current_process(&t->process);
         set_current_memory(&t->memory);
-        kernel::screen_shares_kernel_half(t->space.root().value());
-        x86::write_cr3(t->space.root().value());  // the last process's user translations go (none is global)
-        if (t->finish != nullptr) {  // a call that could only complete now, under this CR3
-            t->result = t->finish(*t);
-            t->finish = nullptr;
-        }
-        kernel::load_fpu(t->fpu);
-        const kernel::UserOutcome outcome = kernel::resume_user(t->registers, t->result);
-        kernel::save_fpu(t->fpu);  // what it left in the x87/SSE registers, for its next turn
-        x86::write_cr3(kernel_space.root().value());
-        kernel::screen_shares_kernel_half(0);
+        const kernel::UserOutcome outcome = g_run_turn(*t);  // here, or on another CPU (chapter 15)
         set_current_memory(nullptr);
         set_current_process(nullptr);
         g_current = nullptr;

@@ -15,7 +15,7 @@
 // last one's user translations from the TLB — on one CPU, without PCIDs
 // (chapter 15 has more than one CPU, each with a TLB of its own). And the
 // x87/SSE registers, which the kernel never uses, are saved and loaded.
-//   [INFO  sched] run pid=… name=… cr3=0x…
+//   [INFO  sched] run pid=… name=… cr3=0x… cpu=0
 // A process that ends gives back its frames through the counts at once, then
 // waits as a zombie, holding only its exit code, until its parent's wait()
 // takes it; one whose parent is gone (an orphan) is forgotten at once.
@@ -84,8 +84,23 @@ size_t live_address_spaces(PhysAddr (&out)[kMaxTasks]);
 using TaskEnd = void (*)(Task& task, const kernel::UserOutcome& outcome);
 void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task);
 
-// The kernel's PML4 while run_tasks() runs (fork shares its upper half).
+// The kernel's PML4 while run_tasks() runs (fork shares its upper half),
+// and what CR3 loads for the kernel (the same, or its PML5 at five levels).
 PhysAddr kernel_pml4();
+PhysAddr kernel_root();
+
+// Where a turn runs. Chapter 14 runs every turn on this CPU (run_turn_here);
+// chapter 15 hands each to one of the CPUs (kernel/process_cpus.h). Either
+// returns how the task gave the CPU back. A runner logs the turn:
+//   [INFO  sched] run pid=… name=… cr3=0x… cpu=…
+using TurnRunner = kernel::UserOutcome (*)(Task& t);
+void set_turn_runner(TurnRunner run);  // nullptr: run_turn_here
+kernel::UserOutcome run_turn_here(Task& t);
+// The part of a turn that follows the CR3 load, on whichever CPU runs it:
+// the pending call finished (wait), the task's x87/SSE registers, ring 3.
+kernel::UserOutcome run_turn_loaded(Task& t);
+// `tables`: whether the CPU loaded the task's tables or kept them (chapter 15).
+void log_turn(const Task& t, unsigned cpu, const char* tables = nullptr);
 
 // ---- implementation of the template -----------------------------------------
 Task* task_slot(size_t index);  // the task in slot `index`, or nullptr

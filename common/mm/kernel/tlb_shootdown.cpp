@@ -5,12 +5,14 @@
 #include "kernel/screen_console.h"
 #include "mm/kernel/cpu_interrupts.h"
 #include "mm/kernel/cpu_startup.h"
+#include "mm/kernel/process_cpus.h"
 #include "support/log.h"
 
 namespace mm {
 namespace {
 
 const FlushRequest* volatile g_request = nullptr;
+ProcessTlb* volatile g_leaving = nullptr;  // a leave request's process (send_leave_and_wait), or nullptr
 uint64_t g_acks = 0;   // CpuMask bits of the targets that are done
 uint32_t g_lock = 0;
 constexpr uint64_t kAckTimeoutUs = 10'000'000;  // generous: TCG on a loaded host is slow, a bug is not
@@ -25,34 +27,22 @@ void invalidate(const FlushRequest& r) {
             asm volatile("invlpg (%0)" : : "r"(r.ranges[i].start.value() + p * kPageSize) : "memory");
 }
 
-}  // namespace
-
-// book:begin shootdown-handler
-void handle_shootdown_ipi() {
-    PerCpu& me = *this_cpu();
-    const FlushRequest& r = *g_request;
-    invalidate(r);
-    if (r.full) me.full_flushes = me.full_flushes + 1;
-    else me.pages_invalidated = me.pages_invalidated + r.pages;
-    me.shootdowns_received = me.shootdowns_received + 1;
-    __atomic_fetch_or(&g_acks, CpuMask::only(me.index).bits(), __ATOMIC_RELEASE);  // after the invalidation
-}
-// book:end shootdown-handler
-
-void IpiShootdown::invalidate_here(const FlushRequest& request) { invalidate(request); }
-
 // book:begin send-and-wait
-void IpiShootdown::send_and_wait(CpuMask targets, const FlushRequest& request) {
+// One request in flight at a time: publish it, one IPI per target, wait for
+// every acknowledgement. Returns the IPIs sent.
+uint64_t send_request_and_wait(CpuMask targets, const FlushRequest& request, ProcessTlb* leaving) {
     wait_with_interrupts([] {
         while (__atomic_exchange_n(&g_lock, 1u, __ATOMIC_ACQUIRE) != 0) asm volatile("pause");
     });
     g_request = &request;
+    g_leaving = leaving;
     __atomic_store_n(&g_acks, 0, __ATOMIC_RELEASE);
     const LocalApic& apic = online_cpus().apic;
+    uint64_t sent = 0;
     for (unsigned cpu = 0; cpu < CpuMask::kMaxCpus; ++cpu) {
         if (!targets.has(cpu)) continue;
         (void)apic.send(apic::fixed_ipi(per_cpu(cpu).apic_id, kShootdownVector));  // online: addressable
-        ++ipis_sent_;
+        ++sent;
     }
     // Until every target has invalidated, a frame of the request may still
     // be reached through its TLB: the caller frees nothing before this returns.
@@ -69,9 +59,39 @@ void IpiShootdown::send_and_wait(CpuMask targets, const FlushRequest& request) {
         }
     }
     g_request = nullptr;
+    g_leaving = nullptr;
     __atomic_store_n(&g_lock, 0u, __ATOMIC_RELEASE);
+    return sent;
 }
 // book:end send-and-wait
+
+}  // namespace
+
+// book:begin shootdown-handler
+void handle_shootdown_ipi() {
+    PerCpu& me = *this_cpu();
+    const FlushRequest& r = *g_request;
+    ProcessTlb* leaving = g_leaving;
+    if (leaving == nullptr || !leave_lazy_tables(*leaving)) invalidate(r);  // leaving loads CR3: a full flush too
+    if (r.full) me.full_flushes = me.full_flushes + 1;
+    else me.pages_invalidated = me.pages_invalidated + r.pages;
+    me.shootdowns_received = me.shootdowns_received + 1;
+    __atomic_fetch_or(&g_acks, CpuMask::only(me.index).bits(), __ATOMIC_RELEASE);  // after the invalidation
+}
+// book:end shootdown-handler
+
+void IpiShootdown::invalidate_here(const FlushRequest& request) { invalidate(request); }
+
+void IpiShootdown::send_and_wait(CpuMask targets, const FlushRequest& request) {
+    ipis_sent_ += send_request_and_wait(targets, request, nullptr);
+}
+
+uint64_t send_leave_and_wait(CpuMask targets, ProcessTlb& tables) {
+    FlushRequest full_flush;  // what a target that no longer keeps them does instead
+    full_flush.full = true;
+    return send_request_and_wait(targets, full_flush, &tables);
+}
+
 
 // The BSP logs while it has the space loaded: the screen console is told
 // the space shares the kernel half (the framebuffer's mapping with it).

@@ -12,6 +12,7 @@
 
 #include "mm/kernel/local_apic.h"
 #include "mm/kernel/per_cpu.h"
+#include "mm/kernel/process_tlb.h"
 #include "mm/shootdown_batch.h"
 #include "mm/user_address_space.h"
 
@@ -27,6 +28,13 @@ public:
 private:
     uint64_t ipis_sent_ = 0;
 };
+
+// Asks each CPU of `targets` to leave `tables`, a process's tables it keeps
+// loaded after its turn (process_cpus.h): the CPU loads the kernel's CR3,
+// which drops every user translation, and clears its bit. A target that no
+// longer keeps them reloads its CR3 all the same. Returns the IPIs sent, once
+// every target has answered.
+uint64_t send_leave_and_wait(CpuMask targets, ProcessTlb& tables);
 
 // An address space several CPUs may run: its tables and who has it loaded.
 struct SharedSpace {

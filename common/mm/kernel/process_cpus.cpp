@@ -1,0 +1,119 @@
+#include "mm/kernel/process_cpus.h"
+
+#include "arch/x86/cpu.h"
+#include "kernel/screen_console.h"
+#include "mm/kernel/cpu_startup.h"
+#include "mm/kernel/scheduler.h"
+#include "mm/kernel/tlb_shootdown.h"
+#include "support/assert.h"
+#include "support/log.h"
+
+namespace mm {
+namespace {
+
+// The process tables each CPU keeps loaded after its turn; nullptr: the kernel's.
+ProcessTlb* g_lazy[CpuMask::kMaxCpus] = {};
+unsigned g_last_cpu = 0;
+
+struct Turn {
+    Task* task;
+    kernel::UserOutcome outcome;
+};
+
+// book:begin turn-on-cpu
+// On the CPU the turn was given to, interrupts off while CR3 and the masks
+// change (a leave request is an interrupt).
+void run_turn_on_this_cpu(void* arg) {
+    Turn& turn = *static_cast<Turn*>(arg);
+    Task& t = *turn.task;
+    uint64_t flags;
+    asm volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
+    const unsigned me = this_cpu()->index;
+    ProcessTlb& tlb = t.memory.tlb;
+    log_turn(t, me, g_lazy[me] == &tlb ? "kept" : "loaded");
+    kernel::screen_shares_kernel_half(t.space.root().value());
+    if (g_lazy[me] != &tlb) {
+        tlb.cpus().add(me);  // the bit first: from here on a change reaches this CPU
+        x86::write_cr3(t.space.root().value());
+        if (g_lazy[me] != nullptr) g_lazy[me]->cpus().remove(me);  // the CR3 load dropped the last one's entries
+        g_lazy[me] = &tlb;
+    }  // else its tables are still loaded here from its last turn, and what they cache is still true
+    turn.outcome = run_turn_loaded(t);
+    if (me == 0 || turn.outcome.end != kernel::UserEnd::kSuspended) {
+        x86::write_cr3(kernel_root().value());  // the CR3 first: then this CPU holds none of its entries
+        tlb.cpus().remove(me);
+        g_lazy[me] = nullptr;
+    }
+    kernel::screen_shares_kernel_half(0);
+    if (flags & (1u << 9)) asm volatile("sti" ::: "memory");
+}
+// book:end turn-on-cpu
+
+unsigned next_cpu() {
+    const CpuMask online = online_cpus().mask;
+    do g_last_cpu = (g_last_cpu + 1) % CpuMask::kMaxCpus;
+    while (!online.has(g_last_cpu));
+    return g_last_cpu;
+}
+
+kernel::UserOutcome run_turn_on_next_cpu(Task& t) {
+    Turn turn{&t, {}};
+    run_on(next_cpu(), run_turn_on_this_cpu, &turn);
+    return turn.outcome;
+}
+
+// The task whose tables `tlb` caches, for the log.
+const Task* task_of(const ProcessTlb& tlb) {
+    const Task* found = nullptr;
+    for_each_task([&](const Task& t) { if (&t.memory.tlb == &tlb) found = &t; });
+    KASSERT(found != nullptr);
+    return found;
+}
+
+// book:begin lazy-cpus-leave
+// Every CPU but this one that keeps `tlb`'s tables loaded leaves them.
+void make_lazy_cpus_leave(ProcessTlb& tlb, const char* why) {
+    // The entries' stores before the mask's load (shootdown_batch.cpp says why).
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    const unsigned me = this_cpu()->index;
+    const CpuMask lazy = tlb.cpus().loaded().without(me);
+    if (lazy.empty()) return;
+    const uint64_t ipis = send_leave_and_wait(lazy, tlb);
+    const CpuMask still = tlb.cpus().loaded().without(me);
+    const Task* owner = task_of(tlb);
+    klog::info("tlb").msg("lazy cpus left").kv("pid", owner->process.pid).kv("cr3", klog::hex(owner->space.root()))
+        .kv("initiator", me).kv("targets", klog::hex(lazy.bits()))
+        .kv("ipis", ipis).kv("still-loaded", klog::hex(still.bits())).kv("for", why);
+    KASSERT(still.empty());  // every target was idle with the tables: each one left
+}
+
+class LazyCpus final : public OtherCpuTlbs {
+public:
+    void invalidate(ProcessTlb& tlb, VirtAddr) override { make_lazy_cpus_leave(tlb, "invalidate"); }
+    void unload(ProcessTlb& tlb) override {
+        KASSERT(!tlb.cpus().loaded().has(this_cpu()->index));  // the scheduler's CPU runs on the kernel's tables
+        make_lazy_cpus_leave(tlb, "exit");
+    }
+};
+// book:end lazy-cpus-leave
+
+}  // namespace
+
+bool leave_lazy_tables(ProcessTlb& tables) {
+    const unsigned me = this_cpu()->index;
+    if (g_lazy[me] != &tables) return false;
+    x86::write_cr3(kernel_root().value());
+    tables.cpus().remove(me);
+    g_lazy[me] = nullptr;
+    return true;
+}
+
+void run_processes_on_every_cpu() {
+    static LazyCpus lazy;
+    set_other_cpu_tlbs(&lazy);
+    set_turn_runner(run_turn_on_next_cpu);
+    klog::info("sched").msg("turns").kv("cpus", klog::hex(online_cpus().mask.bits())).kv("order", "round-robin")
+        .kv("lazy", "aps");
+}
+
+}  // namespace mm
