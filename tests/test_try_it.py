@@ -404,13 +404,22 @@ def family_and_cow_leaf_at_the_first_copy(seen: Seen) -> None:
     assert marked == int(forks[0].fields["cow"]), regions
 def stale_read_then_shootdown(seen: Seen) -> None:
     """Two CPUs: CPU 1 reads the old frame after CPU 0's INVLPG, the new one
-    after the shootdown; step 3 (12 pages) asks CPU 1 for one full flush."""
+    after the shootdown; step 3 (12 pages) asks CPU 1 for one full flush; the
+    programs run on both CPUs, and CPU 1 leaves hop's tables when told."""
     assert int_field(seen.line("smp", "cpus"), "online") == 2
     stale, fresh = seen.line("tlb", "stale read"), seen.line("tlb", "fresh read")
     assert stale.fields["got"] == stale.fields["before"] != stale.fields["expected"]
     assert fresh.fields["got"] == fresh.fields["expected"]
     step3 = [r for r in seen.lines("tlb", "shootdown") if r.fields["step"] == "3"][0]
     assert (int_field(step3, "ipis"), int_field(step3, "remote-full"), int_field(step3, "remote-invlpg")) == (1, 1, 0)
+    # Then the programs: turns alternate between the CPUs, CPU 1 keeps hop's
+    # tables between its turns and leaves them when hop changes a page on CPU 0.
+    hop_runs = [int_field(r, "cpu") for r in seen.lines("sched", "run") if r.fields["name"] == "hop"]
+    assert set(hop_runs) == {0, 1} and all(a != b for a, b in zip(hop_runs, hop_runs[1:]))
+    left = [r for r in seen.lines("tlb", "lazy cpus left") if r.fields["for"] == "invalidate"]
+    assert left and all((int_field(r, "initiator"), int_field(r, "targets")) == (0, 0x2) for r in left)
+    assert any(r.fields["text"].strip('"') == "hop turns=18 replaced=2 read-only=2 stale=0"
+               for r in seen.lines("user", "write"))
 
 
 def silent_cpu_named(seen: Seen) -> None:
