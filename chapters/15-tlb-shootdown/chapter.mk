@@ -8,12 +8,13 @@
 # (kernel/cpu_startup) with its test hook (kernel/silent_cpu_test), the
 # IPI transport (kernel/tlb_shootdown), the stale read shown
 # (kernel/stale_read), the scripted unmaps (kernel/shootdown_script) and
-# chapter 14's processes on every CPU (kernel/process_cpus), on chapter 14's
-# kernel.
+# chapter 14's processes on every CPU (kernel/process_cpus) with its test
+# hook (kernel/lazy_cpus_test), on chapter 14's kernel.
 CHAPTER_BASE := 14-copy-on-write
 CHAPTER_NEW_MODULES := madt_cpus apic_icr shootdown_batch kernel/local_apic kernel/hpet_clock kernel/ap_trampoline \
     kernel/per_cpu kernel/cpu_interrupts kernel/cpu_startup kernel/silent_cpu_test kernel/tlb_shootdown \
-    kernel/stale_read kernel/shootdown_script kernel/process_cpus
+    kernel/stale_read kernel/shootdown_script kernel/process_cpus \
+    kernel/lazy_cpus_test
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := tlb_shootdown_test
 # The programs on its disk image: its own (chapters/15-tlb-shootdown/user/),
