@@ -15,5 +15,5 @@ CHAPTER_NEW_MODULES := madt_cpus apic_icr shootdown_batch kernel/local_apic kern
     kernel/stale_read kernel/shootdown_script
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := tlb_shootdown_test
-# No programs of its own: chapter 14's two lines still run whatever boot
-# modules there are (none here).
+# The programs on its disk image, \user\NAME.elf (chapters/15-tlb-shootdown/user/NAME.cpp, mk/user.mk).
+CHAPTER_USER_PROGRAMS := load-gs
