@@ -17,7 +17,7 @@ CHAPTER_NEW_MODULES := madt_cpus apic_icr shootdown_batch kernel/local_apic kern
     kernel/lazy_cpus_test
 # Host unit tests (tests/host/) of what this chapter adds.
 CHAPTER_HOST_TESTS := tlb_shootdown_test
-# The programs on its disk image: its own (chapters/15-tlb-shootdown/user/),
-# and two of chapter 14's, which now run on every CPU.
-CHAPTER_USER_PROGRAMS := hop
+# The programs on its disk image: its own (chapters/15-tlb-shootdown/user/NAME.cpp,
+# mk/user.mk), and two of chapter 14's, which now run on every CPU.
+CHAPTER_USER_PROGRAMS := hop load-gs
 CHAPTER_BASE_PROGRAMS := fork-cow children

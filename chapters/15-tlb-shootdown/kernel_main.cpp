@@ -61,6 +61,7 @@ void kernel_main(const boot::BootHandoff& loader_handoff) {
     mm::run_shootdown_script(memory, g_steady); // IPIs and flushes counted, step by step
 
     mm::start_copy_on_write(g_steady);                  // 13's ring 3 and first touch, counts, fork/yield/wait
+    mm::prepare_cpus_for_ring3();                       // each AP's SYSCALL MSRs and TSS.RSP0, as the BSP's
     mm::run_processes_on_every_cpu();                   // each turn on the next CPU; idle CPUs keep the tables
     mm::run_boot_modules_with_fork(memory, g_steady);   // each program and the children it forks, in turn
 }

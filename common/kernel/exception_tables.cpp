@@ -116,7 +116,17 @@ void remove_idt_gate(uint8_t vector) {
 
 // At offset 4 of a packed struct, so not 8-byte aligned: only a MOV writes it,
 // which does not mind (user_mode.cpp).
-uint64_t* tss_rsp0_slot() { return reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(&g_tss) + __builtin_offsetof(TaskStateSegment, rsp)); }
+uint64_t* boot_cpu_rsp0_slot() {
+    return reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(&g_tss) + __builtin_offsetof(TaskStateSegment, rsp));
+}
+
+namespace {
+Rsp0SlotSource g_rsp0_slot_source = boot_cpu_rsp0_slot;
+}  // namespace
+
+void set_rsp0_slot_source(Rsp0SlotSource source) { g_rsp0_slot_source = source; }
+
+uint64_t* tss_rsp0_slot() { return g_rsp0_slot_source(); }
 
 void restore_idt_gate(uint8_t vector) {
     g_idt[vector].type_attributes |= 0x80;  // P = 1; the CPU reads gates at delivery, so no reload is needed

@@ -53,8 +53,17 @@ void remove_idt_gate(uint8_t vector);
 // Sets the present bit of `vector`'s gate again, after a recovered test.
 void restore_idt_gate(uint8_t vector);
 
-// The TSS's RSP0: the stack the CPU switches to on an exception from ring 3
-// (chapter 12, kernel/user_mode.h writes it each time it enters a program).
+// The TSS's RSP0 of the CPU this runs on: the stack it switches to on an
+// exception from ring 3 (chapter 12, kernel/user_mode.h writes it each time it
+// enters a program). This file's TSS, the boot CPU's, unless a source is set.
 uint64_t* tss_rsp0_slot();
+
+// This file's TSS's RSP0 (the boot CPU's), whatever source is set.
+uint64_t* boot_cpu_rsp0_slot();
+
+// Where tss_rsp0_slot() finds the slot: chapter 15 gives each AP a TSS of its
+// own (mm/kernel/per_cpu.h) and sets a source that finds this CPU's.
+using Rsp0SlotSource = uint64_t* (*)();
+void set_rsp0_slot_source(Rsp0SlotSource source);
 
 }  // namespace kernel

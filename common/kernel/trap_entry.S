@@ -5,6 +5,23 @@
  * A handler either ends the kernel or points the frame at a recovery point
  * (recovery_point.h); in that case the stub restores the registers and IRETQ
  * goes there. An NMI is reported and returns to where it struck.
+ *
+ * GS (chapter 12 on): in ring 0 GS's base is the kernel's (chapter 15 keeps
+ * each CPU's data there), in ring 3 it is the program's and the kernel's
+ * waits in IA32_KERNEL_GS_BASE, as SYSCALL/SYSRET keep it (user_mode.cpp).
+ * So a trap from ring 3 (the saved CS has RPL 3) swaps on entry, and the
+ * IRETQ to ring 3 swaps back; one from ring 0 finds GS right. The saved CS
+ * cannot tell one case: an NMI or #MC (they use IST stacks and take any
+ * instruction boundary) between SYSCALL and its SWAPGS, or between the
+ * SWAPGS and SYSRET, comes from ring 0 with the program's GS. Linux's
+ * "paranoid" entry reads IA32_GS_BASE for those. Here the NMI handler only
+ * logs and returns, and a #MC report ends the kernel; neither reads GS
+ * (this_cpu()), and no other exception can strike in those windows (RIP-
+ * relative kernel data, TF cleared by FMASK, and SYSRET's #GP ruled out by
+ * the canonical-RIP check before it), so the CS test suffices. The
+ * IPI stubs (mm/kernel/cpu_interrupts.cpp) swap nothing: IF is clear in
+ * ring 3 (a program cannot set it) and from user_mode_enter's CLI on.
+ * In chapters 12-14 both bases are 0: the swaps change nothing there.
  */
     .section .text, "ax", @progbits
 
@@ -19,6 +36,10 @@ trap_stub_\vector:
 .endm
 
 trap_common:
+    testb $3, 24(%rsp)      /* the interrupted CS (above vector, error code, RIP): RPL 3 is ring 3 */
+    jz 1f
+    swapgs                  /* the kernel's GS; the program's into IA32_KERNEL_GS_BASE */
+1:
     push %rax
     push %rbx
     push %rcx
@@ -62,6 +83,10 @@ trap_common:
     pop %rbx
     pop %rax
     add $16, %rsp           /* vector and error code */
+    testb $3, 8(%rsp)       /* the CS IRETQ loads (a handler may have changed the frame): */
+    jz 2f
+    swapgs                  /*   back to ring 3 with the program's GS */
+2:
     iretq                   /* to the frame's RIP and RSP: the recovery point, or where the NMI struck */
 
 .altmacro

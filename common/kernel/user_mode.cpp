@@ -6,7 +6,10 @@
 #include "support/assert.h"
 #include "support/log.h"
 
-// Shared with the assembly below, hence C names.
+// Shared with the assembly below, hence C names. Globals, not per CPU (Linux
+// keeps them at GS): one CPU at a time runs a program, also when chapter 15
+// hands a program's turns to different CPUs (each turn is dispatched with
+// run_on() while the CPU that dispatched it waits), so one copy serves them.
 extern "C" {
 uint64_t g_user_kernel_rsp = 0;  // enter_user's frame: leave_user returns there; syscalls and ring-3 exceptions run below it
 uint64_t g_user_saved_rsp = 0;   // the program's RSP during a system call
@@ -24,11 +27,17 @@ extern const char user_copy_fault_at[], user_copy_fixup[];
 // the CPU at it for an exception in ring 3), then SYSRET to the program with
 // every register from its SyscallFrame (zeroes for a program that has not
 // run yet, so nothing of the kernel's leaks into ring 3) and RAX = the call's
-// result: RIP from RCX, RFLAGS from R11, CS and SS from STAR.
+// result: RIP from RCX, RFLAGS from R11, CS and SS from STAR. SWAPGS, last
+// before SYSRET, trades GS's base for IA32_KERNEL_GS_BASE: in ring 3 the
+// program's GS (it may load the register), the kernel's kept in the MSR until
+// the next entry swaps it back. Chapter 15 keeps each CPU's data at GS's base;
+// in chapters 12-14 both are 0 and nothing reads GS, so the swap changes
+// nothing there.
 asm(R"(
     .section .text, "ax", @progbits
     .global user_mode_enter
 user_mode_enter:                        /* (const SyscallFrame* rdi, uint64_t rax in rsi, uint64_t* rsp0 in rdx) */
+    cli                                 /* nothing may interrupt the program's RSP and GS below */
     push %rbp
     push %rbx
     push %r12
@@ -54,10 +63,11 @@ user_mode_enter:                        /* (const SyscallFrame* rdi, uint64_t ra
     mov 112(%rdi), %r11                 /* RFLAGS */
     mov 120(%rdi), %rsp                 /* the program's stack; nothing is pushed from here on */
     mov 80(%rdi), %rdi                  /* last: it held the frame */
+    swapgs                              /* GS: the program's; the kernel's into IA32_KERNEL_GS_BASE */
     sysretq
 
     .global user_mode_return
-user_mode_return:
+user_mode_return:                       /* from a system call or a trap: their entry swapped GS back already */
     mov g_user_kernel_rsp(%rip), %rsp
     pushq $2                /* RFLAGS as after reset (bit 1 is always 1): no flag of the */
     popfq                   /*   program's, AC included, follows the kernel back */
@@ -73,16 +83,18 @@ user_mode_return:
 // book:end user-entry-asm
 
 // book:begin syscall-entry-asm
-// SYSCALL lands here in ring 0 with the program's RSP still loaded: RCX holds
-// its return RIP, R11 its RFLAGS, and FMASK has cleared IF, DF, AC and TF. The
-// stub moves to the kernel stack, pushes a SyscallFrame of every register
-// the program may expect back (a scheduler can then resume it later from the
-// frame alone, chapter 14), and goes back with SYSRET. RCX and R11 are the
+// SYSCALL lands here in ring 0 with the program's RSP and GS still loaded:
+// RCX holds its return RIP, R11 its RFLAGS, and FMASK has cleared IF, DF, AC
+// and TF. The stub takes the kernel's GS back first (SWAPGS), moves to the
+// kernel stack, pushes a SyscallFrame of every register the program may
+// expect back (a scheduler can then resume it later from the frame alone,
+// chapter 14), and goes back with SWAPGS and SYSRET. RCX and R11 are the
 // CPU's to clobber.
 asm(R"(
     .section .text, "ax", @progbits
     .global user_syscall_entry
 user_syscall_entry:
+    swapgs                              /* GS: the kernel's; the program's into IA32_KERNEL_GS_BASE */
     mov %rsp, g_user_saved_rsp(%rip)
     mov g_user_kernel_rsp(%rip), %rsp
     pushq g_user_saved_rsp(%rip)        /* SyscallFrame, from its last field down */
@@ -119,6 +131,7 @@ user_syscall_entry:
     pop %rcx
     pop %r11
     pop %rsp                            /* the program's stack */
+    swapgs                              /* the program's GS back, last thing in ring 0 */
     sysretq
 )");
 // book:end syscall-entry-asm
@@ -147,6 +160,7 @@ namespace {
 
 constexpr uint32_t kMsrStar = 0xC000'0081, kMsrLstar = 0xC000'0082, kMsrCstar = 0xC000'0083, kMsrFmask = 0xC000'0084;
 constexpr uint32_t kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176;
+constexpr uint32_t kMsrKernelGsBase = 0xC000'0102;  // what SWAPGS trades GS's base with (SDM Vol. 2B, SWAPGS)
 constexpr uint64_t kEferSyscallEnable = 1ull << 0;  // SCE
 // RFLAGS bits SYSCALL clears (SDM Vol. 3A, 5.8.8). IF: no interrupt before
 // the stub is on a kernel stack; DF: string instructions go up, as the ABI
@@ -221,19 +235,10 @@ void clac() { asm volatile("clac" ::: "memory", "cc"); }
 }  // namespace
 
 // book:begin install-user-mode
-void install_user_mode(SyscallHandler handler) {
-    // Chapter 10's GDT, entries 0-4 as they are (the TSS descriptor busy:
-    // TR keeps its cached copy, so no LTR), then the user segments.
-    DescriptorTableRegister current{};
-    asm volatile("sgdt %0" : "=m"(current));
-    KASSERT(current.limit + 1 == 5 * sizeof(uint64_t));
-    const auto* old = reinterpret_cast<const uint64_t*>(current.base);
-    for (size_t i = 0; i < 5; ++i) g_gdt[i] = old[i];
-    g_gdt[kSysretBase / 8] = kNullDescriptor;  // a SYSRET to 32-bit code would load it: there is none
-    g_gdt[(kUserDataSelector & ~3) / 8] = kUserDataDescriptor;
-    g_gdt[(kUserCodeSelector & ~3) / 8] = kUserCode64Descriptor;
-    load_gdt({sizeof(g_gdt) - 1, reinterpret_cast<uint64_t>(g_gdt)});
-
+// The per-CPU half: every CPU that runs programs calls it on itself (MSRs are
+// each CPU's own), after install_user_mode() has set up what the doors lead to.
+void install_syscall_msrs() {
+    KASSERT(g_syscall_handler != nullptr);  // install_user_mode() first: no door without a handler behind it
     // STAR[47:32]: SYSCALL's CS (SS = CS + 8); STAR[63:48]: SYSRET's base.
     x86::wrmsr(kMsrStar, uint64_t(kSysretBase) << 48 | uint64_t(kKernelCodeSelector) << 32);
     x86::wrmsr(kMsrLstar, reinterpret_cast<uint64_t>(user_syscall_entry));
@@ -246,19 +251,41 @@ void install_user_mode(SyscallHandler handler) {
     x86::wrmsr(kMsrSysenterEsp, 0);
     x86::wrmsr(kMsrSysenterEip, 0);
     x86::wrmsr(kMsrCstar, 0);
+    // The base a program's GS starts with: SWAPGS puts it in GS before SYSRET.
+    x86::wrmsr(kMsrKernelGsBase, 0);
+}
+
+void install_user_mode(SyscallHandler handler) {
+    // Chapter 10's GDT, entries 0-4 as they are (the TSS descriptor busy:
+    // TR keeps its cached copy, so no LTR), then the user segments.
+    DescriptorTableRegister current{};
+    asm volatile("sgdt %0" : "=m"(current));
+    KASSERT(current.limit + 1 == 5 * sizeof(uint64_t));
+    const auto* old = reinterpret_cast<const uint64_t*>(current.base);
+    for (size_t i = 0; i < 5; ++i) g_gdt[i] = old[i];
+    g_gdt[kSysretBase / 8] = kNullDescriptor;  // a SYSRET to 32-bit code would load it: there is none
+    g_gdt[(kUserDataSelector & ~3) / 8] = kUserDataDescriptor;
+    g_gdt[(kUserCodeSelector & ~3) / 8] = kUserCode64Descriptor;
+    load_gdt({sizeof(g_gdt) - 1, reinterpret_cast<uint64_t>(g_gdt)});
     g_syscall_handler = handler;
+    install_syscall_msrs();
     set_trap_fixup(fix_up_user_access);
     g_smap = (x86::read_cr4() & x86::kCr4Smap) != 0;
     // book:end install-user-mode
 
+    const SyscallMsrs msrs = read_syscall_msrs();
     klog::info("cpu").msg("user segments").kv("gdt", klog::hex(reinterpret_cast<uint64_t>(g_gdt)))
         .kv("entries", uint64_t(kGdtEntries)).kv("user-cs", klog::hex(kUserCodeSelector))
         .kv("user-ss", klog::hex(kUserDataSelector)).kv("kernel-cs", klog::hex(kKernelCodeSelector));
-    klog::info("cpu").msg("syscall").kv("star", klog::hex(x86::rdmsr(kMsrStar)))
-        .kv("lstar", klog::hex(x86::rdmsr(kMsrLstar))).kv("fmask", klog::hex(x86::rdmsr(kMsrFmask)))
-        .kv("sce", (x86::rdmsr(x86::kMsrEfer) & kEferSyscallEnable) != 0).kv("smap", g_smap)
+    klog::info("cpu").msg("syscall").kv("star", klog::hex(msrs.star)).kv("lstar", klog::hex(msrs.lstar))
+        .kv("fmask", klog::hex(msrs.fmask)).kv("sce", msrs.sce).kv("smap", g_smap)
         .kv("smep", (x86::read_cr4() & x86::kCr4Smep) != 0).kv("exception-table", uint64_t(1))
         .kv("sysenter-cs", klog::hex(x86::rdmsr(kMsrSysenterCs))).kv("cstar", klog::hex(x86::rdmsr(kMsrCstar)));
+}
+
+SyscallMsrs read_syscall_msrs() {
+    return {x86::rdmsr(kMsrStar), x86::rdmsr(kMsrLstar), x86::rdmsr(kMsrFmask), x86::rdmsr(kMsrKernelGsBase),
+            (x86::rdmsr(x86::kMsrEfer) & kEferSyscallEnable) != 0};
 }
 
 UserOutcome enter_user(uint64_t entry, uint64_t stack_top) {
@@ -266,7 +293,7 @@ UserOutcome enter_user(uint64_t entry, uint64_t stack_top) {
     SyscallFrame first{};  // every register zero
     first.rip = entry;
     first.rsp = stack_top;
-    first.rflags = 0x2;  // IF off (this kernel takes no interrupts); bit 1 is always 1
+    first.rflags = 0x2;  // IF off: no interrupt in ring 3; bit 1 is always 1
     static const FpuState initial = initial_fpu_state();
     load_fpu(initial);  // no x87 or SSE register of the program before
     return resume_user(first, 0);
@@ -274,6 +301,8 @@ UserOutcome enter_user(uint64_t entry, uint64_t stack_top) {
 
 UserOutcome resume_user(const SyscallFrame& registers, int64_t result) {
     KASSERT(!g_running && g_syscall_handler != nullptr);
+    // This CPU's SYSCALL goes to the stub: install_syscall_msrs() ran here.
+    KASSERT(x86::rdmsr(kMsrLstar) == reinterpret_cast<uint64_t>(user_syscall_entry));
     if (registers.rip >= kLowerHalfEnd) {  // the SYSRET hazard, as user_syscall_dispatch refuses it
         klog::warn("user").msg("killed").kv("rule", "sysret-non-canonical-rip").kv("rip", klog::hex(registers.rip))
             .kv("why", kSysretHazard);
@@ -326,7 +355,8 @@ uint64_t copy_user_bytes(void* to, const void* from, uint64_t bytes, uint64_t* f
 // book:begin syscall-dispatch
 // Called by the entry stub. The SYSRET hazard (SDM Vol. 2B, SYSRET: "If the
 // return is to 64-bit mode, ... RCX must be canonical; otherwise #GP", and on
-// Intel CPUs that #GP is taken in ring 0 on the program's stack): SYSRET only
+// Intel CPUs that #GP is taken in ring 0 on the program's stack, and after the
+// SWAPGS, with the program's GS): SYSRET only
 // goes back to a lower-half canonical RIP. The kernel never maps a user page
 // at the top of the lower half, so no SYSCALL can be followed by such an
 // address; should one be, the program is ended instead of returned to.

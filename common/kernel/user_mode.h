@@ -51,11 +51,27 @@ static_assert(sizeof(SyscallFrame) == 16 * 8, "the entry stub pushes 16 register
 // return (exit, a kill: leave_user()).
 using SyscallHandler = int64_t (*)(SyscallFrame& frame);
 
-// Loads the GDT with the user segments, sets STAR, LSTAR, FMASK and EFER.SCE,
-// and installs the exception table's fixup hook. Logs one line each:
+// Loads the GDT with the user segments, sets STAR, LSTAR, FMASK and EFER.SCE
+// (install_syscall_msrs), and installs the exception table's fixup hook.
+// Logs one line each:
 //   [INFO  cpu] user segments gdt-entries=8 user-cs=0x3b user-ss=0x33 …
 //   [INFO  cpu] syscall star=0x… lstar=0x… fmask=0x… sce=yes
 void install_user_mode(SyscallHandler handler);
+
+// The per-CPU half of install_user_mode(): MSRs are each CPU's own, so a CPU
+// other than the one that installed user mode calls this on itself before it
+// runs a program (chapter 15, mm/kernel/cpu_startup.h). STAR, LSTAR, FMASK,
+// EFER.SCE, the SYSENTER and CSTAR doors closed, and IA32_KERNEL_GS_BASE = 0:
+// what GS.base becomes at the SWAPGS into ring 3, so no program finds a kernel
+// address there. Only after install_user_mode() (asserted).
+void install_syscall_msrs();
+
+// What install_syscall_msrs() left on the CPU that reads them, for the logs.
+struct SyscallMsrs {
+    uint64_t star, lstar, fmask, kernel_gs_base;
+    bool sce;
+};
+SyscallMsrs read_syscall_msrs();
 
 // How a program's run ended.
 enum class UserEnd : uint8_t {
@@ -72,9 +88,14 @@ struct UserOutcome {
 // Runs ring-3 code at `entry` on `stack_top` (16-byte aligned), with the
 // process's tables already in CR3, until leave_user() or suspend_user().
 // While it runs, the kernel stack below this call is where its system calls
-// and its exceptions land (TSS.RSP0). Interrupts stay off: this kernel takes
-// none. It starts with every register zero, x87 and SSE ones included
-// (load_fpu(initial_fpu_state())), so nothing of the last program's leaks.
+// and its exceptions land (TSS.RSP0 of this CPU, tss_rsp0_slot()).
+// Interrupts stay off, from the entry on (it returns with IF clear): a
+// program cannot set IF, and no interrupt may arrive between the SWAPGS and
+// the SYSRET into ring 3. On any CPU that ran install_syscall_msrs()
+// (asserted), one CPU at a time (the stubs keep their stack pointers in
+// globals, user_mode.cpp). It starts with every register zero, x87 and SSE
+// ones included (load_fpu(initial_fpu_state())), so nothing of the last
+// program's leaks.
 UserOutcome enter_user(uint64_t entry, uint64_t stack_top);
 
 // Runs a program again from where suspend_user() left it: every general

@@ -1,7 +1,10 @@
 #include "mm/kernel/cpu_startup.h"
 
 #include "arch/x86/cpu.h"
+#include "kernel/early_cpu.h"
+#include "kernel/exception_tables.h"
 #include "kernel/panic.h"
+#include "kernel/user_mode.h"
 #include "mm/memory_map_log.h"
 #include "mm/acpi_table_window.h"
 #include "mm/kernel/cpu_interrupts.h"
@@ -21,10 +24,26 @@ namespace {
 OnlineCpus g_online;
 
 // What every AP copies from the BSP before it runs kernel code: the same
-// paging, protections and memory types.
+// paging, protections and memory types, and which state XSAVE manages (XCR0,
+// only with CR4.OSXSAVE: a program that uses AVX on one CPU may use it on all).
 struct BspState {
-    uint64_t cr0, cr4, efer, pat, kernel_cr3;
+    uint64_t cr0, cr4, efer, pat, kernel_cr3, xcr0;
 } g_bsp;
+
+constexpr uint64_t kCr0Monitor = 1ull << 1, kCr0Emulate = 1ull << 2, kCr0TaskSwitched = 1ull << 3,
+                   kCr0NumericError = 1ull << 5;                                   // MP, EM, TS, NE
+constexpr uint64_t kCr4Osfxsr = 1ull << 9, kCr4Osxmmexcpt = 1ull << 10, kCr4Osxsave = 1ull << 18;
+
+uint64_t read_xcr0(uint64_t cr4) {
+    if (!(cr4 & kCr4Osxsave)) return 0;  // XGETBV is #UD without it
+    uint32_t low, high;
+    asm volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+    return uint64_t(high) << 32 | low;
+}
+
+void write_xcr0(uint64_t value) {
+    asm volatile("xsetbv" : : "a"(uint32_t(value)), "d"(uint32_t(value >> 32)), "c"(0) : "memory");
+}
 
 constexpr uint64_t kInitDelayUs = 10'000;   // SDM Vol. 3A, 8.4.4.1: 10 ms after INIT
 constexpr uint64_t kSipiDelayUs = 200;      // and 200 µs after each SIPI
@@ -192,7 +211,8 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
     }
     klog::info("smp").msg("clock").kv("source", "hpet").kv("period-fs", clock.period_fs())
         .kv("init-delay-us", kInitDelayUs).kv("sipi-delay-us", kSipiDelayUs);
-    g_bsp = {x86::read_cr0(), x86::read_cr4(), x86::rdmsr(x86::kMsrEfer), x86::rdmsr(x86::kMsrPat), space.pml4().value()};
+    g_bsp = {x86::read_cr0(), x86::read_cr4(), x86::rdmsr(x86::kMsrEfer), x86::rdmsr(x86::kMsrPat), space.pml4().value(),
+             read_xcr0(x86::read_cr4())};
     install_trampoline(trampoline, space.pml4());
 
     for (unsigned i = 1; i < cpus.count; ++i) {
@@ -223,6 +243,96 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
     klog::info("smp").msg("cpus").kv("online", uint64_t(g_online.count)).kv("expected", uint64_t(g_online.expected));
     return g_online;
 }
+
+namespace {
+
+// What ring 3 relies on, as one CPU reads it on itself.
+struct Ring3State {
+    kernel::SyscallMsrs msrs;
+    uint64_t cr0, cr4, efer, pat, xcr0;
+    uint64_t user_data, user_code;  // its GDT's entries at the selectors SYSRET loads
+    uint16_t gdt_limit;
+};
+
+Ring3State read_ring3_state() {
+    Ring3State s{};
+    s.msrs = kernel::read_syscall_msrs();
+    s.cr0 = x86::read_cr0();
+    s.cr4 = x86::read_cr4();
+    s.efer = x86::rdmsr(x86::kMsrEfer);
+    s.pat = x86::rdmsr(x86::kMsrPat);
+    s.xcr0 = read_xcr0(s.cr4);
+    kernel::DescriptorTableRegister gdtr{};
+    asm volatile("sgdt %0" : "=m"(gdtr));
+    s.gdt_limit = gdtr.limit;
+    const auto* gdt = reinterpret_cast<const uint64_t*>(gdtr.base);
+    if (gdtr.limit + 1u >= (kernel::kUserCodeSelector & ~3u) + 8u) {
+        s.user_data = gdt[kernel::kUserDataSelector / 8];
+        s.user_code = gdt[kernel::kUserCodeSelector / 8];
+    }
+    return s;
+}
+
+// Mailbox work, on the AP itself.
+void prepare_this_cpu_for_ring3(void* report) {
+    kernel::install_syscall_msrs();
+    *static_cast<Ring3State*>(report) = read_ring3_state();
+}
+
+// The first field in which `ap` differs from `bsp`, or nullptr.
+const char* ring3_difference(const Ring3State& ap, const Ring3State& bsp, uint64_t* value, uint64_t* expected) {
+    const struct {
+        const char* field;
+        uint64_t ap, bsp;
+    } fields[] = {{"star", ap.msrs.star, bsp.msrs.star},     {"lstar", ap.msrs.lstar, bsp.msrs.lstar},
+                  {"fmask", ap.msrs.fmask, bsp.msrs.fmask},  {"kernel-gs-base", ap.msrs.kernel_gs_base, 0},
+                  {"cr0", ap.cr0, bsp.cr0},                  {"cr4", ap.cr4, bsp.cr4},
+                  {"efer", ap.efer, bsp.efer},               {"pat", ap.pat, bsp.pat},
+                  {"xcr0", ap.xcr0, bsp.xcr0},
+                  {"gdt-user-data", ap.user_data, kernel::kUserDataDescriptor},
+                  {"gdt-user-code", ap.user_code, kernel::kUserCode64Descriptor}};
+    for (const auto& f : fields)
+        if (f.ap != f.bsp) {
+            *value = f.ap;
+            *expected = f.bsp;
+            return f.field;
+        }
+    return nullptr;
+}
+
+}  // namespace
+
+// book:begin prepare-ring3
+void prepare_cpus_for_ring3() {
+    const Ring3State bsp = read_ring3_state();
+    KASSERT(bsp.msrs.sce);  // install_user_mode() ran here
+    kernel::set_rsp0_slot_source(this_cpu_rsp0_slot);
+    unsigned ready = 1;
+    for (unsigned i = 1; i < CpuMask::kMaxCpus; ++i) {
+        if (!g_online.mask.has(i)) continue;
+        Ring3State ap{};
+        run_on(i, prepare_this_cpu_for_ring3, &ap);
+        uint64_t value = 0, expected = 0;
+        if (const char* field = ring3_difference(ap, bsp, &value, &expected)) {
+            klog::error("smp").msg("cpu ring3 refused").kv("index", i).kv("field", field).kv("value", klog::hex(value))
+                .kv("bsp", klog::hex(expected)).kv("rule", "must equal the bsp's before it runs ring 3");
+            kernel::fail();
+        }
+        klog::info("smp").msg("cpu ring3").kv("index", i).kv("star", klog::hex(ap.msrs.star))
+            .kv("lstar", klog::hex(ap.msrs.lstar)).kv("fmask", klog::hex(ap.msrs.fmask)).kv("sce", ap.msrs.sce)
+            .kv("smap", (ap.cr4 & x86::kCr4Smap) != 0).kv("smep", (ap.cr4 & x86::kCr4Smep) != 0)
+            .kv("osfxsr", (ap.cr4 & kCr4Osfxsr) != 0).kv("osxmmexcpt", (ap.cr4 & kCr4Osxmmexcpt) != 0)
+            .kv("wp", (ap.cr0 & x86::kCr0WriteProtect) != 0).kv("ne", (ap.cr0 & kCr0NumericError) != 0)
+            .kv("mp", (ap.cr0 & kCr0Monitor) != 0).kv("em", (ap.cr0 & kCr0Emulate) != 0)
+            .kv("ts", (ap.cr0 & kCr0TaskSwitched) != 0).kv("nxe", (ap.efer & x86::kEferNoExecute) != 0)
+            .kv("cr0", klog::hex(ap.cr0)).kv("cr4", klog::hex(ap.cr4)).kv("efer", klog::hex(ap.efer))
+            .kv("pat", klog::hex(ap.pat)).kv("xcr0", klog::hex(ap.xcr0)).kv("gdt-entries", uint64_t(ap.gdt_limit + 1) / 8)
+            .kv("user-cs", klog::hex(kernel::kUserCodeSelector)).kv("as-bsp", true);
+        ++ready;
+    }
+    klog::info("smp").msg("ring3").kv("cpus", uint64_t(ready)).kv("rsp0", "per-cpu");
+}
+// book:end prepare-ring3
 
 // book:begin run-on
 uint64_t start_on(unsigned index, CpuWork work, void* arg) {
@@ -274,6 +384,7 @@ extern "C" [[noreturn]] void ap_entry(void* arg) {
     load_interrupt_gates();
     x86::write_cr3(g_bsp.kernel_cr3);  // the kernel's tables: the identity page is gone
     x86::write_cr4(g_bsp.cr4);
+    if (g_bsp.cr4 & kCr4Osxsave) write_xcr0(g_bsp.xcr0);  // after CR4.OSXSAVE; INIT left x87 only
     x86::wrmsr(x86::kMsrEfer, g_bsp.efer);
     x86::write_cr0(g_bsp.cr0);
     x86::wrmsr(x86::kMsrPat, g_bsp.pat);  // the PAT is per CPU: WC for the framebuffer, as on the BSP

@@ -68,6 +68,19 @@ void run_on(unsigned index, CpuWork work, void* arg);
 uint64_t start_on(unsigned index, CpuWork work, void* arg);
 void finish_on(unsigned index, uint64_t ticket);
 
+// Ring 3 on every CPU, once kernel::install_user_mode() ran on the BSP. The
+// APs start before user mode exists (this chapter's phases need them first),
+// and SYSCALL should lead nowhere until a handler is behind it, so ring 3 is
+// a second step, handed to each online AP through its mailbox (run_on): it
+// installs its own SYSCALL MSRs (kernel::install_syscall_msrs, MSRs are per
+// CPU) and reads back what ring 3 relies on, which must be the BSP's. Its GDT
+// has the user segments since bring-up (build_cpu_tables). From here on
+// TSS.RSP0 is found per CPU (kernel::set_rsp0_slot_source). Logs per AP
+//   [INFO  smp] cpu ring3 index=1 star=0x… lstar=0x… fmask=0x… sce=yes smap=yes smep=yes osfxsr=yes …
+// and [INFO  smp] ring3 cpus=N; an AP that differs from the BSP is named
+// with the field (ERROR) and the kernel fails: a bug of the bring-up.
+void prepare_cpus_for_ring3();
+
 // Runs `wait()` with IF set, restoring the caller's IF after: how the BSP
 // waits for another CPU without missing an IPI meant for it.
 template <typename Wait>

@@ -2,6 +2,8 @@
 
 #include "arch/x86/cpu.h"
 #include "kernel/early_cpu.h"
+#include "kernel/exception_tables.h"
+#include "kernel/user_mode.h"
 #include "mm/madt_cpus.h"
 
 namespace mm {
@@ -12,6 +14,12 @@ static_assert(acpi::MadtCpus::kCapacity <= CpuMask::kMaxCpus);
 
 constexpr uint16_t kTssSelector = 0x18;  // entries 3 and 4, as in chapter 10's GDT
 constexpr uint64_t kTssAvailable = 0x9, kDescriptorPresent = 1ull << 47;
+static_assert(sizeof(PerCpu::gdt) == kernel::kUserCodeSelector / 8 * 8 + 8, "the user code segment is the last entry");
+
+// RSP0 sits at offset 4 of the packed TSS: a pointer to it, not a reference.
+uint64_t* rsp0_slot(PerCpu& cpu) {
+    return reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(&cpu.tss) + __builtin_offsetof(CpuTss, rsp));
+}
 
 }  // namespace
 
@@ -34,6 +42,9 @@ void build_cpu_tables(PerCpu& cpu, const uint64_t (&ist_tops)[7]) {
     cpu.gdt[3] = (limit & 0xFFFF) | (base & 0xFF'FFFF) << 16 | kTssAvailable << 40 | kDescriptorPresent |
                  ((limit >> 16) & 0xF) << 48 | ((base >> 24) & 0xFF) << 56;
     cpu.gdt[4] = base >> 32;
+    cpu.gdt[kernel::kSysretBase / 8] = kernel::kNullDescriptor;  // as chapter 12 fills the BSP's
+    cpu.gdt[kernel::kUserDataSelector / 8] = kernel::kUserDataDescriptor;
+    cpu.gdt[kernel::kUserCodeSelector / 8] = kernel::kUserCode64Descriptor;
 }
 
 void load_cpu_tables(PerCpu& cpu) {
@@ -46,6 +57,11 @@ void load_cpu_tables(PerCpu& cpu) {
 void set_gs_base(PerCpu& cpu) {
     cpu.self = &cpu;
     x86::wrmsr(kMsrGsBase, reinterpret_cast<uint64_t>(&cpu));
+}
+
+uint64_t* this_cpu_rsp0_slot() {
+    PerCpu& cpu = *this_cpu();
+    return cpu.index == 0 ? kernel::boot_cpu_rsp0_slot() : rsp0_slot(cpu);
 }
 
 }  // namespace mm

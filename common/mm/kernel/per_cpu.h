@@ -5,14 +5,16 @@
 // SDM Vol. 3A, 3.4.4 "Segment Loading Instructions in IA-32e Mode") holds
 // the address of its PerCpu, whose first field points at itself, so
 // `mov %gs:0, reg` yields this CPU's block in one instruction whatever CPU
-// runs it. Nothing here uses SWAPGS: no CPU but the BSP runs ring 3 in this
-// chapter, and the BSP's user programs run after the last per-CPU access
-// (a kernel that enters ring 3 on every CPU swaps GS at each entry).
+// runs it. A program can load GS too (its base then becomes 0), so every
+// entry from ring 3 swaps the kernel's base back in with SWAPGS and every
+// return to ring 3 swaps it out (kernel/user_mode.cpp, kernel/trap_entry.S):
+// in ring 0 GS's base is always this block.
 //
 // Each CPU has its own GDT and TSS, because LTR marks the TSS descriptor
 // busy and a busy descriptor cannot be loaded by a second CPU, and because
-// the TSS holds the IST stack pointers, which must be this CPU's stacks.
-// The IDT is shared: its gates name IST slots, not stacks.
+// the TSS holds the IST stack pointers, which must be this CPU's stacks, and
+// RSP0, where a fault in ring 3 lands on this CPU. The IDT is shared: its
+// gates name IST slots, not stacks.
 #pragma once
 
 #include <stddef.h>
@@ -53,7 +55,7 @@ struct alignas(64) PerCpu {
     uint64_t stack_top;   // the stack the AP starts on
     uint64_t stack_guard; // the unmapped page below it
 
-    alignas(16) uint64_t gdt[5];  // null, code, data, TSS (two entries)
+    alignas(16) uint64_t gdt[8];  // null, code, data, TSS (two entries), then the user segments as on the BSP
     alignas(16) CpuTss tss;
 
     volatile uint32_t entered;  // set by the AP first thing in ap_entry
@@ -84,8 +86,9 @@ inline PerCpu* this_cpu() {
     return cpu;
 }
 
-// Fills `cpu`'s GDT with the kernel's code and data descriptors and a TSS
-// descriptor for its own TSS, whose IST slots hold `ist_tops` (0: unused).
+// Fills `cpu`'s GDT with the kernel's code and data descriptors, a TSS
+// descriptor for its own TSS, whose IST slots hold `ist_tops` (0: unused), and
+// chapter 12's user segments at the selectors SYSRET loads (kernel/user_mode.h).
 void build_cpu_tables(PerCpu& cpu, const uint64_t (&ist_tops)[7]);
 
 // On the CPU itself: loads its GDT (reloading the segment registers), TR
@@ -94,5 +97,11 @@ void load_cpu_tables(PerCpu& cpu);
 
 // GS base to `cpu` on this CPU (the BSP keeps chapter 10's GDT and TSS).
 void set_gs_base(PerCpu& cpu);
+
+// This CPU's TSS.RSP0: an AP's own TSS, chapter 10's on the BSP (which keeps
+// that GDT and TSS). The source kernel::set_rsp0_slot_source() takes, so a
+// program entered on any CPU faults onto that CPU's kernel stack. Through
+// GS: only once start_cpus() has set the BSP's base.
+uint64_t* this_cpu_rsp0_slot();
 
 }  // namespace mm
