@@ -160,6 +160,7 @@ namespace {
 
 constexpr uint32_t kMsrStar = 0xC000'0081, kMsrLstar = 0xC000'0082, kMsrCstar = 0xC000'0083, kMsrFmask = 0xC000'0084;
 constexpr uint32_t kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176;
+constexpr uint32_t kMsrGsBase = 0xC000'0101;        // GS's base, as this CPU runs now
 constexpr uint32_t kMsrKernelGsBase = 0xC000'0102;  // what SWAPGS trades GS's base with (SDM Vol. 2B, SWAPGS)
 constexpr uint64_t kEferSyscallEnable = 1ull << 0;  // SCE
 // RFLAGS bits SYSCALL clears (SDM Vol. 3A, 5.8.8). IF: no interrupt before
@@ -325,6 +326,18 @@ FpuState initial_fpu_state() {
 
 void save_fpu(FpuState& state) { asm volatile("fxsave64 %0" : "=m"(state)); }
 void load_fpu(const FpuState& state) { asm volatile("fxrstor64 %0" : : "m"(state)); }
+
+UserSegments save_user_segments() {
+    UserSegments s;
+    asm volatile("mov %%fs, %0; mov %%gs, %1" : "=r"(s.fs), "=r"(s.gs));
+    return s;
+}
+
+void load_user_segments(const UserSegments& s) {
+    const uint64_t kernel_gs_base = x86::rdmsr(kMsrGsBase);
+    asm volatile("mov %0, %%fs; mov %1, %%gs" : : "r"(s.fs), "r"(s.gs) : "memory");
+    x86::wrmsr(kMsrGsBase, kernel_gs_base);  // the selector load set it to the descriptor's
+}
 
 void leave_user(UserOutcome outcome) {
     KASSERT(g_running);

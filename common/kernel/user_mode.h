@@ -121,6 +121,20 @@ FpuState initial_fpu_state();
 void save_fpu(FpuState& state);        // FXSAVE64
 void load_fpu(const FpuState& state);  // FXRSTOR64
 
+// The selectors a program may have loaded into FS and GS, the two segment
+// registers 64-bit code can still use. SYSCALL and SYSRET leave them alone,
+// so they stay in the CPU through a program's system calls; a switch to
+// another program, or to another CPU (chapter 15), must keep them with the
+// program. Their bases are 0: every descriptor of the GDT has base 0, and a
+// program cannot write a base itself (CR4.FSGSBASE is off).
+struct UserSegments {
+    uint16_t fs = 0, gs = 0;
+};
+UserSegments save_user_segments();
+// Loads them in ring 0, keeping GS's base the kernel's (a selector load
+// would set it to the descriptor's 0). Interrupts off.
+void load_user_segments(const UserSegments& segments);
+
 // Ends the running program and returns from enter_user() with `outcome`,
 // from a system call or from a trap handler; whatever stack it is called on
 // is abandoned. Only while enter_user() runs.

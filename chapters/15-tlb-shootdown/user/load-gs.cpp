@@ -7,8 +7,9 @@
 // fault. This one swaps the base on every entry from ring 3 (SWAPGS), so
 // every call below must work as in any other program: a write, an mmap, a
 // first touch of the mapped page (a page fault from ring 3), a munmap, a
-// yield, and exit 0. The kernel does not reload GS on the way back either:
-// the selector the program loaded is still there at the end.
+// yield, and exit 0. The kernel does not reload GS on the way back either,
+// and the scheduler keeps the selector with the program across the yield,
+// which moves it to another CPU: it is still there at the end.
 #include "user/memory.h"
 #include "user/process.h"
 #include "user/text.h"

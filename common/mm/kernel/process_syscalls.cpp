@@ -55,6 +55,7 @@ int64_t sys_fork(Task& parent, const kernel::SyscallFrame& frame) {
     child->registers = frame;  // the child resumes from this same call ...
     child->result = 0;         // ... and it returns 0 there,
     kernel::save_fpu(child->fpu);  // with the parent's x87/SSE registers, still in the CPU
+    child->segments = kernel::save_user_segments();  // and its FS and GS selectors
     klog::info("cow").msg("fork").kv("pid", parent.process.pid).kv("name", parent.process.name)
         .kv("child", child->process.pid).kv("cow", clone.copy_on_write).kv("shared-read-only", clone.shared_read_only)
         .kv("borrowed", clone.borrowed).kv("child-tables", clone.child_tables)

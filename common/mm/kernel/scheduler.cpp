@@ -115,8 +115,10 @@ kernel::UserOutcome run_turn_loaded(Task& t) {
         t.finish = nullptr;
     }
     kernel::load_fpu(t.fpu);
+    kernel::load_user_segments(t.segments);
     const kernel::UserOutcome outcome = kernel::resume_user(t.registers, t.result);
-    kernel::save_fpu(t.fpu);  // what it left in the x87/SSE registers, for its next turn
+    t.segments = kernel::save_user_segments();  // what it left in FS and GS, and
+    kernel::save_fpu(t.fpu);  // in the x87/SSE registers, for its next turn
     return outcome;
 }
 

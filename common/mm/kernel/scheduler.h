@@ -14,7 +14,8 @@
 // none of their translations is global, so loading the next PML4 drops the
 // last one's user translations from the TLB — on one CPU, without PCIDs
 // (chapter 15 has more than one CPU, each with a TLB of its own). And the
-// x87/SSE registers, which the kernel never uses, are saved and loaded.
+// x87/SSE registers and the FS and GS selectors, which the kernel never
+// uses, are saved and loaded.
 //   [INFO  sched] run pid=… name=… cr3=0x… cpu=0
 // A process that ends gives back its frames through the counts at once, then
 // waits as a zombie, holding only its exit code, until its parent's wait()
@@ -51,6 +52,7 @@ struct Task {
     kernel::SyscallFrame registers{};  // where it resumes: its last system call (first: its entry)
     int64_t result = 0;                // what that call returns
     kernel::FpuState fpu = kernel::initial_fpu_state();  // its x87/SSE registers while another runs
+    kernel::UserSegments segments{};   // its FS and GS selectors while another runs
     int64_t (*finish)(Task&) = nullptr;  // a call to complete under its CR3 before it resumes (wait)
     uint64_t wait_status = 0;          // wait(): where the child's exit code goes
     int64_t exit_code = 0;             // a zombie's
