@@ -69,8 +69,8 @@ $(1)_RUNTIME_MODULES := $$(if $$(CHAPTER_BASE),$$($$(CHAPTER_BASE)_RUNTIME_MODUL
 $$(foreach p,$$(CHAPTER_BASE_PROGRAMS),$$(if $$(filter $$(p),$$($$(CHAPTER_BASE)_USER_PROGRAMS)),,\
     $$(error chapters/$(1)/chapter.mk: CHAPTER_BASE_PROGRAMS names $$(p), not a program of $$(CHAPTER_BASE))))
 $(1)_USER_PROGRAMS := $$(CHAPTER_USER_PROGRAMS)
-$(1)_USER_ELFS := $$(foreach p,$$(CHAPTER_USER_PROGRAMS),$(BUILD)/$(1)/user/$$(p).elf) \
-    $$(foreach p,$$(CHAPTER_BASE_PROGRAMS),$(BUILD)/$$(CHAPTER_BASE)/user/$$(p).elf)
+$(1)_USER_ELFS := $$(strip $$(foreach p,$$(CHAPTER_USER_PROGRAMS),$(BUILD)/$(1)/user/$$(p).elf) \
+    $$(foreach p,$$(CHAPTER_BASE_PROGRAMS),$(BUILD)/$$(CHAPTER_BASE)/user/$$(p).elf))
 $$(if $$(CHAPTER_USER_PROGRAMS),$$(eval $$(call user_program_rules,$(1))))
 CHAPTERS_SO_FAR += $(1)
 $(1)_OBJS := $$(patsubst chapters/$(1)/%.cpp,$(BUILD)/$(1)/obj/%.o,$$(wildcard chapters/$(1)/*.cpp)) \
