@@ -107,7 +107,6 @@ kernel::UserOutcome run_turn_here(Task& t) {
     kernel::screen_shares_kernel_half(0);
     return outcome;
 }
-// book:end run-turn
 
 kernel::UserOutcome run_turn_loaded(Task& t) {
     if (t.finish != nullptr) {  // a call that could only complete now, under this CR3
@@ -121,6 +120,7 @@ kernel::UserOutcome run_turn_loaded(Task& t) {
     kernel::save_fpu(t.fpu);  // in the x87/SSE registers, for its next turn
     return outcome;
 }
+// book:end run-turn
 
 void log_turn(const Task& t, unsigned cpu, const char* tables) {
     klog::Line line = klog::info("sched");
