@@ -37,7 +37,7 @@ int64_t sys_fork(Task& parent, const kernel::SyscallFrame& frame) {
     const uint64_t used_before = frames.stats().used, references_before = counts.references();
     PhysWindowMemory tables;
     BitmapSink sink(frames);
-    CloneResult clone = clone_copy_on_write(parent.space, child->space, kernel_pml4(), tables, counts, sink,
+    CloneResult clone = clone_copy_on_write(parent.space, child->space, kernel_root(), tables, counts, sink,
                                             parent.memory.tlb);
     if (!clone.ok()) {  // the clone undid itself: parent, counts and allocator as they were
         free_task(*child);

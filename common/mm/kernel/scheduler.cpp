@@ -16,7 +16,6 @@ alignas(Task) unsigned char g_storage[kMaxTasks][sizeof(Task)];
 Task* g_tasks[kMaxTasks] = {};
 Task* g_current = nullptr;
 uint64_t g_next_pid = 1;
-PhysAddr g_kernel_pml4;
 PhysAddr g_kernel_root;  // what CR3 loads for the kernel (its PML5 at five levels)
 TurnRunner g_run_turn = run_turn_here;
 
@@ -62,7 +61,6 @@ void free_task(Task& task) {
 
 Task* task_slot(size_t index) { return index < kMaxTasks ? g_tasks[index] : nullptr; }
 Task* current_task() { return g_current; }
-PhysAddr kernel_pml4() { return g_kernel_pml4; }
 PhysAddr kernel_root() { return g_kernel_root; }
 
 Task* find_task(uint64_t pid) {
@@ -133,7 +131,6 @@ void set_turn_runner(TurnRunner run) { g_run_turn = run != nullptr ? run : run_t
 
 // book:begin run-tasks
 void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task) {
-    g_kernel_pml4 = kernel_space.pml4();
     g_kernel_root = kernel_space.root();
     size_t last = kMaxTasks - 1;
     while (Task* t = next_ready(last)) {

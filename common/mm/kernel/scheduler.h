@@ -86,9 +86,9 @@ size_t live_address_spaces(PhysAddr (&out)[kMaxTasks]);
 using TaskEnd = void (*)(Task& task, const kernel::UserOutcome& outcome);
 void run_tasks(KernelAddressSpace& kernel_space, TaskEnd end_task);
 
-// The kernel's PML4 while run_tasks() runs (fork shares its upper half),
-// and what CR3 loads for the kernel (the same, or its PML5 at five levels).
-PhysAddr kernel_pml4();
+// The kernel's root table while run_tasks() runs: what CR3 loads for the
+// kernel and what fork shares the upper half of (its PML4, or its PML5 at
+// five levels).
 PhysAddr kernel_root();
 
 // Where a turn runs. Chapter 14 runs every turn on this CPU (run_turn_here);
