@@ -64,8 +64,8 @@ ReleasedTables remove_lower_half(PhysAddr root, PhysicalMemoryAccess& memory, Pa
     return released;
 }
 
-bool lower_half_is_empty(PhysAddr pml4, PhysicalMemoryAccess& memory) {
-    PageTable& top = *memory.table_at(pml4);
+bool lower_half_is_empty(PhysAddr root, PhysicalMemoryAccess& memory) {
+    PageTable& top = *memory.table_at(root);
     for (unsigned i = 0; i < kLowerHalfEntries; ++i)
         if (top[PageTableIndex(i)].raw() != 0) return false;
     return true;

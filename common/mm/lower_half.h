@@ -21,7 +21,7 @@ struct ReleasedTables {
     static constexpr size_t kCapacity = 64;
     PhysAddr frames[kCapacity];
     size_t count = 0;       // tables released (may exceed kCapacity)
-    size_t pml4_entries = 0;  // lower-half PML4 entries that were present
+    size_t pml4_entries = 0;  // lower-half PML4 entries that were present (PML5 entries at five levels)
 
     const PhysAddr* begin() const { return frames; }
     const PhysAddr* end() const { return frames + (count < kCapacity ? count : kCapacity); }
@@ -34,7 +34,8 @@ ReleasedTables remove_lower_half(PhysAddr pml4, PhysicalMemoryAccess& memory);
 // 0 .. 2^56, each over a PML4 that goes too (chapter 16).
 ReleasedTables remove_lower_half(PhysAddr root, PhysicalMemoryAccess& memory, PagingDepth depth);
 
-// True when PML4 entries 0-255 are all zero: nothing below the upper half.
-bool lower_half_is_empty(PhysAddr pml4, PhysicalMemoryAccess& memory);
+// True when entries 0-255 of the root (the PML4, or the PML5 at five levels)
+// are all zero: nothing below the upper half.
+bool lower_half_is_empty(PhysAddr root, PhysicalMemoryAccess& memory);
 
 }  // namespace mm

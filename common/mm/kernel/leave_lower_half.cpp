@@ -110,9 +110,9 @@ void remap_handoff(KernelAddressSpace& space) {
 
 // book:begin remove-identity-map
 void remove_identity_map(KernelAddressSpace& space) {
-    const PhysAddr pml4 = space.pml4();
+    const PhysAddr root = space.root();
     BootTableAccess& tables = space.tables();
-    const ReleasedTables released = remove_lower_half(pml4, tables, space.depth());
+    const ReleasedTables released = remove_lower_half(root, tables, space.depth());
     // Many entries changed at once: reloading CR3 drops every non-global
     // translation (SDM Vol. 3A, 4.10.4.1). None of ours is global, but with
     // CR4.PGE on, a global one the firmware left would survive that: drop it.
@@ -121,11 +121,13 @@ void remove_identity_map(KernelAddressSpace& space) {
     uint64_t returned = 0;
     for (PhysAddr frame : released) returned += space.frames().return_page_table_frame(frame);
 
-    if (!lower_half_is_empty(pml4, tables) || translate(pml4, tables, VirtAddr(0), space.depth()).present) {
+    if (!lower_half_is_empty(root, tables) || translate(root, tables, VirtAddr(0), space.depth()).present) {
         klog::error("paging").msg("lower half still mapped after removal");
         kernel::fail();
     }
-    klog::info("paging").msg("identity map removed").kv("pml4-entries", uint64_t(released.pml4_entries))
+    // The root's entries: a PML5's at five levels (chapter 16).
+    const char* top_entries = space.depth() == PagingDepth::kFiveLevel ? "pml5-entries" : "pml4-entries";
+    klog::info("paging").msg("identity map removed").kv(top_entries, uint64_t(released.pml4_entries))
         .kv("tables-released", uint64_t(released.count)).kv("returned-to-reserve", returned)
         .kv("flush", had_global_pages ? "cr3-reload+pge-toggle" : "cr3-reload");
 }
