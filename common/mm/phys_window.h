@@ -34,15 +34,20 @@ static_assert(layout::kPhysWindowBase.is_aligned(GiB) && layout::five_level::kPh
 // layout::five_level's base above 2^56, over all 2^52 bytes. Chosen once,
 // before the first table is built (use_five_level_phys_window), so one image
 // runs at either depth; Linux keeps the same choice in page_offset_base.
+// Fixed once the kernel's tables are live (BootTableAccess::use_window):
+// from then on pointers into the window exist, and a move would strand them.
 struct PhysWindowPlace {
     VirtAddr base;
     uint64_t size;
 };
 namespace detail {
 inline PhysWindowPlace g_phys_window{layout::kPhysWindowBase, layout::kPhysWindowSize};
+inline bool g_phys_window_fixed = false;
 }  // namespace detail
 inline PhysWindowPlace phys_window() { return detail::g_phys_window; }
+inline void fix_phys_window() { detail::g_phys_window_fixed = true; }
 inline void use_five_level_phys_window() {
+    KASSERT(!detail::g_phys_window_fixed);  // tables are live at the old place
     detail::g_phys_window = {layout::five_level::kPhysWindowBase, layout::five_level::kPhysWindowSize};
 }
 // A layout region where it is now: the phys window at its chosen place, the rest as laid out.
@@ -88,8 +93,12 @@ public:
     PageTable* table_at(PhysAddr frame) override {
         return window_live_ ? window_.table_at(frame) : reinterpret_cast<PageTable*>(frame.value());
     }
-    // Call right after loading a CR3 whose tables contain the window.
-    void use_window() { window_live_ = true; }
+    // Call right after loading a CR3 whose tables contain the window; the
+    // window stays where it is from then on.
+    void use_window() {
+        window_live_ = true;
+        fix_phys_window();
+    }
     bool window_live() const { return window_live_; }
 
 private:

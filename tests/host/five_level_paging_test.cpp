@@ -5,6 +5,7 @@
 // adds the phase that uses this; until then every caller builds 4 levels.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "mm/page_table_lookup.h"
 #include "mm/page_table_walker.h"
 #include "mm/paging_depth.h"
+#include "mm/phys_window.h"
 #include "mm/virt_addr.h"
 
 using mm::AuditRule;
@@ -425,6 +427,28 @@ TEST(FiveLevelAudit, PsInAPml4EntryBelowAPml5IsStillMalformed) {
     EXPECT_EQ(sink.all[0].rule, AuditRule::kPsInPml4e);
     EXPECT_EQ(sink.all[0].va, VirtAddr(kAbove47 + 3 * 512 * GiB));
     EXPECT_STREQ(mm::describe(AuditRule::kPsInPml5e), "PS is reserved in a PML5 entry");
+}
+
+// Chapter 16 moves the phys-offset window before its first table; once the
+// kernel's tables are live, a move would strand every pointer into the
+// window, so it stops the kernel. Both run in a child process, so this one
+// keeps the 4-level place the other tests use.
+TEST(FiveLevelPhysWindow, MovesBeforeTheTablesAreLiveAndNeverAfter) {
+    EXPECT_EXIT(
+        {
+            mm::use_five_level_phys_window();
+            const bool moved = mm::phys_window().base == mm::layout::five_level::kPhysWindowBase &&
+                               mm::phys_to_virt(PhysAddr(0x1000)) == mm::layout::five_level::kPhysWindowBase + 0x1000;
+            std::exit(moved ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+    EXPECT_DEATH(
+        {
+            mm::BootTableAccess tables;
+            tables.use_window();
+            mm::use_five_level_phys_window();
+        },
+        "g_phys_window_fixed");
 }
 
 }  // namespace
