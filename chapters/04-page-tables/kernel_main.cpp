@@ -174,8 +174,8 @@ void kernel_main(const boot::BootHandoff& handoff) {
     if (!mm::map_kernel_image(builder, layout, placement, cpu).ok()) kernel::fail();
     remap_if_requested(builder, layout, placement, cpu);  // test.remap: fault_injection.cpp
 
-    check_before_switch(builder.pml4(), intake.handoff, cpu);
-    switch_to(builder.pml4());
+    check_before_switch(builder.root(), intake.handoff, cpu);
+    switch_to(builder.root());
     prove_still_running();
     log_table_frames(builder, intake.frames, reserve_before);
 }

@@ -35,8 +35,8 @@ struct BadMappings {
 BadMappings::BadMapping BadMappings::install(chapter09::MemoryManager& memory, Str how) {
     using namespace mm;
     klog::warn("verify").msg("installing a bad mapping on request").kv("kind", how);
-    PageTableWalker walker(memory.pml4(), memory.tables());
-    PageTable& root = *memory.tables().table_at(memory.pml4());
+    PageTableWalker walker(memory.root(), memory.tables());
+    PageTable& root = *memory.tables().table_at(memory.root());
     const VirtAddr free_va = layout::kHeapBase;  // nothing maps the heap before chapter 11
     PageTableEntry& heap_slot = root[index_at(free_va, PageTableLevel::kPml4)];
     BadMapping bad;
@@ -58,7 +58,7 @@ BadMappings::BadMapping BadMappings::install(chapter09::MemoryManager& memory, S
         const Lookup at = walker.translate(kernel_image_guards(kernel::linked_image_layout()).above_image);
         KASSERT(!at.present && at.level == PageTableLevel::kPt);
         bad = {at.entry, *at.entry, false, PhysAddr()};
-        *at.entry = PageTableEntry::from_raw(memory.pml4().value() | x86::pte::kWritable);
+        *at.entry = PageTableEntry::from_raw(memory.root().value() | x86::pte::kWritable);
     } else if (how == Str("shared-table")) {
         // The heap's PML4 slot pointed at the MMIO window's PDPT: one table, two paths.
         bad = {&heap_slot, heap_slot, false, PhysAddr()};

@@ -24,11 +24,11 @@ public:
         mm::ExpectedRegions expected;
         expect_phases(expected);
         expect_nothing_else(expected);
-        return mm::verify_address_space(pml4(), tables(), expected, cpu(), depth());
+        return mm::verify_address_space(root(), tables(), expected, cpu(), depth());
     }
 
     // The address space as merged ranges, one `[INFO  layout] range` line each.
-    void report() { mm::report_address_space(pml4(), tables(), handoff(), depth()); }
+    void report() { mm::report_address_space(root(), tables(), handoff(), depth()); }
 
 protected:
     // book:begin expected-regions

@@ -110,9 +110,6 @@ public:
 
     // The table CR3 names, at either depth.
     PhysAddr root() const { return root_; }
-    // The same under its 4-level name, for the callers written before 5
-    // levels existed; code that may build 5 levels asks for root().
-    PhysAddr pml4() const { return root_; }
     PagingDepth depth() const { return depth_; }
     bool cpu_has_1gib_pages() const { return cpu_has_1gib_pages_; }
     // Totals over every successful map_range() of this builder.

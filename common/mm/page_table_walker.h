@@ -161,8 +161,6 @@ public:
     Lookup translate(VirtAddr va);
 
     PhysAddr root() const { return root_; }
-    // The same under its 4-level name, for the callers written before 5 levels.
-    PhysAddr pml4() const { return root_; }
     PagingDepth depth() const { return depth_; }
 
 private:

@@ -154,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             regions.push_back(expect_mapped("request", va, pa, length, policy));
     }
 
-    PageTableWalker walker(builder.pml4(), memory);
+    PageTableWalker walker(builder.root(), memory);
     Sink sink;
     const AuditCounts clean = audit_address_space(walker, regions.data(), regions.size(), true, sink);
     Leaves before;
@@ -204,7 +204,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const unsigned entry = take<uint16_t>(data, size) % PageTableIndex::kCount;
         memory.table_at(frame)->entries[entry] = PageTableEntry::from_raw(take<uint64_t>(data, size));
     }
-    PageTableWalker damaged(builder.pml4(), bounded);
+    PageTableWalker damaged(builder.root(), bounded);
     Sink damage;
     const AuditCounts counts = audit_address_space(damaged, regions.data(), regions.size(), true, damage);
     Leaves seen;

@@ -144,10 +144,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             FUZZ_CHECK(result.mapped.bytes_mapped() == length);
             FUZZ_CHECK(frames.handed_out().size() - frames_before == result.mapped.tables_created);
             const Mapping m{va, pa, length, policy.leaf_flags};
-            expect_mapped(builder.pml4(), memory, m, &policy, cpu_has_1gib_pages);
+            expect_mapped(builder.root(), memory, m, &policy, cpu_has_1gib_pages);
             done.push_back(m);
         }
-        for (const Mapping& earlier : done) expect_mapped(builder.pml4(), memory, earlier, nullptr, cpu_has_1gib_pages);
+        for (const Mapping& earlier : done) expect_mapped(builder.root(), memory, earlier, nullptr, cpu_has_1gib_pages);
     }
     return 0;
 }

@@ -75,7 +75,7 @@ struct Reader {
     AcpiTableWindow window{builder, memory, {true, true}};
     AcpiTableReader reader{ranges, window, firmware_ram, mapped};
 
-    mm::Translation at(uint64_t pa) { return mm::translate(builder.pml4(), memory, mm::acpi::acpi_table_va(PhysAddr(pa))); }
+    mm::Translation at(uint64_t pa) { return mm::translate(builder.root(), memory, mm::acpi::acpi_table_va(PhysAddr(pa))); }
 };
 
 TEST(AcpiTableWindow, ARootTableAndAMadtInReservedMemoryAreReadThroughTheWindow) {

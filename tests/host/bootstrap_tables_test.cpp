@@ -51,7 +51,7 @@ protected:
         return mm::PageTableBuilder(mm::PageTableBuilder::create_pml4(memory_, frames_).frame(), memory_, frames_, /*cpu_has_1gib_pages=*/false);
     }
     mm::Translation at(const mm::PageTableBuilder& builder, uint64_t va) {
-        return mm::translate(builder.pml4(), memory_, VirtAddr(va));
+        return mm::translate(builder.root(), memory_, VirtAddr(va));
     }
 };
 

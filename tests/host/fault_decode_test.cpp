@@ -186,9 +186,9 @@ TEST(MapKernelStacks, MapsEveryStackPageRwNxAndNoGuard) {
     EXPECT_EQ(result.mapped.tables_created, 3u);  // PDPT, PD, PT under one PML4 slot
     for (size_t i = 0; i < mm::kKernelStackCount; ++i) {
         const mm::KernelStack s = mm::kernel_stack(i);
-        EXPECT_FALSE(mm::translate(builder.pml4(), memory, s.guard).present) << s.name;
+        EXPECT_FALSE(mm::translate(builder.root(), memory, s.guard).present) << s.name;
         for (VirtAddr va = s.bottom; va < s.top; va = va + kPageSize) {
-            const mm::Translation t = mm::translate(builder.pml4(), memory, va);
+            const mm::Translation t = mm::translate(builder.root(), memory, va);
             ASSERT_TRUE(t.present) << s.name;
             EXPECT_EQ(t.flags & (x86::pte::kWritable | x86::pte::kNoExecute | x86::pte::kUser),
                       x86::pte::kWritable | x86::pte::kNoExecute);

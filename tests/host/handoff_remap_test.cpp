@@ -81,17 +81,17 @@ TEST(LowerHalf, RemovalClearsTheIdentityMapAndReleasesEveryTableBelowIt) {
     mm::PageTableBuilder builder(mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true);
     ASSERT_TRUE(mm::identity_map_low_memory(builder, ranges, mm::FrameExceptions{}, {true, true}).ok());
     ASSERT_TRUE(mm::map_phys_offset_regions(builder, ranges, mm::FrameExceptions{}, {true, true}).ok());
-    ASSERT_FALSE(mm::lower_half_is_empty(builder.pml4(), memory));
+    ASSERT_FALSE(mm::lower_half_is_empty(builder.root(), memory));
 
-    const mm::ReleasedTables released = mm::remove_lower_half(builder.pml4(), memory);
+    const mm::ReleasedTables released = mm::remove_lower_half(builder.root(), memory);
     EXPECT_EQ(released.pml4_entries, 1u);
     EXPECT_EQ(released.count, 3u);  // the identity map's PDPT, PD and PT (the 1 GiB page is a leaf)
     EXPECT_EQ(released.count, builder.stats().tables_created - 2u);  // the window keeps its PDPT and PD (2 MiB pages from 0)
-    EXPECT_TRUE(mm::lower_half_is_empty(builder.pml4(), memory));
-    EXPECT_FALSE(mm::translate(builder.pml4(), memory, mm::VirtAddr(0x1000)).present);
-    EXPECT_FALSE(mm::translate(builder.pml4(), memory, mm::VirtAddr(0x4000'0000)).present);
+    EXPECT_TRUE(mm::lower_half_is_empty(builder.root(), memory));
+    EXPECT_FALSE(mm::translate(builder.root(), memory, mm::VirtAddr(0x1000)).present);
+    EXPECT_FALSE(mm::translate(builder.root(), memory, mm::VirtAddr(0x4000'0000)).present);
     // The window is untouched.
-    EXPECT_TRUE(mm::translate(builder.pml4(), memory, mm::phys_to_virt(PhysAddr(0x1000))).present);
-    EXPECT_TRUE(mm::translate(builder.pml4(), memory, mm::phys_to_virt(PhysAddr(0x4000'0000))).present);
+    EXPECT_TRUE(mm::translate(builder.root(), memory, mm::phys_to_virt(PhysAddr(0x1000))).present);
+    EXPECT_TRUE(mm::translate(builder.root(), memory, mm::phys_to_virt(PhysAddr(0x4000'0000))).present);
     for (PhysAddr frame : released) EXPECT_TRUE(memory.contains(frame));
 }

@@ -30,7 +30,7 @@ struct Tables {
     FakeFrameSource frames{memory};
     mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true};
 
-    mm::Translation at(uint64_t va) { return mm::translate(builder.pml4(), memory, VirtAddr(va)); }
+    mm::Translation at(uint64_t va) { return mm::translate(builder.root(), memory, VirtAddr(va)); }
     Tables() { g_log.clear(); klog::set_sink(capture); }
     ~Tables() { klog::set_sink(nullptr); }
 };

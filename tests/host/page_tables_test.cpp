@@ -303,7 +303,7 @@ TEST(LargestPageSize, NeedsBothAddressesAlignedAndEnoughBytes) {
 TEST_F(PageTables, CreatePml4HandsOutAZeroedFrame) {
     for (const PageTableEntry& entry : memory_.table_at(pml4_)->entries) EXPECT_EQ(entry.raw(), 0u);
     EXPECT_EQ(frames_.handed_out().front(), pml4_);
-    EXPECT_EQ(builder_.pml4(), pml4_);
+    EXPECT_EQ(builder_.root(), pml4_);
 }
 
 TEST_F(PageTables, MapsOne4KiBPageThroughThreeNewTables) {
@@ -343,7 +343,7 @@ TEST_F(PageTables, Maps1GiBPagesOnlyWhenTheCpuHasThem) {
     const mm::MapResult r = without.map_range(VirtAddr(8 * GiB), PhysAddr(8 * GiB), 2 * GiB, mm::phys_window_policy());
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.mapped, stats(0, 1024, 0, 3));
-    EXPECT_EQ(mm::translate(without.pml4(), memory_, VirtAddr(9 * GiB)).page_size, PageSize::k2MiB);
+    EXPECT_EQ(mm::translate(without.root(), memory_, VirtAddr(9 * GiB)).page_size, PageSize::k2MiB);
 }
 
 TEST_F(PageTables, FallsBackWhenOnlyOneAddressIsAligned) {

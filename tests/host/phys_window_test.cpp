@@ -28,7 +28,7 @@ struct Tables {
     FakeFrameSource frames{memory};
     mm::PageTableBuilder builder;
 
-    mm::Translation at(PhysAddr pa) { return mm::translate(builder.pml4(), memory, mm::phys_to_virt(pa)); }
+    mm::Translation at(PhysAddr pa) { return mm::translate(builder.root(), memory, mm::phys_to_virt(pa)); }
 };
 
 // Low RAM with a kind change inside it, the PCI hole with device ranges, and

@@ -33,8 +33,8 @@ struct Tables {
     FakeFrameSource frames{memory};
     mm::PageTableBuilder builder{mm::PageTableBuilder::create_pml4(memory, frames).frame(), memory, frames, /*cpu_has_1gib_pages=*/true};
 
-    mm::Translation window(uint64_t pa) { return mm::translate(builder.pml4(), memory, mm::phys_to_virt(PhysAddr(pa))); }
-    mm::Translation identity(uint64_t pa) { return mm::translate(builder.pml4(), memory, VirtAddr(pa)); }
+    mm::Translation window(uint64_t pa) { return mm::translate(builder.root(), memory, mm::phys_to_virt(PhysAddr(pa))); }
+    mm::Translation identity(uint64_t pa) { return mm::translate(builder.root(), memory, VirtAddr(pa)); }
 };
 
 // RAM [1 MiB, 2 GiB): one run.

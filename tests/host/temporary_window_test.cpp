@@ -60,7 +60,7 @@ protected:
     const mm::PageTableEntry& pte() {
         return (*memory_.table_at(window_.page_table()))[mm::index_at(kSlot, mm::PageTableLevel::kPt)];
     }
-    mm::Translation at(VirtAddr va) { return mm::translate(builder().pml4(), memory_, va); }
+    mm::Translation at(VirtAddr va) { return mm::translate(builder().root(), memory_, va); }
 
     FakePhysicalMemory memory_{PhysAddr(0x200'0000 + 0x3000), 32};
     FakeFrameSource frames_{memory_};

@@ -79,7 +79,7 @@ void KernelAddressSpace::check_before_switch() {
         {"code", VirtAddr(reinterpret_cast<uint64_t>(&kernel::fail))},
         {"stack", VirtAddr(rsp)},
         {"handoff", VirtAddr(reinterpret_cast<uint64_t>(&kernel::boot_handoff()))},  // the command line's
-        {"pml4-through-window", phys_to_virt(pml4())},
+        {"root-through-window", phys_to_virt(root())},
     };
     for (const Probe& p : probes) {
         if (translate(root(), tables_, p.va, depth()).present) continue;

@@ -30,16 +30,15 @@ public:
     KernelAddressSpace(const KernelAddressSpace&) = delete;
     KernelAddressSpace& operator=(const KernelAddressSpace&) = delete;
 
-    // Loads the new PML4 into CR3, after a software walk has proved that the
-    // code, the stack, the handoff and the window's view of the PML4 are
-    // mapped in it. From then on tables are reached, and new ones zeroed,
+    // Loads the new root table (PML4, or PML5 at five levels) into CR3, after
+    // a software walk has proved that the code, the stack, the handoff and
+    // the window's view of the root are mapped in it. From then on tables are reached, and new ones zeroed,
     // through the phys-offset window.
     void activate();
 
-    PhysAddr pml4() const { return builder_.pml4(); }
-    // The table CR3 names (the PML4, or at five levels the PML5; pml4() is
-    // the same address under its older name) and how deep the tables are:
-    // the depth the CPU runs at (CR4.LA57), which only chapter 16 lets be 5.
+    // The table CR3 names (the PML4, or at five levels the PML5) and how deep
+    // the tables are: the depth the CPU runs at (CR4.LA57), which only
+    // chapter 16 lets be 5.
     PhysAddr root() const { return builder_.root(); }
     PagingDepth depth() const { return builder_.depth(); }
     CpuPagingFeatures cpu() const { return cpu_; }

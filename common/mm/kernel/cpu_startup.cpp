@@ -78,7 +78,7 @@ const uint8_t* madt_bytes(const MmioDevices& d) {
 bool map_cpu_stacks(KernelAddressSpace& space, BitmapFrameAllocator& frames, unsigned index, uint64_t (&ist)[7],
                     uint64_t* stack_top, uint64_t* stack_guard) {
     PhysWindowMemory tables;
-    PageTableBuilder builder(space.pml4(), tables, frames, space.cpu().pages_1gib);
+    PageTableBuilder builder(space.root(), tables, frames, space.cpu().pages_1gib);
     const MappingPolicy policy = fit_to_cpu(kKernelDataPolicy, space.cpu());
     auto map = [&](uint64_t bottom, uint64_t size) {
         for (uint64_t va = bottom; va < bottom + size; va += kPageSize) {
@@ -211,9 +211,9 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
     }
     klog::info("smp").msg("clock").kv("source", "hpet").kv("period-fs", clock.period_fs())
         .kv("init-delay-us", kInitDelayUs).kv("sipi-delay-us", kSipiDelayUs);
-    g_bsp = {x86::read_cr0(), x86::read_cr4(), x86::rdmsr(x86::kMsrEfer), x86::rdmsr(x86::kMsrPat), space.pml4().value(),
+    g_bsp = {x86::read_cr0(), x86::read_cr4(), x86::rdmsr(x86::kMsrEfer), x86::rdmsr(x86::kMsrPat), space.root().value(),
              read_xcr0(x86::read_cr4())};
-    install_trampoline(trampoline, space.pml4());
+    install_trampoline(trampoline, space.root());
 
     for (unsigned i = 1; i < cpus.count; ++i) {
         PerCpu& c = per_cpu(i);

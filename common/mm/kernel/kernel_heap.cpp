@@ -58,7 +58,7 @@ KernelHeapBackend* g_backend = nullptr;
 
 // book:begin create-heap
 void create_heap(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
-    static KernelHeapBackend backend(space.pml4(), space.tables(), frames, space.cpu(), space.depth());  // constructed here, once
+    static KernelHeapBackend backend(space.root(), space.tables(), frames, space.cpu(), space.depth());  // constructed here, once
     g_backend = &backend;
     g_heap.init(kHeapStart.value(), kHeapCapacity, backend);
     if (!g_heap.grow(kHeapInitialBytes)) {

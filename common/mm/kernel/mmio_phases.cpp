@@ -160,7 +160,7 @@ void map_framebuffer(KernelAddressSpace& space) {
     if (!map_framebuffer(space.builder(), fb.base, fb.size, space.cpu()).ok()) kernel::fail();
     // The screen console draws through this mapping once these tables are in CR3 (kernel/screen_console.h).
     const uint64_t offset = fb.base.offset_in_page();
-    kernel::screen_follows_mapping(space.pml4().value(), layout::kFramebufferBase.value() + offset,
+    kernel::screen_follows_mapping(space.root().value(), layout::kFramebufferBase.value() + offset,
                                    layout::kFramebufferWindowSize - offset);
 }
 

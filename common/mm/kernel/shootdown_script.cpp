@@ -163,7 +163,7 @@ void run_shootdown_script(KernelAddressSpace& space, BitmapFrameAllocator& frame
 
     PhysWindowMemory tables;
     UserAddressSpace us(tables, frames);
-    if (us.create(space.pml4()) != UserMapStatus::kOk) kernel::fail();
+    if (us.create(space.root()) != UserMapStatus::kOk) kernel::fail();
     SharedSpace shared{us, {}};
     IpiShootdown transport;
     Script s;
@@ -171,7 +171,7 @@ void run_shootdown_script(KernelAddressSpace& space, BitmapFrameAllocator& frame
     s.shared = &shared;
     s.transport = &transport;
     s.frames = &frames;
-    s.kernel_pml4 = space.pml4();
+    s.kernel_pml4 = space.root();
     // The steps' 1 + 4 + 12 + 3 + 2 pages, the batching pages, and the PT's last page.
     constexpr uint64_t kPages = 22 + kBatchingPages;
     for (uint64_t i = 0; i < kPages; ++i)
@@ -203,7 +203,7 @@ void run_shootdown_script(KernelAddressSpace& space, BitmapFrameAllocator& frame
         .kv("ipis-batched", ipis[0]).kv("ipis-per-page", ipis[1]);
 
     load_on(s, CpuMask::only(0));
-    leave_shared_space(shared, space.pml4());
+    leave_shared_space(shared, space.root());
     BitmapSink sink(frames);
     (void)us.destroy(sink);
     log_frames_back("script", used_before, frames.stats().used);

@@ -74,7 +74,7 @@ void show_stale_read(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
     const uint64_t used_before = frames.stats().used;
     PhysWindowMemory tables;
     UserAddressSpace us(tables, frames);
-    if (us.create(space.pml4()) != UserMapStatus::kOk) kernel::fail();
+    if (us.create(space.root()) != UserMapStatus::kOk) kernel::fail();
     SharedSpace shared{us, {}};
     const PhysAddr old_frame = frame_holding(frames, kValues[0]);
     const PhysAddr neighbour = frame_holding(frames, 0);  // keeps the PT when va is unmapped
@@ -82,7 +82,7 @@ void show_stale_read(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
         us.map_page(kVa + kPageSize, neighbour, user_flags::kData) != UserMapStatus::kOk)
         kernel::fail();
     load_shared_space(shared);  // B has the space loaded too
-    Reader r{&shared, space.pml4()};
+    Reader r{&shared, space.root()};
 
     // book:begin stale-read
     // Without the protocol: B's INVLPG reaches B's TLB only.
@@ -114,7 +114,7 @@ void show_stale_read(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
     // book:end stale-read
     log_read(r, "shootdown", kValues[2], transport.ipis_sent());
 
-    leave_shared_space(shared, space.pml4());
+    leave_shared_space(shared, space.root());
     (void)us.destroy(sink);
     log_frames_back("stale-read", used_before, frames.stats().used);
 }
