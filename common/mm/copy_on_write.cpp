@@ -85,7 +85,7 @@ CloneResult clone_copy_on_write(UserAddressSpace& parent, UserAddressSpace& chil
         result.status = CloneStatus::kChildInUse;
         return result;
     }
-    result.map_status = child.create(kernel_pml4, parent.depth());
+    result.map_status = child.create(kernel_pml4, parent.depth());  // chapter 16: a PML5, at five levels
     if (result.map_status != UserMapStatus::kOk) {
         result.status = result.map_status == UserMapStatus::kOutOfTableFrames ? CloneStatus::kOutOfFrames
                                                                              : CloneStatus::kChildMapRefused;

@@ -56,8 +56,9 @@ inline layout::Region placed(const layout::Region& r) {
 }
 
 // book:begin phys-to-virt
-// Where physical address `pa` appears in the window. Only meaningful once the
-// window is mapped and for RAM (device memory is never in the window).
+// Where physical address `pa` appears in the window: kPhysWindowBase + pa
+// (phys_window(), which chapter 16 moves for five levels). Only meaningful once
+// the window is mapped and for RAM (device memory is never in the window).
 inline VirtAddr phys_to_virt(PhysAddr pa) {
     KASSERT(pa.value() < phys_window().size);
     return phys_window().base + pa.value();

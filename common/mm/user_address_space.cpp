@@ -42,7 +42,7 @@ UserMapStatus UserAddressSpace::create(PhysAddr kernel_pml4, PagingDepth depth) 
     for (unsigned slot = kFirstKernelSlot; slot < PageTableIndex::kCount; ++slot)
         if (!kernel.entries[slot].present()) return UserMapStatus::kKernelSlotMissing;
     depth_ = depth;
-    if (depth == PagingDepth::kFiveLevel) return create_five_level(kernel);
+    if (depth == PagingDepth::kFiveLevel) return create_five_level(kernel);  // chapter 16: five levels
     if (!new_table(&pml4_)) return UserMapStatus::kOutOfTableFrames;
     PageTable& mine = table(pml4_);
     for (unsigned slot = kFirstKernelSlot; slot < PageTableIndex::kCount; ++slot)

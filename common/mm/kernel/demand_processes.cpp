@@ -88,6 +88,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     ProcessMemory memory{{}, space, frames, owner, PhysAddr(module.physical_base), {}};
     bool built = describe_process(p, image, memory.regions);
     if (built) {
+        // At the kernel's depth: four levels, until chapter 16 allows five.
         if (const UserMapStatus st = space.create(kernel_space.root(), kernel_space.depth()); st != UserMapStatus::kOk) {
             klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "pml4").kv("value", uint64_t(0))
                 .kv("rule", describe(st));
@@ -115,7 +116,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
 
     // What first touches built: counted, then audited with chapter 12's rules.
     log_usage(p, memory);
-    PageTableWalker walker(space.root(), tables, space.depth());
+    PageTableWalker walker(space.root(), tables, space.depth());  // chapter 16: five levels too
     const UserAudit audit = audit_user_space(walker);
     klog::Line(audit.ok() ? klog::Level::kInfo : klog::Level::kError, "user").msg("audit").kv("pid", p.pid)
         .kv("user-pages", audit.user_pages).kv("kernel-pages", audit.kernel_pages).kv("outside", audit.outside)

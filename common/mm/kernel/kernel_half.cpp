@@ -11,10 +11,10 @@ namespace mm {
 // book:begin share-kernel-half
 void share_kernel_half(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
     PhysicalMemoryAccess& tables = space.tables();
-    PageTable& pml4 = *tables.table_at(space.root());  // at five levels the PML5: its upper 256 entries
+    PageTable& root = *tables.table_at(space.root());  // the PML4 (chapter 16: a PML5): its upper 256 entries
     uint64_t present_before = 0, created = 0;
     for (unsigned slot = 256; slot < PageTableIndex::kCount; ++slot) {
-        PageTableEntry& entry = pml4.entries[slot];
+        PageTableEntry& entry = root.entries[slot];
         if (entry.present()) {
             ++present_before;
             continue;

@@ -109,6 +109,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     UserAddressSpace space(tables, frames);
     BitmapSink sink(frames);
     bool built = false;
+    // At the kernel's depth: four levels, until chapter 16 allows five.
     if (const UserMapStatus st = space.create(kernel_space.root(), kernel_space.depth()); st != UserMapStatus::kOk)
         klog::warn("user").msg("rejected").kv("name", p.name).kv("field", "pml4").kv("value", uint64_t(0)).kv("rule", describe(st));
     else
@@ -118,7 +119,7 @@ void run_program(const boot::BootModule& module, uint64_t pid, KernelAddressSpac
     // Chapter 09's walk over the finished tables, with the user rules, before
     // a single instruction of the program runs.
     if (built) {
-        PageTableWalker walker(space.root(), tables, space.depth());
+        PageTableWalker walker(space.root(), tables, space.depth());  // chapter 16: five levels too
         const UserAudit audit = audit_user_space(walker);
         klog::Line(audit.ok() ? klog::Level::kInfo : klog::Level::kError, "user").msg("audit").kv("pid", p.pid)
             .kv("user-pages", audit.user_pages).kv("kernel-pages", audit.kernel_pages).kv("outside", audit.outside)
