@@ -108,6 +108,13 @@ class TestFiveLevels:
         assert lower_half_end(registers["CR4"]) == 1 << 56
         assert not [e for e in parse_info_tlb(five.monitor["info tlb"]) if e.va < 1 << 56]
 
+    def test_the_identity_maps_removal_counts_pml5_entries(self, five):
+        # RAM lies far below 2^48, so the identity map hung off one PML5 entry,
+        # entry 0; the line names the root's entries for what they are.
+        removed = only(five, "paging", "identity map removed")
+        assert "pml4-entries" not in removed.fields
+        assert int_field(removed, "pml5-entries") == 1
+
 
 class TestFourLevels:
     def test_the_loader_stays_at_four_and_says_why(self, four):
@@ -128,6 +135,11 @@ class TestFourLevels:
 
     def test_the_kernels_report_is_the_walk_of_its_pml4(self, four):
         assert_report_is_the_walk(four)
+
+    def test_the_identity_maps_removal_counts_pml4_entries_as_in_chapter_08(self, four):
+        removed = only(four, "paging", "identity map removed")
+        assert "pml5-entries" not in removed.fields
+        assert int_field(removed, "pml4-entries") == 1
 
     def test_protections_seen_by_qemu(self, four):
         check_protections(four, CHAPTER)
