@@ -32,8 +32,8 @@ public:
 
     // Loads the new root table (PML4, or PML5 at five levels) into CR3, after
     // a software walk has proved that the code, the stack, the handoff and
-    // the window's view of the root are mapped in it. From then on tables are reached, and new ones zeroed,
-    // through the phys-offset window.
+    // the window's view of the root are mapped in it. From then on tables
+    // are reached, and new ones zeroed, through the phys-offset window.
     void activate();
 
     // The table CR3 names (the PML4, or at five levels the PML5) and how deep
