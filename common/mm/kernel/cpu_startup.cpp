@@ -326,7 +326,8 @@ void prepare_cpus_for_ring3() {
             .kv("mp", (ap.cr0 & kCr0Monitor) != 0).kv("em", (ap.cr0 & kCr0Emulate) != 0)
             .kv("ts", (ap.cr0 & kCr0TaskSwitched) != 0).kv("nxe", (ap.efer & x86::kEferNoExecute) != 0)
             .kv("cr0", klog::hex(ap.cr0)).kv("cr4", klog::hex(ap.cr4)).kv("efer", klog::hex(ap.efer))
-            .kv("pat", klog::hex(ap.pat)).kv("xcr0", klog::hex(ap.xcr0)).kv("gdt-entries", uint64_t(ap.gdt_limit + 1) / 8)
+            .kv("pat", klog::hex(ap.pat)).kv("xcr0", klog::hex(ap.xcr0))
+            .kv("gdt-entries", uint64_t(ap.gdt_limit) / 8 + 1)  // the limit: 8 bytes an entry, less 1
             .kv("user-cs", klog::hex(kernel::kUserCodeSelector)).kv("as-bsp", true);
         ++ready;
     }
