@@ -480,9 +480,9 @@ def test_without_the_leave_request_hop_reads_a_freed_frame(two_lazy_cpus_stay):
     assert len(reads) == 2
     stale = [text for text in reads if not text.endswith("read=0x0")]
     assert stale, reads
-    for text in stale:  # the spread's last value for that page: 0x1000 * (round + 1) + 7
+    for text in stale:  # the spread's last value for that page: 0x1000 * (round + 1) + 9
         round_ = int(re.search(r"round=(\d+)", text)[1])
-        assert text.endswith(f"read={hex(0x1000 * (round_ + 1) + 7)}")
+        assert text.endswith(f"read={hex(0x1000 * (round_ + 1) + 9)}")
     first = {r.fields["name"]: int_field(r, "pid") for r in boot.records_for("user") if r.event == "start"}
     hop_exit = next(r for r in boot.records_for("user") if r.event == "exit" and int_field(r, "pid") == first["hop"])
     assert int_field(hop_exit, "code") == 1

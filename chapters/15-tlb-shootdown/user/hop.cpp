@@ -1,8 +1,8 @@
 // Chapter 15's program: one process whose pages change while other CPUs
 // still cache them. Each of its turns runs on the next CPU, and an AP whose
 // turn ended keeps the process's tables loaded, TLB and all. Two rounds of:
-//   spread  8 turns, each writing pages r and r + 2, so every CPU that runs
-//           the process (up to 8) caches both translations, writable;
+//   spread  10 turns, each writing pages r and r + 2, so every CPU that
+//           runs the process (up to 8) caches both translations, writable;
 //   change  one turn takes page r + 2's write right (mprotect) and replaces
 //           page r with a fresh one (munmap, then mmap at the same address,
 //           not touched yet);
@@ -10,13 +10,14 @@
 // A fresh page reads 0. A CPU that still held page r's old translation would
 // read the old frame instead, still holding what the spread wrote: nothing
 // has been allocated since the munmap freed it. The program counts such
-// reads and ends with 1 if it saw one. The rounds' checks come 9 turns apart,
-// so they land on two different CPUs, and at least one of them is an AP.
+// reads and ends with 1 if it saw one. The rounds' checks come 11 turns
+// apart, a prime: on 2 to 8 CPUs they land on two different CPUs, so at
+// least one of them is an AP.
 #include "user/memory.h"
 #include "user/process.h"
 #include "user/text.h"
 
-constexpr uint64_t kPages = 4, kPage = 4096, kRounds = 2, kSpread = 8;
+constexpr uint64_t kPages = 4, kPage = 4096, kRounds = 2, kSpread = 10;
 
 volatile uint64_t* page(int64_t base, uint64_t i) { return reinterpret_cast<volatile uint64_t*>(base + i * kPage); }
 
