@@ -328,7 +328,7 @@ void prepare_cpus_for_ring3() {
             .kv("cr0", klog::hex(ap.cr0)).kv("cr4", klog::hex(ap.cr4)).kv("efer", klog::hex(ap.efer))
             .kv("pat", klog::hex(ap.pat)).kv("xcr0", klog::hex(ap.xcr0))
             .kv("gdt-entries", uint64_t(ap.gdt_limit) / 8 + 1)  // the limit: 8 bytes an entry, less 1
-            .kv("user-cs", klog::hex(kernel::kUserCodeSelector)).kv("as-bsp", true);
+            .kv("user-cs", klog::hex(kernel::kUserCodeSelector));
         ++ready;
     }
     klog::info("smp").msg("ring3").kv("cpus", uint64_t(ready)).kv("rsp0", "per-cpu");

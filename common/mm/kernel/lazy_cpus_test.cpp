@@ -5,15 +5,16 @@
 
 namespace mm {
 
-bool test_keeps_lazy_cpus() {
-    static const bool asked = kernel::command_line().has("test.lazy-cpus-stay");
+bool test_keeps_lazy_cpus(const char* program) {
+    const Str asked = kernel::command_line().value("test.lazy-cpus-stay");
+    if (asked.empty() || asked != Str(program)) return false;
     static bool logged = false;
-    if (asked && !logged) {
+    if (!logged) {
         logged = true;
-        klog::warn("tlb").msg("lazy cpus keep their tables on request")
+        klog::warn("tlb").msg("lazy cpus keep their tables on request").kv("program", program)
             .kv("rule", "test.lazy-cpus-stay: stale translations stay");
     }
-    return asked;
+    return true;
 }
 
 }  // namespace mm

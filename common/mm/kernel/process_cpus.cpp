@@ -21,6 +21,14 @@ struct Turn {
     kernel::UserOutcome outcome;
 };
 
+// This CPU leaves the process tables it keeps: the kernel's CR3 first, so
+// that once its bit is clear it holds none of their entries.
+void drop_kept_tables(unsigned me) {
+    x86::write_cr3(kernel_root().value());
+    g_lazy[me]->cpus().remove(me);
+    g_lazy[me] = nullptr;
+}
+
 // book:begin turn-on-cpu
 // On the CPU the turn was given to, interrupts off while CR3 and the masks
 // change (a leave request is an interrupt).
@@ -31,20 +39,17 @@ void run_turn_on_this_cpu(void* arg) {
     asm volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
     const unsigned me = this_cpu()->index;
     ProcessTlb& tlb = t.memory.tlb;
-    log_turn(t, me, g_lazy[me] == &tlb ? "kept" : "loaded");
-    kernel::screen_shares_kernel_half(t.space.root().value());
-    if (g_lazy[me] != &tlb) {
+    const bool kept = g_lazy[me] == &tlb;  // its tables still loaded here since its last turn, and true
+    if (!kept) {
         tlb.cpus().add(me);  // the bit first: from here on a change reaches this CPU
         x86::write_cr3(t.space.root().value());
         if (g_lazy[me] != nullptr) g_lazy[me]->cpus().remove(me);  // the CR3 load dropped the last one's entries
         g_lazy[me] = &tlb;
-    }  // else its tables are still loaded here from its last turn, and what they cache is still true
-    turn.outcome = run_turn_loaded(t);
-    if (me == 0 || turn.outcome.end != kernel::UserEnd::kSuspended) {
-        x86::write_cr3(kernel_root().value());  // the CR3 first: then this CPU holds none of its entries
-        tlb.cpus().remove(me);
-        g_lazy[me] = nullptr;
     }
+    kernel::screen_shares_kernel_half(t.space.root().value());  // before the first line under its CR3
+    log_turn(t, me, kept ? "kept" : "loaded");
+    turn.outcome = run_turn_loaded(t);
+    if (me == 0 || turn.outcome.end != kernel::UserEnd::kSuspended) drop_kept_tables(me);
     kernel::screen_shares_kernel_half(0);
     if (flags & (1u << 9)) asm volatile("sti" ::: "memory");
 }
@@ -76,11 +81,11 @@ kernel::UserOutcome run_turn_on_next_cpu(Task& t) {
 }
 
 // The task whose tables `tlb` caches, for the log.
-const Task* task_of(const ProcessTlb& tlb) {
+const Task& task_of(const ProcessTlb& tlb) {
     const Task* found = nullptr;
     for_each_task([&](const Task& t) { if (&t.memory.tlb == &tlb) found = &t; });
     KASSERT(found != nullptr);
-    return found;
+    return *found;
 }
 
 // book:begin lazy-cpus-leave
@@ -92,18 +97,16 @@ void make_lazy_cpus_leave(ProcessTlb& tlb, const char* why) {
     const CpuMask lazy = tlb.cpus().loaded().without(me);
     if (lazy.empty()) return;
     const uint64_t ipis = send_leave_and_wait(lazy, tlb);
-    const CpuMask still = tlb.cpus().loaded().without(me);
-    const Task* owner = task_of(tlb);
-    klog::info("tlb").msg("lazy cpus left").kv("pid", owner->process.pid).kv("cr3", klog::hex(owner->space.root()))
-        .kv("initiator", me).kv("targets", klog::hex(lazy.bits()))
-        .kv("ipis", ipis).kv("still-loaded", klog::hex(still.bits())).kv("for", why);
-    KASSERT(still.empty());  // every target was idle with the tables: each one left
+    KASSERT(tlb.cpus().loaded().without(me).empty());  // every target was idle with the tables: each one left
+    const Task& owner = task_of(tlb);
+    klog::info("tlb").msg("lazy cpus left").kv("pid", owner.process.pid).kv("cr3", klog::hex(owner.space.root()))
+        .kv("initiator", me).kv("targets", klog::hex(lazy.bits())).kv("ipis", ipis).kv("for", why);
 }
 
 class LazyCpus final : public OtherCpuTlbs {
 public:
     void invalidate(ProcessTlb& tlb, VirtAddr) override {
-        if (test_keeps_lazy_cpus()) return;  // the tests' one look at the bug (lazy_cpus_test.h)
+        if (test_keeps_lazy_cpus(task_of(tlb).process.name)) return;  // the tests' look at the bug (lazy_cpus_test.h)
         make_lazy_cpus_leave(tlb, "invalidate");
     }
     void unload(ProcessTlb& tlb) override {
@@ -118,9 +121,7 @@ public:
 bool leave_lazy_tables(ProcessTlb& tables) {
     const unsigned me = this_cpu()->index;
     if (g_lazy[me] != &tables) return false;
-    x86::write_cr3(kernel_root().value());
-    tables.cpus().remove(me);
-    g_lazy[me] = nullptr;
+    drop_kept_tables(me);
     return true;
 }
 

@@ -3,7 +3,7 @@
 // The scheduler stays chapter 14's: one turn at a time, each until the
 // process gives the CPU back at a system call. What changes is where a turn
 // runs: each goes to the next online CPU, round robin, through that CPU's
-// mailbox (run_on), while the BSP waits. So a process moves from CPU to CPU
+// mailbox (start_on), while the BSP waits — as long as the turn lasts. So a process moves from CPU to CPU
 // at every turn. One CPU runs a program at a time: the frame allocator, the
 // counts and the task table are not built for CPUs changing them at once,
 // and a kernel that runs programs in parallel puts locks around them first.
@@ -21,7 +21,7 @@
 // loads the kernel's tables after each of its own turns: it goes on to run
 // the scheduler, which ends processes and gives their tables back.
 //   [INFO  sched] run pid=… name=… cr3=0x… cpu=2 tables=kept|loaded
-//   [INFO  tlb] lazy cpus left pid=… cr3=0x… initiator=… targets=0x… ipis=… still-loaded=0x0 for=invalidate|exit
+//   [INFO  tlb] lazy cpus left pid=… cr3=0x… initiator=… targets=0x… ipis=… for=invalidate|exit
 #pragma once
 
 #include "mm/kernel/process_tlb.h"
