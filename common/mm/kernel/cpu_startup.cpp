@@ -78,7 +78,7 @@ const uint8_t* madt_bytes(const MmioDevices& d) {
 bool map_cpu_stacks(KernelAddressSpace& space, BitmapFrameAllocator& frames, unsigned index, uint64_t (&ist)[7],
                     uint64_t* stack_top, uint64_t* stack_guard) {
     PhysWindowMemory tables;
-    PageTableBuilder builder(space.root(), tables, frames, space.cpu().pages_1gib);
+    PageTableBuilder builder(space.root(), tables, frames, space.cpu().pages_1gib, space.depth());  // five levels too
     const MappingPolicy policy = fit_to_cpu(kKernelDataPolicy, space.cpu());
     auto map = [&](uint64_t bottom, uint64_t size) {
         for (uint64_t va = bottom; va < bottom + size; va += kPageSize) {
