@@ -50,6 +50,7 @@ smp_trampoline_start:
     ljmpl *FAR32                    /* selector 0x08: 32-bit code */
 
     .code32
+    /* book:begin trampoline-la57 */
 smp_trampoline_protected:
     mov $0x10, %ax
     mov %ax, %ds
@@ -68,6 +69,7 @@ smp_trampoline_protected:
     mov $0x80010033, %eax           /* PG, WP, NE, ET, MP, PE */
     mov %eax, %cr0
     ljmp *FAR64(%ebx)               /* selector 0x18: 64-bit code */
+    /* book:end trampoline-la57 */
 
     .code64
 smp_trampoline_long:
