@@ -28,7 +28,7 @@
 //
 // At five levels (chapter 16: the BSP runs with CR4.LA57) the AP must get
 // there too, and CR4.LA57 can change only while paging is off (SDM Vol. 3A,
-// 4.1.1): the 32-bit code sets it with PAE, before CR0.PG, and CR3 gets a
+// 4.1.2): the 32-bit code sets it with PAE, before CR0.PG, and CR3 gets a
 // fifth table, a PML5 (also below 4 GiB), whose entry 0 leads to the
 // identity PML4 and whose upper half is the kernel's PML5's. ap_entry's
 // copy of the BSP's CR4 then leaves LA57 as it already is.
