@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 
+#include "arch/x86/cpu.h"
 #include "arch/x86/paging_bits.h"
 #include "kernel/early_cpu.h"
 #include "kernel/panic.h"
@@ -130,7 +131,6 @@ TrampolineData& data(const Trampoline& t) { return *phys_to_pointer<TrampolineDa
 PageTable& table(PhysAddr frame) { return *phys_to_pointer<PageTable>(frame); }
 
 constexpr uint64_t kTableFlags = x86::pte::kPresent | x86::pte::kWritable;
-constexpr uint32_t kCr4Pae = 1u << 5;
 
 // What CR3 holds on the AP from CR0.PG until ap_entry loads the kernel's.
 PhysAddr trampoline_root(const Trampoline& t) { return t.depth == PagingDepth::kFiveLevel ? t.pml5 : t.pml4; }
@@ -191,7 +191,7 @@ void install_trampoline(const Trampoline& t, PhysAddr kernel_root) {
     d.far64_offset = base + uint32_t(smp_trampoline_long - smp_trampoline_start);
     d.far64_selector = 0x18;
     d.root = uint32_t(trampoline_root(t).value());
-    d.cr4_bits = kCr4Pae | (t.depth == PagingDepth::kFiveLevel ? uint32_t(x86::kCr4La57) : 0u);
+    d.cr4_bits = uint32_t(x86::kCr4Pae | (t.depth == PagingDepth::kFiveLevel ? x86::kCr4La57 : 0));
     d.entry = reinterpret_cast<uint64_t>(&ap_entry);
 
     // Slot 0: the one identity-mapped page, executable, read-only (the code

@@ -56,7 +56,7 @@ namespace mm {
 struct Trampoline {
     PhysAddr page;                      // below 1 MiB: the SIPI's vector is page / 4 KiB
     PhysAddr pml4, pdpt, pd, pt;        // the trampoline's tables, PML4 below 4 GiB
-    PhysAddr pml5;                      // five levels only (chapter 16): above the PML4, below 4 GiB
+    PhysAddr pml5;                      // five levels only (chapter 16): over the PML4, below 4 GiB
     PagingDepth depth = PagingDepth::kFourLevel;  // the BSP's (CR4.LA57) when reserved
     const char* refusal = nullptr;      // why there is none (then page is null)
 };
