@@ -1,15 +1,21 @@
-"""Chapter 16: five-level paging — the same kernel at 57-bit addresses.
+"""Chapter 16: five-level paging — chapter 15's kernel at 57-bit addresses.
 
-Two boots of the same image with ``paging=5`` on its command line (and a
-short third one: chapter 14's kernel, handed five levels, refuses them). The book's
-boot runs on ``-cpu max``, which has LA57 under TCG: the loader enters
-five-level paging through its trampoline, the kernel builds a PML5 and puts
-its phys-offset window above 2^56, and chapter 14's kind of program (fork,
-copy-on-write) runs under a PML5 of its own. The other boot runs on
-``qemu64``, which has no LA57: the loader stays at four levels and says why,
-and the kernel runs the 4-level layout. Each is read over the monitor after
-``ready``: ``info registers`` (CR4.LA57, CR3), ``info tlb`` and a walk of the
-tables from CR3 by physical reads, at the depth CR4 says.
+Two boots of the same image with ``paging=5`` on its command line, one CPU
+each. The book's boot runs on ``-cpu max``, which has LA57 under TCG: the
+loader enters five-level paging through its trampoline, the kernel builds a
+PML5 and puts its phys-offset window above 2^56, and chapter 14's kind of
+program (fork, copy-on-write) runs under a PML5 of its own. The other boot
+runs on ``qemu64``, which has no LA57: the loader stays at four levels and
+says why, and the kernel runs the 4-level layout. Each is read over the
+monitor after ``ready``: ``info registers`` (CR4.LA57, CR3), ``info tlb`` and
+a walk of the tables from CR3 by physical reads, at the depth CR4 says.
+
+A third boot runs at five levels with two CPUs (``-smp 2``), its loader
+playing a firmware that left five levels on: the AP comes up at five levels
+through chapter 15's trampoline, now with a PML5 of its own, and chapter 15's
+stale read, shootdown script and processes on every CPU run at five levels;
+``info registers -a`` shows CR4.LA57 and the kernel's PML5 on every CPU. A
+fourth, short one: chapter 14's kernel asking for five levels gets four.
 
 What the tests hold the kernel to: the depth it says it runs at is the one
 QEMU reports; at five levels QEMU maps addresses that are not 48-bit
@@ -33,6 +39,7 @@ from harness.log import int_field
 from harness.monitor import parse_info_registers, parse_info_tlb
 from harness.paths import chapter_variables
 from harness.protections import check_protections, lower_half_end
+from test_15_tlb_shootdown import VALUES, expected_counts, online, registers_by_cpu, replay_turns
 
 CHAPTER = "16-five-level-paging"
 PROGRAMS = ["deep-fork", "read-above-47"]
@@ -41,6 +48,7 @@ ADDRESS_MASK = 0x000F_FFFF_FFFF_F000
 WINDOW_5 = 0xFF00_0000_0000_0000  # mm/address_space_layout.h, five_level::kPhysWindowBase
 WINDOW_4 = 0xFFFF_8000_0000_0000  # layout::kPhysWindowBase
 WINDOW_4_SIZE = 64 << 40
+PAGE = 4096
 
 
 @pytest.fixture(scope="module")
@@ -158,18 +166,103 @@ def test_an_earlier_chapter_asking_for_five_levels_gets_four_and_is_told_why(bui
     assert "levels" not in only(result, "paging", "switched").fields  # a 4-level switch says nothing of levels
 
 
-def test_firmware_at_five_levels_keeps_them_for_a_kernel_that_follows_them(built):
+@pytest.fixture(scope="module")
+def five_two_cpus(built):
+    """Five levels with an AP: the loader plays a firmware that left five
+    levels on (loader.test-la57), so this boot also covers that handover;
+    the AP's way to five levels is the kernel's own trampoline either way."""
+    config = harness.BootConfig(CHAPTER, smp=2, cmdline="paging=5 loader.test-la57",
+                                monitor_commands=("info registers -a",))
+    result = harness.boot(config)
+    harness.assert_outcome(result, "success")
+    return result
+
+
+def test_firmware_at_five_levels_keeps_them_for_a_kernel_that_follows_them(five_two_cpus):
     """The loader plays a firmware that left five levels on
     (loader.test-la57), and chapter 16 asks for five: the handover keeps the
     depth, with no trip through 32-bit code, only a CR3 load of the PML5,
     and the kernel runs at five levels to ready."""
-    result = harness.boot(harness.BootConfig(CHAPTER, cmdline="paging=5 loader.test-la57", timeout=60))
-    harness.assert_outcome(result, "success")
+    result = five_two_cpus
     assert only(result, "loader", "paging").fields["levels"] == "5"
     assert only(result, "loader", "imitating 5-level firmware").fields["cr4-la57"] == "yes"
     assert not [r for r in result.records_for("loader") if r.event in ("entering 5-level paging", "leaving 5-level paging")]
     assert only(result, "paging", "depth").fields["levels"] == "5"
     assert only(result, "user", "all programs done").fields["balanced"] == "yes"
+
+
+class TestApsAtFiveLevels:
+    def test_the_ap_trampoline_has_a_pml5_below_4gib_and_retires_at_five_levels(self, five_two_cpus):
+        reserved = only(five_two_cpus, "smp", "trampoline reserved")
+        installed = only(five_two_cpus, "smp", "trampoline installed")
+        retired = only(five_two_cpus, "smp", "trampoline retired")
+        assert reserved.fields["levels"] == installed.fields["levels"] == retired.fields["levels"] == "5"
+        pml5 = int_field(reserved, "pml5")
+        assert int_field(installed, "pml5") == pml5 and installed.fields["cr4-la57"] == "yes"
+        assert pml5 % PAGE == 0 and pml5 + PAGE <= 1 << 32, "CR3 is loaded from 32-bit code"
+        assert pml5 != int_field(reserved, "pml4")
+        assert retired.fields["identity"] == "absent", "the walk of the PML5 finds no identity page"
+
+    def test_every_cpu_comes_online_on_the_kernels_pml5(self, five_two_cpus):
+        up = online(five_two_cpus)
+        assert sorted(up) == [0, 1] and up[1].fields["role"] == "ap"
+        kernel_pml5 = int_field(only(five_two_cpus, "paging", "switched"), "cr3") & ADDRESS_MASK
+        assert {int_field(r, "cr3") & ADDRESS_MASK for r in up.values()} == {kernel_pml5}
+        summary = only(five_two_cpus, "smp", "cpus")
+        assert (int_field(summary, "online"), int_field(summary, "expected")) == (2, 2)
+
+    def test_qemu_sees_la57_and_the_kernels_pml5_on_every_cpu(self, five_two_cpus):
+        blocks = registers_by_cpu(five_two_cpus.monitor["info registers -a"])
+        assert sorted(blocks) == [0, 1]
+        kernel_pml5 = int_field(only(five_two_cpus, "paging", "switched"), "cr3") & ADDRESS_MASK
+        for index, block in blocks.items():
+            registers = parse_info_registers(block)
+            assert registers["CR4"] & CR4_LA57, f"CPU {index} translates with four levels"
+            assert registers["CR3"] & ADDRESS_MASK == kernel_pml5, f"CPU {index} is not on the kernel's PML5"
+        ring3 = only(five_two_cpus, "smp", "cpu ring3", index="1")
+        assert int_field(ring3, "cr4") & CR4_LA57 and ring3.fields["as-bsp"] == "yes"
+
+    def test_the_stale_read_and_its_shootdown_at_five_levels(self, five_two_cpus):
+        stale = only(five_two_cpus, "tlb", "stale read")
+        assert (int_field(stale, "before"), int_field(stale, "expected"), int_field(stale, "got")) == \
+            (VALUES[0], VALUES[1], VALUES[0])
+        fresh = only(five_two_cpus, "tlb", "fresh read")
+        assert (int_field(fresh, "before"), int_field(fresh, "got"), int_field(fresh, "ipis")) == (VALUES[1], VALUES[2], 1)
+
+    def test_the_script_counts_what_the_protocol_predicts_and_frames_balance(self, five_two_cpus):
+        scripts = [r for r in five_two_cpus.records_for("tlb") if r.event == "script"]
+        results = {int_field(r, "step"): r for r in five_two_cpus.records_for("tlb") if r.event == "shootdown"}
+        assert [int_field(s, "step") for s in scripts] == sorted(results) == [1, 2, 3, 4, 5]
+        for script in scripts:
+            got = results[int_field(script, "step")]
+            assert {key: int_field(got, key) for key in expected_counts(script)} == expected_counts(script)
+        back = {r.fields["after"]: r for r in five_two_cpus.records_for("tlb") if r.event == "frames back"}
+        assert set(back) == {"stale-read", "script"}
+        for r in back.values():  # the shared space's PML5 went back too
+            assert int_field(r, "used-before") == int_field(r, "used-after") and r.fields["balanced"] == "yes"
+
+    def test_processes_run_on_both_cpus_and_lazy_tables_replay(self, five_two_cpus):
+        runs = [r for r in five_two_cpus.records_for("sched") if r.event == "run"]
+        assert {int_field(r, "cpu") for r in runs} == {0, 1}, "the AP ran processes at five levels"
+        _, seen = replay_turns(five_two_cpus)
+        assert seen["kept"] > 0, seen  # the AP kept a process's PML5 loaded between its turns
+        text = only(five_two_cpus, "user", "write").fields["text"]
+        assert text == "deep-fork top=0x7fffffffe000 above=-12 child=3 first=100"
+        killed = only(five_two_cpus, "user", "killed", name="read-above-47")
+        assert (int_field(killed, "vector"), int_field(killed, "addr")) == (14, 1 << 47)
+
+
+def test_one_cpu_reserves_the_trampoline_at_the_depth_it_runs(five, four):
+    """The book's boots have one CPU: the trampoline is reserved (with a
+    PML5 at five levels only) and never installed; the stale read says why
+    it is skipped."""
+    at_five = only(five, "smp", "trampoline reserved")
+    assert at_five.fields["levels"] == "5" and int_field(at_five, "pml5") + PAGE <= 1 << 32
+    at_four = only(four, "smp", "trampoline reserved")
+    assert at_four.fields["levels"] == "4" and "pml5" not in at_four.fields
+    for result in (five, four):
+        assert not [r for r in result.records_for("smp") if r.event == "trampoline installed"]
+        assert only(result, "tlb", "stale read skipped").fields["rule"] == "needs a second cpu online"
 
 
 class TestProcessesAtBothDepths:

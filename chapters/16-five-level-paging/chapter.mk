@@ -1,12 +1,10 @@
-# Chapter 16 runs chapter 14's kernel at five levels of page tables when the
+# Chapter 16 runs chapter 15's kernel at five levels of page tables when the
 # command line asks (`paging=5`) and the CPU has LA57: the loader switches
 # through its trampoline (common/boot/paging_handover), the kernel learns the
 # depth from CR4.LA57 and says it (kernel/paging_depth), and every phase,
-# the verification and the processes build and walk a PML5 on top. On a CPU
-# without LA57 the same image runs at four levels. Built on chapter 14, not
-# 15: the depth is independent of how many CPUs walk the tables (the README
-# says what chapter 15's APs would need).
-CHAPTER_BASE := 14-copy-on-write
+# the verification, each AP's trampoline and the processes build and walk a
+# PML5 on top. On a CPU without LA57 the same image runs at four levels.
+CHAPTER_BASE := 15-tlb-shootdown
 CHAPTER_NEW_MODULES := kernel/paging_depth
 CHAPTER_NEW_RUNTIME := five_level_note
 # Host unit tests (tests/host/) of what this chapter adds.

@@ -27,7 +27,7 @@ OnlineCpus g_online;
 // paging, protections and memory types, and which state XSAVE manages (XCR0,
 // only with CR4.OSXSAVE: a program that uses AVX on one CPU may use it on all).
 struct BspState {
-    uint64_t cr0, cr4, efer, pat, kernel_cr3, xcr0;
+    uint64_t cr0, cr4, efer, pat, kernel_cr3, xcr0;  // kernel_cr3: its root, a PML5 at five levels
 } g_bsp;
 
 constexpr uint64_t kCr0Monitor = 1ull << 1, kCr0Emulate = 1ull << 2, kCr0TaskSwitched = 1ull << 3,
@@ -78,7 +78,7 @@ const uint8_t* madt_bytes(const MmioDevices& d) {
 bool map_cpu_stacks(KernelAddressSpace& space, BitmapFrameAllocator& frames, unsigned index, uint64_t (&ist)[7],
                     uint64_t* stack_top, uint64_t* stack_guard) {
     PhysWindowMemory tables;
-    PageTableBuilder builder(space.root(), tables, frames, space.cpu().pages_1gib);
+    PageTableBuilder builder(space.root(), tables, frames, space.cpu().pages_1gib, space.depth());  // five levels too
     const MappingPolicy policy = fit_to_cpu(kKernelDataPolicy, space.cpu());
     auto map = [&](uint64_t bottom, uint64_t size) {
         for (uint64_t va = bottom; va < bottom + size; va += kPageSize) {
@@ -383,7 +383,10 @@ extern "C" [[noreturn]] void ap_entry(void* arg) {
     // neither once the identity page is gone.
     load_cpu_tables(c);
     load_interrupt_gates();
-    x86::write_cr3(g_bsp.kernel_cr3);  // the kernel's tables: the identity page is gone
+    // The kernel's root (its PML5 at five levels): the identity page is gone.
+    // Then CR4 as the BSP's: its LA57 is already this CPU's (the trampoline
+    // set it before CR0.PG), and with paging on it could not change.
+    x86::write_cr3(g_bsp.kernel_cr3);
     x86::write_cr4(g_bsp.cr4);
     if (g_bsp.cr4 & kCr4Osxsave) write_xcr0(g_bsp.xcr0);  // after CR4.OSXSAVE; INIT left x87 only
     x86::wrmsr(x86::kMsrEfer, g_bsp.efer);

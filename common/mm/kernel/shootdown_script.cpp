@@ -26,7 +26,7 @@ struct Script {
     SharedSpace* shared = nullptr;
     IpiShootdown* transport = nullptr;
     BitmapFrameAllocator* frames = nullptr;
-    PhysAddr kernel_pml4;
+    PhysAddr kernel_root;  // what CR3 loads for the kernel: its PML4, or PML5 at five levels
     // The current step's pages and their new frames.
     VirtAddr first;
     uint64_t pages = 0;
@@ -52,7 +52,7 @@ PhysAddr new_frame(BitmapFrameAllocator& frames, uint64_t value) {
 void join(void* arg) { load_shared_space(*static_cast<Script*>(arg)->shared); }
 void leave(void* arg) {
     Script& s = *static_cast<Script*>(arg);
-    leave_shared_space(*s.shared, s.kernel_pml4);
+    leave_shared_space(*s.shared, s.kernel_root);
 }
 
 // On each loaded CPU: every page of the step, counting the values that are
@@ -163,7 +163,7 @@ void run_shootdown_script(KernelAddressSpace& space, BitmapFrameAllocator& frame
 
     PhysWindowMemory tables;
     UserAddressSpace us(tables, frames);
-    if (us.create(space.root()) != UserMapStatus::kOk) kernel::fail();
+    if (us.create(space.root(), space.depth()) != UserMapStatus::kOk) kernel::fail();
     SharedSpace shared{us, {}};
     IpiShootdown transport;
     Script s;
@@ -171,7 +171,7 @@ void run_shootdown_script(KernelAddressSpace& space, BitmapFrameAllocator& frame
     s.shared = &shared;
     s.transport = &transport;
     s.frames = &frames;
-    s.kernel_pml4 = space.root();
+    s.kernel_root = space.root();
     // The steps' 1 + 4 + 12 + 3 + 2 pages, the batching pages, and the PT's last page.
     constexpr uint64_t kPages = 22 + kBatchingPages;
     for (uint64_t i = 0; i < kPages; ++i)

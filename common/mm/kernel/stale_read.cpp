@@ -19,7 +19,7 @@ constexpr unsigned kReader = 1;
 
 struct Reader {
     SharedSpace* shared;
-    PhysAddr kernel_pml4;
+    PhysAddr kernel_root;  // what CR3 loads for the kernel: its PML4, or PML5 at five levels
     volatile uint64_t before = 0, after = 0;
     volatile uint32_t phase = 0;  // 1: A has read once; 2: B has remapped
 };
@@ -33,7 +33,7 @@ void read_twice(void* arg) {
     __atomic_store_n(&r.phase, 1u, __ATOMIC_RELEASE);
     while (__atomic_load_n(&r.phase, __ATOMIC_ACQUIRE) != 2) asm volatile("pause");
     r.after = read_shared_u64(kVa);
-    leave_shared_space(*r.shared, r.kernel_pml4);
+    leave_shared_space(*r.shared, r.kernel_root);
 }
 
 PhysAddr frame_holding(BitmapFrameAllocator& frames, uint64_t value) {
@@ -74,7 +74,7 @@ void show_stale_read(KernelAddressSpace& space, BitmapFrameAllocator& frames) {
     const uint64_t used_before = frames.stats().used;
     PhysWindowMemory tables;
     UserAddressSpace us(tables, frames);
-    if (us.create(space.root()) != UserMapStatus::kOk) kernel::fail();
+    if (us.create(space.root(), space.depth()) != UserMapStatus::kOk) kernel::fail();
     SharedSpace shared{us, {}};
     const PhysAddr old_frame = frame_holding(frames, kValues[0]);
     const PhysAddr neighbour = frame_holding(frames, 0);  // keeps the PT when va is unmapped

@@ -98,13 +98,13 @@ uint64_t send_leave_and_wait(CpuMask targets, ProcessTlb& tables) {
 void load_shared_space(SharedSpace& shared) {
     const unsigned me = this_cpu()->index;
     shared.cpus.add(me);  // first the bit: a shootdown from now on includes this CPU
-    if (me == 0) kernel::screen_shares_kernel_half(shared.space.pml4().value());
-    x86::write_cr3(shared.space.pml4().value());
+    if (me == 0) kernel::screen_shares_kernel_half(shared.space.root().value());
+    x86::write_cr3(shared.space.root().value());  // its PML5 at five levels
 }
 
-void leave_shared_space(SharedSpace& shared, PhysAddr kernel_pml4) {
+void leave_shared_space(SharedSpace& shared, PhysAddr kernel_root) {
     const unsigned me = this_cpu()->index;
-    x86::write_cr3(kernel_pml4.value());  // first the CR3: this CPU holds none of the space's entries after it
+    x86::write_cr3(kernel_root.value());  // first the CR3: this CPU holds none of the space's entries after it
     if (me == 0) kernel::screen_shares_kernel_half(0);
     shared.cpus.remove(me);
 }

@@ -45,7 +45,7 @@ struct SharedSpace {
 // On the executing CPU: joins `shared` (its bit, then its CR3) or leaves it
 // for the kernel's tables (CR3, then its bit).
 void load_shared_space(SharedSpace& shared);
-void leave_shared_space(SharedSpace& shared, PhysAddr kernel_pml4);
+void leave_shared_space(SharedSpace& shared, PhysAddr kernel_root);
 
 // After a demonstration (the stale read, the script): every frame it took,
 // pages and tables, is back in the allocator; one missing ends the boot.
