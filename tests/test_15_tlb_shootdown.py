@@ -547,3 +547,11 @@ def test_load_gs_makes_its_calls_on_every_cpu(any_boot):
     written = [r.fields["text"].strip('"') for r in any_boot.records_for("user")
                if r.event == "write" and int_field(r, "pid") == pid]
     assert written == ["load-gs loaded gs=0x33 base=0", "load-gs turns=8 good=8 gs-after=0x33"]
+
+
+def test_the_screen_console_follows_every_turn(any_boot):
+    """A turn logs only once its CPU has the process's tables loaded and the
+    console knows they share the kernel's half: no CPU's line is lost to the
+    screen, whatever tables it kept since its last turn."""
+    lost = [r.text for r in any_boot.records_for("screen") if r.event == "serial only"]
+    assert not lost

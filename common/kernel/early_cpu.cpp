@@ -94,8 +94,7 @@ void load_gdt(const DescriptorTableRegister& gdtr) {
     // Loading GS (and FS) with a selector sets its base to the descriptor's,
     // 0 (SDM Vol. 3A, 3.4.4): chapter 15 keeps each CPU's data at GS's base
     // (IA32_GS_BASE), so keep the base across the reload.
-    constexpr uint32_t kMsrGsBase = 0xC000'0101;
-    const uint64_t gs_base = x86::rdmsr(kMsrGsBase);
+    const uint64_t gs_base = x86::rdmsr(x86::kMsrGsBase);
     // Reload CS with a far return (there is no far jump to an immediate in
     // long mode), then the data segment registers.
     asm volatile(
@@ -113,7 +112,7 @@ void load_gdt(const DescriptorTableRegister& gdtr) {
         :
         : "m"(gdtr), "i"(kKernelCodeSelector), "r"(uint32_t(kKernelDataSelector))
         : "rax", "memory");
-    x86::wrmsr(kMsrGsBase, gs_base);
+    x86::wrmsr(x86::kMsrGsBase, gs_base);
 }
 
 void install_early_cpu_state() {

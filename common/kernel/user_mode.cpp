@@ -8,8 +8,8 @@
 
 // Shared with the assembly below, hence C names. Globals, not per CPU (Linux
 // keeps them at GS): one CPU at a time runs a program, also when chapter 15
-// hands a program's turns to different CPUs (each turn is dispatched with
-// run_on() while the CPU that dispatched it waits), so one copy serves them.
+// hands a program's turns to different CPUs (each turn is handed over with
+// start_on() while the CPU that handed it waits), so one copy serves them.
 extern "C" {
 uint64_t g_user_kernel_rsp = 0;  // enter_user's frame: leave_user returns there; syscalls and ring-3 exceptions run below it
 uint64_t g_user_saved_rsp = 0;   // the program's RSP during a system call
@@ -160,8 +160,6 @@ namespace {
 
 constexpr uint32_t kMsrStar = 0xC000'0081, kMsrLstar = 0xC000'0082, kMsrCstar = 0xC000'0083, kMsrFmask = 0xC000'0084;
 constexpr uint32_t kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176;
-constexpr uint32_t kMsrGsBase = 0xC000'0101;        // GS's base, as this CPU runs now
-constexpr uint32_t kMsrKernelGsBase = 0xC000'0102;  // what SWAPGS trades GS's base with (SDM Vol. 2B, SWAPGS)
 constexpr uint64_t kEferSyscallEnable = 1ull << 0;  // SCE
 // RFLAGS bits SYSCALL clears (SDM Vol. 3A, 5.8.8). IF: no interrupt before
 // the stub is on a kernel stack; DF: string instructions go up, as the ABI
@@ -183,7 +181,6 @@ constexpr const char* kSysretHazard =
     "SYSRET only returns below 2^47: at four levels an RIP there is non-canonical and SYSRET faults in ring 0, "
     "on the program's stack";
 
-constexpr size_t kGdtEntries = 8;  // chapter 10's five, then the SYSRET base slot, user data, user code
 alignas(16) uint64_t g_gdt[kGdtEntries];
 
 SyscallHandler g_syscall_handler = nullptr;
@@ -253,7 +250,7 @@ void install_syscall_msrs() {
     x86::wrmsr(kMsrSysenterEip, 0);
     x86::wrmsr(kMsrCstar, 0);
     // The base a program's GS starts with: SWAPGS puts it in GS before SYSRET.
-    x86::wrmsr(kMsrKernelGsBase, 0);
+    x86::wrmsr(x86::kMsrKernelGsBase, 0);
 }
 
 void install_user_mode(SyscallHandler handler) {
@@ -264,9 +261,7 @@ void install_user_mode(SyscallHandler handler) {
     KASSERT(current.limit + 1 == 5 * sizeof(uint64_t));
     const auto* old = reinterpret_cast<const uint64_t*>(current.base);
     for (size_t i = 0; i < 5; ++i) g_gdt[i] = old[i];
-    g_gdt[kSysretBase / 8] = kNullDescriptor;  // a SYSRET to 32-bit code would load it: there is none
-    g_gdt[(kUserDataSelector & ~3) / 8] = kUserDataDescriptor;
-    g_gdt[(kUserCodeSelector & ~3) / 8] = kUserCode64Descriptor;
+    fill_user_segments(g_gdt);
     load_gdt({sizeof(g_gdt) - 1, reinterpret_cast<uint64_t>(g_gdt)});
     g_syscall_handler = handler;
     install_syscall_msrs();
@@ -285,7 +280,7 @@ void install_user_mode(SyscallHandler handler) {
 }
 
 SyscallMsrs read_syscall_msrs() {
-    return {x86::rdmsr(kMsrStar), x86::rdmsr(kMsrLstar), x86::rdmsr(kMsrFmask), x86::rdmsr(kMsrKernelGsBase),
+    return {x86::rdmsr(kMsrStar), x86::rdmsr(kMsrLstar), x86::rdmsr(kMsrFmask), x86::rdmsr(x86::kMsrKernelGsBase),
             (x86::rdmsr(x86::kMsrEfer) & kEferSyscallEnable) != 0};
 }
 
@@ -327,6 +322,12 @@ FpuState initial_fpu_state() {
 void save_fpu(FpuState& state) { asm volatile("fxsave64 %0" : "=m"(state)); }
 void load_fpu(const FpuState& state) { asm volatile("fxrstor64 %0" : : "m"(state)); }
 
+void fill_user_segments(uint64_t (&gdt)[kGdtEntries]) {
+    gdt[kSysretBase / 8] = kNullDescriptor;  // a SYSRET to 32-bit code would load it: there is none
+    gdt[(kUserDataSelector & ~3) / 8] = kUserDataDescriptor;
+    gdt[(kUserCodeSelector & ~3) / 8] = kUserCode64Descriptor;
+}
+
 UserSegments save_user_segments() {
     UserSegments s;
     asm volatile("mov %%fs, %0; mov %%gs, %1" : "=r"(s.fs), "=r"(s.gs));
@@ -334,9 +335,10 @@ UserSegments save_user_segments() {
 }
 
 void load_user_segments(const UserSegments& s) {
-    const uint64_t kernel_gs_base = x86::rdmsr(kMsrGsBase);
+    KASSERT((x86::read_rflags() & x86::kRflagsInterrupt) == 0);  // GS's base is the descriptor's in between
+    const uint64_t kernel_gs_base = x86::rdmsr(x86::kMsrGsBase);
     asm volatile("mov %0, %%fs; mov %1, %%gs" : : "r"(s.fs), "r"(s.gs) : "memory");
-    x86::wrmsr(kMsrGsBase, kernel_gs_base);  // the selector load set it to the descriptor's
+    x86::wrmsr(x86::kMsrGsBase, kernel_gs_base);  // the selector load set it to the descriptor's
 }
 
 void leave_user(UserOutcome outcome) {

@@ -19,6 +19,7 @@
 // stubs through set_trap_handler.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 namespace kernel {
@@ -31,6 +32,11 @@ inline constexpr uint16_t kUserCodeSelector = kSysretBase + 16 + 3;  // 0x3b: en
 inline constexpr uint64_t kUserCode64Descriptor = 0x00AF'FB00'0000'FFFFull;  // P, DPL3, code exec/read, accessed, L=1
 inline constexpr uint64_t kUserDataDescriptor = 0x00CF'F300'0000'FFFFull;    // P, DPL3, data read/write, accessed
 // book:end user-selectors
+inline constexpr size_t kGdtEntries = 8;  // chapter 10's five, then the SYSRET base slot, user data, user code
+
+// Entries 5-7 of a GDT laid out as above: the BSP's (install_user_mode) and
+// each AP's (chapter 15) get the same user segments at the same selectors.
+void fill_user_segments(uint64_t (&gdt)[kGdtEntries]);
 
 // What the entry stub saved of the program at a SYSCALL: every register
 // the program may expect back (RCX and R11 are the CPU's: SYSCALL put the

@@ -64,9 +64,12 @@ void run_on(unsigned index, CpuWork work, void* arg);
 
 // The same in two halves, for work that runs while this CPU does something
 // else: start_on() hands it to AP `index` and returns at once, finish_on()
-// waits (IF set) until it is done.
+// waits (IF set) until it is done. Kernel work that takes 10 s is a bug,
+// named and fatal; a program's turn (kUntimed) lasts until its next system
+// call, however long that is.
+inline constexpr bool kUntimed = false;
 uint64_t start_on(unsigned index, CpuWork work, void* arg);
-void finish_on(unsigned index, uint64_t ticket);
+void finish_on(unsigned index, uint64_t ticket, bool timed = true);
 
 // Ring 3 on every CPU, once kernel::install_user_mode() ran on the BSP. The
 // APs start before user mode exists (this chapter's phases need them first),
@@ -81,8 +84,8 @@ void finish_on(unsigned index, uint64_t ticket);
 // with the field (ERROR) and the kernel fails: a bug of the bring-up.
 void prepare_cpus_for_ring3();
 
-// Runs `wait()` with IF set, restoring the caller's IF after: how the BSP
-// waits for another CPU without missing an IPI meant for it.
+// Runs `wait()` with IF set, restoring the caller's IF after: how a CPU
+// waits for another without missing an IPI meant for it.
 template <typename Wait>
 void wait_with_interrupts(Wait wait) {
     uint64_t flags;

@@ -42,9 +42,7 @@ void build_cpu_tables(PerCpu& cpu, const uint64_t (&ist_tops)[7]) {
     cpu.gdt[3] = (limit & 0xFFFF) | (base & 0xFF'FFFF) << 16 | kTssAvailable << 40 | kDescriptorPresent |
                  ((limit >> 16) & 0xF) << 48 | ((base >> 24) & 0xFF) << 56;
     cpu.gdt[4] = base >> 32;
-    cpu.gdt[kernel::kSysretBase / 8] = kernel::kNullDescriptor;  // as chapter 12 fills the BSP's
-    cpu.gdt[kernel::kUserDataSelector / 8] = kernel::kUserDataDescriptor;
-    cpu.gdt[kernel::kUserCodeSelector / 8] = kernel::kUserCode64Descriptor;
+    kernel::fill_user_segments(cpu.gdt);  // as chapter 12 fills the BSP's
 }
 
 void load_cpu_tables(PerCpu& cpu) {
@@ -56,7 +54,7 @@ void load_cpu_tables(PerCpu& cpu) {
 
 void set_gs_base(PerCpu& cpu) {
     cpu.self = &cpu;
-    x86::wrmsr(kMsrGsBase, reinterpret_cast<uint64_t>(&cpu));
+    x86::wrmsr(x86::kMsrGsBase, reinterpret_cast<uint64_t>(&cpu));
 }
 
 uint64_t* this_cpu_rsp0_slot() {

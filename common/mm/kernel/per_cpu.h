@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/user_mode.h"
 #include "mm/cpu_mask.h"
 
 namespace mm {
@@ -55,7 +56,7 @@ struct alignas(64) PerCpu {
     uint64_t stack_top;   // the stack the AP starts on
     uint64_t stack_guard; // the unmapped page below it
 
-    alignas(16) uint64_t gdt[8];  // null, code, data, TSS (two entries), then the user segments as on the BSP
+    alignas(16) uint64_t gdt[kernel::kGdtEntries];  // null, code, data, TSS (two), then the user segments as on the BSP
     alignas(16) CpuTss tss;
 
     volatile uint32_t entered;  // set by the AP first thing in ap_entry
@@ -74,7 +75,6 @@ struct alignas(64) PerCpu {
     volatile uint64_t full_flushes;
 };
 
-inline constexpr uint32_t kMsrGsBase = 0xC000'0101;
 
 // The PerCpu of CPU `index` (0 = BSP), in .bss.
 PerCpu& per_cpu(unsigned index);

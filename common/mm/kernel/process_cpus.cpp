@@ -69,14 +69,9 @@ kernel::UserOutcome run_turn_on_next_cpu(Task& t) {
         run_turn_on_this_cpu(&turn);
         return turn.outcome;
     }
-    // Unlike run_on(), no time limit: a turn lasts until the program's next
-    // system call, as on one CPU (nothing preempts it). IF is set meanwhile,
-    // as in run_on().
-    const uint64_t ticket = start_on(cpu, run_turn_on_this_cpu, &turn);
-    const PerCpu& runner = per_cpu(cpu);
-    wait_with_interrupts([&] {
-        while (__atomic_load_n(&runner.work_done, __ATOMIC_ACQUIRE) < ticket) asm volatile("pause");
-    });
+    // No time limit: a turn lasts until the program's next system call, as
+    // on one CPU (nothing preempts it).
+    finish_on(cpu, start_on(cpu, run_turn_on_this_cpu, &turn), kUntimed);
     return turn.outcome;
 }
 

@@ -1,6 +1,5 @@
 #include "mm/kernel/process_tlb.h"
 
-#include "arch/x86/cpu.h"
 #include "support/assert.h"
 
 namespace mm {
@@ -13,8 +12,7 @@ OtherCpuTlbs* g_others = nullptr;
 void set_other_cpu_tlbs(OtherCpuTlbs* others) { g_others = others; }
 
 void ProcessTlb::invalidate_page(VirtAddr page) {
-    asm volatile("invlpg (%0)" : : "r"(page.value()) : "memory");  // this CPU only (SDM Vol. 3A, 4.10.4.1)
-    ++invalidations_;
+    here_.invalidate_page(page);  // INVLPG: this CPU's TLB only
     if (g_others != nullptr) g_others->invalidate(*this, page);
 }
 

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "mm/cpu_mask.h"
-#include "mm/phys_addr.h"
+#include "mm/cpu_tlb.h"
 #include "mm/tlb_flush.h"
 
 namespace mm {
@@ -51,11 +51,11 @@ public:
     // The CPUs that have this process's tables loaded (chapter 15 keeps them).
     LoadedCpus& cpus() { return cpus_; }
     // How many INVLPGs this CPU executed for the process: for the boot log.
-    uint64_t invalidations() const { return invalidations_; }
+    uint64_t invalidations() const { return here_.invalidations(); }
 
 private:
+    CpuTlb here_;
     LoadedCpus cpus_;
-    uint64_t invalidations_ = 0;
 };
 // book:end process-tlb
 

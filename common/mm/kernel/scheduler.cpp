@@ -50,6 +50,7 @@ Task* new_task(const char (&name)[32], uint64_t parent, FrameSource& table_frame
 void free_task(Task& task) {
     KASSERT(&task != g_current);
     KASSERT(task.space.root().value() == 0);  // its tables went back first (or were never made)
+    KASSERT(task.memory.tlb.cpus().loaded().empty());  // and no CPU keeps them (chapter 15)
     for (size_t i = 0; i < kMaxTasks; ++i) {
         if (g_tasks[i] != &task) continue;
         task.~Task();

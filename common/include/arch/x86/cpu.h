@@ -26,6 +26,11 @@ inline constexpr uint32_t kMsrEfer = 0xC0000080;
 inline constexpr uint64_t kEferLongModeActive = 1ull << 10;  // LMA
 inline constexpr uint64_t kEferNoExecute = 1ull << 11;       // NXE: makes the NX bit of page entries legal
 
+// IA32_GS_BASE and IA32_KERNEL_GS_BASE (SDM Vol. 3A, 3.4.4; Vol. 2B, SWAPGS):
+// GS's base as the CPU runs now, and the one SWAPGS trades it with.
+inline constexpr uint32_t kMsrGsBase = 0xC000'0101;
+inline constexpr uint32_t kMsrKernelGsBase = 0xC000'0102;
+
 // IA32_PAT (SDM Vol. 3A, 11.12.2): eight memory types, selected by PAT/PCD/PWT of a leaf.
 inline constexpr uint32_t kMsrPat = 0x277;
 // IA32_APIC_BASE (SDM Vol. 3A, 10.4.4): where this CPU's local APIC registers are.
@@ -74,6 +79,7 @@ inline void wrmsr(uint32_t msr, uint64_t value) {
 
 inline uint64_t read_cr0() { uint64_t v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
 inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+inline uint64_t read_rflags() { uint64_t v; asm volatile("pushfq; pop %0" : "=r"(v) : : "memory"); return v; }
 inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
