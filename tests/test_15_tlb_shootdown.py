@@ -6,10 +6,11 @@ boot, read over the monitor), ``-smp 2``, ``-smp 4`` (read over the monitor
 after ``ready``: every CPU's registers with ``info registers -a``, the TLB
 and a walk of the tables for the protections), ``-smp 8`` with
 ``test.silent-cpu=5``, so one of the eight CPUs never gets its start-up IPIs
-and the boot must name it and go on with the seven others, and ``-smp 2``
-with ``test.lazy-cpus-stay=hop``, where the CPUs that keep hop's tables are
-never told to leave them when it changes its pages, so that its check is
-seen to fail.
+and the boot must name it and go on with the seven others, and ``-smp 3``
+with ``test.stalled-cpu=2``, whose third CPU starts but never comes online,
+so that the bring-up waits out its 10 s, and ``test.lazy-cpus-stay=hop``,
+where the CPUs that keep hop's tables are never told to leave them when it
+changes its pages, so that its check is seen to fail.
 
 What the tests hold the kernel to: every CPU the MADT lists comes online (or
 is named), each with its own stack above a guard page and its own GS base —
@@ -41,6 +42,7 @@ CHAPTER = "15-tlb-shootdown"
 PAGE = 4096
 KIB = 1024
 SILENT_APIC_ID = 5
+STALLED_APIC_ID = 2
 KERNEL_STACK = 16 * KIB
 MAX_PAGES_PER_ROUND = 32  # ShootdownBatch::kMaxPages
 VALUES = (0x5EED0001, 0x5EED0002, 0x5EED0003)  # stale_read.cpp's frames, in order
@@ -462,9 +464,26 @@ def test_lazy_cpus_leave_before_a_change_or_an_exit_lands(any_boot):
 
 @pytest.fixture(scope="module")
 def two_lazy_cpus_stay(built):
-    result = harness.boot(harness.BootConfig(CHAPTER, smp=2, cmdline="test.lazy-cpus-stay=hop"))
+    """Three CPUs, the third stalled on its way up: two run the programs."""
+    result = harness.boot(harness.BootConfig(CHAPTER, smp=3, cmdline=f"test.stalled-cpu={STALLED_APIC_ID} "
+                                             "test.lazy-cpus-stay=hop"))
     harness.assert_outcome(result, "success")
     return result
+
+
+def test_a_cpu_that_stalls_after_starting_is_named_after_10s(two_lazy_cpus_stay):
+    """test.stalled-cpu: the CPU reaches the kernel (entered) and stops before
+    it is online; the bring-up waits the whole 10 s a started CPU gets, by the
+    HPET, sends it INIT, names it and goes on with the two others."""
+    boot = two_lazy_cpus_stay
+    silent = only(boot, "smp", "cpu silent")
+    assert (silent.level, int_field(silent, "apic-id"), silent.fields["entered"]) == ("WARN", STALLED_APIC_ID, "yes")
+    assert int_field(silent, "waited-s") == 10
+    hook = only(boot, "smp", "stalled a cpu on request")
+    assert int_field(hook, "apic-id") == STALLED_APIC_ID and hook.line_number < silent.line_number
+    summary = only(boot, "smp", "cpus")
+    assert (int_field(summary, "online"), int_field(summary, "expected")) == (2, 3)
+    assert sorted(online(boot)) == [0, 1]
 
 
 def test_without_the_leave_request_hop_reads_a_freed_frame(two_lazy_cpus_stay):

@@ -36,6 +36,7 @@ SUCCEEDING_OPTIONS = frozenset({
     "test.sysret-rip",      # 12: a damaged return RIP ends its program, not the kernel
     "test.fork-oom",        # 14: a fork runs out of frames part-way, undoes itself, returns -ENOMEM
     "test.silent-cpu",      # 15: a CPU that never gets its start-up IPIs is named, the others run
+    "test.stalled-cpu",     # 15: a CPU that starts but never comes online is named after 10 s, the others run
     "test.lazy-cpus-stay",  # 15: idle CPUs keep hop's stale translations; hop reads an old frame
 })
 

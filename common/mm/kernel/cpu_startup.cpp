@@ -225,6 +225,8 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
         build_cpu_tables(c, ist);
         uint64_t waited_us = 0;
         if (!start_one(trampoline, clock, c, &waited_us)) {
+            if (test_stalls_cpu(c.apic_id))
+                klog::warn("smp").msg("stalled a cpu on request").kv("apic-id", c.apic_id);
             klog::warn("smp").msg("cpu silent").kv("index", i).kv("apic-id", c.apic_id)
                 .kv("stage", trampoline_stage(trampoline)).kv("entered", c.entered != 0)
                 .kv("waited-s", waited_us / 1000000)  // whole seconds: the timeout it waited out, not the jitter
@@ -377,6 +379,7 @@ extern "C" [[noreturn]] void ap_entry(void* arg) {
     using namespace mm;
     PerCpu& c = *static_cast<PerCpu*>(arg);
     __atomic_store_n(&c.entered, 1u, __ATOMIC_RELEASE);
+    if (test_stalls_cpu(c.apic_id)) for (;;) asm volatile("cli; hlt");  // the tests' stalled CPU (silent_cpu_test.h)
     // Its own GDT, TSS, GS and the IDT first, while the trampoline's tables
     // (which map the kernel's half) are loaded: until then the GDTR names the
     // trampoline page and the IDTR is real mode's, and an NMI would find

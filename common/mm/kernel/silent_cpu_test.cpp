@@ -21,6 +21,11 @@ bool decimal(Str text, uint64_t* out) {
 
 }  // namespace
 
+bool test_stalls_cpu(uint32_t apic_id) {
+    uint64_t stalled = 0;
+    return decimal(kernel::command_line().value("test.stalled-cpu"), &stalled) && stalled == apic_id;
+}
+
 bool test_keeps_cpu_silent(uint32_t apic_id) {
     uint64_t silent = 0;
     if (!decimal(kernel::command_line().value("test.silent-cpu"), &silent) || silent != apic_id) return false;
