@@ -145,6 +145,7 @@ bool start_one(const Trampoline& t, const HpetClock& clock, PerCpu& c, uint64_t*
         const bool started = trampoline_stage(t) != 0 || c.entered;
         if (*waited_us > (started ? kStartedTimeoutUs : kSilentTimeoutUs)) {
             (void)apic.send(apic::init_ipi(c.apic_id));  // back to wait-for-SIPI: it stays off the trampoline
+            clock.wait_us(kInitDelayUs);  // as at the start: the reset completes before the page is armed again
             return false;
         }
     }
@@ -226,7 +227,8 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
         uint64_t waited_us = 0;
         if (!start_one(trampoline, clock, c, &waited_us)) {
             if (test_stalls_cpu(c.apic_id))
-                klog::warn("smp").msg("stalled a cpu on request").kv("apic-id", c.apic_id);
+                klog::warn("smp").msg("stalled a cpu on request").kv("apic-id", c.apic_id)
+                    .kv("halted-itself", c.stalled != 0);
             klog::warn("smp").msg("cpu silent").kv("index", i).kv("apic-id", c.apic_id)
                 .kv("stage", trampoline_stage(trampoline)).kv("entered", c.entered != 0)
                 .kv("waited-s", waited_us / 1000000)  // whole seconds: the timeout it waited out, not the jitter
@@ -379,13 +381,13 @@ extern "C" [[noreturn]] void ap_entry(void* arg) {
     using namespace mm;
     PerCpu& c = *static_cast<PerCpu*>(arg);
     __atomic_store_n(&c.entered, 1u, __ATOMIC_RELEASE);
-    if (test_stalls_cpu(c.apic_id)) for (;;) asm volatile("cli; hlt");  // the tests' stalled CPU (silent_cpu_test.h)
     // Its own GDT, TSS, GS and the IDT first, while the trampoline's tables
     // (which map the kernel's half) are loaded: until then the GDTR names the
     // trampoline page and the IDTR is real mode's, and an NMI would find
     // neither once the identity page is gone.
     load_cpu_tables(c);
     load_interrupt_gates();
+    if (test_stalls_cpu(c.apic_id)) stall_on_request(c);  // the tests' stalled CPU (silent_cpu_test.h)
     // The kernel's root (its PML5 at five levels): the identity page is gone.
     // Then CR4 as the BSP's: its LA57 is already this CPU's (the trampoline
     // set it before CR0.PG), and with paging on it could not change.

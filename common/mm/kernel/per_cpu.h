@@ -61,6 +61,7 @@ struct alignas(64) PerCpu {
 
     volatile uint32_t entered;  // set by the AP first thing in ap_entry
     volatile uint32_t online;   // set by the AP, last thing before its idle loop
+    volatile uint32_t stalled;  // set by an AP the tests stop on its way (silent_cpu_test.h)
     CpuSelfReport report;
 
     // The mailbox run_on() fills (cpu_startup.h): the AP runs `work(arg)`

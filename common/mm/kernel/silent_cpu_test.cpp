@@ -1,6 +1,7 @@
 #include "mm/kernel/silent_cpu_test.h"
 
 #include "kernel/kernel.h"
+#include "mm/kernel/per_cpu.h"
 #include "support/log.h"
 
 namespace mm {
@@ -24,6 +25,15 @@ bool decimal(Str text, uint64_t* out) {
 bool test_stalls_cpu(uint32_t apic_id) {
     uint64_t stalled = 0;
     return decimal(kernel::command_line().value("test.stalled-cpu"), &stalled) && stalled == apic_id;
+}
+
+void stall_on_request(PerCpu& cpu) {
+    __atomic_store_n(&cpu.stalled, 1u, __ATOMIC_RELEASE);
+    // A loop, not HLT: under QEMU 7.2's TCG a CPU halted with IF clear was
+    // not reset by the INIT (a real one is: INIT is not maskable), and a hung
+    // CPU spins as often as it halts.
+    asm volatile("cli" ::: "memory");
+    for (;;) asm volatile("pause");
 }
 
 bool test_keeps_cpu_silent(uint32_t apic_id) {
