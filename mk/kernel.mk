@@ -97,7 +97,8 @@ $(BUILD)/$(1)/kernel.elf: $$($(1)_OBJS) $(RUNTIME_BASE_OBJS) common/kernel/kerne
 
 # The image's cmdline.txt is empty: `make run CMDLINE=...` and the tests write
 # theirs into the copy they boot, so a command line never rebuilds an image.
-$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh $$($(1)_USER_ELFS)
+$(BUILD)/$(1)/disk.img: $(BUILD)/$(1)/kernel.elf $(LOADER_EFI) scripts/make-esp-image.sh $$($(1)_USER_ELFS) \
+        chapters/$(1)/chapter.mk
 	@echo "  IMAGE   $$@"
 	$(Q)OBJCOPY=$(OBJCOPY) USER_ELFS="$$($(1)_USER_ELFS)" scripts/make-esp-image.sh $$@ $(LOADER_EFI) $(BUILD)/$(1)/kernel.elf
 

@@ -217,6 +217,7 @@ def test_the_trampoline_is_below_1mib_and_mapped_nowhere_after(four):
     assert reserved.line_number < only(four, "paging", "phase map_kernel_image").line_number, "reserved first"
     retired = only(four, "smp", "trampoline retired")
     assert int_field(retired, "page") == page and retired.fields["identity"] == "absent", "its own tables walked"
+    assert retired.fields["identity-before"] == "at-page", "the walk reached the page before it went"
     assert retired.line_number > max(r.line_number for r in online(four).values()), "after the last AP"
     tlb = parse_info_tlb(four.monitor["info tlb"])
     assert not [e for e in tlb if e.va < 1 << 47], "the kernel's lower half is empty"

@@ -11,3 +11,5 @@ CHAPTER_NEW_RUNTIME := five_level_note
 CHAPTER_HOST_TESTS := five_level_paging_test five_level_processes_test
 # The programs on its disk image, \user\NAME.elf (chapters/16-five-level-paging/user/NAME.cpp, mk/user.mk).
 CHAPTER_USER_PROGRAMS := deep-fork read-above-47
+# And chapter 15's two, so its lazy CPUs and its GS rule are held at five levels too.
+CHAPTER_BASE_PROGRAMS := hop load-gs

@@ -236,16 +236,22 @@ uint32_t trampoline_stage(const Trampoline& t) { return __atomic_load_n(&data(t)
 
 
 void retire_trampoline(const Trampoline& t) {
-    table(t.pt).entries[x86::pte::pt_index(t.page.value())] = PageTableEntry();
-    // Checked by a walk of the trampoline's own tables, as a CPU would walk
-    // them: the identity page must be gone (no AP may wake on it later).
+    // Checked by walks of the trampoline's own tables, as a CPU walks them:
+    // before, the identity page is there, at itself (so the walk follows the
+    // tables the APs used, root and all); after, it is gone (no AP may wake
+    // on it later).
     PhysWindowMemory memory;
     PageTableWalker walker(trampoline_root(t), memory, t.depth);
-    const bool present = walker.translate(VirtAddr(t.page.value())).present;
-    klog::Line(present ? klog::Level::kError : klog::Level::kInfo, "smp").msg("trampoline retired")
-        .kv("page", klog::hex(t.page)).kv("identity", present ? "present" : "absent")
-        .kv("levels", uint64_t(levels(t.depth)));
-    if (present) kernel::fail();
+    const VirtAddr page(t.page.value());
+    const Lookup before = walker.translate(page);
+    const bool mapped_before = before.present && before.leaf.pa == t.page;
+    table(t.pt).entries[x86::pte::pt_index(t.page.value())] = PageTableEntry();
+    const bool present = walker.translate(page).present;
+    const bool ok = mapped_before && !present;
+    klog::Line(ok ? klog::Level::kInfo : klog::Level::kError, "smp").msg("trampoline retired")
+        .kv("page", klog::hex(t.page)).kv("identity-before", mapped_before ? "at-page" : "missing")
+        .kv("identity", present ? "present" : "absent").kv("levels", uint64_t(levels(t.depth)));
+    if (!ok) kernel::fail();
 }
 
 }  // namespace mm
