@@ -464,7 +464,7 @@ def test_lazy_cpus_leave_before_a_change_or_an_exit_lands(any_boot):
 
 
 @pytest.fixture(scope="module")
-def two_lazy_cpus_stay(built):
+def three_cpus_one_stalled_one_lazy(built):
     """Three CPUs, the second stalled on its way up: the BSP and the third run
     the programs."""
     result = harness.boot(harness.BootConfig(CHAPTER, smp=3, cmdline=f"test.stalled-cpu={STALLED_APIC_ID} "
@@ -473,13 +473,13 @@ def two_lazy_cpus_stay(built):
     return result
 
 
-def test_a_cpu_that_stalls_after_starting_is_named_after_10s(two_lazy_cpus_stay):
+def test_a_cpu_that_stalls_after_starting_is_named_after_10s(three_cpus_one_stalled_one_lazy):
     """test.stalled-cpu: the CPU reaches the kernel (entered, and it says it
     halted itself) and stops before it is online; the bring-up waits the
     whole 10 s a started CPU gets, by the HPET, sends it INIT, names it and
     starts the next CPU on the same trampoline. QEMU shows the stalled CPU
     reset by that INIT: paging off, CR3 and CR4 clear."""
-    boot = two_lazy_cpus_stay
+    boot = three_cpus_one_stalled_one_lazy
     silent = only(boot, "smp", "cpu silent")
     assert (silent.level, int_field(silent, "apic-id"), silent.fields["entered"]) == ("WARN", STALLED_APIC_ID, "yes")
     assert 10 <= int_field(silent, "waited-s") <= 11 and boot.elapsed >= 10
@@ -495,13 +495,13 @@ def test_a_cpu_that_stalls_after_starting_is_named_after_10s(two_lazy_cpus_stay)
     assert int(re.search(r"CR3=([0-9a-f]+)", stalled)[1], 16) == 0 == int(re.search(r"CR4=([0-9a-f]+)", stalled)[1], 16)
 
 
-def test_without_the_leave_request_hop_reads_a_freed_frame(two_lazy_cpus_stay):
+def test_without_the_leave_request_hop_reads_a_freed_frame(three_cpus_one_stalled_one_lazy):
     """The check can fail: with `test.lazy-cpus-stay=hop` the AP keeps hop's
     old translations, and its check reads the old frame — the value the
     spread wrote there — instead of a fresh page's 0. (It relies, as the
     stale reads of chapters 07 and 15 do, on TCG keeping a translation until
     it is invalidated.)"""
-    boot = two_lazy_cpus_stay
+    boot = three_cpus_one_stalled_one_lazy
     assert only(boot, "tlb", "lazy cpus keep their tables on request").fields["program"] == "hop"
     first = {r.fields["name"]: int_field(r, "pid") for r in boot.records_for("user") if r.event == "start"}
     left = [r for r in boot.records_for("tlb") if r.event == "lazy cpus left"]

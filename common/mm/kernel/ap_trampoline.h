@@ -17,14 +17,15 @@
 //
 // (SDM Vol. 3A, 9.8.5 "Initializing IA-32e Mode".) Two constraints shape
 // the tables the AP enables paging on. MOV to CR3 in 32-bit mode takes 32
-// bits, so the PML4 must lie below 4 GiB; and the instruction after the one
-// that sets CR0.PG is fetched at the same address, now translated, so the
-// trampoline page must be identity-mapped. The kernel's own tables have no
-// lower half since chapter 08, so the trampoline gets a PML4 of its own:
-// slot 0 leads to the one identity-mapped trampoline page, slots 256-511
-// are copies of the kernel's (which share_kernel_half() made complete, so
-// every kernel mapping added later is seen through them). ap_entry then
-// loads the kernel's CR3 and never uses the trampoline's tables again.
+// bits, so the root (the PML4, or the PML5 at five levels) must lie below 4
+// GiB; and the instruction after the one that sets CR0.PG is fetched at the
+// same address, now translated, so the trampoline page must be
+// identity-mapped. The kernel's own tables have no lower half since chapter
+// 08, so the trampoline gets a PML4 of its own: slot 0 leads to the one
+// identity-mapped trampoline page, slots 256-511 are copies of the kernel's
+// (which share_kernel_half() made complete, so every kernel mapping added
+// later is seen through them). ap_entry then loads the kernel's CR3 and
+// never uses the trampoline's tables again.
 //
 // At five levels (chapter 16: the BSP runs with CR4.LA57) the AP must get
 // there too, and CR4.LA57 can change only while paging is off (SDM Vol. 3A,
@@ -55,7 +56,7 @@ namespace mm {
 
 struct Trampoline {
     PhysAddr page;                      // below 1 MiB: the SIPI's vector is page / 4 KiB
-    PhysAddr pml4, pdpt, pd, pt;        // the trampoline's tables, PML4 below 4 GiB
+    PhysAddr pml4, pdpt, pd, pt;        // the trampoline's tables; at four levels the PML4 is the root, below 4 GiB
     PhysAddr pml5;                      // five levels only (chapter 16): over the PML4, below 4 GiB
     PagingDepth depth = PagingDepth::kFourLevel;  // the BSP's (CR4.LA57) when reserved
     const char* refusal = nullptr;      // why there is none (then page is null)

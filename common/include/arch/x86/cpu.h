@@ -14,7 +14,7 @@ inline constexpr uint64_t kCr0Paging = 1ull << 31;        // PG
 // CR4
 inline constexpr uint64_t kCr4Pae = 1ull << 5;
 inline constexpr uint64_t kCr4Pge = 1ull << 7;    // global pages: their translations survive a CR3 load
-inline constexpr uint64_t kCr4La57 = 1ull << 12;  // 5-level paging: our tables are 4-level
+inline constexpr uint64_t kCr4La57 = 1ull << 12;  // 5-level paging (chapter 16): the root is a PML5
 inline constexpr uint64_t kCr4Smep = 1ull << 20;
 inline constexpr uint64_t kCr4Smap = 1ull << 21;
 
