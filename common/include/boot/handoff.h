@@ -92,7 +92,7 @@ struct BootHandoff {
     uint64_t kernel_virtual_base;  // lowest PT_LOAD address, page-aligned
 
     // The loader's bootstrap state, reserved in the map until the kernel no longer uses it.
-    uint64_t bootstrap_pml4;  // physical address loaded into CR3 before the jump
+    uint64_t bootstrap_pml4;  // the loader's PML4: what CR3 holds at the jump, or at five levels the table under its PML5
     uint64_t boot_stack_base;
     uint64_t boot_stack_size;
 

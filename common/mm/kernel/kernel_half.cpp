@@ -22,11 +22,11 @@ void share_kernel_half(KernelAddressSpace& space, BitmapFrameAllocator& frames) 
         const FrameResult frame = frames.alloc_page_table_frame();
         if (!frame.ok()) {
             klog::error("paging").msg("phase share_kernel_half failed").kv("slot", uint64_t(slot))
-                .kv("rule", "every kernel PML4 slot needs a table before the first process");
+                .kv("rule", "every upper-half slot of the top table needs a table before the first process");
             kernel::fail();
         }
-        PageTable& pdpt = *tables.table_at(frame.frame());
-        for (PageTableEntry& e : pdpt.entries) e.clear();  // zeroed before it is installed
+        PageTable& next = *tables.table_at(frame.frame());  // a PDPT (chapter 16: a PML4)
+        for (PageTableEntry& e : next.entries) e.clear();  // zeroed before it is installed
         entry.set(root_level(space.depth()), frame.frame(), kTableEntryFlags);  // supervisor-only, like every kernel table
         ++created;
     }

@@ -51,7 +51,7 @@ void run_turn_on_this_cpu(void* arg) {
     turn.outcome = run_turn_loaded(t);
     if (me == 0 || turn.outcome.end != kernel::UserEnd::kSuspended) drop_kept_tables(me);
     kernel::screen_shares_kernel_half(0);
-    if (flags & (1u << 9)) asm volatile("sti" ::: "memory");
+    if (flags & x86::kRflagsInterrupt) asm volatile("sti" ::: "memory");
 }
 // book:end turn-on-cpu
 
