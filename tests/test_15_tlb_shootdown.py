@@ -62,11 +62,19 @@ def two(built):
     return result
 
 
+# Each AP's kernel stack and #PF stack (cpu_startup.h's layout), read back
+# after `ready` to see how deep the processes, faults and shootdowns went.
+AP_BLOCKS = {index: 0xFFFF_F000_0010_0000 + (index - 1) * 0x20000 for index in (1, 2, 3)}
+AP_STACK_TOPS = {(index, name): block + offset for index, block in AP_BLOCKS.items()
+                 for name, offset in (("kernel", 0x19000), ("pf-ist", 0xA000))}
+
+
 @pytest.fixture(scope="module")
 def four(built):
     config = dataclasses.replace(inspected_boot(CHAPTER), smp=4,
                                  monitor_commands=("info registers", "info registers -a", "info tlb",
-                                                   page_table_leaves))
+                                                   page_table_leaves,
+                                                   *(f"x /2048gx {top - 0x4000:#x}" for top in AP_STACK_TOPS.values())))
     result = harness.boot(config)
     harness.assert_outcome(result, "success")
     return result
@@ -583,3 +591,20 @@ def test_the_screen_console_follows_every_turn(any_boot):
     screen, whatever tables it kept since its last turn."""
     lost = [r.text for r in any_boot.records_for("screen") if r.event == "serial only"]
     assert not lost
+
+
+def test_no_ap_stack_came_near_its_guard(four):
+    """The stacks are zeroed when mapped; read back through QEMU after every
+    program ran, the lowest word ever written on each AP's kernel stack and
+    #PF stack shows how deep it went: at least a quarter of each is left."""
+    stacks = [r for r in four.records_for("smp") if r.event == "cpu stacks"]
+    logged = {(int_field(r, "index"), "kernel"): int_field(r, "stack-top") for r in stacks}
+    logged |= {(int_field(r, "index"), "pf-ist"): int_field(r, "pf-ist") for r in stacks}
+    assert logged == AP_STACK_TOPS
+    for (index, name), top in AP_STACK_TOPS.items():
+        dump = four.monitor[f"x /2048gx {top - KERNEL_STACK:#x}"]
+        used_words = [int(m[1], 16) + 8 * i for m in re.finditer(r"^([0-9a-f]+):((?: 0x[0-9a-f]+)+)", dump, re.M)
+                      for i, word in enumerate(m[2].split()) if int(word, 16)]
+        assert used_words, f"CPU {index}'s {name} stack was never used"
+        depth = top - min(used_words)
+        assert depth <= KERNEL_STACK * 3 // 4, f"CPU {index}'s {name} stack used {depth} of {KERNEL_STACK} bytes"

@@ -83,6 +83,10 @@ bool map_cpu_stacks(KernelAddressSpace& space, BitmapFrameAllocator& frames, uns
     auto map = [&](uint64_t bottom, uint64_t size) {
         for (uint64_t va = bottom; va < bottom + size; va += kPageSize) {
             const FrameResult frame = frames.alloc_frame();
+            // Zeroed: no stale bytes on a kernel stack, and how deep it was
+            // ever used can be read from it (the tests read it).
+            if (frame.ok())
+                for (PageTableEntry& word : tables.table_at(frame.frame())->entries) word.clear();
             if (!frame.ok() || !builder.map_range(VirtAddr(va), frame.frame(), kPageSize, policy).ok()) {
                 klog::warn("smp").msg("cpu stack refused").kv("index", index).kv("va", klog::hex(va))
                     .kv("rule", frame.ok() ? "the builder must map it" : "needs a free frame");
