@@ -175,7 +175,7 @@ def test_global_pages_left_on_by_firmware_are_flushed_at_the_switch(first_boot):
 
 def test_gdb_stops_at_kernel_main_with_a_backtrace(session):
     out = session.output
-    assert "Breakpoint 2, kernel_main" in out, out  # 1 is efi_main
+    assert "Temporary breakpoint 2, kernel_main" in out, out  # 1 is efi_main
     assert "chapters/01-boot/kernel_main.cpp" in out  # source paths resolve
     backtrace = session["bt"].splitlines()
     assert backtrace[0].startswith("#0  kernel_main")
@@ -452,5 +452,5 @@ def test_make_debug_script_with_a_loader_base():
     script = gdb_script(CHAPTER, 1234, loader_image_base=0xDE73000).splitlines()
     assert f"source {harness.REPO_ROOT}/scripts/gdb/kgdb.py" in script
     assert script.index("set $loader_image_base = 0xde73000") < script.index("kloader") < script.index("hbreak efi_main")
-    assert script.index("hbreak efi_main") < script.index("hbreak kernel_main") < script.index("continue")
+    assert script.index("hbreak efi_main") < script.index("thbreak kernel_main") < script.index("continue")
     assert script.index("target remote 127.0.0.1:1234") < script.index("kloader")

@@ -237,7 +237,7 @@ def test_make_debug_with_gdb_commands_piped_in(built):
                          stderr=subprocess.STDOUT, text=True, errors="replace", timeout=120,
                          env=reader_env(GDB_PORT=str(harness_gdb.free_port())))
     assert run.returncode == 0, run.stdout
-    assert "Breakpoint 1, kernel_main" in run.stdout, "GDB did not stop at kernel_main"
+    assert "Temporary breakpoint 1, kernel_main" in run.stdout, "GDB did not stop at kernel_main"
     # The helpers are loaded: kpt walks the tables to kernel_main's own page.
     walk = next(line for line in run.stdout.splitlines() if line.strip().startswith("va=") and " pa=" in line)
     assert harness.parse_fields(walk.strip())["access"] == "RX", walk

@@ -3,7 +3,7 @@
 The kernel is linked at its run address (0xffffffff80001000 and up), so its
 symbols load as they are, with no offset. A *hardware* breakpoint is used on
 ``kernel_main`` because a software one would be written into memory before
-the loader has even copied the kernel there.
+the loader has even copied the kernel there; a temporary one, gone once hit.
 
 The script sources ``scripts/gdb/kgdb.py``: the commands ``kpt``, ``kmemmap``,
 ``klayout`` and ``kloader`` (book/reference/debugging.md).
@@ -51,7 +51,10 @@ def gdb_script(chapter: str, port: int, then: list[str] | None = None,
             "hbreak efi_main",
         ]
     lines += [
-        "hbreak kernel_main",
+        # Temporary: once the kernel is reached it is gone, so no later
+        # `continue` can stop on it again (resuming from a hardware
+        # breakpoint's own address under QEMU's stub once re-reported it).
+        "thbreak kernel_main",
         "continue",
     ]
     lines += then or []
