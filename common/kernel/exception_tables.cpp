@@ -7,37 +7,21 @@
 namespace kernel {
 namespace {
 
-// book:begin tss
-// The 64-bit TSS (SDM Vol. 3A, 7.7, Figure 7-11): 104 bytes, and most fields
-// sit at offsets that are not multiples of 8, hence packed.
-struct [[gnu::packed]] TaskStateSegment {
-    uint32_t reserved0;
-    uint64_t rsp[3];  // RSP0-2: stacks for a change to CPL 0-2; RSP0 from chapter 12, which runs ring 3
-    uint64_t reserved1;
-    uint64_t ist[7];  // IST1-7
-    uint64_t reserved2;
-    uint16_t reserved3;
-    uint16_t io_map_base;  // = the TSS's size: no I/O permission bitmap
-};
-static_assert(sizeof(TaskStateSegment) == 104);
-static_assert(__builtin_offsetof(TaskStateSegment, ist) == 0x24);
-// book:end tss
-
 // book:begin gdt
 // The TSS descriptor is 16 bytes in 64-bit mode (SDM Vol. 3A, 7.2.3, Figure
 // 7-4): base bits 0-31 and limit as in any descriptor, type 9 (an available
 // 64-bit TSS), then base bits 32-63 in the next 8 bytes.
 constexpr uint64_t kTssAvailable = 0x9, kTssBusy = 0xB, kDescriptorPresent = 1ull << 47;
 
-struct TssDescriptor {
-    uint64_t low, high;
-};
+}  // namespace
 
 TssDescriptor tss_descriptor(uint64_t base, uint32_t limit) {
     return {(limit & 0xFFFF) | (base & 0xFF'FFFF) << 16 | kTssAvailable << 40 | kDescriptorPresent |
                 uint64_t((limit >> 16) & 0xF) << 48 | ((base >> 24) & 0xFF) << 56,
             base >> 32};
 }
+
+namespace {
 
 constexpr uint16_t kTssSelector = 0x18;  // entries 3 and 4
 
@@ -116,9 +100,11 @@ void remove_idt_gate(uint8_t vector) {
 
 // At offset 4 of a packed struct, so not 8-byte aligned: only a MOV writes it,
 // which does not mind (user_mode.cpp).
-uint64_t* boot_cpu_rsp0_slot() {
-    return reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(&g_tss) + __builtin_offsetof(TaskStateSegment, rsp));
+uint64_t* rsp0_slot(TaskStateSegment& tss) {
+    return reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(&tss) + __builtin_offsetof(TaskStateSegment, rsp));
 }
+
+uint64_t* boot_cpu_rsp0_slot() { return rsp0_slot(g_tss); }
 
 namespace {
 Rsp0SlotSource g_rsp0_slot_source = boot_cpu_rsp0_slot;

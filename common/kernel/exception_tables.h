@@ -23,6 +23,32 @@
 
 namespace kernel {
 
+// book:begin tss
+// The 64-bit TSS (SDM Vol. 3A, 7.7, Figure 7-11): 104 bytes, and most fields
+// sit at offsets that are not multiples of 8, hence packed.
+struct [[gnu::packed]] TaskStateSegment {
+    uint32_t reserved0;
+    uint64_t rsp[3];  // RSP0-2: stacks for a change to CPL 0-2; RSP0 from chapter 12, which runs ring 3
+    uint64_t reserved1;
+    uint64_t ist[7];  // IST1-7
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t io_map_base;  // = the TSS's size: no I/O permission bitmap
+};
+static_assert(sizeof(TaskStateSegment) == 104);
+static_assert(__builtin_offsetof(TaskStateSegment, ist) == 0x24);
+// book:end tss
+
+// The TSS's 16-byte descriptor in a GDT (SDM Vol. 3A, 7.2.3, Figure 7-4):
+// type 9, an available 64-bit TSS. Each CPU's GDT holds one for its own TSS.
+struct TssDescriptor {
+    uint64_t low, high;
+};
+TssDescriptor tss_descriptor(uint64_t base, uint32_t limit);
+
+// RSP0 sits at offset 4 of the packed TSS: a pointer to it, not a reference.
+uint64_t* rsp0_slot(TaskStateSegment& tss);
+
 // One stack an IST slot of the TSS names, and the vector whose gate uses it.
 struct IstStack {
     const char* name;  // for the log: "df-ist", …

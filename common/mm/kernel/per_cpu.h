@@ -20,22 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/exception_tables.h"
 #include "kernel/user_mode.h"
 #include "mm/cpu_mask.h"
 
 namespace mm {
-
-// The 64-bit TSS (SDM Vol. 3A, 7.7, Figure 7-11), as chapter 10 lays it out.
-struct [[gnu::packed]] CpuTss {
-    uint32_t reserved0;
-    uint64_t rsp[3];
-    uint64_t reserved1;
-    uint64_t ist[7];
-    uint64_t reserved2;
-    uint16_t reserved3;
-    uint16_t io_map_base;
-};
-static_assert(sizeof(CpuTss) == 104);
 
 // What the AP reports of itself once it runs in the kernel, for the BSP to log
 // (one CPU logs at a time: the BSP, while the AP waits).
@@ -57,7 +46,7 @@ struct alignas(64) PerCpu {
     uint64_t stack_guard; // the unmapped page below it
 
     alignas(16) uint64_t gdt[kernel::kGdtEntries];  // null, code, data, TSS (two), then the user segments as on the BSP
-    alignas(16) CpuTss tss;
+    alignas(16) kernel::TaskStateSegment tss;  // chapter 10's layout, this CPU's stacks
 
     volatile uint32_t entered;  // set by the AP first thing in ap_entry
     volatile uint32_t online;   // set by the AP, last thing before its idle loop
