@@ -483,7 +483,7 @@ def three_cpus_one_stalled_one_lazy(built):
 
 def test_a_cpu_that_stalls_after_starting_is_named_after_10s(three_cpus_one_stalled_one_lazy):
     """test.stalled-cpu: the CPU reaches the kernel (entered, and it says it
-    halted itself) and stops before it is online; the bring-up waits the
+    stopped itself) and stops before it is online; the bring-up waits the
     whole 10 s a started CPU gets, by the HPET, sends it INIT, names it and
     starts the next CPU on the same trampoline. QEMU shows the stalled CPU
     reset by that INIT: paging off, CR3 and CR4 clear."""
@@ -492,7 +492,7 @@ def test_a_cpu_that_stalls_after_starting_is_named_after_10s(three_cpus_one_stal
     assert (silent.level, int_field(silent, "apic-id"), silent.fields["entered"]) == ("WARN", STALLED_APIC_ID, "yes")
     assert 10 <= int_field(silent, "waited-s") <= 11 and boot.elapsed >= 10
     hook = only(boot, "smp", "stalled a cpu on request")
-    assert int_field(hook, "apic-id") == STALLED_APIC_ID and hook.fields["halted-itself"] == "yes"
+    assert int_field(hook, "apic-id") == STALLED_APIC_ID and hook.fields["stopped-itself"] == "yes"
     assert [i for i, r in online(boot).items() if r.line_number > silent.line_number] == [2], \
         "the next CPU came up on the same trampoline"
     summary = only(boot, "smp", "cpus")

@@ -232,7 +232,7 @@ OnlineCpus start_cpus(KernelAddressSpace& space, const MmioDevices& devices, Bit
         if (!start_one(trampoline, clock, c, &waited_us)) {
             if (test_stalls_cpu(c.apic_id))
                 klog::warn("smp").msg("stalled a cpu on request").kv("apic-id", c.apic_id)
-                    .kv("halted-itself", c.stalled != 0);
+                    .kv("stopped-itself", c.stalled != 0);
             klog::warn("smp").msg("cpu silent").kv("index", i).kv("apic-id", c.apic_id)
                 .kv("stage", trampoline_stage(trampoline)).kv("entered", c.entered != 0)
                 .kv("waited-s", waited_us / 1000000)  // whole seconds: the timeout it waited out, not the jitter
